@@ -1,0 +1,11 @@
+export * from './meta.js';
+export * from './function.js';
+export * from './http-trigger.js';
+export * from './kafka-trigger.js';
+export * from './sqs-trigger.js';
+export * from './delivery.js';
+export type { Schema, ValidationRule } from './schema/openapi.js';
+export type { CustomResourceDefinition, KindDefinition, PrinterColumn } from './schema/crd.js';
+export { buildCrds, KINDS, functionKind, httpTriggerKind, kafkaTriggerKind, sqsTriggerKind } from './schema/kinds.js';
+export { renderCrdFiles, CRD_HEADER } from './render.js';
+export { crdDrift, DEFAULT_CRD_DIR } from './generate.js';

@@ -1,0 +1,100 @@
+import { BACKOFF_POLICIES, DURATION_PATTERN, EVENT_MODES, ON_EXHAUSTED, ORDERINGS } from '../delivery.js';
+import { s, type Schema } from './openapi.js';
+
+/** DNS-1123 subdomain, as Kubernetes object names. */
+export const DNS_SUBDOMAIN_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+
+export const objectName = (description: string): Schema =>
+  s.string(description, { maxLength: 253, pattern: DNS_SUBDOMAIN_PATTERN });
+
+export const conditionSchema: Schema = s.object(
+  'A condition as in metav1.Condition; Ready summarises the others.',
+  {
+    type: s.string('Type of condition in CamelCase.', { maxLength: 316 }),
+    status: s.enumOf('Status of the condition.', ['True', 'False', 'Unknown']),
+    reason: s.string('CamelCase reason for the last transition.', { maxLength: 1024 }),
+    message: s.string('Human-readable details.', { maxLength: 32768 }),
+    lastTransitionTime: s.string('When the status last changed.', { format: 'date-time' }),
+    observedGeneration: s.integer('The generation the condition was computed from.', { format: 'int64', minimum: 0 }),
+  },
+  { required: ['type', 'status'] },
+);
+
+/** The status every kind has, plus kind-specific fields. */
+export function statusSchema(extra: Record<string, Schema>): Schema {
+  return s.object('Observed state, written by the controller.', {
+    observedGeneration: s.integer('The generation last reconciled.', { format: 'int64', minimum: 0 }),
+    conditions: s.array('Current conditions; Ready summarises them.', conditionSchema, {
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+      maxItems: 32,
+    }),
+    ...extra,
+  });
+}
+
+export const labelSelectorSchema: Schema = s.object(
+  'A label selector (metav1.LabelSelector) over Functions in the same namespace.',
+  {
+    matchLabels: s.map('Labels a function must carry.', s.string('Label value.')),
+    matchExpressions: s.array(
+      'Set-based requirements.',
+      s.object(
+        'A selector requirement.',
+        {
+          key: s.string('Label key.'),
+          operator: s.enumOf('Relation between key and values.', ['In', 'NotIn', 'Exists', 'DoesNotExist']),
+          values: s.array('Values for In and NotIn.', s.string('A value.'), { 'x-kubernetes-list-type': 'atomic' }),
+        },
+        { required: ['key', 'operator'] },
+      ),
+      { 'x-kubernetes-list-type': 'atomic' },
+    ),
+  },
+  { 'x-kubernetes-map-type': 'atomic' },
+);
+
+export const durationSchema = (description: string): Schema =>
+  s.string(`${description} Go duration, e.g. 500ms, 10s, 2m.`, { pattern: DURATION_PATTERN, maxLength: 64 });
+
+export function deliverySchema(deadLetterDescription: string): Schema {
+  return s.object(
+    'How messages are delivered to functions. Absent fields take the documented defaults.',
+    {
+      ordering: s.enumOf(
+        'ordered: serial per partition (Kafka) or message group (SQS FIFO); unordered; key-ordered: serial per key, parallel across keys. Default ordered.',
+        ORDERINGS,
+      ),
+      maxInFlight: s.integer('Deliveries in flight per function: default 1 per partition when ordered, else 100.', {
+        minimum: 1,
+        maximum: 10000,
+      }),
+      timeout: durationSchema('Per-attempt timeout; default the function timeout.'),
+      retry: s.integer('Retries after the first attempt; default 3.', { minimum: 0, maximum: 1000 }),
+      backoffPolicy: s.enumOf('Backoff between attempts; default exponential (full jitter).', BACKOFF_POLICIES),
+      backoffDelay: durationSchema('First backoff delay; default 1s.'),
+      backoffMax: durationSchema('Backoff cap; default 60s.'),
+      deadLetter: s.string(deadLetterDescription, { maxLength: 1024 }),
+      onExhausted: s.enumOf(
+        'When retries are exhausted: deadLetter (default when deadLetter is set), block (default otherwise: retry at backoffMax and report Stalled), or drop.',
+        ON_EXHAUSTED,
+      ),
+      rateLimit: s.number('Maximum events per second per function.', { minimum: 0.001 }),
+      eventMode: s.enumOf('CloudEvents HTTP mode; default binary.', EVENT_MODES),
+    },
+    {
+      'x-kubernetes-validations': [
+        {
+          rule: "!has(self.onExhausted) || self.onExhausted != 'deadLetter' || (has(self.deadLetter) && self.deadLetter != '')",
+          message: 'onExhausted: deadLetter needs delivery.deadLetter',
+        },
+      ],
+    },
+  );
+}
+
+/** CEL: exactly one of functionName and functionSelector is set. */
+export const oneTargetRule = {
+  rule: "(has(self.functionName) && self.functionName != '') != has(self.functionSelector)",
+  message: 'set exactly one of functionName and functionSelector',
+};

@@ -1,0 +1,89 @@
+/**
+ * Typed configuration from the environment, read and validated once at start. No other module
+ * reads `process.env` (STYLE.md convention 8). A bad configuration fails fast with every bad key
+ * listed in one `ConfigError`, never one key at a time.
+ */
+import { parseDuration } from '@kubeless/api';
+import { z } from 'zod';
+
+export { z };
+
+/** Thrown by `loadConfig` with one line per bad key; `code` is stable for grepping. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'KUBELESS_CONFIG_INVALID';
+  readonly retriable = false;
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n  ${issues.join('\n  ')}`);
+  }
+}
+
+/** Builders for environment values, which always arrive as strings. */
+export const env = {
+  string: () => z.string(),
+  /** An integer within [min, max]. */
+  int: (min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER) =>
+    z.coerce.number().int().min(min).max(max),
+  /** true/false, 1/0, yes/no, on/off (case-insensitive). */
+  bool: () =>
+    z
+      .string()
+      .toLowerCase()
+      .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off']))
+      .transform((v) => ['true', '1', 'yes', 'on'].includes(v)),
+  /** A Go duration (`500ms`, `10s`) as milliseconds. */
+  duration: () =>
+    z.string().transform((v, ctx) => {
+      try {
+        return parseDuration(v);
+      } catch {
+        // The message must not echo the value: the key may hold a secret.
+        ctx.addIssue({ code: 'custom', message: 'must be a Go duration such as 500ms, 10s or 2m' });
+        return z.NEVER;
+      }
+    }),
+  /** A comma-separated list; blanks dropped. */
+  list: () =>
+    z.string().transform((v) =>
+      v
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== ''),
+    ),
+  enum: <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values),
+};
+
+export type ConfigShape = Record<string, z.ZodType>;
+export type Config<S extends ConfigShape> = z.infer<z.ZodObject<S>>;
+
+/**
+ * Validates `source` (default `process.env`) against `shape`, whose keys are environment variable
+ * names. Values are never echoed in errors, since a key may hold a secret.
+ */
+export function loadConfig<S extends ConfigShape>(shape: S, source: Record<string, string | undefined> = process.env): Config<S> {
+  const picked: Record<string, string | undefined> = {};
+  // An empty variable counts as unset, so `FOO=` falls back to the default.
+  for (const key of Object.keys(shape)) picked[key] = source[key] === '' ? undefined : source[key];
+  const result = z.object(shape).safeParse(picked);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new ConfigError(issues);
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Settings every controller process shares. */
+export const commonShape = {
+  LOG_LEVEL: env.enum(LOG_LEVELS).default('info'),
+  /** Port of the /healthz /readyz /metrics server; 0 picks a free one. */
+  HEALTH_PORT: env.int(0, 65535).default(8081),
+  HEALTH_HOST: env.string().default('0.0.0.0'),
+  /** Path to a kubeconfig; empty means in-cluster or the default loading rules. */
+  KUBECONFIG: env.string().optional(),
+  /** Watch only this namespace; empty watches all. */
+  WATCH_NAMESPACE: env.string().optional(),
+  /** The namespace the controller runs in (for its Lease and Events). */
+  POD_NAMESPACE: env.string().default('kubeless'),
+  POD_NAME: env.string().optional(),
+  LEADER_ELECT: env.bool().default(true),
+};

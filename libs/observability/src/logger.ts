@@ -1,0 +1,64 @@
+import { pino, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger };
+
+/**
+ * Context keys used on log lines across the project, so lines of one trigger or object can be
+ * found with one query. Children bind these; messages stay constant sentences.
+ */
+export const LOG_KEYS = {
+  controller: 'controller',
+  namespace: 'namespace',
+  name: 'name',
+  kind: 'kind',
+  trigger: 'trigger',
+  function: 'function',
+  topic: 'topic',
+  partition: 'partition',
+  offset: 'offset',
+  queue: 'queue',
+  messageId: 'messageId',
+  attempt: 'attempt',
+  durationMs: 'durationMs',
+} as const;
+
+/** Field paths pino replaces with "[Redacted]"; a secret must never reach a log line. */
+export const REDACT_PATHS = [
+  'password',
+  'token',
+  'secret',
+  'authorization',
+  '*.password',
+  '*.token',
+  '*.secret',
+  '*.authorization',
+  'headers.authorization',
+  'headers.cookie',
+  '*.secretAccessKey',
+  '*.sessionToken',
+  'credentials',
+  '*.credentials',
+];
+
+export interface LoggerSettings {
+  /** The process or component name, bound as `name`. */
+  name: string;
+  level?: string;
+  /** A destination stream; default stdout. Tests pass their own to read lines back. */
+  destination?: NodeJS.WritableStream;
+}
+
+/**
+ * The one root logger of a process. JSON lines, errors under `err`, ISO times, secrets redacted.
+ */
+export function createLogger(settings: LoggerSettings): Logger {
+  const options: LoggerOptions = {
+    name: settings.name,
+    level: settings.level ?? 'info',
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACT_PATHS, censor: '[Redacted]' },
+    serializers: { err: pino.stdSerializers.err },
+    formatters: { level: (label) => ({ level: label }) },
+  };
+  return settings.destination ? pino(options, settings.destination) : pino(options);
+}

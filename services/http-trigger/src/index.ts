@@ -1,0 +1,2 @@
+/** @kubeless/http-trigger: the package's public surface grows with its issue. */
+export const COMPONENT = 'http-trigger';

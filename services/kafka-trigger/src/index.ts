@@ -1,0 +1,2 @@
+/** @kubeless/kafka-trigger: the package's public surface grows with its issue. */
+export const COMPONENT = 'kafka-trigger';

@@ -1,0 +1,2 @@
+/** @kubeless/sqs-trigger: the package's public surface grows with its issue. */
+export const COMPONENT = 'sqs-trigger';

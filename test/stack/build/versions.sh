@@ -1,0 +1,8 @@
+# Pinned versions of the real components the local stack runs (INFRA.md "Decisions").
+# Sourced by build.sh and by stack scripts; changing a pin invalidates its cache folder.
+K8S_VERSION=v1.35.4
+ETCD_VERSION=v3.6.16
+KAFKA_VERSION=4.4.0
+ELASTICMQ_VERSION=1.7.1
+LOG4J_VERSION=2.25.3
+KUBELESS_CACHE="${KUBELESS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubeless-stack}"
