@@ -1,0 +1,29 @@
+# Network namespace helpers for the local stack (INFRA.md §F.0). Sourced by stack.sh and
+# scripts/test.sh. The stack, the controllers and the tests run inside the namespace; installs
+# and builds run outside it, since it has no route out.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# One namespace per checkout, so two clones never share one.
+KUBELESS_NETNS="${KUBELESS_NETNS:-kubeless-$(printf '%s' "$ROOT" | sha1sum | cut -c1-8)}"
+# Pod IPs of the local node agent live here, and only inside the namespace.
+KUBELESS_POD_CIDR="${KUBELESS_POD_CIDR:-10.244.0.0/16}"
+
+netns_exists() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$KUBELESS_NETNS"; }
+in_netns() { [[ "$(ip netns identify $$ 2>/dev/null)" == "$KUBELESS_NETNS" ]]; }
+
+netns_create() {
+  if netns_exists; then return 0; fi
+  if [[ $EUID -ne 0 ]]; then echo "creating a network namespace needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN)" >&2; return 1; fi
+  ip netns add "$KUBELESS_NETNS"
+  ip -n "$KUBELESS_NETNS" link set lo up
+  # The AnyIP route for the pod range is added with -n only: never in the host's namespace.
+  ip -n "$KUBELESS_NETNS" route add local "$KUBELESS_POD_CIDR" dev lo
+}
+
+netns_delete() {
+  if netns_exists; then ip netns delete "$KUBELESS_NETNS"; fi
+}
+
+# netns_run cmd...: runs cmd inside the namespace (directly when already inside).
+netns_run() {
+  if in_netns; then "$@"; else ip netns exec "$KUBELESS_NETNS" "$@"; fi
+}

@@ -1,0 +1,331 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { Kafka, logLevel } from 'kafkajs';
+import { isAlive, startDaemon, type DaemonRecord } from './procs.js';
+import type { Binaries } from './paths.js';
+import { waitFor } from './wait.js';
+
+const run = promisify(execFile);
+
+/** Ports chosen for one stack run. */
+export interface StackPorts {
+  etcd: number;
+  etcdPeer: number;
+  apiserver: number;
+  kafka: number;
+  kafkaController: number;
+  sqs: number;
+}
+
+export interface ComponentContext {
+  runDir: string;
+  pkiDir: string;
+  logDir: string;
+  ports: StackPorts;
+  bin: Binaries;
+}
+
+const deadMessage = (rec: DaemonRecord) => (): string | undefined =>
+  isAlive(rec) ? undefined : `${rec.name} exited; see ${rec.log}`;
+
+// ---------------------------------------------------------------- etcd
+
+export async function startEtcd(ctx: ComponentContext): Promise<DaemonRecord> {
+  const { etcd, etcdPeer } = ctx.ports;
+  const rec = startDaemon(
+    'etcd',
+    ctx.bin.etcd,
+    [
+      '--name=kubeless-stack',
+      `--data-dir=${path.join(ctx.runDir, 'etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${String(etcd)}`,
+      `--advertise-client-urls=http://127.0.0.1:${String(etcd)}`,
+      `--listen-peer-urls=http://127.0.0.1:${String(etcdPeer)}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${String(etcdPeer)}`,
+      `--initial-cluster=kubeless-stack=http://127.0.0.1:${String(etcdPeer)}`,
+      '--unsafe-no-fsync=true',
+      '--log-level=warn',
+      '--quota-backend-bytes=4294967296',
+    ],
+    { log: path.join(ctx.logDir, 'etcd.log') },
+  );
+  await waitFor(
+    'etcd',
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${String(etcd)}/health`);
+      const body = (await res.json()) as { health?: string };
+      return body.health === 'true';
+    },
+    { timeoutMs: 30_000, alive: deadMessage(rec) },
+  );
+  return rec;
+}
+
+// ---------------------------------------------------------------- kube-apiserver
+
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  # Metadata for every request: who called which verb on which resource. RBAC roles of the
+  # controllers are derived from this log.
+  - level: Metadata
+`;
+
+/** GET `pathname` on the API server as the admin; resolves with status and body. */
+export async function apiGet(ctx: Pick<ComponentContext, 'pkiDir' | 'ports'>, pathname: string): Promise<{ status: number; body: string }> {
+  return apiRequest(ctx, 'GET', pathname);
+}
+
+/**
+ * A raw request to the API server as the admin. Used where @kubernetes/client-node's typed
+ * serializer would drop fields (it drops `x-kubernetes-*` keys of CRD schemas).
+ */
+export async function apiRequest(
+  ctx: Pick<ComponentContext, 'pkiDir' | 'ports'>,
+  method: string,
+  pathname: string,
+  body?: { contentType: string; data: string },
+): Promise<{ status: number; body: string }> {
+  const pki = (f: string): Buffer => readFileSync(path.join(ctx.pkiDir, f));
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port: ctx.ports.apiserver,
+        path: pathname,
+        method,
+        ca: pki('ca.crt'),
+        cert: pki('admin.crt'),
+        key: pki('admin.key'),
+        timeout: 5000,
+        headers: body ? { 'content-type': body.contentType, 'content-length': Buffer.byteLength(body.data) } : {},
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() });
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(body?.data);
+  });
+}
+
+export async function startApiserver(ctx: ComponentContext): Promise<DaemonRecord> {
+  const { apiserver, etcd } = ctx.ports;
+  const pki = (f: string): string => path.join(ctx.pkiDir, f);
+  const policy = path.join(ctx.runDir, 'audit-policy.yaml');
+  await writeFile(policy, AUDIT_POLICY);
+  const rec = startDaemon(
+    'kube-apiserver',
+    ctx.bin.kubeApiserver,
+    [
+      `--etcd-servers=http://127.0.0.1:${String(etcd)}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${String(apiserver)}`,
+      '--advertise-address=127.0.0.1',
+      '--endpoint-reconciler-type=none',
+      `--cert-dir=${path.join(ctx.runDir, 'apiserver')}`,
+      `--tls-cert-file=${pki('apiserver.crt')}`,
+      `--tls-private-key-file=${pki('apiserver.key')}`,
+      `--client-ca-file=${pki('ca.crt')}`,
+      '--authorization-mode=Node,RBAC',
+      `--service-account-issuer=https://127.0.0.1:${String(apiserver)}`,
+      `--service-account-key-file=${pki('sa.pub')}`,
+      `--service-account-signing-key-file=${pki('sa.key')}`,
+      '--service-cluster-ip-range=10.96.0.0/16',
+      `--audit-policy-file=${policy}`,
+      `--audit-log-path=${path.join(ctx.logDir, 'audit.log')}`,
+      '--audit-log-maxsize=200',
+      '--audit-log-maxbackup=1',
+      '--max-requests-inflight=1000',
+      '--max-mutating-requests-inflight=500',
+      '--profiling=false',
+      '--v=1',
+    ],
+    { log: path.join(ctx.logDir, 'kube-apiserver.log') },
+  );
+  await waitFor('kube-apiserver /readyz', async () => (await apiGet(ctx, '/readyz')).status === 200, {
+    timeoutMs: 90_000,
+    alive: deadMessage(rec),
+  });
+  await waitFor('kube-apiserver default namespace', async () => (await apiGet(ctx, '/api/v1/namespaces/default')).status === 200, {
+    timeoutMs: 30_000,
+    alive: deadMessage(rec),
+  });
+  return rec;
+}
+
+// ---------------------------------------------------------------- kube-controller-manager
+
+/** Controllers for GC, namespaces, Deployments -> ReplicaSets -> Pods, endpoints and default ServiceAccounts. */
+export const KCM_CONTROLLERS = [
+  'garbage-collector-controller',
+  'namespace-controller',
+  'deployment-controller',
+  'replicaset-controller',
+  'endpointslice-controller',
+  'endpoints-controller',
+  'serviceaccount-controller',
+  'root-ca-certificate-publisher-controller',
+];
+
+export async function startControllerManager(ctx: ComponentContext, kubeconfig: string): Promise<DaemonRecord> {
+  const rec = startDaemon(
+    'kube-controller-manager',
+    ctx.bin.kubeControllerManager,
+    [
+      `--kubeconfig=${kubeconfig}`,
+      '--secure-port=0',
+      '--leader-elect=false',
+      '--use-service-account-credentials=false',
+      `--controllers=${KCM_CONTROLLERS.join(',')}`,
+      `--root-ca-file=${path.join(ctx.pkiDir, 'ca.crt')}`,
+      '--concurrent-gc-syncs=10',
+      '--v=1',
+    ],
+    { log: path.join(ctx.logDir, 'kube-controller-manager.log') },
+  );
+  // Ready when its serviceaccount controller has made the default ServiceAccount.
+  await waitFor(
+    'kube-controller-manager',
+    async () => (await apiGet(ctx, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
+    { timeoutMs: 60_000, alive: deadMessage(rec) },
+  );
+  return rec;
+}
+
+// ---------------------------------------------------------------- Kafka
+
+const KAFKA_LOG4J = `status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.out.ref = OUT
+logger.raft.name = kafka.server.KafkaRaftServer
+logger.raft.level = INFO
+`;
+
+const JAVA_OPTS = ['-XX:+UseSerialGC', '-Djava.awt.headless=true', '-XX:TieredStopAtLevel=1', '-Xshare:auto'];
+
+export async function startKafka(ctx: ComponentContext): Promise<DaemonRecord> {
+  const { kafka, kafkaController } = ctx.ports;
+  const dir = path.join(ctx.runDir, 'kafka');
+  await mkdir(dir, { recursive: true });
+  const props = path.join(dir, 'server.properties');
+  const log4j = path.join(dir, 'log4j2.properties');
+  await writeFile(log4j, KAFKA_LOG4J);
+  await writeFile(
+    props,
+    [
+      'process.roles=broker,controller',
+      'node.id=1',
+      `controller.quorum.voters=1@127.0.0.1:${String(kafkaController)}`,
+      `listeners=PLAINTEXT://127.0.0.1:${String(kafka)},CONTROLLER://127.0.0.1:${String(kafkaController)}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${String(kafka)}`,
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'controller.listener.names=CONTROLLER',
+      'inter.broker.listener.name=PLAINTEXT',
+      `log.dirs=${path.join(dir, 'data')}`,
+      'num.partitions=1',
+      'default.replication.factor=1',
+      'offsets.topic.replication.factor=1',
+      'offsets.topic.num.partitions=1',
+      'transaction.state.log.replication.factor=1',
+      'transaction.state.log.min.isr=1',
+      'transaction.state.log.num.partitions=1',
+      'share.coordinator.state.topic.replication.factor=1',
+      'share.coordinator.state.topic.min.isr=1',
+      'group.initial.rebalance.delay.ms=0',
+      'num.network.threads=2',
+      'num.io.threads=2',
+      'num.recovery.threads.per.data.dir=1',
+      'auto.create.topics.enable=true',
+      'delete.topic.enable=true',
+      '',
+    ].join('\n'),
+  );
+  const cp = `${ctx.bin.kafkaLibs}/*`;
+  const jopts = ['-Xms256m', '-Xmx768m', ...JAVA_OPTS, `-Dlog4j2.configurationFile=${log4j}`];
+  await run('java', [...jopts, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', 'a2VidWxlc3Mtc3RhY2stMQ', '-c', props, '--ignore-formatted'], {
+    timeout: 120_000,
+  });
+  const rec = startDaemon('kafka', 'java', [...jopts, '-cp', cp, 'kafka.Kafka', props], { log: path.join(ctx.logDir, 'kafka.log') });
+  const client = new Kafka({ clientId: 'kubeless-stack', brokers: [`127.0.0.1:${String(kafka)}`], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+  await waitFor(
+    'kafka',
+    async () => {
+      const admin = client.admin();
+      try {
+        await admin.connect();
+        await admin.listTopics();
+        return true;
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    { timeoutMs: 90_000, intervalMs: 500, alive: deadMessage(rec) },
+  );
+  return rec;
+}
+
+// ---------------------------------------------------------------- ElasticMQ
+
+export const SQS_REGION = 'us-east-1';
+
+export async function startElasticmq(ctx: ComponentContext): Promise<DaemonRecord> {
+  const { sqs } = ctx.ports;
+  const conf = path.join(ctx.runDir, 'elasticmq.conf');
+  await writeFile(
+    conf,
+    `include classpath("application.conf")
+node-address { protocol = http, host = "127.0.0.1", port = ${String(sqs)}, context-path = "" }
+rest-sqs { enabled = true, bind-port = ${String(sqs)}, bind-hostname = "127.0.0.1", sqs-limits = strict }
+rest-stats { enabled = false }
+generate-node-address = false
+aws { region = "${SQS_REGION}", accountId = "000000000000" }
+`,
+  );
+  const rec = startDaemon(
+    'elasticmq',
+    'java',
+    ['-Xms64m', '-Xmx256m', ...JAVA_OPTS, `-Dconfig.file=${conf}`, '-cp', `${ctx.bin.elasticmqLibs}/*`, 'org.elasticmq.server.Main'],
+    { log: path.join(ctx.logDir, 'elasticmq.log') },
+  );
+  const client = new SQSClient({
+    region: SQS_REGION,
+    endpoint: `http://127.0.0.1:${String(sqs)}`,
+    credentials: { accessKeyId: 'stack', secretAccessKey: 'stack' },
+    maxAttempts: 1,
+  });
+  try {
+    await waitFor('elasticmq', async () => (await client.send(new ListQueuesCommand({}))).$metadata.httpStatusCode === 200, {
+      timeoutMs: 60_000,
+      intervalMs: 300,
+      alive: deadMessage(rec),
+    });
+  } finally {
+    client.destroy();
+  }
+  return rec;
+}
+
+/** Reads a component log's last lines, for error messages. */
+export async function tail(file: string, lines = 20): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,269 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  SQS_REGION,
+  apiGet,
+  startApiserver,
+  startControllerManager,
+  startElasticmq,
+  startEtcd,
+  startKafka,
+  tail,
+  type ComponentContext,
+  type StackPorts,
+} from './components.js';
+import { installCrds } from './crds.js';
+import { renderEnvFile, type StackEnv } from './env.js';
+import { KCM_USER, USERS, certFileOf, generatePki, writeKubeconfig } from './pki.js';
+import { binaries, CRD_DIR, type Binaries } from './paths.js';
+import { freePorts, isListening } from './ports.js';
+import { isAlive, listeningPorts, stopDaemon, type DaemonRecord } from './procs.js';
+
+/** Everything `down` and `status` need, persisted as `<run>/stack.json`. */
+export interface StackState {
+  version: 1;
+  runDir: string;
+  netns: string;
+  /** The network namespace inode the stack runs in, e.g. net:[4026532291]. */
+  netnsInode: string;
+  startedAt: string;
+  ports: StackPorts;
+  daemons: DaemonRecord[];
+  env: StackEnv;
+  timings: Record<string, number>;
+}
+
+export type Reporter = (line: string) => void;
+
+const stateFile = (runDir: string): string => path.join(runDir, 'stack.json');
+
+export async function readState(runDir: string): Promise<StackState | undefined> {
+  try {
+    return JSON.parse(await readFile(stateFile(runDir), 'utf8')) as StackState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The name of the network namespace this process runs in, or '' outside any named one. */
+export function currentNetns(): string {
+  try {
+    return execFileSync('ip', ['netns', 'identify', String(process.pid)], { encoding: 'utf8' }).trim();
+  } catch {
+    return '';
+  }
+}
+
+function missingBinaries(bin: Binaries): string[] {
+  return (Object.entries(bin) as [string, string][])
+    .filter(([, p]) => !existsSync(p))
+    .map(([k, p]) => `${k}: ${p}`);
+}
+
+/**
+ * Starts etcd, kube-apiserver, kube-controller-manager, Kafka and ElasticMQ on free 127.0.0.1
+ * ports, writes PKI, kubeconfigs, `env` and `stack.json` into `runDir`, installs the CRDs and
+ * waits for every component. Refuses to run outside a named network namespace unless
+ * `allowHostNetns` is set. If a start fails, whatever was started is stopped again.
+ */
+export async function up(runDir: string, options: { report?: Reporter; allowHostNetns?: boolean } = {}): Promise<StackState> {
+  const report = options.report ?? (() => undefined);
+  const netns = currentNetns();
+  if (netns === '' && !options.allowHostNetns) {
+    throw new Error('the stack runs inside its own network namespace: start it with `npm run stack -- up` (test/stack/stack.sh)');
+  }
+  const existing = await readState(runDir);
+  if (existing?.daemons.every(isAlive)) {
+    report(`stack already up in ${runDir}`);
+    return existing;
+  }
+  if (existing) await down(runDir, { report });
+
+  const bin = binaries();
+  const missing = missingBinaries(bin);
+  if (missing.length > 0) throw new Error(`components not built (run test/stack/build/build.sh):\n  ${missing.join('\n  ')}`);
+
+  const t0 = Date.now();
+  const timings: Record<string, number> = {};
+  const mark = (name: string, since: number): void => {
+    timings[name] = Date.now() - since;
+  };
+  await rm(runDir, { recursive: true, force: true });
+  const pkiDir = path.join(runDir, 'pki');
+  const logDir = path.join(runDir, 'logs');
+  const kubeconfigDir = path.join(runDir, 'kubeconfig');
+  await mkdir(logDir, { recursive: true });
+  await mkdir(kubeconfigDir, { recursive: true });
+
+  const [etcd, etcdPeer, apiserver, kafka, kafkaController, sqs] = await freePorts(6);
+  const ports: StackPorts = {
+    etcd: etcd ?? 0,
+    etcdPeer: etcdPeer ?? 0,
+    apiserver: apiserver ?? 0,
+    kafka: kafka ?? 0,
+    kafkaController: kafkaController ?? 0,
+    sqs: sqs ?? 0,
+  };
+  const ctx: ComponentContext = { runDir, pkiDir, logDir, ports, bin };
+  const server = `https://127.0.0.1:${String(ports.apiserver)}`;
+  const env: StackEnv = {
+    KUBELESS_STACK_DIR: runDir,
+    KUBELESS_NETNS: netns,
+    KUBECONFIG: path.join(kubeconfigDir, 'admin.kubeconfig'),
+    KUBELESS_USERS_KUBECONFIG: path.join(kubeconfigDir, 'users.kubeconfig'),
+    KUBE_API_SERVER: server,
+    ETCD_ENDPOINT: `http://127.0.0.1:${String(ports.etcd)}`,
+    KAFKA_BROKERS: `127.0.0.1:${String(ports.kafka)}`,
+    SQS_ENDPOINT: `http://127.0.0.1:${String(ports.sqs)}`,
+    SQS_REGION,
+    AUDIT_LOG: path.join(logDir, 'audit.log'),
+  };
+  const daemons: DaemonRecord[] = [];
+  const state: StackState = {
+    version: 1,
+    runDir,
+    netns,
+    netnsInode: readNetnsInode(),
+    startedAt: new Date().toISOString(),
+    ports,
+    daemons,
+    env,
+    timings,
+  };
+  // Persist after every start, so `down` can stop a half-started stack.
+  const save = async (): Promise<void> => {
+    await writeFile(stateFile(runDir), JSON.stringify(state, null, 2));
+  };
+  const started = async (rec: Promise<DaemonRecord>, name: string, since: number): Promise<DaemonRecord> => {
+    const r = await rec;
+    mark(name, since);
+    report(`${name} ready (${String(timings[name])} ms)`);
+    return r;
+  };
+
+  try {
+    let t = Date.now();
+    report('generating PKI and kubeconfigs');
+    await generatePki(pkiDir);
+    const ca = path.join(pkiDir, 'ca.crt');
+    const userFiles = (names: string[]) =>
+      names.map((name) => {
+        const u = [...USERS, KCM_USER].find((x) => x.name === name);
+        const base = path.join(pkiDir, certFileOf(u ?? { name, groups: [] }));
+        return { name, certFile: `${base}.crt`, keyFile: `${base}.key` };
+      });
+    for (const u of USERS) await writeKubeconfig(path.join(kubeconfigDir, `${u.name}.kubeconfig`), server, ca, userFiles([u.name]));
+    await writeKubeconfig(env.KUBELESS_USERS_KUBECONFIG, server, ca, userFiles(USERS.map((u) => u.name)));
+    const kcmKubeconfig = path.join(kubeconfigDir, 'kube-controller-manager.kubeconfig');
+    await writeKubeconfig(kcmKubeconfig, server, ca, userFiles([KCM_USER.name]));
+    mark('pki', t);
+    await writeFile(path.join(runDir, 'env'), renderEnvFile(env));
+    await save();
+
+    // Kafka and ElasticMQ start beside the control plane; each pushes its record when it is up.
+    const track = async (p: Promise<DaemonRecord>): Promise<void> => {
+      daemons.push(await p);
+      await save();
+    };
+    t = Date.now();
+    report('starting Kafka (KRaft) and ElasticMQ');
+    const brokers = Promise.allSettled([track(started(startKafka(ctx), 'kafka', t)), track(started(startElasticmq(ctx), 'elasticmq', t))]);
+
+    report('starting etcd and kube-apiserver');
+    await track(started(startEtcd(ctx), 'etcd', t));
+    t = Date.now();
+    await track(started(startApiserver(ctx), 'kube-apiserver', t));
+    t = Date.now();
+    report('starting kube-controller-manager; installing CRDs');
+    const [, crds] = await Promise.all([
+      track(started(startControllerManager(ctx, kcmKubeconfig), 'kube-controller-manager', t)),
+      installCrds(ctx, CRD_DIR).then((names) => {
+        mark('crds', t);
+        return names;
+      }),
+    ]);
+    report(`CRDs established: ${crds.join(', ')}`);
+    const settled = await brokers;
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    mark('total', t0);
+    await save();
+    report(`stack up in ${String(timings.total)} ms; env: ${path.join(runDir, 'env')}`);
+    return state;
+  } catch (err) {
+    report(`start failed: ${err instanceof Error ? err.message : String(err)}`);
+    for (const rec of daemons) report(`--- ${rec.name} log (last lines)\n${await tail(rec.log)}`);
+    // Give the still-starting components their records before stopping everything.
+    await save();
+    await down(runDir, { report });
+    throw err;
+  }
+}
+
+function readNetnsInode(): string {
+  try {
+    return execFileSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }).trim();
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Stops every process recorded in `<run>/stack.json` (SIGTERM, then SIGKILL), in reverse start
+ * order, then checks that none of the stack's ports still listens. Processes of other stacks are
+ * never touched: a recorded PID whose command line changed is left alone.
+ */
+export async function down(runDir: string, options: { report?: Reporter } = {}): Promise<{ stopped: string[]; stillListening: number[] }> {
+  const report = options.report ?? (() => undefined);
+  const state = await readState(runDir);
+  if (!state) {
+    report(`no stack state in ${runDir}`);
+    return { stopped: [], stillListening: [] };
+  }
+  const stopped: string[] = [];
+  // The brokers first (they need no API server), then the control plane in reverse order.
+  const order = ['kafka', 'elasticmq', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
+  const byOrder = [...state.daemons].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+  await Promise.all(
+    byOrder
+      .filter((r) => r.name === 'kafka' || r.name === 'elasticmq')
+      .map(async (r) => {
+        await stopDaemon(r);
+        stopped.push(r.name);
+      }),
+  );
+  for (const r of byOrder.filter((x) => x.name !== 'kafka' && x.name !== 'elasticmq')) {
+    await stopDaemon(r);
+    stopped.push(r.name);
+  }
+  const ports: number[] = Object.values(state.ports) as number[];
+  const stillListening = state.netnsInode === readNetnsInode() ? ports.filter((p) => listeningPorts().has(p)) : [];
+  await rm(stateFile(runDir), { force: true });
+  report(`stopped ${stopped.join(', ') || 'nothing'}`);
+  if (stillListening.length > 0) report(`ports still listening: ${stillListening.join(', ')}`);
+  return { stopped, stillListening };
+}
+
+export interface ComponentStatus {
+  name: string;
+  pid: number;
+  alive: boolean;
+}
+
+/** Which recorded processes are alive, and whether the API server and brokers answer. */
+export async function status(runDir: string): Promise<{ up: boolean; components: ComponentStatus[]; apiserverReady: boolean; env?: StackEnv }> {
+  const state = await readState(runDir);
+  if (!state) return { up: false, components: [], apiserverReady: false };
+  const components = state.daemons.map((d) => ({ name: d.name, pid: d.pid, alive: isAlive(d) }));
+  let apiserverReady = false;
+  try {
+    apiserverReady = (await apiGet({ pkiDir: path.join(runDir, 'pki'), ports: state.ports }, '/readyz')).status === 200;
+  } catch {
+    apiserverReady = false;
+  }
+  const brokersUp = (await Promise.all([isListening(state.ports.kafka), isListening(state.ports.sqs)])).every(Boolean);
+  const up = components.length === 5 && components.every((c) => c.alive) && apiserverReady && brokersUp;
+  return { up, components, apiserverReady, env: state.env };
+}
