@@ -4,8 +4,9 @@ import { s, type Schema } from './openapi.js';
 /** DNS-1123 subdomain, as Kubernetes object names. */
 export const DNS_SUBDOMAIN_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
+/** An object name; empty is accepted because the original CLI wrote unset names as "". */
 export const objectName = (description: string): Schema =>
-  s.string(description, { maxLength: 253, pattern: DNS_SUBDOMAIN_PATTERN });
+  s.string(description, { maxLength: 253, pattern: `^(${DNS_SUBDOMAIN_PATTERN.slice(1, -1)})?$` });
 
 export const conditionSchema: Schema = s.object(
   'A condition as in metav1.Condition; Ready summarises the others.',

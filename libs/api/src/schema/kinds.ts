@@ -85,7 +85,7 @@ export const httpTriggerKind: KindDefinition = {
     {
       'function-name': objectName('The function (same namespace) to expose.'),
       'host-name': s.string('Host of the rule; a DNS name, optionally with a leading *.', {
-        pattern: '^(\\*\\.)?([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)(\\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*$',
+        pattern: '^((\\*\\.)?([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)(\\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*)?$',
         maxLength: 253,
       }),
       path: s.string('Path of the rule, relative to /.', { maxLength: 1024, pattern: '^[^\\s]*$' }),
