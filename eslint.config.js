@@ -3,14 +3,14 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'helm/**', '.stack/**', 'coverage/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', 'helm/**', '.stack/**', 'coverage/**', 'runtimes/python/**'] },
   eslint.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   ...tseslint.configs.stylisticTypeChecked,
   {
     languageOptions: {
       parserOptions: {
-        project: ['./tsconfig.test.json', './libs/*/tsconfig.json', './services/*/tsconfig.json', './test/*/tsconfig.json'],
+        project: ['./tsconfig.test.json', './libs/*/tsconfig.json', './services/*/tsconfig.json', './test/*/tsconfig.json', './runtimes/*/tsconfig.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },

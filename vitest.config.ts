@@ -16,6 +16,15 @@ export default defineConfig({
       },
       {
         test: {
+          // The runtime contract suite: real runtime processes on 127.0.0.1, no stack needed.
+          name: 'runtimes',
+          include: ['runtimes/*/test/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'integration',
           include: ['test/stack/test/integration/**/*.test.ts', 'services/*/test/integration/**/*.test.ts', 'libs/*/test/integration/**/*.test.ts'],
           environment: 'node',

@@ -12,6 +12,22 @@ export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 mkdir -p "$KUBELESS_CACHE"
 
 log() { printf '[build] %s\n' "$*" >&2; }
+LOG_DIR="$KUBELESS_CACHE/logs"; mkdir -p "$LOG_DIR"
+
+# quietly <name> cmd...: runs cmd with its output in $LOG_DIR/<name>.log, printing a heartbeat
+# every 30 s; on failure prints the log's tail and fails.
+quietly() {
+  local name="$1"; shift
+  local logf="$LOG_DIR/$name.log" start=$SECONDS
+  "$@" >"$logf" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 2
+    if (( (SECONDS - start) % 30 < 2 && SECONDS - start >= 30 )); then log "  $name: still working ($((SECONDS - start)) s; log $logf)"; fi
+  done
+  if ! wait "$pid"; then log "$name failed; last lines of $logf:"; tail -n 30 "$logf" >&2; return 1; fi
+  log "  $name: done in $((SECONDS - start)) s"
+}
 
 build_k8s() {
   local out="$KUBELESS_CACHE/k8s-$K8S_VERSION"
@@ -27,14 +43,14 @@ build_k8s() {
     grep -oE '^\s+k8s\.io/[a-z0-9-]+ => \./staging' "$mod" | awk -v v="$stg" '{print "\t"$1" => "$1" "v}'
     echo ')'
   } > "$work/go.mod"
-  (cd "$work" && go get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" \
-      && go get -tool "k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION")
+  quietly k8s-download bash -c "cd '$work' && go get -tool 'k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION' \
+      && go get -tool 'k8s.io/kubernetes/cmd/kube-controller-manager@$K8S_VERSION'"
   local min=${K8S_VERSION#v1.}; min=${min%%.*}
   local ld="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 \
  -X k8s.io/component-base/version.gitMinor=$min -X k8s.io/component-base/version.gitTreeState=clean \
  -X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
   mkdir -p "$out.tmp"
-  (cd "$work" && go build -trimpath -ldflags "$ld" -o "$out.tmp/" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager)
+  quietly k8s-compile bash -c "cd '$work' && go build -trimpath -ldflags '$ld' -o '$out.tmp/' k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager"
   rm -rf "$out"; mv "$out.tmp" "$out"
   log "kubernetes $K8S_VERSION built into $out"
 }
@@ -45,9 +61,9 @@ build_etcd() {
   log "building etcd $ETCD_VERSION from the Go module proxy (cold: 1-3 min)"
   local work="$KUBELESS_CACHE/src/etcd-$ETCD_VERSION"; rm -rf "$work"; mkdir -p "$work"
   printf 'module local.kubeless/stack/etcd-bin\n\ngo 1.25.0\n' > "$work/go.mod"
-  (cd "$work" && go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION")
+  quietly etcd-download bash -c "cd '$work' && go get -tool 'go.etcd.io/etcd/server/v3@$ETCD_VERSION'"
   mkdir -p "$out.tmp"
-  (cd "$work" && go build -trimpath -ldflags "-s -w" -o "$out.tmp/etcd" go.etcd.io/etcd/server/v3)
+  quietly etcd-compile bash -c "cd '$work' && go build -trimpath -ldflags '-s -w' -o '$out.tmp/etcd' go.etcd.io/etcd/server/v3"
   rm -rf "$out"; mv "$out.tmp" "$out"
   log "etcd $ETCD_VERSION built into $out"
 }
@@ -70,7 +86,7 @@ maven_libs() {
   <dependencies>$deps</dependencies>
 </project>
 POM
-  mvn -B -q -f "$out/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+  quietly "$name-maven" mvn -B -q -f "$out/pom.xml" org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
     -DoutputDirectory="$out/libs" -DincludeScope=runtime
   touch "$out/.complete"
 }
