@@ -1,1 +1,12 @@
-export {};
+export { KubeClient, type KubeObject, type KubeList, type WatchEvent, type RequestOptions } from './kube-client.js';
+export { ApiError, TerminalError, TransientError, isNotFound, isConflict, isInvalid, isForbidden, isBug } from './errors.js';
+export { Informer, type InformerOptions } from './informer.js';
+export { WorkQueue, type WorkQueueOptions } from './workqueue.js';
+export { Controller, canonical, type ControllerOptions, type ReconcileContext, type ReconcileResult, type Reconcilable, type Watch } from './controller.js';
+export { EventRecorder, type Recorder, type EventType } from './events.js';
+export { LeaderElector, type LeaderElectionOptions } from './leader.js';
+export { Manager, type ManagerOptions } from './manager.js';
+export { setCondition, getCondition, isTrue, summarise } from './conditions.js';
+export { controllerRef, isOwnedBy, controllerOf, type OwnerReference } from './owner.js';
+export { resourceFor, resourceByKind, collectionPath, objectPath, apiVersionOf, type ResourceType } from './resources.js';
+export { exponentialBackoff } from './backoff.js';

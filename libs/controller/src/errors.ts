@@ -1,0 +1,63 @@
+/**
+ * Error classes of the controller kit. Each has a stable `code`, `retriable` and an optional
+ * `cause` (STYLE.md convention 4). Reconcile code throws `TerminalError` to stop retrying and
+ * mark the object not ready; anything else is retried with backoff.
+ */
+export class TerminalError extends Error {
+  override readonly name = 'TerminalError';
+  readonly retriable = false;
+  /**
+   * @param reason CamelCase reason written to the Ready condition and the Event.
+   */
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly code = 'KUBELESS_TERMINAL',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A failure expected to go away on its own (a conflict, a 5xx, a timeout): retried with backoff. */
+export class TransientError extends Error {
+  override readonly name = 'TransientError';
+  readonly retriable = true;
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly code = 'KUBELESS_TRANSIENT',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A non-2xx answer of the API server, with the Status object it returned. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly code = 'KUBELESS_API_ERROR';
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+    readonly body: unknown,
+    readonly method: string,
+    readonly path: string,
+  ) {
+    super(`${method} ${path}: ${String(status)} ${reason}: ${message}`);
+  }
+
+  /** 4xx other than 408, 409 and 429 do not heal by retrying the same request. */
+  get retriable(): boolean {
+    return this.status >= 500 || this.status === 408 || this.status === 409 || this.status === 429 || this.status === 0;
+  }
+}
+
+export const isNotFound = (err: unknown): boolean => err instanceof ApiError && err.status === 404;
+export const isConflict = (err: unknown): boolean => err instanceof ApiError && err.status === 409;
+export const isInvalid = (err: unknown): boolean => err instanceof ApiError && (err.status === 422 || err.status === 400);
+export const isForbidden = (err: unknown): boolean => err instanceof ApiError && err.status === 403;
+
+/** Bugs, never retried: a TypeError or RangeError means the code is wrong, not the world. */
+export const isBug = (err: unknown): boolean => err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError;
