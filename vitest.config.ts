@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['libs/*/test/**/*.test.ts', 'services/*/test/unit/**/*.test.ts', 'test/stack/test/unit/**/*.test.ts'],
+          include: ['libs/*/test/*.test.ts', 'libs/*/test/unit/**/*.test.ts', 'services/*/test/unit/**/*.test.ts', 'test/stack/test/unit/**/*.test.ts'],
           environment: 'node',
         },
       },

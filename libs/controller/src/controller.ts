@@ -9,7 +9,7 @@ import { objectPath, type ResourceType } from './resources.js';
 import { WorkQueue, type WorkQueueOptions } from './workqueue.js';
 
 /** A primary object with a status the reconciler writes. */
-export type Reconcilable = KubeObject & { status?: { observedGeneration?: number; conditions?: Condition[] } & Record<string, unknown> };
+export type Reconcilable = KubeObject & { status?: { observedGeneration?: number; conditions?: Condition[] } };
 
 export interface ReconcileContext {
   /** Aborts when the controller stops; thread it through every call. */
@@ -178,7 +178,7 @@ export class Controller<T extends Reconcilable> {
       return;
     }
     const obj = structuredClone(cached);
-    const before = structuredClone(cached.status ?? {});
+    const before = structuredClone(cached.status ?? {}) as Record<string, unknown>;
     const ctx: ReconcileContext = {
       signal: this.#abort.signal,
       logger,
@@ -257,7 +257,8 @@ export class Controller<T extends Reconcilable> {
     if (obj.metadata?.generation !== undefined) obj.status.observedGeneration = obj.metadata.generation;
     if (canonical(obj.status) === canonical(before)) return;
     // Keys the reconciler dropped are removed explicitly (null), since a merge patch keeps them.
-    const removed = Object.fromEntries(Object.keys(before).filter((k) => !(k in (obj.status ?? {}))).map((k) => [k, null]));
+    const after = obj.status as Record<string, unknown>;
+    const removed = Object.fromEntries(Object.keys(before).filter((k) => !(k in after)).map((k) => [k, null]));
     const path = objectPath(this.#o.resource, obj.metadata?.namespace, obj.metadata?.name ?? '', 'status');
     try {
       // A merge patch of the whole status: this controller owns it; lists are replaced whole.

@@ -39,6 +39,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Default 30 s; watches pass 0 (no timeout). */
   timeoutMs?: number;
+  /** Accept header; default application/json. */
+  accept?: string;
 }
 
 export interface WatchEvent {
@@ -106,6 +108,7 @@ export class KubeClient {
   /** Sends one request; resolves with the parsed JSON body, throws ApiError on a non-2xx status. */
   async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const opts = await this.#options(method, path, options.query);
+    if (options.accept) opts.headers = { ...(opts.headers as Record<string, string>), accept: options.accept };
     const payload = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     if (payload !== undefined) {
       opts.headers = { ...(opts.headers as Record<string, string>), 'content-type': options.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) };
@@ -183,6 +186,10 @@ export class KubeClient {
       onDone(err);
     };
     const req = mod.request(opts, (res) => {
+      // A destroyed request makes the response emit 'aborted' errors: always listen.
+      res.on('error', (err) => {
+        finish(err);
+      });
       if (res.statusCode !== 200) {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -211,7 +218,8 @@ export class KubeClient {
       lines.on('close', () => {
         finish();
       });
-      res.on('error', (err) => {
+      // readline re-emits its input's errors (e.g. "aborted" when we stop the watch).
+      lines.on('error', (err) => {
         finish(err);
       });
     });

@@ -1,21 +1,68 @@
 /**
- * function-controller: process wiring only. Skeleton: the reconciler lands with its own issue; until then the
- * process serves /healthz and /metrics and reports not ready, so nothing routes work to it.
+ * function-controller: process wiring only. Functions -> ConfigMap, Service, Deployment, HPA.
  */
-import { commonShape, loadConfig } from '@kubeless/config';
+import os from 'node:os';
+import { commonShape, env, loadConfig } from '@kubeless/config';
+import { KubeClient, Manager } from '@kubeless/controller';
 import { HealthServer, createLogger, createRegistry } from '@kubeless/observability';
+import { buildFunctionController } from './controller.js';
 
-const config = loadConfig(commonShape);
+const config = loadConfig({
+  ...commonShape,
+  /** Namespace of kubeless-config; default the controller's own. */
+  KUBELESS_NAMESPACE: env.string().optional(),
+  RECONCILE_CONCURRENCY: env.int(1, 256).default(8),
+  LEASE_NAME: env.string().default('kubeless-function-controller'),
+  LEASE_DURATION: env.duration().prefault('15s'),
+  LEASE_RENEW_DEADLINE: env.duration().prefault('10s'),
+  LEASE_RETRY_PERIOD: env.duration().prefault('2s'),
+});
+const identity = config.POD_NAME ?? `${os.hostname()}-${String(process.pid)}`;
 const logger = createLogger({ name: 'function-controller', level: config.LOG_LEVEL });
 const registry = createRegistry();
 const health = new HealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry, logger });
-health.addReadinessGate('reconciler-not-implemented', () => false);
-const port = await health.listen();
-logger.info({ port }, 'health server listening');
+const client = KubeClient.fromKubeconfig(config.KUBECONFIG, { userAgent: `kubeless-function-controller/${identity}` });
 
+const { controller, informers } = buildFunctionController({
+  client,
+  logger,
+  registry,
+  watchNamespace: config.WATCH_NAMESPACE,
+  configNamespace: config.KUBELESS_NAMESPACE ?? config.POD_NAMESPACE,
+  concurrency: config.RECONCILE_CONCURRENCY,
+  instance: identity,
+});
+const manager = new Manager({
+  client,
+  logger,
+  health,
+  leaderElection: config.LEADER_ELECT
+    ? {
+        namespace: config.POD_NAMESPACE,
+        name: config.LEASE_NAME,
+        identity,
+        leaseDurationMs: config.LEASE_DURATION,
+        renewDeadlineMs: config.LEASE_RENEW_DEADLINE,
+        retryPeriodMs: config.LEASE_RETRY_PERIOD,
+      }
+    : false,
+});
+for (const i of informers) manager.addInformer(i);
+manager.addController(controller);
+
+const port = await health.listen();
+logger.info({ port, identity }, 'health server listening');
+await manager.start();
+
+let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'shutting down');
-    void health.close().then(() => process.exit(0));
+    void manager
+      .stop()
+      .then(() => health.close())
+      .then(() => process.exit(0));
   });
 }

@@ -1,0 +1,227 @@
+/**
+ * The function controller's reconcile: observe (the Function, kubeless-config and the children
+ * in the informer caches) -> plan (pure, plan.ts) -> apply (server-side apply, one field manager)
+ * -> status (conditions ConfigReady, ServiceReady, DeploymentReady, Ready; replicas; URL).
+ * No finalizer: children carry a controller owner reference and go by garbage collection.
+ */
+import type { Condition, Function as KubelessFunction, FunctionStatus } from '@kubeless/api';
+import {
+  ApiError,
+  TerminalError,
+  isInvalid,
+  isNotFound,
+  isOwnedBy,
+  objectPath,
+  resourceFor,
+  setCondition,
+  summarise,
+  getCondition,
+  type Informer,
+  type KubeClient,
+  type KubeObject,
+  type ReconcileContext,
+  type ReconcileResult,
+} from '@kubeless/controller';
+import { PlanError, SPEC_HASH_ANNOTATION, planFunction } from './plan.js';
+import { CONFIG_NAME, defaultConfig, parseConfig, type KubelessConfig } from './runtime-config.js';
+
+export const FIELD_MANAGER = 'kubeless-function-controller';
+const DEPENDENTS = ['ConfigReady', 'ServiceReady', 'DeploymentReady'];
+/** A problem outside the Function (a missing Secret, a foreign object) is looked at again this often. */
+export const RECHECK_MS = 15_000;
+
+export type FunctionObject = KubelessFunction & KubeObject;
+
+export interface FunctionReconcilerDeps {
+  client: KubeClient;
+  configMaps: Informer;
+  services: Informer;
+  deployments: Informer;
+  hpas: Informer;
+  /** The kubeless-config ConfigMap (a one-object informer in the controller's namespace). */
+  config: Informer;
+  configNamespace: string;
+}
+
+/** Reads kubeless-config from its cache, parsing once per resourceVersion. */
+export class ConfigSource {
+  #rv: string | undefined;
+  #cfg: KubelessConfig = defaultConfig();
+  constructor(
+    private readonly informer: Informer,
+    private readonly namespace: string,
+  ) {}
+  current(): KubelessConfig {
+    const cm = this.informer.get(this.namespace, CONFIG_NAME);
+    const rv = cm?.metadata?.resourceVersion ?? 'none';
+    if (rv !== this.#rv) {
+      this.#cfg = cm ? parseConfig(cm.data as Record<string, string> | undefined) : defaultConfig();
+      this.#rv = rv;
+    }
+    return this.#cfg;
+  }
+}
+
+export class FunctionReconciler {
+  readonly #d: FunctionReconcilerDeps;
+  readonly #config: ConfigSource;
+
+  constructor(deps: FunctionReconcilerDeps) {
+    this.#d = deps;
+    this.#config = new ConfigSource(deps.config, deps.configNamespace);
+  }
+
+  readonly reconcile = async (fn: FunctionObject, ctx: ReconcileContext): Promise<ReconcileResult | undefined> => {
+    const status: FunctionStatus = (fn.status ??= {});
+    const conditions: Condition[] = (status.conditions ??= []);
+    const wasReady = getCondition(conditions, 'Ready')?.status;
+    const cfg = this.#config.current();
+    for (const p of cfg.problems) ctx.logger.warn({ problem: p }, 'kubeless-config problem');
+
+    let plan;
+    try {
+      plan = planFunction(fn, cfg);
+    } catch (err) {
+      if (!(err instanceof PlanError)) throw err;
+      setCondition(conditions, { type: 'Ready', status: 'False', reason: err.reason, message: err.message });
+      throw new TerminalError(err.reason, err.message);
+    }
+    status.url = plan.url;
+
+    const ns = fn.metadata.namespace ?? 'default';
+    const missing = await this.#missingSecrets(ns, plan.secrets, ctx.signal);
+    if (missing.length > 0) {
+      const message = `Secret ${missing.map((s) => `"${s}"`).join(', ')} not found in namespace ${ns}; the pods cannot start`;
+      setCondition(conditions, { type: 'DeploymentReady', status: 'False', reason: 'SecretNotFound', message });
+      summarise(conditions, DEPENDENTS);
+      ctx.record('Warning', 'SecretNotFound', message);
+      return { requeueAfterMs: RECHECK_MS };
+    }
+
+    // Children in order; a foreign object of the same name stops that child and is reported.
+    const steps: [string, KubeObject, Informer][] = [
+      ['ConfigReady', plan.configMap, this.#d.configMaps],
+      ['ServiceReady', plan.service, this.#d.services],
+      ['DeploymentReady', plan.deployment, this.#d.deployments],
+    ];
+    for (const [type, desired, informer] of steps) {
+      const outcome = await this.#ensure(fn, desired, informer, ctx);
+      if (outcome !== 'ok') {
+        setCondition(conditions, { type, status: 'False', reason: outcome.reason, message: outcome.message });
+        summarise(conditions, DEPENDENTS);
+        ctx.record('Warning', outcome.reason, outcome.message);
+        if (outcome.terminal) throw new TerminalError(outcome.reason, outcome.message);
+        return { requeueAfterMs: RECHECK_MS };
+      }
+      if (type !== 'DeploymentReady') setCondition(conditions, { type, status: 'True', reason: 'Applied', message: '' });
+    }
+    await this.#ensureHpa(fn, plan.hpa, ctx);
+
+    // Deployment readiness from the observed object (its watch event brings us back).
+    const observed = this.#d.deployments.get(ns, fn.metadata.name ?? '');
+    const dspec = observed?.spec as { replicas?: number } | undefined;
+    const dstatus = observed?.status as { observedGeneration?: number; readyReplicas?: number; updatedReplicas?: number } | undefined;
+    const desiredReplicas = dspec?.replicas ?? 1;
+    const ready = dstatus?.readyReplicas ?? 0;
+    const updated = dstatus?.updatedReplicas ?? 0;
+    const current = observed !== undefined && (dstatus?.observedGeneration ?? 0) >= (observed.metadata?.generation ?? 0);
+    status.replicas = desiredReplicas;
+    status.readyReplicas = ready;
+    if (current && ready >= desiredReplicas && updated >= desiredReplicas && desiredReplicas > 0) {
+      setCondition(conditions, { type: 'DeploymentReady', status: 'True', reason: 'Available', message: `${String(ready)}/${String(desiredReplicas)} replicas ready` });
+    } else {
+      setCondition(conditions, {
+        type: 'DeploymentReady',
+        status: 'False',
+        reason: 'WaitingForReplicas',
+        message: `${String(ready)}/${String(desiredReplicas)} replicas ready${current ? '' : '; rollout in progress'}`,
+      });
+    }
+    summarise(conditions, DEPENDENTS, 'Deployed', `serving at ${plan.url}`);
+    const nowReady = getCondition(conditions, 'Ready')?.status;
+    if (nowReady === 'True' && wasReady !== 'True') ctx.record('Normal', 'Deployed', `function ready at ${plan.url}`);
+    return undefined;
+  };
+
+  async #missingSecrets(namespace: string, names: string[], signal: AbortSignal): Promise<string[]> {
+    const missing: string[] = [];
+    for (const name of names) {
+      try {
+        // Metadata only: the controller never receives the Secret's data.
+        await this.#d.client.request('GET', `/api/v1/namespaces/${namespace}/secrets/${encodeURIComponent(name)}`, {
+          signal,
+          accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json',
+        });
+      } catch (err) {
+        if (isNotFound(err)) missing.push(name);
+        else throw err;
+      }
+    }
+    return missing;
+  }
+
+  /** Applies `desired` unless a foreign object holds its name or it is already as desired. */
+  async #ensure(
+    fn: FunctionObject,
+    desired: KubeObject,
+    informer: Informer,
+    ctx: ReconcileContext,
+  ): Promise<'ok' | { reason: string; message: string; terminal: boolean }> {
+    const ns = desired.metadata?.namespace;
+    const name = desired.metadata?.name ?? '';
+    const kind = desired.kind ?? '';
+    const r = resourceFor(desired.apiVersion ?? '', kind);
+    const path = objectPath(r, ns, name);
+    let existing = informer.get(ns, name);
+    if (!existing) {
+      // Not in our (label-filtered) cache: a foreign object of that name may still exist.
+      try {
+        existing = await this.#d.client.get(path, ctx.signal);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    if (existing && !isOwnedBy(existing, fn)) {
+      return {
+        reason: `${kind}Conflict`,
+        message: `a ${kind} named "${name}" already exists and was not created by kubeless for this function; it is left untouched`,
+        terminal: false,
+      };
+    }
+    const want = desired.metadata?.annotations?.[SPEC_HASH_ANNOTATION];
+    if (existing?.metadata?.annotations?.[SPEC_HASH_ANNOTATION] === want && want !== undefined) return 'ok';
+    try {
+      await this.#d.client.apply(path, desired, FIELD_MANAGER, { force: true, signal: ctx.signal });
+      ctx.logger.debug({ kind, child: name }, 'applied child');
+    } catch (err) {
+      // A wrong type in a user's template makes SSA fail with a 500 "failed to create typed patch
+      // object" (upstream behaviour): as deterministic as a 422, so treated the same.
+      if (isInvalid(err) || (err instanceof ApiError && err.status === 500 && err.message.includes('failed to create typed patch object'))) {
+        const msg = err instanceof ApiError ? err.message : String(err);
+        return { reason: `${kind}Invalid`, message: `the API server rejected the ${kind}: ${msg}`, terminal: true };
+      }
+      throw err;
+    }
+    return 'ok';
+  }
+
+  async #ensureHpa(fn: FunctionObject, desired: KubeObject | undefined, ctx: ReconcileContext): Promise<void> {
+    const ns = fn.metadata.namespace;
+    const name = fn.metadata.name ?? '';
+    const r = resourceFor('autoscaling/v2', 'HorizontalPodAutoscaler');
+    const existing = this.#d.hpas.get(ns, name);
+    if (!desired) {
+      if (existing && isOwnedBy(existing, fn)) {
+        await this.#d.client.delete(objectPath(r, ns, name), { signal: ctx.signal }).catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        });
+      }
+      return;
+    }
+    const outcome = await this.#ensure(fn, desired, this.#d.hpas, ctx);
+    if (outcome !== 'ok') {
+      ctx.record('Warning', outcome.reason, outcome.message);
+      if (outcome.terminal) throw new TerminalError(outcome.reason, outcome.message);
+    }
+  }
+}

@@ -1,0 +1,94 @@
+/** Runs the function controller against the stack, in-process or as a child process. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { KubeClient, Manager, type KubeObject } from '@kubeless/controller';
+import { createLogger, createRegistry } from '@kubeless/observability';
+import { REPO_ROOT, clients, stackEnv } from '@kubeless/stack';
+import { buildFunctionController } from '../../src/index.js';
+
+export interface Running {
+  stop: () => Promise<void>;
+}
+
+/** An in-process controller watching `namespace`, with kubeless-config read from `namespace` too. */
+export async function startController(namespace: string): Promise<Running> {
+  const logger = createLogger({ name: 'function-controller-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const client = KubeClient.fromKubeconfig(stackEnv().KUBECONFIG, { userAgent: 'kubeless-function-controller/test' });
+  const { controller, informers } = buildFunctionController({ client, logger, registry: createRegistry({ defaultMetrics: false }), watchNamespace: namespace, configNamespace: namespace });
+  const manager = new Manager({ client, logger, leaderElection: false });
+  for (const i of informers) manager.addInformer(i);
+  manager.addController(controller);
+  await manager.start();
+  return {
+    stop: async () => {
+      await manager.stop();
+      client.close();
+    },
+  };
+}
+
+/** The controller as its own process (for crash and failover tests). */
+export function spawnController(namespace: string, identity: string, extraEnv: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [path.join(REPO_ROOT, 'services/function-controller/dist/main.js')], {
+    env: {
+      PATH: process.env.PATH,
+      KUBECONFIG: stackEnv().KUBECONFIG,
+      POD_NAMESPACE: namespace,
+      WATCH_NAMESPACE: namespace,
+      POD_NAME: identity,
+      HEALTH_PORT: '0',
+      HEALTH_HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export const FN = { group: 'kubeless.io', version: 'v1beta1', plural: 'functions' } as const;
+
+export async function createFunction(namespace: string, body: Record<string, unknown>): Promise<void> {
+  await clients().custom.createNamespacedCustomObject({ ...FN, namespace, body: { apiVersion: 'kubeless.io/v1beta1', kind: 'Function', ...body } });
+}
+
+export async function getFunction(namespace: string, name: string): Promise<KubeObject & { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[]; readyReplicas?: number; url?: string; observedGeneration?: number } }> {
+  return (await clients().custom.getNamespacedCustomObject({ ...FN, namespace, name })) as KubeObject;
+}
+
+export async function patchFunction(namespace: string, name: string, patch: unknown): Promise<void> {
+  const c = KubeClient.fromKubeconfig(stackEnv().KUBECONFIG);
+  await c.mergePatch(`/apis/kubeless.io/v1beta1/namespaces/${namespace}/functions/${name}`, patch);
+  c.close();
+}
+
+/** Raw GET as the admin; undefined on 404. */
+export async function getRaw<T extends KubeObject = KubeObject>(apiPath: string): Promise<T | undefined> {
+  const c = KubeClient.fromKubeconfig(stackEnv().KUBECONFIG);
+  try {
+    return await c.get<T>(apiPath);
+  } catch (err) {
+    if ((err as { status?: number }).status === 404) return undefined;
+    throw err;
+  } finally {
+    c.close();
+  }
+}
+
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${String(timeoutMs)} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export function condition(fn: Awaited<ReturnType<typeof getFunction>>, type: string): { status: string; reason?: string; message?: string } | undefined {
+  return fn.status?.conditions?.find((c) => c.type === type);
+}

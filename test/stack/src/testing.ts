@@ -1,0 +1,75 @@
+/** Helpers for integration tests of any package: the stack's addresses, kubectl and clients per user. */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { readStackEnv, userKubeconfig, type StackEnv } from './env.js';
+
+const run = promisify(execFile);
+
+export type StackUserName = 'admin' | 'alice' | 'bob';
+
+let cached: StackEnv | undefined;
+export function stackEnv(): StackEnv {
+  cached ??= readStackEnv();
+  return cached;
+}
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs kubectl as a stack user; never throws on a non-zero exit (tests assert on it). */
+export async function kubectl(args: string[], options: { user?: StackUserName; input?: string } = {}): Promise<KubectlResult> {
+  const kubeconfig = userKubeconfig(stackEnv(), options.user ?? 'admin');
+  return new Promise((resolve) => {
+    const child = execFile('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+    if (options.input !== undefined) child.stdin?.end(options.input);
+  });
+}
+
+/** kubectl that must succeed; returns stdout. */
+export async function kubectlOk(args: string[], options: { user?: StackUserName; input?: string } = {}): Promise<string> {
+  const r = await kubectl(args, options);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${String(r.code)}): ${r.stderr}`);
+  return r.stdout;
+}
+
+export function kubeConfig(user: StackUserName = 'admin'): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(userKubeconfig(stackEnv(), user));
+  return kc;
+}
+
+export function clients(user: StackUserName = 'admin'): { core: CoreV1Api; custom: CustomObjectsApi } {
+  const kc = kubeConfig(user);
+  return { core: kc.makeApiClient(CoreV1Api), custom: kc.makeApiClient(CustomObjectsApi) };
+}
+
+/** A unique DNS-1123 name for one test. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Creates a namespace as the admin; the returned function deletes it (without waiting). */
+export async function withNamespace(prefix: string): Promise<{ name: string; cleanup: () => Promise<void> }> {
+  const name = uniqueName(prefix);
+  await clients().core.createNamespace({ body: { metadata: { name } } });
+  return {
+    name,
+    cleanup: async () => {
+      await clients()
+        .core.deleteNamespace({ name })
+        .catch(() => undefined);
+    },
+  };
+}
+
+export async function sh(cmd: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run(cmd, args, { timeout: 120_000 });
+}
