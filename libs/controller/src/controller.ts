@@ -51,6 +51,8 @@ export interface ControllerOptions<T extends Reconcilable> {
   registry?: Registry;
   concurrency?: number;
   queue?: WorkQueueOptions;
+  /** Re-queue every cached object this often (level-based safety net); undefined never. */
+  resyncPeriodMs?: number;
 }
 
 const keyOf = (o: KubeObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
@@ -111,6 +113,7 @@ export class Controller<T extends Reconcilable> {
   #abort = new AbortController();
   #workers: Promise<void>[] = [];
   #running = false;
+  #resync: NodeJS.Timeout | undefined;
 
   constructor(options: ControllerOptions<T>) {
     this.#o = options;
@@ -145,12 +148,19 @@ export class Controller<T extends Reconcilable> {
     for (const o of this.#o.informer.list()) this.queue.add(keyOf(o));
     const n = this.#o.concurrency ?? 4;
     this.#workers = Array.from({ length: n }, () => this.#worker());
+    if (this.#o.resyncPeriodMs !== undefined && this.#o.resyncPeriodMs > 0) {
+      this.#resync = setInterval(() => {
+        for (const o of this.#o.informer.list()) this.queue.add(keyOf(o));
+      }, this.#o.resyncPeriodMs);
+      this.#resync.unref();
+    }
   }
 
   /** Stops handing out keys, aborts reconciles in flight and waits for them. */
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
+    clearInterval(this.#resync);
     this.queue.shutdown();
     this.#abort.abort();
     await Promise.all(this.#workers);

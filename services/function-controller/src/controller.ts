@@ -26,6 +26,7 @@ export interface FunctionControllerOptions {
   configNamespace: string;
   concurrency?: number;
   instance?: string;
+  resyncPeriodMs?: number;
 }
 
 export interface FunctionControllerParts {
@@ -71,6 +72,7 @@ export function buildFunctionController(o: FunctionControllerOptions): FunctionC
     logger: o.logger.child({ controller: 'function' }),
     registry: o.registry,
     concurrency: o.concurrency ?? 8,
+    resyncPeriodMs: o.resyncPeriodMs,
   });
   return { controller, informers: [functions, configMaps, services, deployments, hpas, config] };
 }

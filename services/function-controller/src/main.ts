@@ -16,6 +16,8 @@ const config = loadConfig({
   LEASE_DURATION: env.duration().prefault('15s'),
   LEASE_RENEW_DEADLINE: env.duration().prefault('10s'),
   LEASE_RETRY_PERIOD: env.duration().prefault('2s'),
+  /** Every Function is reconciled again this often, changed or not. */
+  RESYNC_PERIOD: env.duration().prefault('10m'),
 });
 const identity = config.POD_NAME ?? `${os.hostname()}-${String(process.pid)}`;
 const logger = createLogger({ name: 'function-controller', level: config.LOG_LEVEL });
@@ -31,6 +33,7 @@ const { controller, informers } = buildFunctionController({
   configNamespace: config.KUBELESS_NAMESPACE ?? config.POD_NAMESPACE,
   concurrency: config.RECONCILE_CONCURRENCY,
   instance: identity,
+  resyncPeriodMs: config.RESYNC_PERIOD,
 });
 const manager = new Manager({
   client,

@@ -98,22 +98,29 @@ export class FunctionReconciler {
       return { requeueAfterMs: RECHECK_MS };
     }
 
-    // Children in order; a foreign object of the same name stops that child and is reported.
+    // The children are independent objects: apply them together (a pod waits for its ConfigMap).
+    // A foreign object of the same name stops that child and is reported.
     const steps: [string, KubeObject, Informer][] = [
       ['ConfigReady', plan.configMap, this.#d.configMaps],
       ['ServiceReady', plan.service, this.#d.services],
       ['DeploymentReady', plan.deployment, this.#d.deployments],
     ];
-    for (const [type, desired, informer] of steps) {
-      const outcome = await this.#ensure(fn, desired, informer, ctx);
-      if (outcome !== 'ok') {
-        setCondition(conditions, { type, status: 'False', reason: outcome.reason, message: outcome.message });
-        summarise(conditions, DEPENDENTS);
-        ctx.record('Warning', outcome.reason, outcome.message);
-        if (outcome.terminal) throw new TerminalError(outcome.reason, outcome.message);
-        return { requeueAfterMs: RECHECK_MS };
+    const outcomes = await Promise.all(steps.map(([, desired, informer]) => this.#ensure(fn, desired, informer, ctx)));
+    let failed: { reason: string; message: string; terminal: boolean } | undefined;
+    steps.forEach(([type], i) => {
+      const outcome = outcomes[i];
+      if (outcome === undefined || outcome === 'ok') {
+        if (type !== 'DeploymentReady') setCondition(conditions, { type, status: 'True', reason: 'Applied', message: '' });
+        return;
       }
-      if (type !== 'DeploymentReady') setCondition(conditions, { type, status: 'True', reason: 'Applied', message: '' });
+      setCondition(conditions, { type, status: 'False', reason: outcome.reason, message: outcome.message });
+      failed ??= outcome;
+    });
+    if (failed) {
+      summarise(conditions, DEPENDENTS);
+      ctx.record('Warning', failed.reason, failed.message);
+      if (failed.terminal) throw new TerminalError(failed.reason, failed.message);
+      return { requeueAfterMs: RECHECK_MS };
     }
     await this.#ensureHpa(fn, plan.hpa, ctx);
 

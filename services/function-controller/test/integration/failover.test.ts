@@ -1,0 +1,104 @@
+/**
+ * Two replicas of the function controller as real processes: exactly one leads (the Lease), the
+ * follower writes nothing (checked in the API server's audit log), a SIGKILLed leader is replaced
+ * within the lease duration, and a controller killed mid-reconcile converges after a restart.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stackEnv, withNamespace } from '@kubeless/stack';
+import { createFunction, eventually, getFunction, getRaw, spawnController } from './harness.js';
+
+const LEASE = { LEASE_DURATION: '6s', LEASE_RENEW_DEADLINE: '4s', LEASE_RETRY_PERIOD: '1s' };
+let ns: { name: string; cleanup: () => Promise<void> };
+const procs: ChildProcess[] = [];
+
+beforeAll(async () => {
+  ns = await withNamespace('failover');
+});
+afterAll(async () => {
+  for (const p of procs) p.kill('SIGKILL');
+  await ns.cleanup();
+});
+
+function start(identity: string): ChildProcess {
+  const p = spawnController(ns.name, identity, { ...LEASE, LEADER_ELECT: 'true' });
+  procs.push(p);
+  return p;
+}
+
+async function holder(): Promise<string | undefined> {
+  const lease = await getRaw<{ spec?: { holderIdentity?: string } }>(`/apis/coordination.k8s.io/v1/namespaces/${ns.name}/leases/kubeless-function-controller`);
+  return lease?.spec?.holderIdentity;
+}
+
+const fnSpec = (name: string) => ({
+  metadata: { name },
+  spec: { runtime: 'nodejs20', handler: 'index.hello', function: `module.exports = { hello: () => '${name}' }` },
+});
+
+async function converged(name: string): Promise<boolean> {
+  const dep = await getRaw(`/apis/apps/v1/namespaces/${ns.name}/deployments/${name}`);
+  if (!dep) return false;
+  const fn = await getFunction(ns.name, name);
+  return fn.status?.observedGeneration === 1 && fn.status.conditions?.some((c) => c.type === 'ConfigReady' && c.status === 'True') === true;
+}
+
+interface AuditEvent {
+  verb: string;
+  userAgent?: string;
+  objectRef?: { namespace?: string; resource?: string; name?: string };
+  stage: string;
+}
+
+async function auditWrites(agentPart: string): Promise<AuditEvent[]> {
+  const text = await readFile(stackEnv().AUDIT_LOG, 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => l.includes(agentPart))
+    .map((l) => JSON.parse(l) as AuditEvent)
+    .filter((e) => e.stage === 'ResponseComplete' && ['create', 'update', 'patch', 'delete', 'deletecollection'].includes(e.verb));
+}
+
+describe('leader election', () => {
+  it('has one leader; the follower writes nothing; the follower takes over when the leader is killed', async () => {
+    const a = start('replica-a');
+    await eventually('replica-a leads', async () => (await holder()) === 'replica-a', 30_000);
+    start('replica-b');
+    for (const n of ['one', 'two', 'three']) await createFunction(ns.name, fnSpec(n));
+    for (const n of ['one', 'two', 'three']) await eventually(`${n} converged`, () => converged(n), 30_000);
+    // Give the follower time to misbehave if it would.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await holder()).toBe('replica-a');
+
+    const byA = await auditWrites(`kubeless-function-controller/replica-a`);
+    const byB = await auditWrites(`kubeless-function-controller/replica-b`);
+    expect(byA.filter((e) => e.objectRef?.resource === 'deployments').length).toBeGreaterThanOrEqual(3);
+    expect(byA.filter((e) => e.objectRef?.resource === 'leases' && e.verb === 'update').length).toBeGreaterThan(0);
+    expect(byB.map((e) => `${e.verb} ${e.objectRef?.resource ?? ''}/${e.objectRef?.name ?? ''}`)).toEqual([]);
+
+    const killedAt = Date.now();
+    a.kill('SIGKILL');
+    await eventually('replica-b leads', async () => (await holder()) === 'replica-b', 20_000);
+    const takeover = Date.now() - killedAt;
+    // The follower waits for the lease (6 s) to pass unrenewed, checking every retry period (1 s).
+    expect(takeover).toBeLessThan(6000 + 2 * 1000 + 1000);
+    process.stdout.write(`[failover] takeover ${String(takeover)} ms after SIGKILL (lease 6 s)\n`);
+
+    await createFunction(ns.name, fnSpec('after-failover'));
+    await eventually('reconciled by the new leader', () => converged('after-failover'), 30_000);
+  });
+
+  it('converges after a SIGKILL mid-reconcile and a restart', async () => {
+    const leader = procs.find((p) => p.exitCode === null && p.signalCode === null);
+    const names = Array.from({ length: 40 }, (_, i) => `burst-${String(i)}`);
+    await Promise.all(names.map((n) => createFunction(ns.name, fnSpec(n))));
+    // Kill as soon as the first children appear: the rest is in flight or queued.
+    await eventually('first child', async () => (await getRaw(`/apis/apps/v1/namespaces/${ns.name}/deployments/burst-0`)) !== undefined, 30_000);
+    leader?.kill('SIGKILL');
+    const done = (await Promise.all(names.map(converged))).filter(Boolean).length;
+    process.stdout.write(`[failover] ${String(done)}/${String(names.length)} converged when killed\n`);
+    start('replica-b');
+    for (const n of names) await eventually(`${n} converged after restart`, () => converged(n), 60_000);
+  });
+});

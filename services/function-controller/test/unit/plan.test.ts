@@ -1,0 +1,161 @@
+import type { Function as KubelessFunction } from '@kubeless/api';
+import { describe, expect, it } from 'vitest';
+import { mergeUnder } from '../../src/merge.js';
+import { CHECKSUM_ANNOTATION, PlanError, SPEC_HASH_ANNOTATION, planFunction, wantsHpa } from '../../src/plan.js';
+import { defaultConfig, parseConfig, runtimeIds } from '../../src/runtime-config.js';
+
+const fn = (spec: KubelessFunction['spec'], meta: Partial<KubelessFunction['metadata']> = {}): KubelessFunction => ({
+  apiVersion: 'kubeless.io/v1beta1',
+  kind: 'Function',
+  metadata: { name: 'hello', namespace: 'ns1', uid: 'uid-1', ...meta },
+  spec,
+});
+const base = { runtime: 'nodejs20', handler: 'index.hello', function: "module.exports = { hello: () => 'hi' }" };
+type J = Record<string, any>;
+const tpl = (d: J): J => d.spec.template;
+
+describe('planFunction', () => {
+  it.each([
+    ['an unknown runtime', { ...base, runtime: 'python2.7' }, 'UnsupportedRuntime', /supported: nodejs20, nodejs22, nodejs24, python3\.11, python3\.12, python3\.13/],
+    ['no runtime and no image', { handler: 'a.b', function: 'x' }, 'NoRuntime', /set a runtime/],
+  ])('rejects %s', (_name, spec, reason, message) => {
+    let err: unknown;
+    try {
+      planFunction(fn(spec), defaultConfig());
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PlanError);
+    expect((err as PlanError).reason).toBe(reason);
+    expect((err as PlanError).message).toMatch(message);
+  });
+
+  it('names every child like the function, owned by it, labelled', () => {
+    const p = planFunction(fn(base, { labels: { team: 'a' } }), defaultConfig());
+    for (const child of [p.configMap, p.service, p.deployment]) {
+      expect(child.metadata?.name).toBe('hello');
+      expect(child.metadata?.labels).toEqual({ team: 'a', 'created-by': 'kubeless', function: 'hello' });
+      expect(child.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'Function', name: 'hello', uid: 'uid-1', controller: true });
+      expect(child.metadata?.annotations?.[SPEC_HASH_ANNOTATION]).toMatch(/^[0-9a-f]{16}$/);
+    }
+    expect(p.hpa).toBeUndefined();
+    expect(p.url).toBe('http://hello.ns1.svc.cluster.local:8080');
+  });
+
+  it('names the code file <module><suffix>, or <module> for archives, and carries deps', () => {
+    const text = planFunction(fn({ ...base, deps: '{"dependencies":{}}' }), defaultConfig());
+    expect(text.configMap.data).toEqual({ handler: 'index.hello', 'index.js': base.function, 'package.json': '{"dependencies":{}}' });
+    const zip = planFunction(fn({ ...base, 'function-content-type': 'base64+zip' }), defaultConfig());
+    expect(Object.keys(zip.configMap.data as J)).toEqual(['handler', 'index']);
+    const inits = tpl(zip.deployment).spec.initContainers as J[];
+    expect(inits.map((c) => c.name)).toEqual(['prepare']);
+    expect(inits[0]?.env).toEqual(expect.arrayContaining([{ name: 'FUNC_FILE', value: 'index' }, { name: 'FUNC_CONTENT_TYPE', value: 'base64+zip' }]));
+  });
+
+  it('adds the install step only with deps', () => {
+    const p = planFunction(fn({ ...base, runtime: 'python3.12', handler: 'foo.handler', deps: 'requests' }), defaultConfig());
+    const inits = tpl(p.deployment).spec.initContainers as J[];
+    expect(inits.map((c) => c.name)).toEqual(['prepare', 'install']);
+    expect(inits[1]).toMatchObject({ image: 'kubeless/runtime-python:3.12', command: ['/bin/sh', '-c', '/opt/kubeless/install-deps.sh'], workingDir: '/kubeless' });
+    expect(inits[1]?.env).toEqual(expect.arrayContaining([{ name: 'KUBELESS_DEPS_FILE', value: '/kubeless/requirements.txt' }, { name: 'HOME', value: '/tmp' }]));
+  });
+
+  it('changes the checksum annotation for code, deps, runtime or timeout, and only then', () => {
+    const sum = (spec: KubelessFunction['spec']): string =>
+      tpl(planFunction(fn(spec), defaultConfig()).deployment).metadata.annotations[CHECKSUM_ANNOTATION] as string;
+    const s0 = sum(base);
+    expect(sum({ ...base })).toBe(s0);
+    expect(sum({ ...base, function: 'other' })).not.toBe(s0);
+    expect(sum({ ...base, runtime: 'nodejs22' })).not.toBe(s0);
+    expect(sum({ ...base, deps: 'x' })).not.toBe(s0);
+    expect(sum({ ...base, timeout: '30' })).not.toBe(s0);
+  });
+
+  it('applies security defaults but keeps what the user set', () => {
+    const p = planFunction(
+      fn({
+        ...base,
+        deployment: { spec: { template: { spec: { securityContext: { runAsUser: 2000 }, containers: [{ securityContext: { readOnlyRootFilesystem: false } }] } } } },
+      }),
+      defaultConfig(),
+    );
+    const spec = tpl(p.deployment).spec;
+    expect(spec.securityContext).toEqual({ runAsUser: 2000, runAsNonRoot: true, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(spec.containers[0].securityContext).toEqual({ readOnlyRootFilesystem: false, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true });
+    expect(spec.automountServiceAccountToken).toBe(false);
+    expect(spec.serviceAccountName).toBe('default');
+  });
+
+  it('merges the kubeless-config deployment template under the function (the function wins)', () => {
+    const cfg = parseConfig({ deployment: 'spec:\n  replicas: 3\n  template:\n    spec:\n      serviceAccountName: falco\n      nodeSelector: {disk: ssd}' });
+    const own = planFunction(fn({ ...base, deployment: { spec: { template: { spec: { nodeSelector: { disk: 'hdd' } } } } } }), cfg);
+    expect((own.deployment as J).spec.replicas).toBe(3);
+    expect(tpl(own.deployment as J).spec.serviceAccountName).toBe('falco');
+    expect(tpl(own.deployment as J).spec.automountServiceAccountToken).toBe(true);
+    expect(tpl(own.deployment as J).spec.nodeSelector).toEqual({ disk: 'hdd' });
+  });
+
+  it('uses the service port for the URL and the target port for the container', () => {
+    const p = planFunction(fn({ ...base, service: { ports: [{ name: 'http-function-port', port: 80, targetPort: 8081 }] } }), defaultConfig());
+    expect(p.url).toBe('http://hello.ns1.svc.cluster.local:80');
+    const c0 = tpl(p.deployment).spec.containers[0];
+    expect(c0.ports).toEqual([{ containerPort: 8081, protocol: 'TCP' }]);
+    expect(c0.env).toEqual(expect.arrayContaining([{ name: 'FUNC_PORT', value: '8081' }]));
+  });
+
+  it('keeps a custom image without injecting code', () => {
+    const p = planFunction(fn({ handler: 'a.b', function: 'x', deployment: { spec: { template: { spec: { containers: [{ image: 'me/fn:1' }] } } } } }), defaultConfig());
+    const spec = tpl(p.deployment).spec;
+    expect(spec.containers[0].image).toBe('me/fn:1');
+    expect(spec.initContainers).toBeUndefined();
+  });
+
+  it('turns the original v2beta1 HPA into autoscaling/v2, and ignores a zero-value one', () => {
+    expect(wantsHpa({ metadata: { creationTimestamp: null }, spec: { scaleTargetRef: { kind: '', name: '' }, maxReplicas: 0 } })).toBe(false);
+    const p = planFunction(
+      fn({
+        ...base,
+        horizontalPodAutoscaler: {
+          metadata: { name: 'hello' },
+          spec: { scaleTargetRef: { apiVersion: 'apps/v1beta1', kind: 'Deployment', name: 'hello' }, minReplicas: 1, maxReplicas: 5, metrics: [{ type: 'Resource', resource: { name: 'cpu', targetAverageUtilization: 70 } }] },
+        },
+      }),
+      defaultConfig(),
+    );
+    expect(p.hpa?.apiVersion).toBe('autoscaling/v2');
+    expect((p.hpa as J).spec).toEqual({
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'hello' },
+      minReplicas: 1,
+      maxReplicas: 5,
+      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
+    });
+    expect((p.deployment as J).spec.replicas).toBeUndefined();
+  });
+});
+
+describe('kubeless-config', () => {
+  it('reads runtime-images with the original key spellings and lists ids', () => {
+    const cfg = parseConfig({
+      'runtime-images': JSON.stringify([{ id: 'python', depname: 'requirements.txt', filenamesuffix: '.py', versions: [{ name: 'python312', version: 3.12, images: [{ phase: 'runtime', image: 'x' }] }] }]),
+    });
+    expect(runtimeIds(cfg)).toEqual(['python3.12']);
+    expect(cfg.problems).toEqual([]);
+  });
+
+  it('keeps the defaults and reports a broken key', () => {
+    const cfg = parseConfig({ 'runtime-images': '{not json', deployment: '[1,2]' });
+    expect(runtimeIds(cfg)).toContain('nodejs20');
+    expect(cfg.problems).toHaveLength(2);
+  });
+});
+
+describe('mergeUnder', () => {
+  it('fills only what is missing, merges containers by index and appends env', () => {
+    expect(
+      mergeUnder(
+        { a: 1, containers: [{ name: 'c', env: [{ name: 'A', value: '1' }] }] },
+        { a: 2, b: 3, containers: [{ image: 'i', env: [{ name: 'A', value: 'x' }, { name: 'B', value: '2' }] }] },
+      ),
+    ).toEqual({ a: 1, b: 3, containers: [{ name: 'c', image: 'i', env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }] }] });
+  });
+});
