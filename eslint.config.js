@@ -48,7 +48,14 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.js'],
+    files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // Plain-JS scripts (benchmarks) run on Node: its globals are defined.
+    files: ['**/*.mjs'],
+    languageOptions: {
+      globals: { process: 'readonly', fetch: 'readonly', URL: 'readonly', setTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', clearTimeout: 'readonly', console: 'readonly', Buffer: 'readonly' },
+    },
   },
 );

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Condition } from '@kubeless/api';
 import { Counter, Gauge, Histogram, type Logger, type Registry } from '@kubeless/observability';
 import { setCondition } from './conditions.js';
@@ -144,6 +145,8 @@ export class Controller<T extends Reconcilable> {
     if (this.#running) return;
     this.#running = true;
     this.#abort = new AbortController();
+    // Every request in flight listens on this signal: many at once is expected, not a leak.
+    setMaxListeners(0, this.#abort.signal);
     // Everything in the cache is reconciled once on start (informer adds may predate us).
     for (const o of this.#o.informer.list()) this.queue.add(keyOf(o));
     const n = this.#o.concurrency ?? 4;

@@ -14,6 +14,7 @@ const run = promisify(execFile);
 
 /** Ports chosen for one stack run. */
 export interface StackPorts {
+  kubelet: number;
   etcd: number;
   etcdPeer: number;
   apiserver: number;
@@ -139,6 +140,10 @@ export async function startApiserver(ctx: ComponentContext): Promise<DaemonRecor
       `--tls-private-key-file=${pki('apiserver.key')}`,
       `--client-ca-file=${pki('ca.crt')}`,
       '--authorization-mode=Node,RBAC',
+      `--kubelet-certificate-authority=${pki('ca.crt')}`,
+      `--kubelet-client-certificate=${pki('kube-apiserver-kubelet-client.crt')}`,
+      `--kubelet-client-key=${pki('kube-apiserver-kubelet-client.key')}`,
+      '--kubelet-preferred-address-types=InternalIP',
       `--service-account-issuer=https://127.0.0.1:${String(apiserver)}`,
       `--service-account-key-file=${pki('sa.pub')}`,
       `--service-account-signing-key-file=${pki('sa.key')}`,
@@ -318,6 +323,27 @@ aws { region = "${SQS_REGION}", accountId = "000000000000" }
   } finally {
     client.destroy();
   }
+  return rec;
+}
+
+// ---------------------------------------------------------------- the local node agent
+
+/** The stand-in kubelet for function pods (test/stack/src/agent); ready when the Node is registered. */
+export async function startNodeAgent(ctx: ComponentContext): Promise<DaemonRecord> {
+  const rec = startDaemon(
+    'node-agent',
+    process.execPath,
+    [path.join(path.dirname(new URL(import.meta.url).pathname), 'agent', 'main.js'), '--run-dir', ctx.runDir, '--port', String(ctx.ports.kubelet)],
+    { log: path.join(ctx.logDir, 'node-agent.log') },
+  );
+  await waitFor(
+    'node agent',
+    async () => {
+      const res = await apiGet(ctx, '/api/v1/nodes/kubeless-local-node');
+      return res.status === 200 && (await readFile(path.join(ctx.logDir, 'node-agent.log'), 'utf8')).includes('node agent ready');
+    },
+    { timeoutMs: 30_000, alive: deadMessage(rec) },
+  );
   return rec;
 }
 

@@ -18,6 +18,8 @@ export const USERS: readonly StackUser[] = [
   { name: 'bob', groups: ['qa-team'] },
 ];
 export const KCM_USER: StackUser = { name: 'system:kube-controller-manager', groups: ['system:masters'] };
+/** The API server's client identity towards the kubelet (the node agent's log endpoint). */
+export const APISERVER_KUBELET_CLIENT: StackUser = { name: 'kube-apiserver-kubelet-client', groups: ['system:masters'] };
 
 const CLIENT_EXT = 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:FALSE\n';
 const SERVER_EXT =
@@ -49,7 +51,9 @@ export async function generatePki(dir: string): Promise<void> {
     '-subj', '/CN=kubeless-stack-ca', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
   ]);
   await issue(dir, 'apiserver', '/CN=kube-apiserver', SERVER_EXT);
-  for (const u of [...USERS, KCM_USER]) await issue(dir, certFileOf(u), subjectOf(u), CLIENT_EXT);
+  // The local node agent's kubelet endpoint (container logs), verified by the API server.
+  await issue(dir, 'kubelet', '/CN=kubeless-local-node', 'subjectAltName=DNS:kubeless-local-node,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:FALSE\n');
+  for (const u of [...USERS, KCM_USER, APISERVER_KUBELET_CLIENT]) await issue(dir, certFileOf(u), subjectOf(u), CLIENT_EXT);
   await openssl(dir, ['genrsa', '-out', 'sa.key', '2048']);
   await openssl(dir, ['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
 }

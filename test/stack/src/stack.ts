@@ -10,6 +10,7 @@ import {
   startElasticmq,
   startEtcd,
   startKafka,
+  startNodeAgent,
   tail,
   type ComponentContext,
   type StackPorts,
@@ -97,8 +98,9 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
   await mkdir(logDir, { recursive: true });
   await mkdir(kubeconfigDir, { recursive: true });
 
-  const [etcd, etcdPeer, apiserver, kafka, kafkaController, sqs] = await freePorts(6);
+  const [etcd, etcdPeer, apiserver, kafka, kafkaController, sqs, kubelet] = await freePorts(7);
   const ports: StackPorts = {
+    kubelet: kubelet ?? 0,
     etcd: etcd ?? 0,
     etcdPeer: etcdPeer ?? 0,
     apiserver: apiserver ?? 0,
@@ -185,6 +187,8 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
       }),
     ]);
     report(`CRDs established: ${crds.join(', ')}`);
+    t = Date.now();
+    await track(started(startNodeAgent(ctx), 'node-agent', t));
     const settled = await brokers;
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
@@ -224,17 +228,17 @@ export async function down(runDir: string, options: { report?: Reporter } = {}):
   }
   const stopped: string[] = [];
   // The brokers first (they need no API server), then the control plane in reverse order.
-  const order = ['kafka', 'elasticmq', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
+  const order = ['node-agent', 'kafka', 'elasticmq', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
   const byOrder = [...state.daemons].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   await Promise.all(
     byOrder
-      .filter((r) => r.name === 'kafka' || r.name === 'elasticmq')
+      .filter((r) => r.name === 'kafka' || r.name === 'elasticmq' || r.name === 'node-agent')
       .map(async (r) => {
         await stopDaemon(r);
         stopped.push(r.name);
       }),
   );
-  for (const r of byOrder.filter((x) => x.name !== 'kafka' && x.name !== 'elasticmq')) {
+  for (const r of byOrder.filter((x) => x.name !== 'kafka' && x.name !== 'elasticmq' && x.name !== 'node-agent')) {
     await stopDaemon(r);
     stopped.push(r.name);
   }
@@ -264,6 +268,6 @@ export async function status(runDir: string): Promise<{ up: boolean; components:
     apiserverReady = false;
   }
   const brokersUp = (await Promise.all([isListening(state.ports.kafka), isListening(state.ports.sqs)])).every(Boolean);
-  const up = components.length === 5 && components.every((c) => c.alive) && apiserverReady && brokersUp;
+  const up = components.length === 6 && components.every((c) => c.alive) && apiserverReady && brokersUp;
   return { up, components, apiserverReady, env: state.env };
 }
