@@ -42,12 +42,14 @@ export function buildFunctionController(o: FunctionControllerOptions): FunctionC
   const services = new Informer(o.client, resourceByKind('Service'), owned);
   const deployments = new Informer(o.client, resourceByKind('Deployment', 'apps'), owned);
   const hpas = new Informer(o.client, resourceByKind('HorizontalPodAutoscaler', 'autoscaling'), owned);
+  // Pods only to explain why replicas are not ready (a failing init container, a crash loop).
+  const pods = new Informer(o.client, resourceByKind('Pod'), owned);
   const config = new Informer(o.client, resourceByKind('ConfigMap'), {
     namespace: o.configNamespace,
     fieldSelector: `metadata.name=${CONFIG_NAME}`,
     logger: o.logger,
   });
-  const reconciler = new FunctionReconciler({ client: o.client, configMaps, services, deployments, hpas, config, configNamespace: o.configNamespace });
+  const reconciler = new FunctionReconciler({ client: o.client, configMaps, services, deployments, hpas, pods, config, configNamespace: o.configNamespace });
   const toOwner = (child: KubeObject): string[] => {
     const ref = controllerOf(child, 'Function');
     return ref ? [`${child.metadata?.namespace ?? ''}/${ref.name}`] : [];
@@ -64,6 +66,7 @@ export function buildFunctionController(o: FunctionControllerOptions): FunctionC
       { informer: services, map: toOwner },
       { informer: deployments, map: toOwner },
       { informer: hpas, map: toOwner },
+      { informer: pods, map: (p) => (p.metadata?.labels?.function ? [`${p.metadata.namespace ?? ''}/${p.metadata.labels.function}`] : []) },
       // An edit of kubeless-config concerns every function.
       { informer: config, map: allFunctions },
     ],
@@ -74,5 +77,5 @@ export function buildFunctionController(o: FunctionControllerOptions): FunctionC
     concurrency: o.concurrency ?? 8,
     resyncPeriodMs: o.resyncPeriodMs,
   });
-  return { controller, informers: [functions, configMaps, services, deployments, hpas, config] };
+  return { controller, informers: [functions, configMaps, services, deployments, hpas, pods, config] };
 }

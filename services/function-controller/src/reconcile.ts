@@ -38,6 +38,7 @@ export interface FunctionReconcilerDeps {
   services: Informer;
   deployments: Informer;
   hpas: Informer;
+  pods: Informer;
   /** The kubeless-config ConfigMap (a one-object informer in the controller's namespace). */
   config: Informer;
   configNamespace: string;
@@ -136,6 +137,9 @@ export class FunctionReconciler {
     status.readyReplicas = ready;
     if (current && ready >= desiredReplicas && updated >= desiredReplicas && desiredReplicas > 0) {
       setCondition(conditions, { type: 'DeploymentReady', status: 'True', reason: 'Available', message: `${String(ready)}/${String(desiredReplicas)} replicas ready` });
+    } else if (podProblem(this.#d.pods, ns, fn.metadata.name ?? '')) {
+      const problem = podProblem(this.#d.pods, ns, fn.metadata.name ?? '') ?? { reason: 'PodFailing', message: '' };
+      setCondition(conditions, { type: 'DeploymentReady', status: 'False', reason: problem.reason, message: problem.message });
     } else {
       setCondition(conditions, {
         type: 'DeploymentReady',
@@ -231,4 +235,30 @@ export class FunctionReconciler {
       if (outcome.terminal) throw new TerminalError(outcome.reason, outcome.message);
     }
   }
+}
+
+interface ContainerStatus {
+  name: string;
+  state?: { waiting?: { reason?: string; message?: string }; terminated?: { exitCode?: number; reason?: string; message?: string } };
+}
+
+/** Why a pod of the function fails, from its container statuses (what a kubelet reports). */
+export function podProblem(pods: Informer, namespace: string, fn: string): { reason: string; message: string } | undefined {
+  for (const p of pods.list(namespace)) {
+    if (p.metadata?.labels?.function !== fn || p.metadata.deletionTimestamp) continue;
+    const st = p.status as { initContainerStatuses?: ContainerStatus[]; containerStatuses?: ContainerStatus[] } | undefined;
+    for (const c of st?.initContainerStatuses ?? []) {
+      const t = c.state?.terminated;
+      if (t && t.exitCode !== 0) {
+        return { reason: 'InitContainerFailed', message: `pod ${p.metadata.name ?? ''}: init container ${c.name} failed: ${t.message ?? t.reason ?? `exit ${String(t.exitCode)}`}` };
+      }
+    }
+    for (const c of st?.containerStatuses ?? []) {
+      const w = c.state?.waiting;
+      if (w?.reason === 'CrashLoopBackOff' || w?.reason === 'ErrImagePull' || w?.reason === 'ImagePullBackOff' || w?.reason === 'CreateContainerConfigError') {
+        return { reason: w.reason, message: `pod ${p.metadata.name ?? ''}: container ${c.name}: ${w.message ?? w.reason}` };
+      }
+    }
+  }
+  return undefined;
 }

@@ -80,6 +80,10 @@ export class NodeAgent {
   }
 
   async start(): Promise<void> {
+    // Pods live under the run folder, which may sit in this repository: a package.json here keeps
+    // the repository's "type": "module" from applying to function code, as in a real container.
+    mkdirSync(path.join(this.#o.runDir, 'pods'), { recursive: true });
+    writeFileSync(path.join(this.#o.runDir, 'pods', 'package.json'), '{}\n');
     await this.#registerNode();
     this.#pods.start();
     await this.#pods.waitForSync();
@@ -236,9 +240,15 @@ export class NodeAgent {
       run.restarts += 1;
       const delay = Math.min(30_000, 1000 * 2 ** Math.min(run.restarts, 5));
       log.warn({ container: c.name, code, restartInMs: delay }, 'container exited; restarting');
-      void this.#patchStatus(pod, {
-        conditions: [{ type: 'Ready', status: 'False', reason: 'ContainerExited', message: `exit ${String(code)}` }, { type: 'ContainersReady', status: 'False', reason: 'ContainerExited' }],
-        containerStatuses: [{ name: c.name, image: c.image ?? '', imageID: '', ready: false, restartCount: run.restarts, state: { waiting: { reason: 'CrashLoopBackOff', message: `exit ${String(code)}` } } }],
+      void lastLines(path.join(run.dir, 'logs', `${c.name}.log`)).then((tail) => {
+        const message = `exited with ${String(code)}: ${tail}`;
+        return this.#patchStatus(pod, {
+          phase: 'Running',
+          podIP: run.ip,
+          podIPs: [{ ip: run.ip }],
+          conditions: [{ type: 'Ready', status: 'False', reason: 'ContainerExited', message }, { type: 'ContainersReady', status: 'False', reason: 'ContainerExited' }],
+          containerStatuses: [{ name: c.name, image: c.image ?? '', imageID: '', ready: false, restartCount: run.restarts, state: { waiting: { reason: 'CrashLoopBackOff', message } } }],
+        });
       }).catch(() => undefined);
       setTimeout(() => {
         this.#startMain(pod, run, c, volumes, ns, log);

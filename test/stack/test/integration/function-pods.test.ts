@@ -1,0 +1,163 @@
+/**
+ * Function pods on the local node agent, with the real function controller: the talk's python
+ * example and a Node.js one run as pods and answer through their Service's endpoints; scaling,
+ * logs, rollouts, deletion and bad code behave as in a cluster.
+ */
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeClient, Manager } from '@kubeless/controller';
+import { buildFunctionController } from '@kubeless/function-controller';
+import { createLogger } from '@kubeless/observability';
+import { clients, kubectlOk, stackEnv, withNamespace } from '../../src/index.js';
+
+let ns: { name: string; cleanup: () => Promise<void> };
+let manager: Manager;
+let client: KubeClient;
+const FN = { group: 'kubeless.io', version: 'v1beta1', plural: 'functions' } as const;
+
+beforeAll(async () => {
+  ns = await withNamespace('pods');
+  client = KubeClient.fromKubeconfig(stackEnv().KUBECONFIG, { userAgent: 'kubeless-function-controller/pods-test' });
+  const logger = createLogger({ name: 'fc', level: 'silent' });
+  const { controller, informers } = buildFunctionController({ client, logger, watchNamespace: ns.name, configNamespace: ns.name });
+  manager = new Manager({ client, logger, leaderElection: false });
+  for (const i of informers) manager.addInformer(i);
+  manager.addController(controller);
+  await manager.start();
+});
+afterAll(async () => {
+  await manager.stop();
+  client.close();
+  await ns.cleanup();
+});
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function deploy(name: string, spec: Record<string, unknown>, labels: Record<string, string> = {}): Promise<void> {
+  await clients().custom.createNamespacedCustomObject({ ...FN, namespace: ns.name, body: { apiVersion: 'kubeless.io/v1beta1', kind: 'Function', metadata: { name, labels }, spec } });
+}
+
+async function fnStatus(name: string): Promise<any> {
+  return ((await clients().custom.getNamespacedCustomObject({ ...FN, namespace: ns.name, name })) as any).status ?? {};
+}
+
+const ready = (name: string, timeoutMs = 60_000) =>
+  eventually(`${name} Ready`, async () => (await fnStatus(name)).conditions?.find((c: any) => c.type === 'Ready')?.status === 'True', timeoutMs);
+
+/** Ready endpoint addresses of the function's Service, from its EndpointSlices. */
+async function endpoints(name: string): Promise<string[]> {
+  const slices = (await client.list(`/apis/discovery.k8s.io/v1/namespaces/${ns.name}/endpointslices`, { labelSelector: `kubernetes.io/service-name=${name}` })).items as any[];
+  return slices.flatMap((s) => (s.endpoints ?? []).filter((e: any) => e.conditions?.ready !== false).flatMap((e: any) => e.addresses as string[]));
+}
+
+function call(ip: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: ip, port: 8080, path: '/', method: body === undefined ? 'GET' : 'POST', headers, timeout: 5000 }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('function pods', () => {
+  it("runs the talk's python example as a pod that answers through its Service's EndpointSlice", async () => {
+    await deploy('foo', { runtime: 'python3.11', handler: 'foo.handler', function: "def handler(event, context):\n    print('got', event['data'])\n    return event['data']\n" }, { foo: 'bar', bar: 'baz' });
+    await ready('foo');
+    const [ip] = await eventually('endpoint', async () => ((await endpoints('foo')).length > 0 ? endpoints('foo') : undefined));
+    expect(ip).toMatch(/^10\.244\./);
+    const res = await call(ip!, JSON.stringify({ hey: 'kubecon' }), { 'content-type': 'application/json' });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ hey: 'kubecon' });
+    const st = await fnStatus('foo');
+    expect(st.readyReplicas).toBe(1);
+    // The pod carries the function's labels (for NetworkPolicies).
+    const pods = await clients().core.listNamespacedPod({ namespace: ns.name, labelSelector: 'function=foo' });
+    expect(pods.items[0]?.metadata?.labels).toMatchObject({ foo: 'bar', bar: 'baz' });
+    // kubectl logs reaches the container's output through the API server.
+    const logs = await eventually('logs', async () => {
+      const out = await kubectlOk(['logs', '-n', ns.name, '-l', 'function=foo', '-c', 'foo']);
+      return out.includes("got {'hey': 'kubecon'}") ? out : undefined;
+    });
+    expect(logs).toContain('got');
+  });
+
+  it('runs a Node.js equivalent, also through the API server service proxy', async () => {
+    await deploy('hello', { runtime: 'nodejs20', handler: 'index.hello', function: 'module.exports = { hello: (event) => event.data }' });
+    await ready('hello');
+    const out = await kubectlOk(['get', '--raw', `/api/v1/namespaces/${ns.name}/services/hello:8080/proxy/`]);
+    expect(out).toBe('');
+    const [ip] = await endpoints('hello');
+    const res = await call(ip!, JSON.stringify({ hey: 'kubecon' }), { 'content-type': 'application/json' });
+    expect(JSON.parse(res.body)).toEqual({ hey: 'kubecon' });
+  });
+
+  it('scales to 3 pods with 3 ready endpoints, each serving requests', async () => {
+    await deploy('who', {
+      runtime: 'nodejs20',
+      handler: 'index.who',
+      function: 'module.exports = { who: () => process.env.POD_IP }',
+      deployment: { spec: { replicas: 3 } },
+    });
+    const ips = await eventually('3 endpoints', async () => {
+      const e = await endpoints('who');
+      return e.length === 3 ? e : undefined;
+    }, 60_000);
+    expect(new Set(ips).size).toBe(3);
+    for (const ip of ips) expect((await call(ip)).body).toBe(ip);
+    expect((await fnStatus('who')).readyReplicas).toBe(3);
+  });
+
+  it('rolls the pods on a code change: the answer changes', async () => {
+    const before = await endpoints('hello');
+    await client.mergePatch(`/apis/kubeless.io/v1beta1/namespaces/${ns.name}/functions/hello`, { spec: { function: "module.exports = { hello: () => 'v2' }" } });
+    const ip = await eventually('new pod', async () => {
+      const e = await endpoints('hello');
+      const fresh = e.filter((x) => !before.includes(x));
+      return fresh.length === 1 && e.length === 1 ? fresh[0] : undefined;
+    }, 60_000);
+    expect((await call(ip)).body).toBe('v2');
+  });
+
+  it('removes the pods and stops their processes when the function is deleted', async () => {
+    const ips = await endpoints('who');
+    await clients().custom.deleteNamespacedCustomObject({ ...FN, namespace: ns.name, name: 'who' });
+    await eventually('pods gone', async () => (await clients().core.listNamespacedPod({ namespace: ns.name, labelSelector: 'function=who' })).items.length === 0, 60_000);
+    for (const ip of ips) await expect(call(ip)).rejects.toThrow();
+  });
+
+  it('reports bad code in the Function status: a syntax error, a checksum mismatch', async () => {
+    await deploy('broken', { runtime: 'python3.11', handler: 'broken.handler', function: 'def handler(event, context)\n    return 1\n' });
+    const st = await eventually('broken reported', async () => {
+      const s = await fnStatus('broken');
+      const d = s.conditions?.find((c: any) => c.type === 'DeploymentReady');
+      return d?.reason === 'CrashLoopBackOff' ? d : undefined;
+    }, 60_000);
+    expect(st.message).toMatch(/SyntaxError|invalid syntax|expected ':'/);
+
+    await deploy('tampered', { runtime: 'nodejs20', handler: 'index.h', function: "module.exports = { h: () => 'x' }", checksum: `sha256:${'0'.repeat(64)}` });
+    const bad = await eventually('checksum reported', async () => {
+      const s = await fnStatus('tampered');
+      const d = s.conditions?.find((c: any) => c.type === 'DeploymentReady');
+      return d?.reason === 'InitContainerFailed' ? d : undefined;
+    }, 60_000);
+    expect(bad.message).toMatch(/checksum/i);
+    // Others keep running meanwhile.
+    expect((await fnStatus('foo')).conditions?.find((c: any) => c.type === 'Ready')?.status).toBe('True');
+  });
+});
