@@ -51,7 +51,7 @@ async function deploy(name: string, spec: Record<string, unknown>, labels: Recor
 }
 
 async function fnStatus(name: string): Promise<any> {
-  return ((await clients().custom.getNamespacedCustomObject({ ...FN, namespace: ns.name, name })) as any).status ?? {};
+  return ((await clients().custom.getNamespacedCustomObject({ ...FN, namespace: ns.name, name }))).status ?? {};
 }
 
 const ready = (name: string, timeoutMs = 60_000) =>
@@ -68,7 +68,7 @@ function call(ip: string, body?: string, headers: Record<string, string> = {}): 
     const req = request({ host: ip, port: 8080, path: '/', method: body === undefined ? 'GET' : 'POST', headers, timeout: 5000 }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: text }); });
     });
     req.on('error', reject);
     req.end(body);
