@@ -7,6 +7,10 @@ KUBELESS_NETNS="${KUBELESS_NETNS:-kubeless-$(printf '%s' "$ROOT" | sha1sum | cut
 # Pod IPs of the local node agent live here, and only inside the namespace.
 KUBELESS_POD_CIDR="${KUBELESS_POD_CIDR:-10.244.0.0/16}"
 
+# A name for the namespace outside the stack (where the registries are reachable), so work that
+# needs them (a function's deps install) can run there: `ip netns exec $KUBELESS_OUTSIDE_NETNS`.
+export KUBELESS_OUTSIDE_NETNS="${KUBELESS_OUTSIDE_NETNS:-$KUBELESS_NETNS-outside}"
+
 netns_exists() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$KUBELESS_NETNS"; }
 in_netns() { [[ "$(ip netns identify $$ 2>/dev/null)" == "$KUBELESS_NETNS" ]]; }
 
@@ -14,6 +18,8 @@ netns_create() {
   if netns_exists; then return 0; fi
   if [[ $EUID -ne 0 ]]; then echo "creating a network namespace needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN)" >&2; return 1; fi
   ip netns add "$KUBELESS_NETNS"
+  # Name the namespace we are in now (the outside) unless it is already named.
+  ip netns list | awk '{print $1}' | grep -qx "$KUBELESS_OUTSIDE_NETNS" || ip netns attach "$KUBELESS_OUTSIDE_NETNS" $$
   ip -n "$KUBELESS_NETNS" link set lo up
   # The AnyIP route for the pod range is added with -n only: never in the host's namespace.
   ip -n "$KUBELESS_NETNS" route add local "$KUBELESS_POD_CIDR" dev lo
@@ -21,6 +27,8 @@ netns_create() {
 
 netns_delete() {
   if netns_exists; then ip netns delete "$KUBELESS_NETNS"; fi
+  # Removes only the name: the outside namespace itself lives on.
+  if ip netns list | awk '{print $1}' | grep -qx "$KUBELESS_OUTSIDE_NETNS"; then ip netns delete "$KUBELESS_OUTSIDE_NETNS"; fi
 }
 
 # netns_run cmd...: runs cmd inside the namespace (directly when already inside).

@@ -308,7 +308,16 @@ export class NodeAgent {
   #spawn(run: RunningPod, c: Container, volumes: Map<string, string>, _ns: string): ChildProcess {
     const lc = localCommand(c, this.#family(c.image));
     const env = this.#envFor(run, c, volumes);
-    const [cmd, args] = lc.outsideNetns ? ['nsenter', ['--net=/proc/1/ns/net', '--', lc.command, ...lc.args]] : [lc.command, lc.args];
+    if (lc.outsideNetns) {
+      // A real install image carries the registries' trust and settings; here they are the machine's.
+      for (const [k, v] of Object.entries(process.env)) {
+        if (v !== undefined && /^(SSL_CERT_|NODE_EXTRA_CA_CERTS$|REQUESTS_CA_BUNDLE$|PIP_|npm_config_|NPM_CONFIG_|HTTPS?_PROXY$|NO_PROXY$)/i.test(k)) env[k] ??= v;
+      }
+    }
+    // A deps install needs the registries: run it in the namespace outside the stack, which the
+    // stack script names (KUBELESS_OUTSIDE_NETNS); without one we are outside already.
+    const outside = process.env.KUBELESS_OUTSIDE_NETNS;
+    const [cmd, args] = lc.outsideNetns && outside ? ['ip', ['netns', 'exec', outside, lc.command, ...lc.args]] : [lc.command, lc.args];
     const out = createWriteStream(path.join(run.dir, 'logs', `${c.name}.log`), { flags: 'a' });
     const proc = spawn(cmd, args, { env, cwd: volumes.get('kubeless-code') ?? run.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout.pipe(out, { end: false });

@@ -3,7 +3,9 @@
  * example and a Node.js one run as pods and answer through their Service's endpoints; scaling,
  * logs, rollouts, deletion and bad code behave as in a cluster.
  */
-import { request } from 'node:http';
+import { createHash } from 'node:crypto';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient, Manager } from '@kubeless/controller';
 import { buildFunctionController } from '@kubeless/function-controller';
@@ -159,5 +161,66 @@ describe('function pods', () => {
     expect(bad.message).toMatch(/checksum/i);
     // Others keep running meanwhile.
     expect((await fnStatus('foo')).conditions?.find((c: any) => c.type === 'Ready')?.status).toBe('True');
+  });
+
+  it('gives a function with a ServiceAccount what its Role allows, and no more', async () => {
+    await kubectlOk(['create', 'serviceaccount', 'reader', '-n', ns.name]);
+    await kubectlOk(['create', 'role', 'cm-reader', '--verb=get,list', '--resource=configmaps', '-n', ns.name]);
+    await kubectlOk(['create', 'rolebinding', 'cm-reader', '--role=cm-reader', `--serviceaccount=${ns.name}:reader`, '-n', ns.name]);
+    const code = `const fs = require('fs'); const https = require('https');
+const dir = process.env.KUBERNETES_SERVICE_ACCOUNT_DIR || '/var/run/secrets/kubernetes.io/serviceaccount';
+const get = (p) => new Promise((resolve) => https.get({ host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT, path: p,
+  ca: fs.readFileSync(dir + '/ca.crt'), headers: { authorization: 'Bearer ' + fs.readFileSync(dir + '/token', 'utf8') } }, (r) => { r.resume(); resolve(r.statusCode); }).on('error', (e) => resolve(String(e))));
+module.exports = { check: async () => ({ configmaps: await get('/api/v1/namespaces/${ns.name}/configmaps'), secrets: await get('/api/v1/namespaces/${ns.name}/secrets') }) };`;
+    await deploy('identity', { runtime: 'nodejs20', handler: 'index.check', function: code, deployment: { spec: { template: { spec: { serviceAccountName: 'reader' } } } } });
+    await ready('identity');
+    const [ip] = await endpoints('identity');
+    expect(JSON.parse((await call(ip!)).body)).toEqual({ configmaps: 200, secrets: 403 });
+  });
+
+  it('installs dependencies in the init step: requirements.txt and package.json', async () => {
+    await deploy('pydeps', {
+      runtime: 'python3.11',
+      handler: 'f.handler',
+      function: 'import six\ndef handler(event, context):\n    return six.__name__\n',
+      deps: 'six==1.16.0\n',
+    });
+    await deploy('nodedeps', {
+      runtime: 'nodejs20',
+      handler: 'index.h',
+      function: "const isNumber = require('is-number'); module.exports = { h: () => String(isNumber(42)) }",
+      deps: JSON.stringify({ name: 'f', version: '1.0.0', dependencies: { 'is-number': '7.0.0' } }),
+    });
+    await ready('pydeps', 120_000);
+    await ready('nodedeps', 120_000);
+    expect((await call((await endpoints('pydeps'))[0]!)).body).toBe('six');
+    expect((await call((await endpoints('nodedeps'))[0]!)).body).toBe('true');
+    const pod = (await clients().core.listNamespacedPod({ namespace: ns.name, labelSelector: 'function=pydeps' })).items[0];
+    expect(pod?.spec?.initContainers?.map((c) => c.name)).toEqual(['prepare', 'install']);
+  });
+
+  it('reports a missing handler, a failing deps install and a url whose checksum does not match', async () => {
+    const body = "module.exports = { h: () => 'from url' }";
+    const server = createServer((_req, res) => res.end(body));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}/index.js`;
+    try {
+      await deploy('nohandler', { runtime: 'nodejs20', handler: 'index.missing', function: "module.exports = { other: () => 'x' }" });
+      await deploy('baddeps', { runtime: 'python3.11', handler: 'f.handler', function: 'def handler(e, c):\n    return 1\n', deps: 'this-package-does-not-exist-kubeless==0.0.1\n' });
+      await deploy('badurl', { runtime: 'nodejs20', handler: 'index.h', 'function-content-type': 'url', function: url, checksum: `sha256:${createHash('sha256').update('something else').digest('hex')}` });
+      await deploy('goodurl', { runtime: 'nodejs20', handler: 'index.h', 'function-content-type': 'url', function: url, checksum: `sha256:${createHash('sha256').update(body).digest('hex')}` });
+      const reason = async (name: string, want: string): Promise<any> =>
+        eventually(`${name} ${want}`, async () => {
+          const d = (await fnStatus(name)).conditions?.find((c: any) => c.type === 'DeploymentReady');
+          return d?.reason === want ? d : undefined;
+        }, 120_000);
+      expect((await reason('nohandler', 'CrashLoopBackOff')).message).toMatch(/missing/);
+      expect((await reason('baddeps', 'InitContainerFailed')).message).toMatch(/install/);
+      expect((await reason('badurl', 'InitContainerFailed')).message).toMatch(/checksum/i);
+      await ready('goodurl');
+      expect((await call((await endpoints('goodurl'))[0]!)).body).toBe('from url');
+    } finally {
+      server.close();
+    }
   });
 });
