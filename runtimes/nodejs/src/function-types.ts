@@ -1,0 +1,70 @@
+/**
+ * What a function receives and may return (reference/kubeless.md §3.2, SPEC.md §5).
+ */
+import type { CloudEventAttributes } from './cloudevents.js';
+import type { KubelessRequest, KubelessResponse } from './http-compat.js';
+
+export interface FunctionEvent {
+  /** Parsed JSON, a string, or a Buffer for binary media types (see body.ts). */
+  data: unknown;
+  'event-id': string | undefined;
+  'event-type': string | undefined;
+  'event-time': string | undefined;
+  'event-namespace': string | undefined;
+  extensions: {
+    request: KubelessRequest;
+    /** The raw response: a function that ends it itself makes the runtime write nothing more. */
+    response: KubelessResponse;
+    /** Attributes and extensions of the CloudEvent, when the request carried one. */
+    cloudevent?: CloudEventAttributes;
+  };
+}
+
+export type ResponseHeaders = Record<string, string | number | readonly string[]>;
+
+export interface ResponseInit {
+  /** HTTP status code; default 200. */
+  status?: number;
+  headers?: ResponseHeaders;
+}
+
+/**
+ * A return value that carries a status code and headers with the body. Built by
+ * `context.respond(body, {status, headers})`; the body follows the plain return-value rules.
+ */
+export class FunctionResponse {
+  constructor(
+    readonly body: unknown,
+    readonly status: number | undefined,
+    readonly headers: ResponseHeaders | undefined,
+  ) {}
+}
+
+export interface FunctionContext {
+  'function-name': string;
+  /** FUNC_TIMEOUT in seconds. */
+  timeout: number;
+  runtime: string | undefined;
+  'memory-limit': string | undefined;
+  /** Wraps a body with a status code and headers: `return context.respond(body, {status: 201})`. */
+  respond(body?: unknown, init?: ResponseInit): FunctionResponse;
+}
+
+export type FunctionHandler = (event: FunctionEvent, context: FunctionContext) => unknown;
+
+/** The same `context` object is passed to every invocation, as in the original runtime. */
+export function createContext(functionName: string, timeoutSeconds: number, runtime: string | undefined, memoryLimit: string | undefined): FunctionContext {
+  return {
+    'function-name': functionName,
+    timeout: timeoutSeconds,
+    runtime,
+    'memory-limit': memoryLimit,
+    respond(body?: unknown, init?: ResponseInit): FunctionResponse {
+      const status = init?.status;
+      if (status !== undefined && (!Number.isInteger(status) || status < 100 || status > 999)) {
+        throw new RangeError(`respond: status must be an integer from 100 to 999, got ${String(status)}`);
+      }
+      return new FunctionResponse(body, status, init?.headers);
+    },
+  };
+}
