@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Kafka, logLevel } from 'kafkajs';
 import { isAlive, startDaemon, type DaemonRecord } from './procs.js';
-import type { Binaries } from './paths.js';
+import { STACK_ROOT, type Binaries } from './paths.js';
 import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
@@ -333,7 +333,8 @@ export async function startNodeAgent(ctx: ComponentContext): Promise<DaemonRecor
   const rec = startDaemon(
     'node-agent',
     process.execPath,
-    [path.join(path.dirname(new URL(import.meta.url).pathname), 'agent', 'main.js'), '--run-dir', ctx.runDir, '--port', String(ctx.ports.kubelet)],
+    // The built entry point, also when this module runs from src/ (vitest's global setup).
+    [path.join(STACK_ROOT, 'dist', 'agent', 'main.js'), '--run-dir', ctx.runDir, '--port', String(ctx.ports.kubelet)],
     { log: path.join(ctx.logDir, 'node-agent.log') },
   );
   await waitFor(

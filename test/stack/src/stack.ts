@@ -145,6 +145,7 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     return r;
   };
 
+  let brokers: Promise<unknown> | undefined;
   try {
     let t = Date.now();
     report('generating PKI and kubeconfigs');
@@ -171,7 +172,7 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     };
     t = Date.now();
     report('starting Kafka (KRaft) and ElasticMQ');
-    const brokers = Promise.allSettled([track(started(startKafka(ctx), 'kafka', t)), track(started(startElasticmq(ctx), 'elasticmq', t))]);
+    brokers = Promise.allSettled([track(started(startKafka(ctx), 'kafka', t)), track(started(startElasticmq(ctx), 'elasticmq', t))]);
 
     report('starting etcd and kube-apiserver');
     await track(started(startEtcd(ctx), 'etcd', t));
@@ -189,7 +190,7 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     report(`CRDs established: ${crds.join(', ')}`);
     t = Date.now();
     await track(started(startNodeAgent(ctx), 'node-agent', t));
-    const settled = await brokers;
+    const settled = (await brokers) as PromiseSettledResult<void>[];
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
     mark('total', t0);
@@ -198,6 +199,8 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     return state;
   } catch (err) {
     report(`start failed: ${err instanceof Error ? err.message : String(err)}`);
+    // Components still starting record themselves when they finish: wait, so none is left behind.
+    await brokers;
     for (const rec of daemons) report(`--- ${rec.name} log (last lines)\n${await tail(rec.log)}`);
     // Give the still-starting components their records before stopping everything.
     await save();
