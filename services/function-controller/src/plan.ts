@@ -280,6 +280,8 @@ export function planFunction(fn: KubelessFunction, cfg: KubelessConfig): Functio
     volumes,
     securityContext: podSecurity,
     automountServiceAccountToken: podSpecIn.automountServiceAccountToken ?? Boolean(serviceAccountName),
+    // The runtime drains in-flight invocations on SIGTERM for up to FUNC_TIMEOUT: give it that long.
+    terminationGracePeriodSeconds: podSpecIn.terminationGracePeriodSeconds ?? Number(timeoutSeconds(fn)) + 10,
   };
   if (imagePullSecrets.length > 0) podSpec.imagePullSecrets = imagePullSecrets;
   else delete podSpec.imagePullSecrets;

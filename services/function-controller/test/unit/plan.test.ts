@@ -84,6 +84,8 @@ describe('planFunction', () => {
     expect(spec.containers[0].securityContext).toEqual({ readOnlyRootFilesystem: false, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true });
     expect(spec.automountServiceAccountToken).toBe(false);
     expect(spec.serviceAccountName).toBe('default');
+    // In-flight invocations may run for the whole function timeout (180 s) on SIGTERM.
+    expect(spec.terminationGracePeriodSeconds).toBe(190);
   });
 
   it('merges the kubeless-config deployment template under the function (the function wins)', () => {
