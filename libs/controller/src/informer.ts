@@ -29,7 +29,6 @@ export interface InformerOptions {
  */
 export class Informer<T extends KubeObject = KubeObject> {
   readonly resource: ResourceType;
-  readonly #client: KubeClient;
   readonly #options: InformerOptions;
   readonly #lw: ListWatch<KubernetesObject>;
   #synced = false;
@@ -40,7 +39,6 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   constructor(client: KubeClient, resource: ResourceType, options: InformerOptions = {}) {
     this.resource = resource;
-    this.#client = client;
     this.#options = options;
     const path = collectionPath(resource, options.namespace);
     const query = { labelSelector: options.labelSelector, fieldSelector: options.fieldSelector };
@@ -149,10 +147,5 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.#stopped = true;
     clearTimeout(this.#restartTimer);
     await this.#lw.stop();
-  }
-
-  /** Used by tests: the client this informer reads with. */
-  get client(): KubeClient {
-    return this.#client;
   }
 }

@@ -1,13 +1,8 @@
+import type { OwnerReference } from '@kubeless/api';
 import type { KubeObject } from './kube-client.js';
 
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
+export type { OwnerReference };
+
 
 /** The controller owner reference of a child of `owner` (garbage collected with it). */
 export function controllerRef(owner: KubeObject): OwnerReference {

@@ -22,6 +22,7 @@ import {
   type ReconcileContext,
   type ReconcileResult,
 } from '@kubeless/controller';
+import type { Logger } from '@kubeless/observability';
 import { PlanError, SPEC_HASH_ANNOTATION, planFunction } from './plan.js';
 import { CONFIG_NAME, defaultConfig, parseConfig, type KubelessConfig } from './runtime-config.js';
 
@@ -52,12 +53,14 @@ export class ConfigSource {
     private readonly informer: Informer,
     private readonly namespace: string,
   ) {}
-  current(): KubelessConfig {
+  /** The parsed config; its problems are logged once, when a new version is parsed. */
+  current(logger?: Logger): KubelessConfig {
     const cm = this.informer.get(this.namespace, CONFIG_NAME);
     const rv = cm?.metadata?.resourceVersion ?? 'none';
     if (rv !== this.#rv) {
       this.#cfg = cm ? parseConfig(cm.data as Record<string, string> | undefined) : defaultConfig();
       this.#rv = rv;
+      for (const problem of this.#cfg.problems) logger?.warn({ problem }, 'kubeless-config problem');
     }
     return this.#cfg;
   }
@@ -76,8 +79,7 @@ export class FunctionReconciler {
     const status: FunctionStatus = (fn.status ??= {});
     const conditions: Condition[] = (status.conditions ??= []);
     const wasReady = getCondition(conditions, 'Ready')?.status;
-    const cfg = this.#config.current();
-    for (const p of cfg.problems) ctx.logger.warn({ problem: p }, 'kubeless-config problem');
+    const cfg = this.#config.current(ctx.logger);
 
     let plan;
     try {
@@ -133,12 +135,12 @@ export class FunctionReconciler {
     const ready = dstatus?.readyReplicas ?? 0;
     const updated = dstatus?.updatedReplicas ?? 0;
     const current = observed !== undefined && (dstatus?.observedGeneration ?? 0) >= (observed.metadata?.generation ?? 0);
+    const problem = podProblem(this.#d.pods, ns, fn.metadata.name ?? '');
     status.replicas = desiredReplicas;
     status.readyReplicas = ready;
     if (current && ready >= desiredReplicas && updated >= desiredReplicas && desiredReplicas > 0) {
       setCondition(conditions, { type: 'DeploymentReady', status: 'True', reason: 'Available', message: `${String(ready)}/${String(desiredReplicas)} replicas ready` });
-    } else if (podProblem(this.#d.pods, ns, fn.metadata.name ?? '')) {
-      const problem = podProblem(this.#d.pods, ns, fn.metadata.name ?? '') ?? { reason: 'PodFailing', message: '' };
+    } else if (problem) {
       setCondition(conditions, { type: 'DeploymentReady', status: 'False', reason: problem.reason, message: problem.message });
     } else {
       setCondition(conditions, {

@@ -5,4 +5,4 @@ export { freePort, isListening } from './ports.js';
 export { defaultRunDir, REPO_ROOT, CRD_DIR } from './paths.js';
 export { USERS } from './pki.js';
 export { waitFor } from './wait.js';
-export { kubectl, kubectlOk, kubeConfig, clients, uniqueName, withNamespace, stackEnv, sh, type KubectlResult, type StackUserName } from './testing.js';
+export { eventually, kubectl, kubectlOk, kubeConfig, clients, uniqueName, withNamespace, stackEnv, sh, type KubectlResult, type StackUserName } from './testing.js';

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { readStackEnv, userKubeconfig, type StackEnv } from './env.js';
+import { waitFor } from './wait.js';
 
 const run = promisify(execFile);
 
@@ -72,4 +73,9 @@ export async function withNamespace(prefix: string): Promise<{ name: string; cle
 
 export async function sh(cmd: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
   return run(cmd, args, { timeout: 120_000 });
+}
+
+/** Polls `probe` until it gives a value (not undefined/false), for eventual consistency in tests. */
+export function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  return waitFor(what, probe, { timeoutMs, intervalMs: 200 });
 }

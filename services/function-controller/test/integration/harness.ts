@@ -3,7 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { KubeClient, Manager, type KubeObject } from '@kubeless/controller';
 import { createLogger, createRegistry } from '@kubeless/observability';
-import { REPO_ROOT, clients, stackEnv } from '@kubeless/stack';
+import { REPO_ROOT, clients, eventually, stackEnv } from '@kubeless/stack';
+
+export { eventually };
 import { buildFunctionController } from '../../src/index.js';
 
 export interface Running {
@@ -74,20 +76,6 @@ export async function getRaw<T extends KubeObject = KubeObject>(apiPath: string)
   }
 }
 
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${String(timeoutMs)} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 export function condition(fn: Awaited<ReturnType<typeof getFunction>>, type: string): { status: string; reason?: string; message?: string } | undefined {
   return fn.status?.conditions?.find((c) => c.type === type);

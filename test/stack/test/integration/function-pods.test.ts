@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient, Manager } from '@kubeless/controller';
 import { buildFunctionController } from '@kubeless/function-controller';
 import { createLogger } from '@kubeless/observability';
-import { clients, kubectlOk, stackEnv, withNamespace } from '../../src/index.js';
+import { clients, eventually, kubectlOk, stackEnv, withNamespace } from '../../src/index.js';
 
 let ns: { name: string; cleanup: () => Promise<void> };
 let manager: Manager;
@@ -33,20 +33,6 @@ afterAll(async () => {
   await ns.cleanup();
 });
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 async function deploy(name: string, spec: Record<string, unknown>, labels: Record<string, string> = {}): Promise<void> {
   await clients().custom.createNamespacedCustomObject({ ...FN, namespace: ns.name, body: { apiVersion: 'kubeless.io/v1beta1', kind: 'Function', metadata: { name, labels }, spec } });

@@ -3,15 +3,10 @@
  * references collect dependents (what the function controller relies on instead of finalizers).
  */
 import { describe, expect, it } from 'vitest';
-import { clients, kubectlOk, uniqueName, withNamespace } from '../helpers.js';
+import { clients, eventually, kubectlOk, uniqueName, withNamespace } from '../helpers.js';
 
-async function poll(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const poll = (what: string, check: () => Promise<boolean>): Promise<boolean> => eventually(what, check, 60_000);
+
 
 describe('garbage collection', () => {
   it('deletes the functions of a deleted namespace, and the namespace itself', async () => {
