@@ -10,7 +10,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        project: ['./tsconfig.test.json', './libs/*/tsconfig.json', './services/*/tsconfig.json', './test/*/tsconfig.json', './runtimes/*/tsconfig.json'],
+        project: ['./tsconfig.test.json', './libs/*/tsconfig.json', './services/*/tsconfig.json', './test/*/tsconfig.json', './runtimes/*/tsconfig.json', './cli/tsconfig.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['libs/*/test/*.test.ts', 'libs/*/test/unit/**/*.test.ts', 'services/*/test/unit/**/*.test.ts', 'test/stack/test/unit/**/*.test.ts'],
+          include: ['libs/*/test/*.test.ts', 'libs/*/test/unit/**/*.test.ts', 'services/*/test/unit/**/*.test.ts', 'test/stack/test/unit/**/*.test.ts', 'cli/test/unit/**/*.test.ts'],
           environment: 'node',
         },
       },
@@ -26,7 +26,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/stack/test/integration/**/*.test.ts', 'services/*/test/integration/**/*.test.ts', 'libs/*/test/integration/**/*.test.ts'],
+          include: ['test/stack/test/integration/**/*.test.ts', 'services/*/test/integration/**/*.test.ts', 'libs/*/test/integration/**/*.test.ts', 'cli/test/integration/**/*.test.ts', 'test/chaos/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 180_000,
