@@ -70,3 +70,37 @@ export interface KubelessObject<K extends string, Spec, Status> {
   spec: Spec;
   status?: Status;
 }
+
+/**
+ * True when `labels` satisfy `selector` (metav1.LabelSelector semantics: every matchLabels pair
+ * and every expression). An empty selector matches everything; callers that must not fan out to
+ * a whole namespace check for emptiness themselves.
+ */
+export function matchesSelector(selector: LabelSelector, labels: Record<string, string> | undefined): boolean {
+  const l = labels ?? {};
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (l[k] !== v) return false;
+  for (const e of selector.matchExpressions ?? []) {
+    const has = Object.hasOwn(l, e.key);
+    const value = l[e.key];
+    const values = e.values ?? [];
+    switch (e.operator) {
+      case 'In':
+        if (!has || !values.includes(value ?? '')) return false;
+        break;
+      case 'NotIn':
+        if (has && values.includes(value ?? '')) return false;
+        break;
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+/** True when a selector has no requirement at all. */
+export const isEmptySelector = (s: LabelSelector | undefined): boolean =>
+  !s || (Object.keys(s.matchLabels ?? {}).length === 0 && (s.matchExpressions ?? []).length === 0);

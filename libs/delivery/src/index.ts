@@ -1,1 +1,11 @@
-export {};
+export { DeliveryError, type DeliveryErrorCode } from './errors.js';
+export { isSuccess, isRetriableStatus, parseRetryAfter } from './classify.js';
+export { backoffDelay, retryDelay, type BackoffSettings } from './backoff.js';
+export { detectContentType, isJsonType } from './content-type.js';
+export { toHttpMessage, extensionName, type EventInput, type HttpMessage } from './event.js';
+export { ServiceDnsResolver, EndpointSliceResolver, type EndpointResolver, type FunctionTarget, type ObjectCache } from './resolver.js';
+export { readTls, tlsStamp, type TlsFiles, type TlsMaterial } from './tls.js';
+export { DeliveryClient, type DeliveryClientOptions, type SendOptions, type SendResult } from './client.js';
+export { InFlightLimiter, RateLimiter, sleep } from './limits.js';
+export { deliveryMetrics, type DeliveryMetrics } from './metrics.js';
+export { Deliverer, describeFailure, type DelivererOptions } from './deliverer.js';

@@ -1,2 +1,4 @@
-/** @kubeless/kafka-trigger: the package's public surface grows with its issue. */
-export const COMPONENT = 'kafka-trigger';
+export { buildKafkaTrigger, type KafkaTriggerOptions, type KafkaTriggerParts } from './controller.js';
+export { planTrigger, consumerGroupId, functionTimeoutMs, type ConsumerSpec, type TriggerPlan } from './plan.js';
+export { BatchOffsets, encodeMetadata, decodeMetadata } from './runner/offsets.js';
+export { authFromSecret, createKafka, type KafkaAuth } from './kafka.js';

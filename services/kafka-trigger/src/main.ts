@@ -1,21 +1,129 @@
 /**
- * kafka-trigger: process wiring only. Skeleton: the reconciler lands with its own issue; until then the
- * process serves /healthz and /metrics and reports not ready, so nothing routes work to it.
+ * kafka-trigger: process wiring only. KafkaTriggers -> one consumer group per (trigger, function)
+ * on every replica -> CloudEvents to the functions; the Lease holder writes status.
  */
-import { commonShape, loadConfig } from '@kubeless/config';
+import os from 'node:os';
+import { commonShape, env, loadConfig } from '@kubeless/config';
+import { KubeClient, Manager } from '@kubeless/controller';
 import { HealthServer, createLogger, createRegistry } from '@kubeless/observability';
+import { buildKafkaTrigger } from './controller.js';
+import type { KafkaAuth } from './kafka.js';
 
-const config = loadConfig(commonShape);
+const config = loadConfig({
+  ...commonShape,
+  /** Default bootstrap brokers (a trigger may name its own), as the original: `KAFKA_BROKERS`. */
+  KAFKA_BROKERS: env.list().default(['kafka.kubeless:9092']),
+  KAFKA_CLIENT_ID: env.string().default('kubeless-kafka-trigger'),
+  KAFKA_ENABLE_TLS: env.bool().default(false),
+  KAFKA_CACERTS: env.string().optional(),
+  KAFKA_CERT: env.string().optional(),
+  KAFKA_KEY: env.string().optional(),
+  KAFKA_INSECURE: env.bool().default(false),
+  KAFKA_ENABLE_SASL: env.bool().default(false),
+  KAFKA_SASL_MECHANISM: env.enum(['plain', 'scram-sha-256', 'scram-sha-512']).default('plain'),
+  KAFKA_USERNAME: env.string().optional(),
+  KAFKA_PASSWORD: env.string().optional(),
+  KAFKA_SESSION_TIMEOUT: env.duration().prefault('30s'),
+  KAFKA_HEARTBEAT_INTERVAL: env.duration().prefault('3s'),
+  KAFKA_REBALANCE_TIMEOUT: env.duration().prefault('60s'),
+  KAFKA_PARTITIONS_CONCURRENCY: env.int(1, 1024).default(16),
+  KAFKA_MAX_FETCH_BYTES: env.int(1024, 1 << 30).default(4 * 1024 * 1024),
+  /** `service`: the function Service's DNS name; `endpointslice`: its ready endpoints directly. */
+  ENDPOINT_MODE: env.enum(['service', 'endpointslice']).default('service'),
+  CLUSTER_DOMAIN: env.string().default('cluster.local'),
+  /** mTLS to functions: CA, client certificate and key files (reloaded when they change). */
+  DELIVERY_TLS_CA: env.string().optional(),
+  DELIVERY_TLS_CERT: env.string().optional(),
+  DELIVERY_TLS_KEY: env.string().optional(),
+  MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
+  MAX_BYTES_IN_FLIGHT: env.int(1024, 1 << 31).default(64 * 1024 * 1024),
+  DRAIN_TIMEOUT: env.duration().prefault('30s'),
+  STATUS_INTERVAL: env.duration().prefault('10s'),
+  LEASE_NAME: env.string().default('kubeless-kafka-trigger'),
+  LEASE_DURATION: env.duration().prefault('15s'),
+  LEASE_RENEW_DEADLINE: env.duration().prefault('10s'),
+  LEASE_RETRY_PERIOD: env.duration().prefault('2s'),
+});
+const identity = config.POD_NAME ?? `${os.hostname()}-${String(process.pid)}`;
 const logger = createLogger({ name: 'kafka-trigger', level: config.LOG_LEVEL });
 const registry = createRegistry();
 const health = new HealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry, logger });
-health.addReadinessGate('reconciler-not-implemented', () => false);
-const port = await health.listen();
-logger.info({ port }, 'health server listening');
+const client = KubeClient.fromKubeconfig(config.KUBECONFIG, { userAgent: `kubeless-kafka-trigger/${identity}` });
 
+const auth: KafkaAuth = {};
+if (config.KAFKA_ENABLE_TLS) {
+  const { readFileSync } = await import('node:fs');
+  const read = (p: string | undefined): string | undefined => (p === undefined ? undefined : readFileSync(p, 'utf8'));
+  const ca = read(config.KAFKA_CACERTS);
+  const cert = read(config.KAFKA_CERT);
+  const key = read(config.KAFKA_KEY);
+  auth.tls = { rejectUnauthorized: !config.KAFKA_INSECURE, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+}
+if (config.KAFKA_ENABLE_SASL) {
+  auth.sasl = { mechanism: config.KAFKA_SASL_MECHANISM, username: config.KAFKA_USERNAME ?? '', password: config.KAFKA_PASSWORD ?? '' };
+}
+const deliveryTls =
+  config.DELIVERY_TLS_CA ?? config.DELIVERY_TLS_CERT ?? config.DELIVERY_TLS_KEY
+    ? { caFile: config.DELIVERY_TLS_CA, certFile: config.DELIVERY_TLS_CERT, keyFile: config.DELIVERY_TLS_KEY }
+    : undefined;
+
+const parts = buildKafkaTrigger({
+  client,
+  logger,
+  registry,
+  watchNamespace: config.WATCH_NAMESPACE,
+  instance: identity,
+  brokers: config.KAFKA_BROKERS,
+  auth,
+  clientId: config.KAFKA_CLIENT_ID,
+  endpointMode: config.ENDPOINT_MODE,
+  clusterDomain: config.CLUSTER_DOMAIN,
+  deliveryTls,
+  maxEventBytes: config.MAX_EVENT_BYTES,
+  maxBytesInFlight: config.MAX_BYTES_IN_FLIGHT,
+  sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT,
+  heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL,
+  rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT,
+  partitionsConcurrency: config.KAFKA_PARTITIONS_CONCURRENCY,
+  maxFetchBytes: config.KAFKA_MAX_FETCH_BYTES,
+  drainTimeoutMs: config.DRAIN_TIMEOUT,
+  statusIntervalMs: config.STATUS_INTERVAL,
+});
+const manager = new Manager({
+  client,
+  logger,
+  health,
+  leaderElection: config.LEADER_ELECT
+    ? {
+        namespace: config.POD_NAMESPACE,
+        name: config.LEASE_NAME,
+        identity,
+        leaseDurationMs: config.LEASE_DURATION,
+        renewDeadlineMs: config.LEASE_RENEW_DEADLINE,
+        retryPeriodMs: config.LEASE_RETRY_PERIOD,
+      }
+    : false,
+  shutdownTimeoutMs: config.DRAIN_TIMEOUT,
+});
+for (const i of parts.informers) manager.addInformer(i);
+manager.addController(parts.controller);
+
+const port = await health.listen();
+logger.info({ port, identity }, 'health server listening');
+await manager.start();
+parts.startConsumers();
+
+let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'shutting down');
-    void health.close().then(() => process.exit(0));
+    // Consumers first (drain, commit, leave the groups), then the controllers and caches.
+    void parts
+      .stop()
+      .then(() => manager.stop())
+      .then(() => health.close())
+      .then(() => process.exit(0));
   });
 }

@@ -1,0 +1,143 @@
+interface Waiter {
+  bytes: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+const abortError = (signal: AbortSignal | undefined): Error => (signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+
+/**
+ * Bounds work in flight by count and by bytes (back-pressure: SPEC §4). Waiters are served in
+ * FIFO order so a large message is not starved by small ones. One item larger than `maxBytes` is
+ * admitted when nothing else holds bytes, so it cannot block forever.
+ */
+export class InFlightLimiter {
+  readonly maxCount: number;
+  readonly maxBytes: number;
+  #count = 0;
+  #bytes = 0;
+  readonly #waiters: Waiter[] = [];
+
+  constructor(maxCount: number, maxBytes: number) {
+    if (!(maxCount >= 1) || !(maxBytes >= 1)) throw new RangeError('InFlightLimiter needs maxCount >= 1 and maxBytes >= 1');
+    this.maxCount = maxCount;
+    this.maxBytes = maxBytes;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  #fits(bytes: number): boolean {
+    return this.#count < this.maxCount && (this.#bytes + bytes <= this.maxBytes || this.#bytes === 0);
+  }
+
+  /** Takes a slot now if one is free (and nobody is queued before us). */
+  tryAcquire(bytes: number): boolean {
+    if (this.#waiters.length > 0 || !this.#fits(bytes)) return false;
+    this.#count++;
+    this.#bytes += bytes;
+    return true;
+  }
+
+  /** Waits for a slot; rejects with the signal's reason when it aborts first. */
+  acquire(bytes: number, signal?: AbortSignal): Promise<void> {
+    if (this.tryAcquire(bytes)) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        const i = this.#waiters.indexOf(w);
+        if (i >= 0) {
+          this.#waiters.splice(i, 1);
+          reject(abortError(signal));
+          this.#wake();
+        }
+      };
+      // The signal usually outlives this wait (a runner's): drop the listener once admitted.
+      const w: Waiter = {
+        bytes,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject,
+      };
+      this.#waiters.push(w);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  release(bytes: number): void {
+    this.#count = Math.max(0, this.#count - 1);
+    this.#bytes = Math.max(0, this.#bytes - bytes);
+    this.#wake();
+  }
+
+  #wake(): void {
+    for (;;) {
+      const w = this.#waiters[0];
+      if (!w || !this.#fits(w.bytes)) return;
+      this.#waiters.shift();
+      this.#count++;
+      this.#bytes += w.bytes;
+      w.resolve();
+    }
+  }
+}
+
+/**
+ * A token bucket: `take()` resolves when an event may go, at most `ratePerSecond` on average with
+ * a burst of one second's worth. Callers are served in order.
+ */
+export class RateLimiter {
+  readonly #rate: number;
+  readonly #burst: number;
+  #tokens: number;
+  #last: number;
+  readonly #now: () => number;
+
+  constructor(ratePerSecond: number, now: () => number = () => performance.now()) {
+    if (!(ratePerSecond > 0)) throw new RangeError('rate must be > 0');
+    this.#rate = ratePerSecond;
+    this.#burst = Math.max(1, ratePerSecond);
+    this.#tokens = this.#burst;
+    this.#now = now;
+    this.#last = now();
+  }
+
+  /** ms until a token is free (0 = now), taking it. Pure bookkeeping; `take` does the waiting. */
+  reserve(): number {
+    const t = this.#now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((t - this.#last) * this.#rate) / 1000);
+    this.#last = t;
+    this.#tokens -= 1;
+    return this.#tokens >= 0 ? 0 : Math.ceil((-this.#tokens * 1000) / this.#rate);
+  }
+
+  take(signal?: AbortSignal): Promise<void> {
+    // The reservation already queues behind earlier callers (the bucket went negative for them),
+    // so each caller sleeps its own wait from now; timers fire in reservation order.
+    return sleep(this.reserve(), signal);
+  }
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(abortError(signal));
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(abortError(signal));
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

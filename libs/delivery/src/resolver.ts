@@ -1,0 +1,155 @@
+import type { KubeObject } from '@kubeless/controller';
+import { DeliveryError } from './errors.js';
+
+/** The function a trigger delivers to: its Service has the function's name (function controller). */
+export interface FunctionTarget {
+  namespace: string;
+  name: string;
+}
+
+/**
+ * Where the next request for a function goes. Resolution is synchronous, from caches kept by
+ * informers, so it can run per request. Throws a retriable DeliveryError `NoEndpoints` when the
+ * function has no Service (or no ready endpoint) yet.
+ */
+export interface EndpointResolver {
+  resolve(target: FunctionTarget): URL;
+}
+
+interface ServicePort {
+  name?: string;
+  port: number;
+  targetPort?: number | string;
+}
+interface Service extends KubeObject {
+  spec?: { ports?: ServicePort[] };
+}
+interface EndpointSlice extends KubeObject {
+  addressType?: string;
+  endpoints?: { addresses: string[]; conditions?: { ready?: boolean | null; terminating?: boolean | null } }[] | null;
+  ports?: { name?: string | null; port?: number | null }[] | null;
+}
+
+/** The read side of the caches the resolvers use (an Informer fits). */
+export interface ObjectCache<T extends KubeObject> {
+  get(namespace: string | undefined, name: string): T | undefined;
+  on(event: 'add' | 'update' | 'delete', handler: (obj: T) => void): unknown;
+  list(): T[];
+}
+
+const noEndpoints = (t: FunctionTarget, why: string): DeliveryError =>
+  new DeliveryError('NoEndpoints', `function ${t.namespace}/${t.name}: ${why}`, { retriable: true });
+
+/** The first port of the function's Service (the Service's port, not its targetPort: SPEC §4). */
+function servicePort(services: ObjectCache<Service>, t: FunctionTarget): ServicePort {
+  const svc = services.get(t.namespace, t.name);
+  if (!svc) throw noEndpoints(t, 'no Service yet');
+  const port = svc.spec?.ports?.[0];
+  if (!port) throw noEndpoints(t, 'Service has no port');
+  return port;
+}
+
+/**
+ * The default: the Service's cluster DNS name and port,
+ * `<scheme>://<name>.<namespace>.svc.<clusterDomain>:<port>`; kube-proxy balances.
+ */
+export class ServiceDnsResolver implements EndpointResolver {
+  readonly #services: ObjectCache<Service>;
+  readonly #scheme: 'http' | 'https';
+  readonly #domain: string;
+
+  constructor(services: ObjectCache<Service>, options: { scheme?: 'http' | 'https'; clusterDomain?: string } = {}) {
+    this.#services = services;
+    this.#scheme = options.scheme ?? 'http';
+    this.#domain = options.clusterDomain ?? 'cluster.local';
+  }
+
+  resolve(t: FunctionTarget): URL {
+    const port = servicePort(this.#services, t);
+    return new URL(`${this.#scheme}://${t.name}.${t.namespace}.svc.${this.#domain}:${String(port.port)}/`);
+  }
+}
+
+/**
+ * Straight to the ready endpoints of the Service's EndpointSlices, round robin per request (no
+ * kube-proxy hop; the only way in the local stack). The slice port is the one named like the
+ * Service's port (or the only one). Indexes slices by Service as the cache changes.
+ */
+export class EndpointSliceResolver implements EndpointResolver {
+  readonly #services: ObjectCache<Service>;
+  readonly #scheme: 'http' | 'https';
+  readonly #slices = new Map<string, Map<string, EndpointSlice>>();
+  readonly #ready = new Map<string, URL[] | undefined>();
+  readonly #next = new Map<string, number>();
+
+  constructor(services: ObjectCache<Service>, slices: ObjectCache<EndpointSlice>, options: { scheme?: 'http' | 'https' } = {}) {
+    this.#services = services;
+    this.#scheme = options.scheme ?? 'http';
+    const put = (s: EndpointSlice): void => {
+      const key = sliceKey(s);
+      if (!key) return;
+      let m = this.#slices.get(key);
+      if (!m) {
+        m = new Map<string, EndpointSlice>();
+        this.#slices.set(key, m);
+      }
+      m.set(s.metadata?.name ?? '', s);
+      this.#ready.delete(key);
+    };
+    const drop = (s: EndpointSlice): void => {
+      const key = sliceKey(s);
+      if (!key) return;
+      this.#slices.get(key)?.delete(s.metadata?.name ?? '');
+      this.#ready.delete(key);
+    };
+    for (const s of slices.list()) put(s);
+    slices.on('add', put);
+    slices.on('update', put);
+    slices.on('delete', drop);
+    // A changed Service port changes which slice port is picked; a deleted Service has no endpoints.
+    const invalidate = (svc: Service): void => {
+      this.#ready.delete(`${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`);
+    };
+    services.on('update', invalidate);
+    services.on('add', invalidate);
+    services.on('delete', invalidate);
+  }
+
+  resolve(t: FunctionTarget): URL {
+    const key = `${t.namespace}/${t.name}`;
+    let urls = this.#ready.get(key);
+    if (urls === undefined) {
+      urls = this.#compute(t);
+      this.#ready.set(key, urls);
+    }
+    if (urls.length === 0) throw noEndpoints(t, 'no ready endpoint');
+    const i = (this.#next.get(key) ?? 0) % urls.length;
+    this.#next.set(key, (i + 1) % urls.length);
+    const url = urls[i];
+    if (!url) throw noEndpoints(t, 'no ready endpoint');
+    return url;
+  }
+
+  #compute(t: FunctionTarget): URL[] {
+    const port = servicePort(this.#services, t);
+    const urls: URL[] = [];
+    for (const s of this.#slices.get(`${t.namespace}/${t.name}`)?.values() ?? []) {
+      const ports = s.ports ?? [];
+      const p = ports.length === 1 ? ports[0] : ports.find((x) => (x.name ?? '') === (port.name ?? ''));
+      if (typeof p?.port !== 'number') continue;
+      for (const ep of s.endpoints ?? []) {
+        if (ep.conditions?.ready === false || ep.conditions?.terminating === true) continue;
+        for (const addr of ep.addresses) {
+          const host = s.addressType === 'IPv6' ? `[${addr}]` : addr;
+          urls.push(new URL(`${this.#scheme}://${host}:${String(p.port)}/`));
+        }
+      }
+    }
+    return urls;
+  }
+}
+
+function sliceKey(s: EndpointSlice): string | undefined {
+  const svc = s.metadata?.labels?.['kubernetes.io/service-name'];
+  return svc ? `${s.metadata?.namespace ?? ''}/${svc}` : undefined;
+}

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { objectPath, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import type { Logger } from '@kubeless/observability';
+import type { Admin, Producer } from 'kafkajs';
+import { authFromSecret, createKafka, type KafkaAuth, type KafkaClient } from './kafka.js';
+import type { ConnectionSpec } from './plan.js';
+
+interface Connection {
+  kafka: KafkaClient;
+  producer: Promise<Producer> | undefined;
+}
+
+/**
+ * Kafka clients shared by every consumer with the same brokers and credentials: one kafkajs client,
+ * one dead-letter producer and one status admin per connection. A trigger's `authSecret` is read
+ * from the API server when a consumer starts (only the Secrets triggers name: least privilege).
+ */
+export class Connections {
+  readonly #client: KubeClient;
+  readonly #defaultAuth: KafkaAuth;
+  readonly #logger: Logger;
+  readonly #clientId: string;
+  readonly #byKey = new Map<string, Connection>();
+  readonly #statusByKey = new Map<string, KafkaClient>();
+  readonly #admins = new Map<string, Promise<Admin>>();
+
+  constructor(o: { client: KubeClient; defaultAuth: KafkaAuth; logger: Logger; clientId: string }) {
+    this.#client = o.client;
+    this.#defaultAuth = o.defaultAuth;
+    this.#logger = o.logger;
+    this.#clientId = o.clientId;
+  }
+
+  /** The auth of a connection: the trigger's Secret when it names one, else the controller's. Throws when the Secret is missing or invalid. */
+  async auth(namespace: string, c: ConnectionSpec): Promise<KafkaAuth> {
+    if (!c.authSecret) return this.#defaultAuth;
+    const secret = await this.#client.get<KubeObject & { data?: Record<string, string> }>(objectPath(resourceByKind('Secret'), namespace, c.authSecret));
+    return authFromSecret(secret.data);
+  }
+
+  #key(c: ConnectionSpec, auth: KafkaAuth): string {
+    return createHash('sha256').update(JSON.stringify([c.brokers, auth])).digest('hex');
+  }
+
+  async get(namespace: string, c: ConnectionSpec): Promise<{ kafka: KafkaClient; producer: () => Promise<Producer> }> {
+    const auth = await this.auth(namespace, c);
+    const key = this.#key(c, auth);
+    let conn = this.#byKey.get(key);
+    if (!conn) {
+      conn = { kafka: createKafka({ clientId: this.#clientId, brokers: c.brokers, auth, logger: this.#logger }), producer: undefined };
+      this.#byKey.set(key, conn);
+    }
+    const entry = conn;
+    return {
+      kafka: entry.kafka,
+      producer: () => {
+        if (!entry.producer) {
+          const p = entry.kafka.producer({ allowAutoTopicCreation: false, idempotent: false });
+          entry.producer = p.connect().then(() => p);
+          entry.producer.catch(() => {
+            entry.producer = undefined;
+          });
+        }
+        return entry.producer;
+      },
+    };
+  }
+
+  /** An admin for status queries, connected: a client with one retry and short timeouts, so an outage shows fast. */
+  async admin(namespace: string, c: ConnectionSpec): Promise<Admin> {
+    const auth = await this.auth(namespace, c);
+    const key = this.#key(c, auth);
+    let kafka = this.#statusByKey.get(key);
+    if (!kafka) {
+      kafka = createKafka({ clientId: `${this.#clientId}-status`, brokers: c.brokers, auth, logger: this.#logger, retries: 1, connectionTimeoutMs: 2000, requestTimeoutMs: 5000 });
+      this.#statusByKey.set(key, kafka);
+    }
+    let admin = this.#admins.get(key);
+    if (!admin) {
+      const a = kafka.admin();
+      admin = a.connect().then(() => a);
+      this.#admins.set(key, admin);
+      admin.catch(() => this.#admins.delete(key));
+    }
+    return admin;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.#byKey.values()) {
+      await (await c.producer?.catch(() => undefined))?.disconnect().catch(() => undefined);
+    }
+    for (const a of this.#admins.values()) await (await a.catch(() => undefined))?.disconnect().catch(() => undefined);
+    this.#byKey.clear();
+    this.#admins.clear();
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Assembles the kafka-trigger from the kit: informers (KafkaTriggers, Functions, and the
+ * functions' Services and EndpointSlices for delivery), the consumer supervisor that runs on every
+ * replica, and the leader-only status controller. Used by main.ts and by the integration tests.
+ */
+import type { Function as KubelessFunction } from '@kubeless/api';
+import { Controller, EventRecorder, Informer, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import {
+  Deliverer,
+  DeliveryClient,
+  EndpointSliceResolver,
+  ServiceDnsResolver,
+  deliveryMetrics,
+  type EndpointResolver,
+  type TlsFiles,
+} from '@kubeless/delivery';
+import type { Logger, Registry } from '@kubeless/observability';
+import { Connections } from './connections.js';
+import type { KafkaAuth } from './kafka.js';
+import { planTrigger, type ConsumerSpec } from './plan.js';
+import { TriggerConsumer } from './runner/consumer.js';
+import { statusReconciler, type KafkaTriggerObject } from './status.js';
+import { ConsumerSupervisor } from './supervisor.js';
+
+export interface KafkaTriggerOptions {
+  client: KubeClient;
+  logger: Logger;
+  registry?: Registry | undefined;
+  watchNamespace?: string | undefined;
+  instance?: string | undefined;
+  /** The controller's brokers and auth (a trigger may name its own). */
+  brokers: string[];
+  auth: KafkaAuth;
+  clientId: string;
+  /** `service` (DNS name and port, the default) or `endpointslice` (ready endpoints directly). */
+  endpointMode: 'service' | 'endpointslice';
+  clusterDomain?: string | undefined;
+  /** mTLS to functions: https with these files. */
+  deliveryTls?: TlsFiles | undefined;
+  maxEventBytes: number;
+  maxBytesInFlight: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  rebalanceTimeoutMs: number;
+  partitionsConcurrency: number;
+  maxFetchBytes: number;
+  drainTimeoutMs: number;
+  statusIntervalMs: number;
+  /** How often consumers are re-synced even without a change (retries failed starts). */
+  syncIntervalMs?: number;
+}
+
+export interface KafkaTriggerParts {
+  informers: Informer[];
+  /** Status writer: run by the leader only. */
+  controller: Controller<KafkaTriggerObject>;
+  supervisor: ConsumerSupervisor;
+  /** Starts keeping consumers in step with the caches (every replica). Call after the caches synced. */
+  startConsumers: () => void;
+  /** Stops the consumers gracefully, then the clients. */
+  stop: () => Promise<void>;
+}
+
+export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
+  const opts = { namespace: o.watchNamespace, logger: o.logger };
+  const owned = { ...opts, labelSelector: 'created-by=kubeless' };
+  const triggers = new Informer<KafkaTriggerObject>(o.client, resourceByKind('KafkaTrigger', 'kubeless.io'), opts);
+  const functions = new Informer<KubelessFunction & KubeObject>(o.client, resourceByKind('Function', 'kubeless.io'), opts);
+  const services = new Informer(o.client, resourceByKind('Service'), owned);
+  const informers: Informer[] = [triggers, functions, services];
+  const scheme = o.deliveryTls ? 'https' : 'http';
+  let resolver: EndpointResolver;
+  if (o.endpointMode === 'endpointslice') {
+    const slices = new Informer(o.client, resourceByKind('EndpointSlice', 'discovery.k8s.io'), owned);
+    informers.push(slices);
+    resolver = new EndpointSliceResolver(services, slices, { scheme });
+  } else {
+    resolver = new ServiceDnsResolver(services, { scheme, clusterDomain: o.clusterDomain });
+  }
+  const http = new DeliveryClient({ userAgent: `kubeless-kafka-trigger/${o.clientId}`, tls: o.deliveryTls, logger: o.logger });
+  const metrics = o.registry ? deliveryMetrics(o.registry) : undefined;
+  const connections = new Connections({ client: o.client, defaultAuth: o.auth, logger: o.logger, clientId: o.clientId });
+  const defaults = { brokers: o.brokers };
+
+  const create = async (spec: ConsumerSpec): Promise<TriggerConsumer> => {
+    const conn = await connections.get(spec.namespace, spec.connection);
+    const deliverer = new Deliverer({
+      client: http,
+      resolver,
+      target: { namespace: spec.namespace, name: spec.function },
+      delivery: spec.delivery,
+      maxEventBytes: o.maxEventBytes,
+      metrics,
+      labels: { kind: 'kafka', namespace: spec.namespace, trigger: spec.trigger },
+    });
+    return new TriggerConsumer({
+      spec,
+      kafka: conn.kafka,
+      producer: conn.producer,
+      deliverer,
+      logger: o.logger,
+      maxBytesInFlight: o.maxBytesInFlight,
+      sessionTimeoutMs: o.sessionTimeoutMs,
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
+      rebalanceTimeoutMs: o.rebalanceTimeoutMs,
+      partitionsConcurrency: o.partitionsConcurrency,
+      maxFetchBytes: o.maxFetchBytes,
+      maxFetchBytesPerPartition: Math.min(o.maxFetchBytes, 1024 * 1024),
+      drainTimeoutMs: o.drainTimeoutMs,
+    });
+  };
+  const supervisor = new ConsumerSupervisor({ create, logger: o.logger });
+
+  const desired = (): ConsumerSpec[] => {
+    const fns = functions.list();
+    return triggers.list().flatMap((t) => planTrigger(t, fns, defaults).consumers);
+  };
+  let timer: NodeJS.Timeout | undefined;
+  let interval: NodeJS.Timeout | undefined;
+  let started = false;
+  const schedule = (): void => {
+    if (!started || timer) return;
+    // Coalesce bursts of events into one sync.
+    timer = setTimeout(() => {
+      timer = undefined;
+      void supervisor.sync(desired());
+    }, 50);
+  };
+  for (const inf of [triggers, functions as unknown as Informer]) {
+    inf.on('add', schedule);
+    inf.on('update', schedule);
+    inf.on('delete', schedule);
+  }
+
+  const recorder = new EventRecorder(o.client, { component: 'kubeless-kafka-trigger', instance: o.instance, logger: o.logger });
+  const controller = new Controller<KafkaTriggerObject>({
+    name: 'kafkatrigger',
+    resource: resourceByKind('KafkaTrigger', 'kubeless.io'),
+    client: o.client,
+    informer: triggers,
+    watches: [
+      {
+        informer: functions,
+        // A function change concerns every trigger of its namespace (selectors are evaluated in the plan).
+        map: (f) => triggers.list().filter((t) => t.metadata.namespace === f.metadata?.namespace).map((t) => `${t.metadata.namespace ?? ''}/${t.metadata.name ?? ''}`),
+      },
+    ],
+    reconcile: statusReconciler({ functions: () => functions.list(), connections, defaults, intervalMs: o.statusIntervalMs }),
+    recorder: recorder.record,
+    logger: o.logger.child({ controller: 'kafkatrigger' }),
+    registry: o.registry,
+  });
+
+  return {
+    informers,
+    controller,
+    supervisor,
+    startConsumers: () => {
+      started = true;
+      void supervisor.sync(desired());
+      interval = setInterval(() => {
+        void supervisor.sync(desired());
+      }, o.syncIntervalMs ?? 5000);
+      interval.unref();
+    },
+    stop: async () => {
+      started = false;
+      clearTimeout(timer);
+      clearInterval(interval);
+      await supervisor.stopAll();
+      await connections.close();
+      await http.close();
+    },
+  };
+}

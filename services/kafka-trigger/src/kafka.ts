@@ -1,0 +1,69 @@
+import type { Logger } from '@kubeless/observability';
+import kafkajs, { type KafkaConfig, type SASLOptions } from 'kafkajs';
+
+const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
+export type KafkaClient = InstanceType<typeof Kafka>;
+
+/** TLS and SASL for one Kafka connection. Values are secrets: never log them. */
+export interface KafkaAuth {
+  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean } | undefined;
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | undefined;
+}
+
+const MECHANISMS = new Set(['plain', 'scram-sha-256', 'scram-sha-512']);
+
+/**
+ * Reads a per-trigger auth Secret (`KafkaTriggerSpec.authSecret`): keys `sasl.mechanism` (plain,
+ * scram-sha-256, scram-sha-512), `username`, `password`, and for TLS `ca.crt`, `tls.crt`,
+ * `tls.key`, `tls` ("true" turns TLS on without a client certificate). Throws a RangeError that
+ * names the bad key, never a value.
+ */
+export function authFromSecret(data: Record<string, string> | undefined): KafkaAuth {
+  const get = (k: string): string | undefined => {
+    const v = data?.[k];
+    return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+  };
+  const auth: KafkaAuth = {};
+  const mechanism = get('sasl.mechanism')?.toLowerCase();
+  if (mechanism !== undefined) {
+    if (!MECHANISMS.has(mechanism)) throw new RangeError(`sasl.mechanism must be one of plain, scram-sha-256, scram-sha-512`);
+    const username = get('username');
+    const password = get('password');
+    if (username === undefined || password === undefined) throw new RangeError('sasl needs the keys username and password');
+    auth.sasl = { mechanism: mechanism as 'plain', username, password };
+  }
+  const ca = get('ca.crt');
+  const cert = get('tls.crt');
+  const key = get('tls.key');
+  if ((cert === undefined) !== (key === undefined)) throw new RangeError('tls.crt and tls.key must be given together');
+  if (ca !== undefined || cert !== undefined || get('tls') === 'true') {
+    auth.tls = { rejectUnauthorized: true, ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) };
+  }
+  return auth;
+}
+
+/** A kafkajs client; its log lines go to pino (kafkajs ERRORs during a broker restart are warnings for us). */
+export function createKafka(options: { clientId: string; brokers: string[]; auth: KafkaAuth; logger: Logger; connectionTimeoutMs?: number; requestTimeoutMs?: number; retries?: number }): KafkaClient {
+  const log = options.logger.child({ component: 'kafkajs' });
+  const config: KafkaConfig = {
+    clientId: options.clientId,
+    brokers: options.brokers,
+    connectionTimeout: options.connectionTimeoutMs ?? 3000,
+    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    retry: { initialRetryTime: 300, retries: options.retries ?? 8, maxRetryTime: 10_000 },
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: () => (entry) => {
+      const { message, ...extra } = entry.log;
+      const fields = { namespace: entry.namespace, ...pick(extra, ['groupId', 'broker', 'error', 'retryCount', 'retryTime']) };
+      if (entry.level <= KafkaLogLevel.WARN) log.warn(fields, message);
+      else log.debug(fields, message);
+    },
+  };
+  if (options.auth.tls) config.ssl = { ...options.auth.tls };
+  if (options.auth.sasl) config.sasl = { ...options.auth.sasl } as SASLOptions;
+  return new Kafka(config);
+}
+
+function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
+}

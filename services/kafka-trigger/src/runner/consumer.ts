@@ -1,0 +1,467 @@
+import { InFlightLimiter, describeFailure, extensionName, sleep, type Deliverer, type EventInput } from '@kubeless/delivery';
+import type { Logger } from '@kubeless/observability';
+import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
+import type { KafkaClient } from '../kafka.js';
+import type { ConsumerSpec } from '../plan.js';
+import { BatchOffsets, decodeMetadata, encodeMetadata, type CommitMetadata } from './offsets.js';
+
+export interface ConsumerOptions {
+  spec: ConsumerSpec;
+  kafka: KafkaClient;
+  /** The shared dead-letter producer of this connection (connected lazily). */
+  producer: () => Promise<Producer>;
+  deliverer: Deliverer;
+  logger: Logger;
+  /** Bytes of messages delivered-or-in-flight but not yet committed. */
+  maxBytesInFlight: number;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  rebalanceTimeoutMs: number;
+  /** Partitions processed at once by this consumer. */
+  partitionsConcurrency: number;
+  /** Fetch limits (bounded memory). */
+  maxFetchBytes: number;
+  maxFetchBytesPerPartition: number;
+  /** How long `stop()` waits for deliveries in flight before aborting them. */
+  drainTimeoutMs: number;
+}
+
+/** What this replica knows about the consumer, for logs and readiness. */
+export interface ConsumerState {
+  running: boolean;
+  joined: boolean;
+  lastError?: string | undefined;
+}
+
+interface Permit {
+  offset: number;
+  bytes: number;
+}
+
+/** One partition in the current group generation. */
+interface PartitionState {
+  topic: string;
+  partition: number;
+  attempts: Map<number, number>;
+  stalled: CommitMetadata['stalled'];
+  batch: BatchOffsets | undefined;
+  firstOffset: number;
+  permits: Permit[];
+  committed: number | undefined;
+  dirty: boolean;
+}
+
+const EVENT_TYPE = 'io.kubeless.kafka.message';
+const LEGACY_NAMESPACE = 'kafkatriggers.kubeless.io';
+
+/**
+ * One Kafka consumer group for one (trigger, function) pair (SPEC §4). At least once:
+ * a message counts as done only when the function accepted it (or it went to the dead letter,
+ * or was dropped by an explicit `drop`), and only the highest contiguous done offset is
+ * committed. Messages delivered-or-in-flight but not committed are bounded by `maxInFlight`
+ * (unordered, key-ordered) and by bytes, so a crash repeats at most that many. On a rebalance
+ * (the heartbeat reports it) fetching stops, deliveries in flight finish, offsets and the
+ * attempt counts (in the commit metadata) are committed, then the partition is let go.
+ */
+export class TriggerConsumer {
+  readonly spec: ConsumerSpec;
+  readonly state: ConsumerState = { running: false, joined: false };
+  readonly #o: ConsumerOptions;
+  readonly #log: Logger;
+  readonly #limiter: InFlightLimiter;
+  readonly #parts = new Map<string, PartitionState>();
+  readonly #metaLoads = new Map<string, Promise<Map<number, CommitMetadata>>>();
+  #consumer: Consumer | undefined;
+  #admin: Admin | undefined;
+  #commitFn: EachBatchPayload['commitOffsetsIfNecessary'] | undefined;
+  #committing: Promise<void> | undefined;
+  #dirty = false;
+  #hard = new AbortController();
+  #restartTimer: NodeJS.Timeout | undefined;
+  #stopping = false;
+
+  constructor(options: ConsumerOptions) {
+    this.#o = options;
+    this.spec = options.spec;
+    this.#log = options.logger.child({ namespace: options.spec.namespace, trigger: options.spec.trigger, function: options.spec.function, groupId: options.spec.groupId });
+    const ordered = options.spec.delivery.ordering === 'ordered';
+    this.#limiter = new InFlightLimiter(ordered ? Number.MAX_SAFE_INTEGER : Math.max(1, options.spec.delivery.maxInFlight), options.maxBytesInFlight);
+  }
+
+  /** Connects, joins the group and starts consuming. Rejects when Kafka cannot be reached. */
+  async start(): Promise<void> {
+    this.#stopping = false;
+    this.#hard = new AbortController();
+    const o = this.#o;
+    const consumer = o.kafka.consumer({
+      groupId: this.spec.groupId,
+      sessionTimeout: o.sessionTimeoutMs,
+      heartbeatInterval: o.heartbeatIntervalMs,
+      rebalanceTimeout: o.rebalanceTimeoutMs,
+      maxBytes: o.maxFetchBytes,
+      maxBytesPerPartition: o.maxFetchBytesPerPartition,
+      retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
+    });
+    this.#consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      // A new generation: partitions may have moved, so counts are reloaded from the commits.
+      this.#parts.clear();
+      this.#metaLoads.clear();
+      this.state.joined = true;
+      this.state.lastError = undefined;
+      this.#log.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
+    });
+    consumer.on(consumer.events.REBALANCING, () => {
+      this.state.joined = false;
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      this.state.joined = false;
+      this.state.lastError = e.payload.error.message;
+      this.#log.warn({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+      if (!e.payload.restart && !this.#stopping) this.#scheduleRestart();
+    });
+    this.#admin = o.kafka.admin();
+    try {
+      await this.#admin.connect();
+      await consumer.connect();
+      await consumer.subscribe({ topics: this.spec.topics, fromBeginning: this.spec.fromBeginning });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: o.partitionsConcurrency,
+        eachBatch: (payload) => this.#eachBatch(payload),
+      });
+    } catch (err) {
+      this.state.lastError = err instanceof Error ? err.message : String(err);
+      await this.#disconnect();
+      throw err;
+    }
+    this.state.running = true;
+  }
+
+  #scheduleRestart(): void {
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = setTimeout(() => {
+      void (async () => {
+        await this.#disconnect();
+        if (this.#stopping) return;
+        try {
+          await this.start();
+        } catch (err) {
+          this.#log.warn({ err }, 'consumer restart failed; retrying');
+          this.#scheduleRestart();
+        }
+      })();
+    }, 5000);
+    this.#restartTimer.unref();
+  }
+
+  /**
+   * Graceful stop: no new deliveries, those in flight finish (up to `drainTimeoutMs`, then they
+   * are aborted and stay uncommitted), offsets are committed, the group is left.
+   */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#restartTimer);
+    const force = setTimeout(() => {
+      this.#hard.abort(new Error('shutdown'));
+    }, this.#o.drainTimeoutMs);
+    try {
+      await this.#consumer?.stop();
+    } catch (err) {
+      this.#log.warn({ err }, 'consumer stop failed');
+    } finally {
+      clearTimeout(force);
+    }
+    await this.#disconnect();
+    this.state.running = false;
+    this.state.joined = false;
+  }
+
+  async #disconnect(): Promise<void> {
+    const c = this.#consumer;
+    const a = this.#admin;
+    this.#consumer = undefined;
+    this.#admin = undefined;
+    await c?.disconnect().catch(() => undefined);
+    await a?.disconnect().catch(() => undefined);
+  }
+
+  /** Committed metadata of every partition of `topic` for this group (once per generation). */
+  #loadMetadata(topic: string): Promise<Map<number, CommitMetadata>> {
+    let p = this.#metaLoads.get(topic);
+    if (!p) {
+      const admin = this.#admin;
+      p = (async () => {
+        const out = new Map<number, CommitMetadata>();
+        if (!admin) return out;
+        const res = await admin.fetchOffsets({ groupId: this.spec.groupId, topics: [topic] });
+        for (const t of res) for (const part of t.partitions) out.set(part.partition, decodeMetadata(part.metadata));
+        return out;
+      })();
+      p.catch(() => this.#metaLoads.delete(topic));
+      this.#metaLoads.set(topic, p);
+    }
+    return p;
+  }
+
+  async #partition(topic: string, partition: number): Promise<PartitionState> {
+    const k = `${topic}/${String(partition)}`;
+    let ps = this.#parts.get(k);
+    if (!ps) {
+      const meta: CommitMetadata = (await this.#loadMetadata(topic)).get(partition) ?? { attempts: new Map() };
+      ps = this.#parts.get(k);
+      if (!ps) {
+        ps = { topic, partition, attempts: meta.attempts, stalled: meta.stalled, batch: undefined, firstOffset: 0, permits: [], committed: undefined, dirty: false };
+        this.#parts.set(k, ps);
+      }
+    }
+    return ps;
+  }
+
+  async #eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    this.#commitFn = (offsets) => payload.commitOffsetsIfNecessary(offsets);
+    if (batch.messages.length === 0) return;
+    const ps = await this.#partition(batch.topic, batch.partition);
+    const tracker = new BatchOffsets(batch.messages.map((m) => Number(m.offset)));
+    ps.batch = tracker;
+    ps.firstOffset = Number(batch.messages[0]?.offset ?? 0);
+    const stop = new AbortController();
+    const rebalance: { error?: Error } = {};
+    const checkRunning = (): void => {
+      if (!payload.isRunning() || payload.isStale()) stop.abort(new Error('stopping'));
+    };
+    const hb = setInterval(() => {
+      checkRunning();
+      payload.heartbeat().catch((err: unknown) => {
+        // REBALANCE_IN_PROGRESS (or a lost session): finish what is in flight, commit, rejoin.
+        rebalance.error ??= err instanceof Error ? err : new Error(String(err));
+        stop.abort(new Error('rebalance'));
+      });
+    }, Math.max(200, Math.min(1000, this.#o.heartbeatIntervalMs)));
+    const tasks: Promise<void>[] = [];
+    const mode = this.spec.delivery.ordering;
+    const chains = new Map<string, Promise<void>>();
+    try {
+      for (const m of batch.messages) {
+        checkRunning();
+        if (stop.signal.aborted) break;
+        const bytes = (m.value?.length ?? 0) + (m.key?.length ?? 0);
+        try {
+          await this.#limiter.acquire(bytes, stop.signal);
+        } catch {
+          break;
+        }
+        const offset = Number(m.offset);
+        ps.permits.push({ offset, bytes });
+        const run = (): Promise<void> =>
+          this.#process(ps, m, stop.signal).then((done) => {
+            if (done && tracker.markDone(offset)) this.#requestCommit(ps);
+          });
+        if (mode === 'ordered') {
+          await run();
+        } else if (mode === 'key-ordered' && m.key !== null) {
+          const key = m.key.toString('latin1');
+          const next = (chains.get(key) ?? Promise.resolve()).then(run);
+          chains.set(key, next);
+          tasks.push(next);
+        } else {
+          tasks.push(run());
+        }
+      }
+      await Promise.all(tasks);
+    } finally {
+      clearInterval(hb);
+      await this.#flush();
+      // Whatever was not committed is re-read by the next owner; its slots are free again.
+      for (const p of ps.permits.splice(0)) this.#limiter.release(p.bytes);
+      ps.batch = undefined;
+    }
+    const next = tracker.commitOffset;
+    if (next !== undefined) payload.resolveOffset(String(next - 1));
+    if (rebalance.error) throw rebalance.error;
+  }
+
+  /** Delivers one message until done; false when it must be left for a later owner (stop, rebalance). */
+  async #process(ps: PartitionState, m: KafkaMessage, stop: AbortSignal): Promise<boolean> {
+    const d = this.#o.deliverer;
+    const delivery = d.delivery;
+    const offset = Number(m.offset);
+    const event = this.#event(ps, m);
+    let attempts = ps.attempts.get(offset) ?? 0;
+    for (;;) {
+      if (stop.aborted || this.#shuttingDown()) return false;
+      try {
+        await d.attempt(event, attempts + 1, this.#hard.signal);
+        this.#settled(ps, offset);
+        return true;
+      } catch (err) {
+        if (this.#shuttingDown()) return false;
+        attempts++;
+        ps.attempts.set(offset, attempts);
+        const f = describeFailure(err);
+        let delay: number;
+        if (!f.retriable || d.exhausted(attempts)) {
+          if (delivery.onExhausted === 'deadLetter' && delivery.deadLetter) {
+            const ok = await this.#deadLetter(ps, m, f, attempts, stop);
+            if (ok) this.#settled(ps, offset);
+            return ok;
+          }
+          if (delivery.onExhausted === 'drop') {
+            this.#log.warn({ topic: ps.topic, partition: ps.partition, offset, attempts, reason: f.reason }, 'event dropped after its retries (onExhausted: drop)');
+            d.recordDrop(f.reason);
+            this.#settled(ps, offset);
+            return true;
+          }
+          // block: nothing is lost; retry at the cap and report Stalled through the commit metadata.
+          if (ps.stalled?.offset !== offset) {
+            ps.stalled = { offset, reason: `${f.reason}: ${f.message}`, since: new Date().toISOString() };
+            this.#log.warn({ topic: ps.topic, partition: ps.partition, offset, attempts, reason: f.reason }, 'event exhausted its retries; blocking (onExhausted: block)');
+          }
+          delay = delivery.backoffMaxMs;
+        } else {
+          delay = d.delayBeforeRetry(err, attempts);
+        }
+        ps.dirty = true;
+        this.#requestCommit(ps);
+        try {
+          await sleep(delay, stop);
+        } catch {
+          return false;
+        }
+      }
+    }
+  }
+
+  /** True once a forced shutdown aborted deliveries in flight (a getter defeats stale narrowing). */
+  #shuttingDown(): boolean {
+    return this.#hard.signal.aborted;
+  }
+
+  #settled(ps: PartitionState, offset: number): void {
+    if (ps.attempts.delete(offset)) ps.dirty = true;
+    if (ps.stalled?.offset === offset) {
+      ps.stalled = undefined;
+      ps.dirty = true;
+    }
+  }
+
+  #event(ps: PartitionState, m: KafkaMessage): EventInput {
+    const extensions: Record<string, string> = {};
+    let contentType: string | undefined;
+    for (const [name, raw] of Object.entries(m.headers ?? {})) {
+      const v = Array.isArray(raw) ? raw[0] : raw;
+      if (v === undefined) continue;
+      const value = Buffer.isBuffer(v) ? v.toString('utf8') : v;
+      if (name.toLowerCase() === 'content-type') contentType = value;
+      else extensions[extensionName('kafkaheader', name)] = value;
+    }
+    if (m.key !== null) extensions.partitionkey = m.key.toString('utf8');
+    extensions.kafkapartition = String(ps.partition);
+    extensions.kafkaoffset = m.offset;
+    return {
+      id: `partition:${String(ps.partition)}/offset:${m.offset}`,
+      source: `/apis/v1/namespaces/${this.spec.namespace}/kafkatriggers/${this.spec.trigger}#${ps.topic}`,
+      type: EVENT_TYPE,
+      time: new Date(Number(m.timestamp)),
+      data: m.value ?? Buffer.alloc(0),
+      contentType,
+      extensions,
+      legacy: { namespace: LEGACY_NAMESPACE, topic: ps.topic },
+    };
+  }
+
+  /** Produces the record to the dead-letter topic with the error in headers; retries until it lands or the batch stops. */
+  async #deadLetter(ps: PartitionState, m: KafkaMessage, f: { reason: string; message: string }, attempts: number, stop: AbortSignal): Promise<boolean> {
+    const topic = this.spec.delivery.deadLetter ?? '';
+    const headers: Record<string, string | Buffer> = {};
+    for (const [k, v] of Object.entries(m.headers ?? {})) {
+      const one = Array.isArray(v) ? v[0] : v;
+      if (one !== undefined) headers[k] = one;
+    }
+    Object.assign(headers, {
+      'kubeless-error-reason': f.reason,
+      'kubeless-error-message': f.message.slice(0, 1000),
+      'kubeless-attempts': String(attempts),
+      'kubeless-source-topic': ps.topic,
+      'kubeless-source-partition': String(ps.partition),
+      'kubeless-source-offset': m.offset,
+      'kubeless-trigger': `${this.spec.namespace}/${this.spec.trigger}`,
+      'kubeless-function': this.spec.function,
+      'kubeless-event-id': `partition:${String(ps.partition)}/offset:${m.offset}`,
+    });
+    for (let i = 0; ; i++) {
+      if (stop.aborted) return false;
+      try {
+        const producer = await this.#o.producer();
+        await producer.send({ topic, acks: -1, messages: [{ key: m.key, value: m.value, headers, timestamp: m.timestamp }] });
+        this.#o.deliverer.recordDeadLetter(f.reason);
+        this.#log.warn({ topic: ps.topic, partition: ps.partition, offset: m.offset, deadLetter: topic, attempts, reason: f.reason }, 'event sent to the dead letter');
+        return true;
+      } catch (err) {
+        this.#log.warn({ err, deadLetter: topic }, 'dead-letter produce failed; retrying');
+        try {
+          await sleep(Math.min(10_000, 500 * 2 ** i), stop);
+        } catch {
+          return false;
+        }
+      }
+    }
+  }
+
+  #requestCommit(ps?: PartitionState): void {
+    if (ps) ps.dirty = true;
+    this.#dirty = true;
+    this.#committing ??= this.#commitLoop().finally(() => {
+      this.#committing = undefined;
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#requestCommit();
+    while (this.#committing) await this.#committing;
+  }
+
+  async #commitLoop(): Promise<void> {
+    while (this.#dirty) {
+      this.#dirty = false;
+      const commit = this.#commitFn;
+      if (!commit) return;
+      const work: { ps: PartitionState; offset: number }[] = [];
+      const byTopic = new Map<string, { partition: number; offset: string; metadata: string }[]>();
+      for (const ps of this.#parts.values()) {
+        if (!ps.dirty) continue;
+        ps.dirty = false;
+        const offset = ps.batch?.commitOffset ?? ps.committed ?? ps.firstOffset;
+        const metadata = encodeMetadata({ attempts: ps.attempts, stalled: ps.stalled });
+        let list = byTopic.get(ps.topic);
+        if (!list) byTopic.set(ps.topic, (list = []));
+        list.push({ partition: ps.partition, offset: String(offset), metadata });
+        work.push({ ps, offset });
+      }
+      if (work.length === 0) continue;
+      try {
+        await commit({ topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
+        for (const { ps, offset } of work) {
+          ps.committed = offset;
+          for (let p = ps.permits[0]; p && p.offset < offset; p = ps.permits[0]) {
+            ps.permits.shift();
+            this.#limiter.release(p.bytes);
+          }
+        }
+      } catch (err) {
+        // A rebalance or a moved coordinator: the batch's end (or its next delivery) commits again.
+        for (const { ps } of work) ps.dirty = true;
+        this.#log.debug({ err }, 'offset commit failed');
+        // Try again shortly even if nothing else moves (slots wait on this commit).
+        if (!this.#stopping && !this.#hard.signal.aborted) {
+          setTimeout(() => {
+            this.#requestCommit();
+          }, 250).unref();
+        }
+        return;
+      }
+    }
+  }
+}

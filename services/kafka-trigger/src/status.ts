@@ -1,0 +1,123 @@
+import type { Condition, Function as KubelessFunction, KafkaTrigger, KafkaTriggerStatus } from '@kubeless/api';
+import { setCondition, summarise, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
+import type { Connections } from './connections.js';
+import { planTrigger, type ConsumerSpec, type PlanDefaults } from './plan.js';
+import { decodeMetadata } from './runner/offsets.js';
+
+export type KafkaTriggerObject = KafkaTrigger & KubeObject & { status?: KafkaTriggerStatus };
+
+/** What Kafka says about one consumer group (read through the admin API, so any replica sees it). */
+export interface GroupObservation {
+  state: string;
+  members: number;
+  lag: number;
+  missingTopics: string[];
+  stalled: { offset: number; partition: number; topic: string; reason: string } | undefined;
+}
+
+const READY_DEPS = ['Valid', 'FunctionsResolved', 'BrokerReachable', 'TopicsExist', 'ConsumerGroupJoined', 'DeadLetterReady'];
+
+/** Reads the group state, lag, missing topics and a stalled message of one consumer group. */
+async function observeGroup(connections: Connections, spec: ConsumerSpec): Promise<GroupObservation> {
+  const admin = await connections.admin(spec.namespace, spec.connection);
+  const existing = new Set(await admin.listTopics());
+  const missingTopics = spec.topics.filter((t) => !existing.has(t));
+  const topics = spec.topics.filter((t) => existing.has(t));
+  const { groups } = await admin.describeGroups([spec.groupId]);
+  const g = groups[0];
+  let lag = 0;
+  let stalled: GroupObservation['stalled'];
+  if (topics.length > 0) {
+    const committed = await admin.fetchOffsets({ groupId: spec.groupId, topics });
+    for (const t of committed) {
+      const ends = await admin.fetchTopicOffsets(t.topic);
+      for (const p of t.partitions) {
+        const end = ends.find((e) => e.partition === p.partition);
+        const c = Number(p.offset);
+        if (end && c >= 0) lag += Math.max(0, Number(end.high) - c);
+        const meta = decodeMetadata(p.metadata);
+        if (meta.stalled && !stalled) stalled = { topic: t.topic, partition: p.partition, offset: meta.stalled.offset, reason: meta.stalled.reason };
+      }
+    }
+  }
+  return { state: g?.state ?? 'Dead', members: g?.members.length ?? 0, lag, missingTopics, stalled };
+}
+
+/**
+ * The leader's reconcile: status only (consumers run on every replica, see ConsumerSupervisor).
+ * Conditions: Valid, FunctionsResolved, BrokerReachable, TopicsExist, ConsumerGroupJoined,
+ * DeadLetterReady, Stalled, summarised in Ready; plus the target functions and the total lag.
+ * Re-reads Kafka every `intervalMs` so lag and outages show.
+ */
+export function statusReconciler(o: { functions: () => KubelessFunction[]; connections: Connections; defaults: PlanDefaults; intervalMs: number }) {
+  return async (t: KafkaTriggerObject, _ctx: ReconcileContext): Promise<ReconcileResult> => {
+    const status: KafkaTriggerStatus = t.status ?? {};
+    t.status = status;
+    const conditions: Condition[] = status.conditions ?? [];
+    status.conditions = conditions;
+    const plan = planTrigger(t, o.functions(), o.defaults);
+    status.functions = plan.functions;
+    const problem = plan.problem;
+    setCondition(conditions, problem?.condition === 'Valid' ? { type: 'Valid', status: 'False', reason: problem.reason, message: problem.message } : { type: 'Valid', status: 'True', reason: 'Valid' });
+    setCondition(
+      conditions,
+      problem?.condition === 'FunctionsResolved'
+        ? { type: 'FunctionsResolved', status: 'False', reason: problem.reason, message: problem.message }
+        : { type: 'FunctionsResolved', status: 'True', reason: 'FunctionsResolved', message: plan.functions.join(', ') },
+    );
+    const deadLetter = plan.consumers[0]?.delivery.deadLetter ?? t.spec.delivery?.deadLetter;
+    if (plan.consumers.length === 0) {
+      for (const type of ['BrokerReachable', 'TopicsExist', 'ConsumerGroupJoined', 'DeadLetterReady']) {
+        if (!conditions.some((c) => c.type === type)) setCondition(conditions, { type, status: 'Unknown', reason: 'NoConsumers', message: 'no function to consume for' });
+      }
+      setCondition(conditions, { type: 'Stalled', status: 'False', reason: 'NoConsumers' });
+      delete status.lag;
+      summarise(conditions, READY_DEPS);
+      return { requeueAfterMs: o.intervalMs };
+    }
+    let observations: GroupObservation[];
+    let deadLetterExists = true;
+    try {
+      observations = await Promise.all(plan.consumers.map((c) => observeGroup(o.connections, c)));
+      if (deadLetter) {
+        const first = plan.consumers[0];
+        const admin = first ? await o.connections.admin(first.namespace, first.connection) : undefined;
+        deadLetterExists = admin ? (await admin.listTopics()).includes(deadLetter) : false;
+      }
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      setCondition(conditions, { type: 'BrokerReachable', status: 'False', reason: 'KafkaUnreachable', message });
+      summarise(conditions, READY_DEPS);
+      return { requeueAfterMs: o.intervalMs };
+    }
+    setCondition(conditions, { type: 'BrokerReachable', status: 'True', reason: 'Connected' });
+    const missing = [...new Set(observations.flatMap((x) => x.missingTopics))];
+    setCondition(conditions, missing.length > 0 ? { type: 'TopicsExist', status: 'False', reason: 'TopicNotFound', message: `topic(s) ${missing.join(', ')} do not exist` } : { type: 'TopicsExist', status: 'True', reason: 'TopicsExist' });
+    const notJoined = observations.flatMap((x, i) => (x.state !== 'Stable' || x.members === 0 ? [`${plan.consumers[i]?.groupId ?? ''}: ${x.state}`] : []));
+    setCondition(
+      conditions,
+      notJoined.length > 0
+        ? { type: 'ConsumerGroupJoined', status: 'False', reason: 'GroupNotStable', message: notJoined.join('; ') }
+        : { type: 'ConsumerGroupJoined', status: 'True', reason: 'Joined', message: `${String(observations.reduce((n, x) => n + x.members, 0))} member(s)` },
+    );
+    setCondition(
+      conditions,
+      !deadLetter
+        ? { type: 'DeadLetterReady', status: 'True', reason: 'NotConfigured', message: 'no dead letter configured' }
+        : deadLetterExists
+          ? { type: 'DeadLetterReady', status: 'True', reason: 'TopicExists', message: deadLetter }
+          : { type: 'DeadLetterReady', status: 'False', reason: 'DeadLetterTopicMissing', message: `dead-letter topic ${deadLetter} does not exist` },
+    );
+    const stalled = observations.find((x) => x.stalled)?.stalled;
+    setCondition(
+      conditions,
+      stalled
+        ? { type: 'Stalled', status: 'True', reason: 'RetriesExhausted', message: `${stalled.topic}[${String(stalled.partition)}]@${String(stalled.offset)}: ${stalled.reason}` }
+        : { type: 'Stalled', status: 'False', reason: 'Flowing' },
+    );
+    status.lag = observations.reduce((n, x) => n + x.lag, 0);
+    summarise(conditions, READY_DEPS);
+    if (stalled) setCondition(conditions, { type: 'Ready', status: 'False', reason: 'Stalled', message: `${stalled.topic}[${String(stalled.partition)}]@${String(stalled.offset)}: ${stalled.reason}` });
+    return { requeueAfterMs: o.intervalMs };
+  };
+}
