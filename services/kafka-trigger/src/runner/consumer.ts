@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { InFlightLimiter, describeFailure, extensionName, sleep, type Deliverer, type EventInput } from '@kubeless/delivery';
 import type { Logger } from '@kubeless/observability';
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
@@ -92,6 +93,7 @@ export class TriggerConsumer {
   async start(): Promise<void> {
     this.#stopping = false;
     this.#hard = new AbortController();
+    setMaxListeners(0, this.#hard.signal);
     const o = this.#o;
     const consumer = o.kafka.consumer({
       groupId: this.spec.groupId,
@@ -228,6 +230,8 @@ export class TriggerConsumer {
     ps.batch = tracker;
     ps.firstOffset = Number(batch.messages[0]?.offset ?? 0);
     const stop = new AbortController();
+    // Every message waiting in this batch listens on it: many at once is expected.
+    setMaxListeners(0, stop.signal);
     const rebalance: { error?: Error } = {};
     const checkRunning = (): void => {
       if (!payload.isRunning() || payload.isStale()) stop.abort(new Error('stopping'));

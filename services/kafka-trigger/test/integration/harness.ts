@@ -1,0 +1,249 @@
+/**
+ * Test support for the kafka-trigger against the real stack: recording functions (real HTTP
+ * servers on pod IPs inside the stack's network namespace, published through a Service and an
+ * EndpointSlice like a function pod's), the controller in-process or as a child process, and
+ * Kafka helpers (topics, producing, reading a dead-letter topic).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { KubeClient, Manager } from '@kubeless/controller';
+import { createLogger, createRegistry, type Registry } from '@kubeless/observability';
+import { REPO_ROOT, eventually, stackEnv } from '@kubeless/stack';
+import kafkajs from 'kafkajs';
+import { buildKafkaTrigger, type KafkaTriggerOptions } from '../../src/index.js';
+
+export { eventually };
+const { Kafka, logLevel } = kafkajs;
+
+export interface Received {
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  at: number;
+}
+
+/** What the function answers for one request (default 200). */
+export type Behaviour = (r: Received, attempt: number) => { status: number; headers?: Record<string, string>; delayMs?: number };
+
+let nextIp = 1;
+/** A fresh pod-range address, above those the node agent hands out. */
+const podIp = (): string => `10.244.250.${String(nextIp++)}`;
+
+/**
+ * A function that records every request. `inFlight`/`maxInFlight` count concurrent requests at the
+ * function itself (what the issue asks to measure).
+ */
+export class Recorder {
+  readonly received: Received[] = [];
+  readonly byId = new Map<string, Received[]>();
+  inFlight = 0;
+  maxInFlight = 0;
+  behaviour: Behaviour = () => ({ status: 200 });
+  readonly ip = podIp();
+  #server: http.Server | undefined;
+
+  async listen(): Promise<number> {
+    this.#server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      this.inFlight++;
+      this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const r: Received = { headers: req.headers, body: Buffer.concat(chunks), at: Date.now() };
+        const id = String(req.headers['ce-id'] ?? '');
+        const list = this.byId.get(id) ?? [];
+        list.push(r);
+        this.byId.set(id, list);
+        this.received.push(r);
+        const b = this.behaviour(r, list.length);
+        const finish = (): void => {
+          this.inFlight--;
+          res.writeHead(b.status, b.headers ?? {});
+          res.end(b.status >= 300 ? `failure ${String(b.status)}` : 'ok');
+        };
+        if (b.delayMs) setTimeout(finish, b.delayMs);
+        else finish();
+      });
+    });
+    this.#server.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve) => this.#server?.listen(0, this.ip, resolve));
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  /** Distinct event ids received. */
+  get ids(): Set<string> {
+    return new Set(this.byId.keys());
+  }
+
+  async close(): Promise<void> {
+    this.#server?.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server?.close(() => resolve()) ?? resolve());
+  }
+}
+
+/**
+ * A Function object (no function controller runs: the recorder stands in for its pods) with the
+ * Service and EndpointSlice a function pod would get.
+ */
+export async function registerFunction(client: KubeClient, ns: string, name: string, recorder: Recorder, labels: Record<string, string> = {}): Promise<void> {
+  const port = await recorder.listen();
+  await client.create(`/apis/kubeless.io/v1beta1/namespaces/${ns}/functions`, {
+    apiVersion: 'kubeless.io/v1beta1',
+    kind: 'Function',
+    metadata: { name, namespace: ns, labels },
+    spec: { runtime: 'nodejs20', handler: 'h.f', function: 'module.exports = { f: () => "ok" }', timeout: '10' },
+  });
+  await client.create(`/api/v1/namespaces/${ns}/services`, {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: ns, labels: { 'created-by': 'kubeless', function: name } },
+    spec: { ports: [{ name: 'http-function-port', port: 8080, targetPort: port, protocol: 'TCP' }] },
+  });
+  await client.create(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `${name}-test`, namespace: ns, labels: { 'created-by': 'kubeless', 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'kubeless-test' } },
+    addressType: 'IPv4',
+    endpoints: [{ addresses: [recorder.ip], conditions: { ready: true } }],
+    ports: [{ name: 'http-function-port', port, protocol: 'TCP' }],
+  });
+}
+
+export function kubeClient(): KubeClient {
+  return KubeClient.fromKubeconfig(stackEnv().KUBECONFIG, { userAgent: 'kubeless-kafka-trigger/test' });
+}
+
+export const brokers = (): string[] => stackEnv().KAFKA_BROKERS.split(',');
+
+/** Settings for a controller under test: quick rebalances and status. */
+export function testOptions(namespace: string): Omit<KafkaTriggerOptions, 'client' | 'logger'> {
+  return {
+    watchNamespace: namespace,
+    brokers: brokers(),
+    auth: {},
+    clientId: 'kafka-trigger-test',
+    endpointMode: 'endpointslice',
+    maxEventBytes: 64 * 1024,
+    maxBytesInFlight: 16 * 1024 * 1024,
+    sessionTimeoutMs: 6000,
+    heartbeatIntervalMs: 500,
+    rebalanceTimeoutMs: 10_000,
+    partitionsConcurrency: 8,
+    maxFetchBytes: 1024 * 1024,
+    drainTimeoutMs: 5000,
+    statusIntervalMs: 1000,
+    syncIntervalMs: 1000,
+  };
+}
+
+export interface RunningController {
+  registry: Registry;
+  stop: () => Promise<void>;
+}
+
+/** An in-process kafka-trigger watching `namespace`. */
+export async function startController(namespace: string, overrides: Partial<KafkaTriggerOptions> = {}): Promise<RunningController> {
+  const logger = createLogger({ name: 'kafka-trigger-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const client = kubeClient();
+  const registry = createRegistry({ defaultMetrics: false });
+  const parts = buildKafkaTrigger({ client, logger, registry, ...testOptions(namespace), ...overrides });
+  const manager = new Manager({ client, logger, leaderElection: false });
+  for (const i of parts.informers) manager.addInformer(i);
+  manager.addController(parts.controller);
+  await manager.start();
+  parts.startConsumers();
+  return {
+    registry,
+    stop: async () => {
+      await parts.stop();
+      await manager.stop();
+      client.close();
+    },
+  };
+}
+
+/** The controller as its own process (for SIGKILL tests). */
+export function spawnController(namespace: string, identity: string, extraEnv: Record<string, string> = {}): ChildProcess {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'services/kafka-trigger/dist/main.js')], {
+    env: {
+      PATH: process.env.PATH,
+      KUBECONFIG: stackEnv().KUBECONFIG,
+      POD_NAMESPACE: namespace,
+      WATCH_NAMESPACE: namespace,
+      POD_NAME: identity,
+      HEALTH_PORT: '0',
+      HEALTH_HOST: '127.0.0.1',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+      KAFKA_BROKERS: stackEnv().KAFKA_BROKERS,
+      ENDPOINT_MODE: 'endpointslice',
+      KAFKA_SESSION_TIMEOUT: '6s',
+      KAFKA_HEARTBEAT_INTERVAL: '500ms',
+      KAFKA_REBALANCE_TIMEOUT: '10s',
+      STATUS_INTERVAL: '1s',
+      LEADER_ELECT: 'false',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return child;
+}
+
+export function kafka(): InstanceType<typeof Kafka> {
+  return new Kafka({ clientId: 'kafka-trigger-test', brokers: brokers(), logLevel: logLevel.NOTHING });
+}
+
+export async function createTopic(topic: string, partitions: number): Promise<void> {
+  const admin = kafka().admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export interface TestMessage {
+  key?: string | Buffer | null;
+  value: string | Buffer | null;
+  partition?: number;
+  headers?: Record<string, string>;
+}
+
+/** Produces in batches of 1000, acks from the leader. */
+export async function produce(topic: string, messages: TestMessage[]): Promise<void> {
+  const producer = kafka().producer();
+  await producer.connect();
+  try {
+    for (let i = 0; i < messages.length; i += 1000) {
+      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 1000) });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Every record of `topic` from the beginning, read until `count` arrived (or the timeout). */
+export async function readTopic(topic: string, count: number, timeoutMs = 20_000): Promise<kafkajs.KafkaMessage[]> {
+  const consumer = kafka().consumer({ groupId: `reader-${String(Date.now())}-${String(Math.random()).slice(2, 8)}` });
+  const out: kafkajs.KafkaMessage[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      out.push(message);
+      await Promise.resolve();
+    },
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (out.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  await consumer.disconnect();
+  return out;
+}
+
+/** A KafkaTrigger object. */
+export function kafkaTrigger(ns: string, name: string, spec: Record<string, unknown>): Record<string, unknown> {
+  return { apiVersion: 'kubeless.io/v1beta1', kind: 'KafkaTrigger', metadata: { name, namespace: ns }, spec };
+}
+
+export const triggersPath = (ns: string): string => `/apis/kubeless.io/v1beta1/namespaces/${ns}/kafkatriggers`;
