@@ -43,7 +43,7 @@ describe('kafka-trigger delivery', () => {
 
   it('delivers every message at least once to every mode, with the id partition:<p>/offset:<o>', async () => {
     for (const [mode, r] of Object.entries(fns)) {
-      await eventually(`${mode} received ${String(N)}`, async () => (r.ids.size >= N ? true : undefined), 90_000);
+      await eventually(`${mode} received ${String(N)}`, () => Promise.resolve(r.ids.size >= N ? true : undefined), 90_000);
     }
     const triggerOf = { ordered: 'ordered', keyed: 'keyed', unordered: 'unordered' } as const;
     for (const [mode, r] of Object.entries(fns) as [keyof typeof fns, Recorder][]) {
