@@ -26,6 +26,13 @@ const table: ResourceType[] = [
   { group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', plural: 'endpointslices', namespaced: true },
   { group: 'networking.k8s.io', version: 'v1', kind: 'Ingress', plural: 'ingresses', namespaced: true },
   { group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy', plural: 'networkpolicies', namespaced: true },
+  { group: 'networking.k8s.io', version: 'v1', kind: 'IngressClass', plural: 'ingressclasses', namespaced: false },
+  // Gateway kinds the HTTP trigger emits; their CRDs may be absent from a cluster.
+  { group: 'traefik.io', version: 'v1alpha1', kind: 'Middleware', plural: 'middlewares', namespaced: true },
+  { group: 'configuration.konghq.com', version: 'v1', kind: 'KongPlugin', plural: 'kongplugins', namespaced: true },
+  { group: 'configuration.konghq.com', version: 'v1', kind: 'KongConsumer', plural: 'kongconsumers', namespaced: true },
+  { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'HTTPRoute', plural: 'httproutes', namespaced: true },
+  { group: 'gateway.networking.k8s.io', version: 'v1', kind: 'Gateway', plural: 'gateways', namespaced: true },
   { group: 'kubeless.io', version: 'v1beta1', kind: 'Function', plural: 'functions', namespaced: true },
   { group: 'kubeless.io', version: 'v1beta1', kind: 'HTTPTrigger', plural: 'httptriggers', namespaced: true },
   { group: 'kubeless.io', version: 'v1beta1', kind: 'KafkaTrigger', plural: 'kafkatriggers', namespaced: true },

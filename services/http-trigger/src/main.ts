@@ -1,21 +1,73 @@
 /**
- * http-trigger: process wiring only. Skeleton: the reconciler lands with its own issue; until then the
- * process serves /healthz and /metrics and reports not ready, so nothing routes work to it.
+ * http-trigger: process wiring only. HTTPTriggers -> Ingress or HTTPRoute, plus the gateway's
+ * Middlewares (traefik) or KongPlugins and KongConsumer (kong).
  */
-import { commonShape, loadConfig } from '@kubeless/config';
+import os from 'node:os';
+import { commonShape, env, loadConfig } from '@kubeless/config';
+import { KubeClient, Manager } from '@kubeless/controller';
 import { HealthServer, createLogger, createRegistry } from '@kubeless/observability';
+import { buildHttpTriggerController } from './controller.js';
 
-const config = loadConfig(commonShape);
+const config = loadConfig({
+  ...commonShape,
+  /** cert-manager issuer for triggers with `tls: true` that name none; unset: `kubernetes.io/tls-acme`. */
+  ACME_ISSUER: env.string().optional(),
+  ACME_ISSUER_KIND: env.enum(['Issuer', 'ClusterIssuer'] as const).default('ClusterIssuer'),
+  RECONCILE_CONCURRENCY: env.int(1, 256).default(4),
+  LEASE_NAME: env.string().default('kubeless-http-trigger'),
+  LEASE_DURATION: env.duration().prefault('15s'),
+  LEASE_RENEW_DEADLINE: env.duration().prefault('10s'),
+  LEASE_RETRY_PERIOD: env.duration().prefault('2s'),
+  /** Every trigger is reconciled again this often, changed or not. */
+  RESYNC_PERIOD: env.duration().prefault('10m'),
+});
+const identity = config.POD_NAME ?? `${os.hostname()}-${String(process.pid)}`;
 const logger = createLogger({ name: 'http-trigger', level: config.LOG_LEVEL });
 const registry = createRegistry();
 const health = new HealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry, logger });
-health.addReadinessGate('reconciler-not-implemented', () => false);
-const port = await health.listen();
-logger.info({ port }, 'health server listening');
+const client = KubeClient.fromKubeconfig(config.KUBECONFIG, { userAgent: `kubeless-http-trigger/${identity}` });
 
+const { controller, informers } = buildHttpTriggerController({
+  client,
+  logger,
+  registry,
+  watchNamespace: config.WATCH_NAMESPACE,
+  settings: config.ACME_ISSUER ? { acmeIssuer: { name: config.ACME_ISSUER, kind: config.ACME_ISSUER_KIND } } : {},
+  concurrency: config.RECONCILE_CONCURRENCY,
+  instance: identity,
+  resyncPeriodMs: config.RESYNC_PERIOD,
+});
+const manager = new Manager({
+  client,
+  logger,
+  health,
+  leaderElection: config.LEADER_ELECT
+    ? {
+        namespace: config.POD_NAMESPACE,
+        name: config.LEASE_NAME,
+        identity,
+        leaseDurationMs: config.LEASE_DURATION,
+        renewDeadlineMs: config.LEASE_RENEW_DEADLINE,
+        retryPeriodMs: config.LEASE_RETRY_PERIOD,
+      }
+    : false,
+});
+for (const i of informers) manager.addInformer(i);
+manager.addController(controller);
+
+const port = await health.listen();
+logger.info({ port, identity }, 'health server listening');
+await manager.start();
+
+let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'shutting down');
-    void health.close().then(() => process.exit(0));
+    void manager
+      .stop()
+      .then(() => health.close())
+      .then(() => process.exit(0));
   });
 }

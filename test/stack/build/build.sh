@@ -3,7 +3,7 @@
 # $KUBELESS_CACHE (default ~/.cache/kubeless-stack). Idempotent: a component whose cache folder
 # holds a complete build is skipped. Needs the Go module proxy and Maven Central; runs outside
 # the stack's network namespace.
-#   build.sh [all|k8s|etcd|kafka|elasticmq]...
+#   build.sh [all|k8s|etcd|kafka|elasticmq|traefik]...
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.sh
@@ -104,11 +104,14 @@ build_elasticmq() {
     <dependency><groupId>org.elasticmq</groupId><artifactId>elasticmq-server_2.13</artifactId><version>$ELASTICMQ_VERSION</version></dependency>"
 }
 
+# shellcheck source=traefik.sh
+source "$HERE/traefik.sh"
+
 targets=("$@"); [[ ${#targets[@]} -eq 0 ]] && targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
-    all) build_etcd; build_kafka; build_elasticmq; build_k8s ;;
-    k8s) build_k8s ;; etcd) build_etcd ;; kafka) build_kafka ;; elasticmq) build_elasticmq ;;
+    all) build_etcd; build_kafka; build_elasticmq; build_traefik; build_k8s ;;
+    k8s) build_k8s ;; etcd) build_etcd ;; kafka) build_kafka ;; elasticmq) build_elasticmq ;; traefik) build_traefik ;;
     *) echo "unknown target: $t" >&2; exit 2 ;;
   esac
 done

@@ -21,6 +21,10 @@ export interface StackPorts {
   kafka: number;
   kafkaController: number;
   sqs: number;
+  /** Traefik's entrypoints (web, websecure, traefik), chosen when it starts. */
+  traefikWeb?: number;
+  traefikWebsecure?: number;
+  traefikApi?: number;
 }
 
 export interface ComponentContext {

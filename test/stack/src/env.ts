@@ -16,6 +16,10 @@ export interface StackEnv {
   SQS_ENDPOINT: string;
   SQS_REGION: string;
   AUDIT_LOG: string;
+  /** Traefik's entrypoints (test/stack/src/traefik.ts): plain HTTP, TLS, and /ping + /api. */
+  TRAEFIK_WEB: string;
+  TRAEFIK_WEBSECURE: string;
+  TRAEFIK_API: string;
 }
 
 /** Path of the kubeconfig of one stack user (admin, alice, bob). */

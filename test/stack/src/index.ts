@@ -6,3 +6,4 @@ export { defaultRunDir, REPO_ROOT, CRD_DIR } from './paths.js';
 export { USERS } from './pki.js';
 export { waitFor } from './wait.js';
 export { eventually, kubectl, kubectlOk, kubeConfig, clients, uniqueName, withNamespace, stackEnv, sh, type KubectlResult, type StackUserName } from './testing.js';
+export { traefikPaths, INGRESS_CLASSES, type TraefikAddresses } from './traefik.js';

@@ -21,6 +21,7 @@ import { KCM_USER, USERS, certFileOf, generatePki, writeKubeconfig } from './pki
 import { binaries, CRD_DIR, type Binaries } from './paths.js';
 import { freePorts, isListening } from './ports.js';
 import { isAlive, listeningPorts, stopDaemon, type DaemonRecord } from './procs.js';
+import { startTraefik } from './traefik.js';
 
 /** Everything `down` and `status` need, persisted as `<run>/stack.json`. */
 export interface StackState {
@@ -121,6 +122,9 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     SQS_ENDPOINT: `http://127.0.0.1:${String(ports.sqs)}`,
     SQS_REGION,
     AUDIT_LOG: path.join(logDir, 'audit.log'),
+    TRAEFIK_WEB: '',
+    TRAEFIK_WEBSECURE: '',
+    TRAEFIK_API: '',
   };
   const daemons: DaemonRecord[] = [];
   const state: StackState = {
@@ -189,7 +193,13 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     ]);
     report(`CRDs established: ${crds.join(', ')}`);
     t = Date.now();
-    await track(started(startNodeAgent(ctx), 'node-agent', t));
+    const traefik = startTraefik(ctx, env.KUBECONFIG, (rec) => track(Promise.resolve(rec))).then(async (tr) => {
+      Object.assign(env, tr.addresses);
+      [ports.traefikWeb, ports.traefikWebsecure, ports.traefikApi] = tr.ports;
+      await writeFile(path.join(runDir, 'env'), renderEnvFile(env));
+      return tr.rec;
+    });
+    await Promise.all([track(started(startNodeAgent(ctx), 'node-agent', t)), started(traefik, 'traefik', t)]);
     const settled = (await brokers) as PromiseSettledResult<void>[];
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
@@ -231,17 +241,17 @@ export async function down(runDir: string, options: { report?: Reporter } = {}):
   }
   const stopped: string[] = [];
   // The brokers first (they need no API server), then the control plane in reverse order.
-  const order = ['node-agent', 'kafka', 'elasticmq', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
+  const order = ['node-agent', 'traefik', 'kafka', 'elasticmq', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
   const byOrder = [...state.daemons].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   await Promise.all(
     byOrder
-      .filter((r) => r.name === 'kafka' || r.name === 'elasticmq' || r.name === 'node-agent')
+      .filter((r) => r.name === 'kafka' || r.name === 'elasticmq' || r.name === 'node-agent' || r.name === 'traefik')
       .map(async (r) => {
         await stopDaemon(r);
         stopped.push(r.name);
       }),
   );
-  for (const r of byOrder.filter((x) => x.name !== 'kafka' && x.name !== 'elasticmq' && x.name !== 'node-agent')) {
+  for (const r of byOrder.filter((x) => x.name !== 'kafka' && x.name !== 'elasticmq' && x.name !== 'node-agent' && x.name !== 'traefik')) {
     await stopDaemon(r);
     stopped.push(r.name);
   }
@@ -271,6 +281,6 @@ export async function status(runDir: string): Promise<{ up: boolean; components:
     apiserverReady = false;
   }
   const brokersUp = (await Promise.all([isListening(state.ports.kafka), isListening(state.ports.sqs)])).every(Boolean);
-  const up = components.length === 6 && components.every((c) => c.alive) && apiserverReady && brokersUp;
+  const up = components.length === 7 && components.every((c) => c.alive) && apiserverReady && brokersUp;
   return { up, components, apiserverReady, env: state.env };
 }

@@ -59,7 +59,7 @@ describe('npm run stack -- up/down', () => {
     const state = JSON.parse(await readFile(path.join(runDir, 'stack.json'), 'utf8')) as StackState;
     const env = readStackEnv(runDir);
     expect(env.KUBELESS_NETNS).toBe(netnsName);
-    expect(state.daemons.map((d) => d.name).sort()).toEqual(['elasticmq', 'etcd', 'kafka', 'kube-apiserver', 'kube-controller-manager', 'node-agent']);
+    expect(state.daemons.map((d) => d.name).sort()).toEqual(['elasticmq', 'etcd', 'kafka', 'kube-apiserver', 'kube-controller-manager', 'node-agent', 'traefik']);
 
     // Seen from outside: processes carrying the run folder, all inside the new namespace, listening on the stack's ports.
     const procs = findProcesses(runDir);

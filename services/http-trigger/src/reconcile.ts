@@ -1,0 +1,226 @@
+/**
+ * The HTTP trigger's reconcile: observe (the trigger, its Function and the Function's Service,
+ * the auth Secret's shape, the existing route) -> plan (pure, plan.ts) -> apply (server-side
+ * apply, field manager `kubeless-http-trigger`, gateway objects before the route that references
+ * them) -> prune (children of the trigger no longer planned) -> status (RouteReady, Ready, url,
+ * address). No finalizer: children carry a controller owner reference to the trigger, and the
+ * trigger gets a (non-controller) owner reference to its Function, so deleting either cleans up
+ * by garbage collection. A route object of the same name that the trigger does not own is never
+ * touched.
+ */
+import type { Condition, HTTPTrigger, HTTPTriggerStatus } from '@kubeless/api';
+import {
+  ApiError,
+  TerminalError,
+  getCondition,
+  isInvalid,
+  isNotFound,
+  isOwnedBy,
+  objectPath,
+  collectionPath,
+  resourceFor,
+  setCondition,
+  summarise,
+  type Informer,
+  type KubeClient,
+  type KubeObject,
+  type ReconcileContext,
+  type ReconcileResult,
+} from '@kubeless/controller';
+import { PlanError, TRIGGER_LABEL, planHttpTrigger, type PlanSettings, type SecretRequirement } from './plan.js';
+
+export const FIELD_MANAGER = 'kubeless-http-trigger';
+/** A problem outside the trigger (a missing function, Secret or CRD) is looked at again this often. */
+export const RECHECK_MS = 5_000;
+const DEPENDENTS = ['RouteReady'];
+/** Kinds the controller may have made for a trigger; pruned when no longer planned. */
+const CHILD_KINDS: [apiVersion: string, kind: string][] = [
+  ['networking.k8s.io/v1', 'Ingress'],
+  ['gateway.networking.k8s.io/v1', 'HTTPRoute'],
+  ['traefik.io/v1alpha1', 'Middleware'],
+  ['configuration.konghq.com/v1', 'KongPlugin'],
+  ['configuration.konghq.com/v1', 'KongConsumer'],
+];
+
+export type HttpTriggerObject = HTTPTrigger & KubeObject;
+
+export interface HttpTriggerReconcilerDeps {
+  client: KubeClient;
+  functions: Informer;
+  services: Informer;
+  ingresses: Informer;
+  settings: PlanSettings;
+}
+
+interface Problem {
+  reason: string;
+  message: string;
+}
+
+export class HttpTriggerReconciler {
+  readonly #d: HttpTriggerReconcilerDeps;
+
+  constructor(deps: HttpTriggerReconcilerDeps) {
+    this.#d = deps;
+  }
+
+  readonly reconcile = async (t: HttpTriggerObject, ctx: ReconcileContext): Promise<ReconcileResult | undefined> => {
+    const status: HTTPTriggerStatus = (t.status ??= {});
+    const conditions: Condition[] = (status.conditions ??= []);
+    const wasReady = getCondition(conditions, 'Ready')?.status;
+    const ns = t.metadata.namespace ?? 'default';
+    const fnName = t.spec['function-name'];
+    const fail = (p: Problem, result: ReconcileResult | undefined = { requeueAfterMs: RECHECK_MS }): ReconcileResult | undefined => {
+      setCondition(conditions, { type: 'RouteReady', status: 'False', reason: p.reason, message: p.message });
+      summarise(conditions, DEPENDENTS);
+      ctx.record('Warning', p.reason, p.message);
+      return result;
+    };
+
+    const fn = this.#d.functions.get(ns, fnName);
+    if (!fn) return fail({ reason: 'FunctionNotFound', message: `function "${fnName}" not found in namespace ${ns}` });
+    await this.#ownByFunction(t, fn, ctx);
+    const svc = this.#d.services.get(ns, fnName);
+    const port = (svc?.spec as { ports?: { port?: number }[] } | undefined)?.ports?.[0]?.port;
+    if (!svc || port === undefined) return fail({ reason: 'ServiceNotFound', message: `function "${fnName}" has no Service with a port yet` });
+
+    let plan;
+    try {
+      plan = planHttpTrigger(t, { service: fnName, port }, this.#d.settings);
+    } catch (err) {
+      if (!(err instanceof PlanError)) throw err;
+      fail(err);
+      throw new TerminalError(err.reason, err.message);
+    }
+    status.url = plan.url;
+
+    if (plan.secret) {
+      const problem = await this.#checkSecret(ns, plan.secret, ctx.signal);
+      if (problem) return fail(problem);
+    }
+
+    // Gateway objects first: the route must never reference a Middleware or plugin that is not there.
+    for (const desired of [...plan.extras, plan.route]) {
+      const problem = await this.#ensure(t, desired, ctx);
+      if (problem) return fail(problem, problem.reason.endsWith('Invalid') ? undefined : { requeueAfterMs: RECHECK_MS });
+    }
+    await this.#prune(t, [...plan.extras, plan.route], ctx.signal);
+
+    let address: string | undefined;
+    if (plan.route.kind === 'Ingress') {
+      const ing = this.#d.ingresses.get(ns, t.metadata.name ?? '');
+      const lb = (ing?.status as { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } } | undefined)?.loadBalancer?.ingress?.[0];
+      address = lb?.ip ?? lb?.hostname;
+    }
+    if (address) status.address = address;
+    else delete status.address;
+    setCondition(conditions, { type: 'RouteReady', status: 'True', reason: 'Applied', message: `${plan.route.kind} ${t.metadata.name ?? ''} routes ${plan.url}` });
+    summarise(conditions, DEPENDENTS, 'Routed', `serving at ${plan.url}`);
+    if (getCondition(conditions, 'Ready')?.status === 'True' && wasReady !== 'True') ctx.record('Normal', 'Routed', `routing ${plan.url} to function ${fnName}`);
+    return undefined;
+  };
+
+  /** Adds an owner reference to the Function on the trigger, so deleting the function deletes the trigger (as the original did). */
+  async #ownByFunction(t: HttpTriggerObject, fn: KubeObject, ctx: ReconcileContext): Promise<void> {
+    if (isOwnedBy(t, fn)) return;
+    const ref = { apiVersion: fn.apiVersion ?? 'kubeless.io/v1beta1', kind: 'Function', name: fn.metadata?.name ?? '', uid: fn.metadata?.uid ?? '' };
+    const r = resourceFor('kubeless.io/v1beta1', 'HTTPTrigger');
+    await this.#d.client.apply(
+      objectPath(r, t.metadata.namespace, t.metadata.name ?? ''),
+      { apiVersion: 'kubeless.io/v1beta1', kind: 'HTTPTrigger', metadata: { name: t.metadata.name, namespace: t.metadata.namespace, ownerReferences: [ref] } },
+      `${FIELD_MANAGER}-owner`,
+      { force: true, signal: ctx.signal },
+    );
+  }
+
+  /** The Secret must exist, and for kong be a labelled basic-auth credential. Never modified, never logged. */
+  async #checkSecret(namespace: string, req: SecretRequirement, signal: AbortSignal): Promise<Problem | undefined> {
+    const path = `/api/v1/namespaces/${namespace}/secrets/${encodeURIComponent(req.name)}`;
+    let secret: KubeObject & { type?: string; data?: Record<string, string> };
+    try {
+      secret = await this.#d.client.get(path, signal);
+    } catch (err) {
+      if (isNotFound(err)) return { reason: 'SecretNotFound', message: `basic-auth Secret "${req.name}" not found in namespace ${namespace}` };
+      throw err;
+    }
+    const keys = Object.keys(secret.data ?? {});
+    if (req.form === 'htpasswd' && !keys.includes('auth')) {
+      return { reason: 'SecretInvalid', message: `basic-auth Secret "${req.name}" has no key "auth" (an htpasswd file, e.g. from \`htpasswd -c auth user\`)` };
+    }
+    if (req.form === 'kong-credential') {
+      const labelled = secret.metadata?.labels?.['konghq.com/credential'] === 'basic-auth';
+      if (secret.type !== 'kubernetes.io/basic-auth' || !labelled || !keys.includes('username') || !keys.includes('password')) {
+        return {
+          reason: 'SecretInvalid',
+          message:
+            `Kong needs the plaintext credentials: basic-auth-secret "${req.name}" must be a kubernetes.io/basic-auth Secret with username and password, ` +
+            'labelled konghq.com/credential=basic-auth (an htpasswd Secret cannot be used); kubeless does not modify your Secret',
+        };
+      }
+    }
+    return undefined;
+  }
+
+  /** Applies `desired` unless an object of that name exists that the trigger does not own. */
+  async #ensure(t: HttpTriggerObject, desired: KubeObject, ctx: ReconcileContext): Promise<Problem | undefined> {
+    const ns = desired.metadata?.namespace;
+    const name = desired.metadata?.name ?? '';
+    const kind = desired.kind ?? '';
+    const r = resourceFor(desired.apiVersion ?? '', kind);
+    const path = objectPath(r, ns, name);
+    let existing = kind === 'Ingress' ? this.#d.ingresses.get(ns, name) : undefined;
+    if (!existing) {
+      // Not in the (label-filtered) cache: a foreign object of that name may still exist.
+      try {
+        existing = await this.#d.client.get(path, ctx.signal);
+      } catch (err) {
+        // Absent, or its kind is not served: the apply below tells which (SSA creates a served kind).
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    if (existing && !isOwnedBy(existing, t)) {
+      return { reason: `${kind}Conflict`, message: `a ${kind} named "${name}" already exists and was not created by kubeless for this trigger; it is left untouched` };
+    }
+    try {
+      await this.#d.client.apply(path, desired, FIELD_MANAGER, { force: true, signal: ctx.signal });
+    } catch (err) {
+      if (isNotFound(err)) return crdMissing(r.group, r.version, r.plural, kind);
+      if (isInvalid(err)) return { reason: `${kind}Invalid`, message: `the API server rejected the ${kind}: ${err instanceof ApiError ? err.message : String(err)}` };
+      throw err;
+    }
+    return undefined;
+  }
+
+  /** Deletes the trigger's children (by label and owner) that the plan no longer has. Kinds whose CRD is absent are skipped. */
+  async #prune(t: HttpTriggerObject, desired: KubeObject[], signal: AbortSignal): Promise<void> {
+    const keep = new Set(desired.map((o) => `${o.kind ?? ''}/${o.metadata?.name ?? ''}`));
+    const ns = t.metadata.namespace;
+    for (const [apiVersion, kind] of CHILD_KINDS) {
+      const r = resourceFor(apiVersion, kind);
+      let items: KubeObject[];
+      if (kind === 'Ingress') {
+        items = this.#d.ingresses.list(ns).filter((o) => o.metadata?.labels?.[TRIGGER_LABEL] === t.metadata.name);
+      } else {
+        try {
+          items = (await this.#d.client.list(collectionPath(r, ns), { labelSelector: `${TRIGGER_LABEL}=${t.metadata.name ?? ''}` }, signal)).items;
+        } catch (err) {
+          if (isNotFound(err)) continue;
+          throw err;
+        }
+      }
+      for (const o of items) {
+        if (keep.has(`${kind}/${o.metadata?.name ?? ''}`) || !isOwnedBy(o, t)) continue;
+        await this.#d.client.delete(objectPath(r, ns, o.metadata?.name ?? ''), { signal }).catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        });
+      }
+    }
+  }
+}
+
+function crdMissing(group: string, version: string, plural: string, kind: string): Problem {
+  return {
+    reason: 'CRDNotInstalled',
+    message: `the gateway needs ${kind} (${plural}.${group}/${version}), whose CRD is not installed in the cluster`,
+  };
+}
