@@ -123,7 +123,7 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
     // Coalesce bursts of events into one sync.
     timer = setTimeout(() => {
       timer = undefined;
-      void supervisor.sync(desired());
+      supervisor.sync(desired());
     }, 50);
   };
   for (const inf of [triggers, functions as unknown as Informer]) {
@@ -157,9 +157,9 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
     supervisor,
     startConsumers: () => {
       started = true;
-      void supervisor.sync(desired());
+      supervisor.sync(desired());
       interval = setInterval(() => {
-        void supervisor.sync(desired());
+        supervisor.sync(desired());
       }, o.syncIntervalMs ?? 5000);
       interval.unref();
     },

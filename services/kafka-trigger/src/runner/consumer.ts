@@ -102,6 +102,8 @@ export class TriggerConsumer {
       rebalanceTimeout: o.rebalanceTimeoutMs,
       maxBytes: o.maxFetchBytes,
       maxBytesPerPartition: o.maxFetchBytesPerPartition,
+      // A fetch long-poll also delays stop() (a changed trigger restarts its consumer): keep it short.
+      maxWaitTimeInMs: 1000,
       retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
     });
     this.#consumer = consumer;
