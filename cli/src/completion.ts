@@ -1,0 +1,110 @@
+/**
+ * Shell completion scripts (`kubeless completion bash|zsh|fish`) generated from the command tree,
+ * so they never drift from the commands. Pure: the tree comes from the program.
+ */
+
+export interface CommandTree {
+  name: string;
+  description: string;
+  /** Long and short option spellings, e.g. `--namespace`, `-n`. */
+  options: string[];
+  subcommands: CommandTree[];
+}
+
+export const SHELLS = ['bash', 'zsh', 'fish'] as const;
+export type Shell = (typeof SHELLS)[number];
+
+interface Node {
+  path: string;
+  tree: CommandTree;
+}
+
+function walk(tree: CommandTree, path = ''): Node[] {
+  return [{ path, tree }, ...tree.subcommands.flatMap((s) => walk(s, path === '' ? s.name : `${path} ${s.name}`))];
+}
+
+const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** A bash function `_kubeless` bound with `complete -F`; it completes subcommands and flags. */
+export function bashCompletion(root: CommandTree): string {
+  const name = root.name;
+  const cases = walk(root)
+    .map(({ path, tree }) => {
+      const words = [...tree.subcommands.map((s) => s.name), ...tree.options].join(' ');
+      return `    ${quote(path)}) words=${quote(words)} ;;`;
+    })
+    .join('\n');
+  const children = walk(root)
+    .map(({ path, tree }) => `    ${quote(path)}) subs=${quote(tree.subcommands.map((s) => s.name).join(' '))} ;;`)
+    .join('\n');
+  return `# bash completion for ${name}; load with: source <(${name} completion bash)
+_${name}_subcommands() {
+  local subs=''
+  case "$1" in
+${children}
+  esac
+  echo "$subs"
+}
+
+_${name}() {
+  local cur="\${COMP_WORDS[COMP_CWORD]}"
+  local path='' i w subs
+  for (( i = 1; i < COMP_CWORD; i++ )); do
+    w="\${COMP_WORDS[i]}"
+    [[ "$w" == -* ]] && continue
+    subs="$(_${name}_subcommands "$path")"
+    if [[ " $subs " == *" $w "* ]]; then
+      if [[ -z "$path" ]]; then path="$w"; else path="$path $w"; fi
+    fi
+  done
+  local words=''
+  case "$path" in
+${cases}
+  esac
+  COMPREPLY=( $(compgen -W "$words" -- "$cur") )
+}
+complete -o default -F _${name} ${name}
+`;
+}
+
+/** zsh: the bash function through zsh's bashcompinit. */
+export function zshCompletion(root: CommandTree): string {
+  return `#compdef ${root.name}
+# zsh completion for ${root.name}; load with: source <(${root.name} completion zsh)
+autoload -U +X bashcompinit && bashcompinit
+${bashCompletion(root).replace(/^# bash completion.*\n/, '')}`;
+}
+
+/** fish: one `complete` line per subcommand and flag, conditioned on the command path typed so far. */
+export function fishCompletion(root: CommandTree): string {
+  const name = root.name;
+  const lines = [
+    `# fish completion for ${name}; load with: ${name} completion fish | source`,
+    `function __${name}_path`,
+    `  set -l tokens (commandline -opc)`,
+    `  set -l path`,
+    `  for t in $tokens[2..-1]`,
+    `    if not string match -q -- '-*' $t`,
+    `      set path $path $t`,
+    `    end`,
+    `  end`,
+    `  echo (string join ' ' $path)`,
+    `end`,
+    `complete -c ${name} -f`,
+  ];
+  for (const { path, tree } of walk(root)) {
+    const cond = `-n ${quote(`test (__${name}_path) = ${quote(path)}`)}`;
+    for (const s of tree.subcommands) lines.push(`complete -c ${name} ${cond} -a ${quote(s.name)} -d ${quote(s.description)}`);
+    for (const o of tree.options) {
+      if (o.startsWith('--')) lines.push(`complete -c ${name} ${cond} -l ${quote(o.slice(2))}`);
+      else if (o.startsWith('-')) lines.push(`complete -c ${name} ${cond} -s ${quote(o.slice(1))}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function completionScript(shell: Shell, root: CommandTree): string {
+  if (shell === 'bash') return bashCompletion(root);
+  if (shell === 'zsh') return zshCompletion(root);
+  return fishCompletion(root);
+}

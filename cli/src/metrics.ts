@@ -1,0 +1,39 @@
+/**
+ * Reads the runtime's Prometheus metrics (SPEC §5: `function_calls_total`,
+ * `function_failures_total`, `function_duration_seconds` by `method`) into the rows of
+ * `kubeless function top`. Pure.
+ */
+
+export interface MethodStats {
+  method: string;
+  calls: number;
+  failures: number;
+  durationSeconds: number;
+  /** Mean duration of a call in seconds; 0 without calls. */
+  averageSeconds: number;
+}
+
+const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/;
+
+/** Per-method totals; a method appears once any of the three series mentions it. */
+export function parseFunctionMetrics(text: string): MethodStats[] {
+  const by = new Map<string, { calls: number; failures: number; sum: number; count: number }>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const m = LINE.exec(line.trim());
+    if (!m) continue;
+    const name = m[1] ?? '';
+    const field =
+      name === 'function_calls_total' ? 'calls' : name === 'function_failures_total' ? 'failures' : name === 'function_duration_seconds_sum' ? 'sum' : name === 'function_duration_seconds_count' ? 'count' : undefined;
+    if (!field) continue;
+    const method = /(?:^|,)\s*method="((?:[^"\\]|\\.)*)"/.exec(m[3] ?? '')?.[1] ?? '';
+    const value = Number(m[4]);
+    if (!Number.isFinite(value)) continue;
+    const entry = by.get(method) ?? { calls: 0, failures: 0, sum: 0, count: 0 };
+    entry[field] += value;
+    by.set(method, entry);
+  }
+  return [...by]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([method, e]) => ({ method, calls: e.calls, failures: e.failures, durationSeconds: e.sum, averageSeconds: e.count > 0 ? e.sum / e.count : 0 }));
+}

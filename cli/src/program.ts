@@ -1,0 +1,81 @@
+/**
+ * The `kubeless` command tree. `buildProgram` wires every command to `app`; `commandTree` gives
+ * the shape the completion scripts are generated from.
+ */
+import { Command } from 'commander';
+import type { App } from './app.js';
+import { autoscaleCommand } from './commands/autoscale.js';
+import { readRuntimes } from './commands/common.js';
+import { functionCommand } from './commands/function.js';
+import { topicCommand } from './commands/topic.js';
+import { triggerCommand } from './commands/trigger.js';
+import { completionScript, SHELLS, type CommandTree } from './completion.js';
+import { CliError } from './errors.js';
+import { CONFIG_MAP, CONFIG_NAMESPACE } from './runtimes.js';
+
+export function buildProgram(app: App): Command {
+  const program = new Command('kubeless')
+    .description('Kubeless: Kubernetes-native functions, triggered over HTTP, Kafka and SQS')
+    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context (default: the current context)')
+    .showSuggestionAfterError()
+    .configureOutput({
+      writeOut: (s) => app.out.write(s),
+      writeErr: (s) => app.err.write(s),
+      outputError: (s, write) => {
+        write(s.replace(/^error: /, 'Error: '));
+      },
+    });
+
+  program.addCommand(functionCommand(app));
+  program.addCommand(triggerCommand(app));
+  program.addCommand(topicCommand(app));
+  program.addCommand(autoscaleCommand(app));
+
+  program
+    .command('get-server-config')
+    .description('print the runtimes the server supports')
+    .option('--config-namespace <namespace>', `namespace of ${CONFIG_MAP} (default: $KUBELESS_NAMESPACE, else ${CONFIG_NAMESPACE})`)
+    .action(async (o: { configNamespace?: string }, cmd: Command) => {
+      const list = await readRuntimes(app, cmd, o.configNamespace ?? app.env.configNamespace ?? CONFIG_NAMESPACE, 'show');
+      if (list.problem) app.err.write(`Warning: ${CONFIG_MAP}: ${list.problem}; showing the built-in runtimes\n`);
+      app.out.write(`Supported Runtimes are: ${list.ids.join(', ')}\n`);
+    });
+
+  program
+    .command('version')
+    .description('print the version of this CLI')
+    .action(() => {
+      app.out.write(`Kubeless version: ${app.version}\n`);
+    });
+
+  program
+    .command('completion')
+    .argument('<shell>', SHELLS.join(', '))
+    .description('print a shell completion script: source <(kubeless completion bash)')
+    .action((shell: string) => {
+      if (!(SHELLS as readonly string[]).includes(shell)) throw new CliError(`unsupported shell "${shell}"; supported: ${SHELLS.join(', ')}`);
+      app.out.write(completionScript(shell as (typeof SHELLS)[number], commandTree(program)));
+    });
+
+  // Subcommands inherit the output settings (help and errors go through `app`).
+  const inherit = (cmd: Command): void => {
+    for (const c of cmd.commands) {
+      c.configureOutput(program.configureOutput());
+      c.showSuggestionAfterError();
+      inherit(c);
+    }
+  };
+  inherit(program);
+  return program;
+}
+
+/** The command tree with every option spelling, `--help` included. */
+export function commandTree(cmd: Command): CommandTree {
+  return {
+    name: cmd.name(),
+    description: cmd.description(),
+    options: [...cmd.options.flatMap((o) => [o.long, o.short].filter((x): x is string => typeof x === 'string')), '--help'],
+    subcommands: cmd.commands.map(commandTree),
+  };
+}
