@@ -1,5 +1,5 @@
 export { readStackEnv, userKubeconfig, type StackEnv } from './env.js';
-export { up, down, status, readState, currentNetns, type StackState } from './stack.js';
+export { up, down, status, readState, restartComponent, currentNetns, type StackState } from './stack.js';
 export { findProcesses, listeningPorts, netnsOf, readCmdline } from './procs.js';
 export { freePort, isListening } from './ports.js';
 export { defaultRunDir, REPO_ROOT, CRD_DIR } from './paths.js';

@@ -20,7 +20,7 @@ import { renderEnvFile, type StackEnv } from './env.js';
 import { KCM_USER, USERS, certFileOf, generatePki, writeKubeconfig } from './pki.js';
 import { binaries, CRD_DIR, type Binaries } from './paths.js';
 import { freePorts, isListening } from './ports.js';
-import { isAlive, listeningPorts, stopDaemon, type DaemonRecord } from './procs.js';
+import { isAlive, listeningPorts, startDaemon, stopDaemon, type DaemonRecord } from './procs.js';
 import { startTraefik } from './traefik.js';
 
 /** Everything `down` and `status` need, persisted as `<run>/stack.json`. */
@@ -283,4 +283,31 @@ export async function status(runDir: string): Promise<{ up: boolean; components:
   const brokersUp = (await Promise.all([isListening(state.ports.kafka), isListening(state.ports.sqs)])).every(Boolean);
   const up = components.length === 7 && components.every((c) => c.alive) && apiserverReady && brokersUp;
   return { up, components, apiserverReady, env: state.env };
+}
+
+/**
+ * Fault injection for tests: stops one component of a running stack (SIGTERM, or SIGKILL with
+ * `kill`), keeps it down for `downMs`, then starts it again with the same command line and waits
+ * until its port listens again. The state file records the new pid, so `down` still stops it.
+ */
+export async function restartComponent(runDir: string, name: string, options: { downMs?: number; kill?: boolean; onDown?: () => void } = {}): Promise<void> {
+  const state = await readState(runDir);
+  const rec = state?.daemons.find((d) => d.name === name);
+  if (!state || !rec) throw new Error(`no running component ${name} in ${runDir}`);
+  const [command, ...args] = rec.cmdline;
+  if (command === undefined) throw new Error(`component ${name} has no command line`);
+  await stopDaemon(rec, options.kill ? 0 : 10_000);
+  options.onDown?.();
+  await new Promise((r) => setTimeout(r, options.downMs ?? 0));
+  const next = startDaemon(name, command, args, { log: rec.log });
+  state.daemons = state.daemons.map((d) => (d.name === name ? next : d));
+  await writeFile(stateFile(runDir), JSON.stringify(state, null, 2));
+  const port = { kafka: state.ports.kafka, 'kube-apiserver': state.ports.apiserver, apiserver: state.ports.apiserver, etcd: state.ports.etcd, elasticmq: state.ports.sqs }[name];
+  if (port !== undefined) {
+    const deadline = Date.now() + 60_000;
+    while (!(await isListening(port))) {
+      if (Date.now() > deadline) throw new Error(`${name} did not listen on ${String(port)} within 60 s after a restart`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
 }
