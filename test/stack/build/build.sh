@@ -104,11 +104,12 @@ build_elasticmq() {
     <dependency><groupId>org.elasticmq</groupId><artifactId>elasticmq-server_2.13</artifactId><version>$ELASTICMQ_VERSION</version></dependency>"
 }
 
+source "$HERE/helm.sh"  # build_helm: the helm binary the chart tests use
 targets=("$@"); [[ ${#targets[@]} -eq 0 ]] && targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
-    all) build_etcd; build_kafka; build_elasticmq; build_k8s ;;
-    k8s) build_k8s ;; etcd) build_etcd ;; kafka) build_kafka ;; elasticmq) build_elasticmq ;;
+    all) build_etcd; build_kafka; build_elasticmq; build_k8s; build_helm ;;
+    k8s) build_k8s ;; etcd) build_etcd ;; kafka) build_kafka ;; elasticmq) build_elasticmq ;; helm) build_helm ;;
     *) echo "unknown target: $t" >&2; exit 2 ;;
   esac
 done
