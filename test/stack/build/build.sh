@@ -106,12 +106,14 @@ build_elasticmq() {
 
 # shellcheck source=traefik.sh
 source "$HERE/traefik.sh"
+# shellcheck source=helm.sh
+source "$HERE/helm.sh"  # build_helm: the helm binary the chart tests use
 
 targets=("$@"); [[ ${#targets[@]} -eq 0 ]] && targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
-    all) build_etcd; build_kafka; build_elasticmq; build_traefik; build_k8s ;;
-    k8s) build_k8s ;; etcd) build_etcd ;; kafka) build_kafka ;; elasticmq) build_elasticmq ;; traefik) build_traefik ;;
+    all) build_etcd; build_kafka; build_elasticmq; build_traefik; build_k8s; build_helm ;;
+    k8s) build_k8s ;; etcd) build_etcd ;; kafka) build_kafka ;; elasticmq) build_elasticmq ;; traefik) build_traefik ;; helm) build_helm ;;
     *) echo "unknown target: $t" >&2; exit 2 ;;
   esac
 done

@@ -1,0 +1,303 @@
+/**
+ * Every controller has exactly the rights it needs, asked of the real API server's authorizer
+ * after the chart's RBAC was applied for real:
+ *  - every call the function controller made in its integration run (the audit-derived fixture,
+ *    plus whatever the live audit log of this stack shows) is allowed;
+ *  - a written list of what each controller must not do is forbidden;
+ *  - the function controller, run on a TokenRequest token of its own ServiceAccount, reconciles a
+ *    Function with no request forbidden;
+ *  - people bound to <release>-view can list functions but not create them; <release>-edit can.
+ * Regenerate the fixture after the function controller changes what it calls:
+ *   npm run -s stack -- exec npx vitest run --project integration services/function-controller
+ *   node test/helm/audit-verbs.mjs .stack/logs/audit.log --user-agent kubeless-function-controller/ \
+ *     > test/helm/fixtures/function-controller-verbs.json
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient, Manager } from '@kubeless/controller';
+import { buildFunctionController } from '@kubeless/function-controller';
+import { createLogger, createRegistry } from '@kubeless/observability';
+import { eventually, kubectl, kubectlOk, stackEnv, uniqueName, withNamespace } from '@kubeless/stack';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deriveVerbs, type AuditVerb } from './audit-verbs.mjs';
+import { kubectlIn, partition, render, toYamlStream, type Access } from './chart.js';
+
+const fixture = JSON.parse(readFileSync(path.join(import.meta.dirname, 'fixtures', 'function-controller-verbs.json'), 'utf8')) as {
+  userAgentPrefix: string;
+  verbs: AuditVerb[];
+};
+
+const release = uniqueName('kl');
+const fullname = `${release}-kubeless`;
+const sa = (component: string): string => `${fullname}-${component}`;
+const RBAC_KINDS = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ConfigMap']);
+
+let ns: { name: string; cleanup: () => Promise<void> }; // the release namespace
+let work: { name: string; cleanup: () => Promise<void> }; // where functions and triggers live
+
+beforeAll(async () => {
+  ns = await withNamespace('helm-rbac');
+  work = await withNamespace('helm-work');
+  const objects = await render({
+    release,
+    namespace: ns.name,
+    setJson: [
+      `kafkaTrigger.rbac.secrets=[{"namespace":"${work.name}","names":["kafka-given"]}]`,
+      `sqsTrigger.rbac.secrets=[{"namespace":"${work.name}","names":["sqs-given"]}]`,
+    ],
+  });
+  // The RBAC objects, ServiceAccounts and kubeless-config for real; no controller Deployments
+  // (the stack has no images to run them).
+  const r = await kubectlIn(['apply', '-f', '-'], toYamlStream(objects.filter((o) => RBAC_KINDS.has(o.kind))));
+  expect(r.code, r.stderr).toBe(0);
+}, 60_000);
+
+afterAll(async () => {
+  await kubectl(['delete', 'clusterrole,clusterrolebinding', '-l', `app.kubernetes.io/instance=${release}`, '--wait=false']);
+  await work.cleanup();
+  await ns.cleanup();
+});
+
+/** An audit entry as the access to check under the chart's install (every namespace watched). */
+function accessesOf(v: AuditVerb): Access[] {
+  const base = { verb: v.verb, group: v.group, resource: v.resource, subresource: v.subresource };
+  // Leases are the controller's own, in the release namespace.
+  if (v.resource === 'leases') return [{ ...base, namespace: ns.name, ...(v.verb === 'create' ? {} : { name: sa('function-controller') }) }];
+  const out: Access[] = [{ ...base, namespace: work.name }];
+  // The default install watches every namespace: lists and watches go cluster-wide.
+  if (v.verb === 'list' || v.verb === 'watch' || v.scope === 'cluster') out.push(base);
+  return out;
+}
+
+async function expectAllowed(component: string, accesses: Access[]): Promise<void> {
+  const { denied } = await partition(ns.name, sa(component), accesses);
+  expect(denied, `${component} must be allowed`).toEqual([]);
+}
+
+async function expectDenied(component: string, accesses: Access[]): Promise<void> {
+  const { allowed } = await partition(ns.name, sa(component), accesses);
+  expect(allowed, `${component} must be forbidden`).toEqual([]);
+}
+
+describe('the function controller', () => {
+  it('may make every call its integration run made (audit-derived fixture)', async () => {
+    expect(fixture.verbs.length).toBeGreaterThan(10);
+    await expectAllowed('function-controller', fixture.verbs.flatMap(accessesOf));
+  });
+
+  it('may make every call the live audit log of this stack shows', async () => {
+    // test/stack's function-pods test makes its own calls (EndpointSlice lookups, Function
+    // patches) through the client it gives the controller, so they carry the controller's name.
+    const borrowed = ['kubeless-function-controller/pods-test'];
+    const live = deriveVerbs(readFileSync(stackEnv().AUDIT_LOG, 'utf8'), fixture.userAgentPrefix, borrowed);
+    await expectAllowed('function-controller', live.flatMap(accessesOf));
+  });
+
+  it('may not do what it never needs', async () => {
+    const w = work.name;
+    await expectDenied('function-controller', [
+      { verb: 'delete', resource: 'namespaces', name: w },
+      { verb: 'list', resource: 'secrets', namespace: w },
+      { verb: 'watch', resource: 'secrets' },
+      { verb: 'create', resource: 'secrets', namespace: w },
+      { verb: 'delete', group: 'apps', resource: 'deployments', namespace: w },
+      { verb: 'create', resource: 'pods', namespace: w },
+      { verb: 'delete', resource: 'pods', namespace: w },
+      { verb: 'create', resource: 'pods', subresource: 'exec', namespace: w },
+      { verb: 'update', group: 'kubeless.io', resource: 'functions', namespace: w },
+      { verb: 'delete', group: 'kubeless.io', resource: 'functions', namespace: w },
+      { verb: 'list', group: 'kubeless.io', resource: 'kafkatriggers', namespace: w },
+      { verb: 'create', group: 'networking.k8s.io', resource: 'ingresses', namespace: w },
+      { verb: 'update', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', name: 'functions.kubeless.io' },
+      { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'rolebindings', namespace: w },
+      { verb: 'escalate', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
+      { verb: 'impersonate', resource: 'serviceaccounts', namespace: w },
+      { verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace: w, name: 'default' },
+      { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: ns.name, name: 'kube-controller-manager' },
+      { verb: 'create', group: 'coordination.k8s.io', resource: 'leases', namespace: w },
+      { verb: 'update', resource: 'configmaps', namespace: ns.name, name: 'kubeless-config' },
+    ]);
+  });
+});
+
+describe('the trigger controllers (provisional rights, written from SPEC.md)', () => {
+  const common = (resource: string): Access[] => [
+    { verb: 'watch', group: 'kubeless.io', resource },
+    { verb: 'get', group: 'kubeless.io', resource, namespace: work.name },
+    { verb: 'patch', group: 'kubeless.io', resource, subresource: 'status', namespace: work.name },
+    { verb: 'list', group: 'kubeless.io', resource: 'functions' },
+    { verb: 'watch', resource: 'services' },
+    { verb: 'create', resource: 'events', namespace: work.name },
+  ];
+  const forbiddenToAll = (): Access[] => [
+    { verb: 'create', group: 'apps', resource: 'deployments', namespace: work.name },
+    { verb: 'create', resource: 'pods', namespace: work.name },
+    { verb: 'list', resource: 'secrets', namespace: work.name },
+    { verb: 'watch', resource: 'secrets' },
+    { verb: 'get', resource: 'secrets', namespace: work.name, name: 'not-given' },
+    { verb: 'create', group: 'kubeless.io', resource: 'functions', namespace: work.name },
+    { verb: 'delete', group: 'kubeless.io', resource: 'functions', namespace: work.name },
+    { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'rolebindings', namespace: work.name },
+    { verb: 'bind', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
+    { verb: 'impersonate', resource: 'users' },
+    { verb: 'delete', resource: 'namespaces', name: work.name },
+  ];
+
+  it('http-trigger: manages routes, reads functions and services, and nothing else', async () => {
+    await expectAllowed('http-trigger', [
+      ...common('httptriggers'),
+      { verb: 'create', group: 'networking.k8s.io', resource: 'ingresses', namespace: work.name },
+      { verb: 'patch', group: 'traefik.io', resource: 'middlewares', namespace: work.name },
+      { verb: 'delete', group: 'configuration.konghq.com', resource: 'kongplugins', namespace: work.name },
+    ]);
+    await expectDenied('http-trigger', [
+      ...forbiddenToAll(),
+      { verb: 'get', resource: 'secrets', namespace: work.name, name: 'kafka-given' },
+      { verb: 'create', resource: 'services', namespace: work.name },
+      { verb: 'update', group: 'kubeless.io', resource: 'httptriggers', namespace: work.name },
+      { verb: 'create', group: 'gateway.networking.k8s.io', resource: 'httproutes', namespace: work.name },
+    ]);
+  });
+
+  for (const [component, kind, given, other] of [
+    ['kafka-trigger', 'kafkatriggers', 'kafka-given', 'sqs-given'],
+    ['sqs-trigger', 'sqstriggers', 'sqs-given', 'kafka-given'],
+  ] as const) {
+    it(`${component}: reads EndpointSlices and only the Secrets it was given`, async () => {
+      await expectAllowed(component, [
+        ...common(kind),
+        { verb: 'list', group: 'discovery.k8s.io', resource: 'endpointslices' },
+        { verb: 'get', resource: 'secrets', namespace: work.name, name: given },
+        { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: ns.name, name: sa(component) },
+      ]);
+      await expectDenied(component, [
+        ...forbiddenToAll(),
+        { verb: 'get', resource: 'secrets', namespace: work.name, name: other },
+        { verb: 'get', resource: 'secrets', namespace: ns.name, name: given },
+        { verb: 'update', resource: 'secrets', namespace: work.name, name: given },
+        { verb: 'update', group: 'kubeless.io', resource: kind, namespace: work.name },
+        { verb: 'create', group: 'networking.k8s.io', resource: 'ingresses', namespace: work.name },
+        { verb: 'patch', group: 'kubeless.io', resource: kind === 'kafkatriggers' ? 'sqstriggers' : 'kafkatriggers', subresource: 'status', namespace: work.name },
+      ]);
+    });
+  }
+});
+
+describe('people', () => {
+  it('bound to the view role list functions but cannot create them; bound to the edit role they can', async () => {
+    await kubectlOk(['create', 'rolebinding', 'alice-view', `--clusterrole=${fullname}-view`, '--user=alice', '-n', work.name]);
+    await kubectlOk(['create', 'rolebinding', 'bob-edit', `--clusterrole=${fullname}-edit`, '--user=bob', '-n', work.name]);
+    const fn = JSON.stringify({
+      apiVersion: 'kubeless.io/v1beta1',
+      kind: 'Function',
+      metadata: { name: uniqueName('fn'), namespace: work.name },
+      spec: { runtime: 'python3.11', handler: 'foo.handler', function: 'def handler(e, c):\n    return "hi"\n', 'function-content-type': 'text', deps: '' },
+    });
+    const list = await kubectl(['get', 'functions', '-n', work.name], { user: 'alice' });
+    expect(list.code, list.stderr).toBe(0);
+    const aliceCreate = await kubectl(['create', '--dry-run=server', '-f', '-'], { user: 'alice', input: fn });
+    expect(aliceCreate.code).not.toBe(0);
+    expect(aliceCreate.stderr).toMatch(/forbidden/i);
+    const elsewhere = await kubectl(['get', 'functions', '-n', ns.name], { user: 'alice' });
+    expect(elsewhere.stderr).toMatch(/forbidden/i);
+    const bobCreate = await kubectl(['create', '--dry-run=server', '-f', '-'], { user: 'bob', input: fn });
+    expect(bobCreate.code, bobCreate.stderr).toBe(0);
+  });
+});
+
+describe('the function controller on its own rights', () => {
+  it('reconciles Functions with a TokenRequest token of its ServiceAccount, and nothing it asks is forbidden', async () => {
+    const token = (await kubectlOk(['create', 'token', sa('function-controller'), '-n', ns.name, '--duration=10m'])).trim();
+    const adminKc = new KubeConfig();
+    adminKc.loadFromFile(stackEnv().KUBECONFIG);
+    const cluster = adminKc.getCurrentCluster()!;
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [cluster],
+      users: [{ name: 'sa', token }],
+      contexts: [{ name: 'sa', cluster: cluster.name, user: 'sa' }],
+      currentContext: 'sa',
+    });
+    const client = new KubeClient(kc, { userAgent: `${fixture.userAgentPrefix}helm-own-rights` });
+    const logger = createLogger({ name: 'function-controller-own-rights', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+    // As the chart runs it: kubeless-config from the release namespace, its own Lease there.
+    const { controller, informers } = buildFunctionController({
+      client,
+      logger,
+      registry: createRegistry({ defaultMetrics: false }),
+      watchNamespace: work.name,
+      configNamespace: ns.name,
+      instance: 'helm-own-rights',
+    });
+    const manager = new Manager({
+      client,
+      logger,
+      leaderElection: { namespace: ns.name, name: sa('function-controller'), identity: 'helm-own-rights', leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 },
+    });
+    for (const i of informers) manager.addInformer(i);
+    manager.addController(controller);
+    await kubectlOk(['create', 'secret', 'generic', 'fn-secret', '-n', work.name, '--from-literal=k=v']);
+    const user = `system:serviceaccount:${ns.name}:${sa('function-controller')}`;
+    // Requests of this ServiceAccount the API server answered 403, from the audit log.
+    const forbidden = (): string[] =>
+      readFileSync(stackEnv().AUDIT_LOG, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(user))
+        .map((l) => JSON.parse(l) as { user: { username: string }; verb: string; requestURI: string; responseStatus?: { code?: number } })
+        .filter((e) => e.user.username === user && e.responseStatus?.code === 403)
+        .map((e) => `${e.verb} ${e.requestURI}`)
+        .filter((x, i, all) => all.indexOf(x) === i);
+    try {
+      await manager.start();
+      const fn = (name: string, secret: string): string =>
+        JSON.stringify({
+          apiVersion: 'kubeless.io/v1beta1',
+          kind: 'Function',
+          metadata: { name, namespace: work.name },
+          spec: {
+            runtime: 'python3.11',
+            handler: 'foo.handler',
+            'function-content-type': 'text',
+            function: 'def handler(event, context):\n    return event["data"]\n',
+            deps: '',
+            horizontalPodAutoscaler: { metadata: { name }, spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name }, minReplicas: 1, maxReplicas: 2, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }] } },
+            deployment: { spec: { template: { spec: { volumes: [{ name: 's', secret: { secretName: secret } }], containers: [{ volumeMounts: [{ name: 's', mountPath: '/s' }] }] } } } },
+          },
+        });
+      await kubectlOk(['apply', '-f', '-'], { input: fn('good', 'fn-secret') });
+      await kubectlOk(['apply', '-f', '-'], { input: fn('missing', 'no-such-secret') });
+
+      const deployment = await eventually('the Deployment of "good"', async () => {
+        const r = await kubectl(['get', 'deployment', 'good', '-n', work.name, '-o', 'json']);
+        return r.code === 0 ? (JSON.parse(r.stdout)) : undefined;
+      });
+      // kubeless-config's security defaults reached the pod template.
+      expect(deployment.spec.template.spec.securityContext).toMatchObject({ runAsUser: 1000, runAsNonRoot: true });
+      for (const kind of ['configmap', 'service']) await eventually(`the ${kind} of "good"`, async () => (await kubectl(['get', kind, 'good', '-n', work.name])).code === 0);
+      const status = await eventually('status of "good"', async () => {
+        const f = JSON.parse(await kubectlOk(['get', 'function', 'good', '-n', work.name, '-o', 'json']));
+        const types = (f.status?.conditions ?? []).filter((c: any) => c.status === 'True').map((c: any) => c.type);
+        return types.includes('ConfigReady') && types.includes('ServiceReady') ? f.status : undefined;
+      });
+      expect(status.url).toContain('good');
+      // The missing Secret is reported as an Event on the Function.
+      await eventually('a SecretNotFound Event', async () => {
+        const events = await kubectlOk(['get', 'events', '-n', work.name, '--field-selector', 'involvedObject.name=missing', '-o', 'json']);
+        return (JSON.parse(events)).items.some((e: any) => e.reason === 'SecretNotFound');
+      });
+      await eventually('the HPA of "good"', async () => (await kubectl(['get', 'hpa', 'good', '-n', work.name])).code === 0);
+      // And it held its Lease in the release namespace.
+      const lease = JSON.parse(await kubectlOk(['get', 'lease', sa('function-controller'), '-n', ns.name, '-o', 'json']));
+      expect(lease.spec.holderIdentity).toBe('helm-own-rights');
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; requests forbidden to ${user}: ${JSON.stringify(forbidden())}`, { cause: err });
+    } finally {
+      await manager.stop();
+      client.close();
+    }
+    expect(forbidden()).toEqual([]);
+  }, 90_000);
+});
+
+
