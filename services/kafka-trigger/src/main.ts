@@ -7,7 +7,7 @@ import { commonShape, env, loadConfig } from '@kubeless/config';
 import { KubeClient, Manager } from '@kubeless/controller';
 import { HealthServer, createLogger, createRegistry } from '@kubeless/observability';
 import { buildKafkaTrigger } from './controller.js';
-import type { KafkaAuth } from './kafka.js';
+import { authFromSecret, type KafkaAuth } from './kafka.js';
 
 const config = loadConfig({
   ...commonShape,
@@ -23,6 +23,8 @@ const config = loadConfig({
   KAFKA_SASL_MECHANISM: env.enum(['plain', 'scram-sha-256', 'scram-sha-512']).default('plain'),
   KAFKA_USERNAME: env.string().optional(),
   KAFKA_PASSWORD: env.string().optional(),
+  /** A mounted Secret with the broker credentials, same keys as a trigger's authSecret (sasl.mechanism, username, password, ca.crt, tls.crt, tls.key, tls). */
+  KAFKA_AUTH_DIR: env.string().optional(),
   KAFKA_SESSION_TIMEOUT: env.duration().prefault('30s'),
   KAFKA_HEARTBEAT_INTERVAL: env.duration().prefault('3s'),
   KAFKA_REBALANCE_TIMEOUT: env.duration().prefault('60s'),
@@ -61,6 +63,20 @@ if (config.KAFKA_ENABLE_TLS) {
 }
 if (config.KAFKA_ENABLE_SASL) {
   auth.sasl = { mechanism: config.KAFKA_SASL_MECHANISM, username: config.KAFKA_USERNAME ?? '', password: config.KAFKA_PASSWORD ?? '' };
+}
+if (config.KAFKA_AUTH_DIR !== undefined) {
+  const { existsSync, readFileSync } = await import('node:fs');
+  const path = await import('node:path');
+  const data: Record<string, string> = {};
+  for (const key of ['sasl.mechanism', 'username', 'password', 'ca.crt', 'tls.crt', 'tls.key', 'tls']) {
+    const file = path.join(config.KAFKA_AUTH_DIR, key);
+    if (existsSync(file)) data[key] = readFileSync(file).toString('base64');
+  }
+  if (config.KAFKA_ENABLE_SASL && data['sasl.mechanism'] === undefined) data['sasl.mechanism'] = Buffer.from(config.KAFKA_SASL_MECHANISM).toString('base64');
+  if (config.KAFKA_ENABLE_TLS) data.tls = Buffer.from('true').toString('base64');
+  const fromDir = authFromSecret(data);
+  if (fromDir.tls) auth.tls = { ...fromDir.tls, rejectUnauthorized: !config.KAFKA_INSECURE };
+  if (fromDir.sasl) auth.sasl = fromDir.sasl;
 }
 const deliveryTls =
   config.DELIVERY_TLS_CA ?? config.DELIVERY_TLS_CERT ?? config.DELIVERY_TLS_KEY
