@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { KubeClient, Manager } from '@kubeless/controller';
@@ -41,10 +42,13 @@ export class Recorder {
   maxInFlight = 0;
   behaviour: Behaviour = () => ({ status: 200 });
   readonly ip = podIp();
+  /** `ip:port` once listening. */
+  lastAddress: string | undefined;
   #server: http.Server | undefined;
 
-  async listen(): Promise<number> {
-    this.#server = http.createServer((req, res) => {
+  /** Listens on the recorder's pod IP; with `tls`, as an https server (e.g. requiring client certificates). */
+  async listen(tls?: https.ServerOptions): Promise<number> {
+    const handler: http.RequestListener = (req, res) => {
       const chunks: Buffer[] = [];
       this.inFlight++;
       this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
@@ -65,10 +69,13 @@ export class Recorder {
         if (b.delayMs) setTimeout(finish, b.delayMs);
         else finish();
       });
-    });
+    };
+    this.#server = tls ? https.createServer(tls, handler) : http.createServer(handler);
     this.#server.keepAliveTimeout = 60_000;
     await new Promise<void>((resolve) => this.#server?.listen(0, this.ip, resolve));
-    return (this.#server.address() as AddressInfo).port;
+    const port = (this.#server.address() as AddressInfo).port;
+    this.lastAddress = `${this.ip}:${String(port)}`;
+    return port;
   }
 
   /** Distinct event ids received. */
@@ -92,8 +99,8 @@ export class Recorder {
  * A Function object (no function controller runs: the recorder stands in for its pods) with the
  * Service and EndpointSlice a function pod would get.
  */
-export async function registerFunction(client: KubeClient, ns: string, name: string, recorder: Recorder, labels: Record<string, string> = {}): Promise<void> {
-  const port = await recorder.listen();
+export async function registerFunction(client: KubeClient, ns: string, name: string, recorder: Recorder, labels: Record<string, string> = {}, tls?: https.ServerOptions): Promise<void> {
+  const port = await recorder.listen(tls);
   await client.create(`/apis/kubeless.io/v1beta1/namespaces/${ns}/functions`, {
     apiVersion: 'kubeless.io/v1beta1',
     kind: 'Function',
