@@ -14,7 +14,7 @@ import {
   type EndpointResolver,
   type TlsFiles,
 } from '@kubeless/delivery';
-import type { Logger, Registry } from '@kubeless/observability';
+import { Gauge, type Logger, type Registry } from '@kubeless/observability';
 import { Connections } from './connections.js';
 import type { KafkaAuth } from './kafka.js';
 import { planTrigger, type ConsumerSpec } from './plan.js';
@@ -79,6 +79,9 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
   }
   const http = new DeliveryClient({ userAgent: `kubeless-kafka-trigger/${o.clientId}`, tls: o.deliveryTls, logger: o.logger });
   const metrics = o.registry ? deliveryMetrics(o.registry) : undefined;
+  const lagGauge = o.registry
+    ? new Gauge({ name: 'kubeless_kafka_consumer_lag', help: 'Messages behind the high watermark, per partition this replica consumes (after its last batch).', labelNames: ['namespace', 'trigger', 'function', 'topic', 'partition'] as const, registers: [o.registry] })
+    : undefined;
   const connections = new Connections({ client: o.client, defaultAuth: o.auth, logger: o.logger, clientId: o.clientId });
   const defaults = { brokers: o.brokers };
 
@@ -107,6 +110,7 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
       maxFetchBytes: o.maxFetchBytes,
       maxFetchBytesPerPartition: Math.min(o.maxFetchBytes, 1024 * 1024),
       drainTimeoutMs: o.drainTimeoutMs,
+      lagGauge,
     });
   };
   const supervisor = new ConsumerSupervisor({ create, logger: o.logger });

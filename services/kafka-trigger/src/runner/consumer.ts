@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { InFlightLimiter, describeFailure, extensionName, sleep, type Deliverer, type EventInput } from '@kubeless/delivery';
-import type { Logger } from '@kubeless/observability';
+import type { Gauge, Logger } from '@kubeless/observability';
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { KafkaClient } from '../kafka.js';
 import type { ConsumerSpec } from '../plan.js';
@@ -25,6 +25,8 @@ export interface ConsumerOptions {
   maxFetchBytesPerPartition: number;
   /** How long `stop()` waits for deliveries in flight before aborting them. */
   drainTimeoutMs: number;
+  /** Lag per partition this replica owns (`kubeless_kafka_consumer_lag`), set after each batch. */
+  lagGauge?: Gauge<'namespace' | 'trigger' | 'function' | 'topic' | 'partition'> | undefined;
 }
 
 /** What this replica knows about the consumer, for logs and readiness. */
@@ -286,6 +288,10 @@ export class TriggerConsumer {
     }
     const next = tracker.commitOffset;
     if (next !== undefined) payload.resolveOffset(String(next - 1));
+    this.#o.lagGauge?.set(
+      { namespace: this.spec.namespace, trigger: this.spec.trigger, function: this.spec.function, topic: batch.topic, partition: String(batch.partition) },
+      Math.max(0, Number(batch.highWatermark) - (next ?? Number(batch.firstOffset() ?? 0))),
+    );
     if (rebalance.error) throw rebalance.error;
   }
 

@@ -95,6 +95,10 @@ describe('kafka-trigger delivery', () => {
     }, 30_000);
     expect(status.functions).toEqual(['fn-unordered']);
     const types = Object.fromEntries(status.conditions.map((c: any) => [c.type, c.status]));
+    const lag = (await controller.registry.getSingleMetric('kubeless_kafka_consumer_lag')?.get())?.values ?? [];
+    const unorderedLag = lag.filter((v) => v.labels.trigger === 'unordered');
+    expect(unorderedLag.map((v) => v.labels.partition).sort()).toEqual(['0', '1', '2', '3']);
+    expect(unorderedLag.every((v) => v.value === 0)).toBe(true);
     expect(types).toMatchObject({ Ready: 'True', FunctionsResolved: 'True', ConsumerGroupJoined: 'True', TopicsExist: 'True', DeadLetterReady: 'True', Stalled: 'False', BrokerReachable: 'True' });
   }, 40_000);
 });
