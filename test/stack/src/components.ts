@@ -20,6 +20,8 @@ export interface StackPorts {
   apiserver: number;
   kafka: number;
   kafkaController: number;
+  /** A SASL_PLAINTEXT listener (PLAIN and SCRAM-SHA-256/512, user KAFKA_SASL_USER). */
+  kafkaSasl: number;
   sqs: number;
   /** Traefik's entrypoints (web, websecure, traefik), chosen when it starts. */
   traefikWeb?: number;
@@ -228,8 +230,12 @@ logger.raft.level = INFO
 
 const JAVA_OPTS = ['-XX:+UseSerialGC', '-Djava.awt.headless=true', '-XX:TieredStopAtLevel=1', '-Xshare:auto'];
 
+/** The SASL user of the stack's Kafka (PLAIN and SCRAM); a test credential, not a secret. */
+export const KAFKA_SASL_USER = { username: 'kubeless', password: 'kubeless-test-password' } as const;
+
 export async function startKafka(ctx: ComponentContext): Promise<DaemonRecord> {
-  const { kafka, kafkaController } = ctx.ports;
+  const { kafka, kafkaController, kafkaSasl } = ctx.ports;
+  const { username, password } = KAFKA_SASL_USER;
   const dir = path.join(ctx.runDir, 'kafka');
   await mkdir(dir, { recursive: true });
   const props = path.join(dir, 'server.properties');
@@ -241,9 +247,13 @@ export async function startKafka(ctx: ComponentContext): Promise<DaemonRecord> {
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@127.0.0.1:${String(kafkaController)}`,
-      `listeners=PLAINTEXT://127.0.0.1:${String(kafka)},CONTROLLER://127.0.0.1:${String(kafkaController)}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${String(kafka)}`,
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      `listeners=PLAINTEXT://127.0.0.1:${String(kafka)},CONTROLLER://127.0.0.1:${String(kafkaController)},SASL_PLAINTEXT://127.0.0.1:${String(kafkaSasl)}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${String(kafka)},SASL_PLAINTEXT://127.0.0.1:${String(kafkaSasl)}`,
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+      'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+      `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${username}="${password}";`,
+      'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
       'controller.listener.names=CONTROLLER',
       'inter.broker.listener.name=PLAINTEXT',
       `log.dirs=${path.join(dir, 'data')}`,
@@ -267,7 +277,7 @@ export async function startKafka(ctx: ComponentContext): Promise<DaemonRecord> {
   );
   const cp = `${ctx.bin.kafkaLibs}/*`;
   const jopts = ['-Xms256m', '-Xmx768m', ...JAVA_OPTS, `-Dlog4j2.configurationFile=${log4j}`];
-  await run('java', [...jopts, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', 'a2VidWxlc3Mtc3RhY2stMQ', '-c', props, '--ignore-formatted'], {
+  await run('java', [...jopts, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', 'a2VidWxlc3Mtc3RhY2stMQ', '-c', props, '--ignore-formatted', '--add-scram', `SCRAM-SHA-256=[name=${username},password=${password}]`, '--add-scram', `SCRAM-SHA-512=[name=${username},password=${password}]`], {
     timeout: 120_000,
   });
   const rec = startDaemon('kafka', 'java', [...jopts, '-cp', cp, 'kafka.Kafka', props], { log: path.join(ctx.logDir, 'kafka.log') });

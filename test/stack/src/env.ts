@@ -13,6 +13,8 @@ export interface StackEnv {
   KUBE_API_SERVER: string;
   ETCD_ENDPOINT: string;
   KAFKA_BROKERS: string;
+  /** The SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; user KAFKA_SASL_USER in components.ts). */
+  KAFKA_SASL_BROKERS: string;
   SQS_ENDPOINT: string;
   SQS_REGION: string;
   AUDIT_LOG: string;

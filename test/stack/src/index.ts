@@ -7,3 +7,4 @@ export { USERS } from './pki.js';
 export { waitFor } from './wait.js';
 export { eventually, kubectl, kubectlOk, kubeConfig, clients, uniqueName, withNamespace, stackEnv, sh, type KubectlResult, type StackUserName } from './testing.js';
 export { traefikPaths, INGRESS_CLASSES, type TraefikAddresses } from './traefik.js';
+export { KAFKA_SASL_USER } from './components.js';

@@ -99,7 +99,7 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
   await mkdir(logDir, { recursive: true });
   await mkdir(kubeconfigDir, { recursive: true });
 
-  const [etcd, etcdPeer, apiserver, kafka, kafkaController, sqs, kubelet] = await freePorts(7);
+  const [etcd, etcdPeer, apiserver, kafka, kafkaController, sqs, kubelet, kafkaSasl] = await freePorts(8);
   const ports: StackPorts = {
     kubelet: kubelet ?? 0,
     etcd: etcd ?? 0,
@@ -107,6 +107,7 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     apiserver: apiserver ?? 0,
     kafka: kafka ?? 0,
     kafkaController: kafkaController ?? 0,
+    kafkaSasl: kafkaSasl ?? 0,
     sqs: sqs ?? 0,
   };
   const ctx: ComponentContext = { runDir, pkiDir, logDir, ports, bin };
@@ -119,6 +120,7 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     KUBE_API_SERVER: server,
     ETCD_ENDPOINT: `http://127.0.0.1:${String(ports.etcd)}`,
     KAFKA_BROKERS: `127.0.0.1:${String(ports.kafka)}`,
+    KAFKA_SASL_BROKERS: `127.0.0.1:${String(ports.kafkaSasl)}`,
     SQS_ENDPOINT: `http://127.0.0.1:${String(ports.sqs)}`,
     SQS_REGION,
     AUDIT_LOG: path.join(logDir, 'audit.log'),

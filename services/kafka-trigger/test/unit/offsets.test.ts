@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { BatchOffsets, decodeMetadata, encodeMetadata, type CommitMetadata } from '../../src/runner/offsets.js';
+
+describe('BatchOffsets', () => {
+  it('commits only the highest contiguous done offset, whatever the completion order', () => {
+    const b = new BatchOffsets([10, 11, 12, 13]);
+    expect(b.commitOffset).toBeUndefined();
+    expect(b.allDone).toBe(false);
+
+    expect(b.markDone(12)).toBe(false);
+    expect(b.commitOffset).toBeUndefined();
+    expect(b.markDone(13)).toBe(false);
+    expect(b.commitOffset).toBeUndefined();
+
+    expect(b.markDone(10)).toBe(true);
+    expect(b.commitOffset).toBe(11);
+    expect(b.allDone).toBe(false);
+
+    // 11 closes the gap: the prefix jumps over the already-done 12 and 13.
+    expect(b.markDone(11)).toBe(true);
+    expect(b.commitOffset).toBe(14);
+    expect(b.allDone).toBe(true);
+  });
+
+  it('ignores offsets it does not hold and offsets marked twice', () => {
+    const b = new BatchOffsets([5, 6, 7]);
+    expect(b.markDone(4)).toBe(false);
+    expect(b.markDone(8)).toBe(false);
+    expect(b.markDone(99)).toBe(false);
+    expect(b.commitOffset).toBeUndefined();
+    expect(b.markDone(5)).toBe(true);
+    expect(b.markDone(5)).toBe(false);
+    expect(b.commitOffset).toBe(6);
+    expect(b.markDone(7)).toBe(false);
+    expect(b.markDone(7)).toBe(false);
+    expect(b.commitOffset).toBe(6);
+    expect(b.allDone).toBe(false);
+  });
+
+  it('handles gaps between offsets (a compacted topic, filtered control records)', () => {
+    const b = new BatchOffsets([100, 103, 104, 120]);
+    expect(b.markDone(103)).toBe(false);
+    expect(b.markDone(100)).toBe(true);
+    // 100 and 103 done: the next message Kafka holds is 104, so the commit says "resume at 104".
+    expect(b.commitOffset).toBe(104);
+    expect(b.markDone(101)).toBe(false);
+    expect(b.markDone(120)).toBe(false);
+    expect(b.commitOffset).toBe(104);
+    expect(b.markDone(104)).toBe(true);
+    expect(b.commitOffset).toBe(121);
+    expect(b.allDone).toBe(true);
+  });
+
+  it('copies its input and treats an empty batch as done with nothing to commit', () => {
+    const input = [1, 2];
+    const b = new BatchOffsets(input);
+    input[0] = 50;
+    expect(b.markDone(1)).toBe(true);
+    expect(b.commitOffset).toBe(2);
+    const empty = new BatchOffsets([]);
+    expect(empty.allDone).toBe(true);
+    expect(empty.commitOffset).toBeUndefined();
+  });
+
+  it('works for a long batch completed in reverse', () => {
+    const offsets = Array.from({ length: 1000 }, (_, i) => 5000 + i);
+    const b = new BatchOffsets(offsets);
+    for (let i = offsets.length - 1; i > 0; i--) expect(b.markDone(offsets[i]!)).toBe(false);
+    expect(b.commitOffset).toBeUndefined();
+    expect(b.markDone(5000)).toBe(true);
+    expect(b.commitOffset).toBe(6000);
+  });
+});
+
+describe('encodeMetadata / decodeMetadata', () => {
+  const since = '2024-05-01T10:00:00.000Z';
+
+  it('round-trips attempts and the stalled message', () => {
+    const m: CommitMetadata = { attempts: new Map([[42, 3], [7, 1], [1000, 12]]), stalled: { offset: 42, reason: 'http-503: Service Unavailable', since } };
+    const text = encodeMetadata(m);
+    const back = decodeMetadata(text);
+    expect([...back.attempts.entries()].sort((a, b) => a[0] - b[0])).toEqual([[7, 1], [42, 3], [1000, 12]]);
+    expect(back.stalled).toEqual({ offset: 42, reason: 'http-503: Service Unavailable', since });
+  });
+
+  it('round-trips empty metadata and leaves stalled out when not set', () => {
+    const text = encodeMetadata({ attempts: new Map() });
+    expect(JSON.parse(text)).toEqual({ v: 1, a: {} });
+    const back = decodeMetadata(text);
+    expect(back.attempts.size).toBe(0);
+    expect(back.stalled).toBeUndefined();
+  });
+
+  it('shortens a long stalled reason to 300 characters', () => {
+    const reason = 'x'.repeat(5000);
+    const back = decodeMetadata(encodeMetadata({ attempts: new Map(), stalled: { offset: 1, reason, since } }));
+    expect(back.stalled?.reason).toBe('x'.repeat(300));
+    expect(back.stalled?.offset).toBe(1);
+  });
+
+  it('stays under the cap as valid JSON, keeping the lowest offsets', () => {
+    const attempts = new Map<number, number>();
+    // Inserted highest first: the cap must sort, not keep insertion order.
+    for (let i = 2999; i >= 0; i--) attempts.set(1_000_000_000 + i, (i % 9) + 1);
+    const text = encodeMetadata({ attempts, stalled: { offset: 1_000_000_000, reason: 'r'.repeat(1000), since } });
+    expect(text.length).toBeLessThanOrEqual(3500);
+    expect(() => JSON.parse(text) as unknown).not.toThrow();
+    const back = decodeMetadata(text);
+    expect(back.stalled?.offset).toBe(1_000_000_000);
+    const kept = [...back.attempts.keys()].sort((a, b) => a - b);
+    expect(kept.length).toBeGreaterThan(50);
+    expect(kept.length).toBeLessThan(3000);
+    // A prefix of the sorted offsets: nothing skipped, values intact.
+    expect(kept).toEqual(Array.from({ length: kept.length }, (_, i) => 1_000_000_000 + i));
+    for (const o of kept) expect(back.attempts.get(o)).toBe(attempts.get(o));
+    expect(back.attempts.has(1_000_002_999)).toBe(false);
+  });
+
+  it('does not cut entries when everything fits', () => {
+    const attempts = new Map(Array.from({ length: 20 }, (_, i) => [i, i + 1] as [number, number]));
+    expect(decodeMetadata(encodeMetadata({ attempts })).attempts).toEqual(attempts);
+  });
+
+  it.each<[string, string | null | undefined]>([
+    ['null', null],
+    ['undefined', undefined],
+    ['empty', ''],
+    ['not JSON', 'consumer-1 was here'],
+    ['JSON null', 'null'],
+    ['a JSON number', '42'],
+    ['a JSON array', '[1,2,3]'],
+    ['another version', '{"v":2,"a":{"1":5}}'],
+    ['no version', '{"a":{"1":5}}'],
+    ['truncated', '{"v":1,"a":{"1":5'],
+  ])('foreign metadata (%s) decodes as empty', (_name, text) => {
+    const m = decodeMetadata(text);
+    expect(m.attempts.size).toBe(0);
+    expect(m.stalled).toBeUndefined();
+  });
+
+  it('skips malformed entries but keeps the good ones', () => {
+    const m = decodeMetadata(JSON.stringify({ v: 1, a: { '3': 2, x: 1, '4.5': 1, '9': '7', '11': 4 }, s: { offset: '3', reason: 'r', since } }));
+    expect([...m.attempts.entries()].sort((a, b) => a[0] - b[0])).toEqual([[3, 2], [11, 4]]);
+    // A stalled entry whose offset is not a number is not ours.
+    expect(m.stalled).toBeUndefined();
+  });
+});
