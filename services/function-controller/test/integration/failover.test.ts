@@ -51,13 +51,14 @@ interface AuditEvent {
   stage: string;
 }
 
-async function auditWrites(agentPart: string): Promise<AuditEvent[]> {
+/** Writes by one replica in `namespace` (replica names repeat when the suite runs twice on one stack). */
+async function auditWrites(agentPart: string, namespace: string): Promise<AuditEvent[]> {
   const text = await readFile(stackEnv().AUDIT_LOG, 'utf8');
   return text
     .split('\n')
     .filter((l) => l.includes(agentPart))
     .map((l) => JSON.parse(l) as AuditEvent)
-    .filter((e) => e.stage === 'ResponseComplete' && ['create', 'update', 'patch', 'delete', 'deletecollection'].includes(e.verb));
+    .filter((e) => e.stage === 'ResponseComplete' && e.objectRef?.namespace === namespace && ['create', 'update', 'patch', 'delete', 'deletecollection'].includes(e.verb));
 }
 
 describe('leader election', () => {
@@ -71,8 +72,8 @@ describe('leader election', () => {
     await new Promise((r) => setTimeout(r, 3000));
     expect(await holder()).toBe('replica-a');
 
-    const byA = await auditWrites(`kubeless-function-controller/replica-a`);
-    const byB = await auditWrites(`kubeless-function-controller/replica-b`);
+    const byA = await auditWrites(`kubeless-function-controller/replica-a`, ns.name);
+    const byB = await auditWrites(`kubeless-function-controller/replica-b`, ns.name);
     expect(byA.filter((e) => e.objectRef?.resource === 'deployments').length).toBeGreaterThanOrEqual(3);
     expect(byA.filter((e) => e.objectRef?.resource === 'leases' && e.verb === 'update').length).toBeGreaterThan(0);
     expect(byB.map((e) => `${e.verb} ${e.objectRef?.resource ?? ''}/${e.objectRef?.name ?? ''}`)).toEqual([]);

@@ -19,7 +19,7 @@ const FN = { group: 'kubeless.io', version: 'v1beta1', plural: 'functions' } as 
 
 beforeAll(async () => {
   ns = await withNamespace('pods');
-  client = KubeClient.fromKubeconfig(stackEnv().KUBECONFIG, { userAgent: 'kubeless-function-controller/pods-test' });
+  client = KubeClient.fromKubeconfig(stackEnv().KUBECONFIG, { userAgent: 'kubeless-test/function-pods' });
   const logger = createLogger({ name: 'fc', level: 'silent' });
   const { controller, informers } = buildFunctionController({ client, logger, watchNamespace: ns.name, configNamespace: ns.name });
   manager = new Manager({ client, logger, leaderElection: false });
