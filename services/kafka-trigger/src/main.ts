@@ -39,7 +39,8 @@ const config = loadConfig({
   DELIVERY_TLS_KEY: env.string().optional(),
   MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
   MAX_BYTES_IN_FLIGHT: env.int(1024, 1 << 31).default(64 * 1024 * 1024),
-  DRAIN_TIMEOUT: env.duration().prefault('30s'),
+  /** Under the pod's terminationGracePeriodSeconds (30 s by default), so commits and the group leave still happen. */
+  DRAIN_TIMEOUT: env.duration().prefault('20s'),
   STATUS_INTERVAL: env.duration().prefault('10s'),
   LEASE_NAME: env.string().default('kubeless-kafka-trigger'),
   LEASE_DURATION: env.duration().prefault('15s'),

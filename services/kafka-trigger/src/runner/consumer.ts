@@ -51,6 +51,8 @@ interface PartitionState {
   firstOffset: number;
   permits: Permit[];
   committed: number | undefined;
+  /** The last finished batch's commit offset, kept until a commit covers it. */
+  done: number | undefined;
   dirty: boolean;
 }
 
@@ -81,6 +83,7 @@ export class TriggerConsumer {
   #dirty = false;
   #hard = new AbortController();
   #restartTimer: NodeJS.Timeout | undefined;
+  #restarting: Promise<void> | undefined;
   #stopping = false;
 
   constructor(options: ConsumerOptions) {
@@ -94,6 +97,10 @@ export class TriggerConsumer {
   /** Connects, joins the group and starts consuming. Rejects when Kafka cannot be reached. */
   async start(): Promise<void> {
     this.#stopping = false;
+    await this.#start();
+  }
+
+  async #start(): Promise<void> {
     this.#hard = new AbortController();
     setMaxListeners(0, this.#hard.signal);
     const o = this.#o;
@@ -111,7 +118,9 @@ export class TriggerConsumer {
     this.#consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       // A new generation: partitions may have moved, so counts are reloaded from the commits.
-      this.#parts.clear();
+      // A batch still running (kafkajs rejoins from its fetch path on a leader change) keeps its
+      // state, so its progress is still committed and its slots released.
+      for (const [k, ps] of this.#parts) if (!ps.batch) this.#parts.delete(k);
       this.#metaLoads.clear();
       this.state.joined = true;
       this.state.lastError = undefined;
@@ -131,6 +140,8 @@ export class TriggerConsumer {
       await this.#admin.connect();
       await consumer.connect();
       await consumer.subscribe({ topics: this.spec.topics, fromBeginning: this.spec.fromBeginning });
+      // stop() may have run while we connected: it found nothing to stop, so tear down here.
+      if (this.#isStopping()) throw new Error('stopped while starting');
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
@@ -145,19 +156,27 @@ export class TriggerConsumer {
     this.state.running = true;
   }
 
+  /** A method, not the field, so a check after an await is not narrowed away by the compiler. */
+  #isStopping(): boolean {
+    return this.#stopping;
+  }
+
   #scheduleRestart(): void {
     clearTimeout(this.#restartTimer);
     this.#restartTimer = setTimeout(() => {
-      void (async () => {
+      this.#restarting = (async () => {
         await this.#disconnect();
         if (this.#stopping) return;
         try {
-          await this.start();
+          await this.#start();
         } catch (err) {
+          if (this.#isStopping()) return;
           this.#log.warn({ err }, 'consumer restart failed; retrying');
           this.#scheduleRestart();
         }
-      })();
+      })().finally(() => {
+        this.#restarting = undefined;
+      });
     }, 5000);
     this.#restartTimer.unref();
   }
@@ -169,6 +188,8 @@ export class TriggerConsumer {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#restartTimer);
+    // An internal restart in progress finishes (or gives up, seeing #stopping) before we stop what it made.
+    await this.#restarting;
     const force = setTimeout(() => {
       this.#hard.abort(new Error('shutdown'));
     }, this.#o.drainTimeoutMs);
@@ -218,7 +239,7 @@ export class TriggerConsumer {
       const meta: CommitMetadata = (await this.#loadMetadata(topic)).get(partition) ?? { attempts: new Map() };
       ps = this.#parts.get(k);
       if (!ps) {
-        ps = { topic, partition, attempts: meta.attempts, stalled: meta.stalled, batch: undefined, firstOffset: 0, permits: [], committed: undefined, dirty: false };
+        ps = { topic, partition, attempts: meta.attempts, stalled: meta.stalled, batch: undefined, firstOffset: 0, permits: [], committed: undefined, done: undefined, dirty: false };
         this.#parts.set(k, ps);
       }
     }
@@ -237,6 +258,13 @@ export class TriggerConsumer {
     // Every message waiting in this batch listens on it: many at once is expected.
     setMaxListeners(0, stop.signal);
     const rebalance: { error?: Error } = {};
+    // Deliveries in flight at a rebalance get until shortly before the rebalance timeout; past
+    // that they are aborted and left uncommitted, so the group is not held up by one slow call.
+    const drain = new AbortController();
+    setMaxListeners(0, drain.signal);
+    const drainTimer: { t: NodeJS.Timeout | undefined } = { t: undefined };
+    const attemptSignal = AbortSignal.any([this.#hard.signal, drain.signal]);
+    setMaxListeners(0, attemptSignal);
     const checkRunning = (): void => {
       if (!payload.isRunning() || payload.isStale()) stop.abort(new Error('stopping'));
     };
@@ -244,7 +272,12 @@ export class TriggerConsumer {
       checkRunning();
       payload.heartbeat().catch((err: unknown) => {
         // REBALANCE_IN_PROGRESS (or a lost session): finish what is in flight, commit, rejoin.
-        rebalance.error ??= err instanceof Error ? err : new Error(String(err));
+        if (!rebalance.error) {
+          rebalance.error = err instanceof Error ? err : new Error(String(err));
+          drainTimer.t = setTimeout(() => {
+            drain.abort(new Error('rebalance drain timeout'));
+          }, Math.max(1000, this.#o.rebalanceTimeoutMs * 0.8));
+        }
         stop.abort(new Error('rebalance'));
       });
     }, Math.max(200, Math.min(1000, this.#o.heartbeatIntervalMs)));
@@ -264,7 +297,7 @@ export class TriggerConsumer {
         const offset = Number(m.offset);
         ps.permits.push({ offset, bytes });
         const run = (): Promise<void> =>
-          this.#process(ps, m, stop.signal).then((done) => {
+          this.#process(ps, m, stop.signal, attemptSignal).then((done) => {
             if (done && tracker.markDone(offset)) this.#requestCommit(ps);
           });
         if (mode === 'ordered') {
@@ -278,9 +311,11 @@ export class TriggerConsumer {
           tasks.push(run());
         }
       }
-      await Promise.all(tasks);
+      await Promise.allSettled(tasks);
     } finally {
       clearInterval(hb);
+      clearTimeout(drainTimer.t);
+      if (tracker.commitOffset !== undefined) ps.done = tracker.commitOffset;
       await this.#flush();
       // Whatever was not committed is re-read by the next owner; its slots are free again.
       for (const p of ps.permits.splice(0)) this.#limiter.release(p.bytes);
@@ -296,20 +331,20 @@ export class TriggerConsumer {
   }
 
   /** Delivers one message until done; false when it must be left for a later owner (stop, rebalance). */
-  async #process(ps: PartitionState, m: KafkaMessage, stop: AbortSignal): Promise<boolean> {
+  async #process(ps: PartitionState, m: KafkaMessage, stop: AbortSignal, attemptSignal: AbortSignal): Promise<boolean> {
     const d = this.#o.deliverer;
     const delivery = d.delivery;
     const offset = Number(m.offset);
     const event = this.#event(ps, m);
     let attempts = ps.attempts.get(offset) ?? 0;
     for (;;) {
-      if (stop.aborted || this.#shuttingDown()) return false;
+      if (stop.aborted || attemptSignal.aborted) return false;
       try {
-        await d.attempt(event, attempts + 1, this.#hard.signal);
+        await d.attempt(event, attempts + 1, attemptSignal);
         this.#settled(ps, offset);
         return true;
       } catch (err) {
-        if (this.#shuttingDown()) return false;
+        if (this.#aborted(attemptSignal)) return false;
         attempts++;
         ps.attempts.set(offset, attempts);
         const f = describeFailure(err);
@@ -346,9 +381,9 @@ export class TriggerConsumer {
     }
   }
 
-  /** True once a forced shutdown aborted deliveries in flight (a getter defeats stale narrowing). */
-  #shuttingDown(): boolean {
-    return this.#hard.signal.aborted;
+  /** True once deliveries in flight were aborted (a method defeats stale narrowing after an await). */
+  #aborted(signal: AbortSignal): boolean {
+    return signal.aborted;
   }
 
   #settled(ps: PartitionState, offset: number): void {
@@ -407,7 +442,9 @@ export class TriggerConsumer {
       if (stop.aborted) return false;
       try {
         const producer = await this.#o.producer();
-        await producer.send({ topic, acks: -1, messages: [{ key: m.key, value: m.value, headers, timestamp: m.timestamp }] });
+        const sent = producer.send({ topic, acks: -1, messages: [{ key: m.key, value: m.value, headers, timestamp: m.timestamp }] });
+        // A revoke or shutdown does not wait out the producer's retries: the record stays uncommitted.
+        await Promise.race([sent, new Promise((_resolve, reject) => { stop.addEventListener('abort', () => { reject(new Error('stopped')); }, { once: true }); })]);
         this.#o.deliverer.recordDeadLetter(f.reason);
         this.#log.warn({ topic: ps.topic, partition: ps.partition, offset: m.offset, deadLetter: topic, attempts, reason: f.reason }, 'event sent to the dead letter');
         return true;
@@ -445,7 +482,7 @@ export class TriggerConsumer {
       for (const ps of this.#parts.values()) {
         if (!ps.dirty) continue;
         ps.dirty = false;
-        const offset = ps.batch?.commitOffset ?? ps.committed ?? ps.firstOffset;
+        const offset = ps.batch?.commitOffset ?? ps.done ?? ps.committed ?? ps.firstOffset;
         const metadata = encodeMetadata({ attempts: ps.attempts, stalled: ps.stalled });
         let list = byTopic.get(ps.topic);
         if (!list) byTopic.set(ps.topic, (list = []));

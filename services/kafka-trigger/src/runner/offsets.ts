@@ -46,7 +46,8 @@ export interface CommitMetadata {
   stalled?: { offset: number; reason: string; since: string } | undefined;
 }
 
-const MAX_METADATA = 3500;
+/** Bytes (UTF-8), under Kafka's default offset.metadata.max.bytes of 4096. */
+const MAX_METADATA = 3000;
 
 export function encodeMetadata(m: CommitMetadata): string {
   const a: Record<string, number> = {};
@@ -56,7 +57,7 @@ export function encodeMetadata(m: CommitMetadata): string {
   let text = JSON.stringify(out);
   for (const [o, n] of entries) {
     const next = JSON.stringify({ ...out, a: { ...out.a, [String(o)]: n } });
-    if (next.length > MAX_METADATA) break;
+    if (Buffer.byteLength(next) > MAX_METADATA) break;
     a[String(o)] = n;
     text = next;
   }
