@@ -139,6 +139,28 @@ describe('kafka-trigger contract', () => {
     expect(a.received.some((x) => x.body.toString() === 'two' && x.at < relabelledAt)).toBe(false);
     expect(b.received.some((x) => x.body.toString() === 'three')).toBe(false);
 
+    // The topic changes: the new one is consumed (from its latest offset), the old one no longer.
+    const topic2 = uniqueName('moved');
+    await createTopic(topic2, 1);
+    await client.mergePatch(`${triggersPath(ns.name)}/moving`, { spec: { topic: topic2 } });
+    await eventually('joined on the new topic', async () => {
+      const admin2 = kafka().admin();
+      await admin2.connect();
+      try {
+        const { groups } = await admin2.describeGroups([`kubeless.${ns.name}.moving.fn-a`]);
+        const g = groups[0];
+        const topics = (g?.members ?? []).map((m) => m.memberAssignment.toString('latin1'));
+        return g?.state === 'Stable' && topics.some((t) => t.includes(topic2)) ? true : undefined;
+      } finally {
+        await admin2.disconnect();
+      }
+    }, 10_000);
+    await produce(topic2, [{ value: 'five' }]);
+    await send('old-topic');
+    await eventually('a gets five', () => Promise.resolve(a.received.some((x) => x.body.toString() === 'five') ? true : undefined), 10_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(a.received.some((x) => x.body.toString() === 'old-topic')).toBe(false);
+
     // Deleting the trigger stops delivery.
     await client.delete(`${triggersPath(ns.name)}/moving`);
     await new Promise((r) => setTimeout(r, 2000));
