@@ -183,6 +183,25 @@ describe('the trigger controllers (provisional rights, written from SPEC.md)', (
   }
 });
 
+describe('the kafka-trigger (rights from its audit log)', () => {
+  const kafkaFixture = JSON.parse(readFileSync(path.join(import.meta.dirname, 'fixtures', 'kafka-trigger-verbs.json'), 'utf8')) as { userAgentPrefix: string; verbs: AuditVerb[] };
+  // Secrets are granted per install, by name (kafkaTrigger.rbac.secrets): checked in the test above.
+  const accesses = (verbs: AuditVerb[]): Access[] =>
+    verbs
+      .filter((v) => v.resource !== 'secrets')
+      .flatMap((v) => accessesOf(v).map((a) => (v.resource === 'leases' && a.name !== undefined ? { ...a, name: sa('kafka-trigger') } : a)));
+
+  it('may make every call its integration and chaos runs made (audit-derived fixture)', async () => {
+    expect(kafkaFixture.verbs.some((v) => v.resource === 'kafkatriggers' && v.subresource === 'status')).toBe(true);
+    await expectAllowed('kafka-trigger', accesses(kafkaFixture.verbs));
+  });
+
+  it('may make every call the live audit log of this stack shows', async () => {
+    const live = deriveVerbs(readFileSync(stackEnv().AUDIT_LOG, 'utf8'), kafkaFixture.userAgentPrefix, []);
+    await expectAllowed('kafka-trigger', accesses(live));
+  });
+});
+
 describe('people', () => {
   it('bound to the view role list functions but cannot create them; bound to the edit role they can', async () => {
     await kubectlOk(['create', 'rolebinding', 'alice-view', `--clusterrole=${fullname}-view`, '--user=alice', '-n', work.name]);
