@@ -76,3 +76,37 @@ export function startFunctionController(namespace: string): { stop: () => Promis
       }),
   };
 }
+
+/** The kafka-trigger as its own process, watching `namespace`, sending straight to EndpointSlice endpoints (no cluster DNS here). */
+export function startKafkaTrigger(namespace: string): { stop: () => Promise<void>; child: ChildProcess } {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'services/kafka-trigger/dist/main.js')], {
+    env: {
+      PATH: process.env.PATH,
+      KUBECONFIG: stackEnv().KUBECONFIG,
+      KAFKA_BROKERS: stackEnv().KAFKA_BROKERS,
+      ENDPOINT_MODE: 'endpointslice',
+      WATCH_NAMESPACE: namespace,
+      POD_NAMESPACE: namespace,
+      LEADER_ELECT: 'false',
+      STATUS_INTERVAL: '1s',
+      HEALTH_PORT: '0',
+      HEALTH_HOST: '127.0.0.1',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  return {
+    child,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) {
+          resolve();
+          return;
+        }
+        child.once('exit', () => {
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}

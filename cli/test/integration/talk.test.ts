@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, kubectlOk, withNamespace } from '@kubeless/stack';
-import { kubeless, kubelessOk, startFunctionController } from './helpers.js';
+import { kubeless, kubelessOk, startFunctionController, startKafkaTrigger } from './helpers.js';
 
 let ns: { name: string; cleanup: () => Promise<void> };
 let ctrl: ReturnType<typeof startFunctionController>;
@@ -70,6 +70,27 @@ describe('the talk, end to end', () => {
 
     const top = JSON.parse(await kubelessOk(['function', 'top', '-f', 'foo', '-n', ns.name, '-o', 'json']));
     expect(top).toEqual([expect.objectContaining({ name: 'foo', namespace: ns.name, method: 'POST', totalCalls: 1, totalFailures: 0, message: '' })]);
+  });
+
+  it('publishes to a Kafka topic and the function receives it through a KafkaTrigger selecting its labels', async () => {
+    const kafkaTrigger = startKafkaTrigger(ns.name);
+    try {
+      const topic = `talk-${ns.name}`;
+      await kubelessOk(['topic', 'create', topic]);
+      const created = await kubelessOk(['trigger', 'kafka', 'create', 'foo-kafka', '--trigger-topic', topic, '--function-selector', 'foo=bar', '-n', ns.name, '--wait']);
+      expect(created).toContain('foo-kafka');
+      await kubelessOk(['topic', 'publish', '--topic', topic, '--data', '{"hello":"kafka"}']);
+      const logs = await eventually('the event in the function log', async () => {
+        const l = await kubelessOk(['function', 'logs', 'foo', '-n', ns.name]);
+        return l.includes("talk-log-marker {'hello': 'kafka'}") ? l : undefined;
+      }, 30_000);
+      expect(logs).toContain("talk-log-marker {'hello': 'kafka'}");
+      const t = await getJson('kafkatriggers.kubeless.io', 'foo-kafka');
+      expect(t.status.functions).toEqual(['foo']);
+      await kubelessOk(['topic', 'delete', topic]);
+    } finally {
+      await kafkaTrigger.stop();
+    }
   });
 
   it('deploys with --env and --secrets: the Function and its Deployment carry the variable and the mounted key', async () => {

@@ -149,7 +149,16 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
         map: (f) => triggers.list().filter((t) => t.metadata.namespace === f.metadata?.namespace).map((t) => `${t.metadata.namespace ?? ''}/${t.metadata.name ?? ''}`),
       },
     ],
-    reconcile: statusReconciler({ functions: () => functions.list(), connections, defaults, intervalMs: o.statusIntervalMs }),
+    reconcile: statusReconciler({
+      functions: () => functions.list(),
+      connections,
+      defaults,
+      intervalMs: o.statusIntervalMs,
+      consumerError: (key) => {
+        const st = supervisor.states().get(key);
+        return st?.error ?? (st && !st.joined ? st.lastError : undefined);
+      },
+    }),
     recorder: recorder.record,
     logger: o.logger.child({ controller: 'kafkatrigger' }),
     registry: o.registry,

@@ -49,7 +49,14 @@ async function observeGroup(connections: Connections, spec: ConsumerSpec): Promi
  * DeadLetterReady, Stalled, summarised in Ready; plus the target functions and the total lag.
  * Re-reads Kafka every `intervalMs` so lag and outages show.
  */
-export function statusReconciler(o: { functions: () => KubelessFunction[]; connections: Connections; defaults: PlanDefaults; intervalMs: number }) {
+export function statusReconciler(o: {
+  functions: () => KubelessFunction[];
+  connections: Connections;
+  defaults: PlanDefaults;
+  intervalMs: number;
+  /** Why this replica's consumer for a key is not running, if it failed. */
+  consumerError?: (key: string) => string | undefined;
+}) {
   return async (t: KafkaTriggerObject, _ctx: ReconcileContext): Promise<ReconcileResult> => {
     const status: KafkaTriggerStatus = t.status ?? {};
     t.status = status;
@@ -93,12 +100,20 @@ export function statusReconciler(o: { functions: () => KubelessFunction[]; conne
     setCondition(conditions, { type: 'BrokerReachable', status: 'True', reason: 'Connected' });
     const missing = [...new Set(observations.flatMap((x) => x.missingTopics))];
     setCondition(conditions, missing.length > 0 ? { type: 'TopicsExist', status: 'False', reason: 'TopicNotFound', message: `topic(s) ${missing.join(', ')} do not exist` } : { type: 'TopicsExist', status: 'True', reason: 'TopicsExist' });
+    // A group still forming (no member yet, or rebalancing) is Unknown, not a failure; it is False
+    // only when this replica's own consumer for it failed (start error, crash).
+    const failed = plan.consumers.flatMap((c) => {
+      const e = o.consumerError?.(c.key);
+      return e ? [`${c.groupId}: ${e}`] : [];
+    });
     const notJoined = observations.flatMap((x, i) => (x.state !== 'Stable' || x.members === 0 ? [`${plan.consumers[i]?.groupId ?? ''}: ${x.state}`] : []));
     setCondition(
       conditions,
-      notJoined.length > 0
-        ? { type: 'ConsumerGroupJoined', status: 'False', reason: 'GroupNotStable', message: notJoined.join('; ') }
-        : { type: 'ConsumerGroupJoined', status: 'True', reason: 'Joined', message: `${String(observations.reduce((n, x) => n + x.members, 0))} member(s)` },
+      failed.length > 0
+        ? { type: 'ConsumerGroupJoined', status: 'False', reason: 'ConsumerFailed', message: failed.join('; ') }
+        : notJoined.length > 0
+          ? { type: 'ConsumerGroupJoined', status: 'Unknown', reason: 'Joining', message: notJoined.join('; ') }
+          : { type: 'ConsumerGroupJoined', status: 'True', reason: 'Joined', message: `${String(observations.reduce((n, x) => n + x.members, 0))} member(s)` },
     );
     setCondition(
       conditions,
