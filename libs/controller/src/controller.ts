@@ -54,6 +54,18 @@ export interface ControllerOptions<T extends Reconcilable> {
   queue?: WorkQueueOptions;
   /** Re-queue every cached object this often (level-based safety net); undefined never. */
   resyncPeriodMs?: number;
+  /**
+   * Skip primary updates that change nothing but status (controller-runtime's
+   * GenerationChangedPredicate, plus labels, annotations, finalizers and deletion): a reconciler
+   * whose status moves by itself (a lag) would otherwise re-queue itself on its own writes.
+   */
+  ignoreStatusOnlyUpdates?: boolean;
+}
+
+/** What a primary update must change to be worth a reconcile when status-only updates are ignored. */
+function specStamp(o: KubeObject): string {
+  const m = o.metadata ?? {};
+  return canonical([m.generation, m.deletionTimestamp, m.labels, m.annotations, m.finalizers]);
 }
 
 const keyOf = (o: KubeObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
@@ -123,9 +135,24 @@ export class Controller<T extends Reconcilable> {
     const enqueue = (o: KubeObject): void => {
       this.queue.add(keyOf(o));
     };
-    options.informer.on('add', enqueue);
-    options.informer.on('update', enqueue);
-    options.informer.on('delete', enqueue);
+    const stamps = new Map<string, string>();
+    options.informer.on('add', (o) => {
+      if (options.ignoreStatusOnlyUpdates) stamps.set(keyOf(o), specStamp(o));
+      enqueue(o);
+    });
+    options.informer.on('update', (o) => {
+      if (options.ignoreStatusOnlyUpdates) {
+        const key = keyOf(o);
+        const stamp = specStamp(o);
+        if (stamps.get(key) === stamp) return;
+        stamps.set(key, stamp);
+      }
+      enqueue(o);
+    });
+    options.informer.on('delete', (o) => {
+      stamps.delete(keyOf(o));
+      enqueue(o);
+    });
     for (const w of options.watches ?? []) {
       const mapped = (o: KubeObject): void => {
         for (const k of w.map(o)) this.queue.add(k);

@@ -162,6 +162,8 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
     recorder: recorder.record,
     logger: o.logger.child({ controller: 'kafkatrigger' }),
     registry: o.registry,
+    // status.lag moves with every message: our own status writes must not re-queue the trigger.
+    ignoreStatusOnlyUpdates: true,
   });
 
   return {

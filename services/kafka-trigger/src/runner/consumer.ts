@@ -120,7 +120,12 @@ export class TriggerConsumer {
       // A new generation: partitions may have moved, so counts are reloaded from the commits.
       // A batch still running (kafkajs rejoins from its fetch path on a leader change) keeps its
       // state, so its progress is still committed and its slots released.
-      for (const [k, ps] of this.#parts) if (!ps.batch) this.#parts.delete(k);
+      for (const [k, ps] of this.#parts) {
+        if (ps.batch) continue;
+        this.#parts.delete(k);
+        // Slots still waiting for a commit of a partition that may have moved: free them.
+        for (const p of ps.permits.splice(0)) this.#limiter.release(p.bytes);
+      }
       this.#metaLoads.clear();
       this.state.joined = true;
       this.state.lastError = undefined;
@@ -128,6 +133,8 @@ export class TriggerConsumer {
     });
     consumer.on(consumer.events.REBALANCING, () => {
       this.state.joined = false;
+      // Best effort for partitions idle between batches: commit their finished work before the rejoin.
+      this.#requestCommit();
     });
     consumer.on(consumer.events.CRASH, (e) => {
       this.state.joined = false;
@@ -190,6 +197,8 @@ export class TriggerConsumer {
     clearTimeout(this.#restartTimer);
     // An internal restart in progress finishes (or gives up, seeing #stopping) before we stop what it made.
     await this.#restarting;
+    // Finished work of partitions idle between batches is committed while the member still may.
+    await this.#flush();
     const force = setTimeout(() => {
       this.#hard.abort(new Error('shutdown'));
     }, this.#o.drainTimeoutMs);
@@ -316,10 +325,17 @@ export class TriggerConsumer {
       clearInterval(hb);
       clearTimeout(drainTimer.t);
       if (tracker.commitOffset !== undefined) ps.done = tracker.commitOffset;
-      await this.#flush();
-      // Whatever was not committed is re-read by the next owner; its slots are free again.
-      for (const p of ps.permits.splice(0)) this.#limiter.release(p.bytes);
       ps.batch = undefined;
+      if (!rebalance.error && !stop.signal.aborted && tracker.allDone) {
+        // The usual end: kafkajs may fetch the next batch now. The commit runs on in the
+        // background and frees the slots it covers, so the uncommitted window stays bounded.
+        this.#requestCommit(ps);
+      } else {
+        // Revoke, stop, or an unfinished batch: commit what is done before letting go.
+        await this.#flush();
+        // Whatever was not committed is re-read by the next owner; its slots are free again.
+        for (const p of ps.permits.splice(0)) this.#limiter.release(p.bytes);
+      }
     }
     const next = tracker.commitOffset;
     if (next !== undefined) payload.resolveOffset(String(next - 1));
