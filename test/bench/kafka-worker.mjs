@@ -1,0 +1,261 @@
+#!/usr/bin/env node
+/**
+ * The processes of the Kafka benchmark (test/bench/kafka.mjs), one role per process so each side
+ * of a comparison has a process (and an event loop) of its own:
+ *
+ *   recorder        the function of the latency part: a node:http server on a pod IP that answers
+ *                   200 at once and records `now - payload.ts` (ms, sub-ms precision);
+ *                   GET /take returns and clears what was recorded
+ *   kafkajs         the raw Kafka baseline: a bare kafkajs consumer (eachBatch, autoCommit) reading
+ *                   N messages of a topic from the beginning, doing nothing per message
+ *   kafkajs-latency a bare kafkajs consumer recording `now - payload.ts` of the produce-rate events
+ *                   (Kafka alone, no HTTP: a diagnostic beside the trigger's latency)
+ *   http            the raw HTTP baseline: a bare undici client POSTing N payloads to a URL with C
+ *                   requests in flight (one keep-alive connection per request in flight)
+ *   produce-rate    a producer sending R events/s for D s, each with its produce time in the payload
+ *   direct-rate     an undici client POSTing R events/s for D s, each with its send time in the payload
+ *
+ * Each role prints one JSON line (its result) on stdout and exits; the recorder prints its address.
+ * Times are `now()` of kafka-common.mjs: wall-clock ms with sub-ms resolution.
+ */
+import { createServer } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import kafkajs from 'kafkajs';
+import { Agent } from 'undici';
+import { now, payload } from './kafka-common.mjs';
+
+const { values: a } = parseArgs({
+  options: {
+    role: { type: 'string' },
+    brokers: { type: 'string', default: '' },
+    topic: { type: 'string', default: '' },
+    group: { type: 'string', default: '' },
+    messages: { type: 'string', default: '0' },
+    concurrency: { type: 'string', default: '100' },
+    partitionsConcurrency: { type: 'string', default: '16' },
+    url: { type: 'string', default: '' },
+    ip: { type: 'string', default: '127.0.0.1' },
+    rate: { type: 'string', default: '1000' },
+    duration: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '1' },
+    keys: { type: 'string', default: '0' },
+  },
+});
+const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
+const kafka = () => new kafkajs.Kafka({ clientId: 'kubeless-bench', brokers: a.brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
+
+/**
+ * Sends `send(phase)` at `rate` per second for `warmupS + durationS` seconds, on a 1 ms tick: each
+ * tick sends what is due (usually one or two), so events are spread, not bursts. `phase` is 'w'
+ * during the warm-up, 'm' while measured.
+ */
+async function paced(rate, warmupS, durationS, send) {
+  const t0 = now();
+  const end = t0 + (warmupS + durationS) * 1000;
+  let sent = 0;
+  let measured = 0;
+  const pending = new Set();
+  for (;;) {
+    const t = now();
+    if (t >= end) break;
+    const due = Math.floor(((t - t0) / 1000) * rate) - sent;
+    if (due > 0) {
+      const phase = t - t0 < warmupS * 1000 ? 'w' : 'm';
+      const p = send(phase, due).catch(() => undefined);
+      pending.add(p);
+      void p.finally(() => pending.delete(p));
+      sent += due;
+      if (phase === 'm') measured += due;
+    }
+    await sleep(1);
+  }
+  await Promise.all(pending);
+  return { sent, measured, elapsedS: (now() - t0) / 1000 };
+}
+
+switch (a.role) {
+  case 'recorder': {
+    let recorded = [];
+    let kafkaCount = 0;
+    let directCount = 0;
+    const server = createServer((req, res) => {
+      if (req.method === 'GET' && req.url === '/take') {
+        const body = JSON.stringify({ latencies: recorded, kafka: kafkaCount, direct: directCount });
+        recorded = [];
+        kafkaCount = 0;
+        directCount = 0;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
+        return;
+      }
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const at = now();
+        res.writeHead(200);
+        res.end();
+        try {
+          const p = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          if (req.headers['ce-id'] !== undefined) kafkaCount++;
+          else directCount++;
+          if (p.p === 'm' && typeof p.ts === 'number') recorded.push(at - p.ts);
+        } catch {
+          // not a benchmark payload
+        }
+      });
+    });
+    server.keepAliveTimeout = 60_000;
+    server.listen(0, a.ip, () => {
+      const { port } = server.address();
+      process.stdout.write(`recorder listening on http://${a.ip}:${String(port)}\n`);
+    });
+    process.on('SIGTERM', () => {
+      server.closeAllConnections();
+      server.close();
+      process.exit(0);
+    });
+    break;
+  }
+
+  case 'kafkajs': {
+    const n = Number(a.messages);
+    // The same fetch settings and partition concurrency as the kafka-trigger's consumer.
+    const consumer = kafka().consumer({ groupId: a.group, maxBytes: 4 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024, maxWaitTimeInMs: 1000 });
+    // The window opens with the first fetch request: a whole small topic can come in one response.
+    let firstFetch;
+    consumer.on(consumer.events.FETCH_START, () => (firstFetch ??= now()));
+    await consumer.connect();
+    await consumer.subscribe({ topics: [a.topic], fromBeginning: true });
+    let count = 0;
+    let firstBatch;
+    let last;
+    let done;
+    const finished = new Promise((resolve) => (done = resolve));
+    await consumer.run({
+      autoCommit: true,
+      partitionsConsumedConcurrently: Number(a.partitionsConcurrency),
+      eachBatch: async ({ batch }) => {
+        firstBatch ??= now();
+        count += batch.messages.length;
+        if (count >= n) {
+          last ??= now();
+          done();
+        }
+        await Promise.resolve();
+      },
+    });
+    await Promise.race([finished, sleep(600_000)]);
+    const end = last ?? now();
+    out({ count, elapsedMs: end - (firstFetch ?? end), fromFirstBatchMs: end - (firstBatch ?? end) });
+    await consumer.disconnect();
+    process.exit(0);
+    break;
+  }
+
+  case 'kafkajs-latency': {
+    // Kafka alone at a fixed rate: produce -> a bare consumer (eachBatch), no HTTP. Diagnostic only.
+    const n = Number(a.messages);
+    const consumer = kafka().consumer({ groupId: a.group, maxBytes: 4 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024, maxWaitTimeInMs: 1000 });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [a.topic], fromBeginning: true });
+    const latencies = [];
+    let probes = 0;
+    let lastAt = 0;
+    await consumer.run({
+      autoCommit: true,
+      partitionsConsumedConcurrently: Number(a.partitionsConcurrency),
+      eachBatch: async ({ batch }) => {
+        const at = now();
+        for (const m of batch.messages) {
+          const p = JSON.parse(m.value?.toString('utf8') ?? '{}');
+          if (p.p === 'm') {
+            latencies.push(at - p.ts);
+            lastAt = at;
+          }
+          else if (p.p === 'probe' && probes++ === 0) process.stdout.write('joined\n');
+        }
+        await Promise.resolve();
+      },
+    });
+    // Done when `n` measured events came, when they stopped coming for 3 s (the producer's tick
+    // rounding may send one or two fewer), or well after the producer must have finished.
+    const deadline = now() + (120 + Number(a.warmup) + Number(a.duration)) * 1000;
+    while (latencies.length < n && now() < deadline && !(lastAt > 0 && now() - lastAt > 3000)) await sleep(100);
+    out({ latencies });
+    await consumer.disconnect();
+    process.exit(0);
+    break;
+  }
+
+  case 'http': {
+    const n = Number(a.messages);
+    const c = Number(a.concurrency);
+    const url = new URL(a.url);
+    // As the kafka-trigger's DeliveryClient: one Agent, no connection cap (the in-flight bound caps them).
+    const agent = new Agent({ keepAliveTimeout: 30_000, connections: null });
+    const bodies = Array.from({ length: n }, (_, i) => payload(i));
+    let next = 0;
+    let failed = 0;
+    const t0 = now();
+    await Promise.all(
+      Array.from({ length: c }, async () => {
+        while (next < n) {
+          const i = next++;
+          const res = await agent.request({ origin: url.origin, path: '/', method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i] });
+          await res.body.dump();
+          if (res.statusCode >= 300) failed++;
+        }
+      }),
+    );
+    out({ count: n, failed, elapsedMs: now() - t0 });
+    await agent.close();
+    process.exit(0);
+    break;
+  }
+
+  case 'produce-rate': {
+    const producer = kafka().producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    const keys = Number(a.keys);
+    let i = 0;
+    const r = await paced(Number(a.rate), Number(a.warmup), Number(a.duration), async (phase, count) => {
+      const ts = now();
+      // Keyed over `keys` keys (key-ordered), else no key (the partitioner spreads them round-robin).
+      const messages = Array.from({ length: count }, () => {
+        const n = i++;
+        return { key: keys > 0 ? `k${String(n % keys)}` : null, value: JSON.stringify({ i: n, msg: 'hello kubeless', p: phase, ts }) };
+      });
+      await producer.send({ topic: a.topic, acks: -1, messages });
+    });
+    out(r);
+    await producer.disconnect();
+    process.exit(0);
+    break;
+  }
+
+  case 'direct-rate': {
+    const url = new URL(a.url);
+    const agent = new Agent({ keepAliveTimeout: 30_000, connections: null });
+    let i = 0;
+    let failed = 0;
+    const r = await paced(Number(a.rate), Number(a.warmup), Number(a.duration), async (phase, count) => {
+      await Promise.all(
+        Array.from({ length: count }, async () => {
+          const body = JSON.stringify({ i: i++, msg: 'hello kubeless', p: phase, ts: now() });
+          const res = await agent.request({ origin: url.origin, path: '/', method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          await res.body.dump();
+          if (res.statusCode >= 300) failed++;
+        }),
+      );
+    });
+    out({ ...r, failed });
+    await agent.close();
+    process.exit(0);
+    break;
+  }
+
+  default:
+    process.stderr.write(`unknown role ${String(a.role)}\n`);
+    process.exit(2);
+}

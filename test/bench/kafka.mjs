@@ -1,0 +1,580 @@
+#!/usr/bin/env node
+/**
+ * Kafka benchmark (SPEC §10, issue 5): Kafka -> kafka-trigger -> a no-op function, in each mode,
+ * against two raw baselines measured in the same run, plus the latency the trigger adds at a fixed
+ * rate. Every side runs in its own process (kafka-worker.mjs has the worker roles):
+ *
+ *   - the function: the real Node.js runtime (runtimes/nodejs/dist/server.js) with a no-op handler,
+ *     listening on a pod IP and published as Function + Service + EndpointSlice in a fresh namespace;
+ *   - the kafka-trigger: services/kafka-trigger/dist/main.js, ENDPOINT_MODE=endpointslice, one
+ *     process per mode, with one KafkaTrigger (initialOffset earliest) on a fresh topic holding N
+ *     pre-produced messages over P partitions;
+ *   - baseline 1: a bare kafkajs consumer (eachBatch, autoCommit) reading the same N messages (its
+ *     own group), doing nothing per message;
+ *   - baseline 2: a bare undici client POSTing the same N payloads to the same runtime with the same
+ *     number of requests in flight as the trigger's maxInFlight (one connection each, as the trigger's
+ *     DeliveryClient: an Agent without a connection cap).
+ *
+ * Throughput is measured at the function, from its first to its last delivery: the driver polls the
+ * runtime's own /metrics (function_calls_total{method="POST"}) every --poll-ms. Why there and not
+ * the trigger's kubeless_delivery_delivered_total: it counts what the function actually ran, the
+ * same probe serves the HTTP baseline (which has no trigger), and the process under test (the
+ * trigger) pays nothing for it; the runtime renders a few counters 50 times a second, equally on
+ * both paths. Each end of the window is known within --poll-ms / 2 (its midpoint is used).
+ *
+ * Latency: a recording function (node:http in its own process, on another pod IP) answers 200 at
+ * once and records `receive time - payload.ts`. A producer sends R events/s for D s with its produce
+ * time in each payload; a direct undici client sends the same payloads at the same rate to the same
+ * server (send -> receive). Added latency = Kafka path minus direct path, per percentile. A third
+ * row, the same producer read by a bare kafkajs consumer (no trigger, no HTTP), shows Kafka's own
+ * share of it (diagnostic; not part of the target).
+ *
+ * Run inside the stack's network namespace:
+ *   npm run stack -- up
+ *   npm run -s stack -- exec node test/bench/kafka.mjs [--messages 50000] [--partitions 4]
+ *     [--max-in-flight 100] [--keys 100] [--rate 1000] [--duration 20] [--modes unordered,key-ordered,ordered]
+ *     [--rounds 3] [--latency-modes unordered,key-ordered,ordered] [--quick]
+ * --rounds R (default 3): the HTTP baseline and the unordered trigger alternate R times; the ratio
+ *   is the median of the rounds' ratios (the machine's background load moves between runs).
+ * --quick: 5,000 messages, one round, 5 s latency windows, latency of unordered only (a one-minute
+ *   smoke run). `--modes none` or
+ * `--latency-modes none` skips that part. `--trigger-node-args=...` passes node flags to the
+ * kafka-trigger processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). Whole run with the
+ * defaults: about 4 minutes.
+ * Exits 1 when a target is missed (unordered >= 70% of the slower baseline; added p99 < 5 ms).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import kafkajs from 'kafkajs';
+import { KubeClient } from '../../libs/controller/dist/index.js';
+import { REPO_ROOT, freePort, readState, readStackEnv, uniqueName } from '../stack/dist/index.js';
+import { now, payload } from './kafka-common.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    messages: { type: 'string' },
+    partitions: { type: 'string', default: '4' },
+    'max-in-flight': { type: 'string', default: '100' },
+    keys: { type: 'string', default: '100' },
+    rate: { type: 'string', default: '1000' },
+    duration: { type: 'string' },
+    warmup: { type: 'string', default: '2' },
+    modes: { type: 'string', default: 'unordered,key-ordered,ordered' },
+    'latency-modes': { type: 'string' },
+    'poll-ms': { type: 'string', default: '20' },
+    rounds: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    /** Extra node arguments for the kafka-trigger processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
+    'trigger-node-args': { type: 'string', default: '' },
+  },
+});
+const N = Number(args.messages ?? (args.quick ? '5000' : '50000'));
+const P = Number(args.partitions);
+const MAX_IN_FLIGHT = Number(args['max-in-flight']);
+const KEYS = Number(args.keys);
+const RATE = Number(args.rate);
+const DURATION = Number(args.duration ?? (args.quick ? '5' : '20'));
+const WARMUP = Number(args.warmup);
+const POLL_MS = Number(args['poll-ms']);
+/** Rounds of (HTTP baseline, unordered trigger), taken in turns; the ratio is the median of the rounds'. */
+const ROUNDS = Number(args.rounds ?? (args.quick ? '1' : '3'));
+const modeList = (v) => v.split(',').filter((m) => m !== '' && m !== 'none');
+const MODES = modeList(args.modes);
+/** `none` skips the latency part. */
+const LATENCY_MODES = modeList(args['latency-modes'] ?? (args.quick ? 'unordered' : 'unordered,key-ordered,ordered'));
+const FUNCTION_IP = '10.244.240.1';
+const RECORDER_IP = '10.244.240.2';
+const FUNCTION_PORT = 8080;
+const TARGET_RATIO = 0.7;
+const TARGET_ADDED_P99_MS = 5;
+
+const env = readStackEnv();
+const brokers = env.KAFKA_BROKERS;
+const log = (line) => process.stdout.write(`[bench] ${line}\n`);
+const loadText = () => `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${String(os.cpus().length)} cores`;
+const WORKER = path.join(REPO_ROOT, 'test/bench/kafka-worker.mjs');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'kubeless-bench-kafka-'));
+
+// ------------------------------------------------------------------ processes
+/** Every child still running, killed on the way out. */
+const children = new Set();
+let interrupted = false;
+process.once('SIGINT', () => {
+  interrupted = true;
+  for (const c of children) c.kill('SIGKILL');
+});
+const checkInterrupted = () => {
+  if (interrupted) throw new Error('interrupted');
+};
+
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+async function stopChild(child, graceMs = 10_000) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  if ((await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)])) === false) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** Runs one worker role to its end; resolves with the JSON line it printed. */
+function runWorker(role, options) {
+  const argv = [WORKER, '--role', role, '--brokers', brokers];
+  for (const [k, v] of Object.entries(options)) argv.push(`--${k}`, String(v));
+  const child = track(spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] }));
+  let outText = '';
+  child.stdout.on('data', (d) => (outText += d));
+  const done = new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      if (code === 0) resolve(JSON.parse(outText.trim().split('\n').pop() ?? '{}'));
+      else reject(new Error(`worker ${role} exited ${String(code)}`));
+    });
+  });
+  return { child, done };
+}
+
+let clockTicks = 100;
+/** User + system CPU seconds of a process, from /proc. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  } catch {
+    return undefined;
+  }
+}
+const sampleCpu = (pids) => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+function cpuShares(before, after, seconds) {
+  const parts = [];
+  for (const [name, b] of Object.entries(before)) {
+    const e = after[name];
+    if (b !== undefined && e !== undefined && seconds > 0) parts.push(`${name} ${(((e - b) / seconds) * 100).toFixed(0)}%`);
+  }
+  return parts.join(', ');
+}
+
+// ------------------------------------------------------------------ kubernetes
+const kube = KubeClient.fromKubeconfig(env.KUBECONFIG, { userAgent: 'kubeless-bench/kafka' });
+const ns = uniqueName('bench-kafka');
+const triggersPath = `/apis/kubeless.io/v1beta1/namespaces/${ns}/kafkatriggers`;
+
+/** A Function with the Service and EndpointSlice its pod would get (no function controller runs). */
+async function publishFunction(name, ip, port) {
+  await kube.create(`/apis/kubeless.io/v1beta1/namespaces/${ns}/functions`, {
+    apiVersion: 'kubeless.io/v1beta1',
+    kind: 'Function',
+    metadata: { name, namespace: ns },
+    spec: { runtime: 'nodejs20', handler: 'noop.noop', function: "module.exports = { noop: () => '' };", timeout: '10' },
+  });
+  await kube.create(`/api/v1/namespaces/${ns}/services`, {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name, namespace: ns, labels: { 'created-by': 'kubeless', function: name } },
+    spec: { ports: [{ name: 'http-function-port', port: 8080, targetPort: port, protocol: 'TCP' }] },
+  });
+  await kube.create(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: `${name}-bench`, namespace: ns, labels: { 'created-by': 'kubeless', 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'kubeless-bench' } },
+    addressType: 'IPv4',
+    endpoints: [{ addresses: [ip], conditions: { ready: true } }],
+    ports: [{ name: 'http-function-port', port, protocol: 'TCP' }],
+  });
+}
+
+/** The kafka-trigger as its own process, watching the bench namespace; resolves once ready. */
+async function startTrigger(label) {
+  const port = await freePort();
+  const logFile = path.join(tmp, `kafka-trigger-${label}.log`);
+  const fd = openSync(logFile, 'w');
+  const child = track(
+    spawn(process.execPath, [...args['trigger-node-args'].split(' ').filter(Boolean), path.join(REPO_ROOT, 'services/kafka-trigger/dist/main.js')], {
+      env: {
+        PATH: process.env.PATH,
+        KUBECONFIG: env.KUBECONFIG,
+        POD_NAMESPACE: ns,
+        WATCH_NAMESPACE: ns,
+        POD_NAME: `bench-${label}`,
+        HEALTH_PORT: String(port),
+        HEALTH_HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        KAFKA_BROKERS: brokers,
+        ENDPOINT_MODE: 'endpointslice',
+        LEADER_ELECT: 'false',
+      },
+      stdio: ['ignore', fd, fd],
+    }),
+  );
+  closeSync(fd);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    checkInterrupted();
+    if (child.exitCode !== null) throw new Error(`kafka-trigger exited ${String(child.exitCode)}: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${String(port)}/readyz`)).status === 200) break;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error('kafka-trigger did not become ready');
+    await sleep(100);
+  }
+  return { child, port, logFile };
+}
+
+async function triggerMetrics(port) {
+  const text = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
+  const sum = (name) => {
+    let total = 0;
+    for (const line of text.split('\n')) if (line.startsWith(name)) total += Number(line.split(' ').pop());
+    return total;
+  };
+  return { delivered: sum('kubeless_delivery_delivered_total{'), failed: sum('kubeless_delivery_failed_attempts_total{'), retried: sum('kubeless_delivery_retried_total{') };
+}
+
+function kafkaTrigger(name, topic, fn, mode) {
+  groups.push(`kubeless.${ns}.${name}.${fn}`);
+  const delivery = { ordering: mode, timeout: '10s' };
+  if (mode !== 'ordered') delivery.maxInFlight = MAX_IN_FLIGHT;
+  return { apiVersion: 'kubeless.io/v1beta1', kind: 'KafkaTrigger', metadata: { name, namespace: ns }, spec: { topic, functionName: fn, initialOffset: 'earliest', delivery } };
+}
+
+// ------------------------------------------------------------------ kafka
+const kafka = new kafkajs.Kafka({ clientId: 'kubeless-bench', brokers: brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
+const kadmin = kafka.admin();
+const producer = kafka.producer({ allowAutoTopicCreation: false });
+const topics = [];
+/** Consumer groups to delete at the end (the triggers' are `kubeless.<ns>.<trigger>.<function>`). */
+const groups = [];
+
+async function createTopic(prefix) {
+  const topic = uniqueName(prefix);
+  await kadmin.createTopics({ topics: [{ topic, numPartitions: P, replicationFactor: 1 }], waitForLeaders: true });
+  topics.push(topic);
+  return topic;
+}
+
+/** N messages: keyed over KEYS keys (key-ordered), else spread evenly over the partitions. */
+async function preProduce(topic, keyed) {
+  for (let i = 0; i < N; i += 5000) {
+    const messages = [];
+    for (let j = i; j < Math.min(N, i + 5000); j++) {
+      messages.push(keyed ? { key: `k${String(j % KEYS)}`, value: payload(j) } : { partition: j % P, value: payload(j) });
+    }
+    await producer.send({ topic, acks: -1, messages });
+  }
+}
+
+// ------------------------------------------------------------------ the function
+async function functionCalls() {
+  const text = await (await fetch(`http://${FUNCTION_IP}:${String(FUNCTION_PORT)}/metrics`)).text();
+  const m = /^function_calls_total\{method="POST"\} (\d+)/m.exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * Polls the function's call counter until `target` calls past `base` arrived (or nothing moved for
+ * `stallMs`): the window from the first to the last delivery, each end at the midpoint of the
+ * polls around it, and the CPU each process used over it.
+ */
+async function watchCalls(base, target, pids, { startMs = 60_000, stallMs = 20_000 } = {}) {
+  let prevT = now();
+  let count = 0;
+  let first;
+  let last;
+  let cpuStart;
+  let cpuEnd;
+  let movedAt = now();
+  for (;;) {
+    checkInterrupted();
+    await sleep(POLL_MS);
+    const c = (await functionCalls()) - base;
+    const t = now();
+    if (c !== count) movedAt = t;
+    if (first === undefined && c > 0) {
+      first = (prevT + t) / 2;
+      cpuStart = sampleCpu(pids);
+    }
+    count = c;
+    if (c >= target) {
+      last = (prevT + t) / 2;
+      cpuEnd = sampleCpu(pids);
+      break;
+    }
+    if (t - movedAt > (first === undefined ? startMs : stallMs)) {
+      last = movedAt;
+      cpuEnd = sampleCpu(pids);
+      break;
+    }
+    prevT = t;
+  }
+  const seconds = first === undefined ? 0 : (last - first) / 1000;
+  return { count, seconds, rate: seconds > 0 ? count / seconds : 0, cpu: first === undefined ? '' : cpuShares(cpuStart, cpuEnd, seconds), complete: count >= target };
+}
+
+// ------------------------------------------------------------------ statistics
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+function summary(latencies) {
+  const s = Float64Array.from(latencies).sort();
+  const mean = s.reduce((x, y) => x + y, 0) / (s.length || 1);
+  return { n: s.length, p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99), max: s[s.length - 1] ?? NaN, mean };
+}
+const ms = (v) => (Number.isFinite(v) ? v.toFixed(2) : '-');
+
+// ------------------------------------------------------------------ the run
+const started = Date.now();
+const state = await readState(env.KUBELESS_STACK_DIR);
+const brokerPid = state?.daemons.find((d) => d.name === 'kafka')?.pid;
+let pass = true;
+const rows = [];
+const latencyRows = [];
+let runtime;
+let recorder;
+try {
+  try {
+    clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    // keep the usual Linux value
+  }
+  log(`start: ${loadText()}`);
+  await kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  await kadmin.connect();
+  await producer.connect();
+
+  // The no-op function: the real Node.js runtime, its access log to a file (it pays its own writes).
+  writeFileSync(path.join(tmp, 'noop.js'), "module.exports = { noop: () => '' };\n");
+  const runtimeLog = path.join(tmp, 'runtime.log');
+  const fd = openSync(runtimeLog, 'w');
+  runtime = track(
+    spawn(process.execPath, [path.join(REPO_ROOT, 'runtimes/nodejs/dist/server.js')], {
+      env: { PATH: process.env.PATH, KUBELESS_INSTALL_VOLUME: tmp, MOD_NAME: 'noop', FUNC_HANDLER: 'noop', FUNC_HOST: FUNCTION_IP, FUNC_PORT: String(FUNCTION_PORT), FUNC_TIMEOUT: '10', FUNC_RUNTIME: 'nodejs20' },
+      stdio: ['ignore', fd, 'inherit'],
+    }),
+  );
+  closeSync(fd);
+  for (let i = 0; !/listening on/.test(readFileSync(runtimeLog, 'utf8')); i++) {
+    if (runtime.exitCode !== null || i > 200) throw new Error('the Node.js runtime did not start');
+    await sleep(50);
+  }
+  await publishFunction('noop', FUNCTION_IP, FUNCTION_PORT);
+
+  // The recording function of the latency part.
+  recorder = track(spawn(process.execPath, [WORKER, '--role', 'recorder', '--ip', RECORDER_IP], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const recorderUrl = await new Promise((resolve, reject) => {
+    let text = '';
+    recorder.stdout.on('data', (d) => {
+      text += d;
+      const m = /listening on (http:\/\/\S+)/.exec(text);
+      if (m) resolve(m[1]);
+    });
+    recorder.once('exit', () => reject(new Error('recorder exited')));
+  });
+  await publishFunction('recorder', RECORDER_IP, Number(new URL(recorderUrl).port));
+  const take = async () => (await fetch(`${recorderUrl}/take`)).json();
+
+  const shape = `${String(N)} messages of ${String(payload(N - 1).length)} B JSON over ${String(P)} partitions`;
+  log(`load shape: ${shape}; function = Node.js runtime, no-op handler, on ${FUNCTION_IP}:${String(FUNCTION_PORT)}; each side in its own process; window = first to last call seen at the function (its /metrics polled every ${String(POLL_MS)} ms)`);
+
+  // ---------------------------------------------------------------- baselines
+  const topicBase = await createTopic('bench-base');
+  await preProduce(topicBase, false);
+  {
+    const group = uniqueName('bench-bare');
+    groups.push(group);
+    const w = runWorker('kafkajs', { topic: topicBase, group, messages: N, partitionsConcurrency: 16 });
+    const r = await w.done;
+    const rate = r.count / (r.elapsedMs / 1000);
+    rows.push({ name: 'bare kafkajs consumer', rate, seconds: r.elapsedMs / 1000, count: r.count, cpu: '', shape: `${shape}; eachBatch, autoCommit, partitionsConsumedConcurrently 16, no work per message; window = first fetch request to last batch, in the consumer` });
+    log(`bare kafkajs consumer: ${String(r.count)} messages in ${(r.elapsedMs / 1000).toFixed(2)} s = ${rate.toFixed(0)} msg/s (first to last batch: ${(r.fromFirstBatchMs / 1000).toFixed(2)} s)`);
+  }
+  const httpBaseline = async (round) => {
+    const base = await functionCalls();
+    const w = runWorker('http', { url: `http://${FUNCTION_IP}:${String(FUNCTION_PORT)}`, messages: N, concurrency: MAX_IN_FLIGHT });
+    const r = await watchCalls(base, N, { runtime: runtime.pid, client: w.child.pid });
+    const own = await w.done;
+    const row = { name: `bare undici -> runtime${round}`, http: true, rate: r.rate, seconds: r.seconds, count: r.count, cpu: r.cpu, shape: `${String(N)} POSTs of the same payloads, ${String(MAX_IN_FLIGHT)} in flight, keep-alive Agent (no connection cap)${own.failed ? `, ${String(own.failed)} non-2xx` : ''}` };
+    rows.push(row);
+    log(`bare undici -> runtime${round}: ${String(r.count)} calls in ${r.seconds.toFixed(2)} s = ${r.rate.toFixed(0)} calls/s (client's own clock ${(own.elapsedMs / 1000).toFixed(2)} s); cpu: ${r.cpu}`);
+    return row;
+  };
+
+  const triggerRun = async (mode, round) => {
+    const topic = await createTopic(`bench-${mode}`);
+    await preProduce(topic, mode === 'key-ordered');
+    const name = `tput-${mode}${round.replace(/\D+/g, '-')}`.replace(/-$/, '');
+    const trigger = await startTrigger(name);
+    const watching = watchCalls(await functionCalls(), N, { runtime: runtime.pid, trigger: trigger.child.pid, ...(brokerPid ? { broker: brokerPid } : {}) });
+    await kube.create(triggersPath, kafkaTrigger(name, topic, 'noop', mode));
+    const r = await watching;
+    const tm = await triggerMetrics(trigger.port);
+    await stopChild(trigger.child, 40_000);
+    await kube.delete(`${triggersPath}/${name}`).catch(() => undefined);
+    const detail = mode === 'ordered' ? `one at a time per partition (${String(P)} partitions)` : mode === 'key-ordered' ? `${String(KEYS)} keys, maxInFlight ${String(MAX_IN_FLIGHT)}` : `maxInFlight ${String(MAX_IN_FLIGHT)}`;
+    const extra = `${tm.failed ? `, ${String(tm.failed)} failed attempts` : ''}${tm.delivered > N ? `, ${String(tm.delivered - N)} duplicates` : ''}${r.complete ? '' : `, INCOMPLETE: ${String(r.count)}/${String(N)}`}`;
+    const row = { name: `kafka-trigger ${mode}${round}`, mode, rate: r.rate, seconds: r.seconds, count: r.count, cpu: r.cpu, shape: `${shape}; ${detail}; binary CloudEvents over endpointslice${extra}` };
+    rows.push(row);
+    log(`kafka-trigger ${mode}${round}: ${String(r.count)} calls in ${r.seconds.toFixed(2)} s = ${r.rate.toFixed(0)} calls/s (trigger counted ${String(tm.delivered)} delivered, ${String(tm.failed)} failed attempts); cpu: ${r.cpu}`);
+    return row;
+  };
+
+  // The HTTP baseline and the unordered trigger in turns, round after round: a change in the
+  // machine's background load then hits both alike, and each round's ratio compares runs taken
+  // seconds apart. The other modes run once.
+  const pairs = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    const round = ROUNDS > 1 ? ` #${String(i + 1)}` : '';
+    const http = await httpBaseline(round);
+    const unordered = MODES.includes('unordered') ? await triggerRun('unordered', round) : undefined;
+    pairs.push({ http, unordered });
+  }
+  for (const mode of MODES.filter((m) => m !== 'unordered')) await triggerRun(mode, '');
+
+  // ---------------------------------------------------------------- latency at a fixed rate
+  if (LATENCY_MODES.length > 0) log(`latency: ${loadText()}`);
+  const latShape = `${String(RATE)} events/s for ${String(DURATION)} s after a ${String(WARMUP)} s warm-up, about 75 B JSON with the send time`;
+  const collect = async (expected) => {
+    const all = [];
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const t = await take();
+      all.push(...t.latencies);
+      if (all.length >= expected || Date.now() > deadline) return all;
+      await sleep(250);
+    }
+  };
+  await take();
+  let direct;
+  if (LATENCY_MODES.length > 0) {
+    const w = runWorker('direct-rate', { url: recorderUrl, rate: RATE, duration: DURATION, warmup: WARMUP });
+    const r = await w.done;
+    direct = summary(await collect(r.measured));
+    latencyRows.push({ name: 'direct undici -> recorder', direct: true, s: direct, shape: `${latShape}, one request per event (send -> receive)${r.failed ? `, ${String(r.failed)} non-2xx` : ''}` });
+    log(`direct: n=${String(direct.n)} p50 ${ms(direct.p50)} ms, p99 ${ms(direct.p99)} ms, max ${ms(direct.max)} ms`);
+  }
+  let kafkaOnly;
+  if (LATENCY_MODES.length > 0) {
+    // Kafka alone (diagnostic): the same producer, a bare kafkajs consumer instead of the trigger.
+    const topic = await createTopic('bench-lat-kafkajs');
+    const group = uniqueName('bench-bare-lat');
+    groups.push(group);
+    const c = runWorker('kafkajs-latency', { topic, group, messages: RATE * DURATION, warmup: WARMUP, duration: DURATION, partitionsConcurrency: 16 });
+    const joined = new Promise((resolve) => {
+      let text = '';
+      c.child.stdout.on('data', (d) => {
+        text += d;
+        if (text.includes('joined')) resolve(undefined);
+      });
+    });
+    const probing = setInterval(() => void producer.send({ topic, messages: [{ value: JSON.stringify({ p: 'probe' }) }] }).catch(() => undefined), 500);
+    await Promise.race([joined, c.done, sleep(60_000)]);
+    clearInterval(probing);
+    const w = runWorker('produce-rate', { topic, rate: RATE, duration: DURATION, warmup: WARMUP });
+    await w.done;
+    kafkaOnly = summary((await c.done).latencies);
+    latencyRows.push({ name: 'kafka -> bare kafkajs', s: kafkaOnly, shape: `${latShape}, ${String(P)} partitions; the same producer, a bare kafkajs consumer (eachBatch) instead of the trigger and the function: Kafka's own share` });
+    log(`kafka alone: n=${String(kafkaOnly.n)} p50 ${ms(kafkaOnly.p50)} ms, p99 ${ms(kafkaOnly.p99)} ms, max ${ms(kafkaOnly.max)} ms`);
+  }
+  for (const mode of LATENCY_MODES) {
+    const topic = await createTopic(`bench-lat-${mode}`);
+    const trigger = await startTrigger(`lat-${mode}`);
+    const name = `lat-${mode}`;
+    await kube.create(triggersPath, kafkaTrigger(name, topic, 'recorder', mode));
+    // Joined and delivering before the measured producer starts: a probe must come through.
+    await producer.send({ topic, messages: [{ value: JSON.stringify({ p: 'probe' }) }] });
+    for (let i = 0; ; i++) {
+      checkInterrupted();
+      if ((await take()).kafka > 0) break;
+      if (i > 600) throw new Error(`no delivery from the ${mode} trigger within 60 s`);
+      await sleep(100);
+    }
+    const keyed = mode === 'key-ordered' ? { keys: KEYS } : {};
+    const w = runWorker('produce-rate', { topic, rate: RATE, duration: DURATION, warmup: WARMUP, ...keyed });
+    const r = await w.done;
+    const s = summary(await collect(r.measured));
+    const tm = await triggerMetrics(trigger.port);
+    await stopChild(trigger.child, 40_000);
+    await kube.delete(`${triggersPath}/${name}`).catch(() => undefined);
+    const lost = r.measured - s.n;
+    latencyRows.push({
+      name: `kafka ${mode} -> recorder`,
+      mode,
+      s,
+      shape: `${latShape}, ${String(P)} partitions${mode === 'key-ordered' ? `, ${String(KEYS)} keys` : ''}; one produce request per 1 ms tick, produce -> receive${lost > 0 ? `, ${String(lost)} not received in time` : ''}${tm.failed ? `, ${String(tm.failed)} failed attempts` : ''}`,
+    });
+    log(`kafka ${mode}: n=${String(s.n)} p50 ${ms(s.p50)} ms, p99 ${ms(s.p99)} ms, max ${ms(s.max)} ms`);
+  }
+
+  // ---------------------------------------------------------------- report
+  const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  const kafkajsRate = rows.find((r) => r.name === 'bare kafkajs consumer')?.rate ?? Infinity;
+  const slowerOf = (http) => Math.min(kafkajsRate, http.rate);
+  const slower = median(pairs.map((pr) => slowerOf(pr.http)));
+  console.log(`\nthroughput (${loadText()} at the end; ${((Date.now() - started) / 1000).toFixed(0)} s so far)`);
+  console.log(`"vs slower": against the slower baseline of the same round (other modes: the median of the rounds', ${slower.toFixed(0)}/s)`);
+  console.log(['path'.padEnd(30), 'events/s'.padStart(9), 'window s'.padStart(9), 'vs slower'.padStart(10), '  cpu over the window (% of one core)'.padEnd(44), '  load shape'].join(' '));
+  for (const r of rows) {
+    const pair = pairs.find((pr) => pr.unordered === r);
+    const against = pair ? slowerOf(pair.http) : slower;
+    console.log([r.name.padEnd(30), r.rate.toFixed(0).padStart(9), r.seconds.toFixed(2).padStart(9), (r.name.startsWith('bare') ? '-' : `${((r.rate / against) * 100).toFixed(1)}%`).padStart(10), `  ${r.cpu || '-'}`.padEnd(44), `  ${r.shape}`].join(' '));
+  }
+  const measured = pairs.filter((pr) => pr.unordered !== undefined);
+  if (measured.length > 0) {
+    const ratios = measured.map((pr) => pr.unordered.rate / slowerOf(pr.http));
+    const ratio = median(ratios);
+    const complete = measured.every((pr) => pr.unordered.count >= N);
+    pass &&= ratio >= TARGET_RATIO && complete;
+    if (measured.length > 1) console.log(`per-round unordered / min(baselines): ${ratios.map((x) => `${(x * 100).toFixed(1)}%`).join(', ')}`);
+    console.log(`RATIO unordered / min(baselines) = ${(ratio * 100).toFixed(1)}%${measured.length > 1 ? ` (median of ${String(measured.length)} rounds)` : ` (${measured[0].unordered.rate.toFixed(0)} / ${slowerOf(measured[0].http).toFixed(0)})`} (target >= ${String(TARGET_RATIO * 100)}%): ${ratio >= TARGET_RATIO && complete ? 'PASS' : 'FAIL'}`);
+  }
+  if (direct) console.log(`\nlatency to the function at a fixed rate (ms; recording node:http function on ${RECORDER_IP})`);
+  if (direct) console.log(['path'.padEnd(26), 'n'.padStart(6), 'p50'.padStart(7), 'p90'.padStart(7), 'p99'.padStart(7), 'max'.padStart(8), 'added p50'.padStart(10), 'added p99'.padStart(10), '  load shape'].join(' '));
+  for (const r of latencyRows) {
+    const added = r.direct ? undefined : [r.s.p50 - direct.p50, r.s.p99 - direct.p99];
+    console.log(
+      [
+        r.name.padEnd(26),
+        String(r.s.n).padStart(6),
+        ms(r.s.p50).padStart(7),
+        ms(r.s.p90).padStart(7),
+        ms(r.s.p99).padStart(7),
+        ms(r.s.max).padStart(8),
+        (added ? ms(added[0]) : '-').padStart(10),
+        (added ? ms(added[1]) : '-').padStart(10),
+        `  ${r.shape}`,
+      ].join(' '),
+    );
+  }
+  const lat = latencyRows.find((r) => r.mode === 'unordered');
+  if (lat) {
+    const added = lat.s.p99 - direct.p99;
+    pass &&= added < TARGET_ADDED_P99_MS;
+    console.log(`ADDED p99 unordered = ${ms(lat.s.p99)} - ${ms(direct.p99)} = ${ms(added)} ms (target < ${String(TARGET_ADDED_P99_MS)} ms): ${added < TARGET_ADDED_P99_MS ? 'PASS' : 'FAIL'}`);
+  }
+  log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; ${loadText()}`);
+} finally {
+  const t0 = Date.now();
+  await Promise.all([...children].map((c) => stopChild(c, 5000)));
+  await kadmin.deleteGroups(groups).catch((err) => log(`consumer group cleanup failed: ${String(err)}`));
+  await kadmin.deleteTopics({ topics, timeout: 10_000 }).catch((err) => log(`topic cleanup failed: ${String(err)}`));
+  await producer.disconnect().catch(() => undefined);
+  await kadmin.disconnect().catch(() => undefined);
+  await kube.delete(`/api/v1/namespaces/${ns}`).catch(() => undefined);
+  kube.close();
+  rmSync(tmp, { recursive: true, force: true });
+  log(`cleaned up in ${((Date.now() - t0) / 1000).toFixed(1)} s: namespace ${ns}, ${String(topics.length)} topics, ${String(groups.length)} consumer groups, child processes`);
+}
+// Keep-alive sockets of fetch() would hold the process a few more seconds.
+process.exit(pass ? 0 : 1);
