@@ -11,7 +11,10 @@ export interface SQSTriggerSpec {
   region?: string;
   /** Endpoint override, e.g. an SQS-compatible server. */
   endpoint?: string;
-  /** A Secret with `aws_access_key_id` and `aws_secret_access_key`; else the default AWS provider chain. */
+  /**
+   * A Secret with `aws_access_key_id` and `aws_secret_access_key` (and optionally `aws_session_token`),
+   * the AWS shared-credentials names; else the default AWS provider chain (IRSA, Pod Identity, env).
+   */
   credentialsSecret?: string;
   functionName?: string;
   functionSelector?: LabelSelector;

@@ -1,2 +1,20 @@
-/** @kubeless/sqs-trigger: the package's public surface grows with its issue. */
-export const COMPONENT = 'sqs-trigger';
+export { buildSqsTrigger, type SqsTriggerOptions, type SqsTriggerParts } from './controller.js';
+export {
+  planTrigger,
+  functionTimeoutMs,
+  isFifoQueue,
+  queueNameOf,
+  regionOfQueueUrl,
+  visibilitySeconds,
+  MAX_VISIBILITY_SECONDS,
+  type PlanDefaults,
+  type QueueRef,
+  type ReceiverSpec,
+  type TargetSpec,
+  type TriggerPlan,
+} from './plan.js';
+export { Connections, credentialsFromSecret, SECRET_KEYS, type AwsCredentials } from './connections.js';
+export { SqsTriggerError, classifySqsError, type SqsTriggerErrorCode } from './errors.js';
+export { toEvent, deadLetterAttributes, eventSource, receiveCount, EVENT_TYPE, LEGACY_NAMESPACE } from './runner/event.js';
+export { DeleteBatcher, VisibilityHeartbeat } from './runner/batching.js';
+export { TriggerReceiver, type ReceiverState } from './runner/receiver.js';

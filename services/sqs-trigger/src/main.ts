@@ -1,21 +1,101 @@
 /**
- * sqs-trigger: process wiring only. Skeleton: the reconciler lands with its own issue; until then the
- * process serves /healthz and /metrics and reports not ready, so nothing routes work to it.
+ * sqs-trigger: process wiring only. SQSTriggers -> long-poll receivers on every replica (competing
+ * consumers) -> CloudEvents to the functions; the Lease holder writes status.
  */
-import { commonShape, loadConfig } from '@kubeless/config';
+import os from 'node:os';
+import { commonShape, env, loadConfig } from '@kubeless/config';
+import { KubeClient, Manager } from '@kubeless/controller';
 import { HealthServer, createLogger, createRegistry } from '@kubeless/observability';
+import { buildSqsTrigger } from './controller.js';
 
-const config = loadConfig(commonShape);
+const config = loadConfig({
+  ...commonShape,
+  /** The default region; a trigger's `region` (or its AWS queue URL) wins. */
+  SQS_REGION: env.string().default('us-east-1'),
+  /** An endpoint override for every trigger without its own (an SQS-compatible server). */
+  SQS_ENDPOINT: env.string().regex(/^https?:\/\/.+/u, 'must be an http(s) URL').optional(),
+  /** Sockets per SQS client: long polls hold one each. */
+  SQS_MAX_SOCKETS: env.int(4, 4096).default(256),
+  /** The longest a confirmed delivery waits for its DeleteMessageBatch to fill (10 entries). */
+  SQS_DELETE_FLUSH_INTERVAL: env.duration().prefault('100ms'),
+  /** `service`: the function Service's DNS name; `endpointslice`: its ready endpoints directly. */
+  ENDPOINT_MODE: env.enum(['service', 'endpointslice']).default('service'),
+  CLUSTER_DOMAIN: env.string().default('cluster.local'),
+  /** mTLS to functions: CA, client certificate and key files (reloaded when they change). */
+  DELIVERY_TLS_CA: env.string().optional(),
+  DELIVERY_TLS_CERT: env.string().optional(),
+  DELIVERY_TLS_KEY: env.string().optional(),
+  MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
+  DRAIN_TIMEOUT: env.duration().prefault('30s'),
+  STATUS_INTERVAL: env.duration().prefault('10s'),
+  LEASE_NAME: env.string().default('kubeless-sqs-trigger'),
+  LEASE_DURATION: env.duration().prefault('15s'),
+  LEASE_RENEW_DEADLINE: env.duration().prefault('10s'),
+  LEASE_RETRY_PERIOD: env.duration().prefault('2s'),
+});
+const identity = config.POD_NAME ?? `${os.hostname()}-${String(process.pid)}`;
 const logger = createLogger({ name: 'sqs-trigger', level: config.LOG_LEVEL });
 const registry = createRegistry();
 const health = new HealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry, logger });
-health.addReadinessGate('reconciler-not-implemented', () => false);
-const port = await health.listen();
-logger.info({ port }, 'health server listening');
+const client = KubeClient.fromKubeconfig(config.KUBECONFIG, { userAgent: `kubeless-sqs-trigger/${identity}` });
+const deliveryTls =
+  config.DELIVERY_TLS_CA ?? config.DELIVERY_TLS_CERT ?? config.DELIVERY_TLS_KEY
+    ? { caFile: config.DELIVERY_TLS_CA, certFile: config.DELIVERY_TLS_CERT, keyFile: config.DELIVERY_TLS_KEY }
+    : undefined;
 
+// Triggers without a credentials Secret use the SDK's default provider chain (env, IRSA, Pod Identity).
+const parts = buildSqsTrigger({
+  client,
+  logger,
+  registry,
+  watchNamespace: config.WATCH_NAMESPACE,
+  instance: identity,
+  region: config.SQS_REGION,
+  endpoint: config.SQS_ENDPOINT,
+  endpointMode: config.ENDPOINT_MODE,
+  clusterDomain: config.CLUSTER_DOMAIN,
+  deliveryTls,
+  maxEventBytes: config.MAX_EVENT_BYTES,
+  maxSockets: config.SQS_MAX_SOCKETS,
+  drainTimeoutMs: config.DRAIN_TIMEOUT,
+  deleteFlushMs: config.SQS_DELETE_FLUSH_INTERVAL,
+  statusIntervalMs: config.STATUS_INTERVAL,
+});
+const manager = new Manager({
+  client,
+  logger,
+  health,
+  leaderElection: config.LEADER_ELECT
+    ? {
+        namespace: config.POD_NAMESPACE,
+        name: config.LEASE_NAME,
+        identity,
+        leaseDurationMs: config.LEASE_DURATION,
+        renewDeadlineMs: config.LEASE_RENEW_DEADLINE,
+        retryPeriodMs: config.LEASE_RETRY_PERIOD,
+      }
+    : false,
+  shutdownTimeoutMs: config.DRAIN_TIMEOUT,
+});
+for (const i of parts.informers) manager.addInformer(i);
+manager.addController(parts.controller);
+
+const port = await health.listen();
+logger.info({ port, identity }, 'health server listening');
+await manager.start();
+parts.startReceivers();
+
+let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'shutting down');
-    void health.close().then(() => process.exit(0));
+    // Receivers first (long polls end, deliveries drain, deletes flush), then the controllers and caches.
+    void parts
+      .stop()
+      .then(() => manager.stop())
+      .then(() => health.close())
+      .then(() => process.exit(0));
   });
 }

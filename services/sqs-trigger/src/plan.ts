@@ -1,0 +1,165 @@
+import {
+  DEFAULT_FUNCTION_TIMEOUT_SECONDS,
+  matchesSelector,
+  parseDuration,
+  resolveDelivery,
+  type Function as KubelessFunction,
+  type ResolvedDelivery,
+  type SQSTrigger,
+} from '@kubeless/api';
+
+/** How a receiver reaches its queue. Two equal specs share one SQS client. */
+export interface QueueRef {
+  /** The queue URL when the trigger gives one; else resolved from `queueName` at start. */
+  queueUrl?: string;
+  queueName?: string;
+  region: string;
+  /** The trigger's endpoint override, else the controller's (`SQS_ENDPOINT`), else the SDK's default. */
+  endpoint?: string;
+  /** A Secret in the trigger's namespace with `aws_access_key_id`, `aws_secret_access_key` (and optionally `aws_session_token`). */
+  credentialsSecret?: string;
+}
+
+/** One target of a trigger: every message goes to every target. */
+export interface TargetSpec {
+  function: string;
+  delivery: ResolvedDelivery;
+}
+
+/**
+ * The receivers of one trigger: `receivers` long-poll loops on one queue, each message delivered to
+ * every target function and deleted once all of them accepted it. Two equal specs mean the same
+ * receiver; a change restarts it.
+ */
+export interface ReceiverSpec {
+  /** `<namespace>/<trigger>`. */
+  key: string;
+  namespace: string;
+  trigger: string;
+  queue: QueueRef;
+  targets: TargetSpec[];
+  /** Messages per receive, 1-10 (default 10). */
+  batchSize: number;
+  /** Concurrent long polls (default 1). */
+  receivers: number;
+  /** Seconds a received message stays invisible; undefined = the queue's own setting. */
+  visibilityTimeoutSec: number | undefined;
+  /** Messages received and not yet deleted or released, across the receivers (default 100). */
+  maxInFlight: number;
+  /** Retry, backoff and dead-letter settings (those of the first target: they differ only in timeout). */
+  delivery: ResolvedDelivery;
+}
+
+export interface TriggerPlan {
+  receiver: ReceiverSpec | undefined;
+  /** The names of the functions the trigger targets, sorted. */
+  functions: string[];
+  /** Why nothing can run; goes to status. */
+  problem?: { condition: 'FunctionsResolved' | 'Valid'; reason: string; message: string };
+}
+
+export interface PlanDefaults {
+  /** The controller's region (`SQS_REGION`), used when neither the trigger nor its queue URL says. */
+  region: string;
+  /** The controller's endpoint override (`SQS_ENDPOINT`). */
+  endpoint?: string | undefined;
+}
+
+/** The function's timeout (seconds, as the original stores it) in ms; the delivery timeout default. */
+export function functionTimeoutMs(fn: KubelessFunction): number {
+  const t = Number(fn.spec.timeout);
+  return (Number.isFinite(t) && t > 0 ? t : DEFAULT_FUNCTION_TIMEOUT_SECONDS) * 1000;
+}
+
+/** The region in an AWS queue URL (`https://sqs.<region>.amazonaws.com/...`), if it is one. */
+export function regionOfQueueUrl(url: string): string | undefined {
+  return /^https?:\/\/sqs[.-]([a-z0-9-]+)\.amazonaws\.com/u.exec(url)?.[1];
+}
+
+/** The queue name: the last path segment of a URL, or the name itself. */
+export function queueNameOf(urlOrName: string): string {
+  const parts = urlOrName.split('/').filter((p) => p !== '');
+  return parts[parts.length - 1] ?? urlOrName;
+}
+
+/** FIFO queues end in `.fifo`, by URL or name. */
+export function isFifoQueue(urlOrName: string): boolean {
+  return queueNameOf(urlOrName).endsWith('.fifo');
+}
+
+/** Max SQS visibility timeout: 12 h. */
+export const MAX_VISIBILITY_SECONDS = 43_200;
+
+/** A delay in ms as a visibility timeout in whole seconds, rounded up so a retry never comes early; 0..12 h. */
+export function visibilitySeconds(ms: number): number {
+  return Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(ms / 1000)));
+}
+
+/**
+ * Pure: the receiver one SQSTrigger needs, given the Functions of its namespace. A deleted trigger
+ * needs none; functions being deleted are not targets. With no target there is no receiver, so the
+ * messages wait in the queue. Settings the schema let through but that do not parse yield a
+ * `Valid` problem. For SQS, `maxInFlight` defaults to 100 whatever the ordering: order is kept
+ * per FIFO message group (serial per group), not by running one message at a time.
+ */
+export function planTrigger(trigger: SQSTrigger, functions: readonly KubelessFunction[], defaults: PlanDefaults): TriggerPlan {
+  if (trigger.metadata.deletionTimestamp) return { receiver: undefined, functions: [] };
+  const ns = trigger.metadata.namespace ?? '';
+  const name = trigger.metadata.name ?? '';
+  const spec = trigger.spec;
+  const invalid = (reason: string, message: string): TriggerPlan => ({ receiver: undefined, functions: [], problem: { condition: 'Valid', reason, message } });
+  if (!spec.queueUrl && !spec.queueName) return invalid('NoQueue', 'spec.queueUrl or spec.queueName must name a queue');
+  let visibilityTimeoutSec: number | undefined;
+  if (spec.visibilityTimeout !== undefined) {
+    try {
+      visibilityTimeoutSec = visibilitySeconds(parseDuration(spec.visibilityTimeout));
+    } catch (err) {
+      return invalid('InvalidVisibilityTimeout', (err as Error).message);
+    }
+  }
+  const live = functions.filter((f) => !f.metadata.deletionTimestamp && (f.metadata.namespace ?? '') === ns);
+  let targets: KubelessFunction[];
+  let missing: TriggerPlan['problem'];
+  if (spec.functionName) {
+    targets = live.filter((f) => f.metadata.name === spec.functionName);
+    if (targets.length === 0) missing = { condition: 'FunctionsResolved', reason: 'FunctionNotFound', message: `function ${spec.functionName} does not exist in namespace ${ns}` };
+  } else {
+    const selector = spec.functionSelector ?? {};
+    targets = live.filter((f) => matchesSelector(selector, f.metadata.labels));
+    if (targets.length === 0) missing = { condition: 'FunctionsResolved', reason: 'NoFunctionsMatched', message: `no function in namespace ${ns} matches the selector ${JSON.stringify(selector)}` };
+  }
+  const nameOf = (f: KubelessFunction): string => f.metadata.name ?? '';
+  targets.sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
+  const resolved: TargetSpec[] = [];
+  for (const fn of targets) {
+    try {
+      resolved.push({ function: nameOf(fn), delivery: resolveDelivery(spec.delivery, functionTimeoutMs(fn)) });
+    } catch (err) {
+      return invalid('InvalidDelivery', (err as Error).message);
+    }
+  }
+  const functionsOut = resolved.map((t) => t.function);
+  const first = resolved[0];
+  if (!first) return { receiver: undefined, functions: [], ...(missing ? { problem: missing } : {}) };
+  const queue: QueueRef = { region: spec.region ?? (spec.queueUrl ? regionOfQueueUrl(spec.queueUrl) : undefined) ?? defaults.region };
+  if (spec.queueUrl) queue.queueUrl = spec.queueUrl;
+  else if (spec.queueName) queue.queueName = spec.queueName;
+  const endpoint = spec.endpoint ?? defaults.endpoint;
+  if (endpoint) queue.endpoint = endpoint;
+  if (spec.credentialsSecret) queue.credentialsSecret = spec.credentialsSecret;
+  return {
+    receiver: {
+      key: `${ns}/${name}`,
+      namespace: ns,
+      trigger: name,
+      queue,
+      targets: resolved,
+      batchSize: spec.batchSize ?? 10,
+      receivers: spec.receivers ?? 1,
+      visibilityTimeoutSec,
+      maxInFlight: spec.delivery?.maxInFlight ?? 100,
+      delivery: first.delivery,
+    },
+    functions: functionsOut,
+  };
+}

@@ -1,0 +1,375 @@
+import { setMaxListeners } from 'node:events';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  ChangeMessageVisibilityCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type Message,
+  type SQSClient,
+  type SendMessageCommandInput,
+} from '@aws-sdk/client-sqs';
+import { InFlightLimiter, describeFailure, sleep, type Deliverer } from '@kubeless/delivery';
+import type { Logger } from '@kubeless/observability';
+import type { Connections } from '../connections.js';
+import { classifySqsError } from '../errors.js';
+import { isFifoQueue, queueNameOf, visibilitySeconds, type ReceiverSpec } from '../plan.js';
+import { DeleteBatcher, VisibilityHeartbeat } from './batching.js';
+import { deadLetterAttributes, receiveCount, toEvent } from './event.js';
+
+export interface ReceiverOptions {
+  spec: ReceiverSpec;
+  connections: Connections;
+  /** One per target of the spec, in the same order. */
+  deliverers: Deliverer[];
+  logger: Logger;
+  /** How long `stop()` waits for deliveries in flight before aborting them (they return after the visibility timeout). */
+  drainTimeoutMs: number;
+  /** The longest a delete waits for its batch to fill. */
+  deleteFlushMs: number;
+}
+
+/** What this replica knows about the receiver, for logs and readiness. */
+export interface ReceiverState {
+  running: boolean;
+  queueUrl?: string | undefined;
+  lastError?: string | undefined;
+}
+
+type Outcome = { kind: 'delete' } | { kind: 'retry'; delayMs: number } | { kind: 'aborted' };
+
+const WAIT_SECONDS = 20;
+/** Ids of messages some targets already accepted (multi-target triggers): fewer duplicates on a retry. */
+const MAX_REMEMBERED = 10_000;
+
+/**
+ * The receivers of one trigger (SPEC §4): `receivers` long polls (20 s, up to `batchSize`
+ * messages, never more than the free `maxInFlight` slots) on one queue; each message goes to every
+ * target function as a CloudEvent whose id is the MessageId. At least once: a message is deleted
+ * (in batches) only after every target accepted it, or after it went to the dead-letter queue (or
+ * an explicit `drop`). While it is held, a heartbeat extends its visibility; after a failure its
+ * visibility becomes the trigger's backoff for that receive count, so it comes back then (on any
+ * replica: replicas are competing consumers). After `retry + 1` receives it goes to the trigger's
+ * `deadLetter` queue if one is named, else it keeps coming back at `backoffMax` and the queue's
+ * own redrive policy applies. FIFO queues: serial per MessageGroupId (unless `unordered`),
+ * parallel across groups. A slot is freed only once its delete is confirmed, so a crash repeats at
+ * most `maxInFlight` messages.
+ */
+export class TriggerReceiver {
+  readonly spec: ReceiverSpec;
+  readonly state: ReceiverState = { running: false };
+  readonly #o: ReceiverOptions;
+  readonly #log: Logger;
+  readonly #limiter: InFlightLimiter;
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #chains = new Map<string, { tail: Promise<void>; brokenAt: number }>();
+  readonly #accepted = new Map<string, Set<string>>();
+  #client: SQSClient | undefined;
+  #queueUrl = '';
+  #queueName = '';
+  #fifo = false;
+  #heartbeat: VisibilityHeartbeat | undefined;
+  #deleter: DeleteBatcher | undefined;
+  #deadLetterUrl: Promise<string> | undefined;
+  #loops: Promise<void>[] = [];
+  #poll = new AbortController();
+  #hard = new AbortController();
+  #stopping = false;
+  #epoch = 0;
+
+  constructor(options: ReceiverOptions) {
+    this.#o = options;
+    this.spec = options.spec;
+    this.#log = options.logger.child({ namespace: options.spec.namespace, trigger: options.spec.trigger });
+    this.#limiter = new InFlightLimiter(Math.max(1, options.spec.maxInFlight), Number.MAX_SAFE_INTEGER);
+  }
+
+  /** Resolves the queue and starts the long polls. Rejects (a classified SqsTriggerError) when the queue or its credentials cannot be used. */
+  async start(): Promise<void> {
+    const spec = this.spec;
+    this.#stopping = false;
+    this.#poll = new AbortController();
+    this.#hard = new AbortController();
+    // Every delivery and long poll of this receiver listens on these.
+    setMaxListeners(0, this.#poll.signal, this.#hard.signal);
+    try {
+      const client = await this.#o.connections.get(spec.namespace, spec.queue);
+      const url = spec.queue.queueUrl ?? (await this.#o.connections.queueUrl(client, spec.queue.queueName ?? ''));
+      let attributes: Record<string, string> = {};
+      try {
+        attributes = (await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['VisibilityTimeout', 'FifoQueue'] }))).Attributes ?? {};
+      } catch (err) {
+        throw classifySqsError(err, `queue ${url}`);
+      }
+      this.#client = client;
+      this.#queueUrl = url;
+      this.#queueName = queueNameOf(url);
+      this.#fifo = attributes.FifoQueue === 'true' || isFifoQueue(url);
+      const visibilitySec = Math.max(1, spec.visibilityTimeoutSec ?? (Number(attributes.VisibilityTimeout) || 30));
+      this.#heartbeat = new VisibilityHeartbeat({
+        visibilitySec,
+        logger: this.#log,
+        extend: async (entries, sec) => {
+          const out = await client.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries: entries.map((e) => ({ ...e, VisibilityTimeout: sec })) }));
+          if (out.Failed && out.Failed.length > 0) this.#log.debug({ failed: out.Failed.length }, 'visibility extension refused for some messages');
+        },
+      });
+      this.#deleter = new DeleteBatcher({
+        intervalMs: this.#o.deleteFlushMs,
+        logger: this.#log,
+        send: async (entries) => {
+          const out = await client.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: entries }));
+          return { failed: (out.Failed ?? []).map((f) => ({ id: f.Id ?? '', message: f.Message ?? f.Code ?? '' })) };
+        },
+      });
+    } catch (err) {
+      const e = classifySqsError(err, 'queue');
+      this.state.lastError = e.message;
+      throw e;
+    }
+    this.#heartbeat.start();
+    this.state.running = true;
+    this.state.queueUrl = this.#queueUrl;
+    this.state.lastError = undefined;
+    this.#loops = Array.from({ length: Math.max(1, spec.receivers) }, () => this.#receiveLoop());
+  }
+
+  /**
+   * Graceful stop: long polls end at once; deliveries in flight finish (up to `drainTimeoutMs`,
+   * then they are aborted and their messages return after the visibility timeout); deletes are
+   * flushed; messages not yet started are made visible again at once.
+   */
+  async stop(): Promise<void> {
+    if (!this.state.running) return;
+    this.#stopping = true;
+    this.#poll.abort(new Error('stopping'));
+    const force = setTimeout(() => {
+      this.#hard.abort(new Error('shutdown'));
+    }, this.#o.drainTimeoutMs);
+    try {
+      await Promise.allSettled(this.#loops);
+      while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+    } finally {
+      clearTimeout(force);
+      this.#heartbeat?.stop();
+      await this.#deleter?.flush();
+      this.state.running = false;
+    }
+  }
+
+  /** A getter defeats stale narrowing of `#stopping` across awaits. */
+  #isStopping(): boolean {
+    return this.#stopping;
+  }
+
+  async #receiveLoop(): Promise<void> {
+    const spec = this.spec;
+    const signal = this.#poll.signal;
+    let failures = 0;
+    while (!this.#stopping) {
+      // Wait for a fair share of a full batch (small receives are slow), then take what else is
+      // free. Shares add up to at most maxInFlight, so receivers never starve each other.
+      const share = Math.max(1, Math.min(spec.batchSize, Math.floor(spec.maxInFlight / Math.max(1, spec.receivers))));
+      let slots = 0;
+      try {
+        for (; slots < share; slots++) await this.#limiter.acquire(0, signal);
+      } catch {
+        for (let i = 0; i < slots; i++) this.#limiter.release(0);
+        return;
+      }
+      while (slots < spec.batchSize && this.#limiter.tryAcquire(0)) slots++;
+      let messages: Message[];
+      try {
+        const out = await this.#client?.send(
+          new ReceiveMessageCommand({
+            QueueUrl: this.#queueUrl,
+            MaxNumberOfMessages: slots,
+            WaitTimeSeconds: WAIT_SECONDS,
+            ...(spec.visibilityTimeoutSec === undefined ? {} : { VisibilityTimeout: spec.visibilityTimeoutSec }),
+            MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp', 'MessageGroupId'],
+            MessageAttributeNames: ['All'],
+          }),
+          { abortSignal: signal },
+        );
+        messages = out?.Messages ?? [];
+        failures = 0;
+        this.state.lastError = undefined;
+      } catch (err) {
+        for (let i = 0; i < slots; i++) this.#limiter.release(0);
+        if (this.#isStopping()) return;
+        failures++;
+        const e = classifySqsError(err, `queue ${this.#queueUrl}`);
+        this.state.lastError = e.message;
+        this.#log.warn({ err: e, failures }, 'receive failed; retrying');
+        try {
+          await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), signal);
+        } catch {
+          return;
+        }
+        continue;
+      }
+      for (let i = messages.length; i < slots; i++) this.#limiter.release(0);
+      if (messages.length > 0) this.#dispatch(messages);
+    }
+  }
+
+  #dispatch(messages: Message[]): void {
+    const epoch = ++this.#epoch;
+    const receivedAt = Date.now();
+    const serial = this.#fifo && this.spec.delivery.ordering !== 'unordered';
+    for (const m of messages) {
+      this.#heartbeat?.track(m, m.ReceiptHandle ?? '', receivedAt);
+      let task: Promise<void>;
+      const group = serial ? (m.Attributes?.MessageGroupId ?? '') : undefined;
+      if (group === undefined) {
+        task = this.#handle(m, undefined, epoch);
+      } else {
+        let chain = this.#chains.get(group);
+        if (!chain) this.#chains.set(group, (chain = { tail: Promise.resolve(), brokenAt: -1 }));
+        const c = chain;
+        task = c.tail.then(() => this.#handle(m, c, epoch));
+        c.tail = task;
+        void task.finally(() => {
+          if (this.#chains.get(group)?.tail === task) this.#chains.delete(group);
+        });
+      }
+      this.#tasks.add(task);
+      void task.finally(() => this.#tasks.delete(task));
+    }
+  }
+
+  /** One message, never throws; frees its slot when it is deleted or given back. */
+  async #handle(m: Message, chain: { brokenAt: number } | undefined, epoch: number): Promise<void> {
+    try {
+      // FIFO: after a failure in its group, a message received with the failed one must wait for it
+      // (SQS keeps the group locked while the failed one is invisible).
+      if (this.#stopping || (chain && chain.brokenAt >= epoch)) {
+        this.#heartbeat?.untrack(m);
+        await this.#changeVisibility(m, 0);
+        return;
+      }
+      const outcome = await this.#deliver(m);
+      this.#heartbeat?.untrack(m);
+      if (outcome.kind === 'delete') {
+        await this.#deleter?.delete(m.ReceiptHandle ?? '');
+      } else if (outcome.kind === 'retry') {
+        if (chain) chain.brokenAt = this.#epoch;
+        await this.#changeVisibility(m, visibilitySeconds(outcome.delayMs));
+      }
+      // aborted (forced shutdown): left to the visibility timeout.
+    } catch (err) {
+      this.#log.error({ err, messageId: m.MessageId }, 'message handling failed');
+    } finally {
+      this.#heartbeat?.untrack(m);
+      this.#limiter.release(0);
+    }
+  }
+
+  async #changeVisibility(m: Message, sec: number): Promise<void> {
+    try {
+      await this.#client?.send(new ChangeMessageVisibilityCommand({ QueueUrl: this.#queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: sec }));
+    } catch (err) {
+      this.#log.debug({ err, messageId: m.MessageId }, 'visibility change failed');
+    }
+  }
+
+  /** Delivers one receive of a message to every target that has not accepted it yet. */
+  async #deliver(m: Message): Promise<Outcome> {
+    const id = m.MessageId ?? '';
+    const attempt = receiveCount(m);
+    const event = toEvent(m, { namespace: this.spec.namespace, trigger: this.spec.trigger, queueName: this.#queueName });
+    const deliverers = this.#o.deliverers;
+    const accepted = this.#accepted.get(id);
+    const pending = deliverers.filter((d) => !accepted?.has(d.target.name));
+    const results = await Promise.allSettled(pending.map((d) => d.attempt(event, attempt, this.#hard.signal)));
+    const failed: { d: Deliverer; err: unknown }[] = [];
+    results.forEach((r, i) => {
+      const d = pending[i];
+      if (!d) return;
+      if (r.status === 'rejected') failed.push({ d, err: r.reason });
+      else if (deliverers.length > 1) this.#remember(id, d.target.name);
+    });
+    if (failed.length === 0) {
+      this.#accepted.delete(id);
+      return { kind: 'delete' };
+    }
+    if (this.#hard.signal.aborted) return { kind: 'aborted' };
+    const d0 = deliverers[0];
+    if (!d0) return { kind: 'delete' };
+    const delivery = d0.delivery;
+    const failures = failed.map((x) => ({ ...describeFailure(x.err), d: x.d, err: x.err }));
+    const first = failures[0] ?? { reason: 'error', message: '', retriable: true, d: d0, err: undefined };
+    const exhausted = failures.some((f) => !f.retriable) || d0.exhausted(attempt);
+    if (!exhausted) {
+      return { kind: 'retry', delayMs: Math.max(...failures.map((f) => f.d.delayBeforeRetry(f.err, attempt))) };
+    }
+    const functions = failures.map((f) => f.d.target.name);
+    if (delivery.onExhausted === 'deadLetter' && delivery.deadLetter) {
+      if (await this.#deadLetter(m, { reason: first.reason, message: first.message, functions, attempts: attempt })) {
+        for (const f of failures) f.d.recordDeadLetter(f.reason);
+        this.#accepted.delete(id);
+        return { kind: 'delete' };
+      }
+      return { kind: 'retry', delayMs: delivery.backoffMaxMs };
+    }
+    if (delivery.onExhausted === 'drop') {
+      this.#log.warn({ messageId: id, attempts: attempt, reason: first.reason, functions }, 'message dropped after its retries (onExhausted: drop)');
+      for (const f of failures) f.d.recordDrop(f.reason);
+      this.#accepted.delete(id);
+      return { kind: 'delete' };
+    }
+    // block: nothing is lost; it comes back at the cap, and the queue's redrive policy (if any) applies.
+    if (attempt === delivery.retry + 1 || !first.retriable) {
+      this.#log.warn({ messageId: id, attempts: attempt, reason: first.reason, functions }, 'message exhausted its retries; retrying at backoffMax (onExhausted: block)');
+    }
+    return { kind: 'retry', delayMs: delivery.backoffMaxMs };
+  }
+
+  #remember(id: string, fn: string): void {
+    let s = this.#accepted.get(id);
+    if (!s) {
+      if (this.#accepted.size >= MAX_REMEMBERED) {
+        const oldest = this.#accepted.keys().next().value;
+        if (oldest !== undefined) this.#accepted.delete(oldest);
+      }
+      this.#accepted.set(id, (s = new Set()));
+    }
+    s.add(fn);
+  }
+
+  #resolveDeadLetter(): Promise<string> {
+    const client = this.#client;
+    const name = this.spec.delivery.deadLetter ?? '';
+    if (!this.#deadLetterUrl) {
+      const p = client ? this.#o.connections.queueUrl(client, name) : Promise.reject(new Error('not started'));
+      p.catch(() => {
+        if (this.#deadLetterUrl === p) this.#deadLetterUrl = undefined;
+      });
+      this.#deadLetterUrl = p;
+    }
+    return this.#deadLetterUrl;
+  }
+
+  /** Sends the message to the trigger's dead-letter queue with the error as attributes; false when that failed. */
+  async #deadLetter(m: Message, f: { reason: string; message: string; functions: string[]; attempts: number }): Promise<boolean> {
+    try {
+      const url = await this.#resolveDeadLetter();
+      const input: SendMessageCommandInput = {
+        QueueUrl: url,
+        MessageBody: m.Body ?? '',
+        MessageAttributes: deadLetterAttributes(m, f, { namespace: this.spec.namespace, trigger: this.spec.trigger, queueName: this.#queueName }),
+      };
+      if (isFifoQueue(url)) {
+        input.MessageGroupId = m.Attributes?.MessageGroupId ?? this.spec.trigger;
+        input.MessageDeduplicationId = m.MessageId;
+      }
+      await this.#client?.send(new SendMessageCommand(input));
+      this.#log.warn({ messageId: m.MessageId, deadLetter: url, attempts: f.attempts, reason: f.reason }, 'message sent to the dead letter');
+      return true;
+    } catch (err) {
+      this.#log.warn({ err: classifySqsError(err, `dead-letter queue ${this.spec.delivery.deadLetter ?? ''}`), messageId: m.MessageId }, 'dead-letter send failed; retrying later');
+      return false;
+    }
+  }
+}

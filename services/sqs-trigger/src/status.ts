@@ -1,0 +1,122 @@
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { Condition, Function as KubelessFunction, SQSTrigger, SQSTriggerStatus } from '@kubeless/api';
+import { setCondition, summarise, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
+import type { Connections } from './connections.js';
+import { classifySqsError, type SqsTriggerError } from './errors.js';
+import { planTrigger, type PlanDefaults, type QueueRef } from './plan.js';
+
+export type SQSTriggerObject = SQSTrigger & KubeObject & { status?: SQSTriggerStatus };
+
+const READY_DEPS = ['Valid', 'FunctionsResolved', 'CredentialsReady', 'QueueReachable', 'QueueExists', 'DeadLetterReady'];
+const SQS_DEPS = ['CredentialsReady', 'QueueReachable', 'QueueExists', 'DeadLetterReady'];
+
+/** What SQS says about a trigger's queue (and dead-letter queue), read by the leader. */
+export interface QueueObservation {
+  visible: number;
+  inFlight: number;
+  /** undefined: no dead letter named; else the error that makes it unusable, or null when it exists. */
+  deadLetter: SqsTriggerError | null | undefined;
+}
+
+async function attributes(connections: Connections, client: SQSClient, nameOrUrl: string, names: ('ApproximateNumberOfMessages' | 'ApproximateNumberOfMessagesNotVisible' | 'QueueArn')[]): Promise<Record<string, string>> {
+  const url = await connections.queueUrl(client, nameOrUrl);
+  try {
+    return (await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: names }))).Attributes ?? {};
+  } catch (err) {
+    throw classifySqsError(err, `queue ${nameOrUrl}`);
+  }
+}
+
+/** Reads the depth of the queue and checks the dead-letter queue. Throws a classified SqsTriggerError. */
+export async function observeQueue(connections: Connections, namespace: string, q: QueueRef, deadLetter: string | undefined): Promise<QueueObservation> {
+  const client = await connections.get(namespace, q, 'status');
+  const a = await attributes(connections, client, q.queueUrl ?? q.queueName ?? '', ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible']);
+  let dl: QueueObservation['deadLetter'];
+  if (deadLetter) {
+    try {
+      await attributes(connections, client, deadLetter, ['QueueArn']);
+      dl = null;
+    } catch (err) {
+      dl = classifySqsError(err, `dead-letter queue ${deadLetter}`);
+    }
+  }
+  return { visible: Number(a.ApproximateNumberOfMessages ?? 0), inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0), deadLetter: dl };
+}
+
+/**
+ * The leader's reconcile: status only (receivers run on every replica, see ReceiverSupervisor).
+ * Conditions: Valid, FunctionsResolved, CredentialsReady (the Secret and its keys), QueueReachable
+ * (the endpoint answers), QueueExists, DeadLetterReady, summarised in Ready; plus the target
+ * functions and the approximate depth of the queue (visible messages).
+ * Re-reads SQS every `intervalMs` so depth and outages show.
+ */
+export function statusReconciler(o: { functions: () => KubelessFunction[]; connections: Connections; defaults: PlanDefaults; intervalMs: number }) {
+  return async (t: SQSTriggerObject, _ctx: ReconcileContext): Promise<ReconcileResult> => {
+    const status: SQSTriggerStatus = t.status ?? {};
+    t.status = status;
+    const conditions: Condition[] = status.conditions ?? [];
+    status.conditions = conditions;
+    const plan = planTrigger(t, o.functions(), o.defaults);
+    status.functions = plan.functions;
+    const problem = plan.problem;
+    const done = (): ReconcileResult => {
+      summarise(conditions, READY_DEPS);
+      return { requeueAfterMs: o.intervalMs };
+    };
+    setCondition(conditions, problem?.condition === 'Valid' ? { type: 'Valid', status: 'False', reason: problem.reason, message: problem.message } : { type: 'Valid', status: 'True', reason: 'Valid' });
+    setCondition(
+      conditions,
+      problem?.condition === 'FunctionsResolved'
+        ? { type: 'FunctionsResolved', status: 'False', reason: problem.reason, message: problem.message }
+        : problem
+          ? { type: 'FunctionsResolved', status: 'Unknown', reason: 'Invalid', message: 'the trigger is not valid' }
+          : { type: 'FunctionsResolved', status: 'True', reason: 'FunctionsResolved', message: plan.functions.join(', ') },
+    );
+    if (problem?.condition === 'Valid') return done();
+    // The queue is observed even with no target: a wrong queue or Secret should show before a function exists.
+    const spec = t.spec;
+    const ns = t.metadata.namespace ?? '';
+    const queue: QueueRef = plan.receiver?.queue ?? { region: spec.region ?? o.defaults.region, ...(spec.queueUrl ? { queueUrl: spec.queueUrl } : { queueName: spec.queueName ?? '' }), ...((spec.endpoint ?? o.defaults.endpoint) ? { endpoint: spec.endpoint ?? o.defaults.endpoint ?? '' } : {}), ...(spec.credentialsSecret ? { credentialsSecret: spec.credentialsSecret } : {}) };
+    const deadLetter = spec.delivery?.deadLetter === '' ? undefined : spec.delivery?.deadLetter;
+    let obs: QueueObservation;
+    try {
+      obs = await observeQueue(o.connections, ns, queue, deadLetter);
+    } catch (err) {
+      const e = classifySqsError(err, 'queue');
+      const unknown = (type: string): void => {
+        setCondition(conditions, { type, status: 'Unknown', reason: e.code, message: e.message });
+      };
+      if (e.code === 'SecretNotFound' || e.code === 'SecretKeyMissing' || e.code === 'AccessDenied') {
+        setCondition(conditions, { type: 'CredentialsReady', status: 'False', reason: e.code, message: e.message });
+        for (const c of SQS_DEPS.slice(1)) unknown(c);
+      } else if (e.code === 'Unreachable') {
+        setCondition(conditions, { type: 'CredentialsReady', status: 'True', reason: spec.credentialsSecret ? 'SecretRead' : 'DefaultChain' });
+        setCondition(conditions, { type: 'QueueReachable', status: 'False', reason: 'Unreachable', message: e.message });
+        unknown('QueueExists');
+        unknown('DeadLetterReady');
+      } else if (e.code === 'QueueNotFound') {
+        setCondition(conditions, { type: 'CredentialsReady', status: 'True', reason: spec.credentialsSecret ? 'SecretRead' : 'DefaultChain' });
+        setCondition(conditions, { type: 'QueueReachable', status: 'True', reason: 'Reachable' });
+        setCondition(conditions, { type: 'QueueExists', status: 'False', reason: 'QueueNotFound', message: e.message });
+        unknown('DeadLetterReady');
+      } else {
+        setCondition(conditions, { type: 'QueueReachable', status: 'False', reason: e.code, message: e.message });
+      }
+      delete status.approximateQueueDepth;
+      return done();
+    }
+    setCondition(conditions, { type: 'CredentialsReady', status: 'True', reason: spec.credentialsSecret ? 'SecretRead' : 'DefaultChain' });
+    setCondition(conditions, { type: 'QueueReachable', status: 'True', reason: 'Reachable' });
+    setCondition(conditions, { type: 'QueueExists', status: 'True', reason: 'QueueExists' });
+    setCondition(
+      conditions,
+      obs.deadLetter === undefined
+        ? { type: 'DeadLetterReady', status: 'True', reason: 'NotConfigured', message: 'no dead-letter queue on the trigger (the queue redrive policy applies)' }
+        : obs.deadLetter === null
+          ? { type: 'DeadLetterReady', status: 'True', reason: 'QueueExists', message: deadLetter ?? '' }
+          : { type: 'DeadLetterReady', status: 'False', reason: obs.deadLetter.code === 'QueueNotFound' ? 'DeadLetterQueueMissing' : obs.deadLetter.code, message: obs.deadLetter.message },
+    );
+    status.approximateQueueDepth = obs.visible;
+    return done();
+  };
+}

@@ -1,0 +1,171 @@
+/**
+ * Visibility and retries (issue 6): the heartbeat keeps a slow delivery invisible, a failed message
+ * returns after the trigger's backoff (not the queue's visibility timeout), dead-lettering happens
+ * after exactly retry + 1 receives (the trigger's queue) or maxReceiveCount (the queue's redrive
+ * policy), and a graceful stop ends long polls at once and flushes deletes.
+ */
+import { withNamespace } from '@kubeless/stack';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  Recorder,
+  createQueue,
+  eventually,
+  header,
+  kubeClient,
+  queueCounts,
+  readQueue,
+  registerFunction,
+  sendMessages,
+  sqs,
+  sqsTrigger,
+  startController,
+  triggersPath,
+  type RunningController,
+} from './harness.js';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+
+const attr = (m: { MessageAttributes?: Record<string, { StringValue?: string }> } | undefined, k: string): string | undefined => m?.MessageAttributes?.[k]?.StringValue;
+
+describe('sqs-trigger failures', () => {
+  const client = kubeClient();
+  let ns: { name: string; cleanup: () => Promise<void> };
+  let controller: RunningController;
+
+  beforeAll(async () => {
+    ns = await withNamespace('sqs-failures');
+    controller = await startController(ns.name);
+  }, 60_000);
+
+  afterAll(async () => {
+    await controller.stop();
+    await ns.cleanup();
+    client.close();
+  });
+
+  it('delivers each message once to a function taking 3x the queue visibility timeout (heartbeat)', async () => {
+    const queueUrl = await createQueue('slow', { VisibilityTimeout: '2' });
+    const fn = new Recorder();
+    fn.behaviour = () => ({ status: 200, delayMs: 6000 });
+    await registerFunction(client, ns.name, 'slow', fn);
+    await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'slow', { queueUrl, functionName: 'slow', delivery: { maxInFlight: 10, timeout: '20s' } }));
+    const ids = await sendMessages(queueUrl, Array.from({ length: 5 }, (_, i) => ({ body: `slow-${String(i)}` })));
+    await eventually('5 answered', () => Promise.resolve(fn.ids.size >= 5 && fn.inFlight === 0 ? true : undefined), 30_000);
+    await eventually('queue empty', async () => {
+      const c = await queueCounts(queueUrl);
+      return c.visible === 0 && c.inFlight === 0 ? true : undefined;
+    }, 10_000);
+    // Past two more visibility timeouts: nothing came back.
+    await new Promise((r) => setTimeout(r, 4000));
+    for (const id of ids) expect(fn.byId.get(id), id).toHaveLength(1);
+    expect(fn.received).toHaveLength(5);
+    await fn.close();
+  }, 60_000);
+
+  it("returns a failed message after the trigger's backoff, not the queue's visibility timeout", async () => {
+    const queueUrl = await createQueue('backoff', { VisibilityTimeout: '30' });
+    const fn = new Recorder();
+    fn.behaviour = (_r, attempt) => ({ status: attempt === 1 ? 503 : 200 });
+    await registerFunction(client, ns.name, 'backoff', fn);
+    await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'backoff', { queueUrl, functionName: 'backoff', delivery: { backoffPolicy: 'linear', backoffDelay: '2s', backoffMax: '10s' } }));
+    const [id] = await sendMessages(queueUrl, [{ body: 'retry me' }]);
+    const reqs = await eventually('second delivery', () => Promise.resolve((fn.byId.get(id ?? '')?.length ?? 0) >= 2 ? fn.byId.get(id ?? '') : undefined), 25_000);
+    const gap = (reqs[1]?.at ?? 0) - (reqs[0]?.at ?? 0);
+    expect(gap).toBeGreaterThanOrEqual(1900);
+    expect(gap).toBeLessThan(6000);
+    expect(header(reqs[1] ?? { headers: {} }, 'ce-sqsreceivecount')).toBe('2');
+    await eventually('deleted after success', async () => {
+      const c = await queueCounts(queueUrl);
+      return c.visible === 0 && c.inFlight === 0 ? true : undefined;
+    }, 10_000);
+    await fn.close();
+  }, 40_000);
+
+  it("moves a poison message to the trigger's dead-letter queue after exactly retry + 1 receives, with the error as attributes", async () => {
+    const queueUrl = await createQueue('poison', { VisibilityTimeout: '30' });
+    const dlqUrl = await createQueue('poison-dlq');
+    const fn = new Recorder();
+    fn.behaviour = (r) => ({ status: r.body.toString() === 'poison' ? 500 : r.body.toString() === 'bad request' ? 400 : 200 });
+    await registerFunction(client, ns.name, 'poisoned', fn);
+    await client.create(
+      triggersPath(ns.name),
+      sqsTrigger(ns.name, 'poisoned', { queueUrl, functionName: 'poisoned', delivery: { retry: 2, backoffPolicy: 'linear', backoffDelay: '1s', backoffMax: '1s', deadLetter: dlqUrl.split('/').pop() } }),
+    );
+    const [poisonId, fineId, badId] = await sendMessages(queueUrl, [{ body: 'poison', attributes: { origin: { DataType: 'String', StringValue: 'test' } } }, { body: 'fine' }, { body: 'bad request' }]);
+    const dead = await readQueue(dlqUrl, 2, 30_000);
+    expect(dead.map((m) => m.Body).sort()).toEqual(['bad request', 'poison']);
+    const poison = dead.find((m) => m.Body === 'poison');
+    expect(attr(poison, 'kubeless-error-reason')).toBe('http_500');
+    expect(attr(poison, 'kubeless-attempts')).toBe('3');
+    expect(attr(poison, 'kubeless-event-id')).toBe(poisonId);
+    expect(attr(poison, 'kubeless-function')).toBe('poisoned');
+    expect(attr(poison, 'kubeless-trigger')).toBe(`${ns.name}/poisoned`);
+    expect(attr(poison, 'origin')).toBe('test');
+    expect(fn.byId.get(poisonId ?? '')).toHaveLength(3);
+    // A 400 is not retried: dead-lettered after its first receive.
+    const bad = dead.find((m) => m.Body === 'bad request');
+    expect(attr(bad, 'kubeless-error-reason')).toBe('http_400');
+    expect(fn.byId.get(badId ?? '')).toHaveLength(1);
+    expect(fn.byId.get(fineId ?? '')).toHaveLength(1);
+    // The delivery metrics count them, labelled as SQS.
+    const metrics = await controller.registry.metrics();
+    expect(metrics).toMatch(new RegExp(`kubeless_delivery_dead_lettered_total\\{kind="sqs",namespace="${ns.name}",trigger="poisoned",function="poisoned",reason="http_500"\\} 1`, 'u'));
+    expect(metrics).toMatch(new RegExp(`kubeless_delivery_dead_lettered_total\\{kind="sqs",namespace="${ns.name}",trigger="poisoned",function="poisoned",reason="http_400"\\} 1`, 'u'));
+    await eventually('source queue empty', async () => {
+      const c = await queueCounts(queueUrl);
+      return c.visible === 0 && c.inFlight === 0 ? true : undefined;
+    }, 10_000);
+    await fn.close();
+  }, 60_000);
+
+  it("leaves a poison message to the queue's redrive policy (maxReceiveCount) when the trigger names no dead letter", async () => {
+    const redriveUrl = await createQueue('redrive-dlq');
+    const arn = (await sqs().send(new GetQueueAttributesCommand({ QueueUrl: redriveUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? '';
+    const queueUrl = await createQueue('redrive', { VisibilityTimeout: '30', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: 3 }) });
+    const fn = new Recorder();
+    fn.behaviour = () => ({ status: 500 });
+    await registerFunction(client, ns.name, 'redriven', fn);
+    // retry 10: the trigger alone would keep trying; the queue's policy moves it after 3 receives.
+    await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'redriven', { queueUrl, functionName: 'redriven', delivery: { retry: 10, backoffPolicy: 'linear', backoffDelay: '1s', backoffMax: '1s' } }));
+    const [id] = await sendMessages(queueUrl, [{ body: 'always fails' }]);
+    const moved = await readQueue(redriveUrl, 1, 30_000);
+    expect(moved.map((m) => m.MessageId)).toEqual([id]);
+    expect(fn.byId.get(id ?? '')).toHaveLength(3);
+    await fn.close();
+  }, 60_000);
+
+  it('stops at once with long polls in flight, flushing deletes so delivered messages do not come back', async () => {
+    // Its own namespace and controller: the one it stops serves nothing else.
+    const own = await withNamespace('sqs-shutdown');
+    const queueUrl = await createQueue('shutdown', { VisibilityTimeout: '30' });
+    const fn = new Recorder();
+    fn.behaviour = () => ({ status: 200, delayMs: 20 });
+    await registerFunction(client, own.name, 'shutdown', fn);
+    await client.create(triggersPath(own.name), sqsTrigger(own.name, 'shutdown', { queueUrl, functionName: 'shutdown', receivers: 4, delivery: { maxInFlight: 20 } }));
+    let first = await startController(own.name);
+    try {
+      const N = 400;
+      await sendMessages(queueUrl, Array.from({ length: N }, (_, i) => ({ body: String(i) })));
+      await eventually('100 delivered', () => Promise.resolve(fn.ids.size >= 100 ? true : undefined), 30_000);
+      const t0 = Date.now();
+      await first.stop();
+      const stopMs = Date.now() - t0;
+      const atStop = fn.ids.size;
+      first = await startController(own.name);
+      await eventually(`${String(N)} delivered`, () => Promise.resolve(fn.ids.size >= N ? true : undefined), 60_000);
+      // An unflushed delete would leave its message in flight for the 30 s visibility timeout.
+      await eventually('queue empty', async () => {
+        const c = await queueCounts(queueUrl);
+        return c.visible === 0 && c.inFlight === 0 ? true : undefined;
+      }, 5000);
+      const duplicates = fn.received.length - fn.ids.size;
+      console.info(`sqs shutdown: stop took ${String(stopMs)} ms with ${String(atStop)} delivered; ${String(duplicates)} duplicates after restart`);
+      // Long polls (20 s) were aborted; in-flight deliveries (20 ms) drained.
+      expect(stopMs).toBeLessThan(3000);
+      expect(duplicates).toBe(0);
+    } finally {
+      await first.stop();
+      await fn.close();
+      await own.cleanup();
+    }
+  }, 90_000);
+});

@@ -1,0 +1,116 @@
+/**
+ * Bad settings show in the status (issue 6): a missing credentials Secret or key, a queue that does
+ * not exist, an unreachable endpoint and a missing dead-letter queue each show with a reason while
+ * the controller keeps serving other triggers; the approximate depth of the queue is reported and
+ * delivery starts once a matching function appears.
+ */
+import { withNamespace } from '@kubeless/stack';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  Recorder,
+  createCredentialsSecret,
+  createQueue,
+  eventually,
+  kubeClient,
+  registerFunction,
+  sendMessages,
+  sqsTrigger,
+  startController,
+  triggersPath,
+  type RunningController,
+} from './harness.js';
+
+interface Cond {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
+}
+
+describe('sqs-trigger status', () => {
+  const client = kubeClient();
+  let ns: { name: string; cleanup: () => Promise<void> };
+  let controller: RunningController;
+
+  const conditionOf = async (name: string, type: string): Promise<Cond | undefined> => {
+    const t = await client.get<any>(`${triggersPath(ns.name)}/${name}`);
+    return (t.status?.conditions as Cond[] | undefined)?.find((c) => c.type === type);
+  };
+  const waitCondition = (name: string, type: string, status: string): Promise<Cond> =>
+    eventually(`${name} ${type}=${status}`, async () => {
+      const c = await conditionOf(name, type);
+      return c?.status === status ? c : undefined;
+    }, 20_000);
+
+  beforeAll(async () => {
+    ns = await withNamespace('sqs-status');
+    controller = await startController(ns.name);
+  }, 60_000);
+
+  afterAll(async () => {
+    await controller.stop();
+    await ns.cleanup();
+    client.close();
+  });
+
+  it('reports the queue depth while no function matches, then delivers when one appears', async () => {
+    const queueUrl = await createQueue('depth');
+    await sendMessages(queueUrl, Array.from({ length: 25 }, (_, i) => ({ body: String(i) })));
+    await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'depth', { queueUrl, functionSelector: { matchLabels: { app: 'later' } } }));
+    const fnCond = await waitCondition('depth', 'FunctionsResolved', 'False');
+    expect(fnCond.reason).toBe('NoFunctionsMatched');
+    expect((await conditionOf('depth', 'Ready'))?.status).toBe('False');
+    await eventually('depth 25', async () => {
+      const t = await client.get<any>(`${triggersPath(ns.name)}/depth`);
+      return t.status?.approximateQueueDepth === 25 ? true : undefined;
+    }, 20_000);
+    const fn = new Recorder();
+    await registerFunction(client, ns.name, 'later', fn, { app: 'later' });
+    await eventually('25 delivered', () => Promise.resolve(fn.ids.size >= 25 ? true : undefined), 20_000);
+    await waitCondition('depth', 'Ready', 'True');
+    await eventually('depth 0', async () => {
+      const t = await client.get<any>(`${triggersPath(ns.name)}/depth`);
+      return t.status?.approximateQueueDepth === 0 && (t.status?.functions as string[] | undefined)?.join() === 'later' ? true : undefined;
+    }, 20_000);
+    await fn.close();
+  }, 60_000);
+
+  it('shows a missing Secret, a missing key, a missing queue, an unreachable endpoint and a missing dead-letter queue, while other triggers keep working', async () => {
+    const queueUrl = await createQueue('fine');
+    const fn = new Recorder();
+    await registerFunction(client, ns.name, 'target', fn);
+    await createCredentialsSecret(client, ns.name, 'half', { aws_access_key_id: 'x' });
+    await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'nosecret', { queueUrl, functionName: 'target', credentialsSecret: 'does-not-exist' }));
+    await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'nokey', { queueUrl, functionName: 'target', credentialsSecret: 'half' }));
+    await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'noqueue', { queueName: 'no-such-queue', region: 'us-east-1', functionName: 'target' }));
+    await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'unreachable', { queueName: 'anything', region: 'us-east-1', endpoint: 'http://127.0.0.1:1', functionName: 'target' }));
+    await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'nodlq', { queueUrl: await createQueue('nodlq'), functionName: 'target', delivery: { deadLetter: 'no-such-dlq' } }));
+    const good = await createQueue('good');
+    await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'good', { queueUrl: good, functionName: 'target' }));
+
+    const secret = await waitCondition('nosecret', 'CredentialsReady', 'False');
+    expect(secret.reason).toBe('SecretNotFound');
+    expect(secret.message).toContain('does-not-exist');
+    const key = await waitCondition('nokey', 'CredentialsReady', 'False');
+    expect(key.reason).toBe('SecretKeyMissing');
+    expect(key.message).toContain('aws_secret_access_key');
+    const queue = await waitCondition('noqueue', 'QueueExists', 'False');
+    expect(queue.reason).toBe('QueueNotFound');
+    const unreachable = await waitCondition('unreachable', 'QueueReachable', 'False');
+    expect(unreachable.reason).toBe('Unreachable');
+    const dlq = await waitCondition('nodlq', 'DeadLetterReady', 'False');
+    expect(dlq.reason).toBe('DeadLetterQueueMissing');
+    for (const name of ['nosecret', 'nokey', 'noqueue', 'unreachable', 'nodlq']) {
+      const ready = await waitCondition(name, 'Ready', 'False');
+      expect(ready.message, name).not.toBe('');
+    }
+    // The controller keeps serving the healthy trigger meanwhile.
+    const [id] = await sendMessages(good, [{ body: 'still flowing' }]);
+    await eventually('good trigger delivers', () => Promise.resolve(fn.byId.has(id ?? '') ? true : undefined), 20_000);
+    await waitCondition('good', 'Ready', 'True');
+    // Fixing the Secret fixes the trigger.
+    await createCredentialsSecret(client, ns.name, 'does-not-exist');
+    await waitCondition('nosecret', 'Ready', 'True');
+    await fn.close();
+  }, 90_000);
+});

@@ -1,0 +1,82 @@
+import { createLogger } from '@kubeless/observability';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DeleteBatcher, VisibilityHeartbeat } from '../../src/index.js';
+
+const logger = createLogger({ name: 'test', level: 'silent' });
+
+describe('DeleteBatcher', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('sends 10 at once without waiting, and the rest after the interval', async () => {
+    const calls: string[][] = [];
+    const b = new DeleteBatcher({ intervalMs: 100, logger, send: (e) => (calls.push(e.map((x) => x.ReceiptHandle)), Promise.resolve({ failed: [] })) });
+    const done = Array.from({ length: 13 }, (_, i) => b.delete(`h${String(i)}`));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toHaveLength(10);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls[1]).toEqual(['h10', 'h11', 'h12']);
+    expect(await Promise.all(done)).toEqual(Array.from({ length: 13 }, () => true));
+  });
+
+  it('resolves false for the entries SQS refused, true for the others', async () => {
+    const b = new DeleteBatcher({ intervalMs: 10, logger, send: () => Promise.resolve({ failed: [{ id: 'm1', message: 'ReceiptHandleIsInvalid' }] }) });
+    const r = [b.delete('a'), b.delete('b')];
+    await b.flush();
+    expect(await Promise.all(r)).toEqual([true, false]);
+  });
+
+  it('retries a failed call, then gives up with false', async () => {
+    let n = 0;
+    const b = new DeleteBatcher({ intervalMs: 10, logger, send: () => (n++, Promise.reject(new Error('down'))) });
+    const r = b.delete('a');
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(await r).toBe(false);
+    expect(n).toBe(3);
+  });
+
+  it('flush sends what is pending at once', async () => {
+    const calls: number[] = [];
+    const b = new DeleteBatcher({ intervalMs: 60_000, logger, send: (e) => (calls.push(e.length), Promise.resolve({ failed: [] })) });
+    const r = b.delete('a');
+    await b.flush();
+    expect(calls).toEqual([1]);
+    expect(await r).toBe(true);
+  });
+});
+
+describe('VisibilityHeartbeat', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('extends held messages to the full timeout each time half of it passed, in batches of 10, until untracked', async () => {
+    const calls: { n: number; sec: number }[] = [];
+    const hb = new VisibilityHeartbeat({ visibilitySec: 4, logger, extend: (e, sec) => (calls.push({ n: e.length, sec }), Promise.resolve()) });
+    const keys = Array.from({ length: 12 }, () => ({}));
+    for (const k of keys) hb.track(k, 'h', Date.now());
+    hb.start();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(calls).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(calls).toEqual([
+      { n: 10, sec: 4 },
+      { n: 2, sec: 4 },
+    ]);
+    for (const k of keys.slice(1)) hb.untrack(k);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(calls.slice(2)).toEqual([{ n: 1, sec: 4 }]);
+    hb.stop();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(calls).toHaveLength(3);
+  });
+});

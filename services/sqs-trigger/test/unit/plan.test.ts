@@ -1,0 +1,88 @@
+import type { Function as KubelessFunction, SQSTrigger } from '@kubeless/api';
+import { describe, expect, it } from 'vitest';
+import { isFifoQueue, planTrigger, queueNameOf, regionOfQueueUrl, visibilitySeconds } from '../../src/index.js';
+
+const fn = (name: string, labels: Record<string, string> = {}, extra: Partial<KubelessFunction['metadata']> = {}, timeout = '10'): KubelessFunction =>
+  ({ apiVersion: 'kubeless.io/v1beta1', kind: 'Function', metadata: { name, namespace: 'ns', labels, ...extra }, spec: { runtime: 'nodejs20', handler: 'h.f', function: '', timeout } });
+const trigger = (spec: SQSTrigger['spec'], meta: Partial<SQSTrigger['metadata']> = {}): SQSTrigger => ({ apiVersion: 'kubeless.io/v1beta1', kind: 'SQSTrigger', metadata: { name: 't', namespace: 'ns', ...meta }, spec });
+const defaults = { region: 'eu-west-1', endpoint: 'http://sqs.local:9324' };
+
+describe('planTrigger', () => {
+  it('targets one function by name with the defaults', () => {
+    const plan = planTrigger(trigger({ queueName: 'orders', region: 'us-east-1', functionName: 'a' }), [fn('a'), fn('b')], defaults);
+    expect(plan.functions).toEqual(['a']);
+    expect(plan.problem).toBeUndefined();
+    expect(plan.receiver).toMatchObject({
+      key: 'ns/t',
+      queue: { queueName: 'orders', region: 'us-east-1', endpoint: 'http://sqs.local:9324' },
+      batchSize: 10,
+      receivers: 1,
+      maxInFlight: 100,
+      visibilityTimeoutSec: undefined,
+      targets: [{ function: 'a', delivery: { timeoutMs: 10_000, retry: 3, onExhausted: 'block' } }],
+    });
+  });
+
+  it('fans out to every function a selector matches (sorted), each with its own timeout', () => {
+    const plan = planTrigger(trigger({ queueUrl: 'https://sqs.ap-south-1.amazonaws.com/1/q', functionSelector: { matchLabels: { app: 'x' } } }), [fn('z', { app: 'x' }, {}, '30'), fn('a', { app: 'x' }), fn('other', { app: 'y' })], defaults);
+    expect(plan.functions).toEqual(['a', 'z']);
+    expect(plan.receiver?.targets.map((t) => [t.function, t.delivery.timeoutMs])).toEqual([
+      ['a', 10_000],
+      ['z', 30_000],
+    ]);
+    // The region comes from the AWS queue URL when the trigger does not say.
+    expect(plan.receiver?.queue.region).toBe('ap-south-1');
+  });
+
+  it('takes the trigger settings: endpoint, Secret, batch size, receivers, visibility, maxInFlight, dead letter', () => {
+    const plan = planTrigger(
+      trigger({ queueUrl: 'http://elasticmq:9324/000/q.fifo', endpoint: 'http://own:1', credentialsSecret: 'creds', functionName: 'a', batchSize: 5, receivers: 3, visibilityTimeout: '1500ms', delivery: { maxInFlight: 7, deadLetter: 'dlq' } }),
+      [fn('a')],
+      defaults,
+    );
+    expect(plan.receiver).toMatchObject({ batchSize: 5, receivers: 3, visibilityTimeoutSec: 2, maxInFlight: 7, queue: { endpoint: 'http://own:1', credentialsSecret: 'creds', region: 'eu-west-1' } });
+    expect(plan.receiver?.delivery).toMatchObject({ deadLetter: 'dlq', onExhausted: 'deadLetter' });
+  });
+
+  it('has no receiver, and says why, when no function matches', () => {
+    expect(planTrigger(trigger({ queueName: 'q', region: 'r', functionName: 'gone' }), [fn('a')], defaults)).toMatchObject({ receiver: undefined, problem: { condition: 'FunctionsResolved', reason: 'FunctionNotFound' } });
+    expect(planTrigger(trigger({ queueName: 'q', region: 'r', functionSelector: { matchLabels: { app: 'none' } } }), [fn('a')], defaults)).toMatchObject({ receiver: undefined, problem: { reason: 'NoFunctionsMatched' } });
+  });
+
+  it('ignores functions being deleted, in other namespaces, and deleted triggers', () => {
+    const fns = [fn('a', {}, { deletionTimestamp: '2026-01-01T00:00:00Z' }), fn('b', {}, { namespace: 'other' })];
+    expect(planTrigger(trigger({ queueName: 'q', region: 'r', functionSelector: {} }), fns, defaults).functions).toEqual([]);
+    expect(planTrigger(trigger({ queueName: 'q', region: 'r', functionName: 'a' }, { deletionTimestamp: '2026-01-01T00:00:00Z' }), [fn('a')], defaults)).toEqual({ receiver: undefined, functions: [] });
+  });
+
+  it('reports settings that do not parse as Valid problems', () => {
+    expect(planTrigger(trigger({ functionName: 'a' }), [fn('a')], defaults).problem).toMatchObject({ condition: 'Valid', reason: 'NoQueue' });
+    expect(planTrigger(trigger({ queueName: 'q', region: 'r', functionName: 'a', visibilityTimeout: 'soon' }), [fn('a')], defaults).problem).toMatchObject({ condition: 'Valid', reason: 'InvalidVisibilityTimeout' });
+    expect(planTrigger(trigger({ queueName: 'q', region: 'r', functionName: 'a', delivery: { backoffDelay: 'x' } }), [fn('a')], defaults).problem).toMatchObject({ condition: 'Valid', reason: 'InvalidDelivery' });
+  });
+
+  it('is deterministic: the same input gives an equal plan', () => {
+    const t = trigger({ queueName: 'q', region: 'r', functionSelector: {} });
+    expect(planTrigger(t, [fn('b'), fn('a')], defaults)).toEqual(planTrigger(t, [fn('a'), fn('b')], defaults));
+  });
+});
+
+describe('queue helpers', () => {
+  it('reads names, FIFO-ness and AWS regions from URLs', () => {
+    expect(queueNameOf('http://127.0.0.1:9324/000000000000/orders')).toBe('orders');
+    expect(queueNameOf('orders.fifo')).toBe('orders.fifo');
+    expect(isFifoQueue('https://sqs.us-east-1.amazonaws.com/1/orders.fifo')).toBe(true);
+    expect(isFifoQueue('orders')).toBe(false);
+    expect(regionOfQueueUrl('https://sqs.eu-central-1.amazonaws.com/123/q')).toBe('eu-central-1');
+    expect(regionOfQueueUrl('http://localhost:9324/000/q')).toBeUndefined();
+  });
+
+  it('turns delays into whole visibility seconds, rounding up, within 0..12 h', () => {
+    expect(visibilitySeconds(0)).toBe(0);
+    expect(visibilitySeconds(1)).toBe(1);
+    expect(visibilitySeconds(1000)).toBe(1);
+    expect(visibilitySeconds(1001)).toBe(2);
+    expect(visibilitySeconds(-5)).toBe(0);
+    expect(visibilitySeconds(1e9)).toBe(43_200);
+  });
+});
