@@ -30,6 +30,10 @@ export class Deliverer {
   readonly #o: DelivererOptions;
   readonly #rate: RateLimiter | undefined;
   readonly #labels: Record<'kind' | 'namespace' | 'trigger' | 'function', string>;
+  /** Label-bound children of the hot-path metrics, resolved once (prom-client hashes labels per call otherwise). */
+  readonly #hot:
+    | { retried: { inc: () => void }; inFlight: { inc: () => void; dec: () => void }; latency: { observe: (v: number) => void }; delivered: { inc: () => void } }
+    | undefined;
 
   constructor(options: DelivererOptions) {
     this.#o = options;
@@ -37,6 +41,13 @@ export class Deliverer {
     this.delivery = options.delivery;
     this.#rate = options.delivery.rateLimit ? new RateLimiter(options.delivery.rateLimit) : undefined;
     this.#labels = { ...options.labels, function: options.target.name };
+    const m = options.metrics;
+    this.#hot = m && {
+      retried: m.retried.labels(this.#labels),
+      inFlight: m.inFlight.labels(this.#labels),
+      latency: m.latency.labels(this.#labels),
+      delivered: m.delivered.labels(this.#labels),
+    };
   }
 
   /**
@@ -51,20 +62,21 @@ export class Deliverer {
       throw err;
     }
     if (this.#rate) await this.#rate.take(signal);
-    if (attempt > 1) m?.retried.inc(this.#labels);
+    const hot = this.#hot;
+    if (attempt > 1) hot?.retried.inc();
     const start = performance.now();
-    m?.inFlight.inc(this.#labels);
+    hot?.inFlight.inc();
     try {
       const url = this.#o.resolver.resolve(this.target);
       const message = toHttpMessage(event, this.delivery.eventMode);
       await this.#o.client.send(url, message, { timeoutMs: this.delivery.timeoutMs, signal });
-      m?.latency.observe(this.#labels, (performance.now() - start) / 1000);
-      m?.delivered.inc(this.#labels);
+      hot?.latency.observe((performance.now() - start) / 1000);
+      hot?.delivered.inc();
     } catch (err) {
       if (err instanceof DeliveryError) m?.failed.inc({ ...this.#labels, reason: err.reason });
       throw err;
     } finally {
-      m?.inFlight.dec(this.#labels);
+      hot?.inFlight.dec();
     }
   }
 

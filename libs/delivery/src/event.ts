@@ -1,4 +1,5 @@
 import type { EventMode } from '@kubeless/api';
+import { isUtf8 } from 'node:buffer';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { detectContentType, isJsonType } from './content-type.js';
 
@@ -59,7 +60,11 @@ export function toHttpMessage(e: EventInput, mode: EventMode): HttpMessage {
   if (e.subject !== undefined) attrs.subject = e.subject;
   let message: { headers: Record<string, unknown>; body: unknown };
   if (mode === 'binary') {
-    message = HTTP.binary(new CloudEvent({ ...attrs, data: Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength) }, true));
+    const buf = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
+    // Valid UTF-8 goes in as a string: byte-identical on the wire, and the SDK then skips the
+    // base64 copy it makes of binary data (only structured mode would use it).
+    const data = isUtf8(buf) ? buf.toString('utf8') : buf;
+    message = HTTP.binary(new CloudEvent({ ...attrs, data }, true));
   } else {
     message = HTTP.structured(new CloudEvent({ ...attrs, data: structuredData(e.data, contentType) }, true));
   }
