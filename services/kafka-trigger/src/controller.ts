@@ -154,10 +154,9 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
       connections,
       defaults,
       intervalMs: o.statusIntervalMs,
-      consumerError: (key) => {
-        const st = supervisor.states().get(key);
-        return st?.error ?? (st && !st.joined ? st.lastError : undefined);
-      },
+      // Only a consumer that could not start counts as failed: kafkajs retries transient errors
+      // (a coordinator loading, a broker restarting) by itself, and those show as Joining.
+      consumerError: (key) => supervisor.states().get(key)?.error,
     }),
     recorder: recorder.record,
     logger: o.logger.child({ controller: 'kafkatrigger' }),
