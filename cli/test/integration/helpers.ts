@@ -46,9 +46,11 @@ export async function kubelessOk(args: string[], o: RunOptions = {}): Promise<st
   return r.stdout;
 }
 
-/** The function controller as its own process, watching `namespace` (kubeless-config read from there too). */
-export function startFunctionController(namespace: string): { stop: () => Promise<void>; child: ChildProcess } {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'services/function-controller/dist/main.js')], {
+interface Service { stop: () => Promise<void>; child: ChildProcess }
+
+/** A controller of services/<name>/dist/main.js as its own process, watching `namespace`; `stop` sends SIGTERM and waits. */
+function startService(name: string, namespace: string, env: Record<string, string> = {}): Service {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, `services/${name}/dist/main.js`)], {
     env: {
       PATH: process.env.PATH,
       KUBECONFIG: stackEnv().KUBECONFIG,
@@ -58,6 +60,7 @@ export function startFunctionController(namespace: string): { stop: () => Promis
       HEALTH_PORT: '0',
       HEALTH_HOST: '127.0.0.1',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+      ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -77,36 +80,9 @@ export function startFunctionController(namespace: string): { stop: () => Promis
   };
 }
 
-/** The kafka-trigger as its own process, watching `namespace`, sending straight to EndpointSlice endpoints (no cluster DNS here). */
-export function startKafkaTrigger(namespace: string): { stop: () => Promise<void>; child: ChildProcess } {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'services/kafka-trigger/dist/main.js')], {
-    env: {
-      PATH: process.env.PATH,
-      KUBECONFIG: stackEnv().KUBECONFIG,
-      KAFKA_BROKERS: stackEnv().KAFKA_BROKERS,
-      ENDPOINT_MODE: 'endpointslice',
-      WATCH_NAMESPACE: namespace,
-      POD_NAMESPACE: namespace,
-      LEADER_ELECT: 'false',
-      STATUS_INTERVAL: '1s',
-      HEALTH_PORT: '0',
-      HEALTH_HOST: '127.0.0.1',
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  return {
-    child,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) {
-          resolve();
-          return;
-        }
-        child.once('exit', () => {
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
-  };
-}
+/** The function controller as its own process, watching `namespace` (kubeless-config read from there too). */
+export const startFunctionController = (namespace: string): Service => startService('function-controller', namespace);
+
+/** The kafka-trigger as its own process, sending straight to EndpointSlice endpoints (no cluster DNS here). */
+export const startKafkaTrigger = (namespace: string): Service =>
+  startService('kafka-trigger', namespace, { KAFKA_BROKERS: stackEnv().KAFKA_BROKERS, ENDPOINT_MODE: 'endpointslice', STATUS_INTERVAL: '1s' });

@@ -4,7 +4,7 @@
  * replica, and the leader-only status controller. Used by main.ts and by the integration tests.
  */
 import type { Function as KubelessFunction } from '@kubeless/api';
-import { Controller, EventRecorder, Informer, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { Controller, EventRecorder, Informer, Supervisor, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
 import {
   Deliverer,
   DeliveryClient,
@@ -18,9 +18,8 @@ import { Gauge, type Logger, type Registry } from '@kubeless/observability';
 import { Connections } from './connections.js';
 import type { KafkaAuth } from './kafka.js';
 import { planTrigger, type ConsumerSpec } from './plan.js';
-import { TriggerConsumer } from './runner/consumer.js';
+import { TriggerConsumer, type ConsumerState } from './runner/consumer.js';
 import { statusReconciler, type KafkaTriggerObject } from './status.js';
-import { ConsumerSupervisor } from './supervisor.js';
 
 export interface KafkaTriggerOptions {
   client: KubeClient;
@@ -54,7 +53,7 @@ export interface KafkaTriggerParts {
   informers: Informer[];
   /** Status writer: run by the leader only. */
   controller: Controller<KafkaTriggerObject>;
-  supervisor: ConsumerSupervisor;
+  supervisor: Supervisor<ConsumerSpec, ConsumerState, TriggerConsumer>;
   /** Starts keeping consumers in step with the caches (every replica). Call after the caches synced. */
   startConsumers: () => void;
   /** Stops the consumers gracefully, then the clients. */
@@ -113,7 +112,12 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
       lagGauge,
     });
   };
-  const supervisor = new ConsumerSupervisor({ create, logger: o.logger });
+  const supervisor = new Supervisor<ConsumerSpec, ConsumerState, TriggerConsumer>({
+    create,
+    logger: o.logger,
+    idleState: { running: false, joined: false },
+    describe: (spec) => ({ topics: spec.topics, groupId: spec.groupId }),
+  });
 
   const desired = (): ConsumerSpec[] => {
     const fns = functions.list();

@@ -44,7 +44,7 @@ async function observeGroup(connections: Connections, spec: ConsumerSpec): Promi
 }
 
 /**
- * The leader's reconcile: status only (consumers run on every replica, see ConsumerSupervisor).
+ * The leader's reconcile: status only (consumers run on every replica, see Supervisor in the controller kit).
  * Conditions: Valid, FunctionsResolved, BrokerReachable, TopicsExist, ConsumerGroupJoined,
  * DeadLetterReady, Stalled, summarised in Ready; plus the target functions and the total lag.
  * Re-reads Kafka every `intervalMs` so lag and outages show.

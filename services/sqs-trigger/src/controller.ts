@@ -4,7 +4,7 @@
  * (competing consumers), and the leader-only status controller. Used by main.ts and the tests.
  */
 import type { Function as KubelessFunction } from '@kubeless/api';
-import { Controller, EventRecorder, Informer, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { Controller, EventRecorder, Informer, Supervisor, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
 import {
   Deliverer,
   DeliveryClient,
@@ -17,9 +17,8 @@ import {
 import type { Logger, Registry } from '@kubeless/observability';
 import { Connections, type AwsCredentials } from './connections.js';
 import { planTrigger, type ReceiverSpec } from './plan.js';
-import { TriggerReceiver } from './runner/receiver.js';
+import { TriggerReceiver, type ReceiverState } from './runner/receiver.js';
 import { statusReconciler, type SQSTriggerObject } from './status.js';
-import { ReceiverSupervisor } from './supervisor.js';
 
 export interface SqsTriggerOptions {
   client: KubeClient;
@@ -55,7 +54,7 @@ export interface SqsTriggerParts {
   informers: Informer[];
   /** Status writer: run by the leader only. */
   controller: Controller<SQSTriggerObject>;
-  supervisor: ReceiverSupervisor;
+  supervisor: Supervisor<ReceiverSpec, ReceiverState, TriggerReceiver>;
   /** Starts keeping receivers in step with the caches (every replica). Call after the caches synced. */
   startReceivers: () => void;
   /** Stops the receivers gracefully, then the clients. */
@@ -98,7 +97,13 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
     );
     return Promise.resolve(new TriggerReceiver({ spec, connections, deliverers, logger: o.logger, drainTimeoutMs: o.drainTimeoutMs, deleteFlushMs: o.deleteFlushMs }));
   };
-  const supervisor = new ReceiverSupervisor({ create, logger: o.logger, retryAfterMs: o.retryAfterMs });
+  const supervisor = new Supervisor<ReceiverSpec, ReceiverState, TriggerReceiver>({
+    create,
+    logger: o.logger,
+    retryAfterMs: o.retryAfterMs,
+    idleState: { running: false },
+    describe: (spec) => ({ queue: spec.queue.queueUrl ?? spec.queue.queueName, functions: spec.targets.map((t) => t.function) }),
+  });
 
   const desired = (): ReceiverSpec[] => {
     const fns = functions.list();

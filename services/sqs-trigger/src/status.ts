@@ -44,7 +44,7 @@ export async function observeQueue(connections: Connections, namespace: string, 
 }
 
 /**
- * The leader's reconcile: status only (receivers run on every replica, see ReceiverSupervisor).
+ * The leader's reconcile: status only (receivers run on every replica, see Supervisor in the controller kit).
  * Conditions: Valid, FunctionsResolved, CredentialsReady (the Secret and its keys), QueueReachable
  * (the endpoint answers), QueueExists, DeadLetterReady, summarised in Ready; plus the target
  * functions and the approximate depth of the queue (visible messages).

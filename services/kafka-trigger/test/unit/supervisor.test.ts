@@ -3,7 +3,7 @@ import { createLogger } from '@kubeless/observability';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ConsumerSpec } from '../../src/plan.js';
 import type { TriggerConsumer } from '../../src/runner/consumer.js';
-import { ConsumerSupervisor } from '../../src/supervisor.js';
+import { Supervisor } from '@kubeless/controller';
 
 const logger = createLogger({ name: 'supervisor-test', level: 'silent' });
 
@@ -92,7 +92,7 @@ function harness(retryAfterMs?: number) {
     created.push(c);
     return Promise.resolve(c as unknown as TriggerConsumer);
   };
-  const sup = new ConsumerSupervisor({ create, logger, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+  const sup = new Supervisor({ create, logger, idleState: { running: false, joined: false }, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
   const of = (fn: string): FakeConsumer[] => created.filter((c) => c.spec.function === fn);
   return { sup, log, created, plans, of };
 }

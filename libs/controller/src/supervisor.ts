@@ -1,0 +1,135 @@
+import type { Logger } from '@kubeless/observability';
+import { canonical } from './controller.js';
+
+/** Something a supervisor runs: started once, stopped gracefully, with a state to report. */
+export interface Runner<State> {
+  readonly state: State;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface Entry<S, R> {
+  spec: S;
+  hash: string;
+  runner: R | undefined;
+  starting: boolean;
+  failedAt: number | undefined;
+  error: string | undefined;
+}
+
+/**
+ * Keeps the runners of this replica (a trigger's Kafka consumers, SQS receivers) equal to a
+ * desired set of specs, each with a `key`. `sync` is level-based: runners no longer desired stop
+ * (gracefully), changed ones (by canonical JSON of the spec) restart, new ones start; a runner that
+ * failed to start is retried by a later sync after `retryAfterMs` (5 s). Operations are serialised
+ * per key only, so a trigger whose broker or endpoint hangs never delays another trigger's changes.
+ */
+export class Supervisor<S extends { key: string }, State, R extends Runner<State>> {
+  readonly #create: (spec: S) => Promise<R>;
+  readonly #logger: Logger;
+  readonly #retryAfterMs: number;
+  readonly #idle: State;
+  readonly #describe: (spec: S) => Record<string, unknown>;
+  readonly #entries = new Map<string, Entry<S, R>>();
+  readonly #ops = new Map<string, Promise<void>>();
+
+  constructor(o: {
+    create: (spec: S) => Promise<R>;
+    logger: Logger;
+    /** The state reported for a key whose runner is not running. */
+    idleState: State;
+    /** Log fields for a started runner. */
+    describe?: (spec: S) => Record<string, unknown>;
+    retryAfterMs?: number | undefined;
+  }) {
+    this.#create = o.create;
+    this.#logger = o.logger;
+    this.#idle = o.idleState;
+    this.#describe = o.describe ?? (() => ({}));
+    this.#retryAfterMs = o.retryAfterMs ?? 5000;
+  }
+
+  /** What this replica runs, by key, with the error of a failed start. */
+  states(): Map<string, State & { error?: string | undefined }> {
+    const out = new Map<string, State & { error?: string | undefined }>();
+    for (const [k, e] of this.#entries) out.set(k, { ...(e.runner?.state ?? this.#idle), error: e.error });
+    return out;
+  }
+
+  /** Resolves when every operation queued so far has finished (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.#ops.size > 0) await Promise.all([...this.#ops.values()]);
+  }
+
+  #enqueue(key: string, op: () => Promise<void>): void {
+    const p = (this.#ops.get(key) ?? Promise.resolve()).then(op).catch((err: unknown) => {
+      this.#logger.error({ err, runner: key }, 'runner operation failed');
+    });
+    this.#ops.set(key, p);
+    void p.finally(() => {
+      if (this.#ops.get(key) === p) this.#ops.delete(key);
+    });
+  }
+
+  /** Applies the desired set; returns at once (operations run in the background, per key). */
+  sync(desired: S[]): void {
+    const want = new Map(desired.map((s) => [s.key, { spec: s, hash: canonical(s) }]));
+    for (const [key, e] of this.#entries) {
+      const w = want.get(key);
+      if (w?.hash === e.hash) continue;
+      this.#entries.delete(key);
+      this.#logger.info({ runner: key, reason: w ? 'changed' : 'no longer wanted' }, 'stopping runner');
+      // Runs after a start still in flight for this key, so it sees the runner that start made.
+      this.#enqueue(key, async () => {
+        await e.runner?.stop();
+        e.runner = undefined;
+      });
+    }
+    const now = Date.now();
+    for (const [key, w] of want) {
+      let e = this.#entries.get(key);
+      if (e?.runner || e?.starting) continue;
+      if (e?.failedAt !== undefined && now - e.failedAt < this.#retryAfterMs) continue;
+      if (!e) {
+        e = { spec: w.spec, hash: w.hash, runner: undefined, starting: false, failedAt: undefined, error: undefined };
+        this.#entries.set(key, e);
+      }
+      const entry = e;
+      entry.starting = true;
+      this.#enqueue(key, async () => {
+        try {
+          const runner = await this.#create(w.spec);
+          entry.runner = runner;
+          await runner.start();
+          entry.failedAt = undefined;
+          entry.error = undefined;
+          this.#logger.info({ runner: key, ...this.#describe(w.spec) }, 'runner started');
+        } catch (err) {
+          entry.runner = undefined;
+          entry.failedAt = Date.now();
+          entry.error = err instanceof Error ? err.message : String(err);
+          this.#logger.warn({ runner: key, err }, 'runner failed to start; retrying later');
+        } finally {
+          entry.starting = false;
+        }
+        // Removed while starting: stop what the start made.
+        if (this.#entries.get(key) !== entry && entry.runner) {
+          await entry.runner.stop();
+          entry.runner = undefined;
+        }
+      });
+    }
+  }
+
+  /** Stops every runner gracefully. */
+  async stopAll(): Promise<void> {
+    for (const [key, e] of this.#entries) {
+      this.#entries.delete(key);
+      this.#enqueue(key, async () => {
+        await e.runner?.stop();
+        e.runner = undefined;
+      });
+    }
+    await this.idle();
+  }
+}
