@@ -2,87 +2,12 @@
  * Helpers of the chart tests: the cached helm binary (test/stack/build/helm.sh), rendering the
  * chart into objects, kubectl with stdin, and SubjectAccessReviews as the admin.
  */
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { KubeClient } from '@kubeless/controller';
-import { REPO_ROOT, kubectl, stackEnv, type KubectlResult } from '@kubeless/stack';
-import { parseAllDocuments, stringify } from 'yaml';
+import { CHART, kubectl, stackEnv, type KubectlResult } from '@kubeless/stack';
 
-export const CHART = path.join(REPO_ROOT, 'helm', 'kubeless');
+export { CHART, helm, helmBin, parseObjects, render, renderYaml, toYamlStream, type K8sObject, type RenderOptions } from '@kubeless/stack';
 export const EXAMPLES_DIR = path.join(CHART, 'examples');
-
-export interface K8sObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  [key: string]: any;
-}
-
-/** The helm binary build.sh caches: $KUBELESS_CACHE/helm-<HELM_VERSION>/helm. */
-export function helmBin(): string {
-  const versions = readFileSync(path.join(REPO_ROOT, 'test', 'stack', 'build', 'versions.sh'), 'utf8');
-  const version = /^HELM_VERSION=(\S+)$/m.exec(versions)?.[1];
-  if (!version) throw new Error('versions.sh has no HELM_VERSION');
-  const cache = process.env.KUBELESS_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'kubeless-stack');
-  return path.join(cache, `helm-${version}`, 'helm');
-}
-
-/** Runs helm; never throws on a non-zero exit (tests assert on it). */
-export function helm(args: string[]): Promise<KubectlResult> {
-  return new Promise((resolve) => {
-    execFile(helmBin(), args, { timeout: 60_000, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-export interface RenderOptions {
-  release: string;
-  namespace: string;
-  valuesFiles?: string[];
-  set?: string[];
-  setJson?: string[];
-  /** Also render crds/ (as `helm install` applies them). */
-  includeCrds?: boolean;
-}
-
-function renderArgs(o: RenderOptions): string[] {
-  return [
-    'template',
-    o.release,
-    CHART,
-    '--namespace',
-    o.namespace,
-    ...(o.valuesFiles ?? []).flatMap((f) => ['-f', f]),
-    ...(o.set ?? []).flatMap((s) => ['--set', s]),
-    ...(o.setJson ?? []).flatMap((s) => ['--set-json', s]),
-    ...(o.includeCrds ? ['--include-crds'] : []),
-  ];
-}
-
-/** `helm template`: the YAML stream, or throws with helm's error. */
-export async function renderYaml(o: RenderOptions): Promise<string> {
-  const r = await helm(renderArgs(o));
-  if (r.code !== 0) throw new Error(`helm template failed (${String(r.code)}): ${r.stderr}`);
-  return r.stdout;
-}
-
-export function parseObjects(text: string): K8sObject[] {
-  return parseAllDocuments(text)
-    .map((d) => d.toJS() as K8sObject | null)
-    .filter((o): o is K8sObject => o !== null && typeof o === 'object');
-}
-
-export async function render(o: RenderOptions): Promise<K8sObject[]> {
-  return parseObjects(await renderYaml(o));
-}
-
-export function toYamlStream(objects: K8sObject[]): string {
-  return objects.map((o) => stringify(o)).join('---\n');
-}
 
 /** kubectl as the stack admin with `input` on stdin. */
 export function kubectlIn(args: string[], input: string): Promise<KubectlResult> {

@@ -16,6 +16,7 @@ import {
   type StackPorts,
 } from './components.js';
 import { installCrds } from './crds.js';
+import { installControllerIdentities } from './identities.js';
 import { renderEnvFile, type StackEnv } from './env.js';
 import { KCM_USER, USERS, certFileOf, generatePki, writeKubeconfig } from './pki.js';
 import { binaries, CRD_DIR, type Binaries } from './paths.js';
@@ -194,6 +195,10 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
       }),
     ]);
     report(`CRDs established: ${crds.join(', ')}`);
+    t = Date.now();
+    const identities = await installControllerIdentities(ctx, runDir, server, ca);
+    mark('identities', t);
+    report(`controller ServiceAccounts and RBAC from the chart in namespace kubeless; kubeconfigs for ${identities.join(', ')}`);
     t = Date.now();
     const traefik = startTraefik(ctx, env.KUBECONFIG, (rec) => track(Promise.resolve(rec))).then(async (tr) => {
       Object.assign(env, tr.addresses);

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { readStackEnv, userKubeconfig, type StackEnv } from './env.js';
 import { waitFor } from './wait.js';
+import { CONTROLLER_NAMESPACE, controllerKubeconfigPath, controllerServiceAccount, type ControllerName } from './identities.js';
 
 const run = promisify(execFile);
 
@@ -78,4 +79,41 @@ export async function sh(cmd: string, args: string[]): Promise<{ stdout: string;
 /** Polls `probe` until it gives a value (not undefined/false), for eventual consistency in tests. */
 export function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
   return waitFor(what, probe, { timeoutMs, intervalMs: 200 });
+}
+
+/** The kubeconfig of a controller's own ServiceAccount (a TokenRequest token), written by `up`. */
+export function controllerKubeconfig(c: ControllerName): string {
+  return controllerKubeconfigPath(stackEnv().KUBELESS_STACK_DIR, c);
+}
+
+const roleAndBinding = (c: ControllerName, namespace: string, suffix: string, rules: object[]): string =>
+  JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'List',
+    items: [
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `${controllerServiceAccount(c)}-${suffix}`, namespace }, rules },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: `${controllerServiceAccount(c)}-${suffix}`, namespace },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${controllerServiceAccount(c)}-${suffix}` },
+        subjects: [{ kind: 'ServiceAccount', name: controllerServiceAccount(c), namespace: CONTROLLER_NAMESPACE }],
+      },
+    ],
+  });
+
+/**
+ * Lets a controller read the named Secrets of `namespace`, as the chart's `<controller>.rbac.secrets`
+ * value does (a Role with `get` on those names, bound to its ServiceAccount).
+ */
+export async function grantSecrets(c: ControllerName, namespace: string, names: string[]): Promise<void> {
+  await kubectlOk(['apply', '-f', '-'], { input: roleAndBinding(c, namespace, 'secrets', [{ apiGroups: [''], resources: ['secrets'], resourceNames: names, verbs: ['get'] }]) });
+}
+
+/**
+ * Lets a controller hold Leases in `namespace`: tests that run leader election use a Lease of
+ * their own there, so that files running at the same time never share the chart's one Lease.
+ */
+export async function grantLeases(c: ControllerName, namespace: string): Promise<void> {
+  await kubectlOk(['apply', '-f', '-'], { input: roleAndBinding(c, namespace, 'leases', [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]) });
 }
