@@ -6,4 +6,17 @@ export interface AuditVerb {
   subresource: string;
   scope: 'namespaced' | 'cluster';
 }
-export function deriveVerbs(text: string, userAgentPrefix: string, excludeUserAgents?: string[]): AuditVerb[];
+export const CONTROLLERS: readonly ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger'];
+export function stackUser(controller: string): string;
+export function deriveVerbs(text: string, user: string): AuditVerb[];
+export interface RefusedRequest {
+  verb: string;
+  group: string;
+  resource: string;
+  subresource: string;
+  namespace: string;
+  name: string;
+  /** `verb requestURI`, for messages. */
+  uri: string;
+}
+export function forbiddenRequests(text: string, user: string): RefusedRequest[];

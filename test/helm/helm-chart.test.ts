@@ -4,10 +4,10 @@
  * first); controller pods pass Pod Security `restricted` (asked of the API server as warnings)
  * and kubeless-config parses with the function controller's own parser.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseConfig, runtimeIds } from '@kubeless/function-controller';
-import { kubectlOk, uniqueName, withNamespace } from '@kubeless/stack';
+import { REPO_ROOT, kubectlOk, uniqueName, withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART, EXAMPLES_DIR, helm, kubectlIn, parseObjects, render, renderYaml, toYamlStream, type K8sObject } from './chart.js';
 
@@ -53,6 +53,39 @@ async function dryRun(yaml: string): Promise<{ objects: K8sObject[]; stderr: str
 
 const env = (d: K8sObject): Record<string, string> =>
   Object.fromEntries((d.spec.template.spec.containers[0].env as { name: string; value?: string }[]).map((e) => [e.name, e.value ?? '<from>']));
+
+/** The config keys a controller reads: its main.ts's and libs/config's common ones (`NAME: env...`). */
+function configKeys(component: string): Set<string> {
+  const sources = [path.join(REPO_ROOT, 'services', component, 'src', 'main.ts'), ...readdirSync(path.join(REPO_ROOT, 'libs', 'config', 'src')).map((f) => path.join(REPO_ROOT, 'libs', 'config', 'src', f))];
+  const keys = new Set<string>();
+  for (const f of sources) for (const m of readFileSync(f, 'utf8').matchAll(/^\s*([A-Z][A-Z0-9_]+): env\./gm)) keys.add(m[1] ?? '');
+  return keys;
+}
+
+describe('controller env', () => {
+  it('sets only variables the controller reads, with the defaults, every example and every optional setting', async () => {
+    const settings = [
+      'httpTrigger.ingressClassName=public',
+      'httpTrigger.acmeIssuer.name=letsencrypt',
+      'kafkaTrigger.deliveryTls.secret=tls',
+      'kafkaTrigger.kafka.authSecret=kafka-auth',
+      'kafkaTrigger.kafka.saslMechanism=plain',
+      'sqsTrigger.deliveryTls.secret=tls',
+      'sqsTrigger.sqs.endpoint=http://elasticmq:9324',
+      'watchNamespace=team-a',
+    ];
+    for (const values of [undefined, ...examples]) {
+      const objects = await render({ release: 'envcheck', namespace: 'kubeless', set: values ? [] : settings, ...(values ? { valuesFiles: [path.join(EXAMPLES_DIR, values)] } : {}) });
+      for (const d of objects.filter((o) => o.kind === 'Deployment')) {
+        const component = d.metadata.labels?.['app.kubernetes.io/component'] ?? '';
+        const known = configKeys(component);
+        expect(known.size, component).toBeGreaterThan(8);
+        const unknown = Object.keys(env(d)).filter((k) => !known.has(k));
+        expect(unknown, `${component} (${values ?? 'defaults + settings'}): env its main.ts does not read`).toEqual([]);
+      }
+    }
+  });
+});
 
 describe('helm lint', () => {
   it('passes with the default values and with each example, in strict mode', async () => {

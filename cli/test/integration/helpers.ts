@@ -1,7 +1,7 @@
 /** Runs the real `kubeless` binary as a child process against the stack, and the function controller beside it. */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { REPO_ROOT, stackEnv } from '@kubeless/stack';
+import { REPO_ROOT, spawnController, stackEnv, type ControllerProcess } from '@kubeless/stack';
 
 export const BIN = path.join(REPO_ROOT, 'cli/bin/kubeless.js');
 
@@ -46,43 +46,9 @@ export async function kubelessOk(args: string[], o: RunOptions = {}): Promise<st
   return r.stdout;
 }
 
-interface Service { stop: () => Promise<void>; child: ChildProcess }
+/** The function controller as its own process on its ServiceAccount, watching `namespace` (kubeless-config read from there too). */
+export const startFunctionController = (namespace: string): ControllerProcess => spawnController('function-controller', { watchNamespace: namespace, podNamespace: namespace });
 
-/** A controller of services/<name>/dist/main.js as its own process, watching `namespace`; `stop` sends SIGTERM and waits. */
-function startService(name: string, namespace: string, env: Record<string, string> = {}): Service {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, `services/${name}/dist/main.js`)], {
-    env: {
-      PATH: process.env.PATH,
-      KUBECONFIG: stackEnv().KUBECONFIG,
-      WATCH_NAMESPACE: namespace,
-      POD_NAMESPACE: namespace,
-      LEADER_ELECT: 'false',
-      HEALTH_PORT: '0',
-      HEALTH_HOST: '127.0.0.1',
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  return {
-    child,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) {
-          resolve();
-          return;
-        }
-        child.once('exit', () => {
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-/** The function controller as its own process, watching `namespace` (kubeless-config read from there too). */
-export const startFunctionController = (namespace: string): Service => startService('function-controller', namespace);
-
-/** The kafka-trigger as its own process, sending straight to EndpointSlice endpoints (no cluster DNS here). */
-export const startKafkaTrigger = (namespace: string): Service =>
-  startService('kafka-trigger', namespace, { KAFKA_BROKERS: stackEnv().KAFKA_BROKERS, ENDPOINT_MODE: 'endpointslice', STATUS_INTERVAL: '1s' });
+/** The kafka-trigger as its own process on its ServiceAccount, sending straight to EndpointSlice endpoints (no cluster DNS here). */
+export const startKafkaTrigger = (namespace: string): ControllerProcess =>
+  spawnController('kafka-trigger', { watchNamespace: namespace, podNamespace: namespace, env: { STATUS_INTERVAL: '1s' } });

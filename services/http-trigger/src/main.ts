@@ -3,6 +3,7 @@
  * Middlewares (traefik) or KongPlugins and KongConsumer (kong).
  */
 import os from 'node:os';
+import { GATEWAYS } from '@kubeless/api';
 import { commonShape, env, loadConfig } from '@kubeless/config';
 import { KubeClient, Manager } from '@kubeless/controller';
 import { HealthServer, createLogger, createRegistry } from '@kubeless/observability';
@@ -13,6 +14,10 @@ const config = loadConfig({
   /** cert-manager issuer for triggers with `tls: true` that name none; unset: `kubernetes.io/tls-acme`. */
   ACME_ISSUER: env.string().optional(),
   ACME_ISSUER_KIND: env.enum(['Issuer', 'ClusterIssuer'] as const).default('ClusterIssuer'),
+  /** The gateway of a trigger that names none. */
+  DEFAULT_GATEWAY: env.enum(GATEWAYS).default('nginx'),
+  /** The IngressClass of a trigger that names none; unset: the gateway's name. */
+  INGRESS_CLASS_NAME: env.string().optional(),
   RECONCILE_CONCURRENCY: env.int(1, 256).default(4),
   LEASE_NAME: env.string().default('kubeless-http-trigger'),
   LEASE_DURATION: env.duration().prefault('15s'),
@@ -32,7 +37,11 @@ const { controller, informers } = buildHttpTriggerController({
   logger,
   registry,
   watchNamespace: config.WATCH_NAMESPACE,
-  settings: config.ACME_ISSUER ? { acmeIssuer: { name: config.ACME_ISSUER, kind: config.ACME_ISSUER_KIND } } : {},
+  settings: {
+    defaultGateway: config.DEFAULT_GATEWAY,
+    ...(config.INGRESS_CLASS_NAME ? { ingressClassName: config.INGRESS_CLASS_NAME } : {}),
+    ...(config.ACME_ISSUER ? { acmeIssuer: { name: config.ACME_ISSUER, kind: config.ACME_ISSUER_KIND } } : {}),
+  },
   concurrency: config.RECONCILE_CONCURRENCY,
   instance: identity,
   resyncPeriodMs: config.RESYNC_PERIOD,

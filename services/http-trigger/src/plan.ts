@@ -44,6 +44,10 @@ export interface Backend {
 export interface PlanSettings {
   /** cert-manager issuer for `tls: true` when the trigger names none; undefined: `kubernetes.io/tls-acme`. */
   acmeIssuer?: { name: string; kind: 'Issuer' | 'ClusterIssuer' };
+  /** The gateway of a trigger that names none; default nginx, as the original. */
+  defaultGateway?: Gateway;
+  /** The IngressClass of a trigger that names none; default the gateway's name. */
+  ingressClassName?: string;
 }
 
 /** A CRD the planned objects need, checked through discovery before applying. */
@@ -93,7 +97,7 @@ export function planHttpTrigger(t: HTTPTrigger, backend: Backend, settings: Plan
   const name = t.metadata.name ?? '';
   const namespace = t.metadata.namespace ?? 'default';
   const spec = t.spec;
-  const gateway: Gateway = spec.gateway ?? 'nginx';
+  const gateway: Gateway = spec.gateway ?? settings.defaultGateway ?? 'nginx';
   const host = spec['host-name'] ?? '';
   const path = normalisePath(spec.path);
   const auth = spec['basic-auth-secret'] ?? '';
@@ -148,7 +152,7 @@ export function planHttpTrigger(t: HTTPTrigger, backend: Backend, settings: Plan
     }
     if (extras.length > 0) apis.push(API_MIDDLEWARE);
   } else if (gateway === 'kong') {
-    const kongClass = { 'kubernetes.io/ingress.class': spec.ingressClassName ?? 'kong' };
+    const kongClass = { 'kubernetes.io/ingress.class': spec.ingressClassName ?? settings.ingressClassName ?? 'kong' };
     if (auth !== '') {
       plugins.push(mwName('basic-auth'));
       extras.push({ ...KONG_PLUGIN, metadata: meta(mwName('basic-auth'), { annotations: kongClass }), plugin: 'basic-auth', config: { hide_credentials: true } });
@@ -219,7 +223,7 @@ export function planHttpTrigger(t: HTTPTrigger, backend: Backend, settings: Plan
     http: { paths: [{ path: ingressPath, pathType, backend: { service: { name: backend.service, port: { number: backend.port } } } }] },
   };
   if (host !== '') rule.host = host;
-  const ingressSpec: Record<string, unknown> = { ingressClassName: spec.ingressClassName ?? gateway, rules: [rule] };
+  const ingressSpec: Record<string, unknown> = { ingressClassName: spec.ingressClassName ?? settings.ingressClassName ?? gateway, rules: [rule] };
   if (tlsSecret !== '') ingressSpec.tls = [{ ...(host !== '' ? { hosts: [host] } : {}), secretName: tlsSecret }];
   else if (acme) ingressSpec.tls = [{ ...(host !== '' ? { hosts: [host] } : {}), secretName: `${name}-tls` }];
   const route: KubeObject = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: meta(name, { annotations }), spec: ingressSpec };

@@ -13,6 +13,7 @@ import {
   ApiError,
   TerminalError,
   getCondition,
+  isForbidden,
   isInvalid,
   isNotFound,
   isOwnedBy,
@@ -141,6 +142,7 @@ export class HttpTriggerReconciler {
       secret = await this.#d.client.get(path, signal);
     } catch (err) {
       if (isNotFound(err)) return { reason: 'SecretNotFound', message: `basic-auth Secret "${req.name}" not found in namespace ${namespace}` };
+      if (isForbidden(err)) return { reason: 'SecretForbidden', message: `the http-trigger may not read the basic-auth Secret "${req.name}" in namespace ${namespace}` };
       throw err;
     }
     const keys = Object.keys(secret.data ?? {});
@@ -175,6 +177,7 @@ export class HttpTriggerReconciler {
         existing = await this.#d.client.get(path, ctx.signal);
       } catch (err) {
         // Absent, or its kind is not served: the apply below tells which (SSA creates a served kind).
+        if (isForbidden(err)) return forbidden(kind, r.plural, r.group);
         if (!isNotFound(err)) throw err;
       }
     }
@@ -185,6 +188,7 @@ export class HttpTriggerReconciler {
       await this.#d.client.apply(path, desired, FIELD_MANAGER, { force: true, signal: ctx.signal });
     } catch (err) {
       if (isNotFound(err)) return crdMissing(r.group, r.version, r.plural, kind);
+      if (isForbidden(err)) return forbidden(kind, r.plural, r.group);
       if (isInvalid(err)) return { reason: `${kind}Invalid`, message: `the API server rejected the ${kind}: ${err instanceof ApiError ? err.message : String(err)}` };
       throw err;
     }
@@ -204,7 +208,9 @@ export class HttpTriggerReconciler {
         try {
           items = (await this.#d.client.list(collectionPath(r, ns), { labelSelector: `${TRIGGER_LABEL}=${t.metadata.name ?? ''}` }, signal)).items;
         } catch (err) {
-          if (isNotFound(err)) continue;
+          // A kind whose CRD is absent, or that this install may not manage (the chart's
+          // httpTrigger.routes), cannot hold children of ours.
+          if (isNotFound(err) || isForbidden(err)) continue;
           throw err;
         }
       }
@@ -216,6 +222,13 @@ export class HttpTriggerReconciler {
       }
     }
   }
+}
+
+function forbidden(kind: string, plural: string, group: string): Problem {
+  return {
+    reason: 'Forbidden',
+    message: `the http-trigger may not manage ${kind} (${plural}.${group}): enable that route kind in the chart value httpTrigger.routes`,
+  };
 }
 
 function crdMissing(group: string, version: string, plural: string, kind: string): Problem {

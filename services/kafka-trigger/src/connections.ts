@@ -1,9 +1,21 @@
 import { createHash } from 'node:crypto';
-import { objectPath, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { isForbidden, isNotFound, objectPath, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
 import type { Logger } from '@kubeless/observability';
 import type { Admin, Producer } from 'kafkajs';
 import { authFromSecret, createKafka, type KafkaAuth, type KafkaClient } from './kafka.js';
 import type { ConnectionSpec } from './plan.js';
+
+/** A trigger's auth Secret cannot be used: its status shows `reason` (SecretNotFound, SecretForbidden). */
+export class AuthSecretError extends Error {
+  constructor(
+    readonly reason: 'SecretNotFound' | 'SecretForbidden',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'AuthSecretError';
+  }
+}
 
 interface Connection {
   kafka: KafkaClient;
@@ -34,7 +46,20 @@ export class Connections {
   /** The auth of a connection: the trigger's Secret when it names one, else the controller's. Throws when the Secret is missing or invalid. */
   async auth(namespace: string, c: ConnectionSpec): Promise<KafkaAuth> {
     if (!c.authSecret) return this.#defaultAuth;
-    const secret = await this.#client.get<KubeObject & { data?: Record<string, string> }>(objectPath(resourceByKind('Secret'), namespace, c.authSecret));
+    let secret: KubeObject & { data?: Record<string, string> };
+    try {
+      secret = await this.#client.get(objectPath(resourceByKind('Secret'), namespace, c.authSecret));
+    } catch (err) {
+      if (isNotFound(err)) throw new AuthSecretError('SecretNotFound', `auth Secret ${c.authSecret} does not exist in namespace ${namespace}`, { cause: err });
+      if (isForbidden(err)) {
+        throw new AuthSecretError(
+          'SecretForbidden',
+          `the kafka-trigger may not read Secret ${c.authSecret} in namespace ${namespace}: grant it by name in the chart value kafkaTrigger.rbac.secrets`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
     return authFromSecret(secret.data);
   }
 

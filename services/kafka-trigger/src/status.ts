@@ -1,6 +1,6 @@
 import type { Condition, Function as KubelessFunction, KafkaTrigger, KafkaTriggerStatus } from '@kubeless/api';
 import { setCondition, summarise, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
-import type { Connections } from './connections.js';
+import { AuthSecretError, type Connections } from './connections.js';
 import { planTrigger, type ConsumerSpec, type PlanDefaults } from './plan.js';
 import { decodeMetadata } from './runner/offsets.js';
 
@@ -93,7 +93,7 @@ export function statusReconciler(o: {
       }
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      setCondition(conditions, { type: 'BrokerReachable', status: 'False', reason: 'KafkaUnreachable', message });
+      setCondition(conditions, { type: 'BrokerReachable', status: 'False', reason: err instanceof AuthSecretError ? err.reason : 'KafkaUnreachable', message });
       summarise(conditions, READY_DEPS);
       return { requeueAfterMs: o.intervalMs };
     }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { isNotFound, objectPath, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { isForbidden, isNotFound, objectPath, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
 import type { Logger } from '@kubeless/observability';
 import { SqsTriggerError, classifySqsError } from './errors.js';
 import { queueNameOf, type QueueRef } from './plan.js';
@@ -73,6 +73,13 @@ export class Connections {
       secret = await this.#client.get(objectPath(resourceByKind('Secret'), namespace, q.credentialsSecret));
     } catch (err) {
       if (isNotFound(err)) throw new SqsTriggerError('SecretNotFound', `Secret ${q.credentialsSecret} does not exist in namespace ${namespace}`, { cause: err });
+      if (isForbidden(err)) {
+        throw new SqsTriggerError(
+          'SecretForbidden',
+          `the sqs-trigger may not read Secret ${q.credentialsSecret} in namespace ${namespace}: grant it by name in the chart value sqsTrigger.rbac.secrets`,
+          { cause: err },
+        );
+      }
       throw err;
     }
     return credentialsFromSecret(q.credentialsSecret, secret.data);

@@ -3,7 +3,7 @@
  * `retriable` says whether trying again later may help (a missing Secret may be created, a queue
  * may appear, an endpoint may come back: all are).
  */
-export type SqsTriggerErrorCode = 'SecretNotFound' | 'SecretKeyMissing' | 'QueueNotFound' | 'Unreachable' | 'AccessDenied' | 'SqsError';
+export type SqsTriggerErrorCode = 'SecretNotFound' | 'SecretForbidden' | 'SecretKeyMissing' | 'QueueNotFound' | 'Unreachable' | 'AccessDenied' | 'SqsError';
 
 export class SqsTriggerError extends Error {
   override readonly name = 'SqsTriggerError';

@@ -86,7 +86,7 @@ export function statusReconciler(o: { functions: () => KubelessFunction[]; conne
       const unknown = (type: string): void => {
         setCondition(conditions, { type, status: 'Unknown', reason: e.code, message: e.message });
       };
-      if (e.code === 'SecretNotFound' || e.code === 'SecretKeyMissing' || e.code === 'AccessDenied') {
+      if (e.code === 'SecretNotFound' || e.code === 'SecretForbidden' || e.code === 'SecretKeyMissing' || e.code === 'AccessDenied') {
         setCondition(conditions, { type: 'CredentialsReady', status: 'False', reason: e.code, message: e.message });
         for (const c of SQS_DEPS.slice(1)) unknown(c);
       } else if (e.code === 'Unreachable') {

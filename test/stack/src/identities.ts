@@ -55,7 +55,8 @@ async function apply(ctx: Pick<ComponentContext, 'pkiDir' | 'ports'>, pathname: 
 
 /** The objects the stack installs: each controller's ServiceAccount and RBAC, and kubeless-config. */
 export async function renderControllerIdentities(): Promise<K8sObject[]> {
-  const objects = await render({ release: RELEASE, namespace: CONTROLLER_NAMESPACE });
+  // The stack serves the Gateway API CRDs (Traefik's), so the http-trigger may manage HTTPRoutes here.
+  const objects = await render({ release: RELEASE, namespace: CONTROLLER_NAMESPACE, set: ['httpTrigger.routes.gatewayAPI=true'] });
   const components = new Set<string>(CONTROLLERS);
   return objects.filter(
     (o) =>

@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stackEnv, withNamespace } from '@kubeless/stack';
+import { grantLeases, stackEnv, withNamespace } from '@kubeless/stack';
 import { createFunction, eventually, getFunction, getRaw, spawnController } from './harness.js';
 
 const LEASE = { LEASE_DURATION: '6s', LEASE_RENEW_DEADLINE: '4s', LEASE_RETRY_PERIOD: '1s' };
@@ -15,6 +15,8 @@ const procs: ChildProcess[] = [];
 
 beforeAll(async () => {
   ns = await withNamespace('failover');
+  // The replicas elect a leader with a Lease of this test's namespace (POD_NAMESPACE).
+  await grantLeases('function-controller', ns.name);
 });
 afterAll(async () => {
   for (const p of procs) p.kill('SIGKILL');

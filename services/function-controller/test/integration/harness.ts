@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { KubeClient, Manager, type KubeObject } from '@kubeless/controller';
 import { createLogger, createRegistry } from '@kubeless/observability';
-import { REPO_ROOT, clients, eventually, stackEnv } from '@kubeless/stack';
+import { REPO_ROOT, clients, controllerKubeconfig, eventually, stackEnv } from '@kubeless/stack';
 
 export { eventually };
 import { buildFunctionController } from '../../src/index.js';
@@ -15,7 +15,8 @@ export interface Running {
 /** An in-process controller watching `namespace`, with kubeless-config read from `namespace` too. */
 export async function startController(namespace: string): Promise<Running> {
   const logger = createLogger({ name: 'function-controller-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const client = KubeClient.fromKubeconfig(stackEnv().KUBECONFIG, { userAgent: 'kubeless-function-controller/test' });
+  // On its own ServiceAccount's token (written by `stack up`), as the chart runs it.
+  const client = KubeClient.fromKubeconfig(controllerKubeconfig('function-controller'), { userAgent: 'kubeless-function-controller/test' });
   const { controller, informers } = buildFunctionController({ client, logger, registry: createRegistry({ defaultMetrics: false }), watchNamespace: namespace, configNamespace: namespace });
   const manager = new Manager({ client, logger, leaderElection: false });
   for (const i of informers) manager.addInformer(i);
@@ -34,7 +35,7 @@ export function spawnController(namespace: string, identity: string, extraEnv: R
   return spawn(process.execPath, [path.join(REPO_ROOT, 'services/function-controller/dist/main.js')], {
     env: {
       PATH: process.env.PATH,
-      KUBECONFIG: stackEnv().KUBECONFIG,
+      KUBECONFIG: controllerKubeconfig('function-controller'),
       POD_NAMESPACE: namespace,
       WATCH_NAMESPACE: namespace,
       POD_NAME: identity,

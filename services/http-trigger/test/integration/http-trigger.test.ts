@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient, Manager, type KubeObject } from '@kubeless/controller';
 import { buildFunctionController } from '@kubeless/function-controller';
 import { createLogger } from '@kubeless/observability';
-import { eventually, kubectlOk, stackEnv, traefikPaths, withNamespace } from '@kubeless/stack';
+import { controllerKubeconfig, eventually, kubectlOk, stackEnv, traefikPaths, withNamespace } from '@kubeless/stack';
 import { buildHttpTriggerController } from '../../src/index.js';
 
 type Json = Record<string, any>;
@@ -27,7 +27,9 @@ const run = promisify(execFile);
 
 let ns: { name: string; cleanup: () => Promise<void> };
 let client: KubeClient;
-let manager: Manager;
+const managers: Manager[] = [];
+let fcClient: KubeClient;
+let hcClient: KubeClient;
 let tmp: string;
 let cert: { pem: string; fingerprint: string };
 
@@ -112,15 +114,20 @@ const ALICE = 'alice:wonderland';
 beforeAll(async () => {
   ns = await withNamespace('http');
   tmp = await mkdtemp(path.join(os.tmpdir(), 'http-trigger-'));
-  client = KubeClient.fromKubeconfig(stackEnv().KUBECONFIG, { userAgent: 'kubeless-http-trigger/test' });
+  client = KubeClient.fromKubeconfig(stackEnv().KUBECONFIG, { userAgent: 'kubeless-test/http-trigger' });
   const logger = createLogger({ name: 'http-trigger-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  manager = new Manager({ client, logger, leaderElection: false });
-  const fc = buildFunctionController({ client, logger, watchNamespace: ns.name, configNamespace: ns.name });
-  const hc = buildHttpTriggerController({ client, logger, watchNamespace: ns.name });
-  for (const i of [...fc.informers, ...hc.informers]) manager.addInformer(i);
-  manager.addController(fc.controller);
-  manager.addController(hc.controller);
-  await manager.start();
+  // Each controller on its own ServiceAccount's token, as the chart runs it; the test as the admin.
+  fcClient = KubeClient.fromKubeconfig(controllerKubeconfig('function-controller'), { userAgent: 'kubeless-function-controller/test' });
+  hcClient = KubeClient.fromKubeconfig(controllerKubeconfig('http-trigger'), { userAgent: 'kubeless-http-trigger/test' });
+  const fc = buildFunctionController({ client: fcClient, logger, watchNamespace: ns.name, configNamespace: ns.name });
+  const hc = buildHttpTriggerController({ client: hcClient, logger, watchNamespace: ns.name });
+  for (const [c, parts] of [[fcClient, fc], [hcClient, hc]] as const) {
+    const m = new Manager({ client: c, logger, leaderElection: false });
+    for (const i of parts.informers) m.addInformer(i);
+    m.addController(parts.controller);
+    await m.start();
+    managers.push(m);
+  }
 
   // The function answers with the path it saw, so rewrites are visible.
   await client.create(`/apis/kubeless.io/v1beta1/namespaces/${ns.name}/functions`, {
@@ -146,8 +153,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await manager.stop();
-  client.close();
+  for (const m of managers) await m.stop();
+  for (const c of [client, fcClient, hcClient]) c.close();
   await ns.cleanup();
   await rm(tmp, { recursive: true, force: true });
 });

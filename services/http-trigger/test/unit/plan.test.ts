@@ -185,6 +185,18 @@ describe('planHttpTrigger: Gateway API', () => {
   });
 });
 
+describe('controller defaults', () => {
+  it('a trigger without a gateway or class gets the controller defaults; its own always win', () => {
+    const dflt = planHttpTrigger(trigger({ 'host-name': 'a.test' }), backend, { defaultGateway: 'traefik', ingressClassName: 'public' });
+    expect(dflt.route).toEqual(ingress(undefined, { ingressClassName: 'public', rules: [rule('a.test', '/')] }));
+    const own = planHttpTrigger(trigger({ 'host-name': 'a.test', gateway: 'nginx', ingressClassName: 'internal' }), backend, { defaultGateway: 'traefik', ingressClassName: 'public' });
+    expect((own.route.spec as { ingressClassName: string }).ingressClassName).toBe('internal');
+    const kong = planHttpTrigger(trigger({ 'host-name': 'a.test' }), backend, { defaultGateway: 'kong' });
+    expect(kong.route.spec).toMatchObject({ ingressClassName: 'kong' });
+    expect(planHttpTrigger(trigger({ 'host-name': 'a.test' }), backend).route.spec).toMatchObject({ ingressClassName: 'nginx' });
+  });
+});
+
 describe('input checks', () => {
   it('tls with tls-secret is InvalidSpec', () => {
     let err: unknown;

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { KubeClient, Manager } from '@kubeless/controller';
 import { createLogger, createRegistry, type Registry } from '@kubeless/observability';
-import { REPO_ROOT, eventually, stackEnv } from '@kubeless/stack';
+import { REPO_ROOT, controllerKubeconfig, eventually, stackEnv } from '@kubeless/stack';
 import kafkajs from 'kafkajs';
 import { buildKafkaTrigger, type KafkaTriggerOptions } from '../../src/index.js';
 
@@ -159,7 +159,8 @@ export interface RunningController {
 /** An in-process kafka-trigger watching `namespace`. */
 export async function startController(namespace: string, overrides: Partial<KafkaTriggerOptions> = {}): Promise<RunningController> {
   const logger = createLogger({ name: 'kafka-trigger-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const client = KubeClient.fromKubeconfig(stackEnv().KUBECONFIG, { userAgent: 'kubeless-kafka-trigger/test' });
+  // On its own ServiceAccount's token (written by `stack up`), as the chart runs it.
+  const client = KubeClient.fromKubeconfig(controllerKubeconfig('kafka-trigger'), { userAgent: 'kubeless-kafka-trigger/test' });
   const registry = createRegistry({ defaultMetrics: false });
   const parts = buildKafkaTrigger({ client, logger, registry, ...testOptions(namespace), ...overrides });
   const manager = new Manager({ client, logger, leaderElection: false });
@@ -182,7 +183,7 @@ export function spawnController(namespace: string, identity: string, extraEnv: R
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'services/kafka-trigger/dist/main.js')], {
     env: {
       PATH: process.env.PATH,
-      KUBECONFIG: stackEnv().KUBECONFIG,
+      KUBECONFIG: controllerKubeconfig('kafka-trigger'),
       POD_NAMESPACE: namespace,
       WATCH_NAMESPACE: namespace,
       POD_NAME: identity,

@@ -2,7 +2,7 @@
  * Connection settings from a per-trigger Secret: SASL PLAIN and SCRAM against the stack's SASL
  * listener; wrong credentials show in status instead of crashing anything.
  */
-import { KAFKA_SASL_USER, stackEnv, uniqueName, withNamespace } from '@kubeless/stack';
+import { KAFKA_SASL_USER, grantSecrets, stackEnv, uniqueName, withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Recorder, createTopic, eventually, kafkaTrigger, kubeClient, produce, registerFunction, startController, triggersPath, type RunningController } from './harness.js';
 
@@ -24,6 +24,8 @@ describe('kafka-trigger SASL', () => {
 
   beforeAll(async () => {
     ns = await withNamespace('kafka-sasl');
+    // The controller runs on its ServiceAccount: it reads only the Secrets granted by name.
+    await grantSecrets('kafka-trigger', ns.name, ['sasl-plain', 'sasl-scram-sha-256', 'sasl-scram-sha-512', 'badauth']);
     controller = await startController(ns.name);
   }, 60_000);
 
@@ -60,6 +62,21 @@ describe('kafka-trigger SASL', () => {
       return c?.status === 'False' ? c : undefined;
     }, 40_000);
     expect(cond.message).toMatch(/auth/i);
+    await fn.close();
+  }, 60_000);
+
+  it('shows a Secret it was not granted as SecretForbidden, and never reads it', async () => {
+    const fn = new Recorder();
+    await registerFunction(client, ns.name, 'ungranted', fn);
+    await secret('ungranted', 'plain', KAFKA_SASL_USER.password);
+    await client.create(triggersPath(ns.name), kafkaTrigger(ns.name, 'ungranted', { topic: 'anything', functionName: 'ungranted', brokers: [stackEnv().KAFKA_SASL_BROKERS], authSecret: 'ungranted' }));
+    const cond = await eventually('BrokerReachable False (SecretForbidden)', async () => {
+      const t = await client.get<any>(`${triggersPath(ns.name)}/ungranted`);
+      const c = t.status?.conditions?.find((x: any) => x.type === 'BrokerReachable');
+      return c?.status === 'False' ? c : undefined;
+    }, 40_000);
+    expect(cond.reason).toBe('SecretForbidden');
+    expect(cond.message).toContain('kafkaTrigger.rbac.secrets');
     await fn.close();
   }, 60_000);
 });

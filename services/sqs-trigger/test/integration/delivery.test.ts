@@ -5,7 +5,7 @@
  * groups in parallel, also across a failure inside a group.
  */
 import { createHash } from 'node:crypto';
-import { withNamespace } from '@kubeless/stack';
+import { grantSecrets, withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Recorder,
@@ -32,6 +32,8 @@ describe('sqs-trigger delivery', () => {
 
   beforeAll(async () => {
     ns = await withNamespace('sqs-delivery');
+    // The controller runs on its ServiceAccount: it reads only the Secrets granted by name.
+    await grantSecrets('sqs-trigger', ns.name, ['sqs-creds']);
     controller = await startController(ns.name);
   }, 60_000);
 

@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { KubeClient, Manager } from '@kubeless/controller';
 import { createLogger, createRegistry, type Registry } from '@kubeless/observability';
-import { REPO_ROOT, stackEnv, uniqueName } from '@kubeless/stack';
+import { REPO_ROOT, controllerKubeconfig, stackEnv, uniqueName } from '@kubeless/stack';
 import { buildSqsTrigger, type SqsTriggerOptions } from '../../src/index.js';
 
 export { Recorder, registerFunction, eventually, type Received, type Behaviour } from '../../../kafka-trigger/test/integration/harness.js';
@@ -26,8 +26,9 @@ export { Recorder, registerFunction, eventually, type Received, type Behaviour }
 /** ElasticMQ accepts any credentials. */
 export const TEST_CREDENTIALS = { accessKeyId: 'x', secretAccessKey: 'x' };
 
+/** The test's own client, as the admin. */
 export function kubeClient(): KubeClient {
-  return KubeClient.fromKubeconfig(stackEnv().KUBECONFIG, { userAgent: 'kubeless-sqs-trigger/test' });
+  return KubeClient.fromKubeconfig(stackEnv().KUBECONFIG, { userAgent: 'kubeless-test/sqs-trigger' });
 }
 
 let sqsClient: SQSClient | undefined;
@@ -144,7 +145,8 @@ export interface RunningController {
 /** An in-process sqs-trigger watching `namespace`. */
 export async function startController(namespace: string, overrides: Partial<SqsTriggerOptions> = {}): Promise<RunningController> {
   const logger = createLogger({ name: 'sqs-trigger-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const client = kubeClient();
+  // On its own ServiceAccount's token (written by `stack up`), as the chart runs it.
+  const client = KubeClient.fromKubeconfig(controllerKubeconfig('sqs-trigger'), { userAgent: 'kubeless-sqs-trigger/test' });
   const registry = createRegistry({ defaultMetrics: false });
   const parts = buildSqsTrigger({ client, logger, registry, ...testOptions(namespace), ...overrides });
   const manager = new Manager({ client, logger, leaderElection: false });
@@ -167,7 +169,7 @@ export function spawnController(namespace: string, identity: string, extraEnv: R
   return spawn(process.execPath, [path.join(REPO_ROOT, 'services/sqs-trigger/dist/main.js')], {
     env: {
       PATH: process.env.PATH,
-      KUBECONFIG: stackEnv().KUBECONFIG,
+      KUBECONFIG: controllerKubeconfig('sqs-trigger'),
       POD_NAMESPACE: namespace,
       WATCH_NAMESPACE: namespace,
       POD_NAME: identity,

@@ -4,7 +4,7 @@
  * the controller keeps serving other triggers; the approximate depth of the queue is reported and
  * delivery starts once a matching function appears.
  */
-import { withNamespace } from '@kubeless/stack';
+import { grantSecrets, withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Recorder,
@@ -44,6 +44,8 @@ describe('sqs-trigger status', () => {
 
   beforeAll(async () => {
     ns = await withNamespace('sqs-status');
+    // The controller runs on its ServiceAccount: it reads only the Secrets granted by name.
+    await grantSecrets('sqs-trigger', ns.name, ['half', 'does-not-exist']);
     controller = await startController(ns.name);
   }, 60_000);
 
