@@ -3,7 +3,7 @@
 # $KUBELESS_CACHE (default ~/.cache/kubeless-stack). Idempotent: a component whose cache folder
 # holds a complete build is skipped. Needs the Go module proxy and Maven Central; runs outside
 # the stack's network namespace.
-#   build.sh [all|k8s|etcd|kafka|elasticmq|traefik]...
+#   build.sh [all|k8s|etcd|kafka|elasticmq|traefik|helm|hadolint]...
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.sh
@@ -108,12 +108,14 @@ build_elasticmq() {
 source "$HERE/traefik.sh"
 # shellcheck source=helm.sh
 source "$HERE/helm.sh"  # build_helm: the helm binary the chart tests use
+# shellcheck source=hadolint.sh
+source "$HERE/hadolint.sh"  # build_hadolint: the Dockerfile linter of the image tests
 
 targets=("$@"); [[ ${#targets[@]} -eq 0 ]] && targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
-    all) build_etcd; build_kafka; build_elasticmq; build_traefik; build_k8s; build_helm ;;
-    k8s) build_k8s ;; etcd) build_etcd ;; kafka) build_kafka ;; elasticmq) build_elasticmq ;; traefik) build_traefik ;; helm) build_helm ;;
+    all) build_etcd; build_kafka; build_elasticmq; build_traefik; build_k8s; build_helm; build_hadolint ;;
+    k8s) build_k8s ;; etcd) build_etcd ;; kafka) build_kafka ;; elasticmq) build_elasticmq ;; traefik) build_traefik ;; helm) build_helm ;; hadolint) build_hadolint ;;
     *) echo "unknown target: $t" >&2; exit 2 ;;
   esac
 done
