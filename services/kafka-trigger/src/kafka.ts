@@ -15,7 +15,8 @@ const MECHANISMS = new Set(['plain', 'scram-sha-256', 'scram-sha-512']);
 /**
  * Reads a per-trigger auth Secret (`KafkaTriggerSpec.authSecret`): keys `sasl.mechanism` (plain,
  * scram-sha-256, scram-sha-512), `username`, `password`, and for TLS `ca.crt`, `tls.crt`,
- * `tls.key`, `tls` ("true" turns TLS on without a client certificate). Throws a RangeError that
+ * `tls.key`, `tls` ("true", any case, turns TLS on without a client certificate; anything but
+ * true/false is refused rather than silently read as plaintext). Throws a RangeError that
  * names the bad key, never a value.
  */
 export function authFromSecret(data: Record<string, string> | undefined): KafkaAuth {
@@ -36,7 +37,9 @@ export function authFromSecret(data: Record<string, string> | undefined): KafkaA
   const cert = get('tls.crt');
   const key = get('tls.key');
   if ((cert === undefined) !== (key === undefined)) throw new RangeError('tls.crt and tls.key must be given together');
-  if (ca !== undefined || cert !== undefined || get('tls') === 'true') {
+  const tlsFlag = get('tls')?.trim().toLowerCase();
+  if (tlsFlag !== undefined && !['true', 'false', ''].includes(tlsFlag)) throw new RangeError('tls must be "true" or "false"');
+  if (ca !== undefined || cert !== undefined || tlsFlag === 'true') {
     auth.tls = { rejectUnauthorized: true, ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) };
   }
   return auth;

@@ -28,6 +28,12 @@ function rejects(data: Record<string, string>, message: RegExp): void {
 }
 
 describe('authFromSecret', () => {
+  it('tls: "true" in any case turns TLS on; "false" leaves it off; anything else is refused, never read as plaintext', () => {
+    for (const v of ['true', 'TRUE', ' True ']) expect(authFromSecret(secret({ tls: v }))).toEqual({ tls: { rejectUnauthorized: true } });
+    expect(authFromSecret(secret({ tls: 'false' }))).toEqual({});
+    rejects({ tls: 'yes-please' }, /tls must be "true" or "false"/);
+  });
+
   it('no Secret data or an empty Secret means plaintext without SASL', () => {
     expect(authFromSecret(undefined)).toEqual({});
     expect(authFromSecret({})).toEqual({});
