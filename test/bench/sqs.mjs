@@ -9,18 +9,27 @@
  *     the same `receivers` and batch size, delivering every message as a CloudEvent over HTTP to a
  *     no-op function (an HTTP server on a pod IP, published through a Service + EndpointSlice), and
  *     deleting it after the 2xx.
- * Each queue is filled first; the rate is messages / (last done - first received). Rounds alternate
- * the sides (the machine is shared with ElasticMQ, the API server and Kafka, so single runs drift);
- * the ratio is of the medians. Target: the trigger reaches >= 70% of the bare loop.
+ * Same load shape on both sides: `receivers` long polls of 10, and as many messages in flight (the
+ * trigger's `maxInFlight` defaults to receivers x 10, what the bare loops hold between a receive and
+ * its delete). Each queue is filled first. The bare rate is messages / (last delete confirmed -
+ * first receive); the trigger's is messages / (queue drained - first delivery), the queue being
+ * polled every 25 ms once every message was delivered (so its deletes count, as the bare loop's do).
+ * Rounds alternate the sides and which goes first (the machine is shared: ElasticMQ, the API server,
+ * Kafka, other work), so drift hits both alike; the ratio is given per round (adjacent in time) and
+ * as medians. Beside each figure: CPU per message of the side's own process(es) and of ElasticMQ,
+ * and the machine's load while it ran (busy cores out of all, load average), so a noisy round shows.
+ * Target: the trigger reaches >= 70% of the bare loop.
  *
  * Runs inside the stack's network namespace (pod IPs exist only there):
  *   npm run stack -- up && npm run build
- *   npm run -s stack -- exec node test/bench/sqs.mjs [--messages 10000] [--receivers 8] [--max-in-flight 100] [--payload 256] [--rounds 3] [--warmup 1]
+ *   npm run -s stack -- exec node test/bench/sqs.mjs [--messages 10000] [--receivers 8] [--max-in-flight <receivers x 10>] [--payload 256] [--rounds 5] [--warmup 1]
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import {
   CreateQueueCommand,
@@ -38,19 +47,24 @@ const { values: args } = parseArgs({
   options: {
     messages: { type: 'string', default: '10000' },
     receivers: { type: 'string', default: '8' },
-    'max-in-flight': { type: 'string', default: '100' },
+    'max-in-flight': { type: 'string' },
     payload: { type: 'string', default: '256' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '1' },
+    /** Write V8 CPU profiles of the trigger and the bare loops into this directory. */
+    profile: { type: 'string' },
+    /** Extra node flags for the trigger process (e.g. GC tuning), space-separated. */
+    'trigger-node-flags': { type: 'string', default: '' },
     'bare-worker': { type: 'string' },
   },
 });
 const N = Number(args.messages);
 const R = Number(args.receivers);
-const M = Number(args['max-in-flight']);
+const M = Number(args['max-in-flight'] ?? R * 10);
 const PAYLOAD = Number(args.payload);
 const ROUNDS = Number(args.rounds);
 const WARMUP = Number(args.warmup);
+const profileFlags = args.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(args.profile)] : [];
 const env = readStackEnv();
 const credentials = { accessKeyId: 'x', secretAccessKey: 'x' };
 const sqsClient = () =>
@@ -68,20 +82,25 @@ if (args['bare-worker']) {
   let done = 0;
   let first = 0;
   let last = 0;
+  let cpuAtFirst;
   await Promise.all(
     Array.from({ length: R }, async () => {
       while (done < N) {
         const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'], MessageAttributeNames: ['All'] }));
         const ms = out.Messages ?? [];
         if (ms.length === 0) continue;
-        first ||= Date.now();
+        if (!first) {
+          first = Date.now();
+          cpuAtFirst = process.cpuUsage();
+        }
         await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: ms.map((m, i) => ({ Id: `d${String(i)}`, ReceiptHandle: m.ReceiptHandle })) }));
         done += ms.length;
         last = Date.now();
       }
     }),
   );
-  const cpu = process.cpuUsage();
+  // CPU of the loop itself, from the first receive (module loading and start-up excluded).
+  const cpu = process.cpuUsage(cpuAtFirst);
   process.stdout.write(JSON.stringify({ done, elapsedMs: last - first, cpuMs: (cpu.user + cpu.system) / 1000 }) + '\n');
   sqs.destroy();
   process.exit(0);
@@ -121,6 +140,56 @@ function cpuMs(pid) {
     return Number.NaN;
   }
 }
+
+/** This stack's ElasticMQ (its config file is under the stack's directory), for its CPU per message. */
+function elasticmqPid() {
+  const dir = process.env.KUBELESS_STACK_DIR ?? path.join(REPO_ROOT, '.stack');
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/u.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (cmd.includes('elasticmq') && cmd.includes(`${dir}/elasticmq.conf`)) return Number(d);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
+}
+
+/** Busy and total CPU time of the whole machine so far (/proc/stat, ticks). */
+function machineTicks() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/u).slice(1).map(Number);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+/**
+ * A window of measurement: wall time, the machine's busy cores, and the CPU of the given
+ * processes (`self` = this driver, whose no-op function server serves the trigger side).
+ */
+function window(pids) {
+  const t0 = performance.now();
+  const m0 = machineTicks();
+  const c0 = pids.map((p) => (p === 'self' ? process.cpuUsage() : cpuMs(p)));
+  const load0 = os.loadavg()[0];
+  return () => {
+    const ms = performance.now() - t0;
+    const m1 = machineTicks();
+    const cpu = pids.map((p, i) => {
+      if (p === 'self') {
+        const u = process.cpuUsage(c0[i]);
+        return (u.user + u.system) / 1000;
+      }
+      return cpuMs(p) - c0[i];
+    });
+    const cores = os.cpus().length;
+    return { ms, cpu, busyCores: ((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * cores, cores, load: [load0, os.loadavg()[0]] };
+  };
+}
+
+const usPer = (ms, n) => `${((ms * 1000) / n).toFixed(0)} us/msg`;
+const loadShape = (w) => `machine ${w.busyCores.toFixed(2)}/${String(w.cores)} cores busy, load avg ${w.load[0].toFixed(1)}->${w.load[1].toFixed(1)}`;
 
 async function depth(url) {
   const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes ?? {};
@@ -169,11 +238,11 @@ try {
     endpoints: [{ addresses: [fnIp], conditions: { ready: true } }],
     ports: [{ name: 'http-function-port', port: fnPort, protocol: 'TCP' }],
   });
-  log(`load shape: ${String(N)} messages of ${String(PAYLOAD)} B, queue filled first, ${String(R)} concurrent long polls of 10 on each side, trigger maxInFlight ${String(M)}, one ElasticMQ ${env.SQS_ENDPOINT}`);
+  log(`load shape: ${String(N)} messages of ${String(PAYLOAD)} B, queue filled first, ${String(R)} concurrent long polls of 10 on each side, at most ${String(M)} messages in flight on the trigger side (${String(R * 10)} on the bare side), one ElasticMQ ${env.SQS_ENDPOINT}`);
 
   // The trigger as its own process, started once and idle until a round creates its SQSTrigger.
   const port = await freePort();
-  ctrl = spawn(process.execPath, [path.join(REPO_ROOT, 'services/sqs-trigger/dist/main.js')], {
+  ctrl = spawn(process.execPath, [...profileFlags, ...args['trigger-node-flags'].split(' ').filter(Boolean), path.join(REPO_ROOT, 'services/sqs-trigger/dist/main.js')], {
     env: {
       PATH: process.env.PATH,
       KUBECONFIG: env.KUBECONFIG,
@@ -201,35 +270,37 @@ try {
     await new Promise((r) => setTimeout(r, 100));
   }
 
-  // Rounds alternate the two sides, so drift of the shared machine hits both alike.
-  const bareRates = [];
-  const trigRates = [];
-  // Warm-up rounds (ElasticMQ's JIT, the controller's) run both sides but are not counted.
-  for (let round = 1 - WARMUP; round <= ROUNDS; round++) {
-    const counted = round >= 1;
-    // 1. The bare receive/delete loop, in its own process.
+  const mq = elasticmqPid();
+  log(`ElasticMQ pid ${String(mq ?? 'not found')}; ${String(os.cpus().length)} cores; CPU per message counts each side's own process(es) and ElasticMQ over the whole run of that side`);
+
+  /** The bare receive/delete loop, in its own process. */
+  async function runBare(label) {
     const bareQueue = await createQueue('bench-bare');
     queues.push(bareQueue);
     await fill(bareQueue);
+    let w;
     const bare = await new Promise((resolve, reject) => {
-      const p = spawn(process.execPath, [new URL(import.meta.url).pathname, '--bare-worker', bareQueue, '--messages', String(N), '--receivers', String(R)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
+      const p = spawn(process.execPath, [...profileFlags, new URL(import.meta.url).pathname, '--bare-worker', bareQueue, '--messages', String(N), '--receivers', String(R)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
+      w = window([mq]);
       let out = '';
       p.stdout.on('data', (d) => (out += d));
       p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`bare worker exited ${String(code)}`))));
     });
-    const bareRate = bare.done / (bare.elapsedMs / 1000);
-    if (counted) bareRates.push(bareRate);
-    log(`${counted ? 'round ' + String(round) : 'warm-up'} bare receive/delete: ${String(bare.done)} messages in ${(bare.elapsedMs / 1000).toFixed(2)} s = ${bareRate.toFixed(0)} msg/s; process CPU ${(bare.cpuMs / 1000).toFixed(1)} s`);
+    const win = w();
+    const rate = bare.done / (bare.elapsedMs / 1000);
+    log(`${label} bare receive/delete: ${String(bare.done)} messages in ${(bare.elapsedMs / 1000).toFixed(2)} s = ${rate.toFixed(0)} msg/s; loop CPU ${usPer(bare.cpuMs, bare.done)}, ElasticMQ ${usPer(win.cpu[0], bare.done)}; ${loadShape(win)}`);
+    return { rate, cpuUs: (bare.cpuMs * 1000) / bare.done };
+  }
 
-    // 2. The trigger into the no-op function.
+  /** The trigger into the no-op function. */
+  async function runTrigger(label, name) {
     const trigQueue = await createQueue('bench-trigger');
     queues.push(trigQueue);
     await fill(trigQueue);
     received = 0;
     firstAt = 0;
     lastAt = 0;
-    const name = `bench-${String(round + WARMUP)}`;
-    const cpuBefore = cpuMs(ctrl.pid);
+    const w = window([ctrl.pid, 'self', mq]);
     await admin.create(`/apis/kubeless.io/v1beta1/namespaces/${ns}/sqstriggers`, {
       apiVersion: 'kubeless.io/v1beta1',
       kind: 'SQSTrigger',
@@ -237,21 +308,64 @@ try {
       spec: { queueUrl: trigQueue, functionName: 'noop', receivers: R, batchSize: 10, delivery: { maxInFlight: M, ordering: 'unordered' } },
     });
     const deadline = Date.now() + 600_000;
-    while (received < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (received < N && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     // Deleted, not just delivered: the queue must drain.
-    while ((await depth(trigQueue)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    const trigCpu = cpuMs(ctrl.pid) - cpuBefore;
-    const trigMs = lastAt - firstAt;
-    const trigRate = received / (trigMs / 1000);
-    if (counted) trigRates.push(trigRate);
-    log(`${counted ? 'round ' + String(round) : 'warm-up'} trigger -> no-op function: ${String(received)} deliveries in ${(trigMs / 1000).toFixed(2)} s = ${trigRate.toFixed(0)} msg/s (queue drained: ${String((await depth(trigQueue)) === 0)}); controller CPU ${(trigCpu / 1000).toFixed(1)} s; round ratio ${(trigRate / bareRate).toFixed(2)}`);
+    while ((await depth(trigQueue)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    const drainedAt = Date.now();
+    const win = w();
+    const rate = received / ((drainedAt - firstAt) / 1000);
+    log(
+      `${label} trigger -> no-op function: ${String(received)} deliveries in ${((lastAt - firstAt) / 1000).toFixed(2)} s, queue drained after ${((drainedAt - firstAt) / 1000).toFixed(2)} s = ${rate.toFixed(0)} msg/s; trigger CPU ${usPer(win.cpu[0], received)}, no-op function (bench driver) ${usPer(win.cpu[1], received)}, ElasticMQ ${usPer(win.cpu[2], received)}; ${loadShape(win)}`,
+    );
     await admin.delete(`/apis/kubeless.io/v1beta1/namespaces/${ns}/sqstriggers/${name}`);
+    return { rate, cpuUs: (win.cpu[0] * 1000) / received };
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+  const bareRates = [];
+  const trigRates = [];
+  const ratios = [];
+  const trigCpu = [];
+  const bareCpu = [];
+  // Warm-up rounds (ElasticMQ's JIT, the controller's) run both sides but are not counted.
+  for (let round = 1 - WARMUP; round <= ROUNDS; round++) {
+    const counted = round >= 1;
+    const label = counted ? `round ${String(round)}` : 'warm-up';
+    const name = `bench-${String(round + WARMUP)}`;
+    // Alternate which side goes first, so a trend in the machine's load favours neither.
+    let bare;
+    let trig;
+    if (round % 2 === 0) {
+      trig = await runTrigger(label, name);
+      bare = await runBare(label);
+    } else {
+      bare = await runBare(label);
+      trig = await runTrigger(label, name);
+    }
+    log(`${label} ratio trigger/bare ${(trig.rate / bare.rate).toFixed(2)}; CPU per message trigger/bare loop ${(trig.cpuUs / bare.cpuUs).toFixed(2)}`);
+    if (counted) {
+      bareRates.push(bare.rate);
+      trigRates.push(trig.rate);
+      ratios.push(trig.rate / bare.rate);
+      trigCpu.push(trig.cpuUs);
+      bareCpu.push(bare.cpuUs);
+    }
+  }
+  const median = (xs) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  };
+  log(`per-round ratios ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
+  // When the machine is saturated each process gets about the same share of a core, so the rate
+  // ratio tends to the inverse of the CPU-per-message ratio of the two processes.
+  log(`CPU per message (medians): trigger ${median(trigCpu).toFixed(0)} us, bare loop ${median(bareCpu).toFixed(0)} us; bare/trigger ${(median(bareCpu) / median(trigCpu)).toFixed(2)} (the ratio to expect when both are CPU-starved)`);
   log(`median bare ${median(bareRates).toFixed(0)} msg/s, median trigger ${median(trigRates).toFixed(0)} msg/s`);
-  log(`RATIO trigger/bare = ${(median(trigRates) / median(bareRates)).toFixed(2)} (target >= 0.70)`);
+  log(`RATIO trigger/bare: median of per-round ratios ${median(ratios).toFixed(2)}, ratio of medians ${(median(trigRates) / median(bareRates)).toFixed(2)} (target >= 0.70)`);
 } finally {
-  ctrl?.kill('SIGTERM');
+  if (ctrl && ctrl.exitCode === null) {
+    const exited = new Promise((resolve) => ctrl.once('exit', resolve));
+    ctrl.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  }
   fnServer.closeAllConnections();
   fnServer.close();
   for (const q of queues) await sqs.send(new DeleteQueueCommand({ QueueUrl: q })).catch(() => undefined);

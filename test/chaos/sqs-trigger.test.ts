@@ -1,8 +1,9 @@
 /**
  * Reliability of the SQS trigger (SPEC §10, issue 6): SIGKILL of the controller mid-stream loses no
  * message; what it held (delivered but not yet deleted, or in delivery) comes back after the
- * visibility timeout, so duplicates stay within the in-flight window (maxInFlight per kill: a slot
- * is freed only once its delete is confirmed). Bounded in count and time; the counts are printed.
+ * visibility timeout, so duplicates stay within the in-flight window: per kill, maxInFlight in
+ * delivery plus at most maxInFlight delivered and waiting for their (background, batched) delete.
+ * Bounded in count and time; the counts are printed.
  */
 import { withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +70,6 @@ describe('sqs-trigger chaos', () => {
     const duplicates = fn.received.length - fn.ids.size;
     console.info(`sqs crash test: ${String(N)} sent, ${String(fn.ids.size)} distinct delivered, ${String(fn.received.length)} requests, ${String(duplicates)} duplicates, kills at ${kills.join(', ')} delivered`);
     expect(new Set(fn.received.map((r) => r.body.toString())).size).toBe(N);
-    expect(duplicates).toBeLessThanOrEqual(MAX_IN_FLIGHT * kills.length);
+    expect(duplicates).toBeLessThanOrEqual(2 * MAX_IN_FLIGHT * kills.length);
   }, 180_000);
 });

@@ -139,7 +139,7 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
         map: (f) => triggers.list().filter((t) => t.metadata.namespace === f.metadata?.namespace).map((t) => `${t.metadata.namespace ?? ''}/${t.metadata.name ?? ''}`),
       },
     ],
-    reconcile: statusReconciler({ functions: () => functions.list(), connections, defaults, intervalMs: o.statusIntervalMs }),
+    reconcile: statusReconciler({ functions: () => functions.list(), connections, defaults, intervalMs: o.statusIntervalMs, stalled: (key) => supervisor.states().get(key)?.stalled }),
     recorder: recorder.record,
     logger: o.logger.child({ controller: 'sqstrigger' }),
     registry: o.registry,
@@ -150,6 +150,8 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
     controller,
     supervisor,
     startReceivers: () => {
+      // Idempotent: a second call must not leave a second resync timer behind.
+      if (started) return;
       started = true;
       supervisor.sync(desired());
       interval = setInterval(() => {

@@ -17,4 +17,4 @@ export { Connections, credentialsFromSecret, SECRET_KEYS, type AwsCredentials } 
 export { SqsTriggerError, classifySqsError, type SqsTriggerErrorCode } from './errors.js';
 export { toEvent, deadLetterAttributes, eventSource, receiveCount, EVENT_TYPE, LEGACY_NAMESPACE } from './runner/event.js';
 export { DeleteBatcher, VisibilityHeartbeat } from './runner/batching.js';
-export { TriggerReceiver, type ReceiverState } from './runner/receiver.js';
+export { TriggerReceiver, type ReceiverState, type StalledMessage } from './runner/receiver.js';

@@ -4,6 +4,7 @@ import { setCondition, summarise, type KubeObject, type ReconcileContext, type R
 import type { Connections } from './connections.js';
 import { classifySqsError, type SqsTriggerError } from './errors.js';
 import { planTrigger, type PlanDefaults, type QueueRef } from './plan.js';
+import type { StalledMessage } from './runner/receiver.js';
 
 export type SQSTriggerObject = SQSTrigger & KubeObject & { status?: SQSTriggerStatus };
 
@@ -47,10 +48,22 @@ export async function observeQueue(connections: Connections, namespace: string, 
  * The leader's reconcile: status only (receivers run on every replica, see Supervisor in the controller kit).
  * Conditions: Valid, FunctionsResolved, CredentialsReady (the Secret and its keys), QueueReachable
  * (the endpoint answers), QueueExists, DeadLetterReady, summarised in Ready; plus the target
- * functions and the approximate depth of the queue (visible messages).
+ * functions and the approximate depth of the queue (visible messages). Stalled (as in the
+ * kafka-trigger) is True while a message keeps failing after its retries (onExhausted `block`:
+ * `RetriesExhausted`; a dead letter that cannot be sent: `DeadLetterFailed`), and then Ready is
+ * False with reason Stalled. SQS keeps no per-message state a reader could see, so this is what
+ * the leader's own receivers saw: with several replicas (competing consumers) a blocked message
+ * shows once it came back to the leader's replica.
  * Re-reads SQS every `intervalMs` so depth and outages show.
  */
-export function statusReconciler(o: { functions: () => KubelessFunction[]; connections: Connections; defaults: PlanDefaults; intervalMs: number }) {
+export function statusReconciler(o: {
+  functions: () => KubelessFunction[];
+  connections: Connections;
+  defaults: PlanDefaults;
+  intervalMs: number;
+  /** The message this replica's receiver for a key keeps failing on, if any. */
+  stalled?: (key: string) => StalledMessage | undefined;
+}) {
   return async (t: SQSTriggerObject, _ctx: ReconcileContext): Promise<ReconcileResult> => {
     const status: SQSTriggerStatus = t.status ?? {};
     t.status = status;
@@ -60,7 +73,20 @@ export function statusReconciler(o: { functions: () => KubelessFunction[]; conne
     status.functions = plan.functions;
     const problem = plan.problem;
     const done = (): ReconcileResult => {
+      const receiver = plan.receiver;
+      const s = receiver ? o.stalled?.(receiver.key) : undefined;
+      const stalled = s && s.until > Date.now() ? s : undefined;
+      const what = stalled ? `message ${stalled.messageId} (receive ${String(stalled.attempts)}, failing since ${stalled.since}): ${stalled.message}` : '';
+      setCondition(
+        conditions,
+        !receiver
+          ? { type: 'Stalled', status: 'False', reason: 'NoReceivers', message: 'nothing to deliver to' }
+          : stalled
+            ? { type: 'Stalled', status: 'True', reason: stalled.reason, message: what }
+            : { type: 'Stalled', status: 'False', reason: 'Flowing' },
+      );
       summarise(conditions, READY_DEPS);
+      if (stalled) setCondition(conditions, { type: 'Ready', status: 'False', reason: 'Stalled', message: what });
       return { requeueAfterMs: o.intervalMs };
     };
     setCondition(conditions, problem?.condition === 'Valid' ? { type: 'Valid', status: 'False', reason: problem.reason, message: problem.message } : { type: 'Valid', status: 'True', reason: 'Valid' });

@@ -11,39 +11,63 @@ export type SendBatch = (entries: BatchEntry[]) => Promise<{ failed: { id: strin
 
 interface Pending {
   handle: string;
-  resolve: (ok: boolean) => void;
+  done: ((ok: boolean) => void) | undefined;
 }
 
 const BATCH = 10;
 
 /**
- * Batched deletes (DeleteMessageBatch): a batch goes out when 10 entries are pending or
- * `intervalMs` after the first one, whichever comes first. `delete` resolves true once SQS
- * confirmed the delete, false when it refused it (an expired receipt handle: the message comes
- * back and is delivered again, never lost). A failed call is retried 3 times before giving up.
+ * Batched deletes (DeleteMessageBatch), decoupled from the deliveries: a batch goes out when 10
+ * entries are pending or `intervalMs` after the first one, whichever comes first. At most
+ * `maxPending` deletes are outstanding (queued or in a call): `add` says when that cap is reached,
+ * so the caller holds its delivery slot until there is room again (back-pressure, and a crash
+ * repeats at most the trigger's in-flight window plus `maxPending` messages). A delete refused by
+ * SQS (an expired receipt handle) or a call that failed 3 times means the message comes back and is
+ * delivered again: never lost.
  */
 export class DeleteBatcher {
   readonly #send: SendBatch;
   readonly #intervalMs: number;
+  readonly #maxPending: number;
   readonly #logger: Logger;
   #pending: Pending[] = [];
+  /** Deletes queued or in a call not yet answered. */
+  #outstanding = 0;
   #timer: NodeJS.Timeout | undefined;
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #roomWaiters: (() => void)[] = [];
 
-  constructor(o: { send: SendBatch; intervalMs: number; logger: Logger }) {
+  constructor(o: { send: SendBatch; intervalMs: number; logger: Logger; maxPending?: number | undefined }) {
     this.#send = o.send;
     this.#intervalMs = o.intervalMs;
     this.#logger = o.logger;
+    this.#maxPending = Math.max(BATCH, o.maxPending ?? 100);
   }
 
+  /** Deletes queued or in a call not yet answered. */
+  get outstanding(): number {
+    return this.#outstanding;
+  }
+
+  /**
+   * Queues the delete of one receipt handle. Returns undefined while fewer than `maxPending`
+   * deletes are outstanding, else a promise that resolves once there is room again. `done`, if
+   * given, learns whether SQS confirmed this delete.
+   */
+  add(handle: string, done?: (ok: boolean) => void): Promise<void> | undefined {
+    this.#pending.push({ handle, done });
+    this.#outstanding++;
+    if (this.#pending.length >= BATCH) this.#sendPending();
+    else this.#timer ??= setTimeout(() => {
+      this.#sendPending();
+    }, this.#intervalMs);
+    if (this.#outstanding < this.#maxPending) return undefined;
+    return new Promise((resolve) => this.#roomWaiters.push(resolve));
+  }
+
+  /** Queues a delete and resolves true once SQS confirmed it, false when it refused it. */
   delete(handle: string): Promise<boolean> {
-    return new Promise((resolve) => {
-      this.#pending.push({ handle, resolve });
-      if (this.#pending.length >= BATCH) this.#sendPending();
-      else this.#timer ??= setTimeout(() => {
-        this.#sendPending();
-      }, this.#intervalMs);
-    });
+    return new Promise((resolve) => void this.add(handle, resolve));
   }
 
   /** Sends everything pending now and waits for every call in flight. */
@@ -57,7 +81,11 @@ export class DeleteBatcher {
     this.#timer = undefined;
     while (this.#pending.length > 0) {
       const batch = this.#pending.splice(0, BATCH);
-      const p = this.#sendOne(batch).finally(() => this.#inFlight.delete(p));
+      const p = this.#sendOne(batch).finally(() => {
+        this.#inFlight.delete(p);
+        this.#outstanding -= batch.length;
+        while (this.#outstanding < this.#maxPending && this.#roomWaiters.length > 0) this.#roomWaiters.shift()?.();
+      });
       this.#inFlight.add(p);
     }
   }
@@ -67,16 +95,18 @@ export class DeleteBatcher {
     for (let attempt = 1; ; attempt++) {
       try {
         const { failed } = await this.#send(entries);
-        const bad = new Map(failed.map((f) => [f.id, f.message]));
-        if (bad.size > 0) this.#logger.warn({ failed: bad.size, reason: [...bad.values()][0] }, 'sqs refused some deletes; those messages will be delivered again');
-        batch.forEach((b, i) => {
-          b.resolve(!bad.has(`m${String(i)}`));
-        });
+        if (failed.length > 0) {
+          this.#logger.warn({ failed: failed.length, reason: failed[0]?.message }, 'sqs refused some deletes; those messages will be delivered again');
+          const bad = new Set(failed.map((f) => f.id));
+          batch.forEach((b, i) => b.done?.(!bad.has(`m${String(i)}`)));
+        } else {
+          for (const b of batch) b.done?.(true);
+        }
         return;
       } catch (err) {
         if (attempt >= 3) {
           this.#logger.warn({ err, count: batch.length }, 'delete batch failed; those messages will be delivered again');
-          for (const b of batch) b.resolve(false);
+          for (const b of batch) b.done?.(false);
           return;
         }
         await new Promise((r) => setTimeout(r, 200 * attempt));

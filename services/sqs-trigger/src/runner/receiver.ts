@@ -30,14 +30,36 @@ export interface ReceiverOptions {
   deleteFlushMs: number;
 }
 
-/** What this replica knows about the receiver, for logs and readiness. */
+/** A message this replica keeps failing to get rid of (onExhausted `block`, or a dead letter that fails). */
+export interface StalledMessage {
+  messageId: string;
+  /** `RetriesExhausted` (onExhausted: block) or `DeadLetterFailed`. */
+  reason: 'RetriesExhausted' | 'DeadLetterFailed';
+  /** The last failure, `<reason>: <message>`. */
+  message: string;
+  /** Its receive count at the last failure. */
+  attempts: number;
+  /** ISO time it first stalled. */
+  since: string;
+  /**
+   * Epoch ms after which this report is stale: the message did not come back to this replica
+   * within twice its backoff plus a margin (another replica or the queue's redrive policy took it).
+   */
+  until: number;
+}
+
+/** What this replica knows about the receiver, for logs, readiness and the Stalled condition. */
 export interface ReceiverState {
   running: boolean;
   queueUrl?: string | undefined;
   lastError?: string | undefined;
+  stalled?: StalledMessage | undefined;
 }
 
-type Outcome = { kind: 'delete' } | { kind: 'retry'; delayMs: number } | { kind: 'aborted' };
+type Outcome = { kind: 'delete' } | { kind: 'retry'; delayMs: number; stall?: StalledMessage['reason'] | undefined; failure?: string | undefined } | { kind: 'aborted' };
+
+const DELETE: Outcome = { kind: 'delete' };
+const ABORTED: Outcome = { kind: 'aborted' };
 
 const WAIT_SECONDS = 20;
 /** Ids of messages some targets already accepted (multi-target triggers): fewer duplicates on a retry. */
@@ -53,8 +75,11 @@ const MAX_REMEMBERED = 10_000;
  * replica: replicas are competing consumers). After `retry + 1` receives it goes to the trigger's
  * `deadLetter` queue if one is named, else it keeps coming back at `backoffMax` and the queue's
  * own redrive policy applies. FIFO queues: serial per MessageGroupId (unless `unordered`),
- * parallel across groups. A slot is freed only once its delete is confirmed, so a crash repeats at
- * most `maxInFlight` messages.
+ * parallel across groups. A slot is freed once the delivery succeeded and its delete is queued
+ * (deletes go out in the background, at most `maxInFlight` outstanding), so receivers never wait
+ * on delete round trips; a crash repeats at most `2 × maxInFlight` messages. A message that keeps
+ * failing after its retries (onExhausted `block`, or a failing dead letter) is reported in
+ * `state.stalled` until it is delivered or stops coming back.
  */
 export class TriggerReceiver {
   readonly spec: ReceiverSpec;
@@ -62,12 +87,15 @@ export class TriggerReceiver {
   readonly #o: ReceiverOptions;
   readonly #log: Logger;
   readonly #limiter: InFlightLimiter;
-  readonly #tasks = new Set<Promise<void>>();
+  /** Messages dispatched and not yet done (delivered and delete queued, or given back). */
+  #active = 0;
+  #drained: (() => void) | undefined;
   readonly #chains = new Map<string, { tail: Promise<void>; brokenAt: number }>();
   readonly #accepted = new Map<string, Set<string>>();
   #client: SQSClient | undefined;
   #queueUrl = '';
   #queueName = '';
+  #eventContext = { namespace: '', trigger: '', queueName: '' };
   #fifo = false;
   #heartbeat: VisibilityHeartbeat | undefined;
   #deleter: DeleteBatcher | undefined;
@@ -76,6 +104,8 @@ export class TriggerReceiver {
   #poll = new AbortController();
   #hard = new AbortController();
   #stopping = false;
+  #starting: Promise<void> | undefined;
+  #stopped: Promise<void> | undefined;
   #epoch = 0;
 
   constructor(options: ReceiverOptions) {
@@ -85,8 +115,21 @@ export class TriggerReceiver {
     this.#limiter = new InFlightLimiter(Math.max(1, options.spec.maxInFlight), Number.MAX_SAFE_INTEGER);
   }
 
-  /** Resolves the queue and starts the long polls. Rejects (a classified SqsTriggerError) when the queue or its credentials cannot be used. */
-  async start(): Promise<void> {
+  /**
+   * Resolves the queue and starts the long polls. Rejects (a classified SqsTriggerError) when the
+   * queue or its credentials cannot be used. Idempotent: a second call while starting or running
+   * joins the first; a receiver that was stopped stays stopped (make a new one).
+   */
+  start(): Promise<void> {
+    if (this.#stopped) return Promise.reject(new Error('receiver was stopped'));
+    if (this.state.running) return Promise.resolve();
+    this.#starting ??= this.#start().finally(() => {
+      this.#starting = undefined;
+    });
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     const spec = this.spec;
     this.#stopping = false;
     this.#poll = new AbortController();
@@ -105,6 +148,7 @@ export class TriggerReceiver {
       this.#client = client;
       this.#queueUrl = url;
       this.#queueName = queueNameOf(url);
+      this.#eventContext = { namespace: spec.namespace, trigger: spec.trigger, queueName: this.#queueName };
       this.#fifo = attributes.FifoQueue === 'true' || isFifoQueue(url);
       const visibilitySec = Math.max(1, spec.visibilityTimeoutSec ?? (Number(attributes.VisibilityTimeout) || 30));
       this.#heartbeat = new VisibilityHeartbeat({
@@ -117,6 +161,7 @@ export class TriggerReceiver {
       });
       this.#deleter = new DeleteBatcher({
         intervalMs: this.#o.deleteFlushMs,
+        maxPending: Math.max(10, spec.maxInFlight),
         logger: this.#log,
         send: async (entries) => {
           const out = await client.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: entries }));
@@ -128,6 +173,8 @@ export class TriggerReceiver {
       this.state.lastError = e.message;
       throw e;
     }
+    // stop() ran while the queue was being resolved: never start polling.
+    if (this.#stopped) return;
     this.#heartbeat.start();
     this.state.running = true;
     this.state.queueUrl = this.#queueUrl;
@@ -137,23 +184,30 @@ export class TriggerReceiver {
 
   /**
    * Graceful stop: long polls end at once; deliveries in flight finish (up to `drainTimeoutMs`,
-   * then they are aborted and their messages return after the visibility timeout); deletes are
-   * flushed; messages not yet started are made visible again at once.
+   * then they are aborted and their messages return after the visibility timeout); queued deletes
+   * are flushed; messages not yet started are made visible again at once. Safe while a start is
+   * in progress (it waits for it, then stops what it started) and idempotent.
    */
-  async stop(): Promise<void> {
-    if (!this.state.running) return;
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
     this.#stopping = true;
     this.#poll.abort(new Error('stopping'));
+    if (this.#starting) await this.#starting.catch(() => undefined);
+    if (!this.state.running) return;
     const force = setTimeout(() => {
       this.#hard.abort(new Error('shutdown'));
     }, this.#o.drainTimeoutMs);
     try {
       await Promise.allSettled(this.#loops);
-      while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+      while (this.#active > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
     } finally {
       clearTimeout(force);
-      this.#heartbeat?.stop();
       await this.#deleter?.flush();
+      this.#heartbeat?.stop();
       this.state.running = false;
     }
   }
@@ -220,50 +274,80 @@ export class TriggerReceiver {
     const serial = this.#fifo && this.spec.delivery.ordering !== 'unordered';
     for (const m of messages) {
       this.#heartbeat?.track(m, m.ReceiptHandle ?? '', receivedAt);
-      let task: Promise<void>;
+      this.#active++;
       const group = serial ? (m.Attributes?.MessageGroupId ?? '') : undefined;
       if (group === undefined) {
-        task = this.#handle(m, undefined, epoch);
-      } else {
-        let chain = this.#chains.get(group);
-        if (!chain) this.#chains.set(group, (chain = { tail: Promise.resolve(), brokenAt: -1 }));
-        const c = chain;
-        task = c.tail.then(() => this.#handle(m, c, epoch));
-        c.tail = task;
-        void task.finally(() => {
-          if (this.#chains.get(group)?.tail === task) this.#chains.delete(group);
-        });
+        void this.#handle(m, undefined, epoch);
+        continue;
       }
-      this.#tasks.add(task);
-      void task.finally(() => this.#tasks.delete(task));
+      let chain = this.#chains.get(group);
+      if (!chain) this.#chains.set(group, (chain = { tail: Promise.resolve(), brokenAt: -1 }));
+      const c = chain;
+      const task = c.tail.then(() => this.#handle(m, c, epoch));
+      c.tail = task;
+      void task.finally(() => {
+        if (this.#chains.get(group)?.tail === task) this.#chains.delete(group);
+      });
     }
   }
 
-  /** One message, never throws; frees its slot when it is deleted or given back. */
+  /**
+   * One message, never throws; frees its slot once the delivery succeeded and its delete is queued
+   * (or it was given back). The heartbeat keeps the message invisible until SQS confirmed the delete.
+   */
   async #handle(m: Message, chain: { brokenAt: number } | undefined, epoch: number): Promise<void> {
+    let tracked = true;
     try {
       // FIFO: after a failure in its group, a message received with the failed one must wait for it
       // (SQS keeps the group locked while the failed one is invisible).
       if (this.#stopping || (chain && chain.brokenAt >= epoch)) {
         this.#heartbeat?.untrack(m);
+        tracked = false;
         await this.#changeVisibility(m, 0);
         return;
       }
       const outcome = await this.#deliver(m);
-      this.#heartbeat?.untrack(m);
       if (outcome.kind === 'delete') {
-        await this.#deleter?.delete(m.ReceiptHandle ?? '');
+        this.#clearStall(m.MessageId);
+        const deleter = this.#deleter;
+        if (deleter) {
+          tracked = false;
+          const room = deleter.add(m.ReceiptHandle ?? '', () => {
+            this.#heartbeat?.untrack(m);
+          });
+          if (room) await room;
+        }
       } else if (outcome.kind === 'retry') {
         if (chain) chain.brokenAt = this.#epoch;
+        if (outcome.stall) this.#stall(m, outcome.stall, outcome.failure ?? '', outcome.delayMs);
+        this.#heartbeat?.untrack(m);
+        tracked = false;
         await this.#changeVisibility(m, visibilitySeconds(outcome.delayMs));
       }
       // aborted (forced shutdown): left to the visibility timeout.
     } catch (err) {
       this.#log.error({ err, messageId: m.MessageId }, 'message handling failed');
     } finally {
-      this.#heartbeat?.untrack(m);
+      if (tracked) this.#heartbeat?.untrack(m);
       this.#limiter.release(0);
+      if (--this.#active === 0 && this.#drained) {
+        this.#drained();
+        this.#drained = undefined;
+      }
     }
+  }
+
+  #stall(m: Message, reason: StalledMessage['reason'], message: string, delayMs: number): void {
+    const id = m.MessageId ?? '';
+    const now = Date.now();
+    const prev = this.state.stalled;
+    const until = now + 2 * delayMs + 60_000;
+    if (prev && prev.messageId !== id && prev.until > now) return;
+    this.state.stalled = { messageId: id, reason, message, attempts: receiveCount(m), since: prev?.messageId === id ? prev.since : new Date(now).toISOString(), until };
+  }
+
+  #clearStall(id: string | undefined): void {
+    if (this.state.stalled && this.state.stalled.messageId === id) this.state.stalled = undefined;
   }
 
   async #changeVisibility(m: Message, sec: number): Promise<void> {
@@ -278,25 +362,37 @@ export class TriggerReceiver {
   async #deliver(m: Message): Promise<Outcome> {
     const id = m.MessageId ?? '';
     const attempt = receiveCount(m);
-    const event = toEvent(m, { namespace: this.spec.namespace, trigger: this.spec.trigger, queueName: this.#queueName });
+    const event = toEvent(m, this.#eventContext);
     const deliverers = this.#o.deliverers;
-    const accepted = this.#accepted.get(id);
-    const pending = deliverers.filter((d) => !accepted?.has(d.target.name));
-    const results = await Promise.allSettled(pending.map((d) => d.attempt(event, attempt, this.#hard.signal)));
-    const failed: { d: Deliverer; err: unknown }[] = [];
-    results.forEach((r, i) => {
-      const d = pending[i];
-      if (!d) return;
-      if (r.status === 'rejected') failed.push({ d, err: r.reason });
-      else if (deliverers.length > 1) this.#remember(id, d.target.name);
-    });
-    if (failed.length === 0) {
-      this.#accepted.delete(id);
-      return { kind: 'delete' };
+    let failed: { d: Deliverer; err: unknown }[];
+    const only = deliverers.length === 1 ? deliverers[0] : undefined;
+    if (only) {
+      // The common case, without the bookkeeping of several targets.
+      try {
+        await only.attempt(event, attempt, this.#hard.signal);
+        return DELETE;
+      } catch (err) {
+        failed = [{ d: only, err }];
+      }
+    } else {
+      const accepted = this.#accepted.get(id);
+      const pending = deliverers.filter((d) => !accepted?.has(d.target.name));
+      const results = await Promise.allSettled(pending.map((d) => d.attempt(event, attempt, this.#hard.signal)));
+      failed = [];
+      results.forEach((r, i) => {
+        const d = pending[i];
+        if (!d) return;
+        if (r.status === 'rejected') failed.push({ d, err: r.reason });
+        else if (deliverers.length > 1) this.#remember(id, d.target.name);
+      });
+      if (failed.length === 0) {
+        this.#accepted.delete(id);
+        return DELETE;
+      }
     }
-    if (this.#hard.signal.aborted) return { kind: 'aborted' };
+    if (this.#hard.signal.aborted) return ABORTED;
     const d0 = deliverers[0];
-    if (!d0) return { kind: 'delete' };
+    if (!d0) return DELETE;
     const delivery = d0.delivery;
     const failures = failed.map((x) => ({ ...describeFailure(x.err), d: x.d, err: x.err }));
     const first = failures[0] ?? { reason: 'error', message: '', retriable: true, d: d0, err: undefined };
@@ -305,25 +401,27 @@ export class TriggerReceiver {
       return { kind: 'retry', delayMs: Math.max(...failures.map((f) => f.d.delayBeforeRetry(f.err, attempt))) };
     }
     const functions = failures.map((f) => f.d.target.name);
+    const failure = `${first.reason}: ${first.message}`;
     if (delivery.onExhausted === 'deadLetter' && delivery.deadLetter) {
       if (await this.#deadLetter(m, { reason: first.reason, message: first.message, functions, attempts: attempt })) {
         for (const f of failures) f.d.recordDeadLetter(f.reason);
         this.#accepted.delete(id);
-        return { kind: 'delete' };
+        return DELETE;
       }
-      return { kind: 'retry', delayMs: delivery.backoffMaxMs };
+      return { kind: 'retry', delayMs: delivery.backoffMaxMs, stall: 'DeadLetterFailed', failure };
     }
     if (delivery.onExhausted === 'drop') {
       this.#log.warn({ messageId: id, attempts: attempt, reason: first.reason, functions }, 'message dropped after its retries (onExhausted: drop)');
       for (const f of failures) f.d.recordDrop(f.reason);
       this.#accepted.delete(id);
-      return { kind: 'delete' };
+      return DELETE;
     }
-    // block: nothing is lost; it comes back at the cap, and the queue's redrive policy (if any) applies.
+    // block: nothing is lost; it comes back at the cap, the queue's redrive policy (if any)
+    // applies, and status reports Stalled (SPEC §3).
     if (attempt === delivery.retry + 1 || !first.retriable) {
       this.#log.warn({ messageId: id, attempts: attempt, reason: first.reason, functions }, 'message exhausted its retries; retrying at backoffMax (onExhausted: block)');
     }
-    return { kind: 'retry', delayMs: delivery.backoffMaxMs };
+    return { kind: 'retry', delayMs: delivery.backoffMaxMs, stall: 'RetriesExhausted', failure };
   }
 
   #remember(id: string, fn: string): void {

@@ -23,6 +23,12 @@ import {
   type RunningController,
 } from './harness.js';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import type { Function as KubelessFunction, SQSTrigger } from '@kubeless/api';
+import { Deliverer, DeliveryClient } from '@kubeless/delivery';
+import { createLogger } from '@kubeless/observability';
+import { stackEnv } from '@kubeless/stack';
+import { Connections, TriggerReceiver, planTrigger } from '../../src/index.js';
+import { TEST_CREDENTIALS } from './harness.js';
 
 const attr = (m: { MessageAttributes?: Record<string, { StringValue?: string }> } | undefined, k: string): string | undefined => m?.MessageAttributes?.[k]?.StringValue;
 
@@ -131,6 +137,67 @@ describe('sqs-trigger failures', () => {
     expect(moved.map((m) => m.MessageId)).toEqual([id]);
     expect(fn.byId.get(id ?? '')).toHaveLength(3);
     await fn.close();
+  }, 60_000);
+
+  it('a stop racing a start leaves nothing polling; a restart while delivering loses nothing', async () => {
+    // A short visibility timeout: a long poll aborted by a stop may already hold messages.
+    const queueUrl = await createQueue('race', { VisibilityTimeout: '3' });
+    const fn = new Recorder();
+    await fn.listen();
+    const logger = createLogger({ name: 'race', level: 'silent' });
+    const connections = new Connections({ client, logger, defaultCredentials: TEST_CREDENTIALS });
+    const http = new DeliveryClient({ userAgent: 'race-test' });
+    const trigger = { apiVersion: 'kubeless.io/v1beta1', kind: 'SQSTrigger', metadata: { namespace: ns.name, name: 'race' }, spec: { queueUrl, functionName: 'f', receivers: 2 } } as unknown as SQSTrigger;
+    const f = { metadata: { namespace: ns.name, name: 'f' }, spec: { runtime: 'nodejs20', handler: 'h.f', function: '' } } as unknown as KubelessFunction;
+    const spec = planTrigger(trigger, [f], { region: stackEnv().SQS_REGION, endpoint: stackEnv().SQS_ENDPOINT }).receiver;
+    if (!spec) throw new Error('no receiver planned');
+    // The function's address directly: this test is about the receiver, not endpoint resolution.
+    const resolver = { resolve: () => new URL(`http://${fn.lastAddress ?? ''}/`) };
+    const receiver = (): TriggerReceiver =>
+      new TriggerReceiver({
+        spec,
+        connections,
+        deliverers: [new Deliverer({ client: http, resolver, target: { namespace: ns.name, name: 'f' }, delivery: spec.delivery, maxEventBytes: 1 << 20, labels: { kind: 'sqs', namespace: ns.name, trigger: 'race' } })],
+        logger,
+        drainTimeoutMs: 5000,
+        deleteFlushMs: 50,
+      });
+    try {
+      // Stop while the queue is still being resolved: the start must not begin polling after it.
+      const raced = receiver();
+      const started = raced.start();
+      await Promise.all([raced.stop(), raced.stop()]);
+      await started;
+      expect(raced.state.running).toBe(false);
+      await expect(raced.start()).rejects.toThrow(/stopped/u);
+      await sendMessages(queueUrl, [{ body: 'nobody polls' }]);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(fn.received).toHaveLength(0);
+      expect(await queueCounts(queueUrl)).toEqual({ visible: 1, inFlight: 0 });
+      // Restart loops while messages flow (what a spec change or a controller restart does).
+      const N = 300;
+      await sendMessages(queueUrl, Array.from({ length: N - 1 }, (_, i) => ({ body: String(i) })));
+      for (let i = 0; i < 5; i++) {
+        const r = receiver();
+        await r.start();
+        await new Promise((res) => setTimeout(res, 100));
+        await r.stop();
+      }
+      const last = receiver();
+      await last.start();
+      await eventually(`${String(N)} delivered`, () => Promise.resolve(fn.ids.size >= N ? true : undefined), 30_000);
+      await eventually('queue empty', async () => {
+        const c = await queueCounts(queueUrl);
+        return c.visible === 0 && c.inFlight === 0 ? true : undefined;
+      }, 5000);
+      await last.stop();
+      // Graceful stops flushed their deletes: nothing delivered came back.
+      expect(fn.received.length - fn.ids.size).toBe(0);
+    } finally {
+      connections.close();
+      await http.close();
+      await fn.close();
+    }
   }, 60_000);
 
   it('stops at once with long polls in flight, flushing deletes so delivered messages do not come back', async () => {

@@ -77,6 +77,30 @@ describe('sqs-trigger status', () => {
     await fn.close();
   }, 60_000);
 
+  it('reports Stalled (and Ready False) while a message keeps failing after its retries with onExhausted block, and clears it once delivered', async () => {
+    const queueUrl = await createQueue('stalled', { VisibilityTimeout: '30' });
+    const fn = new Recorder();
+    let failing = true;
+    fn.behaviour = () => ({ status: failing ? 503 : 200 });
+    await registerFunction(client, ns.name, 'stuck', fn);
+    await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'stalled', { queueUrl, functionName: 'stuck', delivery: { retry: 1, backoffPolicy: 'linear', backoffDelay: '1s', backoffMax: '1s' } }));
+    await waitCondition('stalled', 'Stalled', 'False');
+    const [id] = await sendMessages(queueUrl, [{ body: 'stuck' }]);
+    const stalled = await waitCondition('stalled', 'Stalled', 'True');
+    expect(stalled.reason).toBe('RetriesExhausted');
+    expect(stalled.message).toContain(id ?? '');
+    expect(stalled.message).toContain('503');
+    const ready = await waitCondition('stalled', 'Ready', 'False');
+    expect(ready.reason).toBe('Stalled');
+    // Nothing was lost: it is still being retried.
+    expect((fn.byId.get(id ?? '')?.length ?? 0)).toBeGreaterThanOrEqual(2);
+    failing = false;
+    const flowing = await waitCondition('stalled', 'Stalled', 'False');
+    expect(flowing.reason).toBe('Flowing');
+    await waitCondition('stalled', 'Ready', 'True');
+    await fn.close();
+  }, 60_000);
+
   it('shows a missing Secret, a missing key, a missing queue, an unreachable endpoint and a missing dead-letter queue, while other triggers keep working', async () => {
     const queueUrl = await createQueue('fine');
     const fn = new Recorder();

@@ -41,6 +41,72 @@ describe('DeleteBatcher', () => {
     expect(n).toBe(3);
   });
 
+  it('add queues without waiting until maxPending deletes are outstanding, then makes the caller wait for room', async () => {
+    const answers: (() => void)[] = [];
+    const calls: string[][] = [];
+    const b = new DeleteBatcher({
+      intervalMs: 100,
+      maxPending: 20,
+      logger,
+      send: (e) => {
+        calls.push(e.map((x) => x.ReceiptHandle));
+        return new Promise((resolve) => {
+          answers.push(() => {
+            resolve({ failed: [] });
+          });
+        });
+      },
+    });
+    const done: boolean[] = [];
+    for (let i = 0; i < 19; i++) expect(b.add(`h${String(i)}`, (ok) => done.push(ok))).toBeUndefined();
+    // 10 went out at once; 9 wait for the timer or the 10th.
+    expect(calls).toHaveLength(1);
+    expect(b.outstanding).toBe(19);
+    const room = b.add('h19');
+    expect(room).toBeInstanceOf(Promise);
+    expect(calls).toHaveLength(2);
+    let roomy = false;
+    void room?.then(() => (roomy = true));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(roomy).toBe(false);
+    answers[0]?.();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(roomy).toBe(true);
+    expect(b.outstanding).toBe(10);
+    expect(done).toEqual(Array.from({ length: 10 }, () => true));
+    answers[1]?.();
+    await b.flush();
+    expect(b.outstanding).toBe(0);
+    expect(done).toHaveLength(19);
+  });
+
+  it('sends a partial batch after the interval, never before', async () => {
+    const calls: number[] = [];
+    const b = new DeleteBatcher({ intervalMs: 50, logger, send: (e) => (calls.push(e.length), Promise.resolve({ failed: [] })) });
+    expect(b.add('a')).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(30);
+    expect(b.add('b')).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(19);
+    expect(calls).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toEqual([2]);
+    expect(b.outstanding).toBe(0);
+  });
+
+  it('flush waits for calls in flight, including their retries', async () => {
+    let n = 0;
+    const b = new DeleteBatcher({ intervalMs: 60_000, logger, send: () => (++n < 2 ? Promise.reject(new Error('blip')) : Promise.resolve({ failed: [] })) });
+    const r = b.delete('a');
+    let flushed = false;
+    const f = b.flush().then(() => (flushed = true));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(flushed).toBe(false);
+    await vi.advanceTimersByTimeAsync(100);
+    await f;
+    expect(n).toBe(2);
+    expect(await r).toBe(true);
+  });
+
   it('flush sends what is pending at once', async () => {
     const calls: number[] = [];
     const b = new DeleteBatcher({ intervalMs: 60_000, logger, send: (e) => (calls.push(e.length), Promise.resolve({ failed: [] })) });
