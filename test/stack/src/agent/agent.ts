@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { Informer, isNotFound, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
 import { parseConfig, type KubelessConfig } from '@kubeless/function-controller';
@@ -30,7 +31,7 @@ interface Container {
   env?: { name: string; value?: string }[];
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   ports?: { containerPort: number }[];
-  readinessProbe?: { httpGet?: { path?: string; port?: number | string } };
+  readinessProbe?: { httpGet?: { path?: string; port?: number | string }; tcpSocket?: { port?: number | string } };
 }
 
 interface RunningPod {
@@ -183,7 +184,7 @@ export class NodeAgent {
     await this.#loadConfig();
     const log = this.#o.logger.child({ pod: run.key, ip });
     try {
-      const volumes = await this.#prepareVolumes(pod, dir);
+      const volumes = await this.#prepareVolumes(pod, dir, run);
       for (const c of (spec.initContainers ?? []) as Container[]) {
         if (run.stopped) return;
         await this.#patchStatus(pod, { phase: 'Pending', podIP: ip, podIPs: [{ ip }], hostIP: '127.0.0.1', hostIPs: [{ ip: '127.0.0.1' }], conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Initialized', status: 'False', reason: 'ContainersNotInitialized' }] });
@@ -213,11 +214,13 @@ export class NodeAgent {
     if (run.stopped) return;
     const proc = this.#spawn(run, c, volumes, ns);
     const started = new Date().toISOString().replace(/\.\d+Z/, 'Z');
-    const port = Number(c.readinessProbe?.httpGet?.port ?? c.ports?.[0]?.containerPort ?? 8080);
+    const tcpPort = c.readinessProbe?.tcpSocket?.port;
+    const port = Number(c.readinessProbe?.httpGet?.port ?? tcpPort ?? c.ports?.[0]?.containerPort ?? 8080);
     const probePath = c.readinessProbe?.httpGet?.path ?? '/healthz';
     let ready = false;
     const poll = setInterval(() => {
-      void probe(run.ip, port, probePath).then(async (ok) => {
+      // A tcpSocket probe (e.g. a function serving mTLS, which an HTTP probe cannot pass) only connects.
+      void (tcpPort === undefined ? probe(run.ip, port, probePath) : probeTcp(run.ip, port)).then(async (ok) => {
         if (!ok || ready || run.stopped) return;
         ready = true;
         clearInterval(poll);
@@ -257,7 +260,7 @@ export class NodeAgent {
   }
 
   /** Lays out the Pod's volumes as folders: emptyDir, ConfigMap, Secret, projected SA token. Returns volume -> folder. */
-  async #prepareVolumes(pod: KubeObject, dir: string): Promise<Map<string, string>> {
+  async #prepareVolumes(pod: KubeObject, dir: string, run: RunningPod): Promise<Map<string, string>> {
     const ns = pod.metadata?.namespace ?? 'default';
     const spec = pod.spec as Json;
     const out = new Map<string, string>();
@@ -267,10 +270,10 @@ export class NodeAgent {
       mkdirSync(vdir, { recursive: true });
       out.set(v.name as string, vdir);
       if (v.configMap) {
-        const cm = await this.#o.client.get<Json>(`/api/v1/namespaces/${ns}/configmaps/${v.configMap.name as string}`);
+        const cm = await this.#getWhenPresent(`/api/v1/namespaces/${ns}/configmaps/${v.configMap.name as string}`, run);
         for (const [k, val] of Object.entries((cm.data ?? {}) as Record<string, string>)) writeFileSync(path.join(vdir, k), val);
       } else if (v.secret) {
-        const s = await this.#o.client.get<Json>(`/api/v1/namespaces/${ns}/secrets/${v.secret.secretName as string}`);
+        const s = await this.#getWhenPresent(`/api/v1/namespaces/${ns}/secrets/${v.secret.secretName as string}`, run);
         for (const [k, val] of Object.entries((s.data ?? {}) as Record<string, string>)) writeFileSync(path.join(vdir, k), Buffer.from(val, 'base64'), { mode: 0o400 });
       } else if (v.projected) {
         const sa = (spec.serviceAccountName as string | undefined) ?? 'default';
@@ -285,6 +288,22 @@ export class NodeAgent {
       }
     }
     return out;
+  }
+
+  /**
+   * A ConfigMap or Secret a volume names. As a kubelet does, waits for one that does not exist yet
+   * (a controller may create a pod's ConfigMap after its Deployment) instead of failing the pod.
+   */
+  async #getWhenPresent(p: string, run: RunningPod, timeoutMs = 120_000): Promise<Json> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await this.#o.client.get<Json>(p);
+      } catch (err) {
+        if (!isNotFound(err) || run.stopped || Date.now() > deadline) throw err;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   }
 
   #envFor(run: RunningPod, c: Container, volumes: Map<string, string>): Record<string, string> {
@@ -391,6 +410,22 @@ function probe(ip: string, port: number, p: string): Promise<boolean> {
     });
     req.on('timeout', () => {
       req.destroy();
+      resolve(false);
+    });
+  });
+}
+
+function probeTcp(ip: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: ip, port, timeout: 1000 }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => {
+      resolve(false);
+    });
+    socket.on('timeout', () => {
+      socket.destroy();
       resolve(false);
     });
   });

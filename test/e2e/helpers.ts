@@ -1,0 +1,107 @@
+/**
+ * Shared by the e2e files: the real `kubeless` CLI as a child process (cli/test/integration's
+ * runner), the four controllers as their own processes on their own ServiceAccounts, and small
+ * readers of the API server's state.
+ */
+import http from 'node:http';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { eventually, kubectlOk, spawnController, stackEnv, type ControllerName, type ControllerProcess, type SpawnControllerOptions } from '@kubeless/stack';
+
+import { kubelessOk } from '../../cli/test/integration/helpers.js';
+
+export { kubeless, kubelessOk, type Run } from '../../cli/test/integration/helpers.js';
+
+type Json = Record<string, any>;
+
+/** Starts the controllers, each watching `namespace` only. */
+export function startControllers(namespace: string, names: ControllerName[], env: Partial<Record<ControllerName, Record<string, string>>> = {}): ControllerProcess[] {
+  return names.map((name) => {
+    const o: SpawnControllerOptions = { watchNamespace: namespace, identity: `${name}-e2e-${namespace}` };
+    const extra = env[name];
+    if (extra) o.env = extra;
+    return spawnController(name, o);
+  });
+}
+
+export async function stopControllers(cs: ControllerProcess[]): Promise<void> {
+  await Promise.all(cs.map((c) => c.stop()));
+}
+
+/** `kubectl get <kind> <name> -n <ns> -o json` as the admin. */
+export async function getJson(namespace: string, kind: string, name: string): Promise<Json> {
+  return JSON.parse(await kubectlOk(['get', kind, name, '-n', namespace, '-o', 'json'])) as Json;
+}
+
+/** The Ready condition of a kubeless object, once it is True (else throws after `timeoutMs`). */
+export function waitReady(namespace: string, kind: string, name: string, timeoutMs = 30_000): Promise<Json> {
+  return eventually(
+    `${kind} ${namespace}/${name} Ready`,
+    async () => {
+      const o = await getJson(namespace, kind, name).catch(() => undefined);
+      const ready = (o?.status?.conditions as Json[] | undefined)?.find((c) => c.type === 'Ready');
+      return ready?.status === 'True' && o?.status?.observedGeneration === o?.metadata?.generation ? o : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** The function's pods (label function=<name>), as the admin. */
+export async function functionPods(namespace: string, name: string): Promise<Json[]> {
+  return (JSON.parse(await kubectlOk(['get', 'pods', '-n', namespace, '-l', `function=${name}`, '-o', 'json'])) as Json).items as Json[];
+}
+
+/** Polls `kubeless function logs` until it contains every string of `needles`. */
+export function logsContaining(namespace: string, fn: string, needles: string[], timeoutMs = 30_000): Promise<string> {
+  return eventually(
+    `${needles.join(', ')} in the logs of ${fn}`,
+    async () => {
+      const l = await kubelessOk(['function', 'logs', fn, '-n', namespace]).catch(() => '');
+      return needles.every((n) => l.includes(n)) ? l : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+export interface Res {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+/** A request to Traefik's plain entrypoint with a Host header. */
+export function viaTraefik(host: string, urlPath: string, o: { method?: string; auth?: string; body?: string; headers?: Record<string, string> } = {}): Promise<Res> {
+  const [h, p] = stackEnv().TRAEFIK_WEB.split(':');
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: h, port: Number(p), path: urlPath, method: o.method ?? 'GET', headers: { host, ...o.headers }, auth: o.auth, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body, headers: res.headers });
+      });
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end(o.body);
+  });
+}
+
+/** Polls Traefik until `check` accepts the answer (a new route takes a moment to load). */
+export function untilTraefik(what: string, probe: () => Promise<Res>, check: (r: Res) => boolean, timeoutMs = 15_000): Promise<Res> {
+  return eventually(
+    what,
+    async () => {
+      const r = await probe().catch(() => undefined);
+      return r && check(r) ? r : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** Writes `files` into a fresh temporary folder and returns its path. */
+export function tempFiles(prefix: string, files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(tmpdir(), `${prefix}-`));
+  for (const [name, content] of Object.entries(files)) writeFileSync(path.join(dir, name), content);
+  return dir;
+}
