@@ -43,6 +43,8 @@ const { values: a } = parseArgs({
   },
 });
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
+/** Tells one producing run's events from another's (the recorder counts duplicates by run and index). */
+const RUN = `${String(process.pid)}-${String(Date.now())}`;
 const kafka = () => new kafkajs.Kafka({ clientId: 'kubeless-bench', brokers: a.brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
 
 /**
@@ -79,12 +81,17 @@ switch (a.role) {
     let recorded = [];
     let kafkaCount = 0;
     let directCount = 0;
+    // A second delivery of the same event is counted, not recorded: its latency is not the event's.
+    let seen = new Set();
+    let duplicates = 0;
     const server = createServer((req, res) => {
       if (req.method === 'GET' && req.url === '/take') {
-        const body = JSON.stringify({ latencies: recorded, kafka: kafkaCount, direct: directCount });
+        const body = JSON.stringify({ latencies: recorded, kafka: kafkaCount, direct: directCount, duplicates });
         recorded = [];
         kafkaCount = 0;
         directCount = 0;
+        duplicates = 0;
+        if (seen.size > 1_000_000) seen = new Set();
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(body);
         return;
@@ -99,7 +106,14 @@ switch (a.role) {
           const p = JSON.parse(Buffer.concat(chunks).toString('utf8'));
           if (req.headers['ce-id'] !== undefined) kafkaCount++;
           else directCount++;
-          if (p.p === 'm' && typeof p.ts === 'number') recorded.push(at - p.ts);
+          if (p.p === 'm' && typeof p.ts === 'number') {
+            const key = `${req.headers['ce-id'] === undefined ? 'd' : 'k'}${String(p.run)}/${String(p.i)}`;
+            if (seen.has(key)) duplicates++;
+            else {
+              seen.add(key);
+              recorded.push(at - p.ts);
+            }
+          }
         } catch {
           // not a benchmark payload
         }
@@ -224,7 +238,7 @@ switch (a.role) {
       // Keyed over `keys` keys (key-ordered), else no key (the partitioner spreads them round-robin).
       const messages = Array.from({ length: count }, () => {
         const n = i++;
-        return { key: keys > 0 ? `k${String(n % keys)}` : null, value: JSON.stringify({ i: n, msg: 'hello kubeless', p: phase, ts }) };
+        return { key: keys > 0 ? `k${String(n % keys)}` : null, value: JSON.stringify({ i: n, run: RUN, msg: 'hello kubeless', p: phase, ts }) };
       });
       await producer.send({ topic: a.topic, acks: -1, messages });
     });
@@ -242,7 +256,7 @@ switch (a.role) {
     const r = await paced(Number(a.rate), Number(a.warmup), Number(a.duration), async (phase, count) => {
       await Promise.all(
         Array.from({ length: count }, async () => {
-          const body = JSON.stringify({ i: i++, msg: 'hello kubeless', p: phase, ts: now() });
+          const body = JSON.stringify({ i: i++, run: RUN, msg: 'hello kubeless', p: phase, ts: now() });
           const res = await agent.request({ origin: url.origin, path: '/', method: 'POST', headers: { 'content-type': 'application/json' }, body });
           await res.body.dump();
           if (res.statusCode >= 300) failed++;

@@ -22,12 +22,19 @@
  * trigger) pays nothing for it; the runtime renders a few counters 50 times a second, equally on
  * both paths. Each end of the window is known within --poll-ms / 2 (its midpoint is used).
  *
+ * CPU: each row also gives the CPU microseconds per event of every process over its window (user +
+ * system, from /proc). On a machine shared with other work this is the figure that holds still
+ * while the rates move with the background load.
+ *
  * Latency: a recording function (node:http in its own process, on another pod IP) answers 200 at
- * once and records `receive time - payload.ts`. A producer sends R events/s for D s with its produce
- * time in each payload; a direct undici client sends the same payloads at the same rate to the same
- * server (send -> receive). Added latency = Kafka path minus direct path, per percentile. A third
- * row, the same producer read by a bare kafkajs consumer (no trigger, no HTTP), shows Kafka's own
- * share of it (diagnostic; not part of the target).
+ * once and records `receive time - payload.ts` (a second delivery of one event is counted as a
+ * duplicate, not recorded). A producer sends R events/s for D s with its produce time in each
+ * payload; a direct undici client sends the same payloads at the same rate to the same server
+ * (send -> receive). Added latency = Kafka path minus direct path, per percentile (SPEC §10). A
+ * third row, the same producer read by a bare kafkajs consumer (no trigger, no HTTP), shows Kafka's
+ * own share of it (diagnostic; not part of the target). Latency rows also give the trigger's and the
+ * broker's CPU per event and the broker's stop-the-world GC pauses in the window (from `jstat`,
+ * when the JDK has it).
  *
  * Run inside the stack's network namespace:
  *   npm run stack -- up
@@ -37,7 +44,7 @@
  * --rounds R (default 3): the HTTP baseline and the unordered trigger alternate R times; the ratio
  *   is the median of the rounds' ratios (the machine's background load moves between runs).
  * --quick: 5,000 messages, one round, 5 s latency windows, latency of unordered only (a one-minute
- *   smoke run). `--modes none` or
+ *   smoke run). `--modes none` (no throughput part, no baselines) or
  * `--latency-modes none` skips that part. `--trigger-node-args=...` passes node flags to the
  * kafka-trigger processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). Whole run with the
  * defaults: about 4 minutes.
@@ -163,6 +170,30 @@ function cpuShares(before, after, seconds) {
   }
   return parts.join(', ');
 }
+/** CPU microseconds per event of each process over the window: robust to a shared machine, unlike rates. */
+function cpuPerEvent(before, after, count) {
+  const out = {};
+  for (const [name, b] of Object.entries(before)) {
+    const e = after[name];
+    if (b !== undefined && e !== undefined && count > 0) out[name] = ((e - b) / count) * 1e6;
+  }
+  return out;
+}
+/** The broker's stop-the-world GC so far ({count, ms}), from `jstat` when the JDK has it; undefined otherwise. */
+function brokerGc() {
+  if (!brokerPid) return undefined;
+  try {
+    const [head, row] = execFileSync('jstat', ['-gc', String(brokerPid)], { encoding: 'utf8', timeout: 10_000 }).trim().split('\n');
+    const cols = head.trim().split(/\s+/);
+    const vals = row.trim().split(/\s+/).map(Number);
+    const v = (name) => vals[cols.indexOf(name)] ?? 0;
+    return { count: v('YGC') + v('FGC'), ms: (v('YGCT') + v('FGCT')) * 1000 };
+  } catch {
+    return undefined;
+  }
+}
+const gcText = (a, b) => (a && b ? `GC pauses ${String(b.count - a.count)} (${(b.ms - a.ms).toFixed(0)} ms)` : '');
+const usText = (us) => Object.entries(us).map(([name, v]) => `${name} ${v.toFixed(0)}`).join(', ');
 
 // ------------------------------------------------------------------ kubernetes
 const kube = KubeClient.fromKubeconfig(env.KUBECONFIG, { userAgent: 'kubeless-bench/kafka' });
@@ -319,7 +350,14 @@ async function watchCalls(base, target, pids, { startMs = 60_000, stallMs = 20_0
     prevT = t;
   }
   const seconds = first === undefined ? 0 : (last - first) / 1000;
-  return { count, seconds, rate: seconds > 0 ? count / seconds : 0, cpu: first === undefined ? '' : cpuShares(cpuStart, cpuEnd, seconds), complete: count >= target };
+  return {
+    count,
+    seconds,
+    rate: seconds > 0 ? count / seconds : 0,
+    cpu: first === undefined ? '' : cpuShares(cpuStart, cpuEnd, seconds),
+    us: first === undefined ? {} : cpuPerEvent(cpuStart, cpuEnd, count),
+    complete: count >= target,
+  };
 }
 
 // ------------------------------------------------------------------ statistics
@@ -389,9 +427,10 @@ try {
   log(`load shape: ${shape}; function = Node.js runtime, no-op handler, on ${FUNCTION_IP}:${String(FUNCTION_PORT)}; each side in its own process; window = first to last call seen at the function (its /metrics polled every ${String(POLL_MS)} ms)`);
 
   // ---------------------------------------------------------------- baselines
-  const topicBase = await createTopic('bench-base');
-  await preProduce(topicBase, false);
-  {
+  // No trigger mode to compare: no baselines either (`--modes none` runs the latency part only).
+  if (MODES.length > 0) {
+    const topicBase = await createTopic('bench-base');
+    await preProduce(topicBase, false);
     const group = uniqueName('bench-bare');
     groups.push(group);
     const w = runWorker('kafkajs', { topic: topicBase, group, messages: N, partitionsConcurrency: 16 });
@@ -405,9 +444,9 @@ try {
     const w = runWorker('http', { url: `http://${FUNCTION_IP}:${String(FUNCTION_PORT)}`, messages: N, concurrency: MAX_IN_FLIGHT });
     const r = await watchCalls(base, N, { runtime: runtime.pid, client: w.child.pid });
     const own = await w.done;
-    const row = { name: `bare undici -> runtime${round}`, http: true, rate: r.rate, seconds: r.seconds, count: r.count, cpu: r.cpu, shape: `${String(N)} POSTs of the same payloads, ${String(MAX_IN_FLIGHT)} in flight, keep-alive Agent (no connection cap)${own.failed ? `, ${String(own.failed)} non-2xx` : ''}` };
+    const row = { name: `bare undici -> runtime${round}`, http: true, rate: r.rate, seconds: r.seconds, count: r.count, cpu: r.cpu, us: r.us, shape: `${String(N)} POSTs of the same payloads, ${String(MAX_IN_FLIGHT)} in flight, keep-alive Agent (no connection cap)${own.failed ? `, ${String(own.failed)} non-2xx` : ''}` };
     rows.push(row);
-    log(`bare undici -> runtime${round}: ${String(r.count)} calls in ${r.seconds.toFixed(2)} s = ${r.rate.toFixed(0)} calls/s (client's own clock ${(own.elapsedMs / 1000).toFixed(2)} s); cpu: ${r.cpu}`);
+    log(`bare undici -> runtime${round}: ${String(r.count)} calls in ${r.seconds.toFixed(2)} s = ${r.rate.toFixed(0)} calls/s (client's own clock ${(own.elapsedMs / 1000).toFixed(2)} s); cpu: ${r.cpu}; cpu us/event: ${usText(r.us)}`);
     return row;
   };
 
@@ -424,9 +463,9 @@ try {
     await kube.delete(`${triggersPath}/${name}`).catch(() => undefined);
     const detail = mode === 'ordered' ? `one at a time per partition (${String(P)} partitions)` : mode === 'key-ordered' ? `${String(KEYS)} keys, maxInFlight ${String(MAX_IN_FLIGHT)}` : `maxInFlight ${String(MAX_IN_FLIGHT)}`;
     const extra = `${tm.failed ? `, ${String(tm.failed)} failed attempts` : ''}${tm.delivered > N ? `, ${String(tm.delivered - N)} duplicates` : ''}${r.complete ? '' : `, INCOMPLETE: ${String(r.count)}/${String(N)}`}`;
-    const row = { name: `kafka-trigger ${mode}${round}`, mode, rate: r.rate, seconds: r.seconds, count: r.count, cpu: r.cpu, shape: `${shape}; ${detail}; binary CloudEvents over endpointslice${extra}` };
+    const row = { name: `kafka-trigger ${mode}${round}`, mode, rate: r.rate, seconds: r.seconds, count: r.count, cpu: r.cpu, us: r.us, shape: `${shape}; ${detail}; binary CloudEvents over endpointslice${extra}` };
     rows.push(row);
-    log(`kafka-trigger ${mode}${round}: ${String(r.count)} calls in ${r.seconds.toFixed(2)} s = ${r.rate.toFixed(0)} calls/s (trigger counted ${String(tm.delivered)} delivered, ${String(tm.failed)} failed attempts); cpu: ${r.cpu}`);
+    log(`kafka-trigger ${mode}${round}: ${String(r.count)} calls in ${r.seconds.toFixed(2)} s = ${r.rate.toFixed(0)} calls/s (trigger counted ${String(tm.delivered)} delivered, ${String(tm.failed)} failed attempts); cpu: ${r.cpu}; cpu us/event: ${usText(r.us)}`);
     return row;
   };
 
@@ -434,7 +473,7 @@ try {
   // machine's background load then hits both alike, and each round's ratio compares runs taken
   // seconds apart. The other modes run once.
   const pairs = [];
-  for (let i = 0; i < ROUNDS; i++) {
+  for (let i = 0; i < (MODES.length > 0 ? ROUNDS : 0); i++) {
     const round = ROUNDS > 1 ? ` #${String(i + 1)}` : '';
     const http = await httpBaseline(round);
     const unordered = MODES.includes('unordered') ? await triggerRun('unordered', round) : undefined;
@@ -444,14 +483,20 @@ try {
 
   // ---------------------------------------------------------------- latency at a fixed rate
   if (LATENCY_MODES.length > 0) log(`latency: ${loadText()}`);
-  const latShape = `${String(RATE)} events/s for ${String(DURATION)} s after a ${String(WARMUP)} s warm-up, about 75 B JSON with the send time`;
+  const latShape = `${String(RATE)} events/s for ${String(DURATION)} s after a ${String(WARMUP)} s warm-up, about 100 B JSON with the send time`;
+  /** Latencies of `expected` events (distinct ones; second deliveries are counted in `duplicates`). */
   const collect = async (expected) => {
     const all = [];
+    let duplicates = 0;
     const deadline = Date.now() + 15_000;
     for (;;) {
       const t = await take();
       all.push(...t.latencies);
-      if (all.length >= expected || Date.now() > deadline) return all;
+      duplicates += t.duplicates ?? 0;
+      if (all.length >= expected || Date.now() > deadline) {
+        all.duplicates = duplicates;
+        return all;
+      }
       await sleep(250);
     }
   };
@@ -481,11 +526,13 @@ try {
     const probing = setInterval(() => void producer.send({ topic, messages: [{ value: JSON.stringify({ p: 'probe' }) }] }).catch(() => undefined), 500);
     await Promise.race([joined, c.done, sleep(60_000)]);
     clearInterval(probing);
+    const gc0 = brokerGc();
     const w = runWorker('produce-rate', { topic, rate: RATE, duration: DURATION, warmup: WARMUP });
     await w.done;
     kafkaOnly = summary((await c.done).latencies);
-    latencyRows.push({ name: 'kafka -> bare kafkajs', s: kafkaOnly, shape: `${latShape}, ${String(P)} partitions; the same producer, a bare kafkajs consumer (eachBatch) instead of the trigger and the function: Kafka's own share` });
-    log(`kafka alone: n=${String(kafkaOnly.n)} p50 ${ms(kafkaOnly.p50)} ms, p99 ${ms(kafkaOnly.p99)} ms, max ${ms(kafkaOnly.max)} ms`);
+    const gc = gcText(gc0, brokerGc());
+    latencyRows.push({ name: 'kafka -> bare kafkajs', s: kafkaOnly, shape: `${latShape}, ${String(P)} partitions; the same producer, a bare kafkajs consumer (eachBatch) instead of the trigger and the function: Kafka's own share${gc ? `; broker ${gc}` : ''}` });
+    log(`kafka alone: n=${String(kafkaOnly.n)} p50 ${ms(kafkaOnly.p50)} ms, p99 ${ms(kafkaOnly.p99)} ms, max ${ms(kafkaOnly.max)} ms${gc ? `; broker ${gc}` : ''}`);
   }
   for (const mode of LATENCY_MODES) {
     const topic = await createTopic(`bench-lat-${mode}`);
@@ -501,9 +548,15 @@ try {
       await sleep(100);
     }
     const keyed = mode === 'key-ordered' ? { keys: KEYS } : {};
+    const gc0 = brokerGc();
+    const cpu0 = sampleCpu({ trigger: trigger.child.pid, ...(brokerPid ? { broker: brokerPid } : {}) });
     const w = runWorker('produce-rate', { topic, rate: RATE, duration: DURATION, warmup: WARMUP, ...keyed });
     const r = await w.done;
-    const s = summary(await collect(r.measured));
+    const got = await collect(r.measured);
+    const cpu1 = sampleCpu({ trigger: trigger.child.pid, ...(brokerPid ? { broker: brokerPid } : {}) });
+    const gc = gcText(gc0, brokerGc());
+    const s = summary(got);
+    const us = cpuPerEvent(cpu0, cpu1, r.sent);
     const tm = await triggerMetrics(trigger.port);
     await stopChild(trigger.child, 40_000);
     await kube.delete(`${triggersPath}/${name}`).catch(() => undefined);
@@ -512,23 +565,23 @@ try {
       name: `kafka ${mode} -> recorder`,
       mode,
       s,
-      shape: `${latShape}, ${String(P)} partitions${mode === 'key-ordered' ? `, ${String(KEYS)} keys` : ''}; one produce request per 1 ms tick, produce -> receive${lost > 0 ? `, ${String(lost)} not received in time` : ''}${tm.failed ? `, ${String(tm.failed)} failed attempts` : ''}`,
+      shape: `${latShape}, ${String(P)} partitions${mode === 'key-ordered' ? `, ${String(KEYS)} keys` : ''}; one produce request per 1 ms tick, produce -> receive; cpu us/event ${usText(us)}${gc ? `; broker ${gc}` : ''}${lost > 0 ? `, ${String(lost)} not received in time` : ''}${got.duplicates ? `, ${String(got.duplicates)} duplicates` : ''}${tm.failed ? `, ${String(tm.failed)} failed attempts` : ''}`,
     });
-    log(`kafka ${mode}: n=${String(s.n)} p50 ${ms(s.p50)} ms, p99 ${ms(s.p99)} ms, max ${ms(s.max)} ms`);
+    log(`kafka ${mode}: n=${String(s.n)} p50 ${ms(s.p50)} ms, p99 ${ms(s.p99)} ms, max ${ms(s.max)} ms; cpu us/event ${usText(us)}${gc ? `; broker ${gc}` : ''}${got.duplicates ? `; ${String(got.duplicates)} duplicates` : ''}`);
   }
 
   // ---------------------------------------------------------------- report
   const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   const kafkajsRate = rows.find((r) => r.name === 'bare kafkajs consumer')?.rate ?? Infinity;
   const slowerOf = (http) => Math.min(kafkajsRate, http.rate);
-  const slower = median(pairs.map((pr) => slowerOf(pr.http)));
-  console.log(`\nthroughput (${loadText()} at the end; ${((Date.now() - started) / 1000).toFixed(0)} s so far)`);
-  console.log(`"vs slower": against the slower baseline of the same round (other modes: the median of the rounds', ${slower.toFixed(0)}/s)`);
-  console.log(['path'.padEnd(30), 'events/s'.padStart(9), 'window s'.padStart(9), 'vs slower'.padStart(10), '  cpu over the window (% of one core)'.padEnd(44), '  load shape'].join(' '));
+  const slower = median(pairs.map((pr) => slowerOf(pr.http))) ?? NaN;
+  if (rows.length > 0) console.log(`\nthroughput (${loadText()} at the end; ${((Date.now() - started) / 1000).toFixed(0)} s so far)`);
+  if (rows.length > 0) console.log(`"vs slower": against the slower baseline of the same round (other modes: the median of the rounds', ${slower.toFixed(0)}/s)`);
+  if (rows.length > 0) console.log(['path'.padEnd(30), 'events/s'.padStart(9), 'window s'.padStart(9), 'vs slower'.padStart(10), '  cpu over the window (% of one core)'.padEnd(44), '  cpu us/event'.padEnd(36), '  load shape'].join(' '));
   for (const r of rows) {
     const pair = pairs.find((pr) => pr.unordered === r);
     const against = pair ? slowerOf(pair.http) : slower;
-    console.log([r.name.padEnd(30), r.rate.toFixed(0).padStart(9), r.seconds.toFixed(2).padStart(9), (r.name.startsWith('bare') ? '-' : `${((r.rate / against) * 100).toFixed(1)}%`).padStart(10), `  ${r.cpu || '-'}`.padEnd(44), `  ${r.shape}`].join(' '));
+    console.log([r.name.padEnd(30), r.rate.toFixed(0).padStart(9), r.seconds.toFixed(2).padStart(9), (r.name.startsWith('bare') ? '-' : `${((r.rate / against) * 100).toFixed(1)}%`).padStart(10), `  ${r.cpu || '-'}`.padEnd(44), `  ${(r.us && usText(r.us)) || '-'}`.padEnd(36), `  ${r.shape}`].join(' '));
   }
   const measured = pairs.filter((pr) => pr.unordered !== undefined);
   if (measured.length > 0) {

@@ -48,6 +48,8 @@ export class DeliveryClient {
   #agent: Agent;
   #stamp: string;
   readonly #timer: NodeJS.Timeout | undefined;
+  readonly #targets = new WeakMap<URL, { origin: string; path: string }>();
+  readonly #watchers = new SignalWatchers();
 
   constructor(options: DeliveryClientOptions) {
     this.#o = options;
@@ -98,60 +100,52 @@ export class DeliveryClient {
     return true;
   }
 
-  async send(url: URL, message: HttpMessage, options: SendOptions): Promise<SendResult> {
-    // undici's headers/body timeouts tick on a coarse clock (about 0.5 s) and fire up to half a
-    // second early or a second late: a 300 ms timeout fired after a second, a 900 ms one after 600.
-    // An own timer keeps `timeoutMs`; undici's stay as a backstop, set past it.
-    const attempt = new AbortController();
-    const timer = setTimeout(() => {
-      attempt.abort(new DeliveryError('Timeout', `no answer from ${url.host} within ${String(options.timeoutMs)} ms`, { retriable: true }));
-    }, options.timeoutMs);
-    const onAbort = (): void => {
-      attempt.abort(options.signal?.reason);
-    };
-    if (options.signal?.aborted) onAbort();
-    else options.signal?.addEventListener('abort', onAbort, { once: true });
-    try {
-      return await this.#send(url, message, options, attempt.signal);
-    } finally {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-    }
+  /**
+   * One attempt. The request goes through undici's `dispatch` with a small handler of ours (no
+   * response stream, no AbortController, no listener per request): the reply's status decides, its
+   * body is drained, and up to 512 bytes of an error body are kept for the reason.
+   */
+  send(url: URL, message: HttpMessage, options: SendOptions): Promise<SendResult> {
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(new DeliveryError('Aborted', 'delivery aborted', { retriable: true, cause: signal.reason }));
+    const target = this.#target(url);
+    return new Promise<SendResult>((resolve, reject) => {
+      const attempt = new Attempt(url, options, this.#o.retryAfterCapMs ?? 60_000, resolve, reject, this.#watchers);
+      try {
+        this.#agent.dispatch(
+          {
+            origin: target.origin,
+            path: target.path,
+            method: 'POST',
+            headers: this.#headers(message.headers),
+            body: message.body,
+            headersTimeout: options.timeoutMs + UNDICI_TIMER_SLACK_MS,
+            bodyTimeout: options.timeoutMs + UNDICI_TIMER_SLACK_MS,
+          },
+          attempt,
+        );
+      } catch (err) {
+        attempt.onResponseError(undefined, err as Error);
+      }
+    });
   }
 
-  async #send(url: URL, message: HttpMessage, options: SendOptions, signal: AbortSignal): Promise<SendResult> {
-    let res: Awaited<ReturnType<Agent['request']>>;
-    try {
-      res = await this.#agent.request({
-        origin: url.origin,
-        path: url.pathname,
-        method: 'POST',
-        headers: { ...message.headers, 'user-agent': this.#o.userAgent },
-        body: message.body,
-        headersTimeout: options.timeoutMs + UNDICI_TIMER_SLACK_MS,
-        bodyTimeout: options.timeoutMs + UNDICI_TIMER_SLACK_MS,
-        signal,
-      });
-    } catch (err) {
-      throw classifyError(err, url, options, signal);
+  /** The headers as sent: the message's plus `User-Agent`. */
+  #headers(h: Record<string, string>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const k in h) out[k] = h[k] ?? '';
+    out['user-agent'] = this.#o.userAgent;
+    return out;
+  }
+
+  /** `origin` and `pathname` of a URL (resolvers hand out the same URL objects; the getters are not free). */
+  #target(url: URL): { origin: string; path: string } {
+    let t = this.#targets.get(url);
+    if (!t) {
+      t = { origin: url.origin, path: url.pathname };
+      this.#targets.set(url, t);
     }
-    const { statusCode } = res;
-    if (isSuccess(statusCode)) {
-      // Drain so the connection returns to the pool; the reply itself is not used.
-      await res.body.dump().catch(() => undefined);
-      return { status: statusCode };
-    }
-    let detail = '';
-    try {
-      const buf = Buffer.from(await res.body.arrayBuffer());
-      detail = buf.subarray(0, ERROR_BODY_BYTES).toString('utf8').replace(/\s+/gu, ' ').trim();
-    } catch {
-      // The status is what matters; a broken error body is not worth a second failure.
-    }
-    const retriable = isRetriableStatus(statusCode);
-    const retryAfterMs = parseRetryAfter(res.headers['retry-after'], this.#o.retryAfterCapMs ?? 60_000);
-    const msg = `function answered ${String(statusCode)}${detail ? `: ${detail}` : ''}`;
-    throw new DeliveryError('HttpStatus', msg, { retriable, status: statusCode, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+    return t;
   }
 
   /** Closes the connections once requests in flight finish. */
@@ -161,16 +155,194 @@ export class DeliveryClient {
   }
 }
 
-function classifyError(err: unknown, url: URL, options: SendOptions, attempt: AbortSignal): DeliveryError {
-  if (options.signal?.aborted) return new DeliveryError('Aborted', 'delivery aborted', { retriable: true, cause: err });
-  if (attempt.reason instanceof DeliveryError) return attempt.reason; // our own timer: a Timeout
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
-    return new DeliveryError('Timeout', `no answer from ${url.host} within ${String(options.timeoutMs)} ms`, { retriable: true, cause: err });
+/** The caller's signals, each watched by one listener while attempts under it are in flight. */
+class SignalWatchers {
+  readonly #sets = new WeakMap<AbortSignal, Set<Attempt>>();
+  readonly #listeners = new WeakMap<AbortSignal, () => void>();
+
+  add(signal: AbortSignal, a: Attempt): void {
+    let set = this.#sets.get(signal);
+    if (!set) {
+      set = new Set();
+      this.#sets.set(signal, set);
+    }
+    if (set.size === 0) {
+      const attempts = set;
+      const onAbort = (): void => {
+        for (const x of [...attempts]) x.abortBySignal(signal.reason);
+      };
+      this.#listeners.set(signal, onAbort);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    set.add(a);
   }
-  if (err instanceof undiciErrors.ConnectTimeoutError) {
-    return new DeliveryError('Connection', `connect to ${url.host} timed out`, { retriable: true, cause: err });
+
+  /** Drops the listener with the last attempt, so a long-lived signal does not collect them. */
+  delete(signal: AbortSignal, a: Attempt): void {
+    const set = this.#sets.get(signal);
+    if (!set?.delete(a) || set.size > 0) return;
+    const onAbort = this.#listeners.get(signal);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+    this.#listeners.delete(signal);
   }
-  const code = (err as { code?: unknown }).code;
-  const message = err instanceof Error ? err.message : String(err);
-  return new DeliveryError('Connection', `request to ${url.host} failed: ${typeof code === 'string' ? `${code} ` : ''}${message}`, { retriable: true, cause: err });
+}
+
+/** What undici's handler API hands us to stop a request. */
+interface Controller {
+  abort(reason: Error): void;
+}
+
+/** How much of a 2xx reply is drained before the connection is dropped instead (undici's `dump()` default). */
+const DRAIN_LIMIT_BYTES = 128 * 1024;
+
+/**
+ * One request's undici handler and its outcome. Settles once: on the reply's end (2xx resolves,
+ * anything else is a DeliveryError), on an error before the status line (classified), at
+ * `timeoutMs` (a Timeout), or when the caller's signal aborts (Aborted). Once the status is known
+ * it alone decides: a body cut short by the timeout or the signal does not change it.
+ */
+class Attempt {
+  readonly #url: URL;
+  readonly #options: SendOptions;
+  readonly #retryAfterCapMs: number;
+  readonly #resolve: (r: SendResult) => void;
+  readonly #reject: (e: DeliveryError) => void;
+  readonly #watchers: SignalWatchers;
+  readonly #timer: NodeJS.Timeout;
+  #controller: Controller | undefined;
+  /** Set when the request must stop before undici handed us its controller. */
+  #abortWith: Error | undefined;
+  #settled = false;
+  #status = 0;
+  #retryAfter: string | string[] | undefined;
+  #errorBody: Buffer[] | undefined;
+  #bodyBytes = 0;
+
+  constructor(url: URL, options: SendOptions, retryAfterCapMs: number, resolve: (r: SendResult) => void, reject: (e: DeliveryError) => void, watchers: SignalWatchers) {
+    this.#url = url;
+    this.#options = options;
+    this.#retryAfterCapMs = retryAfterCapMs;
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#watchers = watchers;
+    // undici's headers/body timeouts tick on a coarse clock (about 0.5 s) and fire up to half a
+    // second early or a second late: a 300 ms timeout fired after a second, a 900 ms one after 600.
+    // An own timer keeps `timeoutMs`; undici's stay as a backstop, set past it.
+    this.#timer = setTimeout(() => {
+      this.#onTimeout();
+    }, options.timeoutMs);
+    if (options.signal) watchers.add(options.signal, this);
+  }
+
+  onRequestStart(controller: Controller): void {
+    this.#controller = controller;
+    if (this.#abortWith) controller.abort(this.#abortWith);
+  }
+
+  onResponseStart(_controller: unknown, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return; // informational (103 Early Hints): the real status follows
+    this.#status = statusCode;
+    if (!isSuccess(statusCode)) {
+      this.#retryAfter = headers['retry-after'];
+      this.#errorBody = [];
+    }
+  }
+
+  onResponseData(_controller: unknown, chunk: Buffer): void {
+    const kept = this.#errorBody;
+    if (kept) {
+      if (this.#bodyBytes < ERROR_BODY_BYTES) kept.push(chunk);
+    } else if (this.#bodyBytes + chunk.length > DRAIN_LIMIT_BYTES) {
+      // A large 2xx reply is not worth reading: its status already decided.
+      this.#finish();
+      this.#controller?.abort(new Error('reply body not read'));
+    }
+    this.#bodyBytes += chunk.length;
+  }
+
+  onResponseEnd(): void {
+    this.#finish();
+  }
+
+  onResponseError(_controller: unknown, err: Error): void {
+    if (this.#status !== 0) {
+      // The status decides; an error body cut short just has no detail.
+      this.#errorBody = [];
+      this.#finish();
+      return;
+    }
+    this.#fail(this.#classify(err));
+  }
+
+  /** The caller's signal aborted: stop, and report Aborted unless the status already decided. */
+  abortBySignal(reason: unknown): void {
+    const err = reason instanceof Error ? reason : new Error('aborted');
+    if (this.#status === 0) this.#fail(new DeliveryError('Aborted', 'delivery aborted', { retriable: true, cause: reason }));
+    else this.#finishCut();
+    this.#stop(err);
+  }
+
+  #onTimeout(): void {
+    const err = new DeliveryError('Timeout', `no answer from ${this.#url.host} within ${String(this.#options.timeoutMs)} ms`, { retriable: true });
+    if (this.#status === 0) this.#fail(err);
+    else this.#finishCut();
+    this.#stop(err);
+  }
+
+  #stop(err: Error): void {
+    if (this.#controller) this.#controller.abort(err);
+    else this.#abortWith = err;
+  }
+
+  /** The status is known but its body was cut short (timeout, signal). */
+  #finishCut(): void {
+    if (this.#errorBody) this.#errorBody = [];
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#settled) return;
+    const status = this.#status;
+    if (isSuccess(status)) {
+      this.#done();
+      this.#resolve({ status });
+      return;
+    }
+    const detail = Buffer.concat(this.#errorBody ?? [])
+      .subarray(0, ERROR_BODY_BYTES)
+      .toString('utf8')
+      .replace(/\s+/gu, ' ')
+      .trim();
+    const retriable = isRetriableStatus(status);
+    const retryAfterMs = parseRetryAfter(this.#retryAfter, this.#retryAfterCapMs);
+    const msg = `function answered ${String(status)}${detail ? `: ${detail}` : ''}`;
+    this.#fail(new DeliveryError('HttpStatus', msg, { retriable, status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }));
+  }
+
+  #fail(err: DeliveryError): void {
+    if (this.#settled) return;
+    this.#done();
+    this.#reject(err);
+  }
+
+  #done(): void {
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    if (this.#options.signal) this.#watchers.delete(this.#options.signal, this);
+  }
+
+  #classify(err: unknown): DeliveryError {
+    const { host } = this.#url;
+    if (this.#options.signal?.aborted) return new DeliveryError('Aborted', 'delivery aborted', { retriable: true, cause: err });
+    if (err instanceof DeliveryError) return err;
+    if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+      return new DeliveryError('Timeout', `no answer from ${host} within ${String(this.#options.timeoutMs)} ms`, { retriable: true, cause: err });
+    }
+    if (err instanceof undiciErrors.ConnectTimeoutError) {
+      return new DeliveryError('Connection', `connect to ${host} timed out`, { retriable: true, cause: err });
+    }
+    const code = (err as { code?: unknown }).code;
+    const message = err instanceof Error ? err.message : String(err);
+    return new DeliveryError('Connection', `request to ${host} failed: ${typeof code === 'string' ? `${code} ` : ''}${message}`, { retriable: true, cause: err });
+  }
 }

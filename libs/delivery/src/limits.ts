@@ -32,6 +32,11 @@ export class InFlightLimiter {
     return this.#bytes;
   }
 
+  /** Callers queued for a slot. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
   #fits(bytes: number): boolean {
     return this.#count < this.maxCount && (this.#bytes + bytes <= this.maxBytes || this.#bytes === 0);
   }
@@ -72,7 +77,13 @@ export class InFlightLimiter {
   }
 
   release(bytes: number): void {
-    this.#count = Math.max(0, this.#count - 1);
+    this.releaseMany(1, bytes);
+  }
+
+  /** Gives back `count` slots holding `bytes` in all (one wake-up for a whole commit). */
+  releaseMany(count: number, bytes: number): void {
+    if (count <= 0 && bytes <= 0) return;
+    this.#count = Math.max(0, this.#count - count);
     this.#bytes = Math.max(0, this.#bytes - bytes);
     this.#wake();
   }

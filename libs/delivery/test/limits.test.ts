@@ -276,3 +276,28 @@ describe('sleep', () => {
     expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 });
+
+describe('InFlightLimiter bulk release', () => {
+  it('releaseMany gives back several slots and their bytes with one wake-up, FIFO', async () => {
+    const l = new InFlightLimiter(3, 1000);
+    for (let i = 0; i < 3; i++) expect(l.tryAcquire(10)).toBe(true);
+    const a = track(l.acquire(10));
+    const b = track(l.acquire(10));
+    const c = track(l.acquire(10));
+    expect(l.waiting).toBe(3);
+    l.releaseMany(2, 20);
+    await flush();
+    expect([a.state(), b.state(), c.state()]).toEqual(['resolved', 'resolved', 'pending']);
+    expect(l.count).toBe(3);
+    expect(l.bytes).toBe(30);
+    expect(l.waiting).toBe(1);
+    l.releaseMany(0, 0);
+    await flush();
+    expect(c.state()).toBe('pending');
+    l.releaseMany(5, 500); // more than held: clamps at zero, like release()
+    await flush();
+    expect(c.state()).toBe('resolved');
+    expect(l.count).toBe(1);
+    expect(l.bytes).toBe(10);
+  });
+});

@@ -4,7 +4,7 @@ import type { Gauge, Logger } from '@kubeless/observability';
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { KafkaClient } from '../kafka.js';
 import type { ConsumerSpec } from '../plan.js';
-import { BatchOffsets, decodeMetadata, encodeMetadata, type CommitMetadata } from './offsets.js';
+import { BatchOffsets, PermitQueue, decodeMetadata, encodeMetadata, type CommitMetadata } from './offsets.js';
 
 export interface ConsumerOptions {
   spec: ConsumerSpec;
@@ -36,11 +36,6 @@ export interface ConsumerState {
   lastError?: string | undefined;
 }
 
-interface Permit {
-  offset: number;
-  bytes: number;
-}
-
 /** One partition in the current group generation. */
 interface PartitionState {
   topic: string;
@@ -49,14 +44,38 @@ interface PartitionState {
   stalled: CommitMetadata['stalled'];
   batch: BatchOffsets | undefined;
   firstOffset: number;
-  permits: Permit[];
+  permits: PermitQueue;
+  /** Per-partition parts of every event, made once: the CloudEvents source and the partition as text. */
+  source: string;
+  partitionText: string;
   committed: number | undefined;
   /** The last finished batch's commit offset, kept until a commit covers it. */
   done: number | undefined;
   dirty: boolean;
 }
 
+/** What every delivery of one batch shares. */
+interface BatchRun {
+  ps: PartitionState;
+  tracker: BatchOffsets;
+  stop: AbortSignal;
+  attemptSignal: AbortSignal;
+}
+
 const EVENT_TYPE = 'io.kubeless.kafka.message';
+
+const manyListeners = new WeakSet<AbortSignal>();
+/** Lifts the listener warning limit of a signal that many waits share (once: setMaxListeners is slow). */
+function allowManyListeners(signal: AbortSignal): void {
+  if (manyListeners.has(signal)) return;
+  manyListeners.add(signal);
+  setMaxListeners(0, signal);
+}
+/**
+ * The longest a finished delivery waits for its commit while the in-flight window has room. Slots
+ * are freed by commits, so a window under pressure commits at once instead.
+ */
+const COMMIT_DELAY_MS = 5;
 const LEGACY_NAMESPACE = 'kafkatriggers.kubeless.io';
 
 /**
@@ -81,6 +100,9 @@ export class TriggerConsumer {
   #commitFn: EachBatchPayload['commitOffsetsIfNecessary'] | undefined;
   #committing: Promise<void> | undefined;
   #dirty = false;
+  #commitTimer: NodeJS.Timeout | undefined;
+  /** Flushes running (a commit then goes on until nothing is left). */
+  #flushing = 0;
   #hard = new AbortController();
   #restartTimer: NodeJS.Timeout | undefined;
   #restarting: Promise<void> | undefined;
@@ -124,7 +146,8 @@ export class TriggerConsumer {
         if (ps.batch) continue;
         this.#parts.delete(k);
         // Slots still waiting for a commit of a partition that may have moved: free them.
-        for (const p of ps.permits.splice(0)) this.#limiter.release(p.bytes);
+        const freed = ps.permits.releaseAll();
+        this.#limiter.releaseMany(freed.count, freed.bytes);
       }
       this.#metaLoads.clear();
       this.state.joined = true;
@@ -134,7 +157,7 @@ export class TriggerConsumer {
     consumer.on(consumer.events.REBALANCING, () => {
       this.state.joined = false;
       // Best effort for partitions idle between batches: commit their finished work before the rejoin.
-      this.#requestCommit();
+      this.#requestCommit(undefined, true);
     });
     consumer.on(consumer.events.CRASH, (e) => {
       this.state.joined = false;
@@ -166,6 +189,11 @@ export class TriggerConsumer {
   /** A method, not the field, so a check after an await is not narrowed away by the compiler. */
   #isStopping(): boolean {
     return this.#stopping;
+  }
+
+  /** Work marked for a commit since the last one started (a method for the same reason). */
+  #hasDirty(): boolean {
+    return this.#dirty;
   }
 
   #scheduleRestart(): void {
@@ -210,6 +238,8 @@ export class TriggerConsumer {
       clearTimeout(force);
     }
     await this.#disconnect();
+    clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
     this.state.running = false;
     this.state.joined = false;
   }
@@ -248,7 +278,20 @@ export class TriggerConsumer {
       const meta: CommitMetadata = (await this.#loadMetadata(topic)).get(partition) ?? { attempts: new Map() };
       ps = this.#parts.get(k);
       if (!ps) {
-        ps = { topic, partition, attempts: meta.attempts, stalled: meta.stalled, batch: undefined, firstOffset: 0, permits: [], committed: undefined, done: undefined, dirty: false };
+        ps = {
+          topic,
+          partition,
+          attempts: meta.attempts,
+          stalled: meta.stalled,
+          batch: undefined,
+          firstOffset: 0,
+          permits: new PermitQueue(),
+          source: `/apis/v1/namespaces/${this.spec.namespace}/kafkatriggers/${this.spec.trigger}#${topic}`,
+          partitionText: String(partition),
+          committed: undefined,
+          done: undefined,
+          dirty: false,
+        };
         this.#parts.set(k, ps);
       }
     }
@@ -259,21 +302,28 @@ export class TriggerConsumer {
     const { batch } = payload;
     this.#commitFn = (offsets) => payload.commitOffsetsIfNecessary(offsets);
     if (batch.messages.length === 0) return;
-    const ps = await this.#partition(batch.topic, batch.partition);
+    const ps = this.#parts.get(`${batch.topic}/${String(batch.partition)}`) ?? (await this.#partition(batch.topic, batch.partition));
     const tracker = new BatchOffsets(batch.messages.map((m) => Number(m.offset)));
     ps.batch = tracker;
     ps.firstOffset = Number(batch.messages[0]?.offset ?? 0);
+    // Per batch, so kept cheap (a batch may hold one message): plain controllers, one listener,
+    // no AbortSignal.any and no setMaxListeners (each costs tens of microseconds) unless needed.
     const stop = new AbortController();
-    // Every message waiting in this batch listens on it: many at once is expected.
-    setMaxListeners(0, stop.signal);
     const rebalance: { error?: Error } = {};
     // Deliveries in flight at a rebalance get until shortly before the rebalance timeout; past
     // that they are aborted and left uncommitted, so the group is not held up by one slow call.
-    const drain = new AbortController();
-    setMaxListeners(0, drain.signal);
+    // A hard stop (drain timeout of stop()) aborts them too.
+    const attempts = new AbortController();
+    const hard = this.#hard.signal;
+    const onHard = (): void => {
+      attempts.abort(hard.reason);
+    };
+    if (hard.aborted) onHard();
+    else hard.addEventListener('abort', onHard, { once: true });
+    // Rate-limited deliveries wait on this signal, many at once.
+    if (this.spec.delivery.rateLimit !== undefined) allowManyListeners(attempts.signal);
+    const attemptSignal = attempts.signal;
     const drainTimer: { t: NodeJS.Timeout | undefined } = { t: undefined };
-    const attemptSignal = AbortSignal.any([this.#hard.signal, drain.signal]);
-    setMaxListeners(0, attemptSignal);
     const checkRunning = (): void => {
       if (!payload.isRunning() || payload.isStale()) stop.abort(new Error('stopping'));
     };
@@ -284,7 +334,7 @@ export class TriggerConsumer {
         if (!rebalance.error) {
           rebalance.error = err instanceof Error ? err : new Error(String(err));
           drainTimer.t = setTimeout(() => {
-            drain.abort(new Error('rebalance drain timeout'));
+            attempts.abort(new Error('rebalance drain timeout'));
           }, Math.max(1000, this.#o.rebalanceTimeoutMs * 0.8));
         }
         stop.abort(new Error('rebalance'));
@@ -293,37 +343,41 @@ export class TriggerConsumer {
     const tasks: Promise<void>[] = [];
     const mode = this.spec.delivery.ordering;
     const chains = new Map<string, Promise<void>>();
+    const run = { ps, tracker, stop: stop.signal, attemptSignal };
     try {
       for (const m of batch.messages) {
         checkRunning();
         if (stop.signal.aborted) break;
         const bytes = (m.value?.length ?? 0) + (m.key?.length ?? 0);
-        try {
-          await this.#limiter.acquire(bytes, stop.signal);
-        } catch {
-          break;
+        // A free slot is taken at once; only a full window waits (and yields to the event loop).
+        if (!this.#limiter.tryAcquire(bytes)) {
+          // The window is full: a commit waiting out its delay would free slots now.
+          if (this.#dirty) this.#requestCommit(undefined, true);
+          try {
+            await this.#limiter.acquire(bytes, stop.signal);
+          } catch {
+            break;
+          }
         }
         const offset = Number(m.offset);
-        ps.permits.push({ offset, bytes });
-        const run = (): Promise<void> =>
-          this.#process(ps, m, stop.signal, attemptSignal).then((done) => {
-            if (done && tracker.markDone(offset)) this.#requestCommit(ps);
-          });
+        ps.permits.push(offset, bytes);
         if (mode === 'ordered') {
-          await run();
+          await this.#run(run, m, offset);
         } else if (mode === 'key-ordered' && m.key !== null) {
           const key = m.key.toString('latin1');
-          const next = (chains.get(key) ?? Promise.resolve()).then(run);
+          const prev = chains.get(key);
+          const next = prev ? prev.then(() => this.#run(run, m, offset)) : this.#run(run, m, offset);
           chains.set(key, next);
           tasks.push(next);
         } else {
-          tasks.push(run());
+          tasks.push(this.#run(run, m, offset));
         }
       }
       await Promise.allSettled(tasks);
     } finally {
       clearInterval(hb);
       clearTimeout(drainTimer.t);
+      hard.removeEventListener('abort', onHard);
       if (tracker.commitOffset !== undefined) ps.done = tracker.commitOffset;
       ps.batch = undefined;
       if (!rebalance.error && !stop.signal.aborted && tracker.allDone) {
@@ -334,7 +388,8 @@ export class TriggerConsumer {
         // Revoke, stop, or an unfinished batch: commit what is done before letting go.
         await this.#flush();
         // Whatever was not committed is re-read by the next owner; its slots are free again.
-        for (const p of ps.permits.splice(0)) this.#limiter.release(p.bytes);
+        const freed = ps.permits.releaseAll();
+        this.#limiter.releaseMany(freed.count, freed.bytes);
       }
     }
     const next = tracker.commitOffset;
@@ -346,11 +401,16 @@ export class TriggerConsumer {
     if (rebalance.error) throw rebalance.error;
   }
 
+  /** Delivers one message of a batch, then marks it done there (and asks for a commit when the prefix grew). */
+  async #run(run: BatchRun, m: KafkaMessage, offset: number): Promise<void> {
+    const done = await this.#process(run.ps, m, offset, run.stop, run.attemptSignal);
+    if (done && run.tracker.markDone(offset)) this.#requestCommit(run.ps);
+  }
+
   /** Delivers one message until done; false when it must be left for a later owner (stop, rebalance). */
-  async #process(ps: PartitionState, m: KafkaMessage, stop: AbortSignal, attemptSignal: AbortSignal): Promise<boolean> {
+  async #process(ps: PartitionState, m: KafkaMessage, offset: number, stop: AbortSignal, attemptSignal: AbortSignal): Promise<boolean> {
     const d = this.#o.deliverer;
     const delivery = d.delivery;
-    const offset = Number(m.offset);
     const event = this.#event(ps, m);
     let attempts = ps.attempts.get(offset) ?? 0;
     for (;;) {
@@ -367,6 +427,7 @@ export class TriggerConsumer {
         let delay: number;
         if (!f.retriable || d.exhausted(attempts)) {
           if (delivery.onExhausted === 'deadLetter' && delivery.deadLetter) {
+            allowManyListeners(stop);
             const ok = await this.#deadLetter(ps, m, f, attempts, stop);
             if (ok) this.#settled(ps, offset);
             return ok;
@@ -389,6 +450,8 @@ export class TriggerConsumer {
         ps.dirty = true;
         this.#requestCommit(ps);
         try {
+          // Messages of this batch backing off at once each listen on `stop`.
+          allowManyListeners(stop);
           await sleep(delay, stop);
         } catch {
           return false;
@@ -413,19 +476,23 @@ export class TriggerConsumer {
   #event(ps: PartitionState, m: KafkaMessage): EventInput {
     const extensions: Record<string, string> = {};
     let contentType: string | undefined;
-    for (const [name, raw] of Object.entries(m.headers ?? {})) {
-      const v = Array.isArray(raw) ? raw[0] : raw;
-      if (v === undefined) continue;
-      const value = Buffer.isBuffer(v) ? v.toString('utf8') : v;
-      if (name.toLowerCase() === 'content-type') contentType = value;
-      else extensions[extensionName('kafkaheader', name)] = value;
+    const headers = m.headers;
+    if (headers) {
+      for (const name in headers) {
+        const raw = headers[name];
+        const v = Array.isArray(raw) ? raw[0] : raw;
+        if (v === undefined) continue;
+        const value = Buffer.isBuffer(v) ? v.toString('utf8') : v;
+        if (name.toLowerCase() === 'content-type') contentType = value;
+        else extensions[extensionName('kafkaheader', name)] = value;
+      }
     }
     if (m.key !== null) extensions.partitionkey = m.key.toString('utf8');
-    extensions.kafkapartition = String(ps.partition);
+    extensions.kafkapartition = ps.partitionText;
     extensions.kafkaoffset = m.offset;
     return {
-      id: `partition:${String(ps.partition)}/offset:${m.offset}`,
-      source: `/apis/v1/namespaces/${this.spec.namespace}/kafkatriggers/${this.spec.trigger}#${ps.topic}`,
+      id: `partition:${ps.partitionText}/offset:${m.offset}`,
+      source: ps.source,
       type: EVENT_TYPE,
       time: new Date(Number(m.timestamp)),
       data: m.value ?? Buffer.alloc(0),
@@ -475,17 +542,54 @@ export class TriggerConsumer {
     }
   }
 
-  #requestCommit(ps?: PartitionState): void {
+  /**
+   * Asks for a commit of the partitions marked dirty. It runs at once when the in-flight window
+   * waits on it (slots are freed by commits) or when `now`; otherwise within COMMIT_DELAY_MS, so
+   * that at a moderate rate one commit covers several deliveries instead of one each.
+   */
+  #requestCommit(ps?: PartitionState, now = false): void {
     if (ps) ps.dirty = true;
     this.#dirty = true;
+    if (this.#committing) return; // the running commit goes on to this one
+    if (now || this.#commitPressing()) {
+      this.#commitNow();
+      return;
+    }
+    if (!this.#commitTimer) {
+      this.#commitTimer = setTimeout(() => {
+        this.#commitTimer = undefined;
+        this.#commitNow();
+      }, COMMIT_DELAY_MS);
+      this.#commitTimer.unref();
+    }
+  }
+
+  #commitNow(): void {
+    clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
     this.#committing ??= this.#commitLoop().finally(() => {
       this.#committing = undefined;
+      if (this.#dirty) this.#requestCommit();
     });
   }
 
+  /** True when deliveries wait for slots that only a commit frees (or a flush is running). */
+  #commitPressing(): boolean {
+    const l = this.#limiter;
+    return this.#flushing > 0 || this.#stopping || l.waiting > 0 || l.count * 2 >= l.maxCount || l.bytes * 2 >= l.maxBytes;
+  }
+
   async #flush(): Promise<void> {
-    this.#requestCommit();
-    while (this.#committing) await this.#committing;
+    this.#flushing++;
+    try {
+      this.#dirty = true;
+      do {
+        this.#commitNow();
+        await this.#committing;
+      } while (this.#hasDirty() && this.#commitFn);
+    } finally {
+      this.#flushing--;
+    }
   }
 
   async #commitLoop(): Promise<void> {
@@ -510,11 +614,11 @@ export class TriggerConsumer {
         await commit({ topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
         for (const { ps, offset } of work) {
           ps.committed = offset;
-          for (let p = ps.permits[0]; p && p.offset < offset; p = ps.permits[0]) {
-            ps.permits.shift();
-            this.#limiter.release(p.bytes);
-          }
+          const freed = ps.permits.releaseBelow(offset);
+          this.#limiter.releaseMany(freed.count, freed.bytes);
         }
+        // Work finished meanwhile: commit it at once only under pressure, else after the delay.
+        if (!this.#commitPressing()) return;
       } catch (err) {
         // A rebalance or a moved coordinator: the batch's end (or its next delivery) commits again.
         for (const { ps } of work) ps.dirty = true;

@@ -5,21 +5,25 @@
  */
 export class BatchOffsets {
   readonly #offsets: number[];
-  readonly #done: boolean[];
+  readonly #done: Uint8Array;
+  readonly #first: number;
   #next = 0;
 
   constructor(offsets: readonly number[]) {
     this.#offsets = [...offsets];
-    this.#done = offsets.map(() => false);
+    this.#done = new Uint8Array(offsets.length);
+    this.#first = offsets[0] ?? 0;
   }
 
   /** Marks `offset` done; returns true when the contiguous prefix grew. */
   markDone(offset: number): boolean {
-    const i = this.#offsets.indexOf(offset, this.#next);
+    // Offsets of a batch are usually consecutive: then the index is the distance from the first.
+    let i = offset - this.#first;
+    if (i < this.#next || this.#offsets[i] !== offset) i = this.#offsets.indexOf(offset, this.#next);
     if (i < 0) return false;
-    this.#done[i] = true;
+    this.#done[i] = 1;
     const before = this.#next;
-    while (this.#next < this.#done.length && this.#done[this.#next]) this.#next++;
+    while (this.#next < this.#done.length && this.#done[this.#next] === 1) this.#next++;
     return this.#next > before;
   }
 
@@ -31,6 +35,63 @@ export class BatchOffsets {
 
   get allDone(): boolean {
     return this.#next === this.#offsets.length;
+  }
+}
+
+/**
+ * The in-flight slots a partition holds until a commit covers their offsets, oldest first
+ * (offsets only grow within a partition's generation). Numbers in two growing arrays, compacted
+ * as the front is released, instead of an object per message.
+ */
+export class PermitQueue {
+  #offsets: number[] = [];
+  #bytes: number[] = [];
+  #head = 0;
+
+  get size(): number {
+    return this.#offsets.length - this.#head;
+  }
+
+  push(offset: number, bytes: number): void {
+    this.#offsets.push(offset);
+    this.#bytes.push(bytes);
+  }
+
+  /** Removes the slots of offsets below `offset`; returns how many and their bytes. */
+  releaseBelow(offset: number): { count: number; bytes: number } {
+    let count = 0;
+    let bytes = 0;
+    const offsets = this.#offsets;
+    while (this.#head < offsets.length && (offsets[this.#head] ?? Infinity) < offset) {
+      bytes += this.#bytes[this.#head] ?? 0;
+      this.#head++;
+      count++;
+    }
+    this.#compact();
+    return { count, bytes };
+  }
+
+  /** Removes every slot; returns how many and their bytes. */
+  releaseAll(): { count: number; bytes: number } {
+    let bytes = 0;
+    for (let i = this.#head; i < this.#bytes.length; i++) bytes += this.#bytes[i] ?? 0;
+    const count = this.size;
+    this.#offsets = [];
+    this.#bytes = [];
+    this.#head = 0;
+    return { count, bytes };
+  }
+
+  #compact(): void {
+    if (this.#head === this.#offsets.length) {
+      this.#offsets = [];
+      this.#bytes = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#offsets.length) {
+      this.#offsets = this.#offsets.slice(this.#head);
+      this.#bytes = this.#bytes.slice(this.#head);
+      this.#head = 0;
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BatchOffsets, decodeMetadata, encodeMetadata, type CommitMetadata } from '../../src/runner/offsets.js';
+import { BatchOffsets, PermitQueue, decodeMetadata, encodeMetadata, type CommitMetadata } from '../../src/runner/offsets.js';
 
 describe('BatchOffsets', () => {
   it('commits only the highest contiguous done offset, whatever the completion order', () => {
@@ -69,6 +69,65 @@ describe('BatchOffsets', () => {
     expect(b.commitOffset).toBeUndefined();
     expect(b.markDone(5000)).toBe(true);
     expect(b.commitOffset).toBe(6000);
+  });
+});
+
+describe('BatchOffsets on large batches', () => {
+  it('finds offsets by their distance from the first when consecutive, and by search otherwise', () => {
+    const n = 10_000;
+    const consecutive = new BatchOffsets(Array.from({ length: n }, (_, i) => 5000 + i));
+    // Completion in reverse: nothing commits until the first, then all at once.
+    for (let i = n - 1; i > 0; i--) expect(consecutive.markDone(5000 + i)).toBe(false);
+    expect(consecutive.markDone(5000)).toBe(true);
+    expect(consecutive.commitOffset).toBe(5000 + n);
+    expect(consecutive.allDone).toBe(true);
+
+    // Every other offset missing (a compacted topic): the distance guess misses, the search finds them.
+    const sparse = new BatchOffsets(Array.from({ length: 100 }, (_, i) => 2 * i));
+    expect(sparse.markDone(1)).toBe(false);
+    expect(sparse.markDone(2)).toBe(false);
+    expect(sparse.markDone(0)).toBe(true);
+    expect(sparse.commitOffset).toBe(3);
+    expect(sparse.markDone(198)).toBe(false);
+    expect(sparse.markDone(0)).toBe(false);
+    expect(sparse.commitOffset).toBe(3);
+  });
+});
+
+describe('PermitQueue', () => {
+  it('releases the slots below a committed offset, oldest first, with their bytes', () => {
+    const q = new PermitQueue();
+    q.push(10, 100);
+    q.push(11, 5);
+    q.push(13, 7);
+    expect(q.size).toBe(3);
+    expect(q.releaseBelow(10)).toEqual({ count: 0, bytes: 0 });
+    expect(q.releaseBelow(12)).toEqual({ count: 2, bytes: 105 });
+    expect(q.size).toBe(1);
+    expect(q.releaseBelow(12)).toEqual({ count: 0, bytes: 0 });
+    q.push(14, 1);
+    expect(q.releaseAll()).toEqual({ count: 2, bytes: 8 });
+    expect(q.size).toBe(0);
+    expect(q.releaseBelow(1_000)).toEqual({ count: 0, bytes: 0 });
+  });
+
+  it('keeps its order and totals across compactions of a long queue', () => {
+    const q = new PermitQueue();
+    let next = 0;
+    let held = 0;
+    for (let round = 0; round < 50; round++) {
+      for (let i = 0; i < 700; i++) {
+        q.push(next++, 3);
+        held++;
+      }
+      const upTo = next - 200;
+      const freed = q.releaseBelow(upTo);
+      expect(freed.bytes).toBe(freed.count * 3);
+      held -= freed.count;
+      expect(q.size).toBe(held);
+      expect(held).toBe(200);
+    }
+    expect(q.releaseAll()).toEqual({ count: 200, bytes: 600 });
   });
 });
 
