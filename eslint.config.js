@@ -10,7 +10,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        project: ['./tsconfig.test.json', './libs/*/tsconfig.json', './services/*/tsconfig.json', './test/*/tsconfig.json', './runtimes/*/tsconfig.json', './cli/tsconfig.json'],
+        project: ['./tsconfig.test.json', './libs/*/tsconfig.json', './services/*/tsconfig.json', './test/*/tsconfig.json', './runtimes/*/tsconfig.json', './cli/tsconfig.json', './scripts/*/tsconfig.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -29,8 +29,8 @@ export default tseslint.config(
     },
   },
   {
-    // Tests, the config loader and the local stack tooling may read the environment directly.
-    files: ['**/test/**', 'libs/config/src/**', 'test/**', 'vitest.config.ts', 'eslint.config.js'],
+    // Tests, the config loader, the local stack tooling and the demo may read the environment directly.
+    files: ['**/test/**', 'libs/config/src/**', 'test/**', 'scripts/**', 'vitest.config.ts', 'eslint.config.js'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

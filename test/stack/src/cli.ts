@@ -24,6 +24,7 @@ async function main(cmd: string | undefined): Promise<number> {
     case 'status': {
       const s = await status(runDir);
       for (const c of s.components) report(`${c.name.padEnd(24)} pid ${String(c.pid).padEnd(8)} ${c.alive ? 'running' : 'DEAD'}`);
+      for (const c of s.attached) report(`${c.name.padEnd(24)} pid ${String(c.pid).padEnd(8)} ${c.alive ? 'running' : 'exited'} (attached)`);
       report(`api server ${s.apiserverReady ? 'ready' : 'not ready'}; stack ${s.up ? 'up' : 'down'}`);
       if (s.env) for (const [k, v] of Object.entries(s.env)) report(`${k}=${v}`);
       return s.up ? 0 : 1;

@@ -24,6 +24,12 @@ export interface SpawnControllerOptions {
   asAdmin?: boolean;
   env?: Record<string, string>;
   stdio?: StdioOptions;
+  /**
+   * Its own process group, so it outlives the caller and a Ctrl-C at the caller's terminal (the
+   * demo's `--keep`); record it with `attachProcesses` so `down` stops it. Call `child.unref()`
+   * to let the caller exit first.
+   */
+  detached?: boolean;
 }
 
 export interface ControllerProcess {
@@ -70,6 +76,7 @@ export function spawnController(name: ControllerName, o: SpawnControllerOptions 
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'services', name, 'dist', 'main.js')], {
     env: controllerEnv(name, o),
     stdio: o.stdio ?? ['ignore', 'inherit', 'inherit'],
+    detached: o.detached ?? false,
   });
   const exited = new Promise<number | string | null>((resolve) => {
     child.once('exit', (code, signal) => {

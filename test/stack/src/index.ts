@@ -1,6 +1,6 @@
 export { readStackEnv, userKubeconfig, type StackEnv } from './env.js';
-export { up, down, status, readState, restartComponent, currentNetns, type StackState } from './stack.js';
-export { findProcesses, listeningPorts, netnsOf, readCmdline } from './procs.js';
+export { up, down, status, readState, restartComponent, currentNetns, attachProcesses, readAttached, stopAttached, type StackState } from './stack.js';
+export { findProcesses, listeningPorts, netnsOf, readCmdline, isAlive, type DaemonRecord } from './procs.js';
 export { freePort, isListening } from './ports.js';
 export { cacheDir, defaultRunDir, REPO_ROOT, CRD_DIR } from './paths.js';
 export { USERS } from './pki.js';

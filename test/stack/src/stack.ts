@@ -41,6 +41,7 @@ export interface StackState {
 export type Reporter = (line: string) => void;
 
 const stateFile = (runDir: string): string => path.join(runDir, 'stack.json');
+const attachedFile = (runDir: string): string => path.join(runDir, 'attached.json');
 
 export async function readState(runDir: string): Promise<StackState | undefined> {
   try {
@@ -48,6 +49,41 @@ export async function readState(runDir: string): Promise<StackState | undefined>
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Processes a tool started against a running stack and left running (the demo's controllers
+ * under `--keep`), recorded in `<run>/attached.json`: `down` stops them before the stack, and
+ * `status` lists them. Records replace earlier ones of the same name.
+ */
+export async function attachProcesses(runDir: string, recs: DaemonRecord[]): Promise<void> {
+  const names = new Set(recs.map((r) => r.name));
+  const kept = (await readAttached(runDir)).filter((r) => !names.has(r.name));
+  await writeFile(attachedFile(runDir), JSON.stringify([...kept, ...recs], null, 2));
+}
+
+/** The processes recorded by `attachProcesses` (alive or not). */
+export async function readAttached(runDir: string): Promise<DaemonRecord[]> {
+  try {
+    return JSON.parse(await readFile(attachedFile(runDir), 'utf8')) as DaemonRecord[];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Stops the attached processes (all, or those named), SIGTERM then SIGKILL after `graceMs`, and
+ * forgets them; a recorded PID whose command line changed is left alone. Returns the names stopped.
+ */
+export async function stopAttached(runDir: string, options: { names?: string[]; graceMs?: number } = {}): Promise<string[]> {
+  const all = await readAttached(runDir);
+  const chosen = all.filter((r) => options.names === undefined || options.names.includes(r.name));
+  const stopped = chosen.filter(isAlive).map((r) => r.name);
+  await Promise.all(chosen.map((r) => stopDaemon(r, options.graceMs ?? 30_000)));
+  const rest = all.filter((r) => !chosen.includes(r));
+  if (rest.length > 0) await writeFile(attachedFile(runDir), JSON.stringify(rest, null, 2));
+  else await rm(attachedFile(runDir), { force: true });
+  return stopped;
 }
 
 /** The name of the network namespace this process runs in, or '' outside any named one. */
@@ -241,10 +277,13 @@ function readNetnsInode(): string {
  */
 export async function down(runDir: string, options: { report?: Reporter } = {}): Promise<{ stopped: string[]; stillListening: number[] }> {
   const report = options.report ?? (() => undefined);
+  // Processes attached to the stack first, while the API server and brokers still answer them.
+  const attached = await stopAttached(runDir);
+  if (attached.length > 0) report(`stopped ${attached.join(', ')} (attached to the stack)`);
   const state = await readState(runDir);
   if (!state) {
     report(`no stack state in ${runDir}`);
-    return { stopped: [], stillListening: [] };
+    return { stopped: attached, stillListening: [] };
   }
   const stopped: string[] = [];
   // The brokers first (they need no API server), then the control plane in reverse order.
@@ -267,7 +306,7 @@ export async function down(runDir: string, options: { report?: Reporter } = {}):
   await rm(stateFile(runDir), { force: true });
   report(`stopped ${stopped.join(', ') || 'nothing'}`);
   if (stillListening.length > 0) report(`ports still listening: ${stillListening.join(', ')}`);
-  return { stopped, stillListening };
+  return { stopped: [...attached, ...stopped], stillListening };
 }
 
 export interface ComponentStatus {
@@ -277,9 +316,10 @@ export interface ComponentStatus {
 }
 
 /** Which recorded processes are alive, and whether the API server and brokers answer. */
-export async function status(runDir: string): Promise<{ up: boolean; components: ComponentStatus[]; apiserverReady: boolean; env?: StackEnv }> {
+export async function status(runDir: string): Promise<{ up: boolean; components: ComponentStatus[]; attached: ComponentStatus[]; apiserverReady: boolean; env?: StackEnv }> {
+  const attached = (await readAttached(runDir)).map((d) => ({ name: d.name, pid: d.pid, alive: isAlive(d) }));
   const state = await readState(runDir);
-  if (!state) return { up: false, components: [], apiserverReady: false };
+  if (!state) return { up: false, components: [], attached, apiserverReady: false };
   const components = state.daemons.map((d) => ({ name: d.name, pid: d.pid, alive: isAlive(d) }));
   let apiserverReady = false;
   try {
@@ -289,7 +329,7 @@ export async function status(runDir: string): Promise<{ up: boolean; components:
   }
   const brokersUp = (await Promise.all([isListening(state.ports.kafka), isListening(state.ports.sqs)])).every(Boolean);
   const up = components.length === 7 && components.every((c) => c.alive) && apiserverReady && brokersUp;
-  return { up, components, apiserverReady, env: state.env };
+  return { up, components, attached, apiserverReady, env: state.env };
 }
 
 /**
