@@ -24,7 +24,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, grantSecrets, kubectl, kubectlOk, render, stackEnv, toYamlStream, withNamespace, type ControllerProcess, type K8sObject } from '@kubeless/stack';
+import { eventually, kubectl, kubectlOk, render, stackEnv, toYamlStream, withNamespace, type ControllerProcess, type K8sObject } from '@kubeless/stack';
 import { functionPods, getJson, kubeless, kubelessOk, logsContaining, startControllers, stopControllers, tempFiles, untilTraefik, viaTraefik, waitReady } from './helpers.js';
 
 type Json = Record<string, any>;
@@ -182,8 +182,6 @@ beforeAll(async () => {
       await kubectlOk(['create', 'role', 'falco', '--verb=get,list,delete', '--resource=pods', '-n', a.name]);
       await kubectlOk(['create', 'rolebinding', 'falco', '--role=falco', `--serviceaccount=${a.name}:falco`, '-n', a.name]);
     })(),
-    // The http-trigger checks that the basic-auth Secret exists: the chart's httpTrigger.rbac.secrets.
-    grantSecrets('http-trigger', a.name, ['basic-auth']),
     kubelessOk(['topic', 'create', topic]),
   ]);
   await Promise.all([
