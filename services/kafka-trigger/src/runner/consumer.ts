@@ -76,6 +76,13 @@ function allowManyListeners(signal: AbortSignal): void {
  * are freed by commits, so a window under pressure commits at once instead.
  */
 const COMMIT_DELAY_MS = 5;
+/**
+ * Commits in flight at once while the window waits on them: a second one carries what finished
+ * during the first one's round trip, so the slots it covers are freed a round trip sooner (an
+ * OffsetCommit takes about 1-2 ms here, in which 20-40 deliveries finish). Requests on one
+ * connection are answered in order, and a failed commit is retried with the offsets of the moment.
+ */
+const MAX_COMMITS_IN_FLIGHT = 2;
 const LEGACY_NAMESPACE = 'kafkatriggers.kubeless.io';
 
 /**
@@ -98,7 +105,7 @@ export class TriggerConsumer {
   #consumer: Consumer | undefined;
   #admin: Admin | undefined;
   #commitFn: EachBatchPayload['commitOffsetsIfNecessary'] | undefined;
-  #committing: Promise<void> | undefined;
+  readonly #committing = new Set<Promise<void>>();
   #dirty = false;
   #commitTimer: NodeJS.Timeout | undefined;
   /** Flushes running (a commit then goes on until nothing is left). */
@@ -550,8 +557,10 @@ export class TriggerConsumer {
   #requestCommit(ps?: PartitionState, now = false): void {
     if (ps) ps.dirty = true;
     this.#dirty = true;
-    if (this.#committing) return; // the running commit goes on to this one
-    if (now || this.#commitPressing()) {
+    const pressing = now || this.#commitPressing();
+    // A running commit goes on to this one; under pressure a second one may start beside it.
+    if (this.#committing.size >= (pressing ? MAX_COMMITS_IN_FLIGHT : 1)) return;
+    if (pressing) {
       this.#commitNow();
       return;
     }
@@ -567,10 +576,12 @@ export class TriggerConsumer {
   #commitNow(): void {
     clearTimeout(this.#commitTimer);
     this.#commitTimer = undefined;
-    this.#committing ??= this.#commitLoop().finally(() => {
-      this.#committing = undefined;
+    if (this.#committing.size >= MAX_COMMITS_IN_FLIGHT || !this.#dirty) return;
+    const loop: Promise<void> = this.#commitLoop().finally(() => {
+      this.#committing.delete(loop);
       if (this.#dirty) this.#requestCommit();
     });
+    this.#committing.add(loop);
   }
 
   /** True when deliveries wait for slots that only a commit frees (or a flush is running). */
@@ -585,7 +596,7 @@ export class TriggerConsumer {
       this.#dirty = true;
       do {
         this.#commitNow();
-        await this.#committing;
+        await Promise.all(this.#committing);
       } while (this.#hasDirty() && this.#commitFn);
     } finally {
       this.#flushing--;
@@ -613,6 +624,8 @@ export class TriggerConsumer {
       try {
         await commit({ topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
         for (const { ps, offset } of work) {
+          // A commit answered after a later one (it failed and was retried) does not go back.
+          if (ps.committed !== undefined && offset < ps.committed) continue;
           ps.committed = offset;
           const freed = ps.permits.releaseBelow(offset);
           this.#limiter.releaseMany(freed.count, freed.bytes);
