@@ -35,7 +35,7 @@ else
   echo "$lock_sum" > node_modules/.kubeless-lock-sha256
 fi
 
-step "building the stack's components (cached under ${KUBELESS_CACHE:-~/.cache/kubeless-stack}; a cold build takes about 10 minutes)"
+step "building the stack's components (cached under ${KUBELESS_CACHE:-~/.cache/kubeless-stack}; a cold build takes 10-20 minutes, mostly the Go build of Kubernetes)"
 bash test/stack/build/build.sh all
 
 step "building TypeScript (tsc -b)"
