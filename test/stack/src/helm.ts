@@ -3,10 +3,10 @@
  * by the stack to install the controllers' RBAC, and by the chart tests.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { cacheDir, REPO_ROOT, STACK_ROOT } from './paths.js';
-import { readFileSync } from 'node:fs';
 
 export const CHART = path.join(REPO_ROOT, 'helm', 'kubeless');
 

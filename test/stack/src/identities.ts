@@ -5,9 +5,8 @@
  * token of its ServiceAccount from the TokenRequest API. Controllers started by tests and by the
  * demo use these kubeconfigs, so they run on exactly the rights the chart grants.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
 import { apiRequest, type ComponentContext } from './components.js';
 import { render, type K8sObject } from './helm.js';
 

@@ -1,9 +1,8 @@
 /** Runs the function controller against the stack, in-process or as a child process. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { KubeClient, Manager, type KubeObject } from '@kubeless/controller';
 import { createLogger, createRegistry } from '@kubeless/observability';
-import { REPO_ROOT, clients, controllerKubeconfig, eventually, stackEnv } from '@kubeless/stack';
+import { clients, controllerKubeconfig, eventually, spawnController as spawnStackController, stackEnv } from '@kubeless/stack';
 
 export { eventually };
 import { buildFunctionController } from '../../src/index.js';
@@ -30,22 +29,15 @@ export async function startController(namespace: string): Promise<Running> {
   };
 }
 
-/** The controller as its own process (for crash and failover tests). */
+/** The controller as its own process on its ServiceAccount (for crash and failover tests); elects a leader (main.ts's default). */
 export function spawnController(namespace: string, identity: string, extraEnv: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, [path.join(REPO_ROOT, 'services/function-controller/dist/main.js')], {
-    env: {
-      PATH: process.env.PATH,
-      KUBECONFIG: controllerKubeconfig('function-controller'),
-      POD_NAMESPACE: namespace,
-      WATCH_NAMESPACE: namespace,
-      POD_NAME: identity,
-      HEALTH_PORT: '0',
-      HEALTH_HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      ...extraEnv,
-    },
+  return spawnStackController('function-controller', {
+    watchNamespace: namespace,
+    podNamespace: namespace,
+    identity,
+    env: { LOG_LEVEL: 'info', LEADER_ELECT: 'true', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  }).child;
 }
 
 export const FN = { group: 'kubeless.io', version: 'v1beta1', plural: 'functions' } as const;

@@ -4,14 +4,13 @@
  * EndpointSlice like a function pod's), the controller in-process or as a child process, and
  * Kafka helpers (topics, producing, reading a dead-letter topic).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { KubeClient, Manager } from '@kubeless/controller';
 import { createLogger, createRegistry, type Registry } from '@kubeless/observability';
-import { REPO_ROOT, controllerKubeconfig, eventually, stackEnv } from '@kubeless/stack';
+import { controllerKubeconfig, eventually, spawnController as spawnStackController, stackEnv } from '@kubeless/stack';
 import kafkajs from 'kafkajs';
 import { buildKafkaTrigger, type KafkaTriggerOptions } from '../../src/index.js';
 
@@ -178,30 +177,14 @@ export async function startController(namespace: string, overrides: Partial<Kafk
   };
 }
 
-/** The controller as its own process (for SIGKILL tests). */
+/** The controller as its own process on its ServiceAccount (for SIGKILL tests), with quick rebalances and status. */
 export function spawnController(namespace: string, identity: string, extraEnv: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'services/kafka-trigger/dist/main.js')], {
-    env: {
-      PATH: process.env.PATH,
-      KUBECONFIG: controllerKubeconfig('kafka-trigger'),
-      POD_NAMESPACE: namespace,
-      WATCH_NAMESPACE: namespace,
-      POD_NAME: identity,
-      HEALTH_PORT: '0',
-      HEALTH_HOST: '127.0.0.1',
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      KAFKA_BROKERS: stackEnv().KAFKA_BROKERS,
-      ENDPOINT_MODE: 'endpointslice',
-      KAFKA_SESSION_TIMEOUT: '6s',
-      KAFKA_HEARTBEAT_INTERVAL: '500ms',
-      KAFKA_REBALANCE_TIMEOUT: '10s',
-      STATUS_INTERVAL: '1s',
-      LEADER_ELECT: 'false',
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  return child;
+  return spawnStackController('kafka-trigger', {
+    watchNamespace: namespace,
+    podNamespace: namespace,
+    identity,
+    env: { KAFKA_SESSION_TIMEOUT: '6s', KAFKA_HEARTBEAT_INTERVAL: '500ms', KAFKA_REBALANCE_TIMEOUT: '10s', STATUS_INTERVAL: '1s', ...extraEnv },
+  }).child;
 }
 
 export function kafka(): InstanceType<typeof Kafka> {

@@ -4,8 +4,7 @@
  * a Service and an EndpointSlice), the controller in-process or as a child process, and SQS
  * helpers (queues, batched concurrent sends, reading a queue, its depth).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import {
   CreateQueueCommand,
   GetQueueAttributesCommand,
@@ -18,13 +17,13 @@ import {
 } from '@aws-sdk/client-sqs';
 import { KubeClient, Manager } from '@kubeless/controller';
 import { createLogger, createRegistry, type Registry } from '@kubeless/observability';
-import { REPO_ROOT, controllerKubeconfig, stackEnv, uniqueName } from '@kubeless/stack';
+import { STACK_AWS_CREDENTIALS, controllerKubeconfig, spawnController as spawnStackController, stackEnv, uniqueName } from '@kubeless/stack';
 import { buildSqsTrigger, type SqsTriggerOptions } from '../../src/index.js';
 
 export { Recorder, registerFunction, eventually, type Received, type Behaviour } from '../../../kafka-trigger/test/integration/harness.js';
 
-/** ElasticMQ accepts any credentials. */
-export const TEST_CREDENTIALS = { accessKeyId: 'x', secretAccessKey: 'x' };
+/** ElasticMQ accepts any credentials: the ones the stack's spawned controllers use. */
+export const TEST_CREDENTIALS = STACK_AWS_CREDENTIALS;
 
 /** The test's own client, as the admin. */
 export function kubeClient(): KubeClient {
@@ -164,31 +163,9 @@ export async function startController(namespace: string, overrides: Partial<SqsT
   };
 }
 
-/** The controller as its own process (for SIGKILL tests); credentials through the default provider chain (env). */
+/** The controller as its own process on its ServiceAccount (for SIGKILL tests); credentials through the default provider chain (env). */
 export function spawnController(namespace: string, identity: string, extraEnv: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, [path.join(REPO_ROOT, 'services/sqs-trigger/dist/main.js')], {
-    env: {
-      PATH: process.env.PATH,
-      KUBECONFIG: controllerKubeconfig('sqs-trigger'),
-      POD_NAMESPACE: namespace,
-      WATCH_NAMESPACE: namespace,
-      POD_NAME: identity,
-      HEALTH_PORT: '0',
-      HEALTH_HOST: '127.0.0.1',
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
-      SQS_ENDPOINT: stackEnv().SQS_ENDPOINT,
-      SQS_REGION: stackEnv().SQS_REGION,
-      AWS_ACCESS_KEY_ID: TEST_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: TEST_CREDENTIALS.secretAccessKey,
-      ENDPOINT_MODE: 'endpointslice',
-      STATUS_INTERVAL: '1s',
-      LEADER_ELECT: 'false',
-      // The SDK warns about Node 20 on every start (as scripts/test.sh, keep the output readable).
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  return spawnStackController('sqs-trigger', { watchNamespace: namespace, podNamespace: namespace, identity, env: { STATUS_INTERVAL: '1s', ...extraEnv } }).child;
 }
 
 /** Resolves when the child has exited. */
