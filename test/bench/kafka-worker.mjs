@@ -40,6 +40,8 @@ const { values: a } = parseArgs({
     duration: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '1' },
     keys: { type: 'string', default: '0' },
+    /** `cloudevents`: the http role sends each payload with the headers the kafka-trigger sends (diagnostic). */
+    headers: { type: 'string', default: 'plain' },
   },
 });
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
@@ -209,6 +211,30 @@ switch (a.role) {
     // As the kafka-trigger's DeliveryClient: one Agent, no connection cap (the in-flight bound caps them).
     const agent = new Agent({ keepAliveTimeout: 30_000, connections: null });
     const bodies = Array.from({ length: n }, (_, i) => payload(i));
+    // The kafka-trigger's binary CloudEvent and original kubeless headers for message i (over 4 partitions).
+    const time = new Date().toISOString();
+    const headersOf =
+      a.headers === 'cloudevents'
+        ? (i) => {
+            const id = `partition:${String(i % 4)}/offset:${String(Math.floor(i / 4))}`;
+            return {
+              'content-type': 'application/json',
+              'ce-id': id,
+              'ce-time': time,
+              'ce-type': 'io.kubeless.kafka.message',
+              'ce-source': '/apis/v1/namespaces/bench/kafkatriggers/tput#bench-topic',
+              'ce-specversion': '1.0',
+              'ce-kafkapartition': String(i % 4),
+              'ce-kafkaoffset': String(Math.floor(i / 4)),
+              'event-id': id,
+              'event-time': time,
+              'event-type': 'application/json',
+              'event-namespace': 'kafkatriggers.kubeless.io',
+              'event-topic': 'bench-topic',
+              'user-agent': 'kubeless-kafka-trigger/bench',
+            };
+          }
+        : () => ({ 'content-type': 'application/json' });
     let next = 0;
     let failed = 0;
     const t0 = now();
@@ -216,7 +242,7 @@ switch (a.role) {
       Array.from({ length: c }, async () => {
         while (next < n) {
           const i = next++;
-          const res = await agent.request({ origin: url.origin, path: '/', method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[i] });
+          const res = await agent.request({ origin: url.origin, path: '/', method: 'POST', headers: headersOf(i), body: bodies[i] });
           await res.body.dump();
           if (res.statusCode >= 300) failed++;
         }

@@ -125,7 +125,7 @@ export class DeliveryClient {
           attempt,
         );
       } catch (err) {
-        attempt.onResponseError(undefined, err as Error);
+        attempt.onError(err as Error);
       }
     });
   }
@@ -187,9 +187,16 @@ class SignalWatchers {
   }
 }
 
-/** What undici's handler API hands us to stop a request. */
-interface Controller {
-  abort(reason: Error): void;
+/** What undici hands a handler to stop its request. */
+type Abort = (reason: Error) => void;
+
+/** The value of header `name` (lower case) in undici's raw `[name, value, ...]` list, when present. */
+function rawHeader(raw: Buffer[], name: string): string | undefined {
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const k = raw[i];
+    if (k?.length === name.length && k.toString('latin1').toLowerCase() === name) return raw[i + 1]?.toString('latin1');
+  }
+  return undefined;
 }
 
 /** How much of a 2xx reply is drained before the connection is dropped instead (undici's `dump()` default). */
@@ -209,12 +216,12 @@ class Attempt {
   readonly #reject: (e: DeliveryError) => void;
   readonly #watchers: SignalWatchers;
   readonly #timer: NodeJS.Timeout;
-  #controller: Controller | undefined;
-  /** Set when the request must stop before undici handed us its controller. */
+  #abort: Abort | undefined;
+  /** Set when the request must stop before undici handed us its abort function. */
   #abortWith: Error | undefined;
   #settled = false;
   #status = 0;
-  #retryAfter: string | string[] | undefined;
+  #retryAfter: string | undefined;
   #errorBody: Buffer[] | undefined;
   #bodyBytes = 0;
 
@@ -234,37 +241,43 @@ class Attempt {
     if (options.signal) watchers.add(options.signal, this);
   }
 
-  onRequestStart(controller: Controller): void {
-    this.#controller = controller;
-    if (this.#abortWith) controller.abort(this.#abortWith);
+  // undici's own handler interface (the one its core calls): the controller-style one it offers
+  // on top wraps every request in two more objects and parses every reply's headers into an
+  // object, of which only `Retry-After` of an error reply is read here.
+
+  onConnect(abort: Abort): void {
+    this.#abort = abort;
+    if (this.#abortWith) abort(this.#abortWith);
   }
 
-  onResponseStart(_controller: unknown, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
-    if (statusCode < 200) return; // informational (103 Early Hints): the real status follows
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    if (statusCode < 200) return true; // informational (103 Early Hints): the real status follows
     this.#status = statusCode;
     if (!isSuccess(statusCode)) {
-      this.#retryAfter = headers['retry-after'];
+      this.#retryAfter = rawHeader(rawHeaders, 'retry-after');
       this.#errorBody = [];
     }
+    return true;
   }
 
-  onResponseData(_controller: unknown, chunk: Buffer): void {
+  onData(chunk: Buffer): boolean {
     const kept = this.#errorBody;
     if (kept) {
       if (this.#bodyBytes < ERROR_BODY_BYTES) kept.push(chunk);
     } else if (this.#bodyBytes + chunk.length > DRAIN_LIMIT_BYTES) {
       // A large 2xx reply is not worth reading: its status already decided.
       this.#finish();
-      this.#controller?.abort(new Error('reply body not read'));
+      this.#abort?.(new Error('reply body not read'));
     }
     this.#bodyBytes += chunk.length;
+    return true;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     this.#finish();
   }
 
-  onResponseError(_controller: unknown, err: Error): void {
+  onError(err: Error): void {
     if (this.#status !== 0) {
       // The status decides; an error body cut short just has no detail.
       this.#errorBody = [];
@@ -290,7 +303,7 @@ class Attempt {
   }
 
   #stop(err: Error): void {
-    if (this.#controller) this.#controller.abort(err);
+    if (this.#abort) this.#abort(err);
     else this.#abortWith = err;
   }
 

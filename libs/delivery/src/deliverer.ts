@@ -4,7 +4,7 @@ import type { DeliveryClient } from './client.js';
 import { DeliveryError } from './errors.js';
 import { toHttpMessage, type EventInput } from './event.js';
 import { RateLimiter } from './limits.js';
-import type { DeliveryMetrics } from './metrics.js';
+import type { DeliveryMetrics, HotSeries } from './metrics.js';
 import type { EndpointResolver, FunctionTarget } from './resolver.js';
 
 export interface DelivererOptions {
@@ -30,10 +30,8 @@ export class Deliverer {
   readonly #o: DelivererOptions;
   readonly #rate: RateLimiter | undefined;
   readonly #labels: Record<'kind' | 'namespace' | 'trigger' | 'function', string>;
-  /** Label-bound children of the hot-path metrics, resolved once (prom-client hashes labels per call otherwise). */
-  readonly #hot:
-    | { retried: { inc: () => void }; inFlight: { inc: () => void; dec: () => void }; latency: { observe: (v: number) => void }; delivered: { inc: () => void } }
-    | undefined;
+  /** The hot-path numbers of this trigger and function (plain fields; prom-client reads them at each scrape). */
+  readonly #hot: HotSeries | undefined;
 
   constructor(options: DelivererOptions) {
     this.#o = options;
@@ -42,12 +40,7 @@ export class Deliverer {
     this.#rate = options.delivery.rateLimit ? new RateLimiter(options.delivery.rateLimit) : undefined;
     this.#labels = { ...options.labels, function: options.target.name };
     const m = options.metrics;
-    this.#hot = m && {
-      retried: m.retried.labels(this.#labels),
-      inFlight: m.inFlight.labels(this.#labels),
-      latency: m.latency.labels(this.#labels),
-      delivered: m.delivered.labels(this.#labels),
-    };
+    this.#hot = m?.series(this.#labels);
   }
 
   /**
@@ -63,20 +56,22 @@ export class Deliverer {
     }
     if (this.#rate) await this.#rate.take(signal);
     const hot = this.#hot;
-    if (attempt > 1) hot?.retried.inc();
+    if (hot && attempt > 1) hot.retried++;
     const start = performance.now();
-    hot?.inFlight.inc();
+    if (hot) hot.inFlight++;
     try {
       const url = this.#o.resolver.resolve(this.target);
       const message = toHttpMessage(event, this.delivery.eventMode);
       await this.#o.client.send(url, message, { timeoutMs: this.delivery.timeoutMs, signal });
-      hot?.latency.observe((performance.now() - start) / 1000);
-      hot?.delivered.inc();
+      if (hot) {
+        hot.observe((performance.now() - start) / 1000);
+        hot.delivered++;
+      }
     } catch (err) {
       if (err instanceof DeliveryError) m?.failed.inc({ ...this.#labels, reason: err.reason });
       throw err;
     } finally {
-      hot?.inFlight.dec();
+      if (hot) hot.inFlight--;
     }
   }
 

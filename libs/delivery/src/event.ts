@@ -65,7 +65,7 @@ export function extensionName(prefix: string, name: string): string {
  */
 export function toHttpMessage(e: EventInput, mode: EventMode): HttpMessage {
   const contentType = e.contentType ?? detectContentType(e.data);
-  const time = (e.time ?? new Date()).toISOString();
+  const time = isoTime(e.time ?? new Date());
   if (!fastPathApplies(e, contentType, time)) return sdkMessage(e, mode, contentType, time);
   const legacy = e.legacy;
   let headers: Record<string, string>;
@@ -94,6 +94,20 @@ export function toHttpMessage(e: EventInput, mode: EventMode): HttpMessage {
   headers['event-namespace'] = legacy.namespace;
   if (legacy.topic !== undefined) headers['event-topic'] = legacy.topic;
   return { headers, body };
+}
+
+/** The last time formatted (events of one batch mostly share their timestamp to the millisecond). */
+let lastTimeMs = Number.NaN;
+let lastTimeText = '';
+
+/** `date.toISOString()`, remembered for the last value (an invalid date still throws, as toISOString does). */
+function isoTime(date: Date): string {
+  const ms = date.getTime();
+  if (ms !== lastTimeMs) {
+    lastTimeText = date.toISOString();
+    lastTimeMs = ms;
+  }
+  return lastTimeText;
 }
 
 /** The SDK's `application/cloudevents+json; charset=utf-8`. */

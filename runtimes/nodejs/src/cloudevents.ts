@@ -36,7 +36,11 @@ function decodeHeaderValue(value: string): string {
   }
 }
 
+const nonEmpty = (v: unknown): boolean => typeof v === 'string' && v !== '';
+
 function requireAttributes(attrs: Record<string, unknown>, mode: string): CloudEventAttributes {
+  // The usual case first, without building the list of what is missing (this runs per request).
+  if (nonEmpty(attrs.id) && nonEmpty(attrs.source) && nonEmpty(attrs.type) && SPEC_VERSIONS.has(attrs.specversion as string)) return attrs as CloudEventAttributes;
   const missing = ['specversion', 'id', 'source', 'type'].filter((k) => typeof attrs[k] !== 'string' || attrs[k] === '');
   if (missing.length > 0) {
     throw new InvalidCloudEventError(`${mode} CloudEvent without ${missing.join(', ')}`);
@@ -55,8 +59,11 @@ function requireAttributes(attrs: Record<string, unknown>, mode: string): CloudE
 export function parseBinaryCloudEvent(headers: IncomingHttpHeaders): CloudEventAttributes | undefined {
   if (headers['ce-specversion'] === undefined) return undefined;
   const attrs: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (!name.startsWith('ce-') || value === undefined) continue;
+  // for...in, not Object.entries: no array of pairs per request (node's headers object has no inherited keys).
+  for (const name in headers) {
+    if (!name.startsWith('ce-')) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
     attrs[name.slice(3)] = decodeHeaderValue(Array.isArray(value) ? value.join(',') : value);
   }
   const contentType = headers['content-type'];

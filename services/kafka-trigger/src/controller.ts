@@ -14,7 +14,7 @@ import {
   type EndpointResolver,
   type TlsFiles,
 } from '@kubeless/delivery';
-import { Gauge, type Logger, type Registry } from '@kubeless/observability';
+import { Counter, Gauge, type Logger, type Registry } from '@kubeless/observability';
 import { Connections } from './connections.js';
 import type { KafkaAuth } from './kafka.js';
 import { planTrigger, type ConsumerSpec } from './plan.js';
@@ -81,6 +81,9 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
   const lagGauge = o.registry
     ? new Gauge({ name: 'kubeless_kafka_consumer_lag', help: 'Messages behind the high watermark, per partition this replica consumes (after its last batch).', labelNames: ['namespace', 'trigger', 'function', 'topic', 'partition'] as const, registers: [o.registry] })
     : undefined;
+  const commitCounter = o.registry
+    ? new Counter({ name: 'kubeless_kafka_offset_commits_total', help: 'Offset commits this replica made (each frees the in-flight slots of the deliveries it covers).', labelNames: ['namespace', 'trigger', 'function'] as const, registers: [o.registry] })
+    : undefined;
   const connections = new Connections({ client: o.client, defaultAuth: o.auth, logger: o.logger, clientId: o.clientId });
   const defaults = { brokers: o.brokers };
 
@@ -110,6 +113,7 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
       maxFetchBytesPerPartition: Math.min(o.maxFetchBytes, 1024 * 1024),
       drainTimeoutMs: o.drainTimeoutMs,
       lagGauge,
+      commitCounter,
     });
   };
   const supervisor = new Supervisor<ConsumerSpec, ConsumerState, TriggerConsumer>({

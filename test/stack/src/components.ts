@@ -288,7 +288,8 @@ export async function startKafka(ctx: ComponentContext): Promise<DaemonRecord> {
   await run('java', [...heap, ...JAVA_OPTS, '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', 'a2VidWxlc3Mtc3RhY2stMQ', '-c', props, '--ignore-formatted', '--add-scram', `SCRAM-SHA-256=[name=${username},password=${password}]`, '--add-scram', `SCRAM-SHA-512=[name=${username},password=${password}]`], {
     timeout: 120_000,
   });
-  const rec = startDaemon('kafka', 'java', [...heap, ...KAFKA_JAVA_OPTS, '-cp', cp, 'kafka.Kafka', props], { log: path.join(ctx.logDir, 'kafka.log') });
+  const javaOpts = process.env.KUBELESS_KAFKA_JAVA_OPTS?.split(' ').filter(Boolean) ?? KAFKA_JAVA_OPTS;
+  const rec = startDaemon('kafka', 'java', [...heap, ...javaOpts, '-cp', cp, 'kafka.Kafka', props], { log: path.join(ctx.logDir, 'kafka.log') });
   const client = new Kafka({ clientId: 'kubeless-stack', brokers: [`127.0.0.1:${String(kafka)}`], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
   await waitFor(
     'kafka',
