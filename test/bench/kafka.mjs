@@ -38,7 +38,7 @@
  *
  * Run inside the stack's network namespace:
  *   npm run stack -- up
- *   npm run -s stack -- exec node test/bench/kafka.mjs [--messages 50000] [--partitions 4]
+ *   npm run -s stack -- exec node test/bench/kafka.mjs [--messages 150000] [--partitions 4]
  *     [--max-in-flight 100] [--keys 100] [--rate 1000] [--duration 20] [--modes unordered,key-ordered,ordered]
  *     [--rounds 3] [--warmup-rounds 1] [--latency-modes unordered,key-ordered,ordered] [--quick]
  * --rounds R (default 3): the HTTP baseline and the unordered trigger alternate R times; the ratio
@@ -49,7 +49,7 @@
  *   smoke run). `--modes none` (no throughput part, no baselines) or
  * `--latency-modes none` skips that part. `--trigger-node-args=...` passes node flags to the
  * kafka-trigger processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). Whole run with the
- * defaults: about 4 minutes.
+ * defaults: about 5 minutes.
  * Exits 1 when a target is missed (unordered >= 70% of the slower baseline; added p99 < 5 ms).
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -82,7 +82,7 @@ const { values: args } = parseArgs({
     'trigger-node-args': { type: 'string', default: '' },
   },
 });
-const N = Number(args.messages ?? (args.quick ? '5000' : '50000'));
+const N = Number(args.messages ?? (args.quick ? '5000' : '150000'));
 const P = Number(args.partitions);
 const MAX_IN_FLIGHT = Number(args['max-in-flight']);
 const KEYS = Number(args.keys);
