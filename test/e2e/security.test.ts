@@ -191,8 +191,9 @@ beforeAll(async () => {
   ]);
 
   // The mTLS function in namespace B: the runtime serves HTTPS only and requires a client
-  // certificate from the CA (FUNC_TLS_*), from a mounted Secret. Its readiness probe is a TCP
-  // connect: an HTTP(S) probe carries no client certificate and could never pass.
+  // certificate from the CA (FUNC_TLS_*), from a mounted Secret. The function controller sees
+  // FUNC_TLS_CLIENT_CA_FILE and probes it with a TCP connect (a kubelet's HTTP(S) probe carries no
+  // client certificate and could never pass); nothing is set here by hand.
   const ips = await eventually('pod IPs in namespace A', async () => {
     const all = (await Promise.all(['foo', 'falco'].map((f) => functionPods(a.name, f)))).flat().map((p) => p.status?.podIP as string | undefined);
     return all.length === 2 && all.every(Boolean) ? (all as string[]) : undefined;
@@ -206,9 +207,6 @@ beforeAll(async () => {
   await kubectlOk(['create', 'secret', 'generic', 'foo-tls', '-n', b.name, `--from-file=tls.crt=${server.cert}`, `--from-file=tls.key=${server.key}`, `--from-file=ca.crt=${file('ca.crt')}`]);
   const fn = JSON.parse(await kubelessOk(['function', 'deploy', 'foo', '--from-file', file('secure.py'), '--handler', 'secure.handler', '--runtime', 'python3.11', '--label', 'foo=bar,bar=baz',
     '--env', 'FUNC_TLS_CERT_FILE=/foo-tls/tls.crt,FUNC_TLS_KEY_FILE=/foo-tls/tls.key,FUNC_TLS_CLIENT_CA_FILE=/foo-tls/ca.crt', '--secrets', 'foo-tls', '-n', b.name, '--dryrun', '-o', 'json'])) as Json;
-  const c0 = fn.spec.deployment.spec.template.spec.containers[0] as Json;
-  c0.readinessProbe = { tcpSocket: { port: 8080 }, periodSeconds: 5 };
-  c0.livenessProbe = { tcpSocket: { port: 8080 }, periodSeconds: 30 };
   await Promise.all([
     kubectlOk(['create', '-f', '-'], { input: JSON.stringify(fn) }),
     kubelessOk(['trigger', 'kafka', 'create', 'secure', '--trigger-topic', topic, '--function-selector', 'foo=bar', '--initial-offset', 'earliest', '-n', b.name]),
@@ -397,6 +395,11 @@ describe('mTLS from the kafka-trigger to a runtime pod', () => {
     await logsContaining(b.name, 'foo', [`e2e-event mtls-${run} partition:0/offset:0`]);
     const t = await waitReady(b.name, 'kafkatriggers.kubeless.io', 'secure');
     expect(t.status.functions).toEqual(['foo']);
+    // Ready with the controller's default probes, which follow the runtime's mTLS settings.
+    const c0 = JSON.parse(await kubectlOk(['get', 'deployment', 'foo', '-n', b.name, '-o', 'json'])).spec.template.spec.containers[0] as Json;
+    expect(c0.readinessProbe).toMatchObject({ tcpSocket: { port: 8080 }, periodSeconds: 5 });
+    expect((c0.readinessProbe as Json).httpGet).toBeUndefined();
+    expect(c0.livenessProbe).toMatchObject({ tcpSocket: { port: 8080 }, initialDelaySeconds: 3, periodSeconds: 30 });
   });
 
   it('the function refuses a client without a certificate, and plain http', async () => {

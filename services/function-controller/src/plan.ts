@@ -219,7 +219,8 @@ export function planFunction(fn: KubelessFunction, cfg: KubelessConfig): Functio
   if (!volumes.some((v) => v.name === 'tmp')) volumes.push({ name: 'tmp', emptyDir: {} });
   if (!mounts.some((m) => m.mountPath === '/tmp')) mounts.push({ name: 'tmp', mountPath: '/tmp' });
 
-  const probe = runtime?.family.livenessProbeInfo ?? { httpGet: { path: '/healthz', port: targetPort }, initialDelaySeconds: 3, periodSeconds: 30 };
+  const check = defaultProbeCheck(env, targetPort);
+  const probe = runtime?.family.livenessProbeInfo ?? { ...check, initialDelaySeconds: 3, periodSeconds: 30 };
   const containerSecurity: Json = {
     allowPrivilegeEscalation: false,
     capabilities: { drop: ['ALL'] },
@@ -236,7 +237,7 @@ export function planFunction(fn: KubelessFunction, cfg: KubelessConfig): Functio
     volumeMounts: mounts,
     ports: portsC0.some((p) => p.containerPort === targetPort) ? portsC0 : [...portsC0, { containerPort: targetPort, protocol: 'TCP' }],
     livenessProbe: c0In.livenessProbe ?? probe,
-    readinessProbe: c0In.readinessProbe ?? { httpGet: { path: '/healthz', port: targetPort }, periodSeconds: 5 },
+    readinessProbe: c0In.readinessProbe ?? { ...check, periodSeconds: 5 },
   });
   if (container0.imagePullPolicy === '') delete container0.imagePullPolicy;
   delete container0.resources;
@@ -374,4 +375,19 @@ function planHpa(fn: KubelessFunction, metadata: KubeObject['metadata']): KubeOb
   };
   if (metrics.length > 0) spec.metrics = metrics;
   return { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata, spec };
+}
+
+/**
+ * How the default probes reach the runtime, from the TLS settings in the container's env (the
+ * runtimes read FUNC_TLS_CERT_FILE, FUNC_TLS_KEY_FILE and FUNC_TLS_CLIENT_CA_FILE): `GET /healthz`
+ * over HTTP; over HTTPS when the runtime serves TLS (the kubelet does not verify a probe's
+ * certificate); a TCP connect when it requires client certificates (mTLS), since the kubelet
+ * presents none and an HTTP probe would keep the pod unready (and a liveness probe would restart it).
+ * A probe the user set on the Function's deployment is used as it is.
+ */
+export function defaultProbeCheck(env: readonly Json[], port: number): Json {
+  const set = (name: string): boolean => env.some((e) => e.name === name && ((typeof e.value === 'string' && e.value !== '') || e.valueFrom !== undefined));
+  if (set('FUNC_TLS_CLIENT_CA_FILE')) return { tcpSocket: { port } };
+  if (set('FUNC_TLS_CERT_FILE')) return { httpGet: { path: '/healthz', port, scheme: 'HTTPS' } };
+  return { httpGet: { path: '/healthz', port } };
 }

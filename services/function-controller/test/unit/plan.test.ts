@@ -105,6 +105,29 @@ describe('planFunction', () => {
     expect(c0.env).toEqual(expect.arrayContaining([{ name: 'FUNC_PORT', value: '8081' }]));
   });
 
+  it.each([
+    ['plain HTTP', [], { httpGet: { path: '/healthz', port: 8080 } }],
+    ['TLS', [{ name: 'FUNC_TLS_CERT_FILE', value: '/tls/tls.crt' }, { name: 'FUNC_TLS_KEY_FILE', value: '/tls/tls.key' }], { httpGet: { path: '/healthz', port: 8080, scheme: 'HTTPS' } }],
+    // The kubelet presents no client certificate: an HTTP probe of an mTLS runtime never passes.
+    ['mTLS', [{ name: 'FUNC_TLS_CERT_FILE', value: '/tls/tls.crt' }, { name: 'FUNC_TLS_KEY_FILE', value: '/tls/tls.key' }, { name: 'FUNC_TLS_CLIENT_CA_FILE', value: '/tls/ca.crt' }], { tcpSocket: { port: 8080 } }],
+    ['mTLS from a ConfigMap key', [{ name: 'FUNC_TLS_CERT_FILE', value: '/tls/tls.crt' }, { name: 'FUNC_TLS_CLIENT_CA_FILE', valueFrom: { configMapKeyRef: { name: 'tls', key: 'ca' } } }], { tcpSocket: { port: 8080 } }],
+    ['an empty TLS variable', [{ name: 'FUNC_TLS_CERT_FILE', value: '' }], { httpGet: { path: '/healthz', port: 8080 } }],
+  ])('probes a runtime serving %s the way it can answer', (_name, env, check) => {
+    const p = planFunction(fn({ ...base, deployment: { spec: { template: { spec: { containers: [{ env }] } } } } }), defaultConfig());
+    const c0 = tpl(p.deployment).spec.containers[0];
+    expect(c0.readinessProbe).toEqual({ ...check, periodSeconds: 5 });
+    expect(c0.livenessProbe).toEqual({ ...check, initialDelaySeconds: 3, periodSeconds: 30 });
+  });
+
+  it('keeps the probes the user set', () => {
+    const readinessProbe = { exec: { command: ['true'] } };
+    const livenessProbe = { httpGet: { path: '/live', port: 9000 } };
+    const env = [{ name: 'FUNC_TLS_CERT_FILE', value: '/tls/tls.crt' }, { name: 'FUNC_TLS_CLIENT_CA_FILE', value: '/tls/ca.crt' }];
+    const c0 = tpl(planFunction(fn({ ...base, deployment: { spec: { template: { spec: { containers: [{ env, readinessProbe, livenessProbe }] } } } } }), defaultConfig()).deployment).spec.containers[0];
+    expect(c0.readinessProbe).toEqual(readinessProbe);
+    expect(c0.livenessProbe).toEqual(livenessProbe);
+  });
+
   it('keeps a custom image without injecting code', () => {
     const p = planFunction(fn({ handler: 'a.b', function: 'x', deployment: { spec: { template: { spec: { containers: [{ image: 'me/fn:1' }] } } } } }), defaultConfig());
     const spec = tpl(p.deployment).spec;

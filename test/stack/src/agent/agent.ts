@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { Informer, isNotFound, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
@@ -31,7 +32,7 @@ interface Container {
   env?: { name: string; value?: string }[];
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   ports?: { containerPort: number }[];
-  readinessProbe?: { httpGet?: { path?: string; port?: number | string }; tcpSocket?: { port?: number | string } };
+  readinessProbe?: { httpGet?: { path?: string; port?: number | string; scheme?: string }; tcpSocket?: { port?: number | string } };
 }
 
 interface RunningPod {
@@ -217,10 +218,11 @@ export class NodeAgent {
     const tcpPort = c.readinessProbe?.tcpSocket?.port;
     const port = Number(c.readinessProbe?.httpGet?.port ?? tcpPort ?? c.ports?.[0]?.containerPort ?? 8080);
     const probePath = c.readinessProbe?.httpGet?.path ?? '/healthz';
+    const probeHttps = c.readinessProbe?.httpGet?.scheme?.toUpperCase() === 'HTTPS';
     let ready = false;
     const poll = setInterval(() => {
       // A tcpSocket probe (e.g. a function serving mTLS, which an HTTP probe cannot pass) only connects.
-      void (tcpPort === undefined ? probe(run.ip, port, probePath) : probeTcp(run.ip, port)).then(async (ok) => {
+      void (tcpPort === undefined ? probe(run.ip, port, probePath, probeHttps) : probeTcp(run.ip, port)).then(async (ok) => {
         if (!ok || ready || run.stopped) return;
         ready = true;
         clearInterval(poll);
@@ -399,9 +401,11 @@ export class NodeAgent {
   }
 }
 
-function probe(ip: string, port: number, p: string): Promise<boolean> {
+/** An httpGet probe; over HTTPS without verifying the certificate, as the kubelet does. */
+function probe(ip: string, port: number, p: string, tls = false): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get({ host: ip, port, path: p, timeout: 1000 }, (res) => {
+    const get = tls ? https.get : http.get;
+    const req = get({ host: ip, port, path: p, timeout: 1000, ...(tls ? { rejectUnauthorized: false } : {}) }, (res) => {
       res.resume();
       resolve((res.statusCode ?? 500) < 400);
     });
