@@ -87,3 +87,11 @@ export const commonShape = {
   POD_NAME: env.string().optional(),
   LEADER_ELECT: env.bool().default(true),
 };
+
+/** Leader election: the Lease (`defaultName` unless LEASE_NAME says otherwise) and client-go's timings. */
+export const leaseShape = (defaultName: string) => ({
+  LEASE_NAME: env.string().default(defaultName),
+  LEASE_DURATION: env.duration().prefault('15s'),
+  LEASE_RENEW_DEADLINE: env.duration().prefault('10s'),
+  LEASE_RETRY_PERIOD: env.duration().prefault('2s'),
+});

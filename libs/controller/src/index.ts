@@ -11,3 +11,4 @@ export { controllerRef, isOwnedBy, controllerOf, type OwnerReference } from './o
 export { resourceFor, resourceByKind, collectionPath, objectPath, apiVersionOf, type ResourceType } from './resources.js';
 export { exponentialBackoff } from './backoff.js';
 export { Supervisor, type Runner } from './supervisor.js';
+export { leaderElectionFrom, stopOnSignals, type LeaseConfig } from './process.js';

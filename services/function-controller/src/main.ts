@@ -2,8 +2,8 @@
  * function-controller: process wiring only. Functions -> ConfigMap, Service, Deployment, HPA.
  */
 import os from 'node:os';
-import { commonShape, env, loadConfig } from '@kubeless/config';
-import { KubeClient, Manager } from '@kubeless/controller';
+import { commonShape, env, leaseShape, loadConfig } from '@kubeless/config';
+import { KubeClient, Manager, leaderElectionFrom, stopOnSignals } from '@kubeless/controller';
 import { HealthServer, createLogger, createRegistry } from '@kubeless/observability';
 import { buildFunctionController } from './controller.js';
 
@@ -12,10 +12,7 @@ const config = loadConfig({
   /** Namespace of kubeless-config; default the controller's own. */
   KUBELESS_NAMESPACE: env.string().optional(),
   RECONCILE_CONCURRENCY: env.int(1, 256).default(8),
-  LEASE_NAME: env.string().default('kubeless-function-controller'),
-  LEASE_DURATION: env.duration().prefault('15s'),
-  LEASE_RENEW_DEADLINE: env.duration().prefault('10s'),
-  LEASE_RETRY_PERIOD: env.duration().prefault('2s'),
+  ...leaseShape('kubeless-function-controller'),
   /** Every Function is reconciled again this often, changed or not. */
   RESYNC_PERIOD: env.duration().prefault('10m'),
 });
@@ -39,16 +36,7 @@ const manager = new Manager({
   client,
   logger,
   health,
-  leaderElection: config.LEADER_ELECT
-    ? {
-        namespace: config.POD_NAMESPACE,
-        name: config.LEASE_NAME,
-        identity,
-        leaseDurationMs: config.LEASE_DURATION,
-        renewDeadlineMs: config.LEASE_RENEW_DEADLINE,
-        retryPeriodMs: config.LEASE_RETRY_PERIOD,
-      }
-    : false,
+  leaderElection: leaderElectionFrom(config, identity),
 });
 for (const i of informers) manager.addInformer(i);
 manager.addController(controller);
@@ -57,15 +45,8 @@ const port = await health.listen();
 logger.info({ port, identity }, 'health server listening');
 await manager.start();
 
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    void manager
-      .stop()
-      .then(() => health.close())
-      .then(() => process.exit(0));
-  });
-}
+stopOnSignals(logger, () =>
+  manager
+    .stop()
+    .then(() => health.close()),
+);

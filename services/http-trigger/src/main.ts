@@ -4,8 +4,8 @@
  */
 import os from 'node:os';
 import { GATEWAYS } from '@kubeless/api';
-import { commonShape, env, loadConfig } from '@kubeless/config';
-import { KubeClient, Manager } from '@kubeless/controller';
+import { commonShape, env, leaseShape, loadConfig } from '@kubeless/config';
+import { KubeClient, Manager, leaderElectionFrom, stopOnSignals } from '@kubeless/controller';
 import { HealthServer, createLogger, createRegistry } from '@kubeless/observability';
 import { buildHttpTriggerController } from './controller.js';
 
@@ -19,10 +19,7 @@ const config = loadConfig({
   /** The IngressClass of a trigger that names none; unset: the gateway's name. */
   INGRESS_CLASS_NAME: env.string().optional(),
   RECONCILE_CONCURRENCY: env.int(1, 256).default(4),
-  LEASE_NAME: env.string().default('kubeless-http-trigger'),
-  LEASE_DURATION: env.duration().prefault('15s'),
-  LEASE_RENEW_DEADLINE: env.duration().prefault('10s'),
-  LEASE_RETRY_PERIOD: env.duration().prefault('2s'),
+  ...leaseShape('kubeless-http-trigger'),
   /** Every trigger is reconciled again this often, changed or not. */
   RESYNC_PERIOD: env.duration().prefault('10m'),
 });
@@ -50,16 +47,7 @@ const manager = new Manager({
   client,
   logger,
   health,
-  leaderElection: config.LEADER_ELECT
-    ? {
-        namespace: config.POD_NAMESPACE,
-        name: config.LEASE_NAME,
-        identity,
-        leaseDurationMs: config.LEASE_DURATION,
-        renewDeadlineMs: config.LEASE_RENEW_DEADLINE,
-        retryPeriodMs: config.LEASE_RETRY_PERIOD,
-      }
-    : false,
+  leaderElection: leaderElectionFrom(config, identity),
 });
 for (const i of informers) manager.addInformer(i);
 manager.addController(controller);
@@ -68,15 +56,8 @@ const port = await health.listen();
 logger.info({ port, identity }, 'health server listening');
 await manager.start();
 
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    void manager
-      .stop()
-      .then(() => health.close())
-      .then(() => process.exit(0));
-  });
-}
+stopOnSignals(logger, () =>
+  manager
+    .stop()
+    .then(() => health.close()),
+);

@@ -3,8 +3,8 @@
  * on every replica -> CloudEvents to the functions; the Lease holder writes status.
  */
 import os from 'node:os';
-import { commonShape, env, loadConfig } from '@kubeless/config';
-import { KubeClient, Manager } from '@kubeless/controller';
+import { commonShape, env, leaseShape, loadConfig } from '@kubeless/config';
+import { KubeClient, Manager, leaderElectionFrom, stopOnSignals } from '@kubeless/controller';
 import { HealthServer, createLogger, createRegistry } from '@kubeless/observability';
 import { buildKafkaTrigger } from './controller.js';
 import { authFromSecret, type KafkaAuth } from './kafka.js';
@@ -42,10 +42,7 @@ const config = loadConfig({
   /** Under the pod's terminationGracePeriodSeconds (30 s by default), so commits and the group leave still happen. */
   DRAIN_TIMEOUT: env.duration().prefault('20s'),
   STATUS_INTERVAL: env.duration().prefault('10s'),
-  LEASE_NAME: env.string().default('kubeless-kafka-trigger'),
-  LEASE_DURATION: env.duration().prefault('15s'),
-  LEASE_RENEW_DEADLINE: env.duration().prefault('10s'),
-  LEASE_RETRY_PERIOD: env.duration().prefault('2s'),
+  ...leaseShape('kubeless-kafka-trigger'),
 });
 const identity = config.POD_NAME ?? `${os.hostname()}-${String(process.pid)}`;
 const logger = createLogger({ name: 'kafka-trigger', level: config.LOG_LEVEL });
@@ -110,16 +107,7 @@ const manager = new Manager({
   client,
   logger,
   health,
-  leaderElection: config.LEADER_ELECT
-    ? {
-        namespace: config.POD_NAMESPACE,
-        name: config.LEASE_NAME,
-        identity,
-        leaseDurationMs: config.LEASE_DURATION,
-        renewDeadlineMs: config.LEASE_RENEW_DEADLINE,
-        retryPeriodMs: config.LEASE_RETRY_PERIOD,
-      }
-    : false,
+  leaderElection: leaderElectionFrom(config, identity),
   shutdownTimeoutMs: config.DRAIN_TIMEOUT,
 });
 for (const i of parts.informers) manager.addInformer(i);
@@ -130,17 +118,10 @@ logger.info({ port, identity }, 'health server listening');
 await manager.start();
 parts.startConsumers();
 
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    // Consumers first (drain, commit, leave the groups), then the controllers and caches.
-    void parts
-      .stop()
-      .then(() => manager.stop())
-      .then(() => health.close())
-      .then(() => process.exit(0));
-  });
-}
+stopOnSignals(logger, () =>
+  // Consumers first (drain, commit, leave the groups), then the controllers and caches.
+  parts
+    .stop()
+    .then(() => manager.stop())
+    .then(() => health.close()),
+);

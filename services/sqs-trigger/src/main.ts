@@ -3,8 +3,8 @@
  * consumers) -> CloudEvents to the functions; the Lease holder writes status.
  */
 import os from 'node:os';
-import { commonShape, env, loadConfig } from '@kubeless/config';
-import { KubeClient, Manager } from '@kubeless/controller';
+import { commonShape, env, leaseShape, loadConfig } from '@kubeless/config';
+import { KubeClient, Manager, leaderElectionFrom, stopOnSignals } from '@kubeless/controller';
 import { HealthServer, createLogger, createRegistry } from '@kubeless/observability';
 import { buildSqsTrigger } from './controller.js';
 
@@ -28,10 +28,7 @@ const config = loadConfig({
   MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
   DRAIN_TIMEOUT: env.duration().prefault('30s'),
   STATUS_INTERVAL: env.duration().prefault('10s'),
-  LEASE_NAME: env.string().default('kubeless-sqs-trigger'),
-  LEASE_DURATION: env.duration().prefault('15s'),
-  LEASE_RENEW_DEADLINE: env.duration().prefault('10s'),
-  LEASE_RETRY_PERIOD: env.duration().prefault('2s'),
+  ...leaseShape('kubeless-sqs-trigger'),
 });
 const identity = config.POD_NAME ?? `${os.hostname()}-${String(process.pid)}`;
 const logger = createLogger({ name: 'sqs-trigger', level: config.LOG_LEVEL });
@@ -65,16 +62,7 @@ const manager = new Manager({
   client,
   logger,
   health,
-  leaderElection: config.LEADER_ELECT
-    ? {
-        namespace: config.POD_NAMESPACE,
-        name: config.LEASE_NAME,
-        identity,
-        leaseDurationMs: config.LEASE_DURATION,
-        renewDeadlineMs: config.LEASE_RENEW_DEADLINE,
-        retryPeriodMs: config.LEASE_RETRY_PERIOD,
-      }
-    : false,
+  leaderElection: leaderElectionFrom(config, identity),
   shutdownTimeoutMs: config.DRAIN_TIMEOUT,
 });
 for (const i of parts.informers) manager.addInformer(i);
@@ -85,17 +73,10 @@ logger.info({ port, identity }, 'health server listening');
 await manager.start();
 parts.startReceivers();
 
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    // Receivers first (long polls end, deliveries drain, deletes flush), then the controllers and caches.
-    void parts
-      .stop()
-      .then(() => manager.stop())
-      .then(() => health.close())
-      .then(() => process.exit(0));
-  });
-}
+stopOnSignals(logger, () =>
+  // Receivers first (long polls end, deliveries drain, deletes flush), then the controllers and caches.
+  parts
+    .stop()
+    .then(() => manager.stop())
+    .then(() => health.close()),
+);
