@@ -10,5 +10,5 @@ export { setCondition, getCondition, isTrue, summarise } from './conditions.js';
 export { controllerRef, isOwnedBy, controllerOf, type OwnerReference } from './owner.js';
 export { resourceFor, resourceByKind, collectionPath, objectPath, apiVersionOf, type ResourceType } from './resources.js';
 export { exponentialBackoff } from './backoff.js';
-export { Supervisor, type Runner } from './supervisor.js';
+export { Supervisor, SupervisorSync, type Runner } from './supervisor.js';
 export { leaderElectionFrom, stopOnSignals, type LeaseConfig } from './process.js';

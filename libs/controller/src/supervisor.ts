@@ -133,3 +133,59 @@ export class Supervisor<S extends { key: string }, State, R extends Runner<State
     await this.idle();
   }
 }
+
+/** What SupervisorSync listens to: an Informer (any kind). */
+interface ChangeSource {
+  on(event: 'add' | 'update' | 'delete', handler: () => void): void;
+}
+
+/**
+ * Keeps a Supervisor's runners in step with `desired()` while started: at once, `debounceMs` after a
+ * change of any source (a burst of changes is one sync), and every `intervalMs` even without one
+ * (runners that failed to start are retried). It listens from construction, so it can be built
+ * before the caches start, but syncs only between `start()` and `stop()`; both are idempotent.
+ */
+export class SupervisorSync<S> {
+  readonly #sync: () => void;
+  readonly #intervalMs: number;
+  readonly #debounceMs: number;
+  #started = false;
+  #timer: NodeJS.Timeout | undefined;
+  #interval: NodeJS.Timeout | undefined;
+
+  constructor(o: { supervisor: { sync(specs: S[]): void }; desired: () => S[]; sources: readonly ChangeSource[]; intervalMs?: number; debounceMs?: number }) {
+    this.#sync = () => {
+      o.supervisor.sync(o.desired());
+    };
+    this.#intervalMs = o.intervalMs ?? 5000;
+    this.#debounceMs = o.debounceMs ?? 50;
+    const schedule = (): void => {
+      if (!this.#started || this.#timer) return;
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#sync();
+      }, this.#debounceMs);
+    };
+    for (const s of o.sources) {
+      s.on('add', schedule);
+      s.on('update', schedule);
+      s.on('delete', schedule);
+    }
+  }
+
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#sync();
+    this.#interval = setInterval(this.#sync, this.#intervalMs);
+    this.#interval.unref();
+  }
+
+  stop(): void {
+    this.#started = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    clearInterval(this.#interval);
+    this.#interval = undefined;
+  }
+}

@@ -4,16 +4,8 @@
  * replica, and the leader-only status controller. Used by main.ts and by the integration tests.
  */
 import type { Function as KubelessFunction } from '@kubeless/api';
-import { Controller, EventRecorder, Informer, Supervisor, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
-import {
-  Deliverer,
-  DeliveryClient,
-  EndpointSliceResolver,
-  ServiceDnsResolver,
-  deliveryMetrics,
-  type EndpointResolver,
-  type TlsFiles,
-} from '@kubeless/delivery';
+import { Controller, EventRecorder, Informer, Supervisor, SupervisorSync, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { Deliverer, DeliveryClient, deliveryMetrics, functionEndpoints, type TlsFiles } from '@kubeless/delivery';
 import { Counter, Gauge, type Logger, type Registry } from '@kubeless/observability';
 import { Connections } from './connections.js';
 import type { KafkaAuth } from './kafka.js';
@@ -62,20 +54,11 @@ export interface KafkaTriggerParts {
 
 export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
   const opts = { namespace: o.watchNamespace, logger: o.logger };
-  const owned = { ...opts, labelSelector: 'created-by=kubeless' };
   const triggers = new Informer<KafkaTriggerObject>(o.client, resourceByKind('KafkaTrigger', 'kubeless.io'), opts);
   const functions = new Informer<KubelessFunction & KubeObject>(o.client, resourceByKind('Function', 'kubeless.io'), opts);
-  const services = new Informer(o.client, resourceByKind('Service'), owned);
-  const informers: Informer[] = [triggers, functions, services];
-  const scheme = o.deliveryTls ? 'https' : 'http';
-  let resolver: EndpointResolver;
-  if (o.endpointMode === 'endpointslice') {
-    const slices = new Informer(o.client, resourceByKind('EndpointSlice', 'discovery.k8s.io'), owned);
-    informers.push(slices);
-    resolver = new EndpointSliceResolver(services, slices, { scheme });
-  } else {
-    resolver = new ServiceDnsResolver(services, { scheme, clusterDomain: o.clusterDomain });
-  }
+  const endpoints = functionEndpoints({ client: o.client, logger: o.logger, watchNamespace: o.watchNamespace, endpointMode: o.endpointMode, tls: o.deliveryTls !== undefined, clusterDomain: o.clusterDomain });
+  const resolver = endpoints.resolver;
+  const informers: Informer[] = [triggers, functions, ...endpoints.informers];
   const http = new DeliveryClient({ userAgent: `kubeless-kafka-trigger/${o.clientId}`, tls: o.deliveryTls, logger: o.logger });
   const metrics = o.registry ? deliveryMetrics(o.registry) : undefined;
   const lagGauge = o.registry
@@ -127,22 +110,8 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
     const fns = functions.list();
     return triggers.list().flatMap((t) => planTrigger(t, fns, defaults).consumers);
   };
-  let timer: NodeJS.Timeout | undefined;
-  let interval: NodeJS.Timeout | undefined;
-  let started = false;
-  const schedule = (): void => {
-    if (!started || timer) return;
-    // Coalesce bursts of events into one sync.
-    timer = setTimeout(() => {
-      timer = undefined;
-      supervisor.sync(desired());
-    }, 50);
-  };
-  for (const inf of [triggers, functions as unknown as Informer]) {
-    inf.on('add', schedule);
-    inf.on('update', schedule);
-    inf.on('delete', schedule);
-  }
+  // Runners follow the caches: at once on a change (bursts coalesce), and every syncIntervalMs.
+  const following = new SupervisorSync({ supervisor, desired, sources: [triggers, functions], intervalMs: o.syncIntervalMs ?? 5000 });
 
   const recorder = new EventRecorder(o.client, { component: 'kubeless-kafka-trigger', instance: o.instance, logger: o.logger });
   const controller = new Controller<KafkaTriggerObject>({
@@ -178,17 +147,10 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
     controller,
     supervisor,
     startConsumers: () => {
-      started = true;
-      supervisor.sync(desired());
-      interval = setInterval(() => {
-        supervisor.sync(desired());
-      }, o.syncIntervalMs ?? 5000);
-      interval.unref();
+      following.start();
     },
     stop: async () => {
-      started = false;
-      clearTimeout(timer);
-      clearInterval(interval);
+      following.stop();
       await supervisor.stopAll();
       await connections.close();
       await http.close();

@@ -4,16 +4,8 @@
  * (competing consumers), and the leader-only status controller. Used by main.ts and the tests.
  */
 import type { Function as KubelessFunction } from '@kubeless/api';
-import { Controller, EventRecorder, Informer, Supervisor, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
-import {
-  Deliverer,
-  DeliveryClient,
-  EndpointSliceResolver,
-  ServiceDnsResolver,
-  deliveryMetrics,
-  type EndpointResolver,
-  type TlsFiles,
-} from '@kubeless/delivery';
+import { Controller, EventRecorder, Informer, Supervisor, SupervisorSync, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { Deliverer, DeliveryClient, deliveryMetrics, functionEndpoints, type TlsFiles } from '@kubeless/delivery';
 import type { Logger, Registry } from '@kubeless/observability';
 import { Connections, type AwsCredentials } from './connections.js';
 import { planTrigger, type ReceiverSpec } from './plan.js';
@@ -63,20 +55,11 @@ export interface SqsTriggerParts {
 
 export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
   const opts = { namespace: o.watchNamespace, logger: o.logger };
-  const owned = { ...opts, labelSelector: 'created-by=kubeless' };
   const triggers = new Informer<SQSTriggerObject>(o.client, resourceByKind('SQSTrigger', 'kubeless.io'), opts);
   const functions = new Informer<KubelessFunction & KubeObject>(o.client, resourceByKind('Function', 'kubeless.io'), opts);
-  const services = new Informer(o.client, resourceByKind('Service'), owned);
-  const informers: Informer[] = [triggers, functions, services];
-  const scheme = o.deliveryTls ? 'https' : 'http';
-  let resolver: EndpointResolver;
-  if (o.endpointMode === 'endpointslice') {
-    const slices = new Informer(o.client, resourceByKind('EndpointSlice', 'discovery.k8s.io'), owned);
-    informers.push(slices);
-    resolver = new EndpointSliceResolver(services, slices, { scheme });
-  } else {
-    resolver = new ServiceDnsResolver(services, { scheme, clusterDomain: o.clusterDomain });
-  }
+  const endpoints = functionEndpoints({ client: o.client, logger: o.logger, watchNamespace: o.watchNamespace, endpointMode: o.endpointMode, tls: o.deliveryTls !== undefined, clusterDomain: o.clusterDomain });
+  const resolver = endpoints.resolver;
+  const informers: Informer[] = [triggers, functions, ...endpoints.informers];
   const http = new DeliveryClient({ userAgent: `kubeless-sqs-trigger/${o.instance ?? 'local'}`, tls: o.deliveryTls, logger: o.logger });
   const metrics = o.registry ? deliveryMetrics(o.registry) : undefined;
   const connections = new Connections({ client: o.client, logger: o.logger, maxSockets: o.maxSockets, defaultCredentials: o.defaultCredentials });
@@ -109,22 +92,8 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
     const fns = functions.list();
     return triggers.list().flatMap((t) => planTrigger(t, fns, defaults).receiver ?? []);
   };
-  let timer: NodeJS.Timeout | undefined;
-  let interval: NodeJS.Timeout | undefined;
-  let started = false;
-  const schedule = (): void => {
-    if (!started || timer) return;
-    // Coalesce bursts of events into one sync.
-    timer = setTimeout(() => {
-      timer = undefined;
-      supervisor.sync(desired());
-    }, 50);
-  };
-  for (const inf of [triggers, functions as unknown as Informer]) {
-    inf.on('add', schedule);
-    inf.on('update', schedule);
-    inf.on('delete', schedule);
-  }
+  // Runners follow the caches: at once on a change (bursts coalesce), and every syncIntervalMs.
+  const following = new SupervisorSync({ supervisor, desired, sources: [triggers, functions], intervalMs: o.syncIntervalMs ?? 5000 });
 
   const recorder = new EventRecorder(o.client, { component: 'kubeless-sqs-trigger', instance: o.instance, logger: o.logger });
   const controller = new Controller<SQSTriggerObject>({
@@ -150,19 +119,11 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
     controller,
     supervisor,
     startReceivers: () => {
-      // Idempotent: a second call must not leave a second resync timer behind.
-      if (started) return;
-      started = true;
-      supervisor.sync(desired());
-      interval = setInterval(() => {
-        supervisor.sync(desired());
-      }, o.syncIntervalMs ?? 5000);
-      interval.unref();
+      // Idempotent: a second call leaves no second resync timer behind.
+      following.start();
     },
     stop: async () => {
-      started = false;
-      clearTimeout(timer);
-      clearInterval(interval);
+      following.stop();
       await supervisor.stopAll();
       connections.close();
       await http.close();
