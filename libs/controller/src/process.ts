@@ -26,7 +26,8 @@ export function leaderElectionFrom(config: LeaseConfig, identity: string): Leade
 
 /**
  * On the first SIGTERM or SIGINT: logs it, runs `stop` (drain, release the Lease, close the health
- * server), then exits 0. A second signal while stopping is ignored.
+ * server), then exits 0. While stopping, the other signal is ignored and a repeat of the same one
+ * ends the process at once (its default action): a second Ctrl-C does not wait for the drain.
  */
 export function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
   let stopping = false;

@@ -269,6 +269,8 @@ export class TriggerConsumer {
     } finally {
       clearTimeout(force);
     }
+    // A commit still on the wire finishes (or fails) before its connection is closed.
+    await Promise.allSettled(this.#committing);
     await this.#disconnect();
     clearTimeout(this.#commitTimer);
     this.#commitTimer = undefined;
@@ -389,10 +391,12 @@ export class TriggerConsumer {
         const bytes = (m.value?.length ?? 0) + (m.key?.length ?? 0);
         // A free slot is taken at once; only a full window waits (and yields to the event loop).
         if (!this.#limiter.tryAcquire(bytes)) {
+          // Queued at once (the waiter counts as pressure, also when one large message does not fit).
+          const admitted = this.#limiter.acquire(bytes, stop.signal);
           // The window is full: a commit batch waiting out its delay would free slots now.
           if (this.#dirty) this.#requestCommit();
           try {
-            await this.#limiter.acquire(bytes, stop.signal);
+            await admitted;
           } catch {
             break;
           }
@@ -420,12 +424,13 @@ export class TriggerConsumer {
       hard.removeEventListener('abort', onHard);
       if (tracker.commitOffset !== undefined) ps.done = tracker.commitOffset;
       ps.batch = undefined;
-      if (!rebalance.error && !stop.signal.aborted && tracker.allDone) {
+      if (!rebalance.error && !stop.signal.aborted && tracker.allDone && !this.#stopping) {
         // The usual end: kafkajs may fetch the next batch now. The commit runs on in the
         // background and frees the slots it covers, so the uncommitted window stays bounded.
         this.#requestCommit(ps);
       } else {
-        // Revoke, stop, or an unfinished batch: commit what is done before letting go.
+        // Revoke, stop (kafkajs leaves the group once this returns), or an unfinished batch:
+        // commit what is done before letting go.
         await this.#flush();
         // Whatever was not committed is re-read by the next owner; its slots are free again.
         const freed = ps.permits.releaseAll();
