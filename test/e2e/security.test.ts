@@ -402,6 +402,17 @@ describe('mTLS from the kafka-trigger to a runtime pod', () => {
     expect(c0.livenessProbe).toMatchObject({ tcpSocket: { port: 8080 }, initialDelaySeconds: 3, periodSeconds: 30 });
   });
 
+  it('a function serving TLS without client certificates is probed over HTTPS and answers a client without one', async () => {
+    await kubelessOk(['function', 'deploy', 'tls-only', '--from-file', file('secure.py'), '--handler', 'secure.handler', '--runtime', 'python3.11',
+      '--env', 'FUNC_TLS_CERT_FILE=/foo-tls/tls.crt,FUNC_TLS_KEY_FILE=/foo-tls/tls.key', '--secrets', 'foo-tls', '-n', b.name]);
+    // Ready only once the node agent's HTTPS probe passed (as the kubelet's: no certificate check).
+    await waitReady(b.name, 'functions.kubeless.io', 'tls-only', 60_000);
+    const c0 = JSON.parse(await kubectlOk(['get', 'deployment', 'tls-only', '-n', b.name, '-o', 'json'])).spec.template.spec.containers[0] as Json;
+    expect(c0.readinessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 8080, scheme: 'HTTPS' }, periodSeconds: 5 });
+    const ip = String((await functionPods(b.name, 'tls-only'))[0]?.status.podIP);
+    expect(await callPod(ip, `tls-${run}`)).toEqual({ status: 200, body: `tls-${run}` });
+  });
+
   it('the function refuses a client without a certificate, and plain http', async () => {
     expect(tlsPodIp).toMatch(/^10\.244\./);
     await expect(callPod(tlsPodIp, `nocert-${run}`)).rejects.toThrow();
