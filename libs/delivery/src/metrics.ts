@@ -20,9 +20,8 @@ export class HotSeries {
   readonly buckets = new Float64Array(LATENCY_BUCKETS.length + 1);
   sum = 0;
   count = 0;
-  /** What the scrape already added to the prom-client counters. */
-  foldedDelivered = 0;
-  foldedRetried = 0;
+  /** What the scrapes already added to the prom-client counters. */
+  readonly folded = { delivered: 0, retried: 0 };
 
   constructor(labels: LabelSet) {
     this.labels = labels;
@@ -106,6 +105,14 @@ export function deliveryMetrics(registry: Registry): DeliveryMetrics {
   // As many entries as label sets, as prom-client keeps for its own metrics.
   const all = new Map<string, HotSeries>();
   const latency = new SeriesHistogram('kubeless_delivery_duration_seconds', 'Duration of successful delivery attempts.', all);
+  /** A counter's collect(): adds what each series counted in `field` since the last scrape. */
+  const fold = (field: 'delivered' | 'retried') =>
+    function (this: Counter<Labels>): void {
+      for (const s of all.values()) {
+        if (s[field] > s.folded[field]) this.inc(s.labels, s[field] - s.folded[field]);
+        s.folded[field] = s[field];
+      }
+    };
   registry.registerMetric(latency as unknown as Parameters<Registry['registerMetric']>[0]);
   m = {
     delivered: new Counter({
@@ -113,12 +120,7 @@ export function deliveryMetrics(registry: Registry): DeliveryMetrics {
       help: 'Events the function accepted (2xx).',
       labelNames,
       registers: [registry],
-      collect() {
-        for (const s of all.values()) {
-          if (s.delivered > s.foldedDelivered) this.inc(s.labels, s.delivered - s.foldedDelivered);
-          s.foldedDelivered = s.delivered;
-        }
-      },
+      collect: fold('delivered'),
     }),
     failed: new Counter({ name: 'kubeless_delivery_failed_attempts_total', help: 'Delivery attempts that failed, by reason.', labelNames: [...labelNames, 'reason'], registers: [registry] }),
     retried: new Counter({
@@ -126,12 +128,7 @@ export function deliveryMetrics(registry: Registry): DeliveryMetrics {
       help: 'Attempts that were retries.',
       labelNames,
       registers: [registry],
-      collect() {
-        for (const s of all.values()) {
-          if (s.retried > s.foldedRetried) this.inc(s.labels, s.retried - s.foldedRetried);
-          s.foldedRetried = s.retried;
-        }
-      },
+      collect: fold('retried'),
     }),
     deadLettered: new Counter({ name: 'kubeless_delivery_dead_lettered_total', help: 'Events sent to the dead letter, by reason.', labelNames: [...labelNames, 'reason'], registers: [registry] }),
     dropped: new Counter({ name: 'kubeless_delivery_dropped_total', help: 'Events dropped after their retries (onExhausted: drop), by reason.', labelNames: [...labelNames, 'reason'], registers: [registry] }),
