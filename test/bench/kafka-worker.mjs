@@ -12,6 +12,12 @@
  *                   (Kafka alone, no HTTP: a diagnostic beside the trigger's latency)
  *   http            the raw HTTP baseline: a bare undici client POSTing N payloads to a URL with C
  *                   requests in flight (one keep-alive connection per request in flight)
+ *   ceiling         a diagnostic, not a baseline: a bare kafkajs consumer (eachBatch, autoCommit)
+ *                   handing each message to undici's dispatch with the kafka-trigger's headers, C
+ *                   requests in flight, each batch awaited before the next fetch. What the trigger
+ *                   does minus its guarantees: no offset commit per delivered prefix (autoCommit
+ *                   commits after batches, whatever was delivered), no window of delivered but
+ *                   uncommitted messages, no retries, no bookkeeping
  *   produce-rate    a producer sending R events/s for D s, each with its produce time in the payload
  *   direct-rate     an undici client POSTing R events/s for D s, each with its send time in the payload
  *
@@ -249,6 +255,98 @@ switch (a.role) {
       }),
     );
     out({ count: n, failed, elapsedMs: now() - t0 });
+    await agent.close();
+    process.exit(0);
+    break;
+  }
+
+  case 'ceiling': {
+    const n = Number(a.messages);
+    const c = Number(a.concurrency);
+    const url = new URL(a.url);
+    const agent = new Agent({ keepAliveTimeout: 30_000, connections: null });
+    // The same fetch settings and partition concurrency as the kafka-trigger's consumer.
+    const consumer = kafka().consumer({ groupId: a.group, maxBytes: 4 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024, maxWaitTimeInMs: 1000 });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [a.topic], fromBeginning: true });
+    let count = 0;
+    let failed = 0;
+    let inFlight = 0;
+    const waiting = [];
+    let done;
+    const finished = new Promise((resolve) => (done = resolve));
+    const t0 = now();
+    // A minimal handler: the status decides, the body is ignored (as the trigger's own handler).
+    const deliver = (headers, body) =>
+      new Promise((resolve) => {
+        let status = 0;
+        agent.dispatch(
+          { origin: url.origin, path: '/', method: 'POST', headers, body },
+          {
+            onConnect() {
+              // nothing to keep: the request cannot be aborted from here
+            },
+            onHeaders(code) {
+              status = code;
+              return true;
+            },
+            onData() {
+              return true;
+            },
+            onComplete() {
+              if (status >= 300) failed++;
+              resolve();
+            },
+            onError() {
+              failed++;
+              resolve();
+            },
+          },
+        );
+      });
+    await consumer.run({
+      autoCommit: true,
+      partitionsConsumedConcurrently: Number(a.partitionsConcurrency),
+      eachBatch: async ({ batch }) => {
+        const source = `/apis/v1/namespaces/bench/kafkatriggers/ceiling#${batch.topic}`;
+        const partition = String(batch.partition);
+        const sends = [];
+        for (const m of batch.messages) {
+          while (inFlight >= c) await new Promise((resolve) => waiting.push(resolve));
+          inFlight++;
+          const id = `partition:${partition}/offset:${m.offset}`;
+          const time = new Date(Number(m.timestamp)).toISOString();
+          // The kafka-trigger's 14 headers (binary CloudEvent, original kubeless event-*, user-agent).
+          const headers = {
+            'content-type': 'application/json',
+            'ce-id': id,
+            'ce-time': time,
+            'ce-type': 'io.kubeless.kafka.message',
+            'ce-source': source,
+            'ce-specversion': '1.0',
+            'ce-kafkapartition': partition,
+            'ce-kafkaoffset': m.offset,
+            'event-id': id,
+            'event-time': time,
+            'event-type': 'application/json',
+            'event-namespace': 'kafkatriggers.kubeless.io',
+            'event-topic': batch.topic,
+            'user-agent': 'kubeless-kafka-trigger/bench',
+          };
+          sends.push(
+            deliver(headers, m.value ?? Buffer.alloc(0)).finally(() => {
+              inFlight--;
+              if (++count >= n) done();
+              waiting.shift()?.();
+            }),
+          );
+        }
+        await Promise.all(sends);
+      },
+    });
+    await Promise.race([finished, sleep(600_000)]);
+    out({ count, failed, elapsedMs: now() - t0 });
+    await consumer.disconnect();
     await agent.close();
     process.exit(0);
     break;

@@ -15,6 +15,15 @@
  *     number of requests in flight as the trigger's maxInFlight (one connection each, as the trigger's
  *     DeliveryClient: an Agent without a connection cap).
  *
+ * Each round also runs two diagnostics, not baselines of the target: the bare undici client sending
+ * the trigger's own 14 headers (what the CloudEvents and kubeless headers cost the client and the
+ * runtime), and a "ceiling": a bare kafkajs consumer handing each message to undici's dispatch with
+ * those headers, maxInFlight requests in flight, autoCommit after batches (kafka-worker.mjs, role
+ * `ceiling`). The ceiling is the trigger minus its delivery guarantees: no offset commit per
+ * delivered prefix, no window of delivered-but-uncommitted messages (the trigger's maxInFlight bounds
+ * requests in flight plus delivered-uncommitted, which is what bounds the duplicates after a crash),
+ * no retries, no bookkeeping. Unordered / ceiling is what those guarantees cost.
+ *
  * Throughput is measured at the function, from its first to its last delivery: the driver polls the
  * runtime's own /metrics (function_calls_total{method="POST"}) every --poll-ms. Why there and not
  * the trigger's kubeless_delivery_delivered_total: it counts what the function actually ran, the
@@ -49,7 +58,7 @@
  *   smoke run). `--modes none` (no throughput part, no baselines) or
  * `--latency-modes none` skips that part. `--trigger-node-args=...` passes node flags to the
  * kafka-trigger processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). Whole run with the
- * defaults: about 5 minutes.
+ * defaults: about 6 minutes.
  * Exits 1 when a target is missed (unordered >= 70% of the slower baseline; added p99 < 5 ms).
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -475,6 +484,30 @@ try {
     return row;
   };
 
+  const ceilingRun = async (round) => {
+    const topic = await createTopic('bench-ceiling');
+    await preProduce(topic, false);
+    const group = uniqueName('bench-ceiling');
+    groups.push(group);
+    const base = await functionCalls();
+    const w = runWorker('ceiling', { topic, group, url: `http://${FUNCTION_IP}:${String(FUNCTION_PORT)}`, messages: N, concurrency: MAX_IN_FLIGHT, partitionsConcurrency: 16 });
+    const r = await watchCalls(base, N, { runtime: runtime.pid, ceiling: w.child.pid, ...(brokerPid ? { broker: brokerPid } : {}) });
+    const own = await w.done;
+    const row = {
+      name: `ceiling: kafkajs -> undici${round}`,
+      ceiling: true,
+      rate: r.rate,
+      seconds: r.seconds,
+      count: r.count,
+      cpu: r.cpu,
+      us: r.us,
+      shape: `${shape}; diagnostic, not a baseline of the target: a bare kafkajs consumer (eachBatch, autoCommit) handing each message to undici's dispatch with the kafka-trigger's 14 headers, ${String(MAX_IN_FLIGHT)} requests in flight, no offset commit per delivered prefix, no delivered-uncommitted window, no retries${own.failed ? `, ${String(own.failed)} failed` : ''}${r.complete ? '' : `, INCOMPLETE: ${String(r.count)}/${String(N)}`}`,
+    };
+    rows.push(row);
+    log(`${row.name}: ${String(r.count)} calls in ${r.seconds.toFixed(2)} s = ${r.rate.toFixed(0)} calls/s; cpu: ${r.cpu}; cpu us/event: ${usText(r.us)}`);
+    return row;
+  };
+
   // The HTTP baseline and the unordered trigger in turns, round after round: a change in the
   // machine's background load then hits both alike, and each round's ratio compares runs taken
   // seconds apart. The other modes run once.
@@ -494,7 +527,9 @@ try {
     // Diagnostic, each round: the same requests as the trigger sends (its headers), without Kafka:
     // how much of the gap to the baseline is the CloudEvents protocol itself (built, sent, parsed).
     const ce = unordered ? await httpBaseline(round, 'cloudevents') : undefined;
-    pairs.push({ http, unordered, ce });
+    // Diagnostic, each round: the same Kafka -> HTTP path without the trigger's guarantees.
+    const ceiling = unordered ? await ceilingRun(round) : undefined;
+    pairs.push({ http, unordered, ce, ceiling });
   }
   for (const mode of MODES.filter((m) => m !== 'unordered')) await triggerRun(mode, '');
 
@@ -598,7 +633,7 @@ try {
   for (const r of rows) {
     const pair = pairs.find((pr) => pr.unordered === r);
     const against = pair ? slowerOf(pair.http) : slower;
-    console.log([r.name.padEnd(30), r.rate.toFixed(0).padStart(9), r.seconds.toFixed(2).padStart(9), (r.name.startsWith('bare') ? '-' : `${((r.rate / against) * 100).toFixed(1)}%`).padStart(10), `  ${r.cpu || '-'}`.padEnd(44), `  ${(r.us && usText(r.us)) || '-'}`.padEnd(36), `  ${r.shape}`].join(' '));
+    console.log([r.name.padEnd(30), r.rate.toFixed(0).padStart(9), r.seconds.toFixed(2).padStart(9), (r.name.startsWith('bare') || r.ceiling ? '-' : `${((r.rate / against) * 100).toFixed(1)}%`).padStart(10), `  ${r.cpu || '-'}`.padEnd(44), `  ${(r.us && usText(r.us)) || '-'}`.padEnd(36), `  ${r.shape}`].join(' '));
   }
   const measured = pairs.filter((pr) => pr.unordered !== undefined);
   if (measured.length > 0) {
@@ -612,6 +647,13 @@ try {
     if (ceRatios.length > 0) {
       console.log(`diagnostic, per round: bare undici with the trigger's headers / bare undici: ${protocol.map((x) => `${(x * 100).toFixed(1)}%`).join(', ')} (median ${(median(protocol) * 100).toFixed(1)}%)`);
       console.log(`diagnostic, per round: unordered / bare undici with the trigger's headers: ${ceRatios.map((x) => `${(x * 100).toFixed(1)}%`).join(', ')} (median ${(median(ceRatios) * 100).toFixed(1)}%)`);
+    }
+    const withCeiling = measured.filter((pr) => pr.ceiling);
+    if (withCeiling.length > 0) {
+      const ceilingVsSlower = withCeiling.map((pr) => pr.ceiling.rate / slowerOf(pr.http));
+      const vsCeiling = withCeiling.map((pr) => pr.unordered.rate / pr.ceiling.rate);
+      console.log(`diagnostic, per round: ceiling (kafkajs -> undici without the guarantees) / min(baselines): ${ceilingVsSlower.map((x) => `${(x * 100).toFixed(1)}%`).join(', ')} (median ${(median(ceilingVsSlower) * 100).toFixed(1)}%)`);
+      console.log(`diagnostic, per round: unordered / ceiling (what at-least-once with a bounded duplicate window costs): ${vsCeiling.map((x) => `${(x * 100).toFixed(1)}%`).join(', ')} (median ${(median(vsCeiling) * 100).toFixed(1)}%)`);
     }
     console.log(`RATIO unordered / min(baselines) = ${(ratio * 100).toFixed(1)}%${measured.length > 1 ? ` (median of ${String(measured.length)} rounds)` : ` (${measured[0].unordered.rate.toFixed(0)} / ${slowerOf(measured[0].http).toFixed(0)})`} (target >= ${String(TARGET_RATIO * 100)}%): ${ratio >= TARGET_RATIO && complete ? 'PASS' : 'FAIL'}`);
   }
