@@ -74,16 +74,14 @@ function allowManyListeners(signal: AbortSignal): void {
   setMaxListeners(0, signal);
 }
 /**
- * The longest a finished delivery waits for its commit while the in-flight window has room: at a
- * moderate rate one commit then covers many deliveries (each OffsetCommit costs the trigger and
- * the broker a request; at 1,000 events/s a commit per event would double the broker's work).
+ * The longest a finished delivery waits for its commit, unless a commit is due at once (below):
+ * one commit then covers many deliveries. Each OffsetCommit costs the trigger a socket write and
+ * the broker a request through its group coordinator (a few hundred microseconds of CPU here): at
+ * 1,000 events/s a commit per event would double the broker's work. Under pressure (slots are
+ * freed by commits) a commit batch usually finishes sooner than this; when it does not, the
+ * deliveries are slow or serial (a hot key), and the slots this delay holds cost little.
  */
-const COMMIT_IDLE_DELAY_MS = 20;
-/**
- * The longest a finished delivery waits for its commit while the window is under pressure (slots
- * are freed by commits) but fewer than a commit batch finished since the last commit started.
- */
-const COMMIT_DELAY_MS = 5;
+const COMMIT_DELAY_MS = 20;
 /**
  * Under pressure a commit starts at once when this fraction of the window finished since the last
  * one started: it frees that many slots a round trip later. Committing on every finished delivery
@@ -123,11 +121,15 @@ export class TriggerConsumer {
   readonly #committing = new Set<Promise<void>>();
   #dirty = false;
   #commitTimer: NodeJS.Timeout | undefined;
-  /** When #commitTimer fires (performance.now()). */
-  #commitAt = 0;
   /** Deliveries finished since the last commit started, and deliveries running now. */
   #finishedSinceCommit = 0;
   #delivering = 0;
+  /**
+   * Key-ordered messages admitted to the window and waiting behind an earlier message of their
+   * key: they will run, so a commit need not start just because nothing is delivering at the
+   * moment one of them takes over from its predecessor.
+   */
+  #chained = 0;
   /** Finished deliveries that make a commit start at once under pressure. */
   readonly #commitBatch: number;
   readonly #commits: { inc: () => void } | undefined;
@@ -410,7 +412,22 @@ export class TriggerConsumer {
         } else if (mode === 'key-ordered' && m.key !== null) {
           const key = m.key.toString('latin1');
           const prev = chains.get(key);
-          const next = prev ? prev.then(() => this.#run(run, m, offset)) : this.#run(run, m, offset);
+          let next: Promise<void>;
+          if (prev) {
+            this.#chained++;
+            next = prev.then(
+              () => {
+                this.#chained--;
+                return this.#run(run, m, offset);
+              },
+              (err: unknown) => {
+                this.#chained--;
+                throw err;
+              },
+            );
+          } else {
+            next = this.#run(run, m, offset);
+          }
           chains.set(key, next);
           tasks.push(next);
         } else {
@@ -459,7 +476,7 @@ export class TriggerConsumer {
     this.#finishedSinceCommit++;
     if (run.tracker.markDone(offset)) this.#requestCommit(run.ps);
     // The last delivery running finished without growing a prefix: slots may wait on a commit all the same.
-    else if (this.#delivering === 0 && this.#dirty) this.#requestCommit();
+    else if (this.#idle() && this.#dirty) this.#requestCommit();
   }
 
   /** Delivers one message until done; false when it must be left for a later owner (stop, rebalance). */
@@ -600,8 +617,8 @@ export class TriggerConsumer {
   /**
    * Asks for a commit of the partitions marked dirty. It runs at once when `now`, or when the
    * in-flight window waits on it (slots are freed by commits) and a commit batch finished since
-   * the last one (or nothing else is running to finish); otherwise within COMMIT_DELAY_MS under
-   * pressure and COMMIT_IDLE_DELAY_MS without, so that one commit covers many deliveries.
+   * the last one (or nothing else is running to finish); otherwise within COMMIT_DELAY_MS, so that
+   * one commit covers many deliveries.
    */
   #requestCommit(ps?: PartitionState, now = false): void {
     if (ps) ps.dirty = true;
@@ -613,21 +630,27 @@ export class TriggerConsumer {
       this.#commitNow();
       return;
     }
-    const delay = pressing ? COMMIT_DELAY_MS : COMMIT_IDLE_DELAY_MS;
-    const at = performance.now() + delay;
-    if (this.#commitTimer && this.#commitAt <= at) return;
-    clearTimeout(this.#commitTimer);
-    this.#commitAt = at;
+    if (this.#commitTimer) return;
     this.#commitTimer = setTimeout(() => {
       this.#commitTimer = undefined;
       this.#commitNow();
-    }, delay);
+    }, COMMIT_DELAY_MS);
     this.#commitTimer.unref();
   }
 
   /** Under pressure: a commit batch finished since the last commit, or nothing running will add to it. */
   #commitDue(): boolean {
-    return this.#finishedSinceCommit >= this.#commitBatch || this.#delivering === 0 || this.#flushing > 0 || this.#stopping;
+    return this.#finishedSinceCommit >= this.#commitBatch || this.#idle() || this.#flushing > 0 || this.#stopping;
+  }
+
+  /**
+   * Nothing is delivering and no admitted message waits for its key's predecessor. Not when a
+   * key-ordered chain is only passing from one message to the next: a hot key would otherwise
+   * commit after every message (an OffsetCommit per event), while the COMMIT_DELAY_MS timer
+   * still bounds how long its finished messages wait.
+   */
+  #idle(): boolean {
+    return this.#delivering === 0 && this.#chained === 0;
   }
 
   #commitNow(): void {
