@@ -219,7 +219,7 @@ export function planFunction(fn: KubelessFunction, cfg: KubelessConfig): Functio
   if (!volumes.some((v) => v.name === 'tmp')) volumes.push({ name: 'tmp', emptyDir: {} });
   if (!mounts.some((m) => m.mountPath === '/tmp')) mounts.push({ name: 'tmp', mountPath: '/tmp' });
 
-  const check = defaultProbeCheck(env, targetPort, arr(c0In.envFrom).length > 0);
+  const check = defaultProbeCheck(env, targetPort);
   const probe = runtime?.family.livenessProbeInfo ?? { ...check, initialDelaySeconds: 3, periodSeconds: 30 };
   const containerSecurity: Json = {
     allowPrivilegeEscalation: false,
@@ -383,13 +383,11 @@ function planHpa(fn: KubelessFunction, metadata: KubeObject['metadata']): KubeOb
  * over HTTP; over HTTPS when the runtime serves TLS (the kubelet does not verify a probe's
  * certificate); a TCP connect when it requires client certificates (mTLS), since the kubelet
  * presents none and an HTTP probe would keep the pod unready (and a liveness probe would restart it).
- * With `envFrom` (a ConfigMap or Secret the controller does not read) the TLS settings cannot be
- * known here: a TCP connect works whichever way the runtime serves. A probe the user set on the
- * Function's deployment is used as it is.
+ * A probe the user set on the Function's deployment is used as it is.
  */
-export function defaultProbeCheck(env: readonly Json[], port: number, hasEnvFrom = false): Json {
+export function defaultProbeCheck(env: readonly Json[], port: number): Json {
   const set = (name: string): boolean => env.some((e) => e.name === name && ((typeof e.value === 'string' && e.value !== '') || e.valueFrom !== undefined));
-  if (set('FUNC_TLS_CLIENT_CA_FILE') || hasEnvFrom) return { tcpSocket: { port } };
+  if (set('FUNC_TLS_CLIENT_CA_FILE')) return { tcpSocket: { port } };
   if (set('FUNC_TLS_CERT_FILE')) return { httpGet: { path: '/healthz', port, scheme: 'HTTPS' } };
   return { httpGet: { path: '/healthz', port } };
 }

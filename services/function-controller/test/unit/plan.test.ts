@@ -119,16 +119,6 @@ describe('planFunction', () => {
     expect(c0.livenessProbe).toEqual({ ...check, initialDelaySeconds: 3, periodSeconds: 30 });
   });
 
-  it.each([
-    ['a ConfigMap', { configMapRef: { name: 'tls-settings' } }],
-    ['a Secret', { secretRef: { name: 'tls-settings' } }],
-  ])('probes with a TCP connect when env comes from %s (its TLS settings are unknown here)', (_name, source) => {
-    const c0 = tpl(planFunction(fn({ ...base, deployment: { spec: { template: { spec: { containers: [{ envFrom: [source] }] } } } } }), defaultConfig()).deployment).spec.containers[0];
-    expect(c0.envFrom).toEqual([source]);
-    expect(c0.readinessProbe).toEqual({ tcpSocket: { port: 8080 }, periodSeconds: 5 });
-    expect(c0.livenessProbe).toEqual({ tcpSocket: { port: 8080 }, initialDelaySeconds: 3, periodSeconds: 30 });
-  });
-
   it('keeps the probes the user set', () => {
     const readinessProbe = { exec: { command: ['true'] } };
     const livenessProbe = { httpGet: { path: '/live', port: 9000 } };
