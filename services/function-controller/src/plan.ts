@@ -220,7 +220,10 @@ export function planFunction(fn: KubelessFunction, cfg: KubelessConfig): Functio
   if (!mounts.some((m) => m.mountPath === '/tmp')) mounts.push({ name: 'tmp', mountPath: '/tmp' });
 
   const check = defaultProbeCheck(env, targetPort);
-  const probe = runtime?.family.livenessProbeInfo ?? { ...check, initialDelaySeconds: 3, periodSeconds: 30 };
+  // A runtime family's liveness probe from kubeless-config (the original's `livenessProbeInfo`)
+  // assumes plain HTTP: over TLS or mTLS it would fail every period and restart the pod.
+  const plainHttp = isObject(check.httpGet) && check.httpGet.scheme === undefined;
+  const probe = (plainHttp ? runtime?.family.livenessProbeInfo : undefined) ?? { ...check, initialDelaySeconds: 3, periodSeconds: 30 };
   const containerSecurity: Json = {
     allowPrivilegeEscalation: false,
     capabilities: { drop: ['ALL'] },

@@ -119,6 +119,18 @@ describe('planFunction', () => {
     expect(c0.livenessProbe).toEqual({ ...check, initialDelaySeconds: 3, periodSeconds: 30 });
   });
 
+  it("uses a runtime family's liveness probe from kubeless-config only for a runtime serving plain HTTP", () => {
+    const cfg = defaultConfig();
+    const family = cfg.runtimes.find((r) => r.ID === 'nodejs');
+    if (!family) throw new Error('no nodejs family in the default config');
+    family.livenessProbeInfo = { exec: { command: ['curl', '-f', 'http://localhost:8080/healthz'] }, periodSeconds: 10 };
+    const c0 = (env: unknown[]): J => tpl(planFunction(fn({ ...base, deployment: { spec: { template: { spec: { containers: [{ env }] } } } } }), cfg).deployment).spec.containers[0];
+    expect(c0([]).livenessProbe).toEqual(family.livenessProbeInfo);
+    // Over TLS or mTLS that plain-HTTP check would fail every period and restart the pod.
+    expect(c0([{ name: 'FUNC_TLS_CERT_FILE', value: '/tls/tls.crt' }]).livenessProbe).toEqual({ httpGet: { path: '/healthz', port: 8080, scheme: 'HTTPS' }, initialDelaySeconds: 3, periodSeconds: 30 });
+    expect(c0([{ name: 'FUNC_TLS_CERT_FILE', value: '/tls/tls.crt' }, { name: 'FUNC_TLS_CLIENT_CA_FILE', value: '/tls/ca.crt' }]).livenessProbe).toEqual({ tcpSocket: { port: 8080 }, initialDelaySeconds: 3, periodSeconds: 30 });
+  });
+
   it('keeps the probes the user set', () => {
     const readinessProbe = { exec: { command: ['true'] } };
     const livenessProbe = { httpGet: { path: '/live', port: 9000 } };
