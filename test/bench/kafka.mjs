@@ -22,7 +22,8 @@
  * `ceiling`). The ceiling is the trigger minus its delivery guarantees: no offset commit per
  * delivered prefix, no window of delivered-but-uncommitted messages (the trigger's maxInFlight bounds
  * requests in flight plus delivered-uncommitted, which is what bounds the duplicates after a crash),
- * no retries, no bookkeeping. Unordered / ceiling is what those guarantees cost.
+ * no retries, no per-event bookkeeping (event building with content-type detection, endpoint
+ * resolution, metrics). Unordered / ceiling is what the guarantees and that bookkeeping cost.
  *
  * Throughput is measured at the function, from its first to its last delivery: the driver polls the
  * runtime's own /metrics (function_calls_total{method="POST"}) every --poll-ms. Why there and not
@@ -492,7 +493,9 @@ try {
     const base = await functionCalls();
     const w = runWorker('ceiling', { topic, group, url: `http://${FUNCTION_IP}:${String(FUNCTION_PORT)}`, messages: N, concurrency: MAX_IN_FLIGHT, partitionsConcurrency: 16 });
     const r = await watchCalls(base, N, { runtime: runtime.pid, ceiling: w.child.pid, ...(brokerPid ? { broker: brokerPid } : {}) });
-    const own = await w.done;
+    // A ceiling that stalled would otherwise wait out its own 10-minute fallback.
+    if (!r.complete) await stopChild(w.child);
+    const own = await w.done.catch(() => ({ failed: 0 }));
     const row = {
       name: `ceiling: kafkajs -> undici${round}`,
       ceiling: true,
@@ -653,7 +656,7 @@ try {
       const ceilingVsSlower = withCeiling.map((pr) => pr.ceiling.rate / slowerOf(pr.http));
       const vsCeiling = withCeiling.map((pr) => pr.unordered.rate / pr.ceiling.rate);
       console.log(`diagnostic, per round: ceiling (kafkajs -> undici without the guarantees) / min(baselines): ${ceilingVsSlower.map((x) => `${(x * 100).toFixed(1)}%`).join(', ')} (median ${(median(ceilingVsSlower) * 100).toFixed(1)}%)`);
-      console.log(`diagnostic, per round: unordered / ceiling (what at-least-once with a bounded duplicate window costs): ${vsCeiling.map((x) => `${(x * 100).toFixed(1)}%`).join(', ')} (median ${(median(vsCeiling) * 100).toFixed(1)}%)`);
+      console.log(`diagnostic, per round: unordered / ceiling (what the delivery guarantees and the trigger's bookkeeping cost): ${vsCeiling.map((x) => `${(x * 100).toFixed(1)}%`).join(', ')} (median ${(median(vsCeiling) * 100).toFixed(1)}%)`);
     }
     console.log(`RATIO unordered / min(baselines) = ${(ratio * 100).toFixed(1)}%${measured.length > 1 ? ` (median of ${String(measured.length)} rounds)` : ` (${measured[0].unordered.rate.toFixed(0)} / ${slowerOf(measured[0].http).toFixed(0)})`} (target >= ${String(TARGET_RATIO * 100)}%): ${ratio >= TARGET_RATIO && complete ? 'PASS' : 'FAIL'}`);
   }

@@ -61,9 +61,21 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
   const informers: Informer[] = [triggers, functions, ...endpoints.informers];
   const http = new DeliveryClient({ userAgent: `kubeless-kafka-trigger/${o.clientId}`, tls: o.deliveryTls, logger: o.logger });
   const metrics = o.registry ? deliveryMetrics(o.registry) : undefined;
-  const lagGauge = o.registry
-    ? new Gauge({ name: 'kubeless_kafka_consumer_lag', help: 'Messages behind the high watermark, per partition this replica consumes (after its last batch).', labelNames: ['namespace', 'trigger', 'function', 'topic', 'partition'] as const, registers: [o.registry] })
-    : undefined;
+  // Read at each scrape from the running consumers: a partition that moved to another replica, or
+  // a stopped consumer (deleted trigger, changed topic), no longer shows its last value.
+  const lagSources = new Set<TriggerConsumer>();
+  if (o.registry) {
+    new Gauge({
+      name: 'kubeless_kafka_consumer_lag',
+      help: 'Messages behind the high watermark, per partition this replica consumes (after its last batch).',
+      labelNames: ['namespace', 'trigger', 'function', 'topic', 'partition'] as const,
+      registers: [o.registry],
+      collect() {
+        this.reset();
+        for (const c of lagSources) for (const l of c.lag()) this.set(l.labels, l.value);
+      },
+    });
+  }
   const commitCounter = o.registry
     ? new Counter({ name: 'kubeless_kafka_offset_commits_total', help: 'Offset commits this replica made (each frees the in-flight slots of the deliveries it covers).', labelNames: ['namespace', 'trigger', 'function'] as const, registers: [o.registry] })
     : undefined;
@@ -95,7 +107,7 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
       maxFetchBytes: o.maxFetchBytes,
       maxFetchBytesPerPartition: Math.min(o.maxFetchBytes, 1024 * 1024),
       drainTimeoutMs: o.drainTimeoutMs,
-      lagGauge,
+      lagSources: o.registry ? lagSources : undefined,
       commitCounter,
     });
   };

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { InFlightLimiter, describeFailure, extensionName, sleep, type Deliverer, type EventInput } from '@kubeless/delivery';
-import type { Counter, Gauge, Logger } from '@kubeless/observability';
+import type { Counter, Logger } from '@kubeless/observability';
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { KafkaClient } from '../kafka.js';
 import type { ConsumerSpec } from '../plan.js';
@@ -25,10 +25,19 @@ export interface ConsumerOptions {
   maxFetchBytesPerPartition: number;
   /** How long `stop()` waits for deliveries in flight before aborting them. */
   drainTimeoutMs: number;
-  /** Lag per partition this replica owns (`kubeless_kafka_consumer_lag`), set after each batch. */
-  lagGauge?: Gauge<'namespace' | 'trigger' | 'function' | 'topic' | 'partition'> | undefined;
+  /**
+   * The consumers whose partitions' lag `kubeless_kafka_consumer_lag` shows at a scrape (see
+   * `lag()`): a consumer is in it from start to stop.
+   */
+  lagSources?: Set<TriggerConsumer> | undefined;
   /** Offset commits this replica made (`kubeless_kafka_offset_commits_total`). */
   commitCounter?: Counter<'namespace' | 'trigger' | 'function'> | undefined;
+}
+
+/** The lag of one partition after its last batch, with its metric labels. */
+export interface PartitionLag {
+  labels: { namespace: string; trigger: string; function: string; topic: string; partition: string };
+  value: number;
 }
 
 /** What this replica knows about the consumer, for logs and readiness. */
@@ -50,6 +59,8 @@ interface PartitionState {
   /** Per-partition parts of every event, made once: the CloudEvents source and the partition as text. */
   source: string;
   partitionText: string;
+  /** Its lag after the last batch (kept across generations while the partition stays assigned). */
+  lag: PartitionLag;
   committed: number | undefined;
   /** The last finished batch's commit offset, kept until a commit covers it. */
   done: number | undefined;
@@ -74,14 +85,18 @@ function allowManyListeners(signal: AbortSignal): void {
   setMaxListeners(0, signal);
 }
 /**
- * The longest a finished delivery waits for its commit, unless a commit is due at once (below):
- * one commit then covers many deliveries. Each OffsetCommit costs the trigger a socket write and
- * the broker a request through its group coordinator (a few hundred microseconds of CPU here): at
- * 1,000 events/s a commit per event would double the broker's work. Under pressure (slots are
- * freed by commits) a commit batch usually finishes sooner than this; when it does not, the
- * deliveries are slow or serial (a hot key), and the slots this delay holds cost little.
+ * The longest a finished delivery waits for its commit while the in-flight window has room: at a
+ * moderate rate one commit then covers many deliveries. Each OffsetCommit costs the trigger a
+ * socket write and the broker a request through its group coordinator (a few hundred microseconds
+ * of CPU here): at 1,000 events/s a commit per event would double the broker's work.
  */
-const COMMIT_DELAY_MS = 20;
+const COMMIT_IDLE_DELAY_MS = 20;
+/**
+ * The longest a finished delivery waits for its commit while the window is under pressure (slots
+ * are freed by commits) but fewer than a commit batch finished since the last commit started.
+ * Short: with functions answering in 10-50 ms a longer wait holds slots that deliveries need.
+ */
+const COMMIT_DELAY_MS = 5;
 /**
  * Under pressure a commit starts at once when this fraction of the window finished since the last
  * one started: it frees that many slots a round trip later. Committing on every finished delivery
@@ -115,12 +130,16 @@ export class TriggerConsumer {
   readonly #limiter: InFlightLimiter;
   readonly #parts = new Map<string, PartitionState>();
   readonly #metaLoads = new Map<string, Promise<Map<number, CommitMetadata>>>();
+  /** Lag of the partitions assigned to this member, by `topic/partition`. */
+  readonly #lag = new Map<string, PartitionLag>();
   #consumer: Consumer | undefined;
   #admin: Admin | undefined;
   #commitFn: EachBatchPayload['commitOffsetsIfNecessary'] | undefined;
   readonly #committing = new Set<Promise<void>>();
   #dirty = false;
   #commitTimer: NodeJS.Timeout | undefined;
+  /** When #commitTimer fires (performance.now()). */
+  #commitAt = 0;
   /** Deliveries finished since the last commit started, and deliveries running now. */
   #finishedSinceCommit = 0;
   #delivering = 0;
@@ -154,6 +173,23 @@ export class TriggerConsumer {
   async start(): Promise<void> {
     this.#stopping = false;
     await this.#start();
+    this.#o.lagSources?.add(this);
+  }
+
+  /** The lag of each partition assigned to this member, after its last batch (read at a scrape). */
+  lag(): IterableIterator<PartitionLag> {
+    return this.#lag.values();
+  }
+
+  #lagOf(topic: string, partition: number): PartitionLag {
+    const k = `${topic}/${String(partition)}`;
+    let l = this.#lag.get(k);
+    if (!l) {
+      const s = this.spec;
+      l = { labels: { namespace: s.namespace, trigger: s.trigger, function: s.function, topic, partition: String(partition) }, value: 0 };
+      this.#lag.set(k, l);
+    }
+    return l;
   }
 
   async #start(): Promise<void> {
@@ -184,6 +220,11 @@ export class TriggerConsumer {
         this.#limiter.releaseMany(freed.count, freed.bytes);
       }
       this.#metaLoads.clear();
+      // Partitions that moved to another member no longer show this member's last lag for them.
+      const assigned = e.payload.memberAssignment;
+      for (const [k, l] of this.#lag) {
+        if (!assigned[l.labels.topic]?.includes(Number(l.labels.partition))) this.#lag.delete(k);
+      }
       this.state.joined = true;
       this.state.lastError = undefined;
       this.#log.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
@@ -278,6 +319,8 @@ export class TriggerConsumer {
     this.#commitTimer = undefined;
     this.state.running = false;
     this.state.joined = false;
+    this.#o.lagSources?.delete(this);
+    this.#lag.clear();
   }
 
   async #disconnect(): Promise<void> {
@@ -324,6 +367,7 @@ export class TriggerConsumer {
           permits: new PermitQueue(),
           source: `/apis/v1/namespaces/${this.spec.namespace}/kafkatriggers/${this.spec.trigger}#${topic}`,
           partitionText: String(partition),
+          lag: this.#lagOf(topic, partition),
           committed: undefined,
           done: undefined,
           dirty: false,
@@ -456,10 +500,7 @@ export class TriggerConsumer {
     }
     const next = tracker.commitOffset;
     if (next !== undefined) payload.resolveOffset(String(next - 1));
-    this.#o.lagGauge?.set(
-      { namespace: this.spec.namespace, trigger: this.spec.trigger, function: this.spec.function, topic: batch.topic, partition: String(batch.partition) },
-      Math.max(0, Number(batch.highWatermark) - (next ?? Number(batch.firstOffset() ?? 0))),
-    );
+    ps.lag.value = Math.max(0, Number(batch.highWatermark) - (next ?? Number(batch.firstOffset() ?? 0)));
     if (rebalance.error) throw rebalance.error;
   }
 
@@ -617,8 +658,8 @@ export class TriggerConsumer {
   /**
    * Asks for a commit of the partitions marked dirty. It runs at once when `now`, or when the
    * in-flight window waits on it (slots are freed by commits) and a commit batch finished since
-   * the last one (or nothing else is running to finish); otherwise within COMMIT_DELAY_MS, so that
-   * one commit covers many deliveries.
+   * the last one (or nothing else is running or queued to finish); otherwise within COMMIT_DELAY_MS
+   * under pressure and COMMIT_IDLE_DELAY_MS without, so that one commit covers many deliveries.
    */
   #requestCommit(ps?: PartitionState, now = false): void {
     if (ps) ps.dirty = true;
@@ -630,11 +671,15 @@ export class TriggerConsumer {
       this.#commitNow();
       return;
     }
-    if (this.#commitTimer) return;
+    const delay = pressing ? COMMIT_DELAY_MS : COMMIT_IDLE_DELAY_MS;
+    const at = performance.now() + delay;
+    if (this.#commitTimer && this.#commitAt <= at) return;
+    clearTimeout(this.#commitTimer);
+    this.#commitAt = at;
     this.#commitTimer = setTimeout(() => {
       this.#commitTimer = undefined;
       this.#commitNow();
-    }, COMMIT_DELAY_MS);
+    }, delay);
     this.#commitTimer.unref();
   }
 
@@ -646,8 +691,8 @@ export class TriggerConsumer {
   /**
    * Nothing is delivering and no admitted message waits for its key's predecessor. Not when a
    * key-ordered chain is only passing from one message to the next: a hot key would otherwise
-   * commit after every message (an OffsetCommit per event), while the COMMIT_DELAY_MS timer
-   * still bounds how long its finished messages wait.
+   * commit after every message (an OffsetCommit per event); the COMMIT_DELAY_MS timer still
+   * bounds how long its finished messages wait.
    */
   #idle(): boolean {
     return this.#delivering === 0 && this.#chained === 0;

@@ -8,6 +8,12 @@ import { uniqueName, withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Recorder, createTopic, eventually, kafka, kafkaTrigger, kubeClient, produce, registerFunction, startController, triggersPath, type RunningController } from './harness.js';
 
+/** The `kubeless_kafka_consumer_lag` series of a trigger, as `topic/partition` (what a scrape shows). */
+const lagSeries = async (c: RunningController, trigger: string): Promise<string[]> => {
+  const values = (await c.registry.getSingleMetric('kubeless_kafka_consumer_lag')?.get())?.values ?? [];
+  return values.filter((v) => v.labels.trigger === trigger).map((v) => `${String(v.labels.topic)}/${String(v.labels.partition)}`).sort();
+};
+
 const condition = async (client: ReturnType<typeof kubeClient>, ns: string, name: string, type: string): Promise<{ status: string; reason: string; message: string } | undefined> => {
   const t = await client.get<any>(`${triggersPath(ns)}/${name}`);
   return t.status?.conditions?.find((c: any) => c.type === type);
@@ -160,6 +166,8 @@ describe('kafka-trigger contract', () => {
     await eventually('a gets five', () => Promise.resolve(a.received.some((x) => x.body.toString() === 'five') ? true : undefined), 10_000);
     await new Promise((r) => setTimeout(r, 1500));
     expect(a.received.some((x) => x.body.toString() === 'old-topic')).toBe(false);
+    // The lag metric follows: the old topic's consumers stopped, so their last values are gone.
+    expect(await lagSeries(controller, 'moving')).toEqual([`${topic2}/0`]);
 
     // Deleting the trigger stops delivery.
     await client.delete(`${triggersPath(ns.name)}/moving`);
@@ -167,6 +175,7 @@ describe('kafka-trigger contract', () => {
     await send('four');
     await new Promise((r) => setTimeout(r, 3000));
     expect(a.received.some((x) => x.body.toString() === 'four')).toBe(false);
+    expect(await lagSeries(controller, 'moving')).toEqual([]);
     await a.close();
     await b.close();
   }, 120_000);
