@@ -719,10 +719,12 @@ export class TriggerConsumer {
     this.#flushing++;
     try {
       this.#dirty = true;
+      // Until nothing is left to commit and no commit is on the wire: a commit that ends while
+      // work is dirty starts the next one itself (and clears the dirty mark as it starts).
       do {
         this.#commitNow();
         await Promise.all(this.#committing);
-      } while (this.#hasDirty() && this.#commitFn);
+      } while ((this.#hasDirty() || this.#committing.size > 0) && this.#commitFn);
     } finally {
       this.#flushing--;
     }
