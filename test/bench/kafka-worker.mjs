@@ -54,6 +54,31 @@ const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
 /** Tells one producing run's events from another's (the recorder counts duplicates by run and index). */
 const RUN = `${String(process.pid)}-${String(Date.now())}`;
 const kafka = () => new kafkajs.Kafka({ clientId: 'kubeless-bench', brokers: a.brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
+/** A consumer of group `a.group` with the kafka-trigger's fetch settings. */
+const triggerLikeConsumer = () => kafka().consumer({ groupId: a.group, maxBytes: 4 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024, maxWaitTimeInMs: 1000 });
+/** As the kafka-trigger's DeliveryClient: one Agent, no connection cap (the in-flight bound caps them). */
+const triggerLikeAgent = () => new Agent({ keepAliveTimeout: 30_000, connections: null });
+
+/** The kafka-trigger's 14 headers for one message: binary CloudEvent, original kubeless event-*, user-agent. */
+function triggerHeaders({ partition, offset, time, topic, source }) {
+  const id = `partition:${partition}/offset:${offset}`;
+  return {
+    'content-type': 'application/json',
+    'ce-id': id,
+    'ce-time': time,
+    'ce-type': 'io.kubeless.kafka.message',
+    'ce-source': source,
+    'ce-specversion': '1.0',
+    'ce-kafkapartition': partition,
+    'ce-kafkaoffset': offset,
+    'event-id': id,
+    'event-time': time,
+    'event-type': 'application/json',
+    'event-namespace': 'kafkatriggers.kubeless.io',
+    'event-topic': topic,
+    'user-agent': 'kubeless-kafka-trigger/bench',
+  };
+}
 
 /**
  * Sends `send(phase)` at `rate` per second for `warmupS + durationS` seconds, on a 1 ms tick: each
@@ -143,7 +168,7 @@ switch (a.role) {
   case 'kafkajs': {
     const n = Number(a.messages);
     // The same fetch settings and partition concurrency as the kafka-trigger's consumer.
-    const consumer = kafka().consumer({ groupId: a.group, maxBytes: 4 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024, maxWaitTimeInMs: 1000 });
+    const consumer = triggerLikeConsumer();
     // The window opens with the first fetch request: a whole small topic can come in one response.
     let firstFetch;
     consumer.on(consumer.events.FETCH_START, () => (firstFetch ??= now()));
@@ -178,7 +203,7 @@ switch (a.role) {
   case 'kafkajs-latency': {
     // Kafka alone at a fixed rate: produce -> a bare consumer (eachBatch), no HTTP. Diagnostic only.
     const n = Number(a.messages);
-    const consumer = kafka().consumer({ groupId: a.group, maxBytes: 4 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024, maxWaitTimeInMs: 1000 });
+    const consumer = triggerLikeConsumer();
     await consumer.connect();
     await consumer.subscribe({ topics: [a.topic], fromBeginning: true });
     const latencies = [];
@@ -214,32 +239,14 @@ switch (a.role) {
     const n = Number(a.messages);
     const c = Number(a.concurrency);
     const url = new URL(a.url);
-    // As the kafka-trigger's DeliveryClient: one Agent, no connection cap (the in-flight bound caps them).
-    const agent = new Agent({ keepAliveTimeout: 30_000, connections: null });
+    const agent = triggerLikeAgent();
     const bodies = Array.from({ length: n }, (_, i) => payload(i));
-    // The kafka-trigger's binary CloudEvent and original kubeless headers for message i (over 4 partitions).
+    // With `--headers cloudevents`: the kafka-trigger's headers for message i (over 4 partitions).
     const time = new Date().toISOString();
+    const source = '/apis/v1/namespaces/bench/kafkatriggers/tput#bench-topic';
     const headersOf =
       a.headers === 'cloudevents'
-        ? (i) => {
-            const id = `partition:${String(i % 4)}/offset:${String(Math.floor(i / 4))}`;
-            return {
-              'content-type': 'application/json',
-              'ce-id': id,
-              'ce-time': time,
-              'ce-type': 'io.kubeless.kafka.message',
-              'ce-source': '/apis/v1/namespaces/bench/kafkatriggers/tput#bench-topic',
-              'ce-specversion': '1.0',
-              'ce-kafkapartition': String(i % 4),
-              'ce-kafkaoffset': String(Math.floor(i / 4)),
-              'event-id': id,
-              'event-time': time,
-              'event-type': 'application/json',
-              'event-namespace': 'kafkatriggers.kubeless.io',
-              'event-topic': 'bench-topic',
-              'user-agent': 'kubeless-kafka-trigger/bench',
-            };
-          }
+        ? (i) => triggerHeaders({ partition: String(i % 4), offset: String(Math.floor(i / 4)), time, topic: 'bench-topic', source })
         : () => ({ 'content-type': 'application/json' });
     let next = 0;
     let failed = 0;
@@ -264,9 +271,9 @@ switch (a.role) {
     const n = Number(a.messages);
     const c = Number(a.concurrency);
     const url = new URL(a.url);
-    const agent = new Agent({ keepAliveTimeout: 30_000, connections: null });
+    const agent = triggerLikeAgent();
     // The same fetch settings and partition concurrency as the kafka-trigger's consumer.
-    const consumer = kafka().consumer({ groupId: a.group, maxBytes: 4 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024, maxWaitTimeInMs: 1000 });
+    const consumer = triggerLikeConsumer();
     await consumer.connect();
     await consumer.subscribe({ topics: [a.topic], fromBeginning: true });
     let count = 0;
@@ -314,25 +321,7 @@ switch (a.role) {
         for (const m of batch.messages) {
           while (inFlight >= c) await new Promise((resolve) => waiting.push(resolve));
           inFlight++;
-          const id = `partition:${partition}/offset:${m.offset}`;
-          const time = new Date(Number(m.timestamp)).toISOString();
-          // The kafka-trigger's 14 headers (binary CloudEvent, original kubeless event-*, user-agent).
-          const headers = {
-            'content-type': 'application/json',
-            'ce-id': id,
-            'ce-time': time,
-            'ce-type': 'io.kubeless.kafka.message',
-            'ce-source': source,
-            'ce-specversion': '1.0',
-            'ce-kafkapartition': partition,
-            'ce-kafkaoffset': m.offset,
-            'event-id': id,
-            'event-time': time,
-            'event-type': 'application/json',
-            'event-namespace': 'kafkatriggers.kubeless.io',
-            'event-topic': batch.topic,
-            'user-agent': 'kubeless-kafka-trigger/bench',
-          };
+          const headers = triggerHeaders({ partition, offset: m.offset, time: new Date(Number(m.timestamp)).toISOString(), topic: batch.topic, source });
           sends.push(
             deliver(headers, m.value ?? Buffer.alloc(0)).finally(() => {
               inFlight--;
@@ -374,7 +363,7 @@ switch (a.role) {
 
   case 'direct-rate': {
     const url = new URL(a.url);
-    const agent = new Agent({ keepAliveTimeout: 30_000, connections: null });
+    const agent = triggerLikeAgent();
     let i = 0;
     let failed = 0;
     const r = await paced(Number(a.rate), Number(a.warmup), Number(a.duration), async (phase, count) => {

@@ -107,7 +107,7 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
       maxFetchBytes: o.maxFetchBytes,
       maxFetchBytesPerPartition: Math.min(o.maxFetchBytes, 1024 * 1024),
       drainTimeoutMs: o.drainTimeoutMs,
-      lagSources: o.registry ? lagSources : undefined,
+      lagSources,
       commitCounter,
     });
   };
