@@ -72,6 +72,7 @@ import kafkajs from 'kafkajs';
 import { KubeClient } from '../../libs/controller/dist/index.js';
 import { REPO_ROOT, freePort, readState, readStackEnv, uniqueName } from '../stack/dist/index.js';
 import { now, payload } from './kafka-common.mjs';
+import { median } from './stats.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -626,7 +627,6 @@ try {
   }
 
   // ---------------------------------------------------------------- report
-  const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   const kafkajsRate = rows.find((r) => r.name === 'bare kafkajs consumer')?.rate ?? Infinity;
   const slowerOf = (http) => Math.min(kafkajsRate, http.rate);
   const slower = median(pairs.map((pr) => slowerOf(pr.http))) ?? NaN;

@@ -21,6 +21,7 @@ import path from 'node:path';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, URL } from 'node:url';
+import { median } from './stats.mjs';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 const durationS = Number(process.env.BENCH_DURATION ?? '10');
@@ -120,7 +121,6 @@ async function measure(shape, running) {
   return { rps: r.requests.average, total: r.requests.total, p50: r.latency.p50, p99: r.latency.p99, bad: r.non2xx + r.errors + r.timeouts, cpu };
 }
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 // All servers are started up front (an idle server costs nothing) and measured in turns, round
 // after round: a change in the machine's background load then hits every server alike, and each

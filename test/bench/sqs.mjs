@@ -42,6 +42,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { KubeClient } from '../../libs/controller/dist/index.js';
 import { REPO_ROOT, freePort, readStackEnv, uniqueName } from '../stack/dist/index.js';
+import { median } from './stats.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -350,10 +351,6 @@ try {
       bareCpu.push(bare.cpuUs);
     }
   }
-  const median = (xs) => {
-    const v = [...xs].sort((a, b) => a - b);
-    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-  };
   log(`per-round ratios ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
   // When the machine is saturated each process gets about the same share of a core, so the rate
   // ratio tends to the inverse of the CPU-per-message ratio of the two processes.
