@@ -121,7 +121,6 @@ async function measure(shape, running) {
   return { rps: r.requests.average, total: r.requests.total, p50: r.latency.p50, p99: r.latency.p99, bad: r.non2xx + r.errors + r.timeouts, cpu };
 }
 
-
 // All servers are started up front (an idle server costs nothing) and measured in turns, round
 // after round: a change in the machine's background load then hits every server alike, and each
 // round's ratio compares windows taken seconds apart.
