@@ -209,6 +209,10 @@ switch (a.role) {
     const latencies = [];
     let probes = 0;
     let lastAt = 0;
+    // This process's CPU from the first measured event to the last (what Kafka alone costs a
+    // consumer per event at this rate, beside the trigger's figure).
+    let cpuFirst;
+    let cpuLast;
     await consumer.run({
       autoCommit: true,
       partitionsConsumedConcurrently: Number(a.partitionsConcurrency),
@@ -222,6 +226,10 @@ switch (a.role) {
           }
           else if (p.p === 'probe' && probes++ === 0) process.stdout.write('joined\n');
         }
+        if (lastAt === at) {
+          cpuLast = process.cpuUsage();
+          cpuFirst ??= cpuLast;
+        }
         await Promise.resolve();
       },
     });
@@ -229,7 +237,8 @@ switch (a.role) {
     // rounding may send one or two fewer), or well after the producer must have finished.
     const deadline = now() + (120 + Number(a.warmup) + Number(a.duration)) * 1000;
     while (latencies.length < n && now() < deadline && !(lastAt > 0 && now() - lastAt > 3000)) await sleep(100);
-    out({ latencies });
+    const cpuUs = cpuFirst && cpuLast ? cpuLast.user + cpuLast.system - cpuFirst.user - cpuFirst.system : undefined;
+    out({ latencies, cpuUsPerEvent: cpuUs !== undefined && latencies.length > 1 ? cpuUs / (latencies.length - 1) : undefined });
     await consumer.disconnect();
     process.exit(0);
     break;

@@ -583,12 +583,18 @@ try {
     await Promise.race([joined, c.done, sleep(60_000)]);
     clearInterval(probing);
     const gc0 = brokerGc();
+    const cpu0 = brokerPid ? sampleCpu({ broker: brokerPid }) : {};
     const w = runWorker('produce-rate', { topic, rate: RATE, duration: DURATION, warmup: WARMUP });
-    await w.done;
-    kafkaOnly = summary((await c.done).latencies);
+    const sent = (await w.done).sent;
+    const cpu1 = brokerPid ? sampleCpu({ broker: brokerPid }) : {};
+    const alone = await c.done;
+    kafkaOnly = summary(alone.latencies);
     const gc = gcText(gc0, brokerGc());
-    latencyRows.push({ name: 'kafka -> bare kafkajs', s: kafkaOnly, shape: `${latShape}, ${String(P)} partitions; the same producer, a bare kafkajs consumer (eachBatch) instead of the trigger and the function: Kafka's own share${gc ? `; broker ${gc}` : ''}` });
-    log(`kafka alone: n=${String(kafkaOnly.n)} p50 ${ms(kafkaOnly.p50)} ms, p99 ${ms(kafkaOnly.p99)} ms, max ${ms(kafkaOnly.max)} ms${gc ? `; broker ${gc}` : ''}`);
+    // The consumer reports its own CPU over its measured events (it exits when done).
+    const us = { ...(alone.cpuUsPerEvent === undefined ? {} : { consumer: alone.cpuUsPerEvent }), ...cpuPerEvent(cpu0, cpu1, sent) };
+    const cpu = Object.keys(us).length > 0 ? `cpu us/event ${usText(us)}` : '';
+    latencyRows.push({ name: 'kafka -> bare kafkajs', s: kafkaOnly, shape: `${latShape}, ${String(P)} partitions; the same producer, a bare kafkajs consumer (eachBatch) instead of the trigger and the function: Kafka's own share${cpu ? `; ${cpu}` : ''}${gc ? `; broker ${gc}` : ''}` });
+    log(`kafka alone: n=${String(kafkaOnly.n)} p50 ${ms(kafkaOnly.p50)} ms, p99 ${ms(kafkaOnly.p99)} ms, max ${ms(kafkaOnly.max)} ms${cpu ? `; ${cpu}` : ''}${gc ? `; broker ${gc}` : ''}`);
   }
   for (const mode of LATENCY_MODES) {
     const topic = await createTopic(`bench-lat-${mode}`);
