@@ -42,9 +42,9 @@
  * payload; a direct undici client sends the same payloads at the same rate to the same server
  * (send -> receive). Added latency = Kafka path minus direct path, per percentile (SPEC §10). A
  * third row, the same producer read by a bare kafkajs consumer (no trigger, no HTTP), shows Kafka's
- * own share of it (diagnostic; not part of the target), printed again after the verdict. Latency rows
- * also give the trigger's (or that bare consumer's) and the broker's CPU per event and the broker's stop-the-world GC pauses in the window (from `jstat`,
- * when the JDK has it).
+ * own share of it (diagnostic; not part of the target), printed again after the verdict. Latency
+ * rows also give the trigger's (or that bare consumer's) and the broker's CPU per event and the
+ * broker's stop-the-world GC pauses in the window (from `jstat`, when the JDK has it).
  *
  * Run inside the stack's network namespace:
  *   npm run stack -- up
