@@ -4,6 +4,7 @@ export * from './http-trigger.js';
 export * from './kafka-trigger.js';
 export * from './sqs-trigger.js';
 export * from './delivery.js';
+export * from './tenancy.js';
 export type { Schema, ValidationRule } from './schema/openapi.js';
 export type { CustomResourceDefinition, KindDefinition, PrinterColumn } from './schema/crd.js';
 export { buildCrds, KINDS, functionKind, httpTriggerKind, kafkaTriggerKind, sqsTriggerKind } from './schema/kinds.js';
