@@ -223,20 +223,31 @@ export function serviceSpecProblem(functionName: string, spec: ServiceLike['spec
 
 /**
  * Why delivering to (or routing to) a function's observed Service could reach something that is
- * not the function's own pods: the Service itself (see `serviceSpecProblem`), or an EndpointSlice
- * labelled for it that the endpointslice controller does not manage (hand-made, mirrored from
- * hand-made Endpoints) or that lists an endpoint that is not a Pod of the namespace.
- * `slices` are any EndpointSlices; those of other Services are ignored.
+ * not the function's own pods:
+ *  - the Service is of type ExternalName or sets externalIPs;
+ *  - it has a selector that does not pick the function's pods (`function: <name>`);
+ *  - an EndpointSlice labelled for it is managed by neither the endpointslice controller nor one
+ *    of `trustedManagers` (hand-made, or mirrored from hand-made Endpoints);
+ *  - a slice of the endpointslice controller lists an endpoint that is not a Pod of the namespace.
+ * A Service without a selector has only the endpoints others write: those of trusted managers
+ * (a service mesh's, `TRUSTED_ENDPOINTSLICE_MANAGERS`) are accepted as they are.
+ * `slices` may hold any EndpointSlices; those of other Services are ignored.
  */
-export function functionServiceProblem(functionName: string, service: ServiceLike, slices: Iterable<EndpointSliceLike> = []): TenancyProblem | undefined {
-  const spec = serviceSpecProblem(functionName, service.spec);
-  if (spec) return spec;
+export function functionServiceProblem(functionName: string, service: ServiceLike, slices: Iterable<EndpointSliceLike> = [], trustedManagers: readonly string[] = [ENDPOINTSLICE_CONTROLLER]): TenancyProblem | undefined {
+  const spec = service.spec;
+  if (spec?.type === 'ExternalName' || (spec?.externalName !== undefined && spec.externalName !== '') || (spec?.externalIPs && spec.externalIPs.length > 0)) {
+    return serviceSpecProblem(functionName, spec);
+  }
+  const selector = spec?.selector ?? {};
+  if (Object.keys(selector).length > 0 && selector.function !== functionName) return serviceSpecProblem(functionName, spec);
   const ns = service.metadata?.namespace;
   const name = service.metadata?.name ?? functionName;
   for (const s of slices) {
     if (s.metadata?.labels?.['kubernetes.io/service-name'] !== name || s.metadata.namespace !== ns) continue;
-    if (s.metadata.labels[MANAGED_BY_LABEL] !== ENDPOINTSLICE_CONTROLLER) {
-      return { reason: 'ForeignEndpoints', message: `EndpointSlice ${s.metadata.name ?? ''} of function ${functionName} is not managed by the endpointslice controller: its endpoints may not be the function's pods` };
+    const manager = s.metadata.labels[MANAGED_BY_LABEL] ?? '';
+    if (manager !== ENDPOINTSLICE_CONTROLLER) {
+      if (trustedManagers.includes(manager)) continue;
+      return { reason: 'ForeignEndpoints', message: `EndpointSlice ${s.metadata.name ?? ''} of function ${functionName} is not managed by the endpointslice controller (${MANAGED_BY_LABEL}: ${manager === '' ? 'none' : manager}): its endpoints may not be the function's pods` };
     }
     for (const ep of s.endpoints ?? []) {
       const ref = ep.targetRef;
