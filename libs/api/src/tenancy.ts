@@ -162,12 +162,13 @@ function queueMatches(patterns: readonly GrantPattern[], q: QueueIdentity): bool
 
 /**
  * Whether an SQSTrigger of `namespace` may use the controller's default AWS identity on `queue`
- * (receive, delete, change visibility) and send dead letters to `deadLetter`. undefined: allowed.
+ * (receive, delete, change visibility) and send dead letters to `deadLetter`; either may be left
+ * out to check the other alone. undefined: allowed.
  */
-export function sqsSharedIdentityProblem(grants: IdentityGrants, namespace: string, queue: QueueIdentity, deadLetter: QueueIdentity | undefined): TenancyProblem | undefined {
+export function sqsSharedIdentityProblem(grants: IdentityGrants, namespace: string, queue: QueueIdentity | undefined, deadLetter: QueueIdentity | undefined): TenancyProblem | undefined {
   const receive = grants.patterns(namespace, 'queues');
   if (!receive) return notGranted(namespace, 'AWS identity', 'spec.credentialsSecret');
-  if (!queueMatches(receive, queue)) {
+  if (queue && !queueMatches(receive, queue)) {
     return { reason: 'QueueNotGranted', message: `namespace ${namespace} may not use queue ${queue.url} with the controller's identity (tenancy.sharedIdentity grants it: ${patternList(grants, namespace, 'queues')})` };
   }
   if (deadLetter) {
