@@ -1,8 +1,10 @@
 /**
  * Assembles the HTTP trigger controller from the kit: informers (HTTPTriggers, Functions, the
- * functions' Services, the Ingresses kubeless made), the reconciler, and the mapping of every
- * secondary event back to the trigger keys it concerns. Used by main.ts and the integration tests.
+ * functions' Services, the EndpointSlices the endpointslice controller does not manage, the
+ * Ingresses kubeless made), the reconciler, and the mapping of every secondary event back to the
+ * trigger keys it concerns. Used by main.ts and the integration tests.
  */
+import { ENDPOINTSLICE_CONTROLLER, MANAGED_BY_LABEL } from '@kubeless/api';
 import { Controller, EventRecorder, Informer, controllerOf, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
 import type { Logger, Registry } from '@kubeless/observability';
 import type { PlanSettings } from './plan.js';
@@ -18,6 +20,8 @@ export interface HttpTriggerControllerOptions {
   concurrency?: number;
   instance?: string;
   resyncPeriodMs?: number;
+  /** EndpointSlice managers trusted beside the endpointslice controller (a mesh's); default none. */
+  trustedEndpointSliceManagers?: readonly string[];
 }
 
 export interface HttpTriggerControllerParts {
@@ -32,13 +36,34 @@ export function buildHttpTriggerController(o: HttpTriggerControllerOptions): Htt
   const functions = new Informer(o.client, resourceByKind('Function', 'kubeless.io'), opts);
   const services = new Informer(o.client, resourceByKind('Service'), owned);
   const ingresses = new Informer(o.client, resourceByKind('Ingress', 'networking.k8s.io'), owned);
-  const reconciler = new HttpTriggerReconciler({ client: o.client, functions, services, ingresses, settings: o.settings ?? {} });
-  /** A Function or its Service concerns every trigger naming that function. */
-  const byFunction = (obj: KubeObject): string[] =>
+  // Only the slices that can be foreign: `!=` also selects slices without the label. The
+  // controller's own slices list the Service's selected pods, which the Service check covers.
+  const endpointSlices = new Informer(o.client, resourceByKind('EndpointSlice', 'discovery.k8s.io'), {
+    ...opts,
+    labelSelector: `${MANAGED_BY_LABEL}!=${ENDPOINTSLICE_CONTROLLER}`,
+  });
+  const reconciler = new HttpTriggerReconciler({
+    client: o.client,
+    functions,
+    services,
+    ingresses,
+    endpointSlices,
+    settings: o.settings ?? {},
+    ...(o.trustedEndpointSliceManagers ? { trustedEndpointSliceManagers: o.trustedEndpointSliceManagers } : {}),
+  });
+  /** The triggers of namespace `ns` naming function `fn`. */
+  const naming = (ns: string | undefined, fn: string | undefined): string[] =>
     triggers
-      .list(obj.metadata?.namespace)
-      .filter((t) => t.spec['function-name'] === obj.metadata?.name)
+      .list(ns)
+      .filter((t) => t.spec['function-name'] === fn)
       .map((t) => `${t.metadata.namespace ?? ''}/${t.metadata.name ?? ''}`);
+  /** A Function or its Service concerns every trigger naming that function. */
+  const byFunction = (obj: KubeObject): string[] => naming(obj.metadata?.namespace, obj.metadata?.name);
+  /** A slice concerns the triggers of the function whose Service it is labelled for (Services are named like their function). */
+  const bySlice = (obj: KubeObject): string[] => {
+    const service = obj.metadata?.labels?.['kubernetes.io/service-name'];
+    return service ? naming(obj.metadata?.namespace, service) : [];
+  };
   const toOwner = (child: KubeObject): string[] => {
     const ref = controllerOf(child, 'HTTPTrigger');
     return ref ? [`${child.metadata?.namespace ?? ''}/${ref.name}`] : [];
@@ -52,6 +77,7 @@ export function buildHttpTriggerController(o: HttpTriggerControllerOptions): Htt
     watches: [
       { informer: functions, map: byFunction },
       { informer: services, map: byFunction },
+      { informer: endpointSlices, map: bySlice },
       // Status (the load-balancer address) and drift of the Ingress itself.
       { informer: ingresses, map: toOwner },
     ],
@@ -62,5 +88,5 @@ export function buildHttpTriggerController(o: HttpTriggerControllerOptions): Htt
     concurrency: o.concurrency ?? 4,
     resyncPeriodMs: o.resyncPeriodMs,
   });
-  return { controller, informers: [triggers, functions, services, ingresses] };
+  return { controller, informers: [triggers, functions, services, endpointSlices, ingresses] };
 }

@@ -1,12 +1,13 @@
 /**
  * http-trigger: process wiring only. HTTPTriggers -> Ingress or HTTPRoute, plus the gateway's
- * Middlewares (traefik) or KongPlugins and KongConsumer (kong).
+ * Middlewares (traefik) or KongPlugins, KongConsumer and ACL credential Secret (kong).
  */
 import os from 'node:os';
 import { GATEWAYS } from '@kubeless/api';
 import { commonShape, env, leaseShape, loadConfig } from '@kubeless/config';
 import { KubeClient, Manager, leaderElectionFrom, stopOnSignals } from '@kubeless/controller';
 import { HealthServer, createLogger, createRegistry } from '@kubeless/observability';
+import { DEFAULT_ANNOTATION_DENY, annotationPolicy } from './annotations.js';
 import { buildHttpTriggerController } from './controller.js';
 
 const config = loadConfig({
@@ -18,6 +19,15 @@ const config = loadConfig({
   DEFAULT_GATEWAY: env.enum(GATEWAYS).default('nginx'),
   /** The IngressClass of a trigger that names none; unset: the gateway's name. */
   INGRESS_CLASS_NAME: env.string().optional(),
+  /**
+   * Key patterns (comma-separated, `*` any run of characters) a trigger annotation must match to
+   * reach the Ingress; unset: any key not denied.
+   */
+  ANNOTATIONS_ALLOW: env.list().default([]),
+  /** Key patterns refused on triggers; default every snippet; `-` denies nothing beyond the keys kubeless generates. */
+  ANNOTATIONS_DENY: env.list().default([...DEFAULT_ANNOTATION_DENY]),
+  /** EndpointSlice managers trusted beside the endpointslice controller (comma-separated; a service mesh's). */
+  TRUSTED_ENDPOINTSLICE_MANAGERS: env.list().default([]),
   RECONCILE_CONCURRENCY: env.int(1, 256).default(4),
   ...leaseShape('kubeless-http-trigger'),
   /** Every trigger is reconciled again this often, changed or not. */
@@ -38,7 +48,9 @@ const { controller, informers } = buildHttpTriggerController({
     defaultGateway: config.DEFAULT_GATEWAY,
     ...(config.INGRESS_CLASS_NAME ? { ingressClassName: config.INGRESS_CLASS_NAME } : {}),
     ...(config.ACME_ISSUER ? { acmeIssuer: { name: config.ACME_ISSUER, kind: config.ACME_ISSUER_KIND } } : {}),
+    annotations: annotationPolicy(config.ANNOTATIONS_ALLOW, config.ANNOTATIONS_DENY),
   },
+  trustedEndpointSliceManagers: config.TRUSTED_ENDPOINTSLICE_MANAGERS,
   concurrency: config.RECONCILE_CONCURRENCY,
   instance: identity,
   resyncPeriodMs: config.RESYNC_PERIOD,

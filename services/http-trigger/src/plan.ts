@@ -4,19 +4,23 @@
  * expects today (reference/gateways.md):
  * - nginx: an Ingress with `ingressClassName: nginx` and `nginx.ingress.kubernetes.io/*` annotations;
  * - traefik: an Ingress plus `traefik.io` Middlewares referenced by `router.middlewares`;
- * - kong: an Ingress plus KongPlugins (and a KongConsumer for basic auth) with `konghq.com/*` annotations;
+ * - kong: an Ingress plus KongPlugins (and for basic auth a KongConsumer, an `acl` KongPlugin and
+ *   the consumer's ACL credential Secret) with `konghq.com/*` annotations;
  * - with `gatewayParent`: a Gateway API HTTPRoute instead of the Ingress.
- * Every object is named after the trigger, labelled, and owned by it (controller reference), so it
- * goes with the trigger by garbage collection. No I/O. A trigger that cannot be served yields a
- * `PlanError` carrying the status reason.
+ * The route is named like the trigger; the gateway objects carry a hash of the trigger's
+ * namespace and name (names.ts), so they never meet another namespace's in a gateway's global
+ * name space. Every object is labelled and owned by the trigger (controller reference), so it goes
+ * with the trigger by garbage collection. The trigger's own annotations pass the operator's
+ * policy (annotations.ts). No I/O. A trigger that cannot be served yields a `PlanError` carrying
+ * the status reason.
  */
 import type { Gateway, HTTPTrigger } from '@kubeless/api';
 import { controllerRef, type KubeObject } from '@kubeless/controller';
+import { DEFAULT_ANNOTATION_POLICY, filterAnnotations, type AnnotationPolicy } from './annotations.js';
+import { childName, incarnationName, kongIdentity } from './names.js';
 
 /** Label on every child: the trigger it belongs to (the children of one trigger are listed by it). */
 export const TRIGGER_LABEL = 'kubeless.io/http-trigger';
-/** Trigger annotations that are not copied to the children (client bookkeeping). */
-const NOT_COPIED_PREFIX = 'kubectl.kubernetes.io/';
 export const CORS_METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'OPTIONS'];
 export const CORS_HEADERS = ['DNT', 'User-Agent', 'X-Requested-With', 'If-Modified-Since', 'Cache-Control', 'Content-Type', 'Range', 'Authorization'];
 export const CORS_MAX_AGE = 1728000;
@@ -26,13 +30,21 @@ export class PlanError extends Error {
   override readonly name = 'PlanError';
   readonly code = 'KUBELESS_HTTP_TRIGGER_PLAN';
   readonly retriable = false;
+  /**
+   * @param withdraw the trigger must not keep any route it had (a refusal for safety, not a
+   *   spec the route could wait out).
+   */
   constructor(
     readonly reason: string,
     message: string,
+    readonly withdraw = false,
   ) {
     super(message);
   }
 }
+
+/** The reason of a trigger refused for an annotation the policy does not allow. */
+export const ANNOTATION_NOT_ALLOWED = 'AnnotationNotAllowed';
 
 /** The function's Service as observed: the backend of the route. */
 export interface Backend {
@@ -48,6 +60,8 @@ export interface PlanSettings {
   defaultGateway?: Gateway;
   /** The IngressClass of a trigger that names none; default the gateway's name. */
   ingressClassName?: string;
+  /** Which trigger annotations reach the Ingress; default: all but snippets and the generated keys. */
+  annotations?: AnnotationPolicy;
 }
 
 /** A CRD the planned objects need, checked through discovery before applying. */
@@ -67,8 +81,13 @@ export interface SecretRequirement {
 export interface HttpTriggerPlan {
   /** The route object: the Ingress or the HTTPRoute named like the trigger. */
   route: KubeObject;
-  /** The gateway objects beside it (Middlewares, KongPlugins, KongConsumer). */
+  /** The gateway objects beside it (Middlewares, KongPlugins, KongConsumer), applied before the route. */
   extras: KubeObject[];
+  /**
+   * Objects created once and never read or changed (the Kong ACL credential Secret), before the
+   * extras: an existing one of that name is accepted as it is.
+   */
+  createOnly: KubeObject[];
   apis: RequiredApi[];
   secret: SecretRequirement | undefined;
   url: string;
@@ -77,6 +96,8 @@ export interface HttpTriggerPlan {
 const MIDDLEWARE = { apiVersion: 'traefik.io/v1alpha1', kind: 'Middleware' };
 const KONG_PLUGIN = { apiVersion: 'configuration.konghq.com/v1', kind: 'KongPlugin' };
 const KONG_CONSUMER = { apiVersion: 'configuration.konghq.com/v1', kind: 'KongConsumer' };
+/** The KIC label of a credential Secret, and the value for an ACL group. */
+export const KONG_CREDENTIAL_LABEL = 'konghq.com/credential';
 export const API_MIDDLEWARE: RequiredApi = { group: 'traefik.io', version: 'v1alpha1', plural: 'middlewares' };
 export const API_KONG_PLUGIN: RequiredApi = { group: 'configuration.konghq.com', version: 'v1', plural: 'kongplugins' };
 export const API_KONG_CONSUMER: RequiredApi = { group: 'configuration.konghq.com', version: 'v1', plural: 'kongconsumers' };
@@ -106,6 +127,10 @@ export function planHttpTrigger(t: HTTPTrigger, backend: Backend, settings: Plan
   const cors = spec['cors-enable'] === true;
   // The schema rejects this too; a trigger written before the rule existed still gets a reason.
   if (acme && tlsSecret !== '') throw new PlanError('InvalidSpec', 'tls and tls-secret are exclusive: set one of them');
+  const own = filterAnnotations(t.metadata.annotations, settings.annotations ?? DEFAULT_ANNOTATION_POLICY);
+  if (own.refused.length > 0) {
+    throw new PlanError(ANNOTATION_NOT_ALLOWED, `annotation ${own.refused.join('; ')}: remove it from the HTTPTrigger (the operator sets the policy in httpTrigger.annotations)`, true);
+  }
 
   const meta = (objName: string, extra: { annotations?: Record<string, string> } = {}): KubeObject['metadata'] => ({
     name: objName,
@@ -118,10 +143,11 @@ export function planHttpTrigger(t: HTTPTrigger, backend: Backend, settings: Plan
   const url = `${secure ? 'https' : 'http'}://${host === '' ? '*' : host}${path}`;
   const secret: SecretRequirement | undefined = auth === '' ? undefined : { name: auth, form: gateway === 'kong' ? 'kong-credential' : 'htpasswd' };
   const extras: KubeObject[] = [];
+  const createOnly: KubeObject[] = [];
   const apis: RequiredApi[] = [];
 
   // --- gateway objects shared by the Ingress and the HTTPRoute forms
-  const mwName = (what: string): string => `${name}-${what}`;
+  const mwName = (what: string): string => childName(namespace, name, what);
   const middlewares: string[] = [];
   const plugins: string[] = [];
   if (gateway === 'traefik') {
@@ -154,9 +180,23 @@ export function planHttpTrigger(t: HTTPTrigger, backend: Backend, settings: Plan
   } else if (gateway === 'kong') {
     const kongClass = { 'kubernetes.io/ingress.class': spec.ingressClassName ?? settings.ingressClassName ?? 'kong' };
     if (auth !== '') {
-      plugins.push(mwName('basic-auth'));
+      // basic-auth accepts the credentials of any consumer in Kong (consumers are global): the
+      // acl plugin lets through only this trigger's consumer, by a group named after its uid.
+      const uid = t.metadata.uid ?? '';
+      if (uid === '') throw new PlanError('InvalidSpec', 'the trigger has no uid yet: kong basic auth needs it for the consumer ACL group');
+      const identity = kongIdentity(uid);
+      const aclSecret = incarnationName(name, 'acl', uid);
+      plugins.push(mwName('basic-auth'), mwName('acl'));
+      createOnly.push({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { ...meta(aclSecret), labels: { ...childLabels(t), [KONG_CREDENTIAL_LABEL]: 'acl' } },
+        type: 'Opaque',
+        stringData: { group: identity },
+      });
       extras.push({ ...KONG_PLUGIN, metadata: meta(mwName('basic-auth'), { annotations: kongClass }), plugin: 'basic-auth', config: { hide_credentials: true } });
-      extras.push({ ...KONG_CONSUMER, metadata: meta(mwName('consumer'), { annotations: kongClass }), username: `${namespace}-${name}`, credentials: [auth] });
+      extras.push({ ...KONG_PLUGIN, metadata: meta(mwName('acl'), { annotations: kongClass }), plugin: 'acl', config: { allow: [identity], hide_groups_header: true } });
+      extras.push({ ...KONG_CONSUMER, metadata: meta(mwName('consumer'), { annotations: kongClass }), username: identity, credentials: [auth, aclSecret] });
       apis.push(API_KONG_PLUGIN, API_KONG_CONSUMER);
     }
     if (cors) {
@@ -172,7 +212,7 @@ export function planHttpTrigger(t: HTTPTrigger, backend: Backend, settings: Plan
   }
 
   if (spec.gatewayParent) {
-    return { route: planHttpRoute(t, backend, host, path, gateway, middlewares, plugins, meta(name)), extras, apis: [...apis, API_HTTPROUTE], secret, url };
+    return { route: planHttpRoute(t, backend, host, path, gateway, middlewares, plugins, meta(name)), extras, createOnly, apis: [...apis, API_HTTPROUTE], secret, url };
   }
 
   // --- the Ingress
@@ -216,8 +256,8 @@ export function planHttpTrigger(t: HTTPTrigger, backend: Backend, settings: Plan
     // No issuer anywhere: cert-manager's ingress-shim honours tls-acme with its default issuer.
     else annotations['kubernetes.io/tls-acme'] = 'true';
   }
-  // The trigger's own annotations are copied over the generated ones (as the original did).
-  for (const [k, v] of Object.entries(t.metadata.annotations ?? {})) if (!k.startsWith(NOT_COPIED_PREFIX)) annotations[k] = v;
+  // The trigger's own annotations that passed the policy (none of them is a generated key).
+  Object.assign(annotations, own.copied);
 
   const rule: Record<string, unknown> = {
     http: { paths: [{ path: ingressPath, pathType, backend: { service: { name: backend.service, port: { number: backend.port } } } }] },
@@ -227,7 +267,7 @@ export function planHttpTrigger(t: HTTPTrigger, backend: Backend, settings: Plan
   if (tlsSecret !== '') ingressSpec.tls = [{ ...(host !== '' ? { hosts: [host] } : {}), secretName: tlsSecret }];
   else if (acme) ingressSpec.tls = [{ ...(host !== '' ? { hosts: [host] } : {}), secretName: `${name}-tls` }];
   const route: KubeObject = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: meta(name, { annotations }), spec: ingressSpec };
-  return { route, extras, apis, secret, url };
+  return { route, extras, createOnly, apis, secret, url };
 }
 
 function planHttpRoute(

@@ -1,18 +1,26 @@
 /**
- * The HTTP trigger's reconcile: observe (the trigger, its Function and the Function's Service,
- * the auth Secret's shape, the existing route) -> plan (pure, plan.ts) -> apply (server-side
- * apply, field manager `kubeless-http-trigger`, gateway objects before the route that references
- * them) -> prune (children of the trigger no longer planned) -> status (RouteReady, Ready, url,
- * address). No finalizer: children carry a controller owner reference to the trigger, and the
- * trigger gets a (non-controller) owner reference to its Function, so deleting either cleans up
- * by garbage collection. A route object of the same name that the trigger does not own is never
- * touched.
+ * The HTTP trigger's reconcile: observe (the trigger, its Function and the Function's Service
+ * with its hand-made EndpointSlices, the auth Secret's shape where the operator lets the
+ * controller read it, the existing route) -> plan (pure, plan.ts) -> apply (create-only objects,
+ * then server-side apply, field manager `kubeless-http-trigger`, gateway objects before the route
+ * that references them) -> prune (children of the trigger no longer planned) -> status
+ * (RouteReady, Ready, url, address). No finalizer: children carry a controller owner reference to
+ * the trigger, and the trigger gets a (non-controller) owner reference to its Function, so
+ * deleting either cleans up by garbage collection. A route object of the same name that the
+ * trigger does not own is never touched.
+ *
+ * Tenancy (README "Security model"): a function Service that could lead out of its namespace
+ * (`functionServiceProblem`) or a trigger annotation the policy refuses gets no route at all, and
+ * any route the trigger had is removed. Secrets are read only by name where the chart grants it
+ * (`httpTrigger.rbac.secrets`); elsewhere the shape check is skipped and the status says so.
  */
-import type { Condition, HTTPTrigger, HTTPTriggerStatus } from '@kubeless/api';
+import type { Condition, EndpointSliceLike, HTTPTrigger, HTTPTriggerStatus } from '@kubeless/api';
+import { ENDPOINTSLICE_CONTROLLER, functionServiceProblem } from '@kubeless/api';
 import {
   ApiError,
   TerminalError,
   getCondition,
+  isConflict,
   isForbidden,
   isInvalid,
   isNotFound,
@@ -50,13 +58,20 @@ export interface HttpTriggerReconcilerDeps {
   functions: Informer;
   services: Informer;
   ingresses: Informer;
+  /** EndpointSlices the endpointslice controller does not manage (the only ones that can be foreign). */
+  endpointSlices: Informer;
   settings: PlanSettings;
+  /** EndpointSlice managers trusted beside the endpointslice controller (a mesh's); default none. */
+  trustedEndpointSliceManagers?: readonly string[];
 }
 
 interface Problem {
   reason: string;
   message: string;
 }
+
+/** The outcome of the Secret check: a problem that stops the route, or a note for the status. */
+type SecretCheck = { problem: Problem; note?: undefined } | { problem?: undefined; note?: string };
 
 export class HttpTriggerReconciler {
   readonly #d: HttpTriggerReconcilerDeps;
@@ -84,23 +99,42 @@ export class HttpTriggerReconciler {
     const svc = this.#d.services.get(ns, fnName);
     const port = (svc?.spec as { ports?: { port?: number }[] } | undefined)?.ports?.[0]?.port;
     if (!svc || port === undefined) return fail({ reason: 'ServiceNotFound', message: `function "${fnName}" has no Service with a port yet` });
+    const slices = this.#d.endpointSlices.list(ns) as EndpointSliceLike[];
+    const leaves = functionServiceProblem(fnName, svc, slices, this.#trusted());
+    if (leaves) {
+      // Withdrawn, not waited out: the Service and slice watches bring the trigger back when it changes.
+      await this.#prune(t, [], ctx.signal);
+      delete status.address;
+      return fail(leaves, undefined);
+    }
 
     let plan;
     try {
       plan = planHttpTrigger(t, { service: fnName, port }, this.#d.settings);
     } catch (err) {
       if (!(err instanceof PlanError)) throw err;
+      if (err.withdraw) {
+        await this.#prune(t, [], ctx.signal);
+        delete status.address;
+      }
       fail(err);
       throw new TerminalError(err.reason, err.message);
     }
     status.url = plan.url;
 
+    let note: string | undefined;
     if (plan.secret) {
-      const problem = await this.#checkSecret(ns, plan.secret, ctx.signal);
-      if (problem) return fail(problem);
+      const check = await this.#checkSecret(ns, plan.secret, ctx.signal);
+      if (check.problem) return fail(check.problem);
+      note = check.note;
     }
 
-    // Gateway objects first: the route must never reference a Middleware or plugin that is not there.
+    // Credentials first, then gateway objects: the route must never reference a Middleware,
+    // plugin or credential that is not there.
+    for (const desired of plan.createOnly) {
+      const problem = await this.#createOnce(desired, ctx);
+      if (problem) return fail(problem, problem.reason.endsWith('Invalid') ? undefined : { requeueAfterMs: RECHECK_MS });
+    }
     for (const desired of [...plan.extras, plan.route]) {
       const problem = await this.#ensure(t, desired, ctx);
       if (problem) return fail(problem, problem.reason.endsWith('Invalid') ? undefined : { requeueAfterMs: RECHECK_MS });
@@ -115,8 +149,9 @@ export class HttpTriggerReconciler {
     }
     if (address) status.address = address;
     else delete status.address;
-    setCondition(conditions, { type: 'RouteReady', status: 'True', reason: 'Applied', message: `${plan.route.kind} ${t.metadata.name ?? ''} routes ${plan.url}` });
-    summarise(conditions, DEPENDENTS, 'Routed', `serving at ${plan.url}`);
+    const suffix = note ? `; ${note}` : '';
+    setCondition(conditions, { type: 'RouteReady', status: 'True', reason: 'Applied', message: `${plan.route.kind} ${t.metadata.name ?? ''} routes ${plan.url}${suffix}` });
+    summarise(conditions, DEPENDENTS, 'Routed', `serving at ${plan.url}${suffix}`);
     if (getCondition(conditions, 'Ready')?.status === 'True' && wasReady !== 'True') ctx.record('Normal', 'Routed', `routing ${plan.url} to function ${fnName}`);
     return undefined;
   };
@@ -134,31 +169,63 @@ export class HttpTriggerReconciler {
     );
   }
 
-  /** The Secret must exist, and for kong be a labelled basic-auth credential. Never modified, never logged. */
-  async #checkSecret(namespace: string, req: SecretRequirement, signal: AbortSignal): Promise<Problem | undefined> {
+  #trusted(): readonly string[] | undefined {
+    const extra = this.#d.trustedEndpointSliceManagers ?? [];
+    return extra.length === 0 ? undefined : [ENDPOINTSLICE_CONTROLLER, ...extra];
+  }
+
+  /**
+   * The Secret must exist, and for kong be a labelled basic-auth credential. Read only where the
+   * operator granted it by name (`httpTrigger.rbac.secrets`): elsewhere the read is forbidden,
+   * the check is skipped (the gateway reads the Secret itself) and the note says so. Never
+   * modified, never logged.
+   */
+  async #checkSecret(namespace: string, req: SecretRequirement, signal: AbortSignal): Promise<SecretCheck> {
     const path = `/api/v1/namespaces/${namespace}/secrets/${encodeURIComponent(req.name)}`;
     let secret: KubeObject & { type?: string; data?: Record<string, string> };
     try {
       secret = await this.#d.client.get(path, signal);
     } catch (err) {
-      if (isNotFound(err)) return { reason: 'SecretNotFound', message: `basic-auth Secret "${req.name}" not found in namespace ${namespace}` };
-      if (isForbidden(err)) return { reason: 'SecretForbidden', message: `the http-trigger may not read the basic-auth Secret "${req.name}" in namespace ${namespace}` };
+      if (isNotFound(err)) return { problem: { reason: 'SecretNotFound', message: `basic-auth Secret "${req.name}" not found in namespace ${namespace}` } };
+      if (isForbidden(err)) {
+        return { note: `basic-auth Secret "${req.name}" not checked: the http-trigger may not read it (the operator can grant it in httpTrigger.rbac.secrets)` };
+      }
       throw err;
     }
     const keys = Object.keys(secret.data ?? {});
     if (req.form === 'htpasswd' && !keys.includes('auth')) {
-      return { reason: 'SecretInvalid', message: `basic-auth Secret "${req.name}" has no key "auth" (an htpasswd file, e.g. from \`htpasswd -c auth user\`)` };
+      return { problem: { reason: 'SecretInvalid', message: `basic-auth Secret "${req.name}" has no key "auth" (an htpasswd file, e.g. from \`htpasswd -c auth user\`)` } };
     }
     if (req.form === 'kong-credential') {
       const labelled = secret.metadata?.labels?.['konghq.com/credential'] === 'basic-auth';
       if (secret.type !== 'kubernetes.io/basic-auth' || !labelled || !keys.includes('username') || !keys.includes('password')) {
-        return {
+        return { problem: {
           reason: 'SecretInvalid',
           message:
             `Kong needs the plaintext credentials: basic-auth-secret "${req.name}" must be a kubernetes.io/basic-auth Secret with username and password, ` +
             'labelled konghq.com/credential=basic-auth (an htpasswd Secret cannot be used); kubeless does not modify your Secret',
-        };
+        } };
       }
+    }
+    return {};
+  }
+
+  /**
+   * Creates `desired` (POST) unless an object of that name exists, which is accepted as it is:
+   * the controller may only create Secrets, never read or change them. A Secret made beforehand
+   * under that name was made by someone who can read the trigger's uid, i.e. its own namespace,
+   * and can only name a group that namespace knows. Pruned by garbage collection with the trigger.
+   */
+  async #createOnce(desired: KubeObject, ctx: ReconcileContext): Promise<Problem | undefined> {
+    const kind = desired.kind ?? '';
+    const r = resourceFor(desired.apiVersion ?? '', kind);
+    try {
+      await this.#d.client.create(collectionPath(r, desired.metadata?.namespace), desired, ctx.signal);
+    } catch (err) {
+      if (isConflict(err)) return undefined;
+      if (isForbidden(err)) return { reason: 'Forbidden', message: `the http-trigger may not create the ${kind} "${desired.metadata?.name ?? ''}" that kong basic auth needs (its ClusterRole grants secrets: create)` };
+      if (isInvalid(err)) return { reason: `${kind}Invalid`, message: `the API server rejected the ${kind}: ${err instanceof ApiError ? err.message : String(err)}` };
+      throw err;
     }
     return undefined;
   }
