@@ -2,12 +2,16 @@
  * The pure half of the function controller: from a Function and kubeless-config to the whole
  * child objects it should own (ConfigMap, Service, Deployment, optional HPA), with deterministic
  * names, owner references and labels. No I/O. A Function that cannot be served yields a
- * `PlanError` with the reason for its status instead of objects.
+ * `PlanError` with the reason for its status instead of objects; so does one that asks for more
+ * than a tenant may (pod fields that escalate and kubeless-config does not turn on, a
+ * ServiceAccount name that is not one of its namespace, a Service that would route outside the
+ * namespace), so none of its children is applied and those it already has stay as they were.
  */
 import { createHash } from 'node:crypto';
-import { DEFAULT_FUNCTION_TIMEOUT_SECONDS, type Function as KubelessFunction } from '@kubeless/api';
+import { DEFAULT_FUNCTION_TIMEOUT_SECONDS, serviceSpecProblem, type Function as KubelessFunction } from '@kubeless/api';
 import { canonical, controllerRef, type KubeObject } from '@kubeless/controller';
 import { mergeUnder } from './merge.js';
+import { podFieldMessage, podFieldProblems, serviceAccountNameProblem } from './pod-policy.js';
 import { resolveRuntime, runtimeIds, type KubelessConfig } from './runtime-config.js';
 
 export const INSTALL_VOLUME = '/kubeless';
@@ -89,6 +93,10 @@ export function planFunction(fn: KubelessFunction, cfg: KubelessConfig): Functio
   const contentType = spec['function-content-type'] ?? '';
   const isArchive = contentType.includes('+zip') || contentType.includes('+compressedtar');
 
+  // --- What a tenant may not ask for, checked on the Function's own template only (kubeless-config's is the operator's).
+  const escalating = podFieldProblems(spec.deployment, cfg.podSpecFeatures);
+  if (escalating.length > 0) throw new PlanError('PodFieldNotAllowed', podFieldMessage(escalating));
+
   // --- the Deployment template: the function's own, the config template filling what it lacks.
   const userDeployment = obj(mergeUnder(obj(spec.deployment), cfg.deployment));
   const podSpecIn = obj(obj(obj(userDeployment.spec).template).spec);
@@ -119,12 +127,17 @@ export function planFunction(fn: KubelessFunction, cfg: KubelessConfig): Functio
   const port0 = servicePorts[0] ?? {};
   const servicePort = typeof port0.port === 'number' ? port0.port : DEFAULT_PORT;
   const targetPort = typeof port0.targetPort === 'number' ? port0.targetPort : servicePort;
+  // The function's own selector keys always, and win: the Service selects only the function's pods.
+  const userSelector = Object.fromEntries(Object.entries(obj(svcIn.selector)).filter((e): e is [string, string] => typeof e[1] === 'string'));
   const serviceSpec: Json = {
     ...svcIn,
     ports: servicePorts,
-    selector: isObject(svcIn.selector) && Object.keys(svcIn.selector).length > 0 ? svcIn.selector : selector,
+    selector: { ...userSelector, ...selector },
     type: typeof svcIn.type === 'string' && svcIn.type !== '' ? svcIn.type : 'ClusterIP',
   };
+  // A Service stays in its namespace: no ExternalName, no externalIPs.
+  const serviceProblem = serviceSpecProblem(name, serviceSpec);
+  if (serviceProblem) throw new PlanError(serviceProblem.reason, `${serviceProblem.message}; remove it from spec.service`);
   // clusterIP is immutable and allocated by the API server; only "None" (headless) is the user's to set.
   if (serviceSpec.clusterIP !== 'None') delete serviceSpec.clusterIP;
   delete serviceSpec.clusterIPs;
@@ -250,6 +263,8 @@ export function planFunction(fn: KubelessFunction, cfg: KubelessConfig): Functio
     typeof podSpecIn.serviceAccountName === 'string' && podSpecIn.serviceAccountName !== '' && podSpecIn.serviceAccountName !== 'default'
       ? podSpecIn.serviceAccountName
       : undefined;
+  const saProblem = serviceAccountName === undefined ? undefined : serviceAccountNameProblem(serviceAccountName, namespace);
+  if (saProblem) throw new PlanError('InvalidServiceAccountName', saProblem);
   const podSecurity = mergeUnder(obj(podSpecIn.securityContext), {
     runAsNonRoot: true,
     runAsUser: 1000,

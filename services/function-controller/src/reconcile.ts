@@ -92,7 +92,7 @@ export class FunctionReconciler {
     status.url = plan.url;
 
     const ns = fn.metadata.namespace ?? 'default';
-    const missing = await this.#missingSecrets(ns, plan.secrets, ctx.signal);
+    const { missing, unchecked } = await this.#checkSecrets(ns, plan.secrets, ctx.signal);
     if (missing.length > 0) {
       const message = `Secret ${missing.map((s) => `"${s}"`).join(', ')} not found in namespace ${ns}; the pods cannot start`;
       setCondition(conditions, { type: 'DeploymentReady', status: 'False', reason: 'SecretNotFound', message });
@@ -135,7 +135,7 @@ export class FunctionReconciler {
     const ready = dstatus?.readyReplicas ?? 0;
     const updated = dstatus?.updatedReplicas ?? 0;
     const current = observed !== undefined && (dstatus?.observedGeneration ?? 0) >= (observed.metadata?.generation ?? 0);
-    const problem = podProblem(this.#d.pods, ns, fn.metadata.name ?? '');
+    const problem = podProblem(this.#d.pods, ns, fn.metadata.name ?? '') ?? replicaFailure(observed);
     status.replicas = desiredReplicas;
     status.readyReplicas = ready;
     if (current && ready >= desiredReplicas && updated >= desiredReplicas && desiredReplicas > 0) {
@@ -147,7 +147,7 @@ export class FunctionReconciler {
         type: 'DeploymentReady',
         status: 'False',
         reason: 'WaitingForReplicas',
-        message: `${String(ready)}/${String(desiredReplicas)} replicas ready${current ? '' : '; rollout in progress'}`,
+        message: `${String(ready)}/${String(desiredReplicas)} replicas ready${current ? '' : '; rollout in progress'}${uncheckedHint(unchecked)}`,
       });
     }
     summarise(conditions, DEPENDENTS, 'Deployed', `serving at ${plan.url}`);
@@ -156,8 +156,15 @@ export class FunctionReconciler {
     return undefined;
   };
 
-  async #missingSecrets(namespace: string, names: string[], signal: AbortSignal): Promise<string[]> {
+  /**
+   * Which of the Secrets the pods mount are missing, asking for metadata only. The controller has
+   * no Secret rights but those the operator grants by namespace and name
+   * (functionController.rbac.secrets): a Secret it may not read (403) is `unchecked`, not an error;
+   * the pods then wait for it as a kubelet does, and the status names it.
+   */
+  async #checkSecrets(namespace: string, names: string[], signal: AbortSignal): Promise<{ missing: string[]; unchecked: string[] }> {
     const missing: string[] = [];
+    const unchecked: string[] = [];
     for (const name of names) {
       try {
         // Metadata only: the controller never receives the Secret's data.
@@ -167,10 +174,11 @@ export class FunctionReconciler {
         });
       } catch (err) {
         if (isNotFound(err)) missing.push(name);
+        else if (err instanceof ApiError && err.status === 403) unchecked.push(name);
         else throw err;
       }
     }
-    return missing;
+    return { missing, unchecked };
   }
 
   /** Applies `desired` unless a foreign object holds its name or it is already as desired. */
@@ -237,6 +245,23 @@ export class FunctionReconciler {
       if (outcome.terminal) throw new TerminalError(outcome.reason, outcome.message);
     }
   }
+}
+
+/** The end of a WaitingForReplicas message when the pods mount Secrets the controller may not check. */
+function uncheckedHint(unchecked: readonly string[]): string {
+  if (unchecked.length === 0) return '';
+  return `; the pods need Secret ${unchecked.map((s) => `"${s}"`).join(', ')}, which kubeless is not granted to check (functionController.rbac.secrets): if it is missing, the pods wait for it`;
+}
+
+/**
+ * Why the Deployment's pods cannot be created, from its ReplicaFailure condition (the ReplicaSet's,
+ * copied by the deployment controller): admission refused them, e.g. Pod Security or a
+ * ServiceAccount that does not exist in the namespace.
+ */
+export function replicaFailure(deployment: KubeObject | undefined): { reason: string; message: string } | undefined {
+  const conditions = (deployment?.status as { conditions?: { type?: string; status?: string; message?: string }[] } | undefined)?.conditions ?? [];
+  const c = conditions.find((x) => x.type === 'ReplicaFailure' && x.status === 'True');
+  return c ? { reason: 'ReplicaFailure', message: `the pods cannot be created: ${c.message ?? 'see the ReplicaSet events'}` } : undefined;
 }
 
 interface ContainerStatus {

@@ -1,8 +1,9 @@
 /**
  * The kubeless-config ConfigMap (reference/kubeless.md §2.1, §3.6): runtime images per phase, a
- * deployment template merged under every function, and the provision image that prepares code.
+ * deployment template merged under every function, the provision image that prepares code, and
+ * which pod fields that escalate a Function may ask for (`pod-spec-features`, all off by default).
  * Parsing never throws: a bad key is reported and its default kept, so one typo cannot stop
- * every function.
+ * every function (nor turn a pod feature on).
  */
 import { parse } from 'yaml';
 
@@ -29,11 +30,36 @@ export interface RuntimeFamily {
   versions: RuntimeVersion[];
 }
 
+/**
+ * The pod fields that escalate, which a Function's own `deployment` may set only when the
+ * operator turns them on in kubeless-config (`pod-spec-features`), as Knative Serving's
+ * `kubernetes.podspec-*` flags. The operator's own `deployment` template is trusted, never checked.
+ *  - privileged: a container's `securityContext.privileged: true`
+ *  - allowPrivilegeEscalation: a container's `securityContext.allowPrivilegeEscalation: true`
+ *  - addCapabilities: a container's `securityContext.capabilities.add` (any)
+ *  - hostPath: a `hostPath` volume
+ *  - hostNetwork, hostPID, hostIPC: the pod's host namespaces
+ *  - hostPort: a container port's `hostPort`
+ * Containers and init containers alike.
+ */
+export const POD_SPEC_FEATURES = ['privileged', 'allowPrivilegeEscalation', 'addCapabilities', 'hostPath', 'hostNetwork', 'hostPID', 'hostIPC', 'hostPort'] as const;
+export type PodSpecFeature = (typeof POD_SPEC_FEATURES)[number];
+export type PodSpecFeatures = Record<PodSpecFeature, boolean>;
+/** The kubeless-config key of the pod feature flags: a YAML object of booleans, e.g. `{hostPath: true}`. */
+export const POD_SPEC_FEATURES_KEY = 'pod-spec-features';
+
+/** Every pod feature off. */
+export function defaultPodSpecFeatures(): PodSpecFeatures {
+  return Object.fromEntries(POD_SPEC_FEATURES.map((f) => [f, false])) as PodSpecFeatures;
+}
+
 export interface KubelessConfig {
   runtimes: RuntimeFamily[];
   /** Deployment template merged under each function's own `deployment`. */
   deployment: Record<string, unknown>;
   provisionImage: string;
+  /** Pod fields that escalate which a Function may set; all false unless kubeless-config says true. */
+  podSpecFeatures: PodSpecFeatures;
   /** Problems found while parsing, reported in the controller's log and Events. */
   problems: string[];
 }
@@ -76,7 +102,7 @@ export const DEFAULT_RUNTIMES: RuntimeFamily[] = [
 export const DEFAULT_PROVISION_IMAGE = 'kubeless/runtime-nodejs:20';
 
 export function defaultConfig(): KubelessConfig {
-  return { runtimes: structuredClone(DEFAULT_RUNTIMES), deployment: {}, provisionImage: DEFAULT_PROVISION_IMAGE, problems: [] };
+  return { runtimes: structuredClone(DEFAULT_RUNTIMES), deployment: {}, provisionImage: DEFAULT_PROVISION_IMAGE, podSpecFeatures: defaultPodSpecFeatures(), problems: [] };
 }
 
 /** Reads the ConfigMap's data; absent keys take the defaults. */
@@ -104,7 +130,34 @@ export function parseConfig(data: Record<string, string> | undefined): KubelessC
     }
   }
   if (data['provision-image']) cfg.provisionImage = data['provision-image'];
+  const features = data[POD_SPEC_FEATURES_KEY];
+  if (features !== undefined && features.trim() !== '') parsePodSpecFeatures(features, cfg);
   return cfg;
+}
+
+/** Reads `pod-spec-features`; a key it does not know or a value that is not a boolean is reported and stays off. */
+function parsePodSpecFeatures(text: string, cfg: KubelessConfig): void {
+  let parsed: unknown;
+  try {
+    parsed = parse(text) as unknown;
+  } catch (err) {
+    cfg.problems.push(`${POD_SPEC_FEATURES_KEY}: ${(err as Error).message}; every pod feature stays off`);
+    return;
+  }
+  if (parsed === null) return;
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    cfg.problems.push(`${POD_SPEC_FEATURES_KEY}: must be an object of booleans (${POD_SPEC_FEATURES.join(', ')}); every pod feature stays off`);
+    return;
+  }
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!(POD_SPEC_FEATURES as readonly string[]).includes(k)) {
+      cfg.problems.push(`${POD_SPEC_FEATURES_KEY}: unknown feature ${k} (known: ${POD_SPEC_FEATURES.join(', ')})`);
+    } else if (typeof v !== 'boolean') {
+      cfg.problems.push(`${POD_SPEC_FEATURES_KEY}: ${k} must be true or false; it stays off`);
+    } else {
+      cfg.podSpecFeatures[k as PodSpecFeature] = v;
+    }
+  }
 }
 
 // Keys were matched case-insensitively by the original Go code; accept both spellings.

@@ -4,7 +4,7 @@
  * input. Pods stay Pending here (no node agent yet), so DeploymentReady is False.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clients, kubectlOk, withNamespace } from '@kubeless/stack';
+import { clients, grantSecrets, kubectlOk, withNamespace } from '@kubeless/stack';
 import { condition, createFunction, eventually, getFunction, getRaw, patchFunction, startController, type Running } from './harness.js';
 
 type Json = Record<string, any>;
@@ -172,13 +172,13 @@ describe('changes', () => {
     );
   });
 
-  it('updates the Service selector and type, which the original never did', async () => {
-    await patchFunction(ns.name, 'foo', { spec: { service: { ports: [{ name: 'http-function-port', port: 80, targetPort: 8080, protocol: 'TCP' }], type: 'NodePort', selector: { 'created-by': null, function: 'foo' } } } });
+  it('updates the Service selector and type, which the original never did; the function\'s own keys stay', async () => {
+    await patchFunction(ns.name, 'foo', { spec: { service: { ports: [{ name: 'http-function-port', port: 80, targetPort: 8080, protocol: 'TCP' }], type: 'NodePort', selector: { 'created-by': null, function: 'foo', tier: 'web' } } } });
     const svc = await eventually('service update', async () => {
       const s = await getRaw<Json>(api(ns.name, 'services', 'foo'));
       return s?.spec.type === 'NodePort' ? s : undefined;
     });
-    expect(svc.spec.selector).toEqual({ function: 'foo' });
+    expect(svc.spec.selector).toEqual({ 'created-by': 'kubeless', function: 'foo', tier: 'web' });
     expect(svc.spec.ports[0].port).toBe(80);
     await eventually('url', async () => (await getFunction(ns.name, 'foo')).status?.url === `http://foo.${ns.name}.svc.cluster.local:80`);
   });
@@ -268,7 +268,9 @@ describe('conflicts and bad input', () => {
     await expectNotReady('bad-template', 'DeploymentInvalid', 'the API server rejected the Deployment');
   });
 
-  it('reports a secret that does not exist, and recovers when it appears', async () => {
+  it('reports a secret that does not exist where the operator granted the check, and recovers when it appears', async () => {
+    // As functionController.rbac.secrets does: `get` on these names in this namespace only.
+    await grantSecrets('function-controller', ns.name, ['missing-key']);
     const fn = seedFunction('no-secret');
     ((((fn.spec as Json).deployment.spec.template.spec.volumes as Json[])[0] as Json).secret as Json).secretName = 'missing-key';
     await createFunction(ns.name, fn);

@@ -2,7 +2,7 @@ import type { Function as KubelessFunction } from '@kubeless/api';
 import { describe, expect, it } from 'vitest';
 import { mergeUnder } from '../../src/merge.js';
 import { CHECKSUM_ANNOTATION, PlanError, SPEC_HASH_ANNOTATION, planFunction, wantsHpa } from '../../src/plan.js';
-import { defaultConfig, parseConfig, runtimeIds } from '../../src/runtime-config.js';
+import { POD_SPEC_FEATURES, defaultConfig, parseConfig, runtimeIds, type PodSpecFeature } from '../../src/runtime-config.js';
 
 const fn = (spec: KubelessFunction['spec'], meta: Partial<KubelessFunction['metadata']> = {}): KubelessFunction => ({
   apiVersion: 'kubeless.io/v1beta1',
@@ -170,7 +170,136 @@ describe('planFunction', () => {
   });
 });
 
+/** The PlanError planFunction throws, or a failure when it plans. */
+function refusal(f: KubelessFunction, cfg = defaultConfig()): PlanError {
+  try {
+    planFunction(f, cfg);
+  } catch (e) {
+    if (e instanceof PlanError) return e;
+    throw e;
+  }
+  throw new Error('planFunction planned a Function it should refuse');
+}
+const withPod = (pod: J): KubelessFunction['spec'] => ({ ...base, deployment: { spec: { template: { spec: pod } } } });
+const allow = (...features: PodSpecFeature[]) => parseConfig({ 'pod-spec-features': features.map((f) => `${f}: true`).join('\n') });
+const P = 'spec.deployment.spec.template.spec';
+
+describe('tenancy: pod fields that escalate are off unless kubeless-config turns them on', () => {
+  it.each<[string, J, string, PodSpecFeature]>([
+    ['securityContext.privileged on the function container', { containers: [{ securityContext: { privileged: true } }] }, `${P}.containers[0].securityContext.privileged`, 'privileged'],
+    ['securityContext.privileged on an init container', { initContainers: [{ name: 'setup', image: 'busybox', securityContext: { privileged: true } }] }, `${P}.initContainers[0].securityContext.privileged`, 'privileged'],
+    ['allowPrivilegeEscalation on a sidecar', { containers: [{}, { name: 'side', image: 'x', securityContext: { allowPrivilegeEscalation: true } }] }, `${P}.containers[1].securityContext.allowPrivilegeEscalation`, 'allowPrivilegeEscalation'],
+    ['capabilities.add', { containers: [{ securityContext: { capabilities: { add: ['NET_ADMIN'] } } }] }, `${P}.containers[0].securityContext.capabilities.add`, 'addCapabilities'],
+    ['a hostPath volume', { volumes: [{ name: 'tmp', emptyDir: {} }, { name: 'root', hostPath: { path: '/' } }] }, `${P}.volumes[1].hostPath`, 'hostPath'],
+    ['hostNetwork', { hostNetwork: true }, `${P}.hostNetwork`, 'hostNetwork'],
+    ['hostPID', { hostPID: true }, `${P}.hostPID`, 'hostPID'],
+    ['hostIPC', { hostIPC: true }, `${P}.hostIPC`, 'hostIPC'],
+    ['a container hostPort', { containers: [{ ports: [{ containerPort: 8080, hostPort: 80 }] }] }, `${P}.containers[0].ports[0].hostPort`, 'hostPort'],
+    ['a string where a boolean goes', { hostNetwork: 'true' }, `${P}.hostNetwork`, 'hostNetwork'],
+  ])('refuses %s, naming the field and the kubeless-config key, and plans it once the feature is on', (_name, pod, path, feature) => {
+    const err = refusal(fn(withPod(pod)));
+    expect(err.reason).toBe('PodFieldNotAllowed');
+    expect(err.message).toContain(path);
+    expect(err.message).toContain(`${feature}: true`);
+    expect(err.message).toContain('kubeless-config pod-spec-features');
+    expect(() => planFunction(fn(withPod(pod)), allow(feature))).not.toThrow();
+    // Another feature turned on does not let it through.
+    const other = POD_SPEC_FEATURES.filter((f) => f !== feature);
+    expect(refusal(fn(withPod(pod)), allow(...other)).reason).toBe('PodFieldNotAllowed');
+  });
+
+  it('keeps an allowed field in the planned pod', () => {
+    const spec = tpl(planFunction(fn(withPod({ hostNetwork: true, containers: [{ securityContext: { capabilities: { add: ['NET_ADMIN'] } } }] })), allow('hostNetwork', 'addCapabilities')).deployment).spec;
+    expect(spec.hostNetwork).toBe(true);
+    expect(spec.containers[0].securityContext.capabilities).toEqual({ add: ['NET_ADMIN'], drop: ['ALL'] });
+  });
+
+  it('lists every refused field in one message', () => {
+    const err = refusal(fn(withPod({ hostPID: true, volumes: [{ name: 'h', hostPath: { path: '/var/run' } }], containers: [{ securityContext: { privileged: true } }] })));
+    expect(err.message).toMatch(/hostPID.*volumes\[0\]\.hostPath.*containers\[0\]\.securityContext\.privileged/u);
+  });
+
+  it.each<[string, J]>([
+    ['privileged: false', { containers: [{ securityContext: { privileged: false } }] }],
+    ['allowPrivilegeEscalation: false', { containers: [{ securityContext: { allowPrivilegeEscalation: false } }] }],
+    ['an empty capabilities.add', { containers: [{ securityContext: { capabilities: { add: [], drop: ['ALL'] } } }] }],
+    ['hostPort: 0', { containers: [{ ports: [{ containerPort: 9090, hostPort: 0 }] }] }],
+    ['hostNetwork: false', { hostNetwork: false, hostPID: false, hostIPC: false }],
+    ['secret, configMap and emptyDir volumes', { volumes: [{ name: 's', secret: { secretName: 's' } }, { name: 'c', configMap: { name: 'c' } }, { name: 'e', emptyDir: {} }] }],
+  ])('plans %s', (_name, pod) => {
+    expect(() => planFunction(fn(withPod(pod)), defaultConfig())).not.toThrow();
+  });
+
+  it("trusts the operator's kubeless-config deployment template", () => {
+    const cfg = parseConfig({ deployment: 'spec:\n  template:\n    spec:\n      hostNetwork: true\n      containers:\n        - securityContext: {privileged: true}' });
+    const spec = tpl(planFunction(fn(base), cfg).deployment).spec;
+    expect(spec.hostNetwork).toBe(true);
+    expect(spec.containers[0].securityContext.privileged).toBe(true);
+  });
+
+  it.each(['kube-system:default', 'system:serviceaccount:kube-system:default', 'other/sa', 'Admin', 'sa_1', '../x'])('refuses serviceAccountName %j, which no ServiceAccount of the namespace can have', (name) => {
+    const err = refusal(fn(withPod({ serviceAccountName: name })));
+    expect(err.reason).toBe('InvalidServiceAccountName');
+    expect(err.message).toContain(JSON.stringify(name));
+    expect(err.message).toContain('its own namespace, ns1');
+  });
+
+  it('refuses a ServiceAccount name that is not one from the kubeless-config template too', () => {
+    expect(refusal(fn(base), parseConfig({ deployment: 'spec: {template: {spec: {serviceAccountName: "kube-system:builder"}}}' })).reason).toBe('InvalidServiceAccountName');
+  });
+
+  it.each(['falco', 'team-a.reader'])('runs as serviceAccountName %s of its namespace', (name) => {
+    expect(tpl(planFunction(fn(withPod({ serviceAccountName: name })), defaultConfig()).deployment).spec.serviceAccountName).toBe(name);
+  });
+});
+
+describe("tenancy: a function's Service stays in its namespace", () => {
+  it.each<[string, J, string, RegExp]>([
+    ['--service-type ExternalName', { type: 'ExternalName', externalName: 'victim.team-a.svc.cluster.local', ports: [{ port: 8080 }] }, 'ExternalNameService', /ExternalName/u],
+    ['an externalName on a ClusterIP Service', { externalName: 'example.com' }, 'ExternalNameService', /ExternalName/u],
+    ['externalIPs', { externalIPs: ['203.0.113.7'] }, 'ExternalIPsService', /externalIPs/u],
+  ])('refuses %s', (_name, service, reason, message) => {
+    const err = refusal(fn({ ...base, service }));
+    expect(err.reason).toBe(reason);
+    expect(err.message).toMatch(message);
+    expect(err.message).toContain('spec.service');
+  });
+
+  it.each<[string, J | undefined, J]>([
+    ['no selector', undefined, { 'created-by': 'kubeless', function: 'hello' }],
+    ['an empty selector', {}, { 'created-by': 'kubeless', function: 'hello' }],
+    ['extra keys', { tier: 'web' }, { tier: 'web', 'created-by': 'kubeless', function: 'hello' }],
+    ["another function's pods", { function: 'victim', 'created-by': 'someone' }, { 'created-by': 'kubeless', function: 'hello' }],
+    ['only other pods', { app: 'database' }, { app: 'database', 'created-by': 'kubeless', function: 'hello' }],
+  ])('selects only the function pods given %s', (_name, selector, want) => {
+    const p = planFunction(fn({ ...base, service: selector === undefined ? {} : { selector } }), defaultConfig());
+    expect((p.service as J).spec.selector).toEqual(want);
+  });
+
+  it('keeps the type a user picks otherwise', () => {
+    expect((planFunction(fn({ ...base, service: { type: 'NodePort' } }), defaultConfig()).service as J).spec.type).toBe('NodePort');
+  });
+});
+
 describe('kubeless-config', () => {
+  it('turns every pod feature off by default and reads pod-spec-features', () => {
+    expect(Object.values(defaultConfig().podSpecFeatures).every((v) => !v)).toBe(true);
+    const cfg = parseConfig({ 'pod-spec-features': 'hostPath: true\nprivileged: false' });
+    expect(cfg.podSpecFeatures).toMatchObject({ hostPath: true, privileged: false, hostNetwork: false });
+    expect(cfg.problems).toEqual([]);
+  });
+
+  it.each([
+    ['an unknown feature', 'hostpath: true', /unknown feature hostpath/u],
+    ['a value that is not a boolean', 'hostPath: "yes"', /hostPath must be true or false/u],
+    ['a list', '[hostPath]', /must be an object/u],
+    ['broken YAML', '{hostPath: [', /pod-spec-features/u],
+  ])('reports %s in pod-spec-features and keeps the feature off', (_name, text, problem) => {
+    const cfg = parseConfig({ 'pod-spec-features': text });
+    expect(cfg.podSpecFeatures.hostPath).toBe(false);
+    expect(cfg.problems.join('\n')).toMatch(problem);
+  });
+
   it('reads runtime-images with the original key spellings and lists ids', () => {
     const cfg = parseConfig({
       'runtime-images': JSON.stringify([{ id: 'python', depname: 'requirements.txt', filenamesuffix: '.py', versions: [{ name: 'python312', version: 3.12, images: [{ phase: 'runtime', image: 'x' }] }] }]),
