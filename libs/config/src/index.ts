@@ -3,7 +3,7 @@
  * reads `process.env` (STYLE.md convention 8). A bad configuration fails fast with every bad key
  * listed in one `ConfigError`, never one key at a time.
  */
-import { parseDuration } from '@kubeless/api';
+import { parseDuration, parseIdentityGrants } from '@kubeless/api';
 import { z } from 'zod';
 
 export { z };
@@ -51,6 +51,16 @@ export const env = {
         .filter((x) => x !== ''),
     ),
   enum: <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values),
+  /** Shared identity grants (`tenancy.sharedIdentity` in the chart) as JSON; see `parseIdentityGrants`. */
+  identityGrants: () =>
+    z.string().transform((v, ctx) => {
+      try {
+        return parseIdentityGrants(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof SyntaxError ? 'must be a JSON array of {namespace, topics, deadLetterTopics, queues, deadLetterQueues}' : (err as Error).message });
+        return z.NEVER;
+      }
+    }),
 };
 
 export type ConfigShape = Record<string, z.ZodType>;

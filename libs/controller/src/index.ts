@@ -11,4 +11,5 @@ export { controllerRef, isOwnedBy, controllerOf, type OwnerReference } from './o
 export { resourceFor, resourceByKind, collectionPath, objectPath, apiVersionOf, type ResourceType } from './resources.js';
 export { exponentialBackoff } from './backoff.js';
 export { Supervisor, SupervisorSync, type Runner } from './supervisor.js';
+export { SecretVersions } from './secret-versions.js';
 export { leaderElectionFrom, stopOnSignals, type LeaseConfig } from './process.js';

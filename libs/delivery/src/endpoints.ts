@@ -1,6 +1,7 @@
-import { Informer, resourceByKind, type KubeClient } from '@kubeless/controller';
+import { ENDPOINTSLICE_CONTROLLER, MANAGED_BY_LABEL, functionServiceProblem, type EndpointSliceLike, type ServiceLike, type TenancyProblem } from '@kubeless/api';
+import { Informer, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
 import type { Logger } from '@kubeless/observability';
-import { EndpointSliceResolver, ServiceDnsResolver, type EndpointResolver } from './resolver.js';
+import { EndpointSliceResolver, ServiceDnsResolver, type EndpointResolver, type FunctionTarget } from './resolver.js';
 
 export interface FunctionEndpointsOptions {
   client: KubeClient;
@@ -12,20 +13,66 @@ export interface FunctionEndpointsOptions {
   /** https to the functions (mTLS from the trigger's side) instead of http. */
   tls: boolean;
   clusterDomain?: string | undefined;
+  /**
+   * EndpointSlice managers (`endpointslice.kubernetes.io/managed-by`) besides the endpointslice
+   * controller whose slices are trusted as the function's own (a service mesh's). Default none.
+   */
+  trustedEndpointManagers?: readonly string[] | undefined;
+}
+
+export interface FunctionEndpoints {
+  informers: Informer[];
+  resolver: EndpointResolver;
+  /** Why a function's Service must not be delivered to (it routes out of its namespace); undefined when it may, or has no Service yet. */
+  serviceProblem: (namespace: string, name: string) => TenancyProblem | undefined;
+  /** Informers whose changes can change `serviceProblem` (for the caller's sync sources). */
+  sources: Informer[];
 }
 
 /**
  * What a trigger delivers through (SPEC §4): caches of the functions' Services (labelled
  * `created-by=kubeless`) and, in `endpointslice` mode, of their EndpointSlices, and the resolver
- * over them. The caller adds the informers to its Manager.
+ * over them. In both modes it also caches the EndpointSlices the endpointslice controller does not
+ * manage (hand-made ones: few in a cluster), so a function whose Service routes out of its
+ * namespace (ExternalName, externalIPs, a hand-made slice) is refused: `serviceProblem` for the
+ * trigger's plan, and the resolver throws a retriable `ForeignEndpoints` for it. The caller adds
+ * the informers to its Manager.
  */
-export function functionEndpoints(o: FunctionEndpointsOptions): { informers: Informer[]; resolver: EndpointResolver } {
+export function functionEndpoints(o: FunctionEndpointsOptions): FunctionEndpoints {
   const owned = { namespace: o.watchNamespace, logger: o.logger, labelSelector: 'created-by=kubeless' };
-  const services = new Informer(o.client, resourceByKind('Service'), owned);
+  const services = new Informer<KubeObject & ServiceLike & { spec?: { ports?: { name?: string; port: number }[] } }>(o.client, resourceByKind('Service'), owned);
+  const foreign = new Informer<KubeObject & EndpointSliceLike>(o.client, resourceByKind('EndpointSlice', 'discovery.k8s.io'), {
+    namespace: o.watchNamespace,
+    logger: o.logger,
+    labelSelector: `${MANAGED_BY_LABEL}!=${ENDPOINTSLICE_CONTROLLER}`,
+  });
+  const trusted = [ENDPOINTSLICE_CONTROLLER, ...(o.trustedEndpointManagers ?? [])];
+  // Computed on demand, per function, and forgotten when its Service or a foreign slice changes.
+  const problems = new Map<string, TenancyProblem | undefined>();
+  const forget = (namespace: string | undefined, name: string | undefined): void => {
+    if (name) problems.delete(`${namespace ?? ''}/${name}`);
+  };
+  for (const event of ['add', 'update', 'delete'] as const) {
+    services.on(event, (s) => {
+      forget(s.metadata?.namespace, s.metadata?.name);
+    });
+    foreign.on(event, (s) => {
+      forget(s.metadata?.namespace, s.metadata?.labels?.['kubernetes.io/service-name']);
+    });
+  }
+  const serviceProblem = (namespace: string, name: string): TenancyProblem | undefined => {
+    const key = `${namespace}/${name}`;
+    if (problems.has(key)) return problems.get(key);
+    const svc = services.get(namespace, name);
+    const problem = svc ? functionServiceProblem(name, svc, foreign.list(namespace), trusted) : undefined;
+    problems.set(key, problem);
+    return problem;
+  };
+  const guard = (t: FunctionTarget): TenancyProblem | undefined => serviceProblem(t.namespace, t.name);
   const scheme = o.tls ? 'https' : 'http';
   if (o.endpointMode === 'endpointslice') {
     const slices = new Informer(o.client, resourceByKind('EndpointSlice', 'discovery.k8s.io'), owned);
-    return { informers: [services, slices], resolver: new EndpointSliceResolver(services, slices, { scheme }) };
+    return { informers: [services, slices, foreign], sources: [services, foreign], serviceProblem, resolver: new EndpointSliceResolver(services, slices, { scheme, guard }) };
   }
-  return { informers: [services], resolver: new ServiceDnsResolver(services, { scheme, clusterDomain: o.clusterDomain }) };
+  return { informers: [services, foreign], sources: [services, foreign], serviceProblem, resolver: new ServiceDnsResolver(services, { scheme, clusterDomain: o.clusterDomain, guard }) };
 }

@@ -7,6 +7,7 @@ export type DeliveryErrorCode =
   | 'Timeout'
   | 'Connection'
   | 'NoEndpoints'
+  | 'ForeignEndpoints'
   | 'EventTooLarge'
   | 'Aborted';
 

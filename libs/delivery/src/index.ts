@@ -9,4 +9,4 @@ export { DeliveryClient, type DeliveryClientOptions, type SendOptions, type Send
 export { InFlightLimiter, RateLimiter, sleep } from './limits.js';
 export { deliveryMetrics, type DeliveryMetrics } from './metrics.js';
 export { Deliverer, describeFailure, type DelivererOptions } from './deliverer.js';
-export { functionEndpoints, type FunctionEndpointsOptions } from './endpoints.js';
+export { functionEndpoints, type FunctionEndpoints, type FunctionEndpointsOptions } from './endpoints.js';

@@ -49,6 +49,15 @@ function servicePort(services: ObjectCache<Service>, t: FunctionTarget): Service
   return port;
 }
 
+/** Why a function must not be delivered to (its Service routes out of its namespace); checked per resolve. */
+export type TargetGuard = (t: FunctionTarget) => { reason: string; message: string } | undefined;
+
+function guarded(guard: TargetGuard | undefined, t: FunctionTarget): void {
+  const problem = guard?.(t);
+  // Retriable: the trigger's plan stops the consumer for such a function, and an edit may fix it.
+  if (problem) throw new DeliveryError('ForeignEndpoints', `function ${t.namespace}/${t.name}: ${problem.message}`, { retriable: true });
+}
+
 /**
  * The default: the Service's cluster DNS name and port,
  * `<scheme>://<name>.<namespace>.svc.<clusterDomain>:<port>`; kube-proxy balances.
@@ -57,14 +66,17 @@ export class ServiceDnsResolver implements EndpointResolver {
   readonly #services: ObjectCache<Service>;
   readonly #scheme: 'http' | 'https';
   readonly #domain: string;
+  readonly #guard: TargetGuard | undefined;
 
-  constructor(services: ObjectCache<Service>, options: { scheme?: 'http' | 'https'; clusterDomain?: string } = {}) {
+  constructor(services: ObjectCache<Service>, options: { scheme?: 'http' | 'https'; clusterDomain?: string; guard?: TargetGuard | undefined } = {}) {
     this.#services = services;
     this.#scheme = options.scheme ?? 'http';
     this.#domain = options.clusterDomain ?? 'cluster.local';
+    this.#guard = options.guard;
   }
 
   resolve(t: FunctionTarget): URL {
+    guarded(this.#guard, t);
     const port = servicePort(this.#services, t);
     return new URL(`${this.#scheme}://${t.name}.${t.namespace}.svc.${this.#domain}:${String(port.port)}/`);
   }
@@ -81,10 +93,12 @@ export class EndpointSliceResolver implements EndpointResolver {
   readonly #slices = new Map<string, Map<string, EndpointSlice>>();
   readonly #ready = new Map<string, URL[] | undefined>();
   readonly #next = new Map<string, number>();
+  readonly #guard: TargetGuard | undefined;
 
-  constructor(services: ObjectCache<Service>, slices: ObjectCache<EndpointSlice>, options: { scheme?: 'http' | 'https' } = {}) {
+  constructor(services: ObjectCache<Service>, slices: ObjectCache<EndpointSlice>, options: { scheme?: 'http' | 'https'; guard?: TargetGuard | undefined } = {}) {
     this.#services = services;
     this.#scheme = options.scheme ?? 'http';
+    this.#guard = options.guard;
     const put = (s: EndpointSlice): void => {
       const key = sliceKey(s);
       if (!key) return;
@@ -116,6 +130,7 @@ export class EndpointSliceResolver implements EndpointResolver {
   }
 
   resolve(t: FunctionTarget): URL {
+    guarded(this.#guard, t);
     const key = `${t.namespace}/${t.name}`;
     let urls = this.#ready.get(key);
     if (urls === undefined) {

@@ -5,15 +5,18 @@ import type { Admin, Producer } from 'kafkajs';
 import { authFromSecret, createKafka, type KafkaAuth, type KafkaClient } from './kafka.js';
 import type { ConnectionSpec } from './plan.js';
 
-/** A trigger's auth Secret cannot be used: its status shows `reason` (SecretNotFound, SecretForbidden). */
+/** A trigger's auth Secret cannot be used: its status shows `reason` (SecretNotFound, SecretForbidden, SecretInvalid). */
 export class AuthSecretError extends Error {
+  readonly code: string;
+  readonly retriable = true;
   constructor(
-    readonly reason: 'SecretNotFound' | 'SecretForbidden',
+    readonly reason: 'SecretNotFound' | 'SecretForbidden' | 'SecretInvalid',
     message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
     this.name = 'AuthSecretError';
+    this.code = reason;
   }
 }
 
@@ -26,6 +29,9 @@ interface Connection {
  * Kafka clients shared by every consumer with the same brokers and credentials: one kafkajs client,
  * one dead-letter producer and one status admin per connection. A trigger's `authSecret` is read
  * from the API server when a consumer starts (only the Secrets triggers name: least privilege).
+ * The controller's own credentials go only to a `shared` connection, which the plan gives only to
+ * the controller's brokers for a granted namespace; a `none` connection has no SASL and no TLS
+ * client certificate.
  */
 export class Connections {
   readonly #client: KubeClient;
@@ -43,9 +49,10 @@ export class Connections {
     this.#clientId = o.clientId;
   }
 
-  /** The auth of a connection: the trigger's Secret when it names one, else the controller's. Throws when the Secret is missing or invalid. */
+  /** The auth of a connection: the controller's (`shared`), the trigger's Secret (`secret`) or none. Throws an AuthSecretError when the Secret is missing, forbidden or invalid. */
   async auth(namespace: string, c: ConnectionSpec): Promise<KafkaAuth> {
-    if (!c.authSecret) return this.#defaultAuth;
+    if (c.credentials === 'shared') return this.#defaultAuth;
+    if (c.credentials === 'none' || !c.authSecret) return {};
     let secret: KubeObject & { data?: Record<string, string> };
     try {
       secret = await this.#client.get(objectPath(resourceByKind('Secret'), namespace, c.authSecret));
@@ -60,7 +67,11 @@ export class Connections {
       }
       throw err;
     }
-    return authFromSecret(secret.data);
+    try {
+      return authFromSecret(secret.data);
+    } catch (err) {
+      throw new AuthSecretError('SecretInvalid', `auth Secret ${c.authSecret} in namespace ${namespace}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   #key(c: ConnectionSpec, auth: KafkaAuth): string {

@@ -3,8 +3,8 @@
  * functions' Services and EndpointSlices for delivery), the consumer supervisor that runs on every
  * replica, and the leader-only status controller. Used by main.ts and by the integration tests.
  */
-import type { Function as KubelessFunction } from '@kubeless/api';
-import { Controller, EventRecorder, Informer, Supervisor, SupervisorSync, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import type { Function as KubelessFunction, IdentityGrants } from '@kubeless/api';
+import { Controller, EventRecorder, Informer, SecretVersions, Supervisor, SupervisorSync, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
 import { Deliverer, DeliveryClient, deliveryMetrics, functionEndpoints, type TlsFiles } from '@kubeless/delivery';
 import { Counter, Gauge, type Logger, type Registry } from '@kubeless/observability';
 import { Connections } from './connections.js';
@@ -22,6 +22,12 @@ export interface KafkaTriggerOptions {
   /** The controller's brokers and auth (a trigger may name its own). */
   brokers: string[];
   auth: KafkaAuth;
+  /** The namespaces (and their topics) that may use `brokers` with `auth`; every other one brings its own authSecret. */
+  grants: IdentityGrants;
+  /** EndpointSlice managers trusted beside the endpointslice controller (a mesh's). */
+  trustedEndpointManagers?: readonly string[] | undefined;
+  /** How often the auth Secrets in use are re-read, so a rotated one reconnects its consumers (10 s). */
+  secretResyncMs?: number | undefined;
   clientId: string;
   /** `service` (DNS name and port, the default) or `endpointslice` (ready endpoints directly). */
   endpointMode: 'service' | 'endpointslice';
@@ -56,7 +62,15 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
   const opts = { namespace: o.watchNamespace, logger: o.logger };
   const triggers = new Informer<KafkaTriggerObject>(o.client, resourceByKind('KafkaTrigger', 'kubeless.io'), opts);
   const functions = new Informer<KubelessFunction & KubeObject>(o.client, resourceByKind('Function', 'kubeless.io'), opts);
-  const endpoints = functionEndpoints({ client: o.client, logger: o.logger, watchNamespace: o.watchNamespace, endpointMode: o.endpointMode, tls: o.deliveryTls !== undefined, clusterDomain: o.clusterDomain });
+  const endpoints = functionEndpoints({
+    client: o.client,
+    logger: o.logger,
+    watchNamespace: o.watchNamespace,
+    endpointMode: o.endpointMode,
+    tls: o.deliveryTls !== undefined,
+    clusterDomain: o.clusterDomain,
+    trustedEndpointManagers: o.trustedEndpointManagers,
+  });
   const resolver = endpoints.resolver;
   const informers: Informer[] = [triggers, functions, ...endpoints.informers];
   const http = new DeliveryClient({ userAgent: `kubeless-kafka-trigger/${o.clientId}`, tls: o.deliveryTls, logger: o.logger });
@@ -80,7 +94,8 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
     ? new Counter({ name: 'kubeless_kafka_offset_commits_total', help: 'Offset commits this replica made (each frees the in-flight slots of the deliveries it covers).', labelNames: ['namespace', 'trigger', 'function'] as const, registers: [o.registry] })
     : undefined;
   const connections = new Connections({ client: o.client, defaultAuth: o.auth, logger: o.logger, clientId: o.clientId });
-  const defaults = { brokers: o.brokers };
+  const defaults = { brokers: o.brokers, grants: o.grants, serviceProblem: endpoints.serviceProblem };
+  const secrets = new SecretVersions({ client: o.client, logger: o.logger, intervalMs: o.secretResyncMs });
 
   const create = async (spec: ConsumerSpec): Promise<TriggerConsumer> => {
     const conn = await connections.get(spec.namespace, spec.connection);
@@ -120,11 +135,25 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
 
   const desired = (): ConsumerSpec[] => {
     const fns = functions.list();
-    return triggers.list().flatMap((t) => planTrigger(t, fns, defaults).consumers);
+    return triggers.list().flatMap((t) =>
+      planTrigger(t, fns, defaults).consumers.flatMap((c) => {
+        if (c.connection.credentials !== 'secret' || !c.connection.authSecret) return [c];
+        // A consumer on a Secret carries its version: a rotated Secret restarts it with the new
+        // data. It starts once the first read told the version (milliseconds), not before, so
+        // that first read does not restart it.
+        const secretVersion = secrets.version(c.namespace, c.connection.authSecret);
+        return secretVersion === undefined ? [] : [{ ...c, connection: { ...c.connection, secretVersion } }];
+      }),
+    );
   };
   // Runners follow the caches: at once on a change (bursts coalesce), and every syncIntervalMs.
-  const following = new SupervisorSync({ supervisor, desired, sources: [triggers, functions], intervalMs: o.syncIntervalMs ?? 5000 });
+  const following = new SupervisorSync({ supervisor, desired, sources: [triggers, functions, secrets, ...endpoints.sources], intervalMs: o.syncIntervalMs ?? 5000 });
 
+  const sameNamespace = (o: KubeObject): string[] =>
+    triggers
+      .list()
+      .filter((t) => t.metadata.namespace === o.metadata?.namespace)
+      .map((t) => `${t.metadata.namespace ?? ''}/${t.metadata.name ?? ''}`);
   const recorder = new EventRecorder(o.client, { component: 'kubeless-kafka-trigger', instance: o.instance, logger: o.logger });
   const controller = new Controller<KafkaTriggerObject>({
     name: 'kafkatrigger',
@@ -132,11 +161,9 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
     client: o.client,
     informer: triggers,
     watches: [
-      {
-        informer: functions,
-        // A function change concerns every trigger of its namespace (selectors are evaluated in the plan).
-        map: (f) => triggers.list().filter((t) => t.metadata.namespace === f.metadata?.namespace).map((t) => `${t.metadata.namespace ?? ''}/${t.metadata.name ?? ''}`),
-      },
+      // A function change, or a change of a function's Service or hand-made EndpointSlices, concerns
+      // every trigger of its namespace (selectors are evaluated in the plan).
+      ...[functions, ...endpoints.sources].map((informer) => ({ informer, map: sameNamespace })),
     ],
     reconcile: statusReconciler({
       functions: () => functions.list(),
@@ -159,10 +186,12 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
     controller,
     supervisor,
     startConsumers: () => {
+      secrets.start();
       following.start();
     },
     stop: async () => {
       following.stop();
+      secrets.stop();
       await supervisor.stopAll();
       await connections.close();
       await http.close();

@@ -23,6 +23,15 @@ const config = loadConfig({
   KAFKA_SASL_MECHANISM: env.enum(['plain', 'scram-sha-256', 'scram-sha-512']).default('plain'),
   KAFKA_USERNAME: env.string().optional(),
   KAFKA_PASSWORD: env.string().optional(),
+  /**
+   * Which namespaces may use the brokers and credentials above, and for which topics (JSON, the
+   * chart's `tenancy.sharedIdentity`). Empty: none; every trigger then brings its own authSecret.
+   */
+  SHARED_IDENTITY_GRANTS: env.identityGrants().prefault(''),
+  /** EndpointSlice managers trusted beside the endpointslice controller (comma-separated; a service mesh's). */
+  TRUSTED_ENDPOINTSLICE_MANAGERS: env.list().default([]),
+  /** How often the auth Secrets in use are re-read, so a rotated Secret reconnects its consumers. */
+  SECRET_RESYNC_INTERVAL: env.duration().prefault('10s'),
   /** A mounted Secret with the broker credentials, same keys as a trigger's authSecret (sasl.mechanism, username, password, ca.crt, tls.crt, tls.key, tls). */
   KAFKA_AUTH_DIR: env.string().optional(),
   KAFKA_SESSION_TIMEOUT: env.duration().prefault('30s'),
@@ -89,6 +98,9 @@ const parts = buildKafkaTrigger({
   instance: identity,
   brokers: config.KAFKA_BROKERS,
   auth,
+  grants: config.SHARED_IDENTITY_GRANTS,
+  trustedEndpointManagers: config.TRUSTED_ENDPOINTSLICE_MANAGERS,
+  secretResyncMs: config.SECRET_RESYNC_INTERVAL,
   clientId: config.KAFKA_CLIENT_ID,
   endpointMode: config.ENDPOINT_MODE,
   clusterDomain: config.CLUSTER_DOMAIN,

@@ -1,7 +1,7 @@
 import type { Condition, Function as KubelessFunction, KafkaTrigger, KafkaTriggerStatus } from '@kubeless/api';
 import { setCondition, summarise, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
 import { AuthSecretError, type Connections } from './connections.js';
-import { planTrigger, type ConsumerSpec, type PlanDefaults } from './plan.js';
+import { connectionOf, planTrigger, type ConsumerSpec, type PlanDefaults } from './plan.js';
 import { decodeMetadata } from './runner/offsets.js';
 
 export type KafkaTriggerObject = KafkaTrigger & KubeObject & { status?: KafkaTriggerStatus };
@@ -15,7 +15,19 @@ export interface GroupObservation {
   stalled: { offset: number; partition: number; topic: string; reason: string } | undefined;
 }
 
-const READY_DEPS = ['Valid', 'FunctionsResolved', 'BrokerReachable', 'TopicsExist', 'ConsumerGroupJoined', 'DeadLetterReady'];
+const AUTHORIZED = {
+  shared: { reason: 'SharedIdentityGranted', message: "the controller's brokers and credentials, granted to this namespace for these topics" },
+  secret: { reason: 'OwnCredentials', message: "the credentials of the trigger's authSecret" },
+  none: { reason: 'NoCredentials', message: "the trigger's own brokers, without credentials (it names no authSecret)" },
+};
+
+const READY_DEPS = ['Valid', 'Authorized', 'FunctionsResolved', 'BrokerReachable', 'TopicsExist', 'ConsumerGroupJoined', 'DeadLetterReady'];
+
+/** kafkajs's SASL failures (wrong credentials, a mechanism the broker does not offer). */
+function isAuthFailure(err: unknown): boolean {
+  const name = (err as { name?: unknown }).name;
+  return name === 'KafkaJSSASLAuthenticationError' || (err instanceof Error && /SASL|authenticat/iu.test(err.message));
+}
 
 /** Reads the group state, lag, missing topics and a stalled message of one consumer group. */
 async function observeGroup(connections: Connections, spec: ConsumerSpec): Promise<GroupObservation> {
@@ -45,8 +57,10 @@ async function observeGroup(connections: Connections, spec: ConsumerSpec): Promi
 
 /**
  * The leader's reconcile: status only (consumers run on every replica, see Supervisor in the controller kit).
- * Conditions: Valid, FunctionsResolved, BrokerReachable, TopicsExist, ConsumerGroupJoined,
- * DeadLetterReady, Stalled, summarised in Ready; plus the target functions and the total lag.
+ * Conditions: Valid, Authorized (the tenancy rules: whose credentials, which topics),
+ * FunctionsResolved, BrokerReachable, TopicsExist, ConsumerGroupJoined, DeadLetterReady, Stalled,
+ * summarised in Ready; plus the target functions and the total lag. A trigger refused by a
+ * tenancy rule is never connected to Kafka, not even for status.
  * Re-reads Kafka every `intervalMs` so lag and outages show.
  */
 export function statusReconciler(o: {
@@ -66,6 +80,15 @@ export function statusReconciler(o: {
     status.functions = plan.functions;
     const problem = plan.problem;
     setCondition(conditions, problem?.condition === 'Valid' ? { type: 'Valid', status: 'False', reason: problem.reason, message: problem.message } : { type: 'Valid', status: 'True', reason: 'Valid' });
+    const connection = connectionOf(t.spec, o.defaults);
+    setCondition(
+      conditions,
+      problem?.condition === 'Authorized'
+        ? { type: 'Authorized', status: 'False', reason: problem.reason, message: problem.message }
+        : problem?.condition === 'Valid'
+          ? { type: 'Authorized', status: 'Unknown', reason: 'Invalid', message: 'the trigger is not valid' }
+          : { type: 'Authorized', status: 'True', ...AUTHORIZED[connection.credentials] },
+    );
     setCondition(
       conditions,
       problem?.condition === 'FunctionsResolved'
@@ -93,7 +116,7 @@ export function statusReconciler(o: {
       }
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      setCondition(conditions, { type: 'BrokerReachable', status: 'False', reason: err instanceof AuthSecretError ? err.reason : 'KafkaUnreachable', message });
+      setCondition(conditions, { type: 'BrokerReachable', status: 'False', reason: err instanceof AuthSecretError ? err.reason : isAuthFailure(err) ? 'AuthenticationFailed' : 'KafkaUnreachable', message });
       summarise(conditions, READY_DEPS);
       return { requeueAfterMs: o.intervalMs };
     }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { queueArn, sqsSharedIdentityProblem, type IdentityGrants } from '@kubeless/api';
 import { isForbidden, isNotFound, objectPath, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
 import type { Logger } from '@kubeless/observability';
 import { SqsTriggerError, classifySqsError } from './errors.js';
@@ -43,6 +44,8 @@ export interface ConnectionsOptions {
   maxSockets?: number;
   /** Credentials when a trigger names no Secret; undefined = the SDK's default provider chain (IRSA, Pod Identity, env). */
   defaultCredentials?: AwsCredentials | undefined;
+  /** Which namespaces may use the default credentials, for which queues (checked on every resolved queue URL). */
+  grants: IdentityGrants;
 }
 
 /**
@@ -56,6 +59,7 @@ export class Connections {
   readonly #logger: Logger;
   readonly #maxSockets: number;
   readonly #defaultCredentials: AwsCredentials | undefined;
+  readonly #grants: IdentityGrants;
   readonly #clients = new Map<string, SQSClient>();
 
   constructor(o: ConnectionsOptions) {
@@ -63,11 +67,12 @@ export class Connections {
     this.#logger = o.logger;
     this.#maxSockets = o.maxSockets ?? 256;
     this.#defaultCredentials = o.defaultCredentials;
+    this.#grants = o.grants;
   }
 
-  /** The credentials of a queue: its Secret's, or the default chain (undefined). Throws SecretNotFound / SecretKeyMissing. */
+  /** The credentials of a queue: its Secret's, or the controller's (undefined: the default chain). Throws SecretNotFound / SecretKeyMissing. */
   async credentials(namespace: string, q: QueueRef): Promise<AwsCredentials | undefined> {
-    if (!q.credentialsSecret) return this.#defaultCredentials;
+    if (q.credentials === 'shared' || !q.credentialsSecret) return this.#defaultCredentials;
     let secret: KubeObject & { data?: Record<string, string> };
     try {
       secret = await this.#client.get(objectPath(resourceByKind('Secret'), namespace, q.credentialsSecret));
@@ -121,6 +126,21 @@ export class Connections {
     } catch (err) {
       throw classifySqsError(err, `queue ${nameOrUrl}`);
     }
+  }
+
+  /**
+   * The URL of the trigger's queue (`role: 'queue'`) or dead-letter queue, resolved as queueUrl
+   * does, and, with the controller's identity, checked against the namespace's grants before it
+   * is used for anything: throws a non-retriable SqsTriggerError (SharedIdentityNotGranted,
+   * QueueNotGranted, DeadLetterQueueNotGranted) when it is not granted.
+   */
+  async resolve(client: SQSClient, namespace: string, q: QueueRef, role: 'queue' | 'deadLetter', nameOrUrl: string, signal?: AbortSignal): Promise<string> {
+    const url = await this.queueUrl(client, nameOrUrl, signal);
+    if (q.credentials !== 'shared') return url;
+    const id = { url, arn: queueArn(url, q.region) };
+    const problem = role === 'queue' ? sqsSharedIdentityProblem(this.#grants, namespace, id, undefined) : sqsSharedIdentityProblem(this.#grants, namespace, undefined, id);
+    if (problem) throw new SqsTriggerError(problem.reason as 'QueueNotGranted', problem.message, { retriable: false });
+    return url;
   }
 
   close(): void {

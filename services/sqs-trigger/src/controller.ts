@@ -3,8 +3,8 @@
  * Services and EndpointSlices for delivery), the receiver supervisor that runs on every replica
  * (competing consumers), and the leader-only status controller. Used by main.ts and the tests.
  */
-import type { Function as KubelessFunction } from '@kubeless/api';
-import { Controller, EventRecorder, Informer, Supervisor, SupervisorSync, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import type { Function as KubelessFunction, IdentityGrants } from '@kubeless/api';
+import { Controller, EventRecorder, Informer, SecretVersions, Supervisor, SupervisorSync, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
 import { Deliverer, DeliveryClient, deliveryMetrics, functionEndpoints, type TlsFiles } from '@kubeless/delivery';
 import type { Logger, Registry } from '@kubeless/observability';
 import { Connections, type AwsCredentials } from './connections.js';
@@ -24,6 +24,12 @@ export interface SqsTriggerOptions {
   endpoint?: string | undefined;
   /** Credentials for triggers without a Secret; undefined = the SDK's default provider chain. */
   defaultCredentials?: AwsCredentials | undefined;
+  /** The namespaces (and their queues) that may use the controller's AWS identity; every other one brings its own credentialsSecret. */
+  grants: IdentityGrants;
+  /** EndpointSlice managers trusted beside the endpointslice controller (a mesh's). */
+  trustedEndpointManagers?: readonly string[] | undefined;
+  /** How often the credentials Secrets in use are re-read, so a rotated one reconnects its receivers (10 s). */
+  secretResyncMs?: number | undefined;
   /** `service` (DNS name and port, the default) or `endpointslice` (ready endpoints directly). */
   endpointMode: 'service' | 'endpointslice';
   clusterDomain?: string | undefined;
@@ -57,13 +63,22 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
   const opts = { namespace: o.watchNamespace, logger: o.logger };
   const triggers = new Informer<SQSTriggerObject>(o.client, resourceByKind('SQSTrigger', 'kubeless.io'), opts);
   const functions = new Informer<KubelessFunction & KubeObject>(o.client, resourceByKind('Function', 'kubeless.io'), opts);
-  const endpoints = functionEndpoints({ client: o.client, logger: o.logger, watchNamespace: o.watchNamespace, endpointMode: o.endpointMode, tls: o.deliveryTls !== undefined, clusterDomain: o.clusterDomain });
+  const endpoints = functionEndpoints({
+    client: o.client,
+    logger: o.logger,
+    watchNamespace: o.watchNamespace,
+    endpointMode: o.endpointMode,
+    tls: o.deliveryTls !== undefined,
+    clusterDomain: o.clusterDomain,
+    trustedEndpointManagers: o.trustedEndpointManagers,
+  });
   const resolver = endpoints.resolver;
   const informers: Informer[] = [triggers, functions, ...endpoints.informers];
   const http = new DeliveryClient({ userAgent: `kubeless-sqs-trigger/${o.instance ?? 'local'}`, tls: o.deliveryTls, logger: o.logger });
   const metrics = o.registry ? deliveryMetrics(o.registry) : undefined;
-  const connections = new Connections({ client: o.client, logger: o.logger, maxSockets: o.maxSockets, defaultCredentials: o.defaultCredentials });
-  const defaults = { region: o.region, endpoint: o.endpoint };
+  const connections = new Connections({ client: o.client, logger: o.logger, maxSockets: o.maxSockets, defaultCredentials: o.defaultCredentials, grants: o.grants });
+  const defaults = { region: o.region, endpoint: o.endpoint, grants: o.grants, serviceProblem: endpoints.serviceProblem };
+  const secrets = new SecretVersions({ client: o.client, logger: o.logger, intervalMs: o.secretResyncMs });
 
   const create = (spec: ReceiverSpec): Promise<TriggerReceiver> => {
     const deliverers = spec.targets.map(
@@ -90,11 +105,24 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
 
   const desired = (): ReceiverSpec[] => {
     const fns = functions.list();
-    return triggers.list().flatMap((t) => planTrigger(t, fns, defaults).receiver ?? []);
+    return triggers.list().flatMap((t) => {
+      const r = planTrigger(t, fns, defaults).receiver;
+      if (!r) return [];
+      if (r.queue.credentials !== 'secret' || !r.queue.credentialsSecret) return [r];
+      // A receiver on a Secret carries its version: a rotated Secret restarts it with the new
+      // data. It starts once the first read told the version, so that read does not restart it.
+      const secretVersion = secrets.version(r.namespace, r.queue.credentialsSecret);
+      return secretVersion === undefined ? [] : [{ ...r, queue: { ...r.queue, secretVersion } }];
+    });
   };
   // Runners follow the caches: at once on a change (bursts coalesce), and every syncIntervalMs.
-  const following = new SupervisorSync({ supervisor, desired, sources: [triggers, functions], intervalMs: o.syncIntervalMs ?? 5000 });
+  const following = new SupervisorSync({ supervisor, desired, sources: [triggers, functions, secrets, ...endpoints.sources], intervalMs: o.syncIntervalMs ?? 5000 });
 
+  const sameNamespace = (obj: KubeObject): string[] =>
+    triggers
+      .list()
+      .filter((t) => t.metadata.namespace === obj.metadata?.namespace)
+      .map((t) => `${t.metadata.namespace ?? ''}/${t.metadata.name ?? ''}`);
   const recorder = new EventRecorder(o.client, { component: 'kubeless-sqs-trigger', instance: o.instance, logger: o.logger });
   const controller = new Controller<SQSTriggerObject>({
     name: 'sqstrigger',
@@ -102,11 +130,9 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
     client: o.client,
     informer: triggers,
     watches: [
-      {
-        informer: functions,
-        // A function change concerns every trigger of its namespace (selectors are evaluated in the plan).
-        map: (f) => triggers.list().filter((t) => t.metadata.namespace === f.metadata?.namespace).map((t) => `${t.metadata.namespace ?? ''}/${t.metadata.name ?? ''}`),
-      },
+      // A function change, or a change of a function's Service or hand-made EndpointSlices, concerns
+      // every trigger of its namespace (selectors are evaluated in the plan).
+      ...[functions, ...endpoints.sources].map((informer) => ({ informer, map: sameNamespace })),
     ],
     reconcile: statusReconciler({ functions: () => functions.list(), connections, defaults, intervalMs: o.statusIntervalMs, stalled: (key) => supervisor.states().get(key)?.stalled }),
     recorder: recorder.record,
@@ -120,10 +146,12 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
     supervisor,
     startReceivers: () => {
       // Idempotent: a second call leaves no second resync timer behind.
+      secrets.start();
       following.start();
     },
     stop: async () => {
       following.stop();
+      secrets.stop();
       await supervisor.stopAll();
       connections.close();
       await http.close();

@@ -3,7 +3,21 @@
  * `retriable` says whether trying again later may help (a missing Secret may be created, a queue
  * may appear, an endpoint may come back: all are).
  */
-export type SqsTriggerErrorCode = 'SecretNotFound' | 'SecretForbidden' | 'SecretKeyMissing' | 'QueueNotFound' | 'Unreachable' | 'AccessDenied' | 'SqsError';
+export type SqsTriggerErrorCode =
+  | 'SecretNotFound'
+  | 'SecretForbidden'
+  | 'SecretKeyMissing'
+  | 'QueueNotFound'
+  | 'Unreachable'
+  | 'AccessDenied'
+  | 'SqsError'
+  /** Tenancy: the controller's identity is not granted to the namespace for this queue (or dead letter). */
+  | 'SharedIdentityNotGranted'
+  | 'QueueNotGranted'
+  | 'DeadLetterQueueNotGranted';
+
+/** The codes of a tenancy refusal (status condition Authorized). */
+export const NOT_GRANTED_CODES: ReadonlySet<string> = new Set(['SharedIdentityNotGranted', 'QueueNotGranted', 'DeadLetterQueueNotGranted']);
 
 export class SqsTriggerError extends Error {
   override readonly name = 'SqsTriggerError';

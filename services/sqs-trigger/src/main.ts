@@ -14,6 +14,16 @@ const config = loadConfig({
   SQS_REGION: env.string().default('us-east-1'),
   /** An endpoint override for every trigger without its own (an SQS-compatible server). */
   SQS_ENDPOINT: env.string().regex(/^https?:\/\/.+/u, 'must be an http(s) URL').optional(),
+  /**
+   * Which namespaces may use the controller's AWS identity (its env credentials or pod identity),
+   * for which queues (JSON, the chart's `tenancy.sharedIdentity`). Empty: none; every trigger then
+   * brings its own credentialsSecret.
+   */
+  SHARED_IDENTITY_GRANTS: env.identityGrants().prefault(''),
+  /** EndpointSlice managers trusted beside the endpointslice controller (comma-separated; a service mesh's). */
+  TRUSTED_ENDPOINTSLICE_MANAGERS: env.list().default([]),
+  /** How often the credentials Secrets in use are re-read, so a rotated Secret reconnects its receivers. */
+  SECRET_RESYNC_INTERVAL: env.duration().prefault('10s'),
   /** Sockets per SQS client: long polls hold one each. */
   SQS_MAX_SOCKETS: env.int(4, 4096).default(256),
   /** The longest a confirmed delivery waits for its DeleteMessageBatch to fill (10 entries). */
@@ -40,7 +50,8 @@ const deliveryTls =
     ? { caFile: config.DELIVERY_TLS_CA, certFile: config.DELIVERY_TLS_CERT, keyFile: config.DELIVERY_TLS_KEY }
     : undefined;
 
-// Triggers without a credentials Secret use the SDK's default provider chain (env, IRSA, Pod Identity).
+// Triggers without a credentials Secret use the SDK's default provider chain (env, IRSA, Pod
+// Identity), if their namespace and queue are granted it (SHARED_IDENTITY_GRANTS).
 const parts = buildSqsTrigger({
   client,
   logger,
@@ -49,6 +60,9 @@ const parts = buildSqsTrigger({
   instance: identity,
   region: config.SQS_REGION,
   endpoint: config.SQS_ENDPOINT,
+  grants: config.SHARED_IDENTITY_GRANTS,
+  trustedEndpointManagers: config.TRUSTED_ENDPOINTSLICE_MANAGERS,
+  secretResyncMs: config.SECRET_RESYNC_INTERVAL,
   endpointMode: config.ENDPOINT_MODE,
   clusterDomain: config.CLUSTER_DOMAIN,
   deliveryTls,

@@ -2,7 +2,11 @@ import {
   DEFAULT_FUNCTION_TIMEOUT_SECONDS,
   matchesSelector,
   parseDuration,
+  queueArn,
   resolveDelivery,
+  sqsSharedIdentityProblem,
+  type IdentityGrants,
+  type TenancyProblem,
   type Function as KubelessFunction,
   type ResolvedDelivery,
   type SQSTrigger,
@@ -16,8 +20,16 @@ export interface QueueRef {
   region: string;
   /** The trigger's endpoint override, else the controller's (`SQS_ENDPOINT`), else the SDK's default. */
   endpoint?: string;
+  /**
+   * As whom: `shared` is the controller's own AWS identity (its credentials or pod identity), only
+   * on the controller's endpoint, for a granted namespace and queues; `secret` the trigger's
+   * `credentialsSecret`. A trigger with its own endpoint and no Secret is refused in the plan.
+   */
+  credentials: 'shared' | 'secret';
   /** A Secret in the trigger's namespace with `aws_access_key_id`, `aws_secret_access_key` (and optionally `aws_session_token`). */
   credentialsSecret?: string;
+  /** A digest of the Secret's data as last read (set by the controller): a rotated Secret changes the spec, so the receiver reconnects. */
+  secretVersion?: string;
 }
 
 /** One target of a trigger: every message goes to every target. */
@@ -55,7 +67,7 @@ export interface TriggerPlan {
   /** The names of the functions the trigger targets, sorted. */
   functions: string[];
   /** Why nothing can run; goes to status. */
-  problem?: { condition: 'FunctionsResolved' | 'Valid'; reason: string; message: string };
+  problem?: { condition: 'FunctionsResolved' | 'Valid' | 'Authorized'; reason: string; message: string };
 }
 
 export interface PlanDefaults {
@@ -63,6 +75,48 @@ export interface PlanDefaults {
   region: string;
   /** The controller's endpoint override (`SQS_ENDPOINT`). */
   endpoint?: string | undefined;
+  /** Which namespaces may use the controller's AWS identity, for which queues. */
+  grants: IdentityGrants;
+  /** Why a function's Service must not be delivered to (it routes out of the namespace), from the caches; none when absent. */
+  serviceProblem?: ((namespace: string, fn: string) => TenancyProblem | undefined) | undefined;
+}
+
+/**
+ * The queue of a trigger and as whom it is used (see QueueRef.credentials), or why the
+ * controller's identity may not be used for it: a trigger's own endpoint never gets it.
+ */
+export function queueOf(spec: SQSTrigger['spec'], defaults: Pick<PlanDefaults, 'region' | 'endpoint'>): { queue: QueueRef; refused?: TenancyProblem } {
+  const endpoint = spec.endpoint ?? defaults.endpoint;
+  const queue: QueueRef = { region: spec.region ?? (spec.queueUrl ? regionOfQueueUrl(spec.queueUrl) : undefined) ?? defaults.region, credentials: spec.credentialsSecret ? 'secret' : 'shared' };
+  if (spec.queueUrl) queue.queueUrl = spec.queueUrl;
+  else if (spec.queueName) queue.queueName = spec.queueName;
+  if (endpoint) queue.endpoint = endpoint;
+  if (spec.credentialsSecret) {
+    queue.credentialsSecret = spec.credentialsSecret;
+    return { queue };
+  }
+  if (spec.endpoint && spec.endpoint !== defaults.endpoint) {
+    return { queue, refused: { reason: 'EndpointNeedsCredentials', message: `the trigger's own endpoint ${spec.endpoint} never receives the controller's AWS identity: name a Secret of this namespace in spec.credentialsSecret` } };
+  }
+  return { queue };
+}
+
+const isUrl = (x: string): boolean => /^https?:\/\//u.test(x);
+
+/** Two queue references (URLs or names) that name the same queue, as far as can be told without asking SQS. */
+export function sameQueue(a: string, b: string): boolean {
+  return isUrl(a) && isUrl(b) ? a.replace(/\/+$/u, '') === b.replace(/\/+$/u, '') : queueNameOf(a) === queueNameOf(b);
+}
+
+/**
+ * Whether the controller's identity may be used by `namespace` on the queue (and dead letter) of
+ * `queue`, as far as can be told without asking SQS (from URLs). A queue or dead letter given by
+ * name is checked once resolved (Connections.resolve). undefined: allowed, or not decidable here.
+ */
+export function sharedQueueProblem(grants: IdentityGrants, namespace: string, queue: QueueRef, deadLetter: string | undefined): TenancyProblem | undefined {
+  if (queue.credentials !== 'shared' || !queue.queueUrl) return undefined;
+  const id = (url: string): { url: string; arn: string | undefined } => ({ url, arn: queueArn(url, queue.region) });
+  return sqsSharedIdentityProblem(grants, namespace, id(queue.queueUrl), deadLetter && isUrl(deadLetter) ? id(deadLetter) : undefined);
 }
 
 /** The function's timeout (seconds, as the original stores it) in ms; the delivery timeout default. */
@@ -98,8 +152,11 @@ export function visibilitySeconds(ms: number): number {
 /**
  * Pure: the receiver one SQSTrigger needs, given the Functions of its namespace. A deleted trigger
  * needs none; functions being deleted are not targets. With no target there is no receiver, so the
- * messages wait in the queue. Settings the schema let through but that do not parse yield a
- * `Valid` problem. For SQS, `maxInFlight` defaults to 100 whatever the ordering: order is kept
+ * messages wait in the queue. Settings the schema let through but that do not parse, and a dead
+ * letter equal to the source queue, yield a `Valid` problem; the controller's identity used on
+ * its own endpoint, or by a namespace or for queues it was not granted, an `Authorized` problem
+ * (no receiver: nothing is received, deleted or sent); a function whose Service routes out of its
+ * namespace is no target, with a `FunctionsResolved` problem. For SQS, `maxInFlight` defaults to 100 whatever the ordering: order is kept
  * per FIFO message group (serial per group), not by running one message at a time.
  */
 export function planTrigger(trigger: SQSTrigger, functions: readonly KubelessFunction[], defaults: PlanDefaults): TriggerPlan {
@@ -117,6 +174,13 @@ export function planTrigger(trigger: SQSTrigger, functions: readonly KubelessFun
       return invalid('InvalidVisibilityTimeout', (err as Error).message);
     }
   }
+  const { queue, refused } = queueOf(spec, defaults);
+  const deadLetter = spec.delivery?.deadLetter === '' ? undefined : spec.delivery?.deadLetter;
+  if (deadLetter && sameQueue(deadLetter, spec.queueUrl ?? spec.queueName ?? '')) {
+    return invalid('DeadLetterIsSource', `delivery.deadLetter ${deadLetter} is the queue the trigger receives from: its dead letters would come back to it`);
+  }
+  const denied = refused ?? sharedQueueProblem(defaults.grants, ns, queue, deadLetter);
+  if (denied) return { receiver: undefined, functions: [], problem: { condition: 'Authorized', ...denied } };
   const live = functions.filter((f) => !f.metadata.deletionTimestamp && (f.metadata.namespace ?? '') === ns);
   let targets: KubelessFunction[];
   let missing: TriggerPlan['problem'];
@@ -132,6 +196,11 @@ export function planTrigger(trigger: SQSTrigger, functions: readonly KubelessFun
   targets.sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
   const resolved: TargetSpec[] = [];
   for (const fn of targets) {
+    const routed = defaults.serviceProblem?.(ns, nameOf(fn));
+    if (routed) {
+      missing ??= { condition: 'FunctionsResolved', ...routed };
+      continue;
+    }
     try {
       resolved.push({ function: nameOf(fn), delivery: resolveDelivery(spec.delivery, functionTimeoutMs(fn)) });
     } catch (err) {
@@ -141,12 +210,6 @@ export function planTrigger(trigger: SQSTrigger, functions: readonly KubelessFun
   const functionsOut = resolved.map((t) => t.function);
   const first = resolved[0];
   if (!first) return { receiver: undefined, functions: [], ...(missing ? { problem: missing } : {}) };
-  const queue: QueueRef = { region: spec.region ?? (spec.queueUrl ? regionOfQueueUrl(spec.queueUrl) : undefined) ?? defaults.region };
-  if (spec.queueUrl) queue.queueUrl = spec.queueUrl;
-  else if (spec.queueName) queue.queueName = spec.queueName;
-  const endpoint = spec.endpoint ?? defaults.endpoint;
-  if (endpoint) queue.endpoint = endpoint;
-  if (spec.credentialsSecret) queue.credentialsSecret = spec.credentialsSecret;
   return {
     receiver: {
       key: `${ns}/${name}`,
@@ -161,5 +224,7 @@ export function planTrigger(trigger: SQSTrigger, functions: readonly KubelessFun
       delivery: first.delivery,
     },
     functions: functionsOut,
+    // Some targets may be refused (a Service routing out of the namespace) while others run.
+    ...(missing ? { problem: missing } : {}),
   };
 }

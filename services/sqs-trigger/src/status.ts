@@ -2,13 +2,13 @@ import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Condition, Function as KubelessFunction, SQSTrigger, SQSTriggerStatus } from '@kubeless/api';
 import { setCondition, summarise, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
 import type { Connections } from './connections.js';
-import { classifySqsError, type SqsTriggerError } from './errors.js';
-import { planTrigger, type PlanDefaults, type QueueRef } from './plan.js';
+import { NOT_GRANTED_CODES, classifySqsError, type SqsTriggerError } from './errors.js';
+import { planTrigger, queueOf, type PlanDefaults, type QueueRef } from './plan.js';
 import type { StalledMessage } from './runner/receiver.js';
 
 export type SQSTriggerObject = SQSTrigger & KubeObject & { status?: SQSTriggerStatus };
 
-const READY_DEPS = ['Valid', 'FunctionsResolved', 'CredentialsReady', 'QueueReachable', 'QueueExists', 'DeadLetterReady'];
+const READY_DEPS = ['Valid', 'Authorized', 'FunctionsResolved', 'CredentialsReady', 'QueueReachable', 'QueueExists', 'DeadLetterReady'];
 const SQS_DEPS = ['CredentialsReady', 'QueueReachable', 'QueueExists', 'DeadLetterReady'];
 
 /** What SQS says about a trigger's queue (and dead-letter queue), read by the leader. */
@@ -19,8 +19,14 @@ export interface QueueObservation {
   deadLetter: SqsTriggerError | null | undefined;
 }
 
-async function attributes(connections: Connections, client: SQSClient, nameOrUrl: string, names: ('ApproximateNumberOfMessages' | 'ApproximateNumberOfMessagesNotVisible' | 'QueueArn')[]): Promise<Record<string, string>> {
-  const url = await connections.queueUrl(client, nameOrUrl);
+async function attributes(
+  connections: Connections,
+  client: SQSClient,
+  where: { namespace: string; queue: QueueRef; role: 'queue' | 'deadLetter' },
+  nameOrUrl: string,
+  names: ('ApproximateNumberOfMessages' | 'ApproximateNumberOfMessagesNotVisible' | 'QueueArn')[],
+): Promise<Record<string, string>> {
+  const url = await connections.resolve(client, where.namespace, where.queue, where.role, nameOrUrl);
   try {
     return (await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: names }))).Attributes ?? {};
   } catch (err) {
@@ -31,14 +37,16 @@ async function attributes(connections: Connections, client: SQSClient, nameOrUrl
 /** Reads the depth of the queue and checks the dead-letter queue. Throws a classified SqsTriggerError. */
 export async function observeQueue(connections: Connections, namespace: string, q: QueueRef, deadLetter: string | undefined): Promise<QueueObservation> {
   const client = await connections.get(namespace, q, 'status');
-  const a = await attributes(connections, client, q.queueUrl ?? q.queueName ?? '', ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible']);
+  const a = await attributes(connections, client, { namespace, queue: q, role: 'queue' }, q.queueUrl ?? q.queueName ?? '', ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible']);
   let dl: QueueObservation['deadLetter'];
   if (deadLetter) {
     try {
-      await attributes(connections, client, deadLetter, ['QueueArn']);
+      await attributes(connections, client, { namespace, queue: q, role: 'deadLetter' }, deadLetter, ['QueueArn']);
       dl = null;
     } catch (err) {
-      dl = classifySqsError(err, `dead-letter queue ${deadLetter}`);
+      const e = classifySqsError(err, `dead-letter queue ${deadLetter}`);
+      if (NOT_GRANTED_CODES.has(e.code)) throw e;
+      dl = e;
     }
   }
   return { visible: Number(a.ApproximateNumberOfMessages ?? 0), inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0), deadLetter: dl };
@@ -46,7 +54,8 @@ export async function observeQueue(connections: Connections, namespace: string, 
 
 /**
  * The leader's reconcile: status only (receivers run on every replica, see Supervisor in the controller kit).
- * Conditions: Valid, FunctionsResolved, CredentialsReady (the Secret and its keys), QueueReachable
+ * Conditions: Valid, Authorized (the tenancy rules: whose credentials, which queues; a refused
+ * trigger is never connected to SQS, not even for status), FunctionsResolved, CredentialsReady (the Secret and its keys), QueueReachable
  * (the endpoint answers), QueueExists, DeadLetterReady, summarised in Ready; plus the target
  * functions and the approximate depth of the queue (visible messages). Stalled (as in the
  * kafka-trigger) is True while a message keeps failing after its retries (onExhausted `block`:
@@ -90,19 +99,36 @@ export function statusReconciler(o: {
       return { requeueAfterMs: o.intervalMs };
     };
     setCondition(conditions, problem?.condition === 'Valid' ? { type: 'Valid', status: 'False', reason: problem.reason, message: problem.message } : { type: 'Valid', status: 'True', reason: 'Valid' });
+    const authorized = (refusal?: { reason: string; message: string }): void => {
+      setCondition(
+        conditions,
+        refusal
+          ? { type: 'Authorized', status: 'False', ...refusal }
+          : problem?.condition === 'Valid'
+            ? { type: 'Authorized', status: 'Unknown', reason: 'Invalid', message: 'the trigger is not valid' }
+            : t.spec.credentialsSecret
+              ? { type: 'Authorized', status: 'True', reason: 'OwnCredentials', message: "the credentials of the trigger's credentialsSecret" }
+              : { type: 'Authorized', status: 'True', reason: 'SharedIdentityGranted', message: "the controller's AWS identity, granted to this namespace for this queue" },
+      );
+    };
+    authorized(problem?.condition === 'Authorized' ? problem : undefined);
     setCondition(
       conditions,
       problem?.condition === 'FunctionsResolved'
         ? { type: 'FunctionsResolved', status: 'False', reason: problem.reason, message: problem.message }
         : problem
-          ? { type: 'FunctionsResolved', status: 'Unknown', reason: 'Invalid', message: 'the trigger is not valid' }
+          ? { type: 'FunctionsResolved', status: 'Unknown', reason: problem.condition === 'Authorized' ? 'NotAuthorized' : 'Invalid', message: problem.condition === 'Authorized' ? 'the trigger is refused by a tenancy rule' : 'the trigger is not valid' }
           : { type: 'FunctionsResolved', status: 'True', reason: 'FunctionsResolved', message: plan.functions.join(', ') },
     );
-    if (problem?.condition === 'Valid') return done();
+    // Refused by a tenancy rule: never connected, not even to read the queue's depth.
+    if (problem?.condition === 'Valid' || problem?.condition === 'Authorized') {
+      delete status.approximateQueueDepth;
+      return done();
+    }
     // The queue is observed even with no target: a wrong queue or Secret should show before a function exists.
     const spec = t.spec;
     const ns = t.metadata.namespace ?? '';
-    const queue: QueueRef = plan.receiver?.queue ?? { region: spec.region ?? o.defaults.region, ...(spec.queueUrl ? { queueUrl: spec.queueUrl } : { queueName: spec.queueName ?? '' }), ...((spec.endpoint ?? o.defaults.endpoint) ? { endpoint: spec.endpoint ?? o.defaults.endpoint ?? '' } : {}), ...(spec.credentialsSecret ? { credentialsSecret: spec.credentialsSecret } : {}) };
+    const queue: QueueRef = plan.receiver?.queue ?? queueOf(spec, o.defaults).queue;
     const deadLetter = spec.delivery?.deadLetter === '' ? undefined : spec.delivery?.deadLetter;
     let obs: QueueObservation;
     try {
@@ -112,7 +138,10 @@ export function statusReconciler(o: {
       const unknown = (type: string): void => {
         setCondition(conditions, { type, status: 'Unknown', reason: e.code, message: e.message });
       };
-      if (e.code === 'SecretNotFound' || e.code === 'SecretForbidden' || e.code === 'SecretKeyMissing' || e.code === 'AccessDenied') {
+      if (NOT_GRANTED_CODES.has(e.code)) {
+        authorized({ reason: e.code, message: e.message });
+        for (const c of SQS_DEPS) unknown(c);
+      } else if (e.code === 'SecretNotFound' || e.code === 'SecretForbidden' || e.code === 'SecretKeyMissing' || e.code === 'AccessDenied') {
         setCondition(conditions, { type: 'CredentialsReady', status: 'False', reason: e.code, message: e.message });
         for (const c of SQS_DEPS.slice(1)) unknown(c);
       } else if (e.code === 'Unreachable') {

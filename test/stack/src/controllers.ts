@@ -41,6 +41,22 @@ export interface ControllerProcess {
   stop: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
+/**
+ * The EndpointSlice manager of the test harness's recording functions (hand-made slices to an
+ * HTTP server of the test): the stack's triggers trust it as they would a service mesh's.
+ */
+export const TEST_ENDPOINT_MANAGER = 'kubeless-test';
+
+/**
+ * The tenancy grant (`tenancy.sharedIdentity`) the stack's trigger controllers run with: the
+ * namespace under test (every namespace for a controller that watches all) may use the
+ * controller's own Kafka and SQS identity on any topic and queue, as an operator grants a team.
+ * Tests of the tenancy rules and the demo set their own (`SHARED_IDENTITY_GRANTS` in `env`).
+ */
+export function stackIdentityGrants(namespace: string | undefined): string {
+  return JSON.stringify([{ namespace: namespace ?? '*', topics: ['.*'], deadLetterTopics: ['.*'], queues: ['.*'], deadLetterQueues: ['.*'] }]);
+}
+
 /** The env a controller runs with in the stack, before `o.env`. */
 export function controllerEnv(name: ControllerName, o: SpawnControllerOptions = {}): Record<string, string> {
   const env = stackEnv();
@@ -58,8 +74,15 @@ export function controllerEnv(name: ControllerName, o: SpawnControllerOptions = 
   const specific: Record<ControllerName, Record<string, string>> = {
     'function-controller': {},
     'http-trigger': {},
-    'kafka-trigger': { KAFKA_BROKERS: env.KAFKA_BROKERS, ENDPOINT_MODE: 'endpointslice' },
+    'kafka-trigger': {
+      KAFKA_BROKERS: env.KAFKA_BROKERS,
+      ENDPOINT_MODE: 'endpointslice',
+      SHARED_IDENTITY_GRANTS: stackIdentityGrants(o.watchNamespace),
+      TRUSTED_ENDPOINTSLICE_MANAGERS: TEST_ENDPOINT_MANAGER,
+    },
     'sqs-trigger': {
+      SHARED_IDENTITY_GRANTS: stackIdentityGrants(o.watchNamespace),
+      TRUSTED_ENDPOINTSLICE_MANAGERS: TEST_ENDPOINT_MANAGER,
       SQS_ENDPOINT: env.SQS_ENDPOINT,
       SQS_REGION: env.SQS_REGION,
       AWS_ACCESS_KEY_ID: STACK_AWS_CREDENTIALS.accessKeyId,

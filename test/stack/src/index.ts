@@ -10,4 +10,4 @@ export { traefikPaths, INGRESS_CLASSES, type TraefikAddresses } from './traefik.
 export { KAFKA_SASL_USER } from './components.js';
 export { CONTROLLERS, CONTROLLER_NAMESPACE, RELEASE, controllerServiceAccount, controllerKubeconfigPath, renderControllerIdentities, type ControllerName } from './identities.js';
 export { CHART, helm, helmBin, render, renderYaml, parseObjects, toYamlStream, type K8sObject, type RenderOptions } from './helm.js';
-export { spawnController, controllerEnv, STACK_AWS_CREDENTIALS, type ControllerProcess, type SpawnControllerOptions } from './controllers.js';
+export { spawnController, controllerEnv, stackIdentityGrants, STACK_AWS_CREDENTIALS, TEST_ENDPOINT_MANAGER, type ControllerProcess, type SpawnControllerOptions } from './controllers.js';

@@ -8,9 +8,10 @@ import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { parseIdentityGrants } from '@kubeless/api';
 import { KubeClient, Manager } from '@kubeless/controller';
 import { createLogger, createRegistry, type Registry } from '@kubeless/observability';
-import { controllerKubeconfig, eventually, spawnController as spawnStackController, stackEnv } from '@kubeless/stack';
+import { TEST_ENDPOINT_MANAGER, controllerKubeconfig, eventually, spawnController as spawnStackController, stackEnv, stackIdentityGrants } from '@kubeless/stack';
 import kafkajs from 'kafkajs';
 import { buildKafkaTrigger, type KafkaTriggerOptions } from '../../src/index.js';
 
@@ -115,7 +116,7 @@ export async function registerFunction(client: KubeClient, ns: string, name: str
   await client.create(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
-    metadata: { name: `${name}-test`, namespace: ns, labels: { 'created-by': 'kubeless', 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'kubeless-test' } },
+    metadata: { name: `${name}-test`, namespace: ns, labels: { 'created-by': 'kubeless', 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': TEST_ENDPOINT_MANAGER } },
     addressType: 'IPv4',
     endpoints: [{ addresses: [recorder.ip], conditions: { ready: true } }],
     ports: [{ name: 'http-function-port', port, protocol: 'TCP' }],
@@ -135,6 +136,10 @@ export function testOptions(namespace: string): Omit<KafkaTriggerOptions, 'clien
     watchNamespace: namespace,
     brokers: brokers(),
     auth: {},
+    // The namespace under test may use the controller's identity on any topic (tenancy.test.ts tests the rules).
+    grants: parseIdentityGrants(stackIdentityGrants(namespace)),
+    trustedEndpointManagers: [TEST_ENDPOINT_MANAGER],
+    secretResyncMs: 2000,
     clientId: 'kafka-trigger-test',
     endpointMode: 'endpointslice',
     maxEventBytes: 64 * 1024,

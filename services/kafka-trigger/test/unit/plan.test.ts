@@ -1,8 +1,9 @@
-import { API_VERSION, type DeliverySpec, type Function as KubelessFunction, type KafkaTrigger, type KafkaTriggerSpec } from '@kubeless/api';
+import { API_VERSION, parseIdentityGrants, type DeliverySpec, type Function as KubelessFunction, type KafkaTrigger, type KafkaTriggerSpec } from '@kubeless/api';
 import { describe, expect, it } from 'vitest';
 import { consumerGroupId, functionTimeoutMs, planTrigger } from '../../src/plan.js';
 
-const defaults = { brokers: ['kafka-0:9092', 'kafka-1:9092'] };
+// ns1 and other may use the controller's identity on any topic; the tenancy rules have their own tests below.
+const defaults = { brokers: ['kafka-0:9092', 'kafka-1:9092'], grants: parseIdentityGrants('[{"namespace":"ns1","topics":[".*"],"deadLetterTopics":[".*"]},{"namespace":"other","topics":[".*"]}]') };
 
 const fn = (name: string, labels?: Record<string, string>, o: { namespace?: string; timeout?: string | number; deleting?: boolean } = {}): KubelessFunction => ({
   apiVersion: API_VERSION,
@@ -134,14 +135,14 @@ describe('planTrigger: consumer specs', () => {
 
   it('per-trigger brokers and auth Secret replace the defaults; empty brokers fall back', () => {
     const own = planTrigger(trigger({ topic: 'a', functionSelector: { matchLabels: { tier: 'backend' } }, brokers: ['mine:9093'], authSecret: 'kafka-auth' }), world, defaults);
-    for (const c of own.consumers) expect(c.connection).toEqual({ brokers: ['mine:9093'], authSecret: 'kafka-auth' });
+    for (const c of own.consumers) expect(c.connection).toEqual({ brokers: ['mine:9093'], credentials: 'secret', authSecret: 'kafka-auth' });
     const empty = planTrigger(trigger({ topic: 'a', functionName: 'echo', brokers: [] }), world, defaults);
-    expect(empty.consumers[0]?.connection).toEqual({ brokers: defaults.brokers });
+    expect(empty.consumers[0]?.connection).toEqual({ brokers: defaults.brokers, credentials: 'shared' });
   });
 
   it('copies the broker lists instead of aliasing its inputs', () => {
     const brokers = ['mine:9093'];
-    const d = { brokers: ['default:9092'] };
+    const d = { ...defaults, brokers: ['default:9092'] };
     const a = planTrigger(trigger({ topic: 'a', functionName: 'echo', brokers }), world, d).consumers[0];
     const b = planTrigger(trigger({ topic: 'a', functionName: 'echo' }), world, d).consumers[0];
     a?.connection.brokers.push('x');
@@ -225,5 +226,60 @@ describe('planTrigger: delivery', () => {
     expect(plan.functions).toEqual([]);
     expect(plan.problem).toMatchObject({ condition: 'Valid', reason: 'InvalidDelivery' });
     expect(plan.problem?.message).toMatch(message);
+  });
+});
+
+describe('planTrigger: tenancy (whose credentials, which topics)', () => {
+  const grants = parseIdentityGrants(
+    JSON.stringify([
+      { namespace: 'ns1', topics: ['orders', 'team-a\\..*'], deadLetterTopics: ['orders-dlq'] },
+      { namespace: 'ns2' },
+    ]),
+  );
+  const d = { brokers: ['kafka-0:9092', 'kafka-1:9092'], grants };
+  const plan = (spec: KafkaTriggerSpec, namespace = 'ns1'): ReturnType<typeof planTrigger> =>
+    planTrigger(trigger(spec, { namespace }), [...world, fn('echo', {}, { namespace: 'ns2' }), fn('echo', {}, { namespace: 'ns3' })], d);
+
+  it.each<[string, KafkaTriggerSpec, string, { consumers: number; reason?: string; credentials?: string }]>([
+    ['a granted topic on the default brokers', { topic: 'orders', functionName: 'echo' }, 'ns1', { consumers: 1, credentials: 'shared' }],
+    ['a topic under a granted prefix', { topic: 'team-a.events', functionName: 'echo' }, 'ns1', { consumers: 1, credentials: 'shared' }],
+    ['a pattern matches the whole name only', { topic: 'orders-2', functionName: 'echo' }, 'ns1', { consumers: 0, reason: 'TopicNotGranted' }],
+    ["another team's topic", { topic: 'payments', functionName: 'echo' }, 'ns1', { consumers: 0, reason: 'TopicNotGranted' }],
+    ['one granted and one not', { topics: ['orders', 'payments'], functionName: 'echo' }, 'ns1', { consumers: 0, reason: 'TopicNotGranted' }],
+    ['a granted dead letter', { topic: 'orders', functionName: 'echo', delivery: { deadLetter: 'orders-dlq' } }, 'ns1', { consumers: 1 }],
+    ["a dead letter into another team's topic", { topic: 'orders', functionName: 'echo', delivery: { deadLetter: 'payments' } }, 'ns1', { consumers: 0, reason: 'DeadLetterTopicNotGranted' }],
+    ['a dead letter equal to the source topic, even with its own Secret', { topic: 'orders', functionName: 'echo', authSecret: 's', delivery: { deadLetter: 'orders' } }, 'ns1', { consumers: 0, reason: 'DeadLetterIsSource' }],
+    ['a namespace granted no topic', { topic: 'orders', functionName: 'echo' }, 'ns2', { consumers: 0, reason: 'TopicNotGranted' }],
+    ['a namespace not granted at all', { topic: 'orders', functionName: 'echo' }, 'ns3', { consumers: 0, reason: 'SharedIdentityNotGranted' }],
+    ['a namespace not granted, with its own authSecret on the default brokers', { topic: 'payments', functionName: 'echo', authSecret: 'mine' }, 'ns3', { consumers: 1, credentials: 'secret' }],
+    ['its own brokers without a Secret: no credentials at all', { topic: 'payments', functionName: 'echo', brokers: ['evil.example:9092'] }, 'ns3', { consumers: 1, credentials: 'none' }],
+    ['its own brokers mixed with a default one: still its own', { topic: 'payments', functionName: 'echo', brokers: ['kafka-0:9092', 'evil.example:9092'] }, 'ns3', { consumers: 1, credentials: 'none' }],
+    ['the default brokers written out are the default brokers', { topic: 'payments', functionName: 'echo', brokers: ['kafka-1:9092'] }, 'ns3', { consumers: 0, reason: 'SharedIdentityNotGranted' }],
+  ])('%s', (_name, spec, namespace, want) => {
+    const p = plan(spec, namespace);
+    expect(p.consumers).toHaveLength(want.consumers);
+    if (want.reason) expect(p.problem?.reason).toBe(want.reason);
+    else expect(p.problem).toBeUndefined();
+    if (want.credentials) expect(p.consumers[0]?.connection.credentials).toBe(want.credentials);
+  });
+
+  it('a refusal says which rule refused it', () => {
+    const p = plan({ topic: 'payments', functionName: 'echo' });
+    expect(p.problem).toMatchObject({ condition: 'Authorized', reason: 'TopicNotGranted' });
+    expect(p.problem?.message).toContain('payments');
+    expect(p.problem?.message).toContain('orders, team-a\\..*');
+    expect(plan({ topic: 'orders', functionName: 'echo' }, 'ns3').problem?.message).toContain('spec.authSecret');
+  });
+
+  it('a fresh install grants nothing: every namespace brings its own Secret', () => {
+    const fresh = { brokers: d.brokers, grants: parseIdentityGrants('') };
+    expect(planTrigger(trigger({ topic: 'orders', functionName: 'echo' }), world, fresh).problem?.reason).toBe('SharedIdentityNotGranted');
+  });
+
+  it('a function whose Service routes out of the namespace gets no consumer; the others do', () => {
+    const routed = { ...d, serviceProblem: (_ns: string, f: string) => (f === 'audit' ? { reason: 'ExternalNameService', message: 'ExternalName' } : undefined) };
+    const p = planTrigger(trigger({ topic: 'orders', functionSelector: { matchLabels: { tier: 'backend' } } }), world, routed);
+    expect(p.consumers.map((c) => c.function)).toEqual(['billing']);
+    expect(p.problem).toMatchObject({ condition: 'FunctionsResolved', reason: 'ExternalNameService' });
   });
 });

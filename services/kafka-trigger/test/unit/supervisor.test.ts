@@ -16,7 +16,7 @@ const spec = (fn: string, topics: string[] = ['orders']): ConsumerSpec => ({
   topics,
   fromBeginning: false,
   delivery: resolveDelivery(undefined, 180_000),
-  connection: { brokers: ['kafka:9092'] },
+  connection: { brokers: ['kafka:9092'], credentials: 'shared' },
 });
 
 interface Deferred {
@@ -116,7 +116,7 @@ describe('ConsumerSupervisor', () => {
     );
     // The same desired set again (a fresh but equal object, keys in another order): nothing to do.
     const same = spec('a');
-    h.sup.sync([{ ...same, connection: { brokers: ['kafka:9092'] }, topics: ['orders'] }, spec('b')]);
+    h.sup.sync([{ ...same, connection: { brokers: ['kafka:9092'], credentials: 'shared' }, topics: ['orders'] }, spec('b')]);
     await h.sup.idle();
     expect(h.created).toHaveLength(2);
     expect(h.created.every((c) => c.stops === 0)).toBe(true);

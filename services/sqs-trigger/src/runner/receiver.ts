@@ -138,14 +138,17 @@ export class TriggerReceiver {
     setMaxListeners(0, this.#poll.signal, this.#hard.signal);
     try {
       const client = await this.#o.connections.get(spec.namespace, spec.queue);
-      const url = spec.queue.queueUrl ?? (await this.#o.connections.queueUrl(client, spec.queue.queueName ?? ''));
+      const url = await this.#o.connections.resolve(client, spec.namespace, spec.queue, 'queue', spec.queue.queueUrl ?? spec.queue.queueName ?? '');
+      this.#client = client;
+      // With the controller's identity, a dead letter it may not write to refuses the start
+      // (nothing is received), rather than blocking at the first poison message.
+      if (spec.queue.credentials === 'shared' && spec.delivery.deadLetter) await this.#resolveDeadLetter();
       let attributes: Record<string, string> = {};
       try {
         attributes = (await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['VisibilityTimeout', 'FifoQueue'] }))).Attributes ?? {};
       } catch (err) {
         throw classifySqsError(err, `queue ${url}`);
       }
-      this.#client = client;
       this.#queueUrl = url;
       this.#queueName = queueNameOf(url);
       this.#eventContext = { namespace: spec.namespace, trigger: spec.trigger, queueName: this.#queueName };
@@ -440,7 +443,7 @@ export class TriggerReceiver {
     const client = this.#client;
     const name = this.spec.delivery.deadLetter ?? '';
     if (!this.#deadLetterUrl) {
-      const p = client ? this.#o.connections.queueUrl(client, name) : Promise.reject(new Error('not started'));
+      const p = client ? this.#o.connections.resolve(client, this.spec.namespace, this.spec.queue, 'deadLetter', name) : Promise.reject(new Error('not started'));
       p.catch(() => {
         if (this.#deadLetterUrl === p) this.#deadLetterUrl = undefined;
       });

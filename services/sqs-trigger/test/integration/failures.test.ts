@@ -23,10 +23,10 @@ import {
   type RunningController,
 } from './harness.js';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import type { Function as KubelessFunction, SQSTrigger } from '@kubeless/api';
+import { parseIdentityGrants, type Function as KubelessFunction, type SQSTrigger } from '@kubeless/api';
 import { Deliverer, DeliveryClient } from '@kubeless/delivery';
 import { createLogger } from '@kubeless/observability';
-import { stackEnv } from '@kubeless/stack';
+import { stackEnv, stackIdentityGrants } from '@kubeless/stack';
 import { Connections, TriggerReceiver, planTrigger } from '../../src/index.js';
 import { TEST_CREDENTIALS } from './harness.js';
 
@@ -145,11 +145,12 @@ describe('sqs-trigger failures', () => {
     const fn = new Recorder();
     await fn.listen();
     const logger = createLogger({ name: 'race', level: 'silent' });
-    const connections = new Connections({ client, logger, defaultCredentials: TEST_CREDENTIALS });
+    const grants = parseIdentityGrants(stackIdentityGrants(ns.name));
+    const connections = new Connections({ client, logger, defaultCredentials: TEST_CREDENTIALS, grants });
     const http = new DeliveryClient({ userAgent: 'race-test' });
     const trigger = { apiVersion: 'kubeless.io/v1beta1', kind: 'SQSTrigger', metadata: { namespace: ns.name, name: 'race' }, spec: { queueUrl, functionName: 'f', receivers: 2 } } as unknown as SQSTrigger;
     const f = { metadata: { namespace: ns.name, name: 'f' }, spec: { runtime: 'nodejs20', handler: 'h.f', function: '' } } as unknown as KubelessFunction;
-    const spec = planTrigger(trigger, [f], { region: stackEnv().SQS_REGION, endpoint: stackEnv().SQS_ENDPOINT }).receiver;
+    const spec = planTrigger(trigger, [f], { region: stackEnv().SQS_REGION, endpoint: stackEnv().SQS_ENDPOINT, grants }).receiver;
     if (!spec) throw new Error('no receiver planned');
     // The function's address directly: this test is about the receiver, not endpoint resolution.
     const resolver = { resolve: () => new URL(`http://${fn.lastAddress ?? ''}/`) };

@@ -15,9 +15,10 @@ import {
   type Message,
   type MessageAttributeValue,
 } from '@aws-sdk/client-sqs';
+import { parseIdentityGrants } from '@kubeless/api';
 import { KubeClient, Manager } from '@kubeless/controller';
 import { createLogger, createRegistry, type Registry } from '@kubeless/observability';
-import { STACK_AWS_CREDENTIALS, controllerKubeconfig, spawnController as spawnStackController, stackEnv, uniqueName } from '@kubeless/stack';
+import { STACK_AWS_CREDENTIALS, TEST_ENDPOINT_MANAGER, controllerKubeconfig, spawnController as spawnStackController, stackEnv, stackIdentityGrants, uniqueName } from '@kubeless/stack';
 import { buildSqsTrigger, type SqsTriggerOptions } from '../../src/index.js';
 
 export { Recorder, registerFunction, eventually, type Received, type Behaviour } from '../../../kafka-trigger/test/integration/harness.js';
@@ -126,6 +127,10 @@ export function testOptions(namespace: string): Omit<SqsTriggerOptions, 'client'
     region: stackEnv().SQS_REGION,
     endpoint: stackEnv().SQS_ENDPOINT,
     defaultCredentials: TEST_CREDENTIALS,
+    // The namespace under test may use the controller's identity on any queue (tenancy.test.ts tests the rules).
+    grants: parseIdentityGrants(stackIdentityGrants(namespace)),
+    trustedEndpointManagers: [TEST_ENDPOINT_MANAGER],
+    secretResyncMs: 2000,
     endpointMode: 'endpointslice',
     maxEventBytes: 256 * 1024,
     drainTimeoutMs: 5000,
