@@ -87,3 +87,42 @@ describe('queue helpers', () => {
     expect(visibilitySeconds(1e9)).toBe(43_200);
   });
 });
+
+describe('planTrigger: tenancy (whose credentials, which queues)', () => {
+  const grants = parseIdentityGrants(
+    JSON.stringify([
+      { namespace: 'team-a', queues: ['https://sqs\\.eu-west-1\\.amazonaws\\.com/111122223333/team-a-.*', 'arn:aws:sqs:eu-west-1:111122223333:shared-jobs'], deadLetterQueues: ['arn:aws:sqs:.*:111122223333:team-a-dlq'] },
+    ]),
+  );
+  const d = { region: 'eu-west-1', endpoint: undefined, grants };
+  const url = (name: string, account = '111122223333'): string => `https://sqs.eu-west-1.amazonaws.com/${account}/${name}`;
+  const plan = (spec: SQSTrigger['spec'], namespace = 'team-a'): ReturnType<typeof planTrigger> =>
+    planTrigger(trigger({ functionName: 'f', ...spec }, { namespace }), [fn('f', {}, { namespace })], d);
+
+  it.each<[string, SQSTrigger['spec'], string, { receiver: boolean; reason?: string; credentials?: string }]>([
+    ['a granted queue URL', { queueUrl: url('team-a-jobs') }, 'team-a', { receiver: true, credentials: 'shared' }],
+    ['a queue granted by ARN', { queueUrl: url('shared-jobs') }, 'team-a', { receiver: true }],
+    ["another team's queue", { queueUrl: url('team-b-jobs') }, 'team-a', { receiver: false, reason: 'QueueNotGranted' }],
+    ['the same name in another account', { queueUrl: url('team-a-jobs', '999999999999') }, 'team-a', { receiver: false, reason: 'QueueNotGranted' }],
+    ['a granted dead letter (ARN pattern)', { queueUrl: url('team-a-jobs'), delivery: { deadLetter: url('team-a-dlq') } }, 'team-a', { receiver: true }],
+    ["a dead letter into another team's queue", { queueUrl: url('team-a-jobs'), delivery: { deadLetter: url('team-b-jobs') } }, 'team-a', { receiver: false, reason: 'DeadLetterQueueNotGranted' }],
+    ['a dead letter equal to the source queue', { queueUrl: url('team-a-jobs'), delivery: { deadLetter: 'team-a-jobs' } }, 'team-a', { receiver: false, reason: 'DeadLetterIsSource' }],
+    ['a namespace not granted', { queueUrl: url('team-a-jobs') }, 'team-b', { receiver: false, reason: 'SharedIdentityNotGranted' }],
+    ['a namespace not granted, with its own Secret', { queueUrl: url('team-a-jobs'), credentialsSecret: 'aws' }, 'team-b', { receiver: true, credentials: 'secret' }],
+    ["its own endpoint without a Secret never gets the controller's identity", { queueUrl: url('team-a-jobs'), endpoint: 'https://evil.example' }, 'team-a', { receiver: false, reason: 'EndpointNeedsCredentials' }],
+    ['its own endpoint with its own Secret', { queueUrl: url('team-a-jobs'), endpoint: 'https://evil.example', credentialsSecret: 'aws' }, 'team-b', { receiver: true, credentials: 'secret' }],
+    ['a queue name is checked once resolved (by the receiver)', { queueName: 'anything', region: 'eu-west-1' }, 'team-a', { receiver: true, credentials: 'shared' }],
+  ])('%s', (_name, spec, namespace, want) => {
+    const p = plan(spec, namespace);
+    expect(p.receiver !== undefined).toBe(want.receiver);
+    if (want.reason) expect(p.problem?.reason).toBe(want.reason);
+    else expect(p.problem).toBeUndefined();
+    if (want.credentials) expect(p.receiver?.queue.credentials).toBe(want.credentials);
+  });
+
+  it('a refusal names the rule and what would allow it', () => {
+    expect(plan({ queueUrl: url('team-b-jobs') }).problem).toMatchObject({ condition: 'Authorized', reason: 'QueueNotGranted' });
+    expect(plan({ queueUrl: url('team-b-jobs') }).problem?.message).toContain('team-b-jobs');
+    expect(plan({ queueUrl: url('x') }, 'team-b').problem?.message).toContain('spec.credentialsSecret');
+  });
+});
