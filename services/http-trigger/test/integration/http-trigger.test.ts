@@ -19,8 +19,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient, Manager, type KubeObject } from '@kubeless/controller';
 import { buildFunctionController } from '@kubeless/function-controller';
 import { createLogger } from '@kubeless/observability';
-import { controllerKubeconfig, eventually, kubectlOk, stackEnv, traefikPaths, withNamespace } from '@kubeless/stack';
-import { buildHttpTriggerController } from '../../src/index.js';
+import { controllerKubeconfig, eventually, grantSecrets, kubectlOk, stackEnv, traefikPaths, withNamespace } from '@kubeless/stack';
+import { buildHttpTriggerController, childName, kongIdentity } from '../../src/index.js';
+import { applyHttpTriggerRbac } from './identity.js';
 
 type Json = Record<string, any>;
 const run = promisify(execFile);
@@ -112,7 +113,10 @@ const sha = (pw: string): string => `{SHA}${createHash('sha1').update(pw).digest
 const ALICE = 'alice:wonderland';
 
 beforeAll(async () => {
+  await applyHttpTriggerRbac();
   ns = await withNamespace('http');
+  // The basic-auth Secrets these tests check, granted by name as httpTrigger.rbac.secrets does.
+  await grantSecrets('http-trigger', ns.name, ['htpasswd', 'htpasswd-bob', 'absent', 'kong-cred']);
   tmp = await mkdtemp(path.join(os.tmpdir(), 'http-trigger-'));
   client = KubeClient.fromKubeconfig(stackEnv().KUBECONFIG, { userAgent: 'kubeless-test/http-trigger' });
   const logger = createLogger({ name: 'http-trigger-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -204,10 +208,11 @@ describe.each([
     expect(ing.spec.ingressClassName).toBe(gateway);
     expect(ing.spec.rules[0].http.paths[0].backend).toEqual({ service: { name: 'echo', port: { number: 8080 } } });
     if (gateway === 'traefik') {
+      const mwName = (what: string): string => childName(ns.name, name, what);
       expect(ing.metadata.annotations['traefik.ingress.kubernetes.io/router.middlewares']).toBe(
-        `${ns.name}-${name}-cors@kubernetescrd,${ns.name}-${name}-auth@kubernetescrd,${ns.name}-${name}-strip@kubernetescrd`,
+        `${ns.name}-${mwName('cors')}@kubernetescrd,${ns.name}-${mwName('auth')}@kubernetescrd,${ns.name}-${mwName('strip')}@kubernetescrd`,
       );
-      const mw = await get(`/apis/traefik.io/v1alpha1/namespaces/${ns.name}/middlewares/${name}-auth`);
+      const mw = await get(`/apis/traefik.io/v1alpha1/namespaces/${ns.name}/middlewares/${mwName('auth')}`);
       expect(mw?.spec.basicAuth.secret).toBe('htpasswd');
       // Traefik publishes its address in the Ingress status; the trigger reports it.
       await eventually('address', async () => (await get(trgPath(name)))?.status?.address === '127.0.0.1');
@@ -242,7 +247,7 @@ describe('changes and deletes', () => {
 
     // traefik -> nginx: the Middlewares go, the nginx annotations come, the route still works.
     await client.mergePatch(trgPath('moving'), { spec: { gateway: 'nginx' } });
-    await eventually('middlewares pruned', async () => (await get(`/apis/traefik.io/v1alpha1/namespaces/${ns.name}/middlewares/moving-auth`)) === undefined, 10_000);
+    await eventually('middlewares pruned', async () => (await get(`/apis/traefik.io/v1alpha1/namespaces/${ns.name}/middlewares/${childName(ns.name, 'moving', 'auth')}`)) === undefined, 10_000);
     const ing = (await get(ingPath('moving')))!;
     expect(ing.spec.ingressClassName).toBe('nginx');
     expect(ing.metadata.annotations['nginx.ingress.kubernetes.io/auth-secret']).toBe('htpasswd-bob');
@@ -318,15 +323,19 @@ describe('kong and Gateway API objects', () => {
     await client.mergePatch(trgPath('kong'), { spec: { 'basic-auth-secret': 'kong-cred' } });
     await waitReady('kong');
     const base = `/apis/configuration.konghq.com/v1/namespaces/${ns.name}`;
-    const plugin = (await get(`${base}/kongplugins/kong-basic-auth`))!;
+    const kn = (what: string): string => childName(ns.name, 'kong', what);
+    const plugin = (await get(`${base}/kongplugins/${kn('basic-auth')}`))!;
     expect(plugin.plugin).toBe('basic-auth');
-    expect((await get(`${base}/kongplugins/kong-cors`))!.plugin).toBe('cors');
-    const consumer = (await get(`${base}/kongconsumers/kong-consumer`))!;
-    expect(consumer).toMatchObject({ username: `${ns.name}-kong`, credentials: ['kong-cred'] });
+    expect((await get(`${base}/kongplugins/${kn('cors')}`))!.plugin).toBe('cors');
+    const identity = kongIdentity((await get(trgPath('kong')))!.metadata.uid);
+    expect((await get(`${base}/kongplugins/${kn('acl')}`))!).toMatchObject({ plugin: 'acl', config: { allow: [identity], hide_groups_header: true } });
+    const consumer = (await get(`${base}/kongconsumers/${kn('consumer')}`))!;
+    expect(consumer.username).toBe(identity);
+    expect(consumer.credentials[0]).toBe('kong-cred');
     expect(consumer.metadata.annotations['kubernetes.io/ingress.class']).toBe('kong');
     const ing = (await get(ingPath('kong')))!;
     expect(ing.spec.ingressClassName).toBe('kong');
-    expect(ing.metadata.annotations).toMatchObject({ 'konghq.com/strip-path': 'true', 'konghq.com/plugins': 'kong-basic-auth,kong-cors' });
+    expect(ing.metadata.annotations).toMatchObject({ 'konghq.com/strip-path': 'true', 'konghq.com/plugins': `${kn('basic-auth')},${kn('acl')},${kn('cors')}` });
   });
 
   it('HTTPRoute: CRDNotInstalled while the CRD is absent, then the route object once it is installed', async () => {
