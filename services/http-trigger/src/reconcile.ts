@@ -93,20 +93,24 @@ export class HttpTriggerReconciler {
       return result;
     };
 
+    // A route is kept only while its backend is a Service of the function that stays in the
+    // namespace. The route names the Service, not these labels: a Service the (label-filtered)
+    // cache does not hold, e.g. an unlabelled ExternalName one put in its place, is not vouched for.
+    const withdraw = async (p: Problem, result?: ReconcileResult): Promise<ReconcileResult | undefined> => {
+      await this.#prune(t, [], ctx.signal);
+      delete status.address;
+      return fail(p, result);
+    };
     const fn = this.#d.functions.get(ns, fnName);
-    if (!fn) return fail({ reason: 'FunctionNotFound', message: `function "${fnName}" not found in namespace ${ns}` });
+    if (!fn) return withdraw({ reason: 'FunctionNotFound', message: `function "${fnName}" not found in namespace ${ns}` }, { requeueAfterMs: RECHECK_MS });
     await this.#ownByFunction(t, fn, ctx);
     const svc = this.#d.services.get(ns, fnName);
     const port = (svc?.spec as { ports?: { port?: number }[] } | undefined)?.ports?.[0]?.port;
-    if (!svc || port === undefined) return fail({ reason: 'ServiceNotFound', message: `function "${fnName}" has no Service with a port yet` });
+    if (!svc || port === undefined) return withdraw({ reason: 'ServiceNotFound', message: `function "${fnName}" has no Service with a port yet` }, { requeueAfterMs: RECHECK_MS });
     const slices = this.#d.endpointSlices.list(ns) as EndpointSliceLike[];
     const leaves = functionServiceProblem(fnName, svc, slices, this.#trusted());
-    if (leaves) {
-      // Withdrawn, not waited out: the Service and slice watches bring the trigger back when it changes.
-      await this.#prune(t, [], ctx.signal);
-      delete status.address;
-      return fail(leaves, undefined);
-    }
+    // Not waited out by polling: the Service and slice watches bring the trigger back when they change.
+    if (leaves) return withdraw(leaves);
 
     let plan;
     try {

@@ -110,6 +110,22 @@ describe('no route out of the namespace', () => {
     expect(await get(ingPath(team, fn))).toBeUndefined();
   });
 
+  it('an unlabelled ExternalName Service put in place of the function Service removes the route', async () => {
+    await createFunction(team, 'swap');
+    await createTrigger(team, 'swap', { 'function-name': 'swap', 'host-name': 'swap.test' });
+    await waitReady(team, 'swap');
+    expect(await get(ingPath(team, 'swap'))).toBeDefined();
+    await client.delete(`/api/v1/namespaces/${team}/services/swap`);
+    await client.create(`/api/v1/namespaces/${team}/services`, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'swap' },
+      spec: { type: 'ExternalName', externalName: 'victim.team-b.svc.cluster.local', ports: [{ port: 8080 }] },
+    });
+    await waitReady(team, 'swap', 'False', 'ServiceNotFound', 10_000);
+    await eventually('ingress removed', async () => (await get(ingPath(team, 'swap'))) === undefined, 10_000);
+  });
+
   it('a hand-made EndpointSlice for the function Service removes the route; deleting it brings the route back', async () => {
     await createTrigger(team, 'sliced', { 'function-name': 'echo', 'host-name': 'sliced.test' });
     await waitReady(team, 'sliced');
