@@ -252,7 +252,7 @@ export function functionServiceProblem(functionName: string, service: ServiceLik
     }
     for (const ep of s.endpoints ?? []) {
       const ref = ep.targetRef;
-      if (!ref || ref.kind !== 'Pod' || (ref.namespace !== undefined && ref.namespace !== ns)) {
+      if (ref?.kind !== 'Pod' || (ref.namespace !== undefined && ref.namespace !== ns)) {
         return { reason: 'ForeignEndpoints', message: `EndpointSlice ${s.metadata.name ?? ''} of function ${functionName} lists an endpoint that is not a pod of namespace ${ns ?? ''}` };
       }
     }

@@ -92,7 +92,7 @@ export class SecretVersions {
 
   async #readAll(): Promise<void> {
     const now = Date.now();
-    let changed = false;
+    const changed: string[] = [];
     await Promise.all(
       [...this.#entries].map(async ([key, e]) => {
         if (now - e.askedAt > 2 * this.#intervalMs && e.version !== undefined) {
@@ -100,15 +100,15 @@ export class SecretVersions {
           return;
         }
         const version = await this.#read(key);
-        if (version === undefined || version === e.version) return;
+        if (version === e.version) return;
         e.version = version;
-        changed = true;
+        changed.push(key);
       }),
     );
-    if (changed) for (const h of this.#handlers) h();
+    if (changed.length > 0) for (const h of this.#handlers) h();
   }
 
-  async #read(key: string): Promise<string | undefined> {
+  async #read(key: string): Promise<string> {
     const [namespace = '', name = ''] = key.split('/');
     try {
       const secret = await this.#client.get<KubeObject & { data?: Record<string, string> }>(objectPath(resourceByKind('Secret'), namespace, name));
