@@ -243,7 +243,15 @@ export function planFunction(fn: KubelessFunction, cfg: KubelessConfig): Functio
     readOnlyRootFilesystem: true,
     runAsNonRoot: true,
   };
-  const secure = (c: Json): Json => ({ ...c, securityContext: mergeUnder(obj(c.securityContext), containerSecurity) });
+  const secure = (c: Json): Json => {
+    const own = obj(c.securityContext);
+    // The API server refuses allowPrivilegeEscalation: false beside privileged or CAP_SYS_ADMIN
+    // (which imply it): where the operator allowed those, the default stays out.
+    const add = obj(own.capabilities).add;
+    const escalates = own.privileged === true || (Array.isArray(add) && add.includes('CAP_SYS_ADMIN'));
+    const defaults = escalates ? Object.fromEntries(Object.entries(containerSecurity).filter(([k]) => k !== 'allowPrivilegeEscalation')) : containerSecurity;
+    return { ...c, securityContext: mergeUnder(own, defaults) };
+  };
   const portsC0 = arr(c0In.ports);
   const container0: Json = secure({
     ...c0In,

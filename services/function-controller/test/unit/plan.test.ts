@@ -214,6 +214,13 @@ describe('tenancy: pod fields that escalate are off unless kubeless-config turns
     expect(spec.containers[0].securityContext.capabilities).toEqual({ add: ['NET_ADMIN'], drop: ['ALL'] });
   });
 
+  it('leaves out the allowPrivilegeEscalation default where an allowed field implies escalation (the API server refuses the pair)', () => {
+    const spec = (pod: J, ...features: PodSpecFeature[]): J => tpl(planFunction(fn(withPod(pod)), allow(...features)).deployment).spec;
+    expect(spec({ containers: [{ securityContext: { privileged: true } }] }, 'privileged').containers[0].securityContext).toEqual({ privileged: true, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true, runAsNonRoot: true });
+    expect(spec({ containers: [{ securityContext: { capabilities: { add: ['CAP_SYS_ADMIN'] } } }] }, 'addCapabilities').containers[0].securityContext.allowPrivilegeEscalation).toBeUndefined();
+    expect(spec({ containers: [{ securityContext: { capabilities: { add: ['NET_ADMIN'] } } }] }, 'addCapabilities').containers[0].securityContext.allowPrivilegeEscalation).toBe(false);
+  });
+
   it('lists every refused field in one message', () => {
     const err = refusal(fn(withPod({ hostPID: true, volumes: [{ name: 'h', hostPath: { path: '/var/run' } }], containers: [{ securityContext: { privileged: true } }] })));
     expect(err.message).toMatch(/hostPID.*volumes\[0\]\.hostPath.*containers\[0\]\.securityContext\.privileged/u);
