@@ -93,34 +93,41 @@ export class HttpTriggerReconciler {
       return result;
     };
 
-    // A route is kept only while its backend is a Service of the function that stays in the
-    // namespace. The route names the Service, not these labels: a Service the (label-filtered)
-    // cache does not hold, e.g. an unlabelled ExternalName one put in its place, is not vouched for.
-    const withdraw = async (p: Problem, result?: ReconcileResult): Promise<ReconcileResult | undefined> => {
+    /** Removes every route object of the trigger: a refused trigger serves nothing. */
+    const withdraw = async (): Promise<void> => {
       await this.#prune(t, [], ctx.signal);
       delete status.address;
-      return fail(p, result);
     };
+
+    // A route is kept only while its backend is a Service of the function that stays in the
+    // namespace. The route names the Service, not its labels: a Service the (label-filtered)
+    // cache does not hold, e.g. an unlabelled ExternalName one put in its place, is not vouched for.
     const fn = this.#d.functions.get(ns, fnName);
-    if (!fn) return withdraw({ reason: 'FunctionNotFound', message: `function "${fnName}" not found in namespace ${ns}` }, { requeueAfterMs: RECHECK_MS });
+    if (!fn) {
+      await withdraw();
+      return fail({ reason: 'FunctionNotFound', message: `function "${fnName}" not found in namespace ${ns}` });
+    }
     await this.#ownByFunction(t, fn, ctx);
     const svc = this.#d.services.get(ns, fnName);
     const port = (svc?.spec as { ports?: { port?: number }[] } | undefined)?.ports?.[0]?.port;
-    if (!svc || port === undefined) return withdraw({ reason: 'ServiceNotFound', message: `function "${fnName}" has no Service with a port yet` }, { requeueAfterMs: RECHECK_MS });
+    if (!svc || port === undefined) {
+      await withdraw();
+      return fail({ reason: 'ServiceNotFound', message: `function "${fnName}" has no Service with a port yet` });
+    }
     const slices = this.#d.endpointSlices.list(ns) as EndpointSliceLike[];
     const leaves = functionServiceProblem(fnName, svc, slices, this.#trusted());
-    // Not waited out by polling: the Service and slice watches bring the trigger back when they change.
-    if (leaves) return withdraw(leaves);
+    if (leaves) {
+      await withdraw();
+      // No polling: the Service and slice watches bring the trigger back when either changes.
+      return fail(leaves, undefined);
+    }
 
     let plan;
     try {
       plan = planHttpTrigger(t, { service: fnName, port }, this.#d.settings);
     } catch (err) {
       if (!(err instanceof PlanError)) throw err;
-      if (err.withdraw) {
-        await this.#prune(t, [], ctx.signal);
-        delete status.address;
-      }
+      if (err.withdraw) await withdraw();
       fail(err);
       throw new TerminalError(err.reason, err.message);
     }
