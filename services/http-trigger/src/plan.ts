@@ -96,7 +96,7 @@ export interface HttpTriggerPlan {
 const MIDDLEWARE = { apiVersion: 'traefik.io/v1alpha1', kind: 'Middleware' };
 const KONG_PLUGIN = { apiVersion: 'configuration.konghq.com/v1', kind: 'KongPlugin' };
 const KONG_CONSUMER = { apiVersion: 'configuration.konghq.com/v1', kind: 'KongConsumer' };
-/** The KIC label of a credential Secret, and the value for an ACL group. */
+/** The KIC label that marks a credential Secret (value `acl` for an ACL group, `basic-auth` for credentials). */
 export const KONG_CREDENTIAL_LABEL = 'konghq.com/credential';
 export const API_MIDDLEWARE: RequiredApi = { group: 'traefik.io', version: 'v1alpha1', plural: 'middlewares' };
 export const API_KONG_PLUGIN: RequiredApi = { group: 'configuration.konghq.com', version: 'v1', plural: 'kongplugins' };
