@@ -112,6 +112,9 @@ async function startStack(s: Step): Promise<void> {
   s.say(`network namespace ${env.KUBELESS_NETNS}; admin kubeconfig ${rel(env.KUBECONFIG)}; component logs ${rel(path.join(runDir, 'logs'))}/`);
 }
 
+/** `--set-json tenancy.sharedIdentity=...` of the chart, as the README's demo section shows it. */
+const DEMO_TENANCY = [{ namespace: 'demo', topics: ['orders'], queues: ['.*/jobs'] }];
+
 async function startControllers(s: Step): Promise<void> {
   mkdirSync(logDir, { recursive: true });
   const records: DaemonRecord[] = [];
@@ -121,7 +124,9 @@ async function startControllers(s: Step): Promise<void> {
     const fd = openSync(log, 'w');
     const port = await freePort();
     health.set(name, port);
-    const triggerEnv: Record<string, string> = name === 'function-controller' ? {} : { STATUS_INTERVAL: '2s' };
+    // The triggers run with the chart's defaults plus the one tenancy value the README documents:
+    // namespace demo may use the controllers' own Kafka and SQS identities for its topic and queue.
+    const triggerEnv: Record<string, string> = name === 'function-controller' ? {} : { STATUS_INTERVAL: '2s', SHARED_IDENTITY_GRANTS: JSON.stringify(DEMO_TENANCY) };
     try {
       // Detached (their own process group): a --keep run leaves them running, and `npm run stack -- down` stops them.
       const p = spawnController(name, { detached: true, stdio: ['ignore', fd, fd], identity: `${name}-demo`, env: { HEALTH_PORT: String(port), LOG_LEVEL: 'info', ...triggerEnv } });
