@@ -24,6 +24,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childName } from '@kubeless/http-trigger';
 import { eventually, kubectl, kubectlOk, render, stackEnv, toYamlStream, withNamespace, type ControllerProcess, type K8sObject } from '@kubeless/stack';
 import { functionPods, getJson, kubeless, kubelessOk, logsContaining, startControllers, stopControllers, tempFiles, untilTraefik, viaTraefik, waitReady } from './helpers.js';
 
@@ -454,8 +455,10 @@ describe('HTTP trigger with basic auth', () => {
     expect(ing.spec.rules).toEqual([{ host, http: { paths: [expect.objectContaining({ path: '/', backend: { service: { name: 'foo', port: { number: 8080 } } } })] } }]);
     expect(ing.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'HTTPTrigger', name: 'get-python', uid: trigger.metadata.uid, controller: true })]);
     const middlewares = String(ing.metadata.annotations['traefik.ingress.kubernetes.io/router.middlewares']).split(',');
-    expect(middlewares).toContain(`${a.name}-get-python-auth@kubernetescrd`);
-    const mw = await getJson(a.name, 'middlewares.traefik.io', 'get-python-auth');
+    // Named with a hash of namespace and trigger, so Traefik's `<namespace>-<name>` IDs never meet across namespaces.
+    const auth = childName(a.name, 'get-python', 'auth');
+    expect(middlewares).toContain(`${a.name}-${auth}@kubernetescrd`);
+    const mw = await getJson(a.name, 'middlewares.traefik.io', auth);
     expect(mw.spec.basicAuth).toMatchObject({ secret: 'basic-auth' });
   });
 });

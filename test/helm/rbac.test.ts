@@ -46,6 +46,8 @@ beforeAll(async () => {
     setJson: [
       `kafkaTrigger.rbac.secrets=[{"namespace":"${work.name}","names":["kafka-given"]}]`,
       `sqsTrigger.rbac.secrets=[{"namespace":"${work.name}","names":["sqs-given"]}]`,
+      `httpTrigger.rbac.secrets=[{"namespace":"${work.name}","names":["htpasswd"]}]`,
+      `functionController.rbac.secrets=[{"namespace":"${work.name}","names":["fn-secret","no-such-secret"]}]`,
     ],
     // As the stack installs it (its fixtures include HTTPRoutes).
     set: ['httpTrigger.routes.gatewayAPI=true'],
@@ -64,11 +66,12 @@ afterAll(async () => {
 
 /**
  * An audit entry as the accesses to check under the chart's install (every namespace watched).
- * The kafka- and sqs-trigger read Secrets only by name, granted per install
- * (`<trigger>.rbac.secrets`): checked by the tests of given and not-given Secrets instead.
+ * No controller reads Secrets cluster-wide: each `get`s only the Secrets granted to it by name
+ * (`<controller>.rbac.secrets`), checked by the tests of given and not-given Secrets instead. The
+ * http-trigger may also `create` Secrets (Kong ACL credentials), checked as any other call.
  */
 function accessesOf(component: Controller, v: AuditVerb): Access[] {
-  if (v.resource === 'secrets' && (component === 'kafka-trigger' || component === 'sqs-trigger')) return [];
+  if (v.resource === 'secrets' && v.verb === 'get') return [];
   const base = { verb: v.verb, group: v.group, resource: v.resource, subresource: v.subresource };
   // Leases are the controller's own, in the release namespace.
   if (v.resource === 'leases') return [{ ...base, namespace: ns.name, ...(v.verb === 'create' ? {} : { name: sa(component) }) }];
@@ -114,10 +117,26 @@ for (const component of CONTROLLERS) {
   });
 }
 
+describe('no controller reads Secrets cluster-wide', () => {
+  // What `kubectl auth can-i get secrets --all-namespaces --as=system:serviceaccount:<ns>:<sa>` asks.
+  for (const component of CONTROLLERS) {
+    it(`${component}: may not get, list or watch Secrets in every namespace`, async () => {
+      await expectDenied(component, [
+        { verb: 'get', resource: 'secrets' },
+        { verb: 'list', resource: 'secrets' },
+        { verb: 'watch', resource: 'secrets' },
+      ]);
+      const r = await kubectl(['auth', 'can-i', 'get', 'secrets', '--all-namespaces', `--as=system:serviceaccount:${ns.name}:${sa(component)}`]);
+      expect(r.stdout.trim()).toBe('no');
+    });
+  }
+});
+
 describe('the function controller', () => {
   it('may not do what it never needs', async () => {
     const w = work.name;
     await expectDenied('function-controller', [
+      { verb: 'get', resource: 'secrets', namespace: w, name: 'not-given' },
       { verb: 'delete', resource: 'namespaces', name: w },
       { verb: 'list', resource: 'secrets', namespace: w },
       { verb: 'watch', resource: 'secrets' },
@@ -165,17 +184,22 @@ describe('the trigger controllers: what they must not do, and Secrets by name', 
     { verb: 'delete', resource: 'namespaces', name: work.name },
   ];
 
-  it('http-trigger: manages routes, reads functions, services and the Secrets routes name, and nothing else', async () => {
+  it('http-trigger: manages routes, reads functions, services, EndpointSlices and the Secrets it was given, and nothing else', async () => {
     await expectAllowed('http-trigger', [
       ...common('httptriggers'),
       { verb: 'create', group: 'networking.k8s.io', resource: 'ingresses', namespace: work.name },
       { verb: 'patch', group: 'traefik.io', resource: 'middlewares', namespace: work.name },
       { verb: 'delete', group: 'configuration.konghq.com', resource: 'kongplugins', namespace: work.name },
+      { verb: 'list', group: 'discovery.k8s.io', resource: 'endpointslices' },
+      // Kong ACL credentials: created, never read or changed.
+      { verb: 'create', resource: 'secrets', namespace: work.name },
     ]);
-    // It may `get` a Secret (to check the basic-auth Secret a trigger names), never list, watch or change one.
+    // It may `get` only the basic-auth Secrets it was given by name, never list, watch or change one.
     await expectAllowed('http-trigger', [{ verb: 'get', resource: 'secrets', namespace: work.name, name: 'htpasswd' }]);
     await expectDenied('http-trigger', [
-      ...forbiddenToAll().filter((a) => !(a.resource === 'secrets' && a.verb === 'get')),
+      ...forbiddenToAll(),
+      { verb: 'get', resource: 'secrets', namespace: ns.name, name: 'htpasswd' },
+      { verb: 'patch', resource: 'secrets', namespace: work.name, name: 'htpasswd' },
       { verb: 'update', resource: 'secrets', namespace: work.name, name: 'htpasswd' },
       { verb: 'delete', resource: 'secrets', namespace: work.name, name: 'htpasswd' },
       { verb: 'create', resource: 'services', namespace: work.name },

@@ -230,8 +230,9 @@ export function serviceSpecProblem(functionName: string, spec: ServiceLike['spec
  *  - an EndpointSlice labelled for it is managed by neither the endpointslice controller nor one
  *    of `trustedManagers` (hand-made, or mirrored from hand-made Endpoints);
  *  - a slice of the endpointslice controller lists an endpoint that is not a Pod of the namespace.
- * A Service without a selector has only the endpoints others write: those of trusted managers
- * (a service mesh's, `TRUSTED_ENDPOINTSLICE_MANAGERS`) are accepted as they are.
+ * A Service without a selector has only the endpoints others write: it is refused unless the
+ * operator trusts a manager besides the endpointslice controller (a service mesh's,
+ * `TRUSTED_ENDPOINTSLICE_MANAGERS`), and then only slices of those managers are accepted.
  * `slices` may hold any EndpointSlices; those of other Services are ignored.
  */
 export function functionServiceProblem(functionName: string, service: ServiceLike, slices: Iterable<EndpointSliceLike> = [], trustedManagers: readonly string[] = [ENDPOINTSLICE_CONTROLLER]): TenancyProblem | undefined {
@@ -240,14 +241,21 @@ export function functionServiceProblem(functionName: string, service: ServiceLik
     return serviceSpecProblem(functionName, spec);
   }
   const selector = spec?.selector ?? {};
-  if (Object.keys(selector).length > 0 && selector.function !== functionName) return serviceSpecProblem(functionName, spec);
+  const selectorless = Object.keys(selector).length === 0;
+  if (!selectorless && selector.function !== functionName) return serviceSpecProblem(functionName, spec);
+  // Without a selector only others write the endpoints, and the endpointslice controller cleans up
+  // no slice of such a Service, even one forged with its label: allowed only where the operator
+  // trusts another manager (a mesh) to write them.
+  if (selectorless && !trustedManagers.some((m) => m !== ENDPOINTSLICE_CONTROLLER)) {
+    return { reason: 'ServiceWithoutSelector', message: `the Service of function ${functionName} has no selector: its endpoints would be whatever someone writes (its selector must include function: ${functionName})` };
+  }
   const ns = service.metadata?.namespace;
   const name = service.metadata?.name ?? functionName;
   for (const s of slices) {
     if (s.metadata?.labels?.['kubernetes.io/service-name'] !== name || s.metadata.namespace !== ns) continue;
     const manager = s.metadata.labels[MANAGED_BY_LABEL] ?? '';
-    if (manager !== ENDPOINTSLICE_CONTROLLER) {
-      if (trustedManagers.includes(manager)) continue;
+    if (manager !== ENDPOINTSLICE_CONTROLLER || selectorless) {
+      if (manager !== ENDPOINTSLICE_CONTROLLER && trustedManagers.includes(manager)) continue;
       return { reason: 'ForeignEndpoints', message: `EndpointSlice ${s.metadata.name ?? ''} of function ${functionName} is not managed by the endpointslice controller (${MANAGED_BY_LABEL}: ${manager === '' ? 'none' : manager}): its endpoints may not be the function's pods` };
     }
     for (const ep of s.endpoints ?? []) {

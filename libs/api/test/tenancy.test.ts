@@ -67,8 +67,15 @@ describe('function Services', () => {
     ["a slice of the controller pointing at another namespace's pod", { selector: { function: 'fn' } }, [slice('endpointslice-controller.k8s.io', [{ targetRef: { kind: 'Pod', namespace: 'b' } }])], 'ForeignEndpoints'],
     ['a trusted manager (a mesh)', {}, [slice('mesh', [{ targetRef: null }])], undefined],
     ["another Service's slice is not its business", { selector: { function: 'fn' } }, [slice(undefined, [], 'other')], undefined],
+    ["a selector-less Service with a slice forged in the endpointslice controller's name", {}, [slice('endpointslice-controller.k8s.io', [pod])], 'ForeignEndpoints'],
   ])('%s', (_name, spec, slices, reason) => {
     expect(functionServiceProblem('fn', svc(spec), slices, ['endpointslice-controller.k8s.io', 'mesh'])?.reason).toBe(reason);
+  });
+
+  it('a Service without a selector is refused unless the operator trusts a manager besides the endpointslice controller', () => {
+    expect(functionServiceProblem('fn', svc({}), [])?.reason).toBe('ServiceWithoutSelector');
+    expect(functionServiceProblem('fn', svc({}), [], ['endpointslice-controller.k8s.io'])?.reason).toBe('ServiceWithoutSelector');
+    expect(functionServiceProblem('fn', svc({}), [], ['endpointslice-controller.k8s.io', 'mesh'])).toBeUndefined();
   });
 
   it('a planned Service must select the function', () => {
