@@ -248,7 +248,7 @@ export function planFunction(fn: KubelessFunction, cfg: KubelessConfig): Functio
     // The API server refuses allowPrivilegeEscalation: false beside privileged or CAP_SYS_ADMIN
     // (which imply it): where the operator allowed those, the default stays out.
     const add = obj(own.capabilities).add;
-    const escalates = own.privileged === true || (Array.isArray(add) && add.includes('CAP_SYS_ADMIN'));
+    const escalates = own.privileged === true || (Array.isArray(add) && (add.includes('SYS_ADMIN') || add.includes('CAP_SYS_ADMIN')));
     const defaults = escalates ? Object.fromEntries(Object.entries(containerSecurity).filter(([k]) => k !== 'allowPrivilegeEscalation')) : containerSecurity;
     return { ...c, securityContext: mergeUnder(own, defaults) };
   };
