@@ -45,7 +45,7 @@ describe('sqs-trigger status', () => {
   beforeAll(async () => {
     ns = await withNamespace('sqs-status');
     // The controller runs on its ServiceAccount: it reads only the Secrets granted by name.
-    await grantSecrets('sqs-trigger', ns.name, ['half', 'does-not-exist']);
+    await grantSecrets('sqs-trigger', ns.name, ['half', 'does-not-exist', 'own-endpoint']);
     controller = await startController(ns.name);
   }, 60_000);
 
@@ -109,7 +109,9 @@ describe('sqs-trigger status', () => {
     await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'nosecret', { queueUrl, functionName: 'target', credentialsSecret: 'does-not-exist' }));
     await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'nokey', { queueUrl, functionName: 'target', credentialsSecret: 'half' }));
     await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'noqueue', { queueName: 'no-such-queue', region: 'us-east-1', functionName: 'target' }));
-    await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'unreachable', { queueName: 'anything', region: 'us-east-1', endpoint: 'http://127.0.0.1:1', functionName: 'target' }));
+    // Its own endpoint: with its own credentials only (the controller's never go to an endpoint a trigger chose).
+    await createCredentialsSecret(client, ns.name, 'own-endpoint');
+    await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'unreachable', { queueName: 'anything', region: 'us-east-1', endpoint: 'http://127.0.0.1:1', functionName: 'target', credentialsSecret: 'own-endpoint' }));
     await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'nodlq', { queueUrl: await createQueue('nodlq'), functionName: 'target', delivery: { deadLetter: 'no-such-dlq' } }));
     const good = await createQueue('good');
     await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'good', { queueUrl: good, functionName: 'target' }));

@@ -125,4 +125,11 @@ describe('planTrigger: tenancy (whose credentials, which queues)', () => {
     expect(plan({ queueUrl: url('team-b-jobs') }).problem?.message).toContain('team-b-jobs');
     expect(plan({ queueUrl: url('x') }, 'team-b').problem?.message).toContain('spec.credentialsSecret');
   });
+
+  it('a function whose Service routes out of the namespace is no target; the others are', () => {
+    const routed = { ...d, serviceProblem: (_ns: string, f: string) => (f === 'b' ? { reason: 'ForeignEndpoints', message: 'hand-made slice' } : undefined) };
+    const p = planTrigger(trigger({ queueUrl: url('team-a-jobs'), functionSelector: {} }, { namespace: 'team-a' }), [fn('a', {}, { namespace: 'team-a' }), fn('b', {}, { namespace: 'team-a' })], routed);
+    expect(p.receiver?.targets.map((t) => t.function)).toEqual(['a']);
+    expect(p.problem).toMatchObject({ condition: 'FunctionsResolved', reason: 'ForeignEndpoints' });
+  });
 });
