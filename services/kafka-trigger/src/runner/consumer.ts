@@ -1,9 +1,10 @@
 import { setMaxListeners } from 'node:events';
-import { InFlightLimiter, describeFailure, extensionName, sleep, type Deliverer, type EventInput } from '@kubeless/delivery';
+import { InFlightLimiter, describeFailure, sleep, type Deliverer, type EventInput } from '@kubeless/delivery';
 import type { Counter, Logger } from '@kubeless/observability';
 import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { KafkaClient } from '../kafka.js';
 import type { ConsumerSpec } from '../plan.js';
+import { kafkaEvent } from './event.js';
 import { BatchOffsets, PermitQueue, decodeMetadata, encodeMetadata, type CommitMetadata } from './offsets.js';
 
 export interface ConsumerOptions {
@@ -75,8 +76,6 @@ interface BatchRun {
   attemptSignal: AbortSignal;
 }
 
-const EVENT_TYPE = 'io.kubeless.kafka.message';
-
 const manyListeners = new WeakSet<AbortSignal>();
 /** Lifts the listener warning limit of a signal that many waits share (once: setMaxListeners is slow). */
 function allowManyListeners(signal: AbortSignal): void {
@@ -111,7 +110,6 @@ const COMMIT_BATCH_FRACTION = 2;
  * connection are answered in order, and a failed commit is retried with the offsets of the moment.
  */
 const MAX_COMMITS_IN_FLIGHT = 2;
-const LEGACY_NAMESPACE = 'kafkatriggers.kubeless.io';
 
 /**
  * One Kafka consumer group for one (trigger, function) pair (SPEC §4). At least once:
@@ -587,32 +585,7 @@ export class TriggerConsumer {
   }
 
   #event(ps: PartitionState, m: KafkaMessage): EventInput {
-    const extensions: Record<string, string> = {};
-    let contentType: string | undefined;
-    const headers = m.headers;
-    if (headers) {
-      for (const name in headers) {
-        const raw = headers[name];
-        const v = Array.isArray(raw) ? raw[0] : raw;
-        if (v === undefined) continue;
-        const value = Buffer.isBuffer(v) ? v.toString('utf8') : v;
-        if (name.toLowerCase() === 'content-type') contentType = value;
-        else extensions[extensionName('kafkaheader', name)] = value;
-      }
-    }
-    if (m.key !== null) extensions.partitionkey = m.key.toString('utf8');
-    extensions.kafkapartition = ps.partitionText;
-    extensions.kafkaoffset = m.offset;
-    return {
-      id: `partition:${ps.partitionText}/offset:${m.offset}`,
-      source: ps.source,
-      type: EVENT_TYPE,
-      time: new Date(Number(m.timestamp)),
-      data: m.value ?? Buffer.alloc(0),
-      contentType,
-      extensions,
-      legacy: { namespace: LEGACY_NAMESPACE, topic: ps.topic },
-    };
+    return kafkaEvent(ps, m);
   }
 
   /** Produces the record to the dead-letter topic with the error in headers; retries until it lands or the batch stops. */
