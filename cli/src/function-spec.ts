@@ -4,7 +4,7 @@
  * bytes and strings; the command module reads them.
  */
 import { createHash } from 'node:crypto';
-import { API_VERSION, DEFAULT_FUNCTION_TIMEOUT_SECONDS, HANDLER_PATTERN, type Function as KubelessFunction } from '@kubeless/api';
+import { API_VERSION, DEFAULT_FUNCTION_TIMEOUT_SECONDS, HANDLER_PATTERN, MAX_WAIT_SECONDS, type Function as KubelessFunction } from '@kubeless/api';
 import { CliError } from './errors.js';
 
 export const PORT_NAME = 'http-function-port';
@@ -98,7 +98,9 @@ export function validateFlags(flags: FunctionFlags, mode: 'deploy' | 'update'): 
     throw new CliError(`--image-pull-policy: "${flags.imagePullPolicy}" is not one of ${IMAGE_PULL_POLICIES.join(', ')}`);
   }
   if (flags.timeout !== undefined && !/^[0-9]+$/.test(flags.timeout)) throw new CliError(`--timeout: "${flags.timeout}" is not a whole number of seconds`);
-  if (flags.timeout === '0') throw new CliError('--timeout must be positive');
+  if (flags.timeout !== undefined && (Number(flags.timeout) <= 0 || Number(flags.timeout) > MAX_WAIT_SECONDS)) {
+    throw new CliError(`--timeout must be a whole number of seconds from 1 to ${String(MAX_WAIT_SECONDS)}`);
+  }
 }
 
 type Json = Record<string, unknown>;

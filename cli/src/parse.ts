@@ -2,7 +2,7 @@
  * Parsers of flag values. Each returns the typed value or throws a `CliError` naming the flag.
  * Pure: no I/O.
  */
-import { DURATION_PATTERN } from '@kubeless/api';
+import { DURATION_PATTERN, durationProblem } from '@kubeless/api';
 import { CliError } from './errors.js';
 
 /**
@@ -59,6 +59,14 @@ export function parseEnum<const T extends readonly string[]>(flag: string, value
 /** A Go duration string (`500ms`, `10s`, `2m`), checked and returned as written. */
 export function parseGoDuration(flag: string, value: string): string {
   if (!new RegExp(DURATION_PATTERN, 'u').test(value)) throw new CliError(`--${flag}: "${value}" is not a duration such as 500ms, 10s or 2m`);
+  return value;
+}
+
+/** A Go duration something waits on: longer than 0 and at most about 24.8 days, as the CRD checks. */
+export function parseWait(flag: string, value: string): string {
+  parseGoDuration(flag, value);
+  const problem = durationProblem(`--${flag}`, value);
+  if (problem) throw new CliError(problem);
   return value;
 }
 

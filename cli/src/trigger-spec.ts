@@ -20,7 +20,7 @@ import {
   type SQSTriggerSpec,
 } from '@kubeless/api';
 import { CliError } from './errors.js';
-import { parseEnum, parseGoDuration, parseIntFlag, parseList, parseSelector } from './parse.js';
+import { parseEnum, parseGoDuration, parseIntFlag, parseList, parseSelector, parseWait } from './parse.js';
 
 const LABELS = { 'created-by': 'kubeless' };
 
@@ -93,11 +93,11 @@ export function deliveryChanges(f: DeliveryFlags): DeliverySpec {
   const d: DeliverySpec = {};
   if (f.ordering !== undefined) d.ordering = parseEnum('ordering', f.ordering, ORDERINGS);
   if (f.maxInFlight !== undefined) d.maxInFlight = parseIntFlag('max-in-flight', f.maxInFlight, 1);
-  if (f.deliveryTimeout !== undefined) d.timeout = parseGoDuration('delivery-timeout', f.deliveryTimeout);
+  if (f.deliveryTimeout !== undefined) d.timeout = parseWait('delivery-timeout', f.deliveryTimeout);
   if (f.retry !== undefined) d.retry = parseIntFlag('retry', f.retry, 0);
   if (f.backoffPolicy !== undefined) d.backoffPolicy = parseEnum('backoff-policy', f.backoffPolicy, BACKOFF_POLICIES);
-  if (f.backoffDelay !== undefined) d.backoffDelay = parseGoDuration('backoff-delay', f.backoffDelay);
-  if (f.backoffMax !== undefined) d.backoffMax = parseGoDuration('backoff-max', f.backoffMax);
+  if (f.backoffDelay !== undefined) d.backoffDelay = parseWait('backoff-delay', f.backoffDelay);
+  if (f.backoffMax !== undefined) d.backoffMax = parseWait('backoff-max', f.backoffMax);
   if (f.deadLetter !== undefined) d.deadLetter = f.deadLetter;
   if (f.onExhausted !== undefined) d.onExhausted = parseEnum('on-exhausted', f.onExhausted, ON_EXHAUSTED);
   if (f.rateLimit !== undefined) d.rateLimit = parseIntFlag('rate-limit', f.rateLimit, 1);

@@ -56,6 +56,22 @@ describe('triggers', () => {
     expect(() => buildSqsTrigger('s', 'ns', { queueName: 'q', functionName: 'f' })).toThrow('--queue-name needs --region');
     expect(() => buildSqsTrigger('s', 'ns', { queueUrl: 'u', functionName: 'f', ordering: 'random' })).toThrow('--ordering: "random" is not one of ordered, unordered, key-ordered');
   });
+
+  it.each([
+    ['backoffMax', '0s', 'longer than 0'],
+    ['backoffDelay', '0ms', 'longer than 0'],
+    ['deliveryTimeout', '0s', 'longer than 0'],
+    ['deliveryTimeout', '720h', 'at most 2147483s'],
+  ] as const)('refuses --%s %s, as the CRD does', (flag, value, message) => {
+    expect(() => buildKafkaTrigger('k', 'ns', { triggerTopic: 't', functionName: 'f', [flag]: value })).toThrow(message);
+    expect(() => buildSqsTrigger('s', 'ns', { queueUrl: 'http://q', functionName: 'f', [flag]: value })).toThrow(message);
+  });
+});
+
+describe('function timeouts', () => {
+  it.each(['0', '2592000'])('refuses --timeout %s, as the CRD does', (timeout) => {
+    expect(() => buildFunction('f', 'ns', { runtime: 'python3.12', handler: 'foo.handler', code: { content: 'x', contentType: 'text' } as never, timeout })).toThrow('--timeout must be a whole number of seconds from 1 to 2147483');
+  });
 });
 
 describe('autoscale', () => {

@@ -35,16 +35,37 @@ export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$';
 
 const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-/** Parses a Go duration into milliseconds. Throws a RangeError on anything else. */
+/** Parses a Go duration into milliseconds. Throws a TypeError on anything else (bad input, not a bug). */
 export function parseDuration(value: string): number {
   if (!new RegExp(DURATION_PATTERN, 'u').test(value)) {
-    throw new RangeError(`invalid duration "${value}": expected Go form such as 500ms, 10s or 2m`);
+    throw new TypeError(`invalid duration "${value}": expected Go form such as 500ms, 10s or 2m`);
   }
   let total = 0;
   for (const m of value.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/gu)) {
     total += Number(m[1]) * (UNIT_MS[m[2] ?? 's'] ?? 0);
   }
   return total;
+}
+
+/**
+ * The longest wait Node's timers can hold (2^31 - 1 ms, about 24.8 days): a longer duration would
+ * fire after 1 ms. Every duration a trigger waits on is bounded by this, in the CRD and in code.
+ */
+export const MAX_WAIT_MS = 2_147_483_647;
+/** The same bound in whole seconds, as the CRD's CEL rules and the Function's `timeout` use it. */
+export const MAX_WAIT_SECONDS = Math.floor(MAX_WAIT_MS / 1000);
+
+/** Why a delivery duration is out of range (undefined when it is fine): positive, at most MAX_WAIT_MS. */
+export function durationProblem(field: string, value: string): string | undefined {
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (ms <= 0) return `${field} must be longer than 0 (a wait of 0 would retry without pause)`;
+  if (ms > MAX_WAIT_MS) return `${field} must be at most ${String(MAX_WAIT_SECONDS)}s (about 24.8 days)`;
+  return undefined;
 }
 
 /** Delivery settings with every default applied, durations in milliseconds. */
@@ -69,6 +90,11 @@ export interface ResolvedDelivery {
  */
 export function resolveDelivery(spec: DeliverySpec | undefined, functionTimeoutMs: number): ResolvedDelivery {
   const d = spec ?? {};
+  for (const field of ['timeout', 'backoffDelay', 'backoffMax'] as const) {
+    const v = d[field];
+    const problem = v === undefined ? undefined : durationProblem(`delivery.${field}`, v);
+    if (problem) throw new TypeError(problem);
+  }
   const ordering = d.ordering ?? 'ordered';
   return {
     ordering,

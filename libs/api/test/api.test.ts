@@ -74,7 +74,7 @@ describe('parseDuration', () => {
   });
 
   it.each(['', '10', 's', '-1s', '1d', '1 s'])('rejects %j', (text) => {
-    expect(() => parseDuration(text)).toThrow(RangeError);
+    expect(() => parseDuration(text)).toThrow(TypeError);
   });
 });
 

@@ -1,4 +1,4 @@
-import { BACKOFF_POLICIES, DURATION_PATTERN, EVENT_MODES, ON_EXHAUSTED, ORDERINGS } from '../delivery.js';
+import { BACKOFF_POLICIES, DURATION_PATTERN, EVENT_MODES, MAX_WAIT_SECONDS, ON_EXHAUSTED, ORDERINGS } from '../delivery.js';
 import { s, type Schema } from './openapi.js';
 
 /** DNS-1123 subdomain, as Kubernetes object names. */
@@ -58,6 +58,18 @@ export const labelSelectorSchema: Schema = s.object(
 export const durationSchema = (description: string): Schema =>
   s.string(`${description} Go duration, e.g. 500ms, 10s, 2m.`, { pattern: DURATION_PATTERN, maxLength: 64 });
 
+/**
+ * A duration something waits on: longer than 0 (a wait of 0 is a busy loop) and at most what
+ * Node's timers hold (MAX_WAIT_SECONDS, about 24.8 days; longer would fire after 1 ms).
+ */
+export const waitSchema = (description: string): Schema => ({
+  ...durationSchema(description),
+  'x-kubernetes-validations': [
+    { rule: "duration(self) > duration('0s')", message: 'must be longer than 0' },
+    { rule: `duration(self) <= duration('${String(MAX_WAIT_SECONDS)}s')`, message: `must be at most ${String(MAX_WAIT_SECONDS)}s (about 24.8 days)` },
+  ],
+});
+
 export function deliverySchema(deadLetterDescription: string): Schema {
   return s.object(
     'How messages are delivered to functions. Absent fields take the documented defaults.',
@@ -70,11 +82,11 @@ export function deliverySchema(deadLetterDescription: string): Schema {
         minimum: 1,
         maximum: 10000,
       }),
-      timeout: durationSchema('Per-attempt timeout; default the function timeout.'),
+      timeout: waitSchema('Per-attempt timeout; default the function timeout.'),
       retry: s.integer('Retries after the first attempt; default 3.', { minimum: 0, maximum: 1000 }),
       backoffPolicy: s.enumOf('Backoff between attempts; default exponential (full jitter).', BACKOFF_POLICIES),
-      backoffDelay: durationSchema('First backoff delay; default 1s.'),
-      backoffMax: durationSchema('Backoff cap; default 60s.'),
+      backoffDelay: waitSchema('First backoff delay; default 1s.'),
+      backoffMax: waitSchema('Backoff cap; default 60s.'),
       deadLetter: s.string(deadLetterDescription, { maxLength: 1024 }),
       onExhausted: s.enumOf(
         'When retries are exhausted: deadLetter (default when deadLetter is set), block (default otherwise: retry at backoffMax and report Stalled), or drop.',

@@ -1,3 +1,4 @@
+import { MAX_WAIT_SECONDS } from '../delivery.js';
 import { CHECKSUM_PATTERN, FUNCTION_CONTENT_TYPE_PATTERN, HANDLER_PATTERN } from '../function.js';
 import { GATEWAYS } from '../http-trigger.js';
 import { INITIAL_OFFSETS } from '../kafka-trigger.js';
@@ -44,8 +45,10 @@ export const functionKind: KindDefinition = {
         'x-kubernetes-int-or-string': true,
         'x-kubernetes-validations': [
           {
-            rule: "type(self) == int ? self > 0 : self.matches('^[0-9]*$')",
-            message: 'timeout must be a positive number of seconds',
+            // An empty string is what old manifests carry (the default applies); 0 would crash-loop
+            // the runtimes, and more than MAX_WAIT_SECONDS would make their timers fire at once.
+            rule: `type(self) == int ? (self > 0 && self <= ${String(MAX_WAIT_SECONDS)}) : (self == '' || (self.matches('^[0-9]{1,7}$') && int(self) > 0 && int(self) <= ${String(MAX_WAIT_SECONDS)}))`,
+            message: `timeout must be a whole number of seconds from 1 to ${String(MAX_WAIT_SECONDS)}`,
           },
         ],
       },

@@ -109,7 +109,21 @@ spec: {runtime: python3.11, handler: a.b, checksum: "md5:d41d8cd98f00b204e980099
       manifest: `kind: Function
 metadata: {name: bad-timeout}
 spec: {runtime: python3.11, handler: a.b, timeout: "3m"}`,
-      message: 'timeout must be a positive number of seconds',
+      message: 'timeout must be a whole number of seconds from 1 to 2147483',
+    },
+    {
+      name: 'a Function timeout of 0 (both runtimes would refuse to start)',
+      manifest: `kind: Function
+metadata: {name: zero-timeout}
+spec: {runtime: python3.11, handler: a.b, timeout: "0"}`,
+      message: 'timeout must be a whole number of seconds from 1 to 2147483',
+    },
+    {
+      name: "a Function timeout over Node's timer range (30 days)",
+      manifest: `kind: Function
+metadata: {name: long-timeout}
+spec: {runtime: python3.11, handler: a.b, timeout: 2592000}`,
+      message: 'timeout must be a whole number of seconds from 1 to 2147483',
     },
     {
       name: 'an HTTPTrigger with both tls and tls-secret',
@@ -153,6 +167,29 @@ metadata: {name: bad-duration}
 spec: {topic: t, functionName: f, delivery: {backoffDelay: "5 seconds"}}`,
       message: /spec\.delivery\.backoffDelay in body should match/,
     },
+    ...(
+      [
+        ['backoffMax: 0s', 'backoffMax', '0s', 'must be longer than 0'],
+        ['backoffDelay: 0s', 'backoffDelay', '0s', 'must be longer than 0'],
+        ['a delivery timeout of 0', 'timeout', '0s', 'must be longer than 0'],
+        ['a delivery timeout of 30 days', 'timeout', '720h', 'must be at most 2147483s'],
+      ] as const
+    ).flatMap(([what, field, value, message]) => [
+      {
+        name: `a KafkaTrigger with ${what}`,
+        manifest: `kind: KafkaTrigger
+metadata: {name: wait-${field.toLowerCase()}-${value.replace(/[^a-z0-9]/gu, '')}}
+spec: {topic: t, functionName: f, delivery: {${field}: "${value}"}}`,
+        message,
+      },
+      {
+        name: `an SQSTrigger with ${what}`,
+        manifest: `kind: SQSTrigger
+metadata: {name: wait-${field.toLowerCase()}-${value.replace(/[^a-z0-9]/gu, '')}}
+spec: {queueUrl: "http://127.0.0.1:9324/000000000000/orders", functionName: f, delivery: {${field}: "${value}"}}`,
+        message,
+      },
+    ]),
     {
       name: 'an SQSTrigger with a queue name but no region',
       manifest: `kind: SQSTrigger
