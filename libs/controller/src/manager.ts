@@ -12,13 +12,22 @@ export interface ManagerOptions {
   leaderElection: LeaderElectionOptions | false;
   /** How long `stop()` waits for reconciles in flight. Default 20 s. */
   shutdownTimeoutMs?: number;
+  /**
+   * Called once when this replica loses the Lease (it could not renew within the renew deadline;
+   * its controllers are already stopped). Default: the process stops as on SIGTERM (the handler of
+   * `stopOnSignals` drains runners and exits with code 1), so the kubelet restarts it and it
+   * campaigns afresh, as client-go's controllers do.
+   */
+  onLostLeadership?: () => void;
 }
 
 /**
  * Wires one controller process: starts the informers on every replica (followers keep warm
  * caches and are ready to take over), runs the controllers only while this replica holds the
  * Lease (followers write nothing), gates readiness on the first sync of every informer, and
- * shuts down in order on `stop()`: controllers drain, the Lease is released, informers stop.
+ * shuts down in order on `stop()`: controllers drain, the Lease is released, informers stop. A
+ * replica that loses the Lease stops its controllers at once and then the process
+ * (`onLostLeadership`): a controller whose work queue was shut down never serves again in-process.
  */
 export class Manager {
   readonly #o: ManagerOptions;
@@ -65,8 +74,9 @@ export class Manager {
       onStarted: () => {
         for (const c of this.#controllers) c.start();
       },
-      onStopped: () => {
+      onStopped: (why) => {
         void Promise.all(this.#controllers.map((c) => c.stop()));
+        if (why === 'lost') (this.#o.onLostLeadership ?? exitAfterLostLeadership)();
       },
     });
   }
@@ -80,4 +90,10 @@ export class Manager {
     await this.#election;
     await Promise.all(this.#informers.map((i) => i.stop()));
   }
+}
+
+/** The default reaction to a lost Lease: stop like on SIGTERM (drain, then exit), with exit code 1. */
+function exitAfterLostLeadership(): void {
+  process.exitCode = 1;
+  process.kill(process.pid, 'SIGTERM');
 }

@@ -26,7 +26,7 @@ export function leaderElectionFrom(config: LeaseConfig, identity: string): Leade
 
 /**
  * On the first SIGTERM or SIGINT: logs it, runs `stop` (drain, release the Lease, close the health
- * server), then exits 0. While stopping, the other signal is ignored and a repeat of the same one
+ * server), then exits with `process.exitCode` (0 unless set, e.g. 1 after a lost Lease). While stopping, the other signal is ignored and a repeat of the same one
  * ends the process at once (its default action): a second Ctrl-C does not wait for the drain.
  */
 export function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
@@ -36,7 +36,7 @@ export function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'shutting down');
-      void stop().then(() => process.exit(0));
+      void stop().then(() => process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0));
     });
   }
 }

@@ -358,3 +358,21 @@ export async function restartComponent(runDir: string, name: string, options: { 
     }
   }
 }
+
+/**
+ * Fault injection for tests: freezes one component of a running stack (SIGSTOP) for `pausedMs`,
+ * then lets it go on (SIGCONT). Its sockets stay open, so clients see requests that hang rather
+ * than refused connections: what a network partition or a stuck process looks like.
+ */
+export async function pauseComponent(runDir: string, name: string, pausedMs: number, options: { onPaused?: () => void } = {}): Promise<void> {
+  const state = await readState(runDir);
+  const rec = state?.daemons.find((d) => d.name === name);
+  if (!rec) throw new Error(`no running component ${name} in ${runDir}`);
+  process.kill(rec.pid, 'SIGSTOP');
+  try {
+    options.onPaused?.();
+    await new Promise((r) => setTimeout(r, pausedMs));
+  } finally {
+    process.kill(rec.pid, 'SIGCONT');
+  }
+}
