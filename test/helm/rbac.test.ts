@@ -280,10 +280,15 @@ describe('the function controller on its own rights', () => {
       configNamespace: ns.name,
       instance: 'helm-own-rights',
     });
+    let lostLease = false;
     const manager = new Manager({
       client,
       logger,
       leaderElection: { namespace: ns.name, name: sa('function-controller'), identity: 'helm-own-rights', leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 },
+      // In-process: a lost Lease must not SIGTERM the test runner (the default for a controller process).
+      onLostLeadership: () => {
+        lostLease = true;
+      },
     });
     for (const i of informers) manager.addInformer(i);
     manager.addController(controller);
@@ -340,6 +345,7 @@ describe('the function controller on its own rights', () => {
       // And it held its Lease in the release namespace.
       const lease = JSON.parse(await kubectlOk(['get', 'lease', sa('function-controller'), '-n', ns.name, '-o', 'json']));
       expect(lease.spec.holderIdentity).toBe('helm-own-rights');
+      expect(lostLease).toBe(false);
     } catch (err) {
       throw new Error(`${(err as Error).message}; requests forbidden to ${user}: ${JSON.stringify(forbidden())}`, { cause: err });
     } finally {
