@@ -110,7 +110,7 @@ export class DeliveryClient {
     if (signal?.aborted) return Promise.reject(new DeliveryError('Aborted', 'delivery aborted', { retriable: true, cause: signal.reason }));
     const target = this.#target(url);
     return new Promise<SendResult>((resolve, reject) => {
-      const attempt = new Attempt(url, options, this.#o.retryAfterCapMs ?? 60_000, resolve, reject, this.#watchers);
+      const attempt = new Attempt(url, message, options, this.#o.retryAfterCapMs ?? 60_000, resolve, reject, this.#watchers);
       try {
         this.#agent.dispatch(
           {
@@ -125,6 +125,7 @@ export class DeliveryClient {
           attempt,
         );
       } catch (err) {
+        // Thrown before anything was written (a header undici refuses, say): classified as such.
         attempt.onError(err as Error);
       }
     });
@@ -210,6 +211,7 @@ const DRAIN_LIMIT_BYTES = 128 * 1024;
  */
 class Attempt {
   readonly #url: URL;
+  readonly #message: HttpMessage;
   readonly #options: SendOptions;
   readonly #retryAfterCapMs: number;
   readonly #resolve: (r: SendResult) => void;
@@ -225,8 +227,9 @@ class Attempt {
   #errorBody: Buffer[] | undefined;
   #bodyBytes = 0;
 
-  constructor(url: URL, options: SendOptions, retryAfterCapMs: number, resolve: (r: SendResult) => void, reject: (e: DeliveryError) => void, watchers: SignalWatchers) {
+  constructor(url: URL, message: HttpMessage, options: SendOptions, retryAfterCapMs: number, resolve: (r: SendResult) => void, reject: (e: DeliveryError) => void, watchers: SignalWatchers) {
     this.#url = url;
+    this.#message = message;
     this.#options = options;
     this.#retryAfterCapMs = retryAfterCapMs;
     this.#resolve = resolve;
@@ -326,10 +329,31 @@ class Attempt {
       .toString('utf8')
       .replace(/\s+/gu, ' ')
       .trim();
+    if (status === 413 || status === 431) {
+      // The same request would be refused again: too large for the function, not a transient state.
+      this.#fail(new DeliveryError('EventTooLarge', `function answered ${String(status)}: ${this.#tooLarge(status)}${detail ? ` (${detail})` : ''}`, { retriable: false, status }));
+      return;
+    }
     const retriable = isRetriableStatus(status);
     const retryAfterMs = parseRetryAfter(this.#retryAfter, this.#retryAfterCapMs);
     const msg = `function answered ${String(status)}${detail ? `: ${detail}` : ''}`;
     this.#fail(new DeliveryError('HttpStatus', msg, { retriable, status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) }));
+  }
+
+  /** What was too large, for the reason of a 413 or 431. */
+  #tooLarge(status: number): string {
+    const { headers, body } = this.#message;
+    if (status === 413) {
+      const bytes = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+      return `the event's body of ${String(bytes)} bytes is over the function's request size limit`;
+    }
+    let bytes = 0;
+    let count = 0;
+    for (const k in headers) {
+      bytes += k.length + (headers[k]?.length ?? 0) + 4;
+      count++;
+    }
+    return `the event's ${String(count)} headers (${String(bytes)} bytes) are over the function's header limit`;
   }
 
   #fail(err: DeliveryError): void {
@@ -356,6 +380,11 @@ class Attempt {
     }
     const code = (err as { code?: unknown }).code;
     const message = err instanceof Error ? err.message : String(err);
+    // Refused before anything was written (a header value undici will not send, a bad option):
+    // the same request fails the same way every time, so retrying cannot help.
+    if (err instanceof undiciErrors.InvalidArgumentError || err instanceof TypeError || err instanceof RangeError) {
+      return new DeliveryError('InvalidEvent', `request to ${host} cannot be made: ${typeof code === 'string' ? `${code} ` : ''}${message}`, { retriable: false, cause: err });
+    }
     return new DeliveryError('Connection', `request to ${host} failed: ${typeof code === 'string' ? `${code} ` : ''}${message}`, { retriable: true, cause: err });
   }
 }

@@ -1,8 +1,8 @@
 import type { ResolvedDelivery } from '@kubeless/api';
-import { retryDelay } from './backoff.js';
+import { MIN_RETRY_DELAY_MS, retryDelay } from './backoff.js';
 import type { DeliveryClient } from './client.js';
 import { DeliveryError } from './errors.js';
-import { toHttpMessage, type EventInput } from './event.js';
+import { toHttpMessage, type EventInput, type HttpMessage } from './event.js';
 import { RateLimiter } from './limits.js';
 import type { DeliveryMetrics, HotSeries } from './metrics.js';
 import type { EndpointResolver, FunctionTarget } from './resolver.js';
@@ -12,7 +12,10 @@ export interface DelivererOptions {
   resolver: EndpointResolver;
   target: FunctionTarget;
   delivery: ResolvedDelivery;
-  /** Payloads larger than this are not sent: a non-retriable `EventTooLarge` (dead letter). */
+  /**
+   * Request bodies larger than this, as encoded, are not sent: a non-retriable `EventTooLarge`
+   * (dead letter). Structured mode grows binary payloads by 4/3 (base64) and carries the metadata.
+   */
   maxEventBytes: number;
   metrics?: DeliveryMetrics | undefined;
   /** Metric labels: the trigger's kind (`kafka`, `sqs`), namespace and name. */
@@ -49,9 +52,11 @@ export class Deliverer {
    */
   async attempt(event: EventInput, attempt: number, signal?: AbortSignal): Promise<void> {
     const m = this.#o.metrics;
-    if (event.data.byteLength > this.#o.maxEventBytes) {
-      const err = new DeliveryError('EventTooLarge', `event of ${String(event.data.byteLength)} bytes is over the limit of ${String(this.#o.maxEventBytes)}`, { retriable: false });
-      m?.failed.inc({ ...this.#labels, reason: err.reason });
+    let message: HttpMessage;
+    try {
+      message = this.#encode(event);
+    } catch (err) {
+      if (err instanceof DeliveryError) m?.failed.inc({ ...this.#labels, reason: err.reason });
       throw err;
     }
     if (this.#rate) await this.#rate.take(signal);
@@ -61,7 +66,6 @@ export class Deliverer {
     if (hot) hot.inFlight++;
     try {
       const url = this.#o.resolver.resolve(this.target);
-      const message = toHttpMessage(event, this.delivery.eventMode);
       await this.#o.client.send(url, message, { timeoutMs: this.delivery.timeoutMs, signal });
       if (hot) {
         hot.observe((performance.now() - start) / 1000);
@@ -75,9 +79,49 @@ export class Deliverer {
     }
   }
 
+  /**
+   * The request for `event`, checked against `maxEventBytes` as encoded. Throws a non-retriable
+   * DeliveryError: `EventTooLarge`, or `InvalidEvent` when the event cannot be encoded at all (the
+   * SDK's ValidationError, say): either would fail the same way on every attempt.
+   */
+  #encode(event: EventInput): HttpMessage {
+    const max = this.#o.maxEventBytes;
+    const payload = event.data.byteLength;
+    if (payload > max) {
+      throw new DeliveryError('EventTooLarge', `event of ${String(payload)} bytes is over the limit of ${String(max)}`, { retriable: false });
+    }
+    let message: HttpMessage;
+    try {
+      message = toHttpMessage(event, this.delivery.eventMode);
+    } catch (err) {
+      throw new DeliveryError('InvalidEvent', `event cannot be encoded as a CloudEvent: ${err instanceof Error ? err.message : String(err)}`, { retriable: false, cause: err });
+    }
+    const body = message.body;
+    // Binary mode sends the payload itself, already checked; a string is a structured document.
+    if (typeof body === 'string' && body.length * 3 > max) {
+      const bytes = Buffer.byteLength(body);
+      if (bytes > max) {
+        throw new DeliveryError(
+          'EventTooLarge',
+          `event of ${String(payload)} bytes is ${String(bytes)} bytes as a structured CloudEvent (metadata, base64 or JSON-escaped data), over the limit of ${String(max)}`,
+          { retriable: false },
+        );
+      }
+    }
+    return message;
+  }
+
   /** True when `attempts` failed attempts used up the trigger's `retry` (retry + 1 attempts in all). */
   exhausted(attempts: number): boolean {
     return attempts >= this.delivery.retry + 1;
+  }
+
+  /**
+   * The wait between attempts once an event is blocked (`onExhausted: block`): the trigger's
+   * `backoffMax`, but at least MIN_RETRY_DELAY_MS (`backoffMax: 0s` must not spin).
+   */
+  blockedRetryDelay(): number {
+    return Math.max(MIN_RETRY_DELAY_MS, this.delivery.backoffMaxMs);
   }
 
   /** The wait before retry number `retry` after `err`: the trigger's backoff, at least the function's Retry-After. */
@@ -95,8 +139,14 @@ export class Deliverer {
   }
 }
 
-/** A failure as a short reason and message, for dead-letter headers and status. */
+/**
+ * A failure as a short reason and message, for dead-letter headers and status. A DeliveryError
+ * says itself; a `TypeError` or `RangeError` is a bug or bad input that fails the same way every
+ * time (reason `internal_error`, not retriable); anything else unknown is retried (`error`).
+ */
 export function describeFailure(err: unknown): { reason: string; message: string; retriable: boolean } {
   if (err instanceof DeliveryError) return { reason: err.reason, message: err.message, retriable: err.retriable };
-  return { reason: 'error', message: err instanceof Error ? err.message : String(err), retriable: true };
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof TypeError || err instanceof RangeError) return { reason: 'internal_error', message, retriable: false };
+  return { reason: 'error', message, retriable: true };
 }

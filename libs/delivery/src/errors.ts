@@ -1,6 +1,10 @@
 /**
  * Why one delivery attempt failed. `retriable` follows SPEC §4: connection errors, timeouts, 5xx,
- * 404, 408, 409 and 429 are retried; any other 4xx and an event over the size limit are not.
+ * 404, 408, 409 and 429 are retried; any other 4xx is not. Neither are the failures that would
+ * repeat on every attempt: `EventTooLarge` (over the trigger's `maxEventBytes` as encoded, or the
+ * function answered 413 or 431) and `InvalidEvent` (the event could not be encoded or the request
+ * could not be written: an undici `InvalidArgumentError`, the SDK's `ValidationError`, a
+ * `TypeError` or `RangeError` raised before the request went out).
  */
 export type DeliveryErrorCode =
   | 'HttpStatus'
@@ -9,6 +13,7 @@ export type DeliveryErrorCode =
   | 'NoEndpoints'
   | 'ForeignEndpoints'
   | 'EventTooLarge'
+  | 'InvalidEvent'
   | 'Aborted';
 
 export class DeliveryError extends Error {

@@ -11,13 +11,17 @@ export interface EventInput {
   source: string;
   /** e.g. `io.kubeless.kafka.message`. */
   type: string;
+  /** Now when absent; left out of the message when it has no RFC 3339 form (`isRepresentableTime`). */
   time?: Date;
   subject?: string;
   /** The message value, forwarded unchanged. */
   data: Uint8Array;
-  /** From the message when it carries one; detected from the payload otherwise. */
+  /** From the message when it carries a usable one (`isUsableContentType`); detected from the payload otherwise. */
   contentType?: string | undefined;
-  /** CloudEvents extensions; names are sanitised by `extensionName`. */
+  /**
+   * CloudEvents extensions: names sanitised by `extensionName`, values text (any Unicode; see the
+   * wire rules below), bytes set through `setBytesExtension`.
+   */
   extensions?: Record<string, string>;
   /** The original kubeless headers: `event-namespace` (e.g. `kafkatriggers.kubeless.io`) and `event-topic`. */
   legacy: { namespace: string; topic?: string };
@@ -26,6 +30,107 @@ export interface EventInput {
 export interface HttpMessage {
   headers: Record<string, string>;
   body: Uint8Array | string;
+}
+
+/*
+ * Extension values on the wire (SPEC §4): the contract the runtimes decode.
+ *
+ * - An extension value is text. In binary mode its `ce-<name>` header is the value percent-encoded
+ *   as the CloudEvents HTTP binding (v1.0.2, §3.1.3.2) requires: every character outside printable
+ *   ASCII U+0021-U+007E, and space, `"` and `%`, is encoded as UTF-8 bytes, each `%XY` (upper-case
+ *   hex). A receiver percent-decodes once (`decodeURIComponent`). Plain ASCII values go unchanged.
+ *   The same holds for `ce-id`, `ce-source`, `ce-type`, `ce-subject` and the legacy `event-id`
+ *   and `event-topic` headers (ids and topics we make are plain ASCII, so in practice unchanged).
+ * - In structured mode (one JSON document) the same values are JSON strings, never percent-encoded.
+ * - Bytes that are not valid UTF-8 cannot be text: they travel base64-encoded (RFC 4648, with
+ *   padding) under the name plus `b64`. A Kafka key that is valid UTF-8 is `partitionkey`, any other
+ *   key `partitionkeyb64`; a header value likewise `kafkaheader<name>` or `kafkaheader<name>b64`;
+ *   SQS Binary attributes are always `sqsattr<name>b64`. A name ending in `b64` therefore always
+ *   holds base64: text whose own name already ends in `b64` (a header `x-b64`) goes base64 too, as
+ *   `kafkaheaderxb64b64`, so the rule has no exception. Decoding: strip one `b64`, base64-decode.
+ *   Only one of `<name>` and `<name>b64` is present for a given header, attribute or key.
+ * - Valid UTF-8 that contains control characters (CR, LF, NUL) stays text; percent-encoding carries
+ *   it. (CloudEvents' type system disallows controls in a String; receivers we know accept them.)
+ *   A JavaScript string with a lone surrogate is sent as U+FFFD (the only lossy case; none of the
+ *   triggers produce one: they decode only valid UTF-8).
+ * - A time outside years 0000-9999 (a Kafka timestamp in nanoseconds, say) has no RFC 3339 form:
+ *   `ce-time` and `event-time` are left out (structured: no `time`); the Kafka trigger then adds the
+ *   raw timestamp as `kafkatimestamp`.
+ * - A content type that is not a printable-ASCII header value is not used as one: the payload's
+ *   type is detected instead, and the triggers keep the original as an ordinary extension.
+ * - Binary-mode headers over MAX_BINARY_HEADER_BYTES (or more than MAX_BINARY_HEADERS of them) would
+ *   be refused by the function's server (431): such an event is sent in structured mode instead,
+ *   where the metadata travels in the body (then bounded by the trigger's maxEventBytes).
+ */
+
+/** Binary-mode headers (names, values, separators) beyond this go structured instead (Node's servers allow 16 KiB in all). */
+export const MAX_BINARY_HEADER_BYTES = 8192;
+/** Binary-mode header lines beyond this go structured instead (Python's http.server allows 100). */
+export const MAX_BINARY_HEADERS = 64;
+
+/** `%XY` for every byte value. */
+const PERCENT = Array.from({ length: 256 }, (_, b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`);
+
+/** True when `c` (a UTF-16 code unit or a byte) must be percent-encoded (§3.1.3.2). */
+const mustEncode = (c: number): boolean => c <= 0x20 || c >= 0x7f || c === 0x22 || c === 0x25;
+
+/**
+ * A header value percent-encoded per the CloudEvents HTTP binding §3.1.3.2 (see the block above).
+ * Plain printable ASCII without `"` and `%` is returned as is, after one scan.
+ */
+export function percentEncode(value: string): string {
+  let i = 0;
+  const n = value.length;
+  while (i < n && !mustEncode(value.charCodeAt(i))) i++;
+  if (i === n) return value;
+  const bytes = Buffer.from(value, 'utf8');
+  let out = value.slice(0, i);
+  for (let j = i; j < bytes.length; j++) {
+    const b = bytes[j] ?? 0;
+    out += mustEncode(b) ? (PERCENT[b] ?? '') : String.fromCharCode(b);
+  }
+  return out;
+}
+
+/** The suffix of an extension that holds base64 of raw bytes. */
+export const BASE64_SUFFIX = 'b64';
+
+/**
+ * Sets text extension `name` (a valid extension name, e.g. from `extensionName`). A name that ends
+ * in `b64` is reserved for base64: such text goes as `<name>b64`, base64 of its UTF-8.
+ */
+export function setTextExtension(extensions: Record<string, string>, name: string, text: string): void {
+  if (name.endsWith(BASE64_SUFFIX)) extensions[name + BASE64_SUFFIX] = Buffer.from(text, 'utf8').toString('base64');
+  else extensions[name] = text;
+}
+
+/**
+ * Sets extension `name` from raw bytes, losslessly: valid UTF-8 as text (`setTextExtension`),
+ * anything else base64 as `<name>b64`.
+ */
+export function setBytesExtension(extensions: Record<string, string>, name: string, bytes: Uint8Array): void {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (isUtf8(buf)) setTextExtension(extensions, name, buf.toString('utf8'));
+  else extensions[name + BASE64_SUFFIX] = buf.toString('base64');
+}
+
+const USABLE_CONTENT_TYPE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/u;
+
+/**
+ * True when `value` can be sent as the Content-Type (and legacy `event-type`) header as is:
+ * non-empty printable ASCII, no surrounding spaces. `toHttpMessage` detects the type otherwise.
+ */
+export function isUsableContentType(value: string): boolean {
+  return USABLE_CONTENT_TYPE.test(value);
+}
+
+/** Date.parse('0000-01-01T00:00:00.000Z') and Date.parse('9999-12-31T23:59:59.999Z'). */
+const MIN_TIME_MS = -62_167_219_200_000;
+const MAX_TIME_MS = 253_402_300_799_999;
+
+/** True when `ms` since the epoch has an RFC 3339 form (years 0000-9999); `toHttpMessage` leaves any other time out. */
+export function isRepresentableTime(ms: number): boolean {
+  return ms >= MIN_TIME_MS && ms <= MAX_TIME_MS;
 }
 
 const RESERVED = new Set(['id', 'source', 'type', 'specversion', 'time', 'subject', 'data', 'datacontenttype', 'dataschema', 'data_base64']);
@@ -52,59 +157,87 @@ export function extensionName(prefix: string, name: string): string {
 /**
  * Encodes a CloudEvent for HTTP. The cloudevents SDK is the reference: whatever it would reject
  * (its ValidationError) is still rejected, by the SDK itself. Binary mode (default): the body is
- * the payload byte for byte, attributes in `ce-*` headers. Structured mode: one JSON document;
- * JSON payloads are embedded as JSON, text as a string, anything else as `data_base64`. Both modes
- * add the original kubeless `event-*` headers.
+ * the payload byte for byte, attributes in `ce-*` headers, percent-encoded (§3.1.3.2); headers too
+ * large for a function's server make the event go structured (see the block above). Structured
+ * mode: one JSON document; JSON payloads are embedded as JSON, text as a string, anything else as
+ * `data_base64`. Both modes add the original kubeless `event-*` headers. `time` defaults to now; a
+ * time outside years 0000-9999 (or an invalid Date) is left out. A content type that
+ * `isUsableContentType` refuses is replaced by the detected one.
  *
  * Hot path: the attributes that are constant per trigger (`source`, `type`) are validated once
  * through the SDK and remembered; the per-event ones are checked here against the SDK's own rules
- * (non-empty id, content type and subject, an RFC 3339 time, extension names `[a-z0-9]+` with
- * string values), and the message is written directly. An event that fails any of these checks
- * goes through the SDK (`toHttpMessageViaSdk`), which then throws as before. The unit tests hold
- * the two paths to the same output.
+ * (non-empty id and subject, extension names `[a-z0-9]+` with string values), and the message is
+ * written directly. An event that fails any of these checks goes through the SDK
+ * (`toHttpMessageViaSdk`), which then throws as before. The unit tests hold the two paths to the
+ * same output.
  */
 export function toHttpMessage(e: EventInput, mode: EventMode): HttpMessage {
-  const contentType = e.contentType ?? detectContentType(e.data);
-  const time = isoTime(e.time ?? new Date());
-  if (!fastPathApplies(e, contentType, time)) return sdkMessage(e, mode, contentType, time);
-  const legacy = e.legacy;
-  let headers: Record<string, string>;
-  let body: Uint8Array | string;
+  const contentType = eventContentType(e);
+  const time = eventTime(e.time);
+  if (!fastPathApplies(e, contentType)) return sdkMessage(e, mode, contentType, time);
   if (mode === 'binary') {
-    headers = {
-      'content-type': contentType,
-      'ce-id': e.id,
-      'ce-time': time,
-      'ce-type': e.type,
-      'ce-source': e.source,
-      'ce-specversion': '1.0',
-    };
-    if (e.subject !== undefined) headers['ce-subject'] = e.subject;
-    const ext = e.extensions;
-    if (ext) for (const k in ext) headers[`ce-${k}`] = ext[k] ?? '';
-    // The payload itself (the SDK path hands valid UTF-8 over as a string: the same bytes).
-    body = e.data;
-  } else {
-    headers = { 'content-type': STRUCTURED_CONTENT_TYPE };
-    body = structuredBody(e, contentType, time);
+    const m = binaryMessage(e, contentType, time);
+    if (headersFit(m.headers)) return m;
   }
-  headers['event-id'] = e.id;
-  headers['event-time'] = time;
+  const headers: Record<string, string> = { 'content-type': STRUCTURED_CONTENT_TYPE };
+  addLegacyHeaders(headers, e, contentType, time);
+  return { headers, body: structuredBody(e, contentType, time) };
+}
+
+function binaryMessage(e: EventInput, contentType: string, time: string | undefined): HttpMessage {
+  const headers: Record<string, string> = { 'content-type': contentType, 'ce-id': percentEncode(e.id) };
+  if (time !== undefined) headers['ce-time'] = time;
+  headers['ce-type'] = percentEncode(e.type);
+  headers['ce-source'] = percentEncode(e.source);
+  headers['ce-specversion'] = '1.0';
+  if (e.subject !== undefined) headers['ce-subject'] = percentEncode(e.subject);
+  const ext = e.extensions;
+  if (ext) for (const k in ext) headers[`ce-${k}`] = percentEncode(ext[k] ?? '');
+  addLegacyHeaders(headers, e, contentType, time);
+  // The payload itself (the SDK path hands valid UTF-8 over as a string: the same bytes).
+  return { headers, body: e.data };
+}
+
+/** The original kubeless headers (the same in both modes). */
+function addLegacyHeaders(headers: Record<string, string>, e: EventInput, contentType: string, time: string | undefined): void {
+  headers['event-id'] = percentEncode(e.id);
+  if (time !== undefined) headers['event-time'] = time;
   headers['event-type'] = contentType;
-  headers['event-namespace'] = legacy.namespace;
-  if (legacy.topic !== undefined) headers['event-topic'] = legacy.topic;
-  return { headers, body };
+  headers['event-namespace'] = e.legacy.namespace;
+  if (e.legacy.topic !== undefined) headers['event-topic'] = percentEncode(e.legacy.topic);
+}
+
+/** True when binary-mode headers stay under MAX_BINARY_HEADER_BYTES and MAX_BINARY_HEADERS (all ASCII by now). */
+function headersFit(headers: Record<string, string>): boolean {
+  let bytes = 0;
+  let count = 0;
+  for (const k in headers) {
+    // `name: value\r\n`
+    bytes += k.length + (headers[k]?.length ?? 0) + 4;
+    count++;
+  }
+  return bytes <= MAX_BINARY_HEADER_BYTES && count <= MAX_BINARY_HEADERS;
+}
+
+function eventContentType(e: EventInput): string {
+  const given = e.contentType;
+  return typeof given === 'string' && isUsableContentType(given) ? given : detectContentType(e.data);
+}
+
+/** The event's time as RFC 3339; now when it has none; undefined when it has no RFC 3339 form. */
+function eventTime(date: Date | undefined): string | undefined {
+  const ms = date === undefined ? Date.now() : date.getTime();
+  return isRepresentableTime(ms) ? isoTime(ms) : undefined;
 }
 
 /** The last time formatted (events of one batch mostly share their timestamp to the millisecond). */
 let lastTimeMs = Number.NaN;
 let lastTimeText = '';
 
-/** `date.toISOString()`, remembered for the last value (an invalid date still throws, as toISOString does). */
-function isoTime(date: Date): string {
-  const ms = date.getTime();
+/** `toISOString()` of a representable time, remembered for the last value. */
+function isoTime(ms: number): string {
   if (ms !== lastTimeMs) {
-    lastTimeText = date.toISOString();
+    lastTimeText = new Date(ms).toISOString();
     lastTimeMs = ms;
   }
   return lastTimeText;
@@ -122,11 +255,9 @@ const constantsChecked = new Map<string, boolean>();
 /** Extension names already known to pass the SDK's rules. */
 const extensionNamesChecked = new Set<string>();
 
-function fastPathApplies(e: EventInput, contentType: string, time: string): boolean {
+function fastPathApplies(e: EventInput, contentType: string): boolean {
   if (typeof e.id !== 'string' || e.id.length === 0) return false;
   if (typeof contentType !== 'string' || contentType.length === 0) return false;
-  // toISOString() of a year outside 0000-9999 is `+010000-...` (27 characters): not RFC 3339.
-  if (time.length !== 24) return false;
   if (e.subject !== undefined && (typeof e.subject !== 'string' || e.subject.length === 0)) return false;
   if (!constantsValid(e.source, e.type)) return false;
   const ext = e.extensions;
@@ -169,9 +300,14 @@ function constantsValid(source: string, type: string): boolean {
 }
 
 /** The SDK's JSON document (`event.toString()`), attribute for attribute in the SDK's order. */
-function structuredBody(e: EventInput, contentType: string, time: string): string {
+function structuredBody(e: EventInput, contentType: string, time: string | undefined): string {
   const data = structuredData(e.data, contentType);
-  const doc: Record<string, unknown> = { id: e.id, time, type: e.type, source: e.source, specversion: '1.0', datacontenttype: contentType };
+  const doc: Record<string, unknown> = { id: e.id };
+  if (time !== undefined) doc.time = time;
+  doc.type = e.type;
+  doc.source = e.source;
+  doc.specversion = '1.0';
+  doc.datacontenttype = contentType;
   if (e.subject !== undefined) doc.subject = e.subject;
   if (ArrayBuffer.isView(data)) doc.data_base64 = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64');
   else if (data !== undefined) doc.data = data;
@@ -182,44 +318,58 @@ function structuredBody(e: EventInput, contentType: string, time: string): strin
 
 /**
  * The reference encoding, entirely by the cloudevents SDK (which validates: a bad attribute throws
- * its ValidationError). `toHttpMessage` falls back to it for anything its hot path does not vouch for.
+ * its ValidationError), with the rules of `toHttpMessage` the SDK does not know: percent-encoded
+ * header values, no time when it has no RFC 3339 form, a usable content type, structured mode when
+ * binary headers would not fit. `toHttpMessage` falls back to it for anything its hot path does
+ * not vouch for.
  */
 export function toHttpMessageViaSdk(e: EventInput, mode: EventMode): HttpMessage {
-  return sdkMessage(e, mode, e.contentType ?? detectContentType(e.data), (e.time ?? new Date()).toISOString());
+  return sdkMessage(e, mode, eventContentType(e), eventTime(e.time));
 }
 
-function sdkMessage(e: EventInput, mode: EventMode, contentType: string, time: string): HttpMessage {
+/**
+ * Stands in for a time that is left out: the SDK makes one up when there is none, and removes it
+ * again below. The SDK writes `time` right after `id`, whose JSON string cannot contain `,"time":"`.
+ */
+const PLACEHOLDER_TIME = '1970-01-01T00:00:00.000Z';
+
+function sdkMessage(e: EventInput, mode: EventMode, contentType: string, time: string | undefined): HttpMessage {
   const attrs: Record<string, unknown> = {
     specversion: '1.0',
     id: e.id,
     source: e.source,
     type: e.type,
-    time,
+    time: time ?? PLACEHOLDER_TIME,
     datacontenttype: contentType,
     ...e.extensions,
   };
   if (e.subject !== undefined) attrs.subject = e.subject;
-  let message: { headers: Record<string, unknown>; body: unknown };
   if (mode === 'binary') {
     const buf = Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength);
     // Valid UTF-8 goes in as a string: byte-identical on the wire, and the SDK then skips the
     // base64 copy it makes of binary data (only structured mode would use it).
     const data = isUtf8(buf) ? buf.toString('utf8') : buf;
-    message = HTTP.binary(new CloudEvent({ ...attrs, data }, true));
-  } else {
-    message = HTTP.structured(new CloudEvent({ ...attrs, data: structuredData(e.data, contentType) }, true));
+    const message = HTTP.binary(new CloudEvent({ ...attrs, data }, true));
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(message.headers)) {
+      const name = k.toLowerCase();
+      if (name === 'ce-time' && time === undefined) continue;
+      headers[name] = name.startsWith('ce-') ? percentEncode(String(v)) : String(v);
+    }
+    headers['content-type'] = contentType;
+    addLegacyHeaders(headers, e, contentType, time);
+    if (headersFit(headers)) return { headers, body: bodyOf(message.body) };
   }
+  const message = HTTP.structured(new CloudEvent({ ...attrs, data: structuredData(e.data, contentType) }, true));
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(message.headers)) headers[k.toLowerCase()] = String(v);
-  if (mode === 'binary') headers['content-type'] = contentType;
-  headers['event-id'] = e.id;
-  headers['event-time'] = time;
-  headers['event-type'] = contentType;
-  headers['event-namespace'] = e.legacy.namespace;
-  if (e.legacy.topic !== undefined) headers['event-topic'] = e.legacy.topic;
-  const body = message.body;
-  return { headers, body: typeof body === 'string' || body instanceof Uint8Array ? body : '' };
+  addLegacyHeaders(headers, e, contentType, time);
+  let body = bodyOf(message.body);
+  if (time === undefined && typeof body === 'string') body = body.replace(`,"time":"${PLACEHOLDER_TIME}"`, '');
+  return { headers, body };
 }
+
+const bodyOf = (body: unknown): Uint8Array | string => (typeof body === 'string' || body instanceof Uint8Array ? body : '');
 
 const TEXT_TYPE = /^text\//iu;
 

@@ -1,8 +1,21 @@
 export { DeliveryError, type DeliveryErrorCode } from './errors.js';
 export { isSuccess, isRetriableStatus, parseRetryAfter } from './classify.js';
-export { backoffDelay, retryDelay, type BackoffSettings } from './backoff.js';
+export { MIN_RETRY_DELAY_MS, backoffDelay, retryDelay, type BackoffSettings } from './backoff.js';
 export { detectContentType, isJsonType } from './content-type.js';
-export { toHttpMessage, extensionName, type EventInput, type HttpMessage } from './event.js';
+export {
+  BASE64_SUFFIX,
+  MAX_BINARY_HEADERS,
+  MAX_BINARY_HEADER_BYTES,
+  extensionName,
+  isRepresentableTime,
+  isUsableContentType,
+  percentEncode,
+  setBytesExtension,
+  setTextExtension,
+  toHttpMessage,
+  type EventInput,
+  type HttpMessage,
+} from './event.js';
 export { ServiceDnsResolver, EndpointSliceResolver, type EndpointResolver, type FunctionTarget, type ObjectCache } from './resolver.js';
 export { readTls, tlsStamp, type TlsFiles, type TlsMaterial } from './tls.js';
 export { DeliveryClient, type DeliveryClientOptions, type SendOptions, type SendResult } from './client.js';

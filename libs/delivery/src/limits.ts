@@ -132,23 +132,41 @@ export class RateLimiter {
   take(signal?: AbortSignal): Promise<void> {
     // The reservation already queues behind earlier callers (the bucket went negative for them),
     // so each caller sleeps its own wait from now; timers fire in reservation order.
-    return sleep(this.reserve(), signal);
+    const wait = this.reserve();
+    if (wait > 0) return sleep(wait, signal);
+    // A free token: no macrotask per event on the hot path (take is no retry loop).
+    return signal?.aborted ? Promise.reject(abortError(signal)) : Promise.resolve();
   }
 }
 
-/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
+/**
+ * Resolves after `ms`, or rejects with the signal's reason when it aborts first. `ms <= 0` still
+ * waits for the next turn of the event loop (setImmediate): a retry loop that sleeps 0 ms lets
+ * timers and I/O (heartbeats, commits, /healthz) run instead of spinning on microtasks.
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.reject(abortError(signal));
-  if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(abortError(signal));
-    };
-    const t = setTimeout(() => {
+    const done = (): void => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
-    }, ms);
+    };
+    let cancel: () => void;
+    if (ms > 0) {
+      const t = setTimeout(done, ms);
+      cancel = () => {
+        clearTimeout(t);
+      };
+    } else {
+      const t = setImmediate(done);
+      cancel = () => {
+        clearImmediate(t);
+      };
+    }
+    const onAbort = (): void => {
+      cancel();
+      reject(abortError(signal));
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, retryDelay, type BackoffSettings } from '../src/index.js';
+import { MIN_RETRY_DELAY_MS, backoffDelay, retryDelay, type BackoffSettings } from '../src/index.js';
 
 const exp: BackoffSettings = { policy: 'exponential', delayMs: 1000, maxMs: 60_000 };
 const lin: BackoffSettings = { policy: 'linear', delayMs: 500, maxMs: 2000 };
@@ -7,7 +7,7 @@ const zero = (): number => 0;
 const almostOne = (): number => 0.999_999;
 
 describe('backoffDelay, exponential with full jitter', () => {
-  it('draws from [0, delay * 2^(retry-1))', () => {
+  it('draws from [floor, delay * 2^(retry-1))', () => {
     for (const [retry, ceiling] of [
       [1, 1000],
       [2, 2000],
@@ -15,7 +15,7 @@ describe('backoffDelay, exponential with full jitter', () => {
       [4, 8000],
       [6, 32_000],
     ] as const) {
-      expect(backoffDelay(exp, retry, zero)).toBe(0);
+      expect(backoffDelay(exp, retry, zero)).toBe(MIN_RETRY_DELAY_MS);
       const high = backoffDelay(exp, retry, almostOne);
       expect(high).toBeLessThan(ceiling);
       expect(high).toBeGreaterThanOrEqual(ceiling - 1);
@@ -44,7 +44,7 @@ describe('backoffDelay, exponential with full jitter', () => {
   it('stays within bounds with the real Math.random', () => {
     for (let i = 0; i < 200; i++) {
       const d = backoffDelay(exp, 3);
-      expect(d).toBeGreaterThanOrEqual(0);
+      expect(d).toBeGreaterThanOrEqual(MIN_RETRY_DELAY_MS);
       expect(d).toBeLessThan(4000);
       expect(Number.isInteger(d)).toBe(true);
     }
@@ -58,6 +58,28 @@ describe('backoffDelay, linear', () => {
     expect(backoffDelay(lin, 3, almostOne)).toBe(1500);
     expect(backoffDelay(lin, 4)).toBe(2000);
     expect(backoffDelay(lin, 50)).toBe(2000);
+  });
+});
+
+describe('the floor under every wait (backoffMax: 0s must not spin)', () => {
+  it('is 10 ms', () => {
+    expect(MIN_RETRY_DELAY_MS).toBe(10);
+  });
+
+  it.each([
+    ['exponential, 0s delay', { policy: 'exponential', delayMs: 0, maxMs: 0 }],
+    ['exponential, 0s max', { policy: 'exponential', delayMs: 1000, maxMs: 0 }],
+    ['linear, 0s delay', { policy: 'linear', delayMs: 0, maxMs: 60_000 }],
+    ['linear, 0s max', { policy: 'linear', delayMs: 500, maxMs: 0 }],
+    ['linear, 1 ms', { policy: 'linear', delayMs: 1, maxMs: 1 }],
+  ] as [string, BackoffSettings][])('holds for %s, at every retry and draw', (_name, s) => {
+    for (const retry of [0, 1, 2, 10, 1000]) {
+      for (const random of [zero, almostOne]) {
+        expect(backoffDelay(s, retry, random)).toBe(MIN_RETRY_DELAY_MS);
+        expect(retryDelay(s, retry, undefined, random)).toBe(MIN_RETRY_DELAY_MS);
+        expect(retryDelay(s, retry, 0, random)).toBe(MIN_RETRY_DELAY_MS);
+      }
+    }
   });
 });
 

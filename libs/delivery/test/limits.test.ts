@@ -262,14 +262,49 @@ describe('sleep', () => {
     await expect(sleep(5, ac.signal)).rejects.toBeInstanceOf(Error);
   });
 
-  it('resolves at once for ms <= 0 and drops its listener after resolving', async () => {
-    vi.useFakeTimers();
+  it('waits for the next turn of the event loop for ms <= 0 (setImmediate, not a microtask) and drops its listener', async () => {
     const ac = new AbortController();
     const zero = track(sleep(0, ac.signal));
     const negative = track(sleep(-5));
+    // Microtasks alone never settle it: a retry loop sleeping 0 ms cannot starve timers and I/O.
+    await flush();
+    expect(zero.state()).toBe('pending');
+    expect(negative.state()).toBe('pending');
+    await new Promise<void>((resolve) => setImmediate(resolve));
     await flush();
     expect(zero.state()).toBe('resolved');
     expect(negative.state()).toBe('resolved');
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('lets a timer due now run while a loop sleeps 0 ms again and again', async () => {
+    const timer = { fired: false };
+    setTimeout(() => {
+      timer.fired = true;
+    }, 0);
+    let spins = 0;
+    const fired = (): boolean => timer.fired;
+    while (!fired() && spins < 1000) {
+      await sleep(0);
+      spins++;
+    }
+    expect(fired()).toBe(true);
+    expect(spins).toBeLessThan(1000);
+  });
+
+  it('an abort during a 0 ms sleep rejects and cancels the immediate', async () => {
+    const ac = new AbortController();
+    const p = track(sleep(0, ac.signal));
+    ac.abort(new Error('stop'));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await flush();
+    expect(p.state()).toBe('rejected');
+    expect((p.error() as Error).message).toBe('stop');
+  });
+
+  it('drops its listener after a timed sleep', async () => {
+    vi.useFakeTimers();
+    const ac = new AbortController();
     const p = sleep(10, ac.signal);
     await vi.advanceTimersByTimeAsync(10);
     await p;
