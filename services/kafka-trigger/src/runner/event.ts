@@ -1,4 +1,5 @@
-import { extensionName, type EventInput } from '@kubeless/delivery';
+import { isUtf8 } from 'node:buffer';
+import { extensionName, isRepresentableTime, isUsableContentType, setBytesExtension, setTextExtension, type EventInput } from '@kubeless/delivery';
 import type { KafkaMessage } from 'kafkajs';
 
 export const EVENT_TYPE = 'io.kubeless.kafka.message';
@@ -13,11 +14,27 @@ export interface PartitionContext {
   source: string;
 }
 
+/*
+ * How a record's metadata travels (SPEC §4; the wire rules are in libs/delivery/src/event.ts):
+ *
+ * - The key: valid UTF-8 as extension `partitionkey` (text, percent-encoded in a binary-mode
+ *   header), any other bytes as `partitionkeyb64` (base64). No key: neither.
+ * - Each header (its first value) as `kafkaheader<name>`, or `kafkaheader<name>b64` when the value
+ *   is not valid UTF-8 (or the sanitised name itself ends in `b64`). `<name>` is the header name
+ *   lowercased with everything but a-z and 0-9 removed (`X-Trace-Id` -> `kafkaheaderxtraceid`).
+ * - A `content-type` header (any case) that is valid UTF-8 and a usable header value is the
+ *   event's content type; any other value is kept as the extension `kafkaheadercontenttype[b64]`
+ *   and the payload's type is detected.
+ * - `kafkapartition` and `kafkaoffset`, always.
+ * - The time is the record's timestamp; one without an RFC 3339 form (outside years 0000-9999, such
+ *   as a producer writing nanoseconds) is left out and the raw timestamp goes as `kafkatimestamp`.
+ *   Nothing about a record's bytes can make its event fail to encode.
+ */
+
 /**
  * Pure: one Kafka record as a CloudEvent (SPEC §4): id `partition:<p>/offset:<o>`, the partition's
  * source, type `io.kubeless.kafka.message`, time = the record's timestamp, body = the value byte
- * for byte. A `content-type` header (any case) sets the content type; every other header becomes an
- * extension `kafkaheader<name>`, the key `partitionkey`; also `kafkapartition` and `kafkaoffset`.
+ * for byte, metadata as extensions (see the block above).
  */
 export function kafkaEvent(p: PartitionContext, m: KafkaMessage): EventInput {
   const extensions: Record<string, string> = {};
@@ -28,19 +45,28 @@ export function kafkaEvent(p: PartitionContext, m: KafkaMessage): EventInput {
       const raw = headers[name];
       const v = Array.isArray(raw) ? raw[0] : raw;
       if (v === undefined) continue;
-      const value = Buffer.isBuffer(v) ? v.toString('utf8') : v;
-      if (name.toLowerCase() === 'content-type') contentType = value;
-      else extensions[extensionName('kafkaheader', name)] = value;
+      if (contentType === undefined && name.toLowerCase() === 'content-type') {
+        const text = typeof v === 'string' ? v : isUtf8(v) ? v.toString('utf8') : undefined;
+        if (text !== undefined && isUsableContentType(text)) {
+          contentType = text;
+          continue;
+        }
+      }
+      const ext = extensionName('kafkaheader', name);
+      if (typeof v === 'string') setTextExtension(extensions, ext, v);
+      else setBytesExtension(extensions, ext, v);
     }
   }
-  if (m.key !== null) extensions.partitionkey = m.key.toString('utf8');
+  if (m.key) setBytesExtension(extensions, 'partitionkey', m.key);
   extensions.kafkapartition = p.partitionText;
   extensions.kafkaoffset = m.offset;
+  const ms = Number(m.timestamp);
+  if (!isRepresentableTime(ms)) extensions.kafkatimestamp = m.timestamp;
   return {
     id: `partition:${p.partitionText}/offset:${m.offset}`,
     source: p.source,
     type: EVENT_TYPE,
-    time: new Date(Number(m.timestamp)),
+    time: new Date(ms),
     data: m.value ?? Buffer.alloc(0),
     contentType,
     extensions,

@@ -1,5 +1,5 @@
 import type { Message, MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { extensionName, type EventInput } from '@kubeless/delivery';
+import { BASE64_SUFFIX, extensionName, isUsableContentType, setTextExtension, type EventInput } from '@kubeless/delivery';
 
 export const EVENT_TYPE = 'io.kubeless.sqs.message';
 export const LEGACY_NAMESPACE = 'sqstriggers.kubeless.io';
@@ -17,28 +17,37 @@ export function receiveCount(m: Message): number {
   return Number.isInteger(n) && n >= 1 ? n : 1;
 }
 
-function attributeText(v: MessageAttributeValue): string | undefined {
-  if (v.StringValue !== undefined) return v.StringValue;
-  if (v.BinaryValue !== undefined) return Buffer.from(v.BinaryValue).toString('base64');
-  return undefined;
-}
+/*
+ * How a message's attributes travel (SPEC §4; the wire rules are in libs/delivery/src/event.ts):
+ *
+ * - A String or Number attribute as extension `sqsattr<name>`: text, any Unicode, CR and LF
+ *   included (percent-encoded in a binary-mode header, a JSON string in structured mode). `<name>`
+ *   is the attribute name lowercased with everything but a-z and 0-9 removed. A sanitised name that
+ *   itself ends in `b64` goes as `sqsattr<name>b64`, base64 of the text's UTF-8 (a name ending in
+ *   `b64` always holds base64).
+ * - A Binary attribute as `sqsattr<name>b64`: base64 of its bytes.
+ * - A String `content-type` attribute (any case) that is a usable header value is the event's
+ *   content type; any other is kept as the extension `sqsattrcontenttype` and the type is detected.
+ */
 
 /**
  * Pure: one SQS message as a CloudEvent (SPEC §4): id = MessageId, source the trigger, type
- * `io.kubeless.sqs.message`, time = SentTimestamp, body = the message body byte for byte. A
- * `content-type` message attribute (any case) sets the content type; every other attribute becomes
- * an extension `sqsattr<name>` (binary values base64). Also `sqsqueue`, `sqsreceivecount` and, on
- * FIFO queues, `sqsmessagegroupid`. The original kubeless headers say `sqstriggers.kubeless.io`
- * with the queue as the topic.
+ * `io.kubeless.sqs.message`, time = SentTimestamp, body = the message body byte for byte, message
+ * attributes as extensions (see the block above). Also `sqsqueue`, `sqsreceivecount` and, on FIFO
+ * queues, `sqsmessagegroupid`. The original kubeless headers say `sqstriggers.kubeless.io` with the
+ * queue as the topic.
  */
 export function toEvent(m: Message, ctx: { namespace: string; trigger: string; queueName: string }): EventInput {
   const extensions: Record<string, string> = {};
   let contentType: string | undefined;
   for (const [name, v] of Object.entries(m.MessageAttributes ?? {})) {
-    const text = attributeText(v);
-    if (text === undefined) continue;
-    if (name.toLowerCase() === 'content-type') contentType = text;
-    else extensions[extensionName('sqsattr', name)] = text;
+    const text = v.StringValue;
+    if (text !== undefined) {
+      if (contentType === undefined && name.toLowerCase() === 'content-type' && isUsableContentType(text)) contentType = text;
+      else setTextExtension(extensions, extensionName('sqsattr', name), text);
+    } else if (v.BinaryValue !== undefined) {
+      extensions[extensionName('sqsattr', name) + BASE64_SUFFIX] = Buffer.from(v.BinaryValue).toString('base64');
+    }
   }
   extensions.sqsqueue = ctx.queueName;
   extensions.sqsreceivecount = String(receiveCount(m));

@@ -40,10 +40,45 @@ describe('toEvent', () => {
     );
     expect(e.contentType).toBe('application/xml');
     expect(e.id).toBe('6f6a4c3e-1');
-    expect(e.extensions).toMatchObject({ sqsattrxtraceid: 'abc', sqsattrn: '4', sqsattrbin: '/wA=', sqsattrid: 'not the id', sqsmessagegroupid: 'g1', sqsreceivecount: '1' });
+    expect(e.extensions).toMatchObject({ sqsattrxtraceid: 'abc', sqsattrn: '4', sqsattrbinb64: '/wA=', sqsattrid: 'not the id', sqsmessagegroupid: 'g1', sqsreceivecount: '1' });
+    expect(e.extensions).not.toHaveProperty('sqsattrbin');
     // The SDK accepts every extension name: a valid CloudEvent in both modes.
     expect(toHttpMessage(e, 'binary').headers['ce-sqsattrxtraceid']).toBe('abc');
     expect(() => toHttpMessage(e, 'structured')).not.toThrow();
+  });
+
+  it('delivers String attributes with any Unicode and CR/LF: percent-encoded in binary mode, JSON strings in structured mode', () => {
+    const values = { city: 'Москва', tokyo: '東京 🚀', lines: 'a\r\nb', quote: '"100%"', tab: '\tx', nul: 'a\u0000b' };
+    const e = toEvent(message({ MessageAttributes: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, { DataType: 'String', StringValue: v }])) }), ctx);
+    for (const [k, v] of Object.entries(values)) expect(e.extensions?.[`sqsattr${k}`]).toBe(v);
+    const headers = toHttpMessage(e, 'binary').headers;
+    expect(headers['ce-sqsattrcity']).toBe('%D0%9C%D0%BE%D1%81%D0%BA%D0%B2%D0%B0');
+    expect(headers['ce-sqsattrlines']).toBe('a%0D%0Ab');
+    expect(headers['ce-sqsattrquote']).toBe('%22100%25%22');
+    for (const [k, v] of Object.entries(values)) {
+      const h = headers[`ce-sqsattr${k}`] ?? '';
+      // Printable ASCII only, which every HTTP stack sends, and exactly the value once decoded.
+      expect(h).toMatch(/^[\x21-\x7e]*$/u);
+      expect(decodeURIComponent(h)).toBe(v);
+    }
+    const doc = JSON.parse(String(toHttpMessage(e, 'structured').body)) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(values)) expect(doc[`sqsattr${k}`]).toBe(v);
+  });
+
+  it('keeps names ending in b64 for base64: a String attribute named so goes base64 as <name>b64', () => {
+    const e = toEvent(message({ MessageAttributes: { 'Sig-B64': { DataType: 'String', StringValue: 'plain' }, raw: { DataType: 'Binary', BinaryValue: Uint8Array.from([0, 1, 0xff, 0x0a]) } } }), ctx);
+    expect(e.extensions).toMatchObject({ sqsattrsigb64b64: Buffer.from('plain').toString('base64'), sqsattrrawb64: 'AAH/Cg==' });
+    expect(e.extensions).not.toHaveProperty('sqsattrsigb64');
+    expect(e.extensions).not.toHaveProperty('sqsattrraw');
+  });
+
+  it('keeps a content-type attribute that is no usable header value as an extension and detects the type', () => {
+    const e = toEvent(message({ Body: 'hello', MessageAttributes: { 'content-type': { DataType: 'String', StringValue: 'text/plain\r\nX-Evil: 1' } } }), ctx);
+    expect(e.contentType).toBeUndefined();
+    expect(e.extensions?.sqsattrcontenttype).toBe('text/plain\r\nX-Evil: 1');
+    const m = toHttpMessage(e, 'binary');
+    expect(m.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(m.headers['ce-sqsattrcontenttype']).toBe('text/plain%0D%0AX-Evil:%201');
   });
 
   it('counts receives from ApproximateReceiveCount, 1 when absent or bad', () => {
