@@ -5,6 +5,7 @@
  * reaches the function as a plain string.
  * Spec: https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md
  */
+import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders } from 'node:http';
 
 /** Context attributes and extensions of a CloudEvent (everything but the data). */
@@ -26,14 +27,69 @@ export class InvalidCloudEventError extends Error {
 const SPEC_VERSIONS = new Set(['1.0', '0.3']);
 export const STRUCTURED_MEDIA_TYPE = 'application/cloudevents+json';
 
-function decodeHeaderValue(value: string): string {
-  // The binding percent-encodes characters outside printable ASCII; a stray % is kept as sent.
-  if (!value.includes('%')) return value;
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return value;
+/** RFC 7230 §3.2.6 quoted-string, reversed: `"a \\"b\\""` is `a "b"` (older senders quoted values). */
+function unquote(value: string): string {
+  let out = '';
+  for (let i = 1; i < value.length - 1; i++) {
+    const c = value[i];
+    if (c === '\\' && i < value.length - 2) out += value[++i];
+    else out += c;
   }
+  return out;
+}
+
+function hexDigit(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  const lower = code | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
+}
+
+/**
+ * One header value as the HTTP binding decodes it (§3.1.3.2): a double-quoted value is unquoted
+ * first, then one round of percent-decoding, and the bytes are read as UTF-8. A `%` that is not
+ * followed by two hex digits is kept as sent; characters outside ASCII that arrived unencoded
+ * (Node reads header bytes as Latin-1) count as the bytes they were. Throws
+ * `InvalidCloudEventError` when the decoded bytes are not valid UTF-8, as the binding requires
+ * (`%C0%A0`, an overlong space, or `%FF`): binary values travel as `<name>b64` extensions instead.
+ */
+export function decodeHeaderValue(name: string, raw: string): string {
+  const value = raw.length >= 2 && raw.charCodeAt(0) === 0x22 && raw.charCodeAt(raw.length - 1) === 0x22 ? unquote(raw) : raw;
+  let plain = true;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0x25 || c > 0x7e) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return value;
+  // At most 4 bytes per UTF-16 unit: only a caller's own string can hold characters over U+00FF.
+  const bytes = Buffer.allocUnsafe(value.length * 4);
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 0x25 && i + 2 < value.length) {
+      const hi = hexDigit(value.charCodeAt(i + 1));
+      const lo = hexDigit(value.charCodeAt(i + 2));
+      if (hi !== -1 && lo !== -1) {
+        bytes[n++] = hi * 16 + lo;
+        i += 2;
+        continue;
+      }
+    }
+    if (c > 0xff) {
+      // Not from an HTTP parser (a caller's own string): keep its UTF-8 bytes.
+      const cp = value.codePointAt(i) ?? c;
+      n += bytes.write(String.fromCodePoint(cp), n);
+      if (cp > 0xffff) i++;
+      continue;
+    }
+    bytes[n++] = c;
+  }
+  const decoded = bytes.subarray(0, n);
+  if (!isUtf8(decoded)) throw new InvalidCloudEventError(`ce-${name}: the percent-decoded value is not valid UTF-8`);
+  return decoded.toString('utf8');
 }
 
 const nonEmpty = (v: unknown): boolean => typeof v === 'string' && v !== '';
@@ -64,7 +120,8 @@ export function parseBinaryCloudEvent(headers: IncomingHttpHeaders): CloudEventA
     if (!name.startsWith('ce-')) continue;
     const value = headers[name];
     if (value === undefined) continue;
-    attrs[name.slice(3)] = decodeHeaderValue(Array.isArray(value) ? value.join(',') : value);
+    const attribute = name.slice(3);
+    attrs[attribute] = decodeHeaderValue(attribute, Array.isArray(value) ? value.join(',') : value);
   }
   const contentType = headers['content-type'];
   if (contentType !== undefined) attrs.datacontenttype = contentType;

@@ -4,6 +4,19 @@
  */
 import { ConfigError, env, loadConfig, z, type Config } from '@kubeless/config';
 
+/** FUNC_TIMEOUT when unset or 0. */
+export const DEFAULT_TIMEOUT_SECONDS = 180;
+/**
+ * REQ_MB_LIMIT when unset: the triggers' default largest event is 1 MiB of data, which structured
+ * mode sends base64-encoded inside JSON (+1/3), next to attributes and extensions (a Kafka key and
+ * headers, base64 too when they are not UTF-8) and JSON escaping: 3 MiB leaves room for all of it.
+ */
+export const DEFAULT_BODY_LIMIT_MB = 3;
+/** FUNC_MAX_HEADER_KB when unset: binary mode puts a Kafka key and headers into `ce-*` headers. */
+export const DEFAULT_MAX_HEADER_KB = 64;
+/** FUNC_MAX_HEADERS when unset (Node's own default is 2000, Python's http.client 100). */
+export const DEFAULT_MAX_HEADERS = 1000;
+
 /** Seconds as a positive number (fractions allowed), capped where a Node timer still works. */
 const seconds = () => z.coerce.number().positive().max(2_000_000);
 
@@ -13,14 +26,19 @@ export const runtimeShape = {
   FUNC_HANDLER: env.string(),
   /** Module name (the part before the dot): the code is `<KUBELESS_INSTALL_VOLUME>/<MOD_NAME>.js`. */
   MOD_NAME: env.string(),
-  FUNC_TIMEOUT: seconds().default(180),
+  /** 0 means the default (with a warning): a Function created with `timeout: "0"` must not crash-loop. */
+  FUNC_TIMEOUT: z.coerce.number().min(0).max(2_000_000).default(DEFAULT_TIMEOUT_SECONDS),
   FUNC_RUNTIME: env.string().optional(),
   FUNC_MEMORY_LIMIT: env.string().optional(),
   FUNC_PORT: env.int(0, 65535).default(8080),
   FUNC_HOST: env.string().default('0.0.0.0'),
   KUBELESS_INSTALL_VOLUME: env.string().default('/kubeless'),
   /** Request body limit in MiB. */
-  REQ_MB_LIMIT: z.coerce.number().positive().max(4096).default(1),
+  REQ_MB_LIMIT: z.coerce.number().positive().max(4096).default(DEFAULT_BODY_LIMIT_MB),
+  /** Largest request head (request line and headers) in KiB; larger answers 431. */
+  FUNC_MAX_HEADER_KB: env.int(1, 1024 * 1024).default(DEFAULT_MAX_HEADER_KB),
+  /** Most request header lines. */
+  FUNC_MAX_HEADERS: env.int(1, 1_000_000).default(DEFAULT_MAX_HEADERS),
   FUNC_TLS_CERT_FILE: env.string().optional(),
   FUNC_TLS_KEY_FILE: env.string().optional(),
   FUNC_TLS_CLIENT_CA_FILE: env.string().optional(),
@@ -43,7 +61,11 @@ export interface RuntimeConfig {
   host: string;
   installDir: string;
   bodyLimitBytes: number;
+  maxHeaderBytes: number;
+  maxHeaderCount: number;
   tls: TlsFiles | undefined;
+  /** Settings that were replaced by a default, to print at start. */
+  warnings: string[];
 }
 
 const tlsShape = {
@@ -77,17 +99,26 @@ export function loadRuntimeConfig(source?: Record<string, string | undefined>): 
     tls = { certFile: c.FUNC_TLS_CERT_FILE, keyFile: c.FUNC_TLS_KEY_FILE };
     if (c.FUNC_TLS_CLIENT_CA_FILE !== undefined) tls.clientCaFile = c.FUNC_TLS_CLIENT_CA_FILE;
   }
+  const warnings: string[] = [];
+  let timeoutSeconds = c.FUNC_TIMEOUT;
+  if (timeoutSeconds === 0) {
+    timeoutSeconds = DEFAULT_TIMEOUT_SECONDS;
+    warnings.push(`FUNC_TIMEOUT=0 is not a timeout: using the default, ${DEFAULT_TIMEOUT_SECONDS}s`);
+  }
   return {
     functionName: c.FUNC_HANDLER,
     moduleName: c.MOD_NAME,
-    timeoutSeconds: c.FUNC_TIMEOUT,
+    timeoutSeconds,
     runtime: c.FUNC_RUNTIME,
     memoryLimit: c.FUNC_MEMORY_LIMIT,
     port: c.FUNC_PORT,
     host: c.FUNC_HOST,
     installDir: c.KUBELESS_INSTALL_VOLUME,
     bodyLimitBytes: Math.floor(c.REQ_MB_LIMIT * 1024 * 1024),
+    maxHeaderBytes: c.FUNC_MAX_HEADER_KB * 1024,
+    maxHeaderCount: c.FUNC_MAX_HEADERS,
     tls,
+    warnings,
   };
 }
 

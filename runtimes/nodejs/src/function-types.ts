@@ -48,6 +48,13 @@ export interface FunctionContext {
   'memory-limit': string | undefined;
   /** Wraps a body with a status code and headers: `return context.respond(body, {status: 201})`. */
   respond(body?: unknown, init?: ResponseInit): FunctionResponse;
+  /**
+   * The raw bytes of a CloudEvent extension: `<name>b64` base64-decoded when the event carries
+   * that form (a Kafka key or header that is not UTF-8 arrives as `partitionkeyb64`,
+   * `kafkaheader<name>b64`), else `<name>` as UTF-8; undefined when the event has neither.
+   * `context.extensionBytes(event, 'partitionkey')` is the Kafka key as the producer wrote it.
+   */
+  extensionBytes(event: FunctionEvent, name: string): Buffer | undefined;
 }
 
 export type FunctionHandler = (event: FunctionEvent, context: FunctionContext) => unknown;
@@ -66,5 +73,18 @@ export function createContext(functionName: string, timeoutSeconds: number, runt
       }
       return new FunctionResponse(body, status, init?.headers);
     },
+    extensionBytes(event: FunctionEvent, name: string): Buffer | undefined {
+      return extensionBytes(event.extensions.cloudevent, name);
+    },
   };
+}
+
+/** See `FunctionContext.extensionBytes`; `attributes` is `event.extensions.cloudevent`. */
+export function extensionBytes(attributes: Record<string, unknown> | undefined, name: string): Buffer | undefined {
+  if (attributes === undefined) return undefined;
+  const encoded = attributes[`${name}b64`];
+  if (typeof encoded === 'string') return Buffer.from(encoded, 'base64');
+  const value = attributes[name];
+  if (value === undefined || value === null) return undefined;
+  return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value), 'utf8');
 }

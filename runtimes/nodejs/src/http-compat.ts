@@ -4,7 +4,8 @@
  * the original runtime (an Express app) use. The methods live on the prototypes: nothing is added
  * per request.
  */
-import { IncomingMessage, ServerResponse, STATUS_CODES } from 'node:http';
+import { IncomingMessage, ServerResponse, STATUS_CODES, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
+import type { InvocationBoard } from './watchdog.js';
 
 export class KubelessRequest extends IncomingMessage {
   /** The raw request body, as Express' `bodyParser.raw` left it; set before the function runs. */
@@ -22,6 +23,25 @@ export class KubelessRequest extends IncomingMessage {
 }
 
 export class KubelessResponse extends ServerResponse<KubelessRequest> {
+  /**
+   * Set by the runtime while the function runs: the board slot to mark when the head goes out, so
+   * the runaway guard never writes a 408 into a response already under way.
+   */
+  declare headWatch: InvocationBoard | undefined;
+  declare headSlot: number;
+
+  // Every head goes through here: Node's implicit head (`res.end()`, `res.write()`) calls it too.
+  override writeHead(statusCode: number, statusMessage?: string, headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this;
+  override writeHead(statusCode: number, headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this;
+  override writeHead(statusCode: number, a?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], b?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
+    const watch = this.headWatch;
+    if (watch !== undefined) {
+      this.headWatch = undefined;
+      watch.headSent(this.headSlot);
+    }
+    return typeof a === 'string' ? super.writeHead(statusCode, a, b) : super.writeHead(statusCode, a);
+  }
+
   /** Sets the status code (Express `res.status`). */
   status(code: number): this {
     this.statusCode = code;

@@ -12,6 +12,7 @@ import { loadFunction } from './load-function.js';
 import { FunctionMetrics } from './metrics.js';
 import { FunctionRuntime } from './runtime.js';
 import { readTlsOptions, watchTlsFiles } from './tls.js';
+import type { InvocationBoard } from './watchdog.js';
 
 export interface RuntimeIo {
   stdout: (data: string | Uint8Array) => void;
@@ -35,8 +36,11 @@ export interface RuntimeServer {
 /** Keep idle connections longer than the usual client and proxy idle timeouts (no race on reuse). */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
-/** Loads the function and listens; rejects when the function cannot be loaded or the port bound. */
-export async function startRuntimeServer(config: RuntimeConfig, io: RuntimeIo): Promise<RuntimeServer> {
+/**
+ * Loads the function and listens; rejects when the function cannot be loaded or the port bound.
+ * With a `board`, running invocations are published for the runaway guard (watchdog.ts).
+ */
+export async function startRuntimeServer(config: RuntimeConfig, io: RuntimeIo, board?: InvocationBoard): Promise<RuntimeServer> {
   const handler = await loadFunction(config.installDir, config.moduleName, config.functionName);
   const accessLog = new AccessLog(io.stdout);
   const metrics = new FunctionMetrics();
@@ -51,8 +55,11 @@ export async function startRuntimeServer(config: RuntimeConfig, io: RuntimeIo): 
     reportError: (message) => {
       io.stderr(`${new Date().toISOString()} ${message}\n`);
     },
+    board,
   });
-  const httpOptions = { IncomingMessage: KubelessRequest, ServerResponse: KubelessResponse };
+  // maxHeaderSize: binary-mode CloudEvents carry a Kafka key and headers in `ce-*` headers, so the
+  // default 16 KiB would answer 431 (not retried) to events the triggers accept.
+  const httpOptions = { IncomingMessage: KubelessRequest, ServerResponse: KubelessResponse, maxHeaderSize: config.maxHeaderBytes };
   let server: Server<typeof KubelessRequest, typeof KubelessResponse> | HttpsServer<typeof KubelessRequest, typeof KubelessResponse>;
   let stopWatching = (): void => undefined;
   if (config.tls !== undefined) {
@@ -76,6 +83,8 @@ export async function startRuntimeServer(config: RuntimeConfig, io: RuntimeIo): 
   } else {
     server = createHttpServer(httpOptions, runtime.handle);
   }
+  // Node drops header lines past this count (it does not answer 431).
+  server.maxHeadersCount = config.maxHeaderCount;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000;
 

@@ -8,9 +8,9 @@
  *   and headers; a function that ended `event.extensions.response` itself gets nothing more written;
  * - a throw or a rejection answers 500 `Internal Server Error` (the stack goes to stderr);
  * - an invocation that has not settled after FUNC_TIMEOUT answers 408 and only that invocation
- *   fails: the process keeps serving. JavaScript cannot pre-empt a synchronous loop: a function
- *   that never yields blocks the event loop, /healthz stops answering and the liveness probe
- *   restarts the container;
+ *   fails: the process keeps serving. A function that never yields blocks this event loop, so this
+ *   timer cannot answer: with a `board` the main thread sees it (watchdog.ts), answers the 408 and
+ *   replaces this worker;
  * - a body over the limit answers 413, invalid JSON or an invalid CloudEvent 400.
  */
 import { performance } from 'node:perf_hooks';
@@ -20,6 +20,7 @@ import { InvalidCloudEventError, parseBinaryCloudEvent, parseStructuredCloudEven
 import { FunctionResponse, type FunctionContext, type FunctionEvent, type FunctionHandler } from './function-types.js';
 import type { KubelessRequest, KubelessResponse } from './http-compat.js';
 import { METRICS_CONTENT_TYPE, type FunctionMetrics } from './metrics.js';
+import type { InvocationBoard } from './watchdog.js';
 
 export interface FunctionRuntimeOptions {
   handler: FunctionHandler;
@@ -30,6 +31,8 @@ export interface FunctionRuntimeOptions {
   accessLog: AccessLog;
   /** Receives function errors and timeouts (the server sends them to stderr). */
   reportError: (message: string) => void;
+  /** Where running invocations are published for the runaway guard (watchdog.ts); none: unguarded. */
+  board?: InvocationBoard | undefined;
 }
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -55,6 +58,12 @@ function describeError(err: unknown): string {
   return err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
 }
 
+/** The file descriptor of a plain TCP socket; -1 for TLS (no 408 can be written from outside) or unknown. */
+function socketFd(socket: unknown): number {
+  const fd = (socket as { _handle?: { fd?: unknown } } | undefined)?._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : -1;
+}
+
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
@@ -67,6 +76,8 @@ class Invocation {
   prev: Invocation | undefined = undefined;
   next: Invocation | undefined = undefined;
   deadline = 0;
+  /** Its slot on the runaway guard's board, -1 when none. */
+  slot = -1;
   /** When the function was called (0 before). */
   started = 0;
   settled = false;
@@ -121,6 +132,18 @@ export class FunctionRuntime {
         resolve(true);
       });
     });
+  }
+
+  /**
+   * An exception nothing caught (a throw in a timer or an event handler of the function): when one
+   * invocation is running it must be that one's, so it fails with 500 and true is returned; with
+   * several the culprit is unknown and they go on (each still ends by its timeout).
+   */
+  failRunning(err: unknown): boolean {
+    const inv = this.#head;
+    if (inv === undefined || inv !== this.#tail) return false;
+    this.#failed(inv, err);
+    return true;
   }
 
   /** The server's request listener. */
@@ -288,7 +311,7 @@ export class FunctionRuntime {
     const seconds = (performance.now() - inv.started) / 1000;
     if (!res.writableEnded) {
       this.#o.metrics.record(method, seconds, true);
-      this.#o.reportError(`function timed out after ${this.#o.context.timeout}s: ${method} ${inv.req.url ?? ''}`);
+      this.#o.reportError(`function timed out after ${this.#o.context.timeout}s: ${method} ${inv.path}`);
       if (!res.headersSent) this.#send(res, 408, TEXT, 'Timeout while processing the function');
       else res.destroy();
     } else {
@@ -306,9 +329,22 @@ export class FunctionRuntime {
     else this.#tail.next = inv;
     this.#tail = inv;
     if (this.#timer === undefined) this.#timer = this.#arm(inv.deadline);
+    const board = this.#o.board;
+    if (board !== undefined) {
+      inv.slot = board.add(socketFd(inv.req.socket), performance.timeOrigin + inv.deadline);
+      if (inv.slot !== -1) {
+        inv.res.headSlot = inv.slot;
+        inv.res.headWatch = board;
+      }
+    }
   }
 
   #untrack(inv: Invocation): void {
+    if (inv.slot !== -1) {
+      this.#o.board?.remove(inv.slot);
+      inv.slot = -1;
+      inv.res.headWatch = undefined;
+    }
     // A settled invocation that is not in the list (never tracked, or already expired) has no links.
     if (inv.prev === undefined && this.#head !== inv) return;
     if (inv.prev === undefined) this.#head = inv.next;

@@ -1,12 +1,13 @@
 /**
- * Entry point of the Node.js runtime: `node dist/server.js`. Reads the environment (config.ts),
- * loads `<KUBELESS_INSTALL_VOLUME>/<MOD_NAME>.js`, serves on FUNC_HOST:FUNC_PORT and, on SIGTERM or
- * SIGINT, drains in-flight invocations and exits 0. A bad environment or a function that cannot be
- * loaded exits 1 with the reason on stderr.
+ * Entry point of the Node.js runtime: `node dist/server.js`. Reads the environment (config.ts) and
+ * starts the supervisor (supervisor.ts), which runs the server and the function in a worker thread
+ * (runtime-worker.ts) and replaces it when a function blocks its event loop past the timeout. On
+ * SIGTERM or SIGINT it drains in-flight invocations and exits 0. A bad environment or a function
+ * that cannot be loaded exits 1 with the reason on stderr.
  */
 import { ConfigError } from '@kubeless/config';
 import { loadRuntimeConfig } from './config.js';
-import { startRuntimeServer } from './runtime-server.js';
+import { Supervisor } from './supervisor.js';
 
 const io = {
   stdout: (data: string | Uint8Array): void => {
@@ -23,26 +24,23 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
-// A stray rejected promise in a function must not take down every other invocation in flight.
-process.on('unhandledRejection', (reason) => {
-  io.stderr(`${new Date().toISOString()} unhandled promise rejection in the function: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}\n`);
-});
-
 async function main(): Promise<void> {
   const config = loadRuntimeConfig();
-  const started = await startRuntimeServer(config, io);
-  const log = started.accessLog;
-  log.line(`kubeless runtime listening on ${started.url} (function ${config.moduleName}.${config.functionName}, timeout ${config.timeoutSeconds}s)`);
-  log.flush();
+  for (const warning of config.warnings) io.stderr(`${new Date().toISOString()} warning: ${warning}\n`);
+  const supervisor = new Supervisor(config, io);
+  supervisor.onFatal = (message) => {
+    io.stderr(`${new Date().toISOString()} kubeless runtime stopped: ${message}\n`);
+    process.exit(1);
+  };
+  const url = await supervisor.start();
+  io.stdout(`kubeless runtime listening on ${url} (function ${config.moduleName}.${config.functionName}, timeout ${config.timeoutSeconds}s)\n`);
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
-    log.line(`received ${signal}: draining ${started.runtime.inFlight} request(s) in flight`);
-    log.flush();
-    void started.shutdown().then((idle) => {
-      log.line(idle ? 'drained, exiting' : 'drain timed out, exiting');
-      log.flush();
+    io.stdout(`received ${signal}: draining the requests in flight\n`);
+    void supervisor.drain().then((idle) => {
+      io.stdout(idle ? 'drained, exiting\n' : 'drain timed out, exiting\n');
       process.exit(0);
     });
   };
