@@ -5,7 +5,7 @@ import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { queueArn, sqsSharedIdentityProblem, type IdentityGrants } from '@kubeless/api';
 import { isForbidden, isNotFound, objectPath, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
 import type { Logger } from '@kubeless/observability';
-import { SqsTriggerError, classifySqsError } from './errors.js';
+import { SqsTriggerError, classifySqsError, safeEndpoint } from './errors.js';
 import { queueNameOf, type QueueRef } from './plan.js';
 
 /** Static credentials. Values are secrets: never log them. */
@@ -111,7 +111,8 @@ export class Connections {
         },
       });
       this.#clients.set(key, c);
-      this.#logger.debug({ region: q.region, endpoint: q.endpoint, kind }, 'sqs client created');
+      // Never the endpoint's userinfo or query string (they may hold credentials).
+      this.#logger.debug({ region: q.region, endpoint: safeEndpoint(q.endpoint), kind }, 'sqs client created');
     }
     return c;
   }

@@ -5,10 +5,11 @@
  */
 import type { Function as KubelessFunction, IdentityGrants } from '@kubeless/api';
 import { Controller, EventRecorder, Informer, SecretVersions, Supervisor, SupervisorSync, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
-import { Deliverer, DeliveryClient, deliveryMetrics, functionEndpoints, type TlsFiles } from '@kubeless/delivery';
+import { Deliverer, DeliveryClient, MemoryBudget, deliveryMetrics, functionEndpoints, type TlsFiles } from '@kubeless/delivery';
 import type { Logger, Registry } from '@kubeless/observability';
 import { Connections, type AwsCredentials } from './connections.js';
 import { planTrigger, type ReceiverSpec } from './plan.js';
+import { AttemptLedger } from './runner/attempts.js';
 import { TriggerReceiver, type ReceiverState } from './runner/receiver.js';
 import { statusReconciler, type SQSTriggerObject } from './status.js';
 
@@ -38,9 +39,19 @@ export interface SqsTriggerOptions {
   maxEventBytes: number;
   /** Sockets per SQS client (long polls hold one each). */
   maxSockets?: number | undefined;
+  /** How long a stop waits for deliveries in flight (then the last deletes get `flushTimeoutMs`). */
   drainTimeoutMs: number;
+  /** How long a stop waits for the last deletes after the drain (default 3 s). */
+  flushTimeoutMs?: number | undefined;
   /** The longest a confirmed delivery waits for its delete batch to fill. */
   deleteFlushMs: number;
+  /**
+   * Bytes of messages the process may hold across all its receivers (received, in delivery,
+   * waiting for a retry or a delete); a receiver without room does not poll. Default unbounded.
+   */
+  memoryBudgetBytes?: number | undefined;
+  /** Bytes of messages one trigger may hold (default unbounded: the memory budget alone). */
+  maxTriggerBytes?: number | undefined;
   statusIntervalMs: number;
   /** How often receivers are re-synced even without a change (retries failed starts). */
   syncIntervalMs?: number;
@@ -53,6 +64,8 @@ export interface SqsTriggerParts {
   /** Status writer: run by the leader only. */
   controller: Controller<SQSTriggerObject>;
   supervisor: Supervisor<ReceiverSpec, ReceiverState, TriggerReceiver>;
+  /** The process's memory budget, when one is set (its high-water mark says what was held at most). */
+  budget: MemoryBudget | undefined;
   /** Starts keeping receivers in step with the caches (every replica). Call after the caches synced. */
   startReceivers: () => void;
   /** Stops the receivers gracefully, then the clients. */
@@ -79,6 +92,9 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
   const connections = new Connections({ client: o.client, logger: o.logger, maxSockets: o.maxSockets, defaultCredentials: o.defaultCredentials, grants: o.grants });
   const defaults = { region: o.region, endpoint: o.endpoint, grants: o.grants, serviceProblem: endpoints.serviceProblem };
   const secrets = new SecretVersions({ client: o.client, logger: o.logger, intervalMs: o.secretResyncMs });
+  // Shared by every receiver: one memory budget per process, and attempt counts that outlive a receiver's restart.
+  const budget = o.memoryBudgetBytes === undefined ? undefined : new MemoryBudget(o.memoryBudgetBytes);
+  const ledger = new AttemptLedger();
 
   const create = (spec: ReceiverSpec): Promise<TriggerReceiver> => {
     const deliverers = spec.targets.map(
@@ -93,7 +109,20 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
           labels: { kind: 'sqs', namespace: spec.namespace, trigger: spec.trigger },
         }),
     );
-    return Promise.resolve(new TriggerReceiver({ spec, connections, deliverers, logger: o.logger, drainTimeoutMs: o.drainTimeoutMs, deleteFlushMs: o.deleteFlushMs }));
+    return Promise.resolve(
+      new TriggerReceiver({
+        spec,
+        connections,
+        deliverers,
+        logger: o.logger,
+        drainTimeoutMs: o.drainTimeoutMs,
+        flushTimeoutMs: o.flushTimeoutMs,
+        deleteFlushMs: o.deleteFlushMs,
+        ledger,
+        budget,
+        maxBytes: o.maxTriggerBytes,
+      }),
+    );
   };
   const supervisor = new Supervisor<ReceiverSpec, ReceiverState, TriggerReceiver>({
     create,
@@ -144,6 +173,7 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
     informers,
     controller,
     supervisor,
+    budget,
     startReceivers: () => {
       // Idempotent: a second call leaves no second resync timer behind.
       secrets.start();

@@ -36,7 +36,21 @@ const config = loadConfig({
   DELIVERY_TLS_CERT: env.string().optional(),
   DELIVERY_TLS_KEY: env.string().optional(),
   MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
-  DRAIN_TIMEOUT: env.duration().prefault('30s'),
+  /**
+   * Bytes of messages this process may hold across all its triggers (received, in delivery,
+   * waiting for a retry or a delete); receivers stop polling while it is full. Default: half of
+   * MEMORY_LIMIT_BYTES, else 256 MiB.
+   */
+  MEMORY_BUDGET_BYTES: env.int(1 << 20, Number.MAX_SAFE_INTEGER).optional(),
+  /** The container's memory limit (the chart sets it from the pod's resources.limits.memory). */
+  MEMORY_LIMIT_BYTES: env.int(1, Number.MAX_SAFE_INTEGER).optional(),
+  /** Bytes of messages one trigger may hold (at most the memory budget). */
+  MAX_BYTES_IN_FLIGHT: env.int(1 << 20, Number.MAX_SAFE_INTEGER).default(64 * 1024 * 1024),
+  /**
+   * How long a stop waits for deliveries in flight. Shorter than the pod's grace period (30 s):
+   * the last deletes (up to 3 s), the status controllers and the Lease need the rest.
+   */
+  DRAIN_TIMEOUT: env.duration().prefault('20s'),
   STATUS_INTERVAL: env.duration().prefault('10s'),
   ...leaseShape('kubeless-sqs-trigger'),
 });
@@ -45,6 +59,7 @@ const logger = createLogger({ name: 'sqs-trigger', level: config.LOG_LEVEL });
 const registry = createRegistry();
 const health = new HealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry, logger });
 const client = KubeClient.fromKubeconfig(config.KUBECONFIG, { userAgent: `kubeless-sqs-trigger/${identity}` });
+const memoryBudgetBytes = config.MEMORY_BUDGET_BYTES ?? (config.MEMORY_LIMIT_BYTES === undefined ? 256 * 1024 * 1024 : Math.floor(config.MEMORY_LIMIT_BYTES / 2));
 const deliveryTls =
   config.DELIVERY_TLS_CA ?? config.DELIVERY_TLS_CERT ?? config.DELIVERY_TLS_KEY
     ? { caFile: config.DELIVERY_TLS_CA, certFile: config.DELIVERY_TLS_CERT, keyFile: config.DELIVERY_TLS_KEY }
@@ -69,6 +84,9 @@ const parts = buildSqsTrigger({
   maxEventBytes: config.MAX_EVENT_BYTES,
   maxSockets: config.SQS_MAX_SOCKETS,
   drainTimeoutMs: config.DRAIN_TIMEOUT,
+  flushTimeoutMs: 3000,
+  memoryBudgetBytes,
+  maxTriggerBytes: Math.min(config.MAX_BYTES_IN_FLIGHT, memoryBudgetBytes),
   deleteFlushMs: config.SQS_DELETE_FLUSH_INTERVAL,
   statusIntervalMs: config.STATUS_INTERVAL,
 });
@@ -77,13 +95,14 @@ const manager = new Manager({
   logger,
   health,
   leaderElection: leaderElectionFrom(config, identity),
-  shutdownTimeoutMs: config.DRAIN_TIMEOUT,
+  // After the receivers' drain and flush: the status reconciles in flight get what is left of the grace period.
+  shutdownTimeoutMs: 4000,
 });
 for (const i of parts.informers) manager.addInformer(i);
 manager.addController(parts.controller);
 
 const port = await health.listen();
-logger.info({ port, identity }, 'health server listening');
+logger.info({ port, identity, memoryBudgetBytes }, 'health server listening');
 await manager.start();
 parts.startReceivers();
 

@@ -2,7 +2,7 @@ import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Condition, Function as KubelessFunction, SQSTrigger, SQSTriggerStatus } from '@kubeless/api';
 import { setCondition, summarise, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
 import type { Connections } from './connections.js';
-import { NOT_GRANTED_CODES, classifySqsError, type SqsTriggerError } from './errors.js';
+import { NOT_GRANTED_CODES, classifySqsError, redactAws, type SqsTriggerError } from './errors.js';
 import { planTrigger, queueOf, type PlanDefaults, type QueueRef } from './plan.js';
 import type { StalledMessage } from './runner/receiver.js';
 
@@ -62,7 +62,8 @@ export async function observeQueue(connections: Connections, namespace: string, 
  * `RetriesExhausted`; a dead letter that cannot be sent: `DeadLetterFailed`), and then Ready is
  * False with reason Stalled. SQS keeps no per-message state a reader could see, so this is what
  * the leader's own receivers saw: with several replicas (competing consumers) a blocked message
- * shows once it came back to the leader's replica.
+ * shows once it came back to the leader's replica. Condition messages never carry AWS ARNs or
+ * account ids, nor the text of an answer that was not SQS's (classifySqsError).
  * Re-reads SQS every `intervalMs` so depth and outages show.
  */
 export function statusReconciler(o: {
@@ -85,7 +86,8 @@ export function statusReconciler(o: {
       const receiver = plan.receiver;
       const s = receiver ? o.stalled?.(receiver.key) : undefined;
       const stalled = s && s.until > Date.now() ? s : undefined;
-      const what = stalled ? `message ${stalled.messageId} (receive ${String(stalled.attempts)}, failing since ${stalled.since}): ${stalled.message}` : '';
+      // The failure is the function's answer (its namespace's own), redacted like every SQS text.
+      const what = stalled ? redactAws(`message ${stalled.messageId} (attempt ${String(stalled.attempts)}, failing since ${stalled.since}): ${stalled.message}`) : '';
       setCondition(
         conditions,
         !receiver

@@ -27,7 +27,7 @@ const BATCH = 10;
  */
 export class DeleteBatcher {
   readonly #send: SendBatch;
-  readonly #intervalMs: number;
+  #intervalMs: number;
   readonly #maxPending: number;
   readonly #logger: Logger;
   #pending: Pending[] = [];
@@ -70,10 +70,39 @@ export class DeleteBatcher {
     return new Promise((resolve) => void this.add(handle, resolve));
   }
 
-  /** Sends everything pending now and waits for every call in flight. */
-  async flush(): Promise<void> {
+  /**
+   * From now on a delete goes out as soon as it is queued (deletes queued in the same tick share a
+   * call), and what is pending goes now: for a stop, so that deliveries finishing during the drain
+   * are deleted during it.
+   */
+  hurry(): void {
+    this.#intervalMs = 0;
     this.#sendPending();
-    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+  }
+
+  /**
+   * Sends everything pending now and waits for every call in flight, at most `timeoutMs` (default
+   * no limit). Resolves true when every delete was answered, false when the time ran out first
+   * (those calls go on; their messages may come back).
+   */
+  async flush(timeoutMs?: number): Promise<boolean> {
+    this.#sendPending();
+    const all = (async (): Promise<true> => {
+      while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+      return true;
+    })();
+    if (timeoutMs === undefined) return all;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => {
+        resolve(false);
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([all, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #sendPending(): void {

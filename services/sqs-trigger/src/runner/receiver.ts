@@ -10,11 +10,12 @@ import {
   type SQSClient,
   type SendMessageCommandInput,
 } from '@aws-sdk/client-sqs';
-import { InFlightLimiter, describeFailure, sleep, type Deliverer } from '@kubeless/delivery';
+import { InFlightLimiter, describeFailure, sleep, type Deliverer, type EventInput, type MemoryBudget } from '@kubeless/delivery';
 import type { Logger } from '@kubeless/observability';
 import type { Connections } from '../connections.js';
 import { classifySqsError } from '../errors.js';
 import { isFifoQueue, queueNameOf, visibilitySeconds, type ReceiverSpec } from '../plan.js';
+import { AttemptLedger, attemptsExhausted } from './attempts.js';
 import { DeleteBatcher, VisibilityHeartbeat } from './batching.js';
 import { deadLetterAttributes, receiveCount, toEvent } from './event.js';
 
@@ -28,6 +29,14 @@ export interface ReceiverOptions {
   drainTimeoutMs: number;
   /** The longest a delete waits for its batch to fill. */
   deleteFlushMs: number;
+  /** How long `stop()` waits for the last deletes after the drain (default 3 s); those not confirmed by then come back (duplicates). */
+  flushTimeoutMs?: number | undefined;
+  /** The attempt counts of messages, shared by every receiver of the process (default: one of its own). */
+  ledger?: AttemptLedger | undefined;
+  /** The process's memory budget, shared by every receiver (default: none beyond `maxBytes`). */
+  budget?: MemoryBudget | undefined;
+  /** Bytes of messages this trigger may hold (received, in delivery, waiting): default unbounded. */
+  maxBytes?: number | undefined;
 }
 
 /** A message this replica keeps failing to get rid of (onExhausted `block`, or a dead letter that fails). */
@@ -37,7 +46,7 @@ export interface StalledMessage {
   reason: 'RetriesExhausted' | 'DeadLetterFailed';
   /** The last failure, `<reason>: <message>`. */
   message: string;
-  /** Its receive count at the last failure. */
+  /** Its attempt number at the last failure (receives given back unprocessed not counted). */
   attempts: number;
   /** ISO time it first stalled. */
   since: string;
@@ -56,12 +65,19 @@ export interface ReceiverState {
   stalled?: StalledMessage | undefined;
 }
 
-type Outcome = { kind: 'delete' } | { kind: 'retry'; delayMs: number; stall?: StalledMessage['reason'] | undefined; failure?: string | undefined } | { kind: 'aborted' };
+type Outcome =
+  | { kind: 'delete' }
+  | { kind: 'retry'; delayMs: number; attempts: number; stall?: StalledMessage['reason'] | undefined; failure?: string | undefined }
+  | { kind: 'aborted' };
 
 const DELETE: Outcome = { kind: 'delete' };
 const ABORTED: Outcome = { kind: 'aborted' };
 
 const WAIT_SECONDS = 20;
+/** What a message holds beyond its body and attributes (receipt handle, ids, objects), for the byte bounds. */
+const MESSAGE_OVERHEAD_BYTES = 1024;
+/** SQS's largest message (since 2025), when a queue does not say its MaximumMessageSize. */
+const MAX_SQS_MESSAGE_BYTES = 1024 * 1024;
 /** Ids of messages some targets already accepted (multi-target triggers): fewer duplicates on a retry. */
 const MAX_REMEMBERED = 10_000;
 
@@ -71,15 +87,23 @@ const MAX_REMEMBERED = 10_000;
  * target function as a CloudEvent whose id is the MessageId. At least once: a message is deleted
  * (in batches) only after every target accepted it, or after it went to the dead-letter queue (or
  * an explicit `drop`). While it is held, a heartbeat extends its visibility; after a failure its
- * visibility becomes the trigger's backoff for that receive count, so it comes back then (on any
- * replica: replicas are competing consumers). After `retry + 1` receives it goes to the trigger's
- * `deadLetter` queue if one is named, else it keeps coming back at `backoffMax` and the queue's
- * own redrive policy applies. FIFO queues: serial per MessageGroupId (unless `unordered`),
- * parallel across groups. A slot is freed once the delivery succeeded and its delete is queued
- * (deletes go out in the background, at most `maxInFlight` outstanding), so receivers never wait
- * on delete round trips; a crash repeats at most `2 × maxInFlight` messages. A message that keeps
- * failing after its retries (onExhausted `block`, or a failing dead letter) is reported in
- * `state.stalled` until it is delivered or stops coming back.
+ * visibility becomes the trigger's backoff for that attempt, so it comes back then (on any
+ * replica: replicas are competing consumers). After `retry + 1` real attempts (receives given back
+ * unprocessed do not count: see AttemptLedger, also for what a restart does) it goes to the
+ * trigger's `deadLetter` queue if one is named, else it keeps coming back at `backoffMax` and the
+ * queue's own redrive policy applies (which counts every receive). FIFO queues: serial per
+ * MessageGroupId (unless `unordered`), parallel across groups. A slot is freed once the delivery
+ * succeeded and its delete is queued (deletes go out in the background, at most `maxInFlight`
+ * outstanding), so receivers never wait on delete round trips; a crash repeats at most
+ * `2 × maxInFlight` messages. A message that keeps failing after its retries (onExhausted
+ * `block`, or a failing dead letter) is reported in `state.stalled` until it is delivered or stops
+ * coming back.
+ *
+ * Memory: each long poll first reserves room for a full batch of the queue's largest message
+ * (MaximumMessageSize) in the trigger's byte bound (`maxBytes`) and in the process's `budget`,
+ * then keeps what the messages it got hold until each is done (delete queued, or given back);
+ * so what a replica holds stays under its budget, and a receiver over it does not poll. A body is
+ * held once, as the bytes of its event (the SDK's string is dropped when the event is built).
  */
 export class TriggerReceiver {
   readonly spec: ReceiverSpec;
@@ -87,6 +111,9 @@ export class TriggerReceiver {
   readonly #o: ReceiverOptions;
   readonly #log: Logger;
   readonly #limiter: InFlightLimiter;
+  readonly #ledger: AttemptLedger;
+  /** Bytes a slot reserves before a receive: the queue's largest message and its overhead. */
+  #slotBytes = MAX_SQS_MESSAGE_BYTES + MESSAGE_OVERHEAD_BYTES;
   /** Messages dispatched and not yet done (delivered and delete queued, or given back). */
   #active = 0;
   #drained: (() => void) | undefined;
@@ -112,7 +139,8 @@ export class TriggerReceiver {
     this.#o = options;
     this.spec = options.spec;
     this.#log = options.logger.child({ namespace: options.spec.namespace, trigger: options.spec.trigger });
-    this.#limiter = new InFlightLimiter(Math.max(1, options.spec.maxInFlight), Number.MAX_SAFE_INTEGER);
+    this.#limiter = new InFlightLimiter(Math.max(1, options.spec.maxInFlight), Math.max(1, options.maxBytes ?? Number.MAX_SAFE_INTEGER));
+    this.#ledger = options.ledger ?? new AttemptLedger();
   }
 
   /**
@@ -145,7 +173,7 @@ export class TriggerReceiver {
       if (spec.queue.credentials === 'shared' && spec.delivery.deadLetter) await this.#resolveDeadLetter();
       let attributes: Record<string, string> = {};
       try {
-        attributes = (await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['VisibilityTimeout', 'FifoQueue'] }))).Attributes ?? {};
+        attributes = (await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['VisibilityTimeout', 'FifoQueue', 'MaximumMessageSize'] }))).Attributes ?? {};
       } catch (err) {
         throw classifySqsError(err, `queue ${url}`);
       }
@@ -154,11 +182,18 @@ export class TriggerReceiver {
       this.#eventContext = { namespace: spec.namespace, trigger: spec.trigger, queueName: this.#queueName };
       this.#fifo = attributes.FifoQueue === 'true' || isFifoQueue(url);
       const visibilitySec = Math.max(1, spec.visibilityTimeoutSec ?? (Number(attributes.VisibilityTimeout) || 30));
+      const maxMessage = Number(attributes.MaximumMessageSize);
+      this.#slotBytes = (Number.isInteger(maxMessage) && maxMessage > 0 ? Math.min(maxMessage, MAX_SQS_MESSAGE_BYTES) : MAX_SQS_MESSAGE_BYTES) + MESSAGE_OVERHEAD_BYTES;
       this.#heartbeat = new VisibilityHeartbeat({
         visibilitySec,
         logger: this.#log,
         extend: async (entries, sec) => {
-          const out = await client.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries: entries.map((e) => ({ ...e, VisibilityTimeout: sec })) }));
+          let out;
+          try {
+            out = await client.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries: entries.map((e) => ({ ...e, VisibilityTimeout: sec })) }));
+          } catch (err) {
+            throw this.#classified(err, `queue ${url}`);
+          }
           if (out.Failed && out.Failed.length > 0) this.#log.debug({ failed: out.Failed.length }, 'visibility extension refused for some messages');
         },
       });
@@ -167,12 +202,17 @@ export class TriggerReceiver {
         maxPending: Math.max(10, spec.maxInFlight),
         logger: this.#log,
         send: async (entries) => {
-          const out = await client.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: entries }));
+          let out;
+          try {
+            out = await client.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: entries }));
+          } catch (err) {
+            throw this.#classified(err, `queue ${url}`);
+          }
           return { failed: (out.Failed ?? []).map((f) => ({ id: f.Id ?? '', message: f.Message ?? f.Code ?? '' })) };
         },
       });
     } catch (err) {
-      const e = classifySqsError(err, 'queue');
+      const e = this.#classified(err, 'queue');
       this.state.lastError = e.message;
       throw e;
     }
@@ -187,9 +227,10 @@ export class TriggerReceiver {
 
   /**
    * Graceful stop: long polls end at once; deliveries in flight finish (up to `drainTimeoutMs`,
-   * then they are aborted and their messages return after the visibility timeout); queued deletes
-   * are flushed; messages not yet started are made visible again at once. Safe while a start is
-   * in progress (it waits for it, then stops what it started) and idempotent.
+   * then they are aborted and their messages return after the visibility timeout), and the delete
+   * of each one that succeeds goes out at once, during the drain; the last deletes get up to
+   * `flushTimeoutMs` after it; messages not yet started are made visible again at once. Safe while
+   * a start is in progress (it waits for it, then stops what it started) and idempotent.
    */
   stop(): Promise<void> {
     this.#stopped ??= this.#stop();
@@ -201,6 +242,9 @@ export class TriggerReceiver {
     this.#poll.abort(new Error('stopping'));
     if (this.#starting) await this.#starting.catch(() => undefined);
     if (!this.state.running) return;
+    // From now on a delete goes out as soon as it is queued: what finishes during the drain is
+    // deleted during the drain, not in a flush that the pod's grace period might cut short.
+    this.#deleter?.hurry();
     const force = setTimeout(() => {
       this.#hard.abort(new Error('shutdown'));
     }, this.#o.drainTimeoutMs);
@@ -209,10 +253,18 @@ export class TriggerReceiver {
       while (this.#active > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
     } finally {
       clearTimeout(force);
-      await this.#deleter?.flush();
+      const flushed = await this.#deleter?.flush(this.#o.flushTimeoutMs ?? 3000);
+      if (flushed === false) this.#log.warn({ outstanding: this.#deleter?.outstanding }, 'deletes unconfirmed at stop; those messages will be delivered again');
       this.#heartbeat?.stop();
       this.state.running = false;
     }
+  }
+
+  /** An SQS error as a (redacted) SqsTriggerError; the original goes to the debug log only. */
+  #classified(err: unknown, what: string): ReturnType<typeof classifySqsError> {
+    const e = classifySqsError(err, what);
+    if (e.raw !== undefined) this.#log.debug({ err: e.raw, code: e.code }, 'sqs call failed (unredacted)');
+    return e;
   }
 
   /** A getter defeats stale narrowing of `#stopping` across awaits. */
@@ -227,15 +279,37 @@ export class TriggerReceiver {
     while (!this.#stopping) {
       // Wait for a fair share of a full batch (small receives are slow), then take what else is
       // free. Shares add up to at most maxInFlight, so receivers never starve each other.
+      // Each slot holds room for the queue's largest message, in the trigger's byte bound and then
+      // in the process's budget: a receiver without room does not poll.
       const share = Math.max(1, Math.min(spec.batchSize, Math.floor(spec.maxInFlight / Math.max(1, spec.receivers))));
+      const unit = this.#slotBytes;
+      const budget = this.#o.budget;
       let slots = 0;
       try {
-        for (; slots < share; slots++) await this.#limiter.acquire(0, signal);
+        for (; slots < share; slots++) await this.#limiter.acquire(unit, signal);
       } catch {
-        for (let i = 0; i < slots; i++) this.#limiter.release(0);
+        this.#limiter.releaseMany(slots, slots * unit);
         return;
       }
-      while (slots < spec.batchSize && this.#limiter.tryAcquire(0)) slots++;
+      while (slots < spec.batchSize && this.#limiter.tryAcquire(unit)) slots++;
+      if (budget) {
+        // Never more than the budget could ever hold, so a poll is not left waiting for the impossible.
+        const fits = Math.max(1, Math.floor(budget.limit / unit));
+        if (slots > fits) {
+          this.#limiter.releaseMany(slots - fits, (slots - fits) * unit);
+          slots = fits;
+        }
+        try {
+          await budget.acquire(slots * unit, signal);
+        } catch {
+          this.#limiter.releaseMany(slots, slots * unit);
+          return;
+        }
+      }
+      const giveBack = (count: number, bytes: number): void => {
+        this.#limiter.releaseMany(count, bytes);
+        budget?.release(bytes);
+      };
       let messages: Message[];
       try {
         const out = await this.#client?.send(
@@ -253,10 +327,10 @@ export class TriggerReceiver {
         failures = 0;
         this.state.lastError = undefined;
       } catch (err) {
-        for (let i = 0; i < slots; i++) this.#limiter.release(0);
+        giveBack(slots, slots * unit);
         if (this.#isStopping()) return;
         failures++;
-        const e = classifySqsError(err, `queue ${this.#queueUrl}`);
+        const e = this.#classified(err, `queue ${this.#queueUrl}`);
         this.state.lastError = e.message;
         this.#log.warn({ err: e, failures }, 'receive failed; retrying');
         try {
@@ -266,27 +340,39 @@ export class TriggerReceiver {
         }
         continue;
       }
-      for (let i = messages.length; i < slots; i++) this.#limiter.release(0);
-      if (messages.length > 0) this.#dispatch(messages);
+      // Each message keeps what it holds; the rest of the reservation goes back.
+      let unused = (slots - messages.length) * unit;
+      let excess = 0;
+      const held = messages.map((m) => {
+        const bytes = messageBytes(m);
+        // Larger than the queue said at start (its MaximumMessageSize was raised): counted as held.
+        if (bytes > unit) excess += bytes - unit;
+        else unused += unit - bytes;
+        return { m, bytes: Math.min(bytes, unit), budgetBytes: bytes };
+      });
+      giveBack(slots - messages.length, unused);
+      budget?.reserve(excess);
+      if (held.length > 0) this.#dispatch(held);
     }
   }
 
-  #dispatch(messages: Message[]): void {
+  #dispatch(messages: Held[]): void {
     const epoch = ++this.#epoch;
     const receivedAt = Date.now();
     const serial = this.#fifo && this.spec.delivery.ordering !== 'unordered';
-    for (const m of messages) {
+    for (const h of messages) {
+      const m = h.m;
       this.#heartbeat?.track(m, m.ReceiptHandle ?? '', receivedAt);
       this.#active++;
       const group = serial ? (m.Attributes?.MessageGroupId ?? '') : undefined;
       if (group === undefined) {
-        void this.#handle(m, undefined, epoch);
+        void this.#handle(h, undefined, epoch);
         continue;
       }
       let chain = this.#chains.get(group);
       if (!chain) this.#chains.set(group, (chain = { tail: Promise.resolve(), brokenAt: -1 }));
       const c = chain;
-      const task = c.tail.then(() => this.#handle(m, c, epoch));
+      const task = c.tail.then(() => this.#handle(h, c, epoch));
       c.tail = task;
       void task.finally(() => {
         if (this.#chains.get(group)?.tail === task) this.#chains.delete(group);
@@ -298,7 +384,8 @@ export class TriggerReceiver {
    * One message, never throws; frees its slot once the delivery succeeded and its delete is queued
    * (or it was given back). The heartbeat keeps the message invisible until SQS confirmed the delete.
    */
-  async #handle(m: Message, chain: { brokenAt: number } | undefined, epoch: number): Promise<void> {
+  async #handle(h: Held, chain: { brokenAt: number } | undefined, epoch: number): Promise<void> {
+    const m = h.m;
     let tracked = true;
     try {
       // FIFO: after a failure in its group, a message received with the failed one must wait for it
@@ -306,11 +393,14 @@ export class TriggerReceiver {
       if (this.#stopping || (chain && chain.brokenAt >= epoch)) {
         this.#heartbeat?.untrack(m);
         tracked = false;
+        // Given back unprocessed: this receive is not one of its attempts (F8).
+        this.#ledger.gaveBack(m.MessageId ?? '');
         await this.#changeVisibility(m, 0);
         return;
       }
       const outcome = await this.#deliver(m);
       if (outcome.kind === 'delete') {
+        this.#ledger.forget(m.MessageId ?? '');
         this.#clearStall(m.MessageId);
         const deleter = this.#deleter;
         if (deleter) {
@@ -322,7 +412,7 @@ export class TriggerReceiver {
         }
       } else if (outcome.kind === 'retry') {
         if (chain) chain.brokenAt = this.#epoch;
-        if (outcome.stall) this.#stall(m, outcome.stall, outcome.failure ?? '', outcome.delayMs);
+        if (outcome.stall) this.#stall(m, outcome.stall, outcome.failure ?? '', outcome.delayMs, outcome.attempts);
         this.#heartbeat?.untrack(m);
         tracked = false;
         await this.#changeVisibility(m, visibilitySeconds(outcome.delayMs));
@@ -332,7 +422,8 @@ export class TriggerReceiver {
       this.#log.error({ err, messageId: m.MessageId }, 'message handling failed');
     } finally {
       if (tracked) this.#heartbeat?.untrack(m);
-      this.#limiter.release(0);
+      this.#limiter.release(h.bytes);
+      this.#o.budget?.release(h.budgetBytes);
       if (--this.#active === 0 && this.#drained) {
         this.#drained();
         this.#drained = undefined;
@@ -340,13 +431,13 @@ export class TriggerReceiver {
     }
   }
 
-  #stall(m: Message, reason: StalledMessage['reason'], message: string, delayMs: number): void {
+  #stall(m: Message, reason: StalledMessage['reason'], message: string, delayMs: number, attempts: number): void {
     const id = m.MessageId ?? '';
     const now = Date.now();
     const prev = this.state.stalled;
     const until = now + 2 * delayMs + 60_000;
     if (prev && prev.messageId !== id && prev.until > now) return;
-    this.state.stalled = { messageId: id, reason, message, attempts: receiveCount(m), since: prev?.messageId === id ? prev.since : new Date(now).toISOString(), until };
+    this.state.stalled = { messageId: id, reason, message, attempts, since: prev?.messageId === id ? prev.since : new Date(now).toISOString(), until };
   }
 
   #clearStall(id: string | undefined): void {
@@ -364,8 +455,11 @@ export class TriggerReceiver {
   /** Delivers one receive of a message to every target that has not accepted it yet. */
   async #deliver(m: Message): Promise<Outcome> {
     const id = m.MessageId ?? '';
-    const attempt = receiveCount(m);
+    const count = this.#ledger.count(id, receiveCount(m));
+    const attempt = count.attempt;
     const event = toEvent(m, this.#eventContext);
+    // The body is held once, as the event's bytes (a dead letter is sent from them).
+    m.Body = undefined;
     const deliverers = this.#o.deliverers;
     let failed: { d: Deliverer; err: unknown }[];
     const only = deliverers.length === 1 ? deliverers[0] : undefined;
@@ -393,25 +487,27 @@ export class TriggerReceiver {
         return DELETE;
       }
     }
+    // A real attempt (cut short or not): the next receive is a retry.
+    this.#ledger.failed(id);
     if (this.#hard.signal.aborted) return ABORTED;
     const d0 = deliverers[0];
     if (!d0) return DELETE;
     const delivery = d0.delivery;
     const failures = failed.map((x) => ({ ...describeFailure(x.err), d: x.d, err: x.err }));
     const first = failures[0] ?? { reason: 'error', message: '', retriable: true, d: d0, err: undefined };
-    const exhausted = failures.some((f) => !f.retriable) || d0.exhausted(attempt);
+    const exhausted = failures.some((f) => !f.retriable) || attemptsExhausted(delivery.retry, count);
     if (!exhausted) {
-      return { kind: 'retry', delayMs: Math.max(...failures.map((f) => f.d.delayBeforeRetry(f.err, attempt))) };
+      return { kind: 'retry', attempts: attempt, delayMs: Math.max(...failures.map((f) => f.d.delayBeforeRetry(f.err, attempt))) };
     }
     const functions = failures.map((f) => f.d.target.name);
     const failure = `${first.reason}: ${first.message}`;
     if (delivery.onExhausted === 'deadLetter' && delivery.deadLetter) {
-      if (await this.#deadLetter(m, { reason: first.reason, message: first.message, functions, attempts: attempt })) {
+      if (await this.#deadLetter(m, event, { reason: first.reason, message: first.message, functions, attempts: attempt })) {
         for (const f of failures) f.d.recordDeadLetter(f.reason);
         this.#accepted.delete(id);
         return DELETE;
       }
-      return { kind: 'retry', delayMs: delivery.backoffMaxMs, stall: 'DeadLetterFailed', failure };
+      return { kind: 'retry', attempts: attempt, delayMs: delivery.backoffMaxMs, stall: 'DeadLetterFailed', failure };
     }
     if (delivery.onExhausted === 'drop') {
       this.#log.warn({ messageId: id, attempts: attempt, reason: first.reason, functions }, 'message dropped after its retries (onExhausted: drop)');
@@ -421,10 +517,10 @@ export class TriggerReceiver {
     }
     // block: nothing is lost; it comes back at the cap, the queue's redrive policy (if any)
     // applies, and status reports Stalled (SPEC §3).
-    if (attempt === delivery.retry + 1 || !first.retriable) {
+    if (count.local === delivery.retry + 1 || !first.retriable) {
       this.#log.warn({ messageId: id, attempts: attempt, reason: first.reason, functions }, 'message exhausted its retries; retrying at backoffMax (onExhausted: block)');
     }
-    return { kind: 'retry', delayMs: delivery.backoffMaxMs, stall: 'RetriesExhausted', failure };
+    return { kind: 'retry', attempts: attempt, delayMs: delivery.backoffMaxMs, stall: 'RetriesExhausted', failure };
   }
 
   #remember(id: string, fn: string): void {
@@ -453,12 +549,13 @@ export class TriggerReceiver {
   }
 
   /** Sends the message to the trigger's dead-letter queue with the error as attributes; false when that failed. */
-  async #deadLetter(m: Message, f: { reason: string; message: string; functions: string[]; attempts: number }): Promise<boolean> {
+  async #deadLetter(m: Message, event: EventInput, f: { reason: string; message: string; functions: string[]; attempts: number }): Promise<boolean> {
     try {
       const url = await this.#resolveDeadLetter();
       const input: SendMessageCommandInput = {
         QueueUrl: url,
-        MessageBody: m.Body ?? '',
+        // The event's bytes are the body's (UTF-8), byte for byte.
+        MessageBody: Buffer.from(event.data.buffer, event.data.byteOffset, event.data.byteLength).toString('utf8'),
         MessageAttributes: deadLetterAttributes(m, f, { namespace: this.spec.namespace, trigger: this.spec.trigger, queueName: this.#queueName }),
       };
       if (isFifoQueue(url)) {
@@ -469,8 +566,25 @@ export class TriggerReceiver {
       this.#log.warn({ messageId: m.MessageId, deadLetter: url, attempts: f.attempts, reason: f.reason }, 'message sent to the dead letter');
       return true;
     } catch (err) {
-      this.#log.warn({ err: classifySqsError(err, `dead-letter queue ${this.spec.delivery.deadLetter ?? ''}`), messageId: m.MessageId }, 'dead-letter send failed; retrying later');
+      this.#log.warn({ err: this.#classified(err, `dead-letter queue ${this.spec.delivery.deadLetter ?? ''}`), messageId: m.MessageId }, 'dead-letter send failed; retrying later');
       return false;
     }
   }
+}
+
+/** A received message and the bytes it holds in the trigger's bound and in the process's budget. */
+interface Held {
+  m: Message;
+  /** In the trigger's bound (at most a slot). */
+  bytes: number;
+  budgetBytes: number;
+}
+
+/** What a message holds in memory, as SQS sizes it (body and attributes, UTF-8), plus its overhead. */
+export function messageBytes(m: Message): number {
+  let n = MESSAGE_OVERHEAD_BYTES + Buffer.byteLength(m.Body ?? '', 'utf8');
+  for (const [k, v] of Object.entries(m.MessageAttributes ?? {})) {
+    n += Buffer.byteLength(k) + Buffer.byteLength(v.DataType ?? '') + (v.StringValue === undefined ? 0 : Buffer.byteLength(v.StringValue)) + (v.BinaryValue?.byteLength ?? 0);
+  }
+  return n;
 }
