@@ -91,7 +91,9 @@ export class Connections {
       kafka: entry.kafka,
       producer: () => {
         if (!entry.producer) {
-          const p = entry.kafka.producer({ allowAutoTopicCreation: false, idempotent: false });
+          // Few retries of its own: the runner retries a dead letter with the trigger's backoff and
+          // reports a partition whose dead letter keeps failing as Stalled (DeadLetterFailed).
+          const p = entry.kafka.producer({ allowAutoTopicCreation: false, idempotent: false, retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 2000 } });
           entry.producer = p.connect().then(() => p);
           entry.producer.catch(() => {
             entry.producer = undefined;

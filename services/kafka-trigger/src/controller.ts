@@ -5,7 +5,7 @@
  */
 import type { Function as KubelessFunction, IdentityGrants } from '@kubeless/api';
 import { Controller, EventRecorder, Informer, SecretVersions, Supervisor, SupervisorSync, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
-import { Deliverer, DeliveryClient, deliveryMetrics, functionEndpoints, type TlsFiles } from '@kubeless/delivery';
+import { Deliverer, DeliveryClient, MemoryBudget, deliveryMetrics, functionEndpoints, type TlsFiles } from '@kubeless/delivery';
 import { Counter, Gauge, type Logger, type Registry } from '@kubeless/observability';
 import { Connections } from './connections.js';
 import type { KafkaAuth } from './kafka.js';
@@ -41,6 +41,11 @@ export interface KafkaTriggerOptions {
   rebalanceTimeoutMs: number;
   partitionsConcurrency: number;
   maxFetchBytes: number;
+  /**
+   * Bytes of messages all consumers of this process may hold at once (fetched batches, deliveries
+   * in flight, messages waiting for a retry): a fetch goes out only when its bound fits. 256 MiB.
+   */
+  memoryBudgetBytes?: number | undefined;
   drainTimeoutMs: number;
   statusIntervalMs: number;
   /** How often consumers are re-synced even without a change (retries failed starts). */
@@ -52,6 +57,8 @@ export interface KafkaTriggerParts {
   /** Status writer: run by the leader only. */
   controller: Controller<KafkaTriggerObject>;
   supervisor: Supervisor<ConsumerSpec, ConsumerState, TriggerConsumer>;
+  /** The process's memory budget, shared by its consumers. */
+  budget: MemoryBudget;
   /** Starts keeping consumers in step with the caches (every replica). Call after the caches synced. */
   startConsumers: () => void;
   /** Stops the consumers gracefully, then the clients. */
@@ -90,6 +97,28 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
       },
     });
   }
+  const budget = new MemoryBudget(o.memoryBudgetBytes ?? 256 * 1024 * 1024);
+  if (o.registry) {
+    new Gauge({
+      name: 'kubeless_kafka_memory_budget_bytes',
+      help: 'The memory budget of this replica (MEMORY_BUDGET_BYTES), bytes of messages held now, and the most held at once.',
+      labelNames: ['state'] as const,
+      registers: [o.registry],
+      collect() {
+        this.set({ state: 'limit' }, budget.limit);
+        this.set({ state: 'used' }, budget.used);
+        this.set({ state: 'high_water' }, budget.highWater);
+      },
+    });
+    new Gauge({
+      name: 'kubeless_kafka_memory_budget_waiting',
+      help: 'Consumers of this replica waiting for room in the memory budget to fetch (their partitions are paused).',
+      registers: [o.registry],
+      collect() {
+        this.set(budget.waiting);
+      },
+    });
+  }
   const commitCounter = o.registry
     ? new Counter({ name: 'kubeless_kafka_offset_commits_total', help: 'Offset commits this replica made (each frees the in-flight slots of the deliveries it covers).', labelNames: ['namespace', 'trigger', 'function'] as const, registers: [o.registry] })
     : undefined;
@@ -124,6 +153,7 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
       drainTimeoutMs: o.drainTimeoutMs,
       lagSources,
       commitCounter,
+      budget,
     });
   };
   const supervisor = new Supervisor<ConsumerSpec, ConsumerState, TriggerConsumer>({
@@ -185,6 +215,7 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
     informers,
     controller,
     supervisor,
+    budget,
     startConsumers: () => {
       secrets.start();
       following.start();

@@ -47,7 +47,13 @@ const config = loadConfig({
   DELIVERY_TLS_CERT: env.string().optional(),
   DELIVERY_TLS_KEY: env.string().optional(),
   MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
-  MAX_BYTES_IN_FLIGHT: env.int(1024, 1 << 31).default(64 * 1024 * 1024),
+  MAX_BYTES_IN_FLIGHT: env.int(1024, 2 ** 31).default(64 * 1024 * 1024),
+  /**
+   * Bytes of messages all consumers of this process may hold at once (fetched batches, deliveries
+   * in flight, retries waiting); the chart sets half the container's memory limit. Over it,
+   * consumers pause fetching and take turns.
+   */
+  MEMORY_BUDGET_BYTES: env.int(1024 * 1024, 2 ** 46).default(256 * 1024 * 1024),
   /** Under the pod's terminationGracePeriodSeconds (30 s by default), so commits and the group leave still happen. */
   DRAIN_TIMEOUT: env.duration().prefault('20s'),
   STATUS_INTERVAL: env.duration().prefault('10s'),
@@ -112,6 +118,7 @@ const parts = buildKafkaTrigger({
   rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT,
   partitionsConcurrency: config.KAFKA_PARTITIONS_CONCURRENCY,
   maxFetchBytes: config.KAFKA_MAX_FETCH_BYTES,
+  memoryBudgetBytes: config.MEMORY_BUDGET_BYTES,
   drainTimeoutMs: config.DRAIN_TIMEOUT,
   statusIntervalMs: config.STATUS_INTERVAL,
 });

@@ -12,7 +12,10 @@ export interface GroupObservation {
   members: number;
   lag: number;
   missingTopics: string[];
-  stalled: { offset: number; partition: number; topic: string; reason: string } | undefined;
+  /** The lowest stalled offset of the first stalled partition, and how many partitions are stalled. */
+  stalled: { offset: number; partition: number; topic: string; reason: string; cause: 'retries' | 'deadLetter'; partitions: number } | undefined;
+  /** Records retention deleted before delivery, per partition that reports some (recent ones only: see the runner). */
+  skipped: { topic: string; partition: number; count: number; from: number; to: number; at: string }[];
 }
 
 const AUTHORIZED = {
@@ -39,6 +42,8 @@ async function observeGroup(connections: Connections, spec: ConsumerSpec): Promi
   const g = groups[0];
   let lag = 0;
   let stalled: GroupObservation['stalled'];
+  let stalledPartitions = 0;
+  const skipped: GroupObservation['skipped'] = [];
   if (topics.length > 0) {
     const committed = await admin.fetchOffsets({ groupId: spec.groupId, topics });
     for (const t of committed) {
@@ -48,18 +53,23 @@ async function observeGroup(connections: Connections, spec: ConsumerSpec): Promi
         const c = Number(p.offset);
         if (end && c >= 0) lag += Math.max(0, Number(end.high) - c);
         const meta = decodeMetadata(p.metadata);
-        if (meta.stalled && !stalled) stalled = { topic: t.topic, partition: p.partition, offset: meta.stalled.offset, reason: meta.stalled.reason };
+        if (meta.stalled) stalledPartitions++;
+        if (meta.stalled && !stalled) stalled = { topic: t.topic, partition: p.partition, offset: meta.stalled.offset, reason: meta.stalled.reason, cause: meta.stalled.cause ?? 'retries', partitions: 0 };
+        if (meta.skipped && meta.skipped.count > 0) skipped.push({ topic: t.topic, partition: p.partition, ...meta.skipped });
       }
     }
   }
-  return { state: g?.state ?? 'Dead', members: g?.members.length ?? 0, lag, missingTopics, stalled };
+  if (stalled) stalled.partitions = stalledPartitions;
+  return { state: g?.state ?? 'Dead', members: g?.members.length ?? 0, lag, missingTopics, stalled, skipped };
 }
 
 /**
  * The leader's reconcile: status only (consumers run on every replica, see Supervisor in the controller kit).
  * Conditions: Valid, Authorized (the tenancy rules: whose credentials, which topics),
- * FunctionsResolved, BrokerReachable, TopicsExist, ConsumerGroupJoined, DeadLetterReady, Stalled,
- * summarised in Ready; plus the target functions and the total lag. A trigger refused by a
+ * FunctionsResolved, BrokerReachable, TopicsExist, ConsumerGroupJoined, DeadLetterReady, Stalled
+ * (RetriesExhausted, or DeadLetterFailed when the dead letter itself keeps failing), summarised in
+ * Ready; RecordsSkipped (records retention deleted before delivery, with a Warning Event; not part
+ * of Ready: the trigger flows again); plus the target functions and the total lag. A trigger refused by a
  * tenancy rule is never connected to Kafka, not even for status.
  * Re-reads Kafka every `intervalMs` so lag and outages show.
  */
@@ -71,7 +81,7 @@ export function statusReconciler(o: {
   /** Why this replica's consumer for a key is not running, if it failed. */
   consumerError?: (key: string) => string | undefined;
 }) {
-  return async (t: KafkaTriggerObject, _ctx: ReconcileContext): Promise<ReconcileResult> => {
+  return async (t: KafkaTriggerObject, ctx: ReconcileContext): Promise<ReconcileResult> => {
     const status: KafkaTriggerStatus = t.status ?? {};
     t.status = status;
     const conditions: Condition[] = status.conditions ?? [];
@@ -147,15 +157,33 @@ export function statusReconciler(o: {
           : { type: 'DeadLetterReady', status: 'False', reason: 'DeadLetterTopicMissing', message: `dead-letter topic ${deadLetter} does not exist` },
     );
     const stalled = observations.find((x) => x.stalled)?.stalled;
+    const stalledMore = observations.reduce((n, x) => n + (x.stalled?.partitions ?? 0), 0) - 1;
+    const stalledMessage = stalled ? `${stalled.topic}[${String(stalled.partition)}]@${String(stalled.offset)}: ${stalled.reason}${stalledMore > 0 ? ` (and ${String(stalledMore)} more partition(s))` : ''}` : '';
     setCondition(
       conditions,
       stalled
-        ? { type: 'Stalled', status: 'True', reason: 'RetriesExhausted', message: `${stalled.topic}[${String(stalled.partition)}]@${String(stalled.offset)}: ${stalled.reason}` }
+        ? { type: 'Stalled', status: 'True', reason: stalled.cause === 'deadLetter' ? 'DeadLetterFailed' : 'RetriesExhausted', message: stalledMessage }
         : { type: 'Stalled', status: 'False', reason: 'Flowing' },
     );
+    // Records retention deleted before they were delivered (the group resumed at the log start,
+    // never at the log end): reported for a day after the last gap, with a Warning Event per new gap.
+    const skipped = observations.flatMap((x) => x.skipped).sort((a, b) => b.at.localeCompare(a.at));
+    const skippedTotal = skipped.reduce((n, x) => n + x.count, 0);
+    const skippedMessage = skipped
+      .map((x) => `${String(x.count)} record(s) of ${x.topic}[${String(x.partition)}] (last gap: offsets ${String(x.from)}-${String(x.to - 1)}, at ${x.at})`)
+      .join('; ');
+    const before = conditions.find((c) => c.type === 'RecordsSkipped');
+    setCondition(
+      conditions,
+      skipped.length > 0
+        ? { type: 'RecordsSkipped', status: 'True', reason: 'DeletedByRetention', message: `${String(skippedTotal)} record(s) were deleted by retention before delivery, the group resumed at the earliest retained offset: ${skippedMessage}` }
+        : { type: 'RecordsSkipped', status: 'False', reason: 'NoneSkipped' },
+    );
+    const after = conditions.find((c) => c.type === 'RecordsSkipped');
+    if (skipped.length > 0 && after && before?.message !== after.message) ctx.record('Warning', 'RecordsSkipped', after.message ?? '');
     status.lag = observations.reduce((n, x) => n + x.lag, 0);
     summarise(conditions, READY_DEPS);
-    if (stalled) setCondition(conditions, { type: 'Ready', status: 'False', reason: 'Stalled', message: `${stalled.topic}[${String(stalled.partition)}]@${String(stalled.offset)}: ${stalled.reason}` });
+    if (stalled) setCondition(conditions, { type: 'Ready', status: 'False', reason: stalled.cause === 'deadLetter' ? 'DeadLetterFailed' : 'Stalled', message: stalledMessage });
     return { requeueAfterMs: o.intervalMs };
   };
 }

@@ -1,11 +1,14 @@
 import { setMaxListeners } from 'node:events';
-import { InFlightLimiter, describeFailure, sleep, type Deliverer, type EventInput } from '@kubeless/delivery';
+import { createHash } from 'node:crypto';
+import { InFlightLimiter, describeFailure, sleep, type Deliverer, type EventInput, type MemoryBudget } from '@kubeless/delivery';
 import type { Counter, Logger } from '@kubeless/observability';
-import type { Admin, Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
+import kafkajs, { type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type Producer } from 'kafkajs';
 import type { KafkaClient } from '../kafka.js';
 import type { ConsumerSpec } from '../plan.js';
 import { kafkaEvent } from './event.js';
-import { BatchOffsets, PermitQueue, decodeMetadata, encodeMetadata, type CommitMetadata } from './offsets.js';
+import { BatchOffsets, PermitQueue, decodeMetadata, encodeMetadata, lowestStall, type CommitMetadata, type Skipped, type Stall } from './offsets.js';
+
+const { CompressionTypes } = kafkajs;
 
 export interface ConsumerOptions {
   spec: ConsumerSpec;
@@ -33,6 +36,11 @@ export interface ConsumerOptions {
   lagSources?: Set<TriggerConsumer> | undefined;
   /** Offset commits this replica made (`kubeless_kafka_offset_commits_total`). */
   commitCounter?: Counter<'namespace' | 'trigger' | 'function'> | undefined;
+  /**
+   * The process's memory budget, shared by every consumer (SPEC §4): a fetch goes out only when
+   * its bound fits, and the batches being processed count until they end. None: unbounded.
+   */
+  budget?: MemoryBudget | undefined;
 }
 
 /** The lag of one partition after its last batch, with its metric labels. */
@@ -53,7 +61,12 @@ interface PartitionState {
   topic: string;
   partition: number;
   attempts: Map<number, number>;
-  stalled: CommitMetadata['stalled'];
+  /** Offsets that cannot move (blocked, or their dead letter keeps failing); the lowest is reported. */
+  stalls: Map<number, Stall>;
+  /** Records retention deleted before delivery, reported in status for SKIP_REPORT_MS. */
+  skipped: Skipped | undefined;
+  /** When the log start was last read for a gap, and what it was. */
+  lowCheck: { at: number; low: number } | undefined;
   batch: BatchOffsets | undefined;
   firstOffset: number;
   permits: PermitQueue;
@@ -110,6 +123,72 @@ const COMMIT_BATCH_FRACTION = 2;
  * connection are answered in order, and a failed commit is retried with the offsets of the moment.
  */
 const MAX_COMMITS_IN_FLIGHT = 2;
+/** The shortest wait of the block path and of the dead-letter retries (review F2: a 0 ms loop froze the process). */
+const MIN_BLOCK_DELAY_MS = 100;
+/** The shortest wait between two attempts of one message (a full-jitter draw may be 0). */
+const MIN_RETRY_DELAY_MS = 10;
+/** Dead-letter produce attempts before the partition reports Stalled (DeadLetterFailed); it keeps retrying at backoffMax. */
+const DEAD_LETTER_ATTEMPTS = 5;
+/** Records at least this large go to the dead letter GZIP-compressed (see #deadLetter). */
+const DEAD_LETTER_COMPRESS_BYTES = 1024;
+/** How long the commit metadata keeps a retention skip (status shows RecordsSkipped meanwhile). */
+const SKIP_REPORT_MS = 24 * 3600_000;
+/** A gap in a partition's offsets re-reads its log start at most this often (compaction and transaction markers make gaps too). */
+const LOW_CHECK_MS = 1000;
+
+/** Settles like `p`, or rejects once `signal` aborts; the listener is removed either way (review F20: it leaked). */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('stopped'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      reject(signal.reason instanceof Error ? signal.reason : new Error('stopped'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
+/** Bytes a fetched message holds (key, value, headers). */
+function messageBytes(m: KafkaMessage): number {
+  let n = (m.value?.length ?? 0) + (m.key?.length ?? 0) + 64;
+  const h = m.headers;
+  if (h) {
+    for (const k in h) {
+      const v = h[k];
+      n += k.length + (Array.isArray(v) ? v.reduce((x, b) => x + b.length, 0) : (v?.length ?? 0));
+    }
+  }
+  return n;
+}
+
+/** Adds a retention gap [from, to) to what a partition reports (the count restarts once the report expired). */
+function addSkip(prev: Skipped | undefined, from: number, to: number): Skipped {
+  const live = prev && Date.now() - Date.parse(prev.at) < SKIP_REPORT_MS ? prev.count : 0;
+  return { count: live + (to - from), from, to, at: new Date().toISOString() };
+}
+
+/** Where a partition of a renamed group starts: a predecessor's commit, with its metadata. */
+interface Inherited {
+  offset: number;
+  meta: CommitMetadata;
+  group: string;
+}
+
+/** What a generation knows about one assigned partition before its first batch. */
+interface Prepared {
+  meta: CommitMetadata;
+  /** The offset committed for it (own, or set at the join); undefined when kafkajs picks (earliest). */
+  committed: number | undefined;
+}
 
 /**
  * One Kafka consumer group for one (trigger, function) pair (SPEC §4). At least once:
@@ -127,7 +206,7 @@ export class TriggerConsumer {
   readonly #log: Logger;
   readonly #limiter: InFlightLimiter;
   readonly #parts = new Map<string, PartitionState>();
-  readonly #metaLoads = new Map<string, Promise<Map<number, CommitMetadata>>>();
+  readonly #metaLoads = new Map<string, Promise<Map<number, Prepared>>>();
   /** Lag of the partitions assigned to this member, by `topic/partition`. */
   readonly #lag = new Map<string, PartitionLag>();
   #consumer: Consumer | undefined;
@@ -156,6 +235,22 @@ export class TriggerConsumer {
   #restartTimer: NodeJS.Timeout | undefined;
   #restarting: Promise<void> | undefined;
   #stopping = false;
+  /** Tags this consumer's commits, so the group that replaces a renamed one finds its offsets. */
+  readonly #owner: string;
+  /** The group generation's partitions of this member, by topic. */
+  #assignment: Record<string, number[]> = {};
+  /** Committed offsets of older groups of this (trigger, function), by topic (once per start). */
+  #inheritedLoads = new Map<string, Promise<Map<number, Inherited>>>();
+  #groupsLoad: Promise<string[]> | undefined;
+  /** The rebalance timeout: the configured one, or longer so a delivery in flight can finish within its drain. */
+  readonly #rebalanceTimeoutMs: number;
+  /** Memory budget bookkeeping (see #onFetchStart): bytes reserved per broker fetch on the wire. */
+  #openFetches = new Map<number, number>();
+  /** Bytes granted to this consumer while it waited, for its next fetch. */
+  #prepaid = 0;
+  #budgetPaused = false;
+  #budgetWait: AbortController | undefined;
+  #fetchBound = 0;
 
   constructor(options: ConsumerOptions) {
     this.#o = options;
@@ -165,6 +260,9 @@ export class TriggerConsumer {
     this.#limiter = new InFlightLimiter(ordered ? Number.MAX_SAFE_INTEGER : Math.max(1, options.spec.delivery.maxInFlight), options.maxBytesInFlight);
     this.#commitBatch = ordered ? 1 : Math.max(1, Math.floor(options.spec.delivery.maxInFlight / COMMIT_BATCH_FRACTION));
     this.#commits = options.commitCounter?.labels({ namespace: options.spec.namespace, trigger: options.spec.trigger, function: options.spec.function });
+    this.#owner = createHash('sha256').update(options.spec.key).digest('hex').slice(0, 16);
+    // Deliveries in flight at a rebalance get 0.8 of it to finish (review F20): the function's timeout fits in that.
+    this.#rebalanceTimeoutMs = Math.max(options.rebalanceTimeoutMs, Math.ceil(options.spec.delivery.timeoutMs / 0.8) + 2000);
   }
 
   /** Connects, joins the group and starts consuming. Rejects when Kafka cannot be reached. */
@@ -193,12 +291,15 @@ export class TriggerConsumer {
   async #start(): Promise<void> {
     this.#hard = new AbortController();
     setMaxListeners(0, this.#hard.signal);
+    this.#releaseBudget();
+    this.#inheritedLoads = new Map();
+    this.#groupsLoad = undefined;
     const o = this.#o;
     const consumer = o.kafka.consumer({
       groupId: this.spec.groupId,
       sessionTimeout: o.sessionTimeoutMs,
       heartbeatInterval: o.heartbeatIntervalMs,
-      rebalanceTimeout: o.rebalanceTimeoutMs,
+      rebalanceTimeout: this.#rebalanceTimeoutMs,
       maxBytes: o.maxFetchBytes,
       maxBytesPerPartition: o.maxFetchBytesPerPartition,
       // A fetch long-poll also delays stop() (a changed trigger restarts its consumer): keep it short.
@@ -223,10 +324,28 @@ export class TriggerConsumer {
       for (const [k, l] of this.#lag) {
         if (!assigned[l.labels.topic]?.includes(Number(l.labels.partition))) this.#lag.delete(k);
       }
+      this.#assignment = assigned;
+      const count = Object.values(assigned).reduce((n, ps) => n + ps.length, 0);
+      this.#fetchBound = Math.min(o.maxFetchBytes, o.maxFetchBytesPerPartition * Math.max(1, count), o.budget?.limit ?? Number.MAX_SAFE_INTEGER);
       this.state.joined = true;
       this.state.lastError = undefined;
       this.#log.info({ assignment: e.payload.memberAssignment }, 'joined consumer group');
+      // Where each partition starts is settled now, at the join ("latest" is the log end of this
+      // moment, not of the first batch); the first batch of each partition waits for it.
+      for (const topic of Object.keys(assigned)) {
+        this.#loadMetadata(topic).catch((err: unknown) => {
+          this.#log.warn({ err, topic }, 'reading committed offsets failed; retrying at the first batch');
+        });
+      }
     });
+    if (o.budget) {
+      consumer.on(consumer.events.FETCH_START, (e) => {
+        this.#onFetchStart(consumer, e.payload.nodeId);
+      });
+      consumer.on(consumer.events.FETCH, (e) => {
+        this.#onFetchEnd(e.payload.nodeId);
+      });
+    }
     consumer.on(consumer.events.REBALANCING, () => {
       this.state.joined = false;
       // Best effort for partitions idle between batches: commit their finished work before the rejoin.
@@ -242,7 +361,10 @@ export class TriggerConsumer {
     try {
       await this.#admin.connect();
       await consumer.connect();
-      await consumer.subscribe({ topics: this.spec.topics, fromBeginning: this.spec.fromBeginning });
+      // Always from the beginning for kafkajs: that is its reset on OFFSET_OUT_OF_RANGE (review F7:
+      // latest skipped the whole retained backlog). `initialOffset: latest` is applied at the join
+      // instead, to partitions of topics the group never committed (#prepare).
+      await consumer.subscribe({ topics: this.spec.topics, fromBeginning: true });
       // stop() may have run while we connected: it found nothing to stop, so tear down here.
       if (this.#isStopping()) throw new Error('stopped while starting');
       await consumer.run({
@@ -328,22 +450,206 @@ export class TriggerConsumer {
     this.#admin = undefined;
     await c?.disconnect().catch(() => undefined);
     await a?.disconnect().catch(() => undefined);
+    this.#releaseBudget();
   }
 
-  /** Committed metadata of every partition of `topic` for this group (once per generation). */
-  #loadMetadata(topic: string): Promise<Map<number, CommitMetadata>> {
+  /** Gives back every byte this consumer reserved for fetching, and leaves the budget's queue. */
+  #releaseBudget(): void {
+    const budget = this.#o.budget;
+    this.#budgetWait?.abort(new Error('stopped'));
+    this.#budgetWait = undefined;
+    this.#budgetPaused = false;
+    if (!budget) return;
+    let bytes = this.#prepaid;
+    for (const b of this.#openFetches.values()) bytes += b;
+    this.#prepaid = 0;
+    this.#openFetches = new Map();
+    budget.release(bytes);
+  }
+
+  /**
+   * A fetch from one broker is about to go out (kafkajs emits this synchronously, before it builds
+   * the request): it may bring up to #fetchBound bytes, so it goes out only if that much fits in the
+   * budget. Otherwise every partition of this consumer is paused (the fetch then asks for nothing)
+   * and the consumer queues for the room; once granted, it resumes and its next fetch uses it.
+   * Queued consumers are served in order, so consumers take turns when the budget is tight.
+   */
+  #onFetchStart(consumer: Consumer, nodeId: number): void {
+    const budget = this.#o.budget;
+    if (!budget || this.#consumer !== consumer) return;
+    // A fetch that failed without its end event: its room is free again.
+    const stale = this.#openFetches.get(nodeId);
+    if (stale !== undefined) {
+      this.#openFetches.delete(nodeId);
+      budget.release(stale);
+    }
+    if (this.#budgetPaused) return;
+    const bound = Math.max(1, this.#fetchBound || this.#o.maxFetchBytesPerPartition);
+    if (this.#prepaid > 0) {
+      this.#openFetches.set(nodeId, this.#prepaid);
+      this.#prepaid = 0;
+      return;
+    }
+    if (budget.tryReserve(bound)) {
+      this.#openFetches.set(nodeId, bound);
+      return;
+    }
+    this.#budgetPaused = true;
+    const topics = this.spec.topics.map((topic) => ({ topic }));
+    try {
+      consumer.pause(topics);
+    } catch {
+      // Not running any more: nothing fetches.
+    }
+    const wait = new AbortController();
+    this.#budgetWait = wait;
+    this.#log.debug({ used: budget.used, limit: budget.limit, bound }, 'memory budget full; fetching paused');
+    budget.acquire(bound, wait.signal).then(
+      () => {
+        if (this.#budgetWait !== wait || this.#consumer !== consumer) {
+          budget.release(bound);
+          return;
+        }
+        this.#budgetWait = undefined;
+        this.#budgetPaused = false;
+        this.#prepaid += bound;
+        try {
+          consumer.resume(topics);
+        } catch {
+          // Stopped meanwhile: #releaseBudget gives the room back.
+        }
+      },
+      () => undefined,
+    );
+  }
+
+  /**
+   * A fetch landed: its room is given back after the batches it brought entered #eachBatch (all
+   * synchronously reachable from here, so a macrotask later), which count their own bytes.
+   */
+  #onFetchEnd(nodeId: number): void {
+    const budget = this.#o.budget;
+    const bytes = this.#openFetches.get(nodeId);
+    if (!budget || bytes === undefined) return;
+    this.#openFetches.delete(nodeId);
+    setImmediate(() => {
+      budget.release(bytes);
+    });
+  }
+
+  /**
+   * Where each assigned partition of `topic` starts, with its committed metadata (once per
+   * generation, started at the join): its own commit when the group has one; else the commit of
+   * an older group of this (trigger, function) (a renamed group: changed `consumerGroup`); else
+   * the earliest offset when the group already committed on the topic (a partition added later)
+   * or `initialOffset` is earliest; else the log end (`initialOffset: latest`, a new group). A
+   * start below the log start (retention deleted what the group had not consumed) moves to the log
+   * start and is recorded in the metadata (status: RecordsSkipped). Positions it chose are sought
+   * and committed at once, inside the generation, so no other member races them.
+   */
+  #loadMetadata(topic: string): Promise<Map<number, Prepared>> {
     let p = this.#metaLoads.get(topic);
     if (!p) {
       const admin = this.#admin;
-      p = (async () => {
-        const out = new Map<number, CommitMetadata>();
-        if (!admin) return out;
-        const res = await admin.fetchOffsets({ groupId: this.spec.groupId, topics: [topic] });
-        for (const t of res) for (const part of t.partitions) out.set(part.partition, decodeMetadata(part.metadata));
-        return out;
-      })();
+      const consumer = this.#consumer;
+      p = admin && consumer ? this.#prepare(topic, admin, consumer) : Promise.resolve(new Map<number, Prepared>());
       p.catch(() => this.#metaLoads.delete(topic));
       this.#metaLoads.set(topic, p);
+    }
+    return p;
+  }
+
+  async #prepare(topic: string, admin: Admin, consumer: Consumer): Promise<Map<number, Prepared>> {
+    const out = new Map<number, Prepared>();
+    const own = new Map<number, { offset: number; meta: CommitMetadata }>();
+    for (const t of await admin.fetchOffsets({ groupId: this.spec.groupId, topics: [topic] })) {
+      for (const part of t.partitions) own.set(part.partition, { offset: Number(part.offset), meta: decodeMetadata(part.metadata) });
+    }
+    const assigned = this.#assignment[topic] ?? [];
+    const topicCommitted = [...own.values()].some((x) => x.offset >= 0);
+    let marks: Map<number, { low: number; high: number }> | undefined;
+    const watermarks = async (): Promise<Map<number, { low: number; high: number }>> => {
+      marks ??= new Map((await admin.fetchTopicOffsets(topic)).map((x) => [x.partition, { low: Number(x.low), high: Number(x.high) }]));
+      return marks;
+    };
+    const seeks: { partition: number; offset: number; meta: CommitMetadata }[] = [];
+    for (const partition of assigned) {
+      // A batch still running across the rejoin keeps its state and position.
+      if (this.#parts.get(`${topic}/${String(partition)}`)?.batch) continue;
+      const mine = own.get(partition);
+      let start: { offset: number; meta: CommitMetadata; chosen: boolean } | undefined;
+      if (mine && mine.offset >= 0) {
+        start = { offset: mine.offset, meta: mine.meta, chosen: false };
+      } else {
+        const inherited = (await this.#inherited(topic)).get(partition);
+        if (inherited) {
+          start = { offset: inherited.offset, meta: { ...inherited.meta, owner: this.#owner }, chosen: true };
+          this.#log.info({ topic, partition, offset: inherited.offset, previousGroup: inherited.group }, 'partition starts where the previous consumer group left it');
+        } else if (!topicCommitted && !this.spec.fromBeginning) {
+          start = { offset: (await watermarks()).get(partition)?.high ?? 0, meta: { attempts: new Map() }, chosen: true };
+        }
+      }
+      if (!start) {
+        // kafkajs starts it at the earliest offset (subscribed from the beginning).
+        out.set(partition, { meta: { attempts: new Map() }, committed: undefined });
+        continue;
+      }
+      const low = (await watermarks()).get(partition)?.low ?? 0;
+      if (start.offset < low) {
+        start.meta = { ...start.meta, skipped: addSkip(start.meta.skipped, start.offset, low) };
+        this.#log.warn({ topic, partition, committed: start.offset, logStart: low, skipped: low - start.offset }, 'records were deleted by retention before delivery; resuming at the log start');
+        start.offset = low;
+        start.chosen = true;
+      }
+      out.set(partition, { meta: start.meta, committed: start.offset });
+      if (start.chosen) seeks.push({ partition, offset: start.offset, meta: start.meta });
+    }
+    if (seeks.length > 0) {
+      for (const x of seeks) consumer.seek({ topic, partition: x.partition, offset: String(x.offset) });
+      await consumer.commitOffsets(seeks.map((x) => ({ topic, partition: x.partition, offset: String(x.offset), metadata: encodeMetadata({ ...x.meta, owner: this.#owner }) })));
+    }
+    return out;
+  }
+
+  /**
+   * The committed offsets of this (trigger, function)'s other consumer groups on `topic`: groups
+   * named `<any prefix>.<namespace>.<trigger>.<function>` whose commits carry this consumer's tag
+   * (so another tenant's look-alike group is never used), the highest offset per partition.
+   * Empty when the groups cannot be listed (an ACL): the partition then starts as a new group's.
+   */
+  #inherited(topic: string): Promise<Map<number, Inherited>> {
+    let p = this.#inheritedLoads.get(topic);
+    if (!p) {
+      const admin = this.#admin;
+      p = (async () => {
+        const out = new Map<number, Inherited>();
+        if (!admin) return out;
+        const suffix = `.${this.spec.namespace}.${this.spec.trigger}.${this.spec.function}`;
+        this.#groupsLoad ??= admin.listGroups().then(({ groups }) => groups.map((g) => g.groupId).filter((g) => g !== this.spec.groupId && g.endsWith(suffix)));
+        let groups: string[];
+        try {
+          groups = await this.#groupsLoad;
+        } catch (err) {
+          this.#groupsLoad = undefined;
+          this.#log.warn({ err }, 'listing consumer groups failed; a renamed group cannot find its predecessor');
+          return out;
+        }
+        for (const group of groups) {
+          for (const t of await admin.fetchOffsets({ groupId: group, topics: [topic] })) {
+            for (const part of t.partitions) {
+              const offset = Number(part.offset);
+              if (offset < 0) continue;
+              const meta = decodeMetadata(part.metadata);
+              if (meta.owner !== this.#owner) continue;
+              const cur = out.get(part.partition);
+              if (!cur || offset > cur.offset) out.set(part.partition, { offset, meta, group });
+            }
+          }
+        }
+        return out;
+      })();
+      p.catch(() => this.#inheritedLoads.delete(topic));
+      this.#inheritedLoads.set(topic, p);
     }
     return p;
   }
@@ -352,21 +658,24 @@ export class TriggerConsumer {
     const k = `${topic}/${String(partition)}`;
     let ps = this.#parts.get(k);
     if (!ps) {
-      const meta: CommitMetadata = (await this.#loadMetadata(topic)).get(partition) ?? { attempts: new Map() };
+      const prepared = (await this.#loadMetadata(topic)).get(partition);
+      const meta: CommitMetadata = prepared?.meta ?? { attempts: new Map() };
       ps = this.#parts.get(k);
       if (!ps) {
         ps = {
           topic,
           partition,
           attempts: meta.attempts,
-          stalled: meta.stalled,
+          stalls: new Map(meta.stalled ? [[meta.stalled.offset, meta.stalled]] : []),
+          skipped: meta.skipped,
+          lowCheck: undefined,
           batch: undefined,
           firstOffset: 0,
           permits: new PermitQueue(),
           source: `/apis/v1/namespaces/${this.spec.namespace}/kafkatriggers/${this.spec.trigger}#${topic}`,
           partitionText: String(partition),
           lag: this.#lagOf(topic, partition),
-          committed: undefined,
+          committed: prepared?.committed,
           done: undefined,
           dirty: false,
         };
@@ -376,11 +685,31 @@ export class TriggerConsumer {
     return ps;
   }
 
+  /** Counts the batch in the memory budget while it is processed (its messages are held until it ends). */
   async #eachBatch(payload: EachBatchPayload): Promise<void> {
+    const budget = this.#o.budget;
+    if (!budget) return this.#processBatch(payload);
+    let held = 0;
+    for (const m of payload.batch.messages) held += messageBytes(m);
+    budget.reserve(held);
+    try {
+      await this.#processBatch(payload);
+    } finally {
+      budget.release(held);
+    }
+  }
+
+  async #processBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     this.#commitFn = (offsets) => payload.commitOffsetsIfNecessary(offsets);
     if (batch.messages.length === 0) return;
     const ps = this.#parts.get(`${batch.topic}/${String(batch.partition)}`) ?? (await this.#partition(batch.topic, batch.partition));
+    // Fetched before the join chose this partition's start (#prepare sought it elsewhere): not ours to deliver.
+    if (payload.isStale()) return;
+    const first = Number(batch.messages[0]?.offset ?? 0);
+    const expected = ps.done ?? ps.committed;
+    if (expected !== undefined && first > expected) await this.#checkRetention(ps, expected);
+    for (const o of ps.stalls.keys()) if (o < first) ps.stalls.delete(o);
     const tracker = new BatchOffsets(batch.messages.map((m) => Number(m.offset)));
     ps.batch = tracker;
     ps.firstOffset = Number(batch.messages[0]?.offset ?? 0);
@@ -413,7 +742,7 @@ export class TriggerConsumer {
           rebalance.error = err instanceof Error ? err : new Error(String(err));
           drainTimer.t = setTimeout(() => {
             attempts.abort(new Error('rebalance drain timeout'));
-          }, Math.max(1000, this.#o.rebalanceTimeoutMs * 0.8));
+          }, Math.max(1000, this.#rebalanceTimeoutMs * 0.8));
         }
         stop.abort(new Error('rebalance'));
       });
@@ -502,6 +831,32 @@ export class TriggerConsumer {
     if (rebalance.error) throw rebalance.error;
   }
 
+  /**
+   * The batch starts past where the partition was: compaction or transaction markers, or
+   * retention deleted records before they were delivered (kafkajs then resets to the earliest
+   * offset, as subscribed). Only the latter is recorded: when the log start is past `expected`.
+   */
+  async #checkRetention(ps: PartitionState, expected: number): Promise<void> {
+    const now = Date.now();
+    let low = ps.lowCheck && now - ps.lowCheck.at < LOW_CHECK_MS ? ps.lowCheck.low : undefined;
+    if (low === undefined) {
+      const admin = this.#admin;
+      if (!admin) return;
+      try {
+        const marks = await admin.fetchTopicOffsets(ps.topic);
+        low = Number(marks.find((x) => x.partition === ps.partition)?.low ?? 0);
+      } catch (err) {
+        this.#log.debug({ err, topic: ps.topic, partition: ps.partition }, 'reading the log start failed');
+        return;
+      }
+      ps.lowCheck = { at: now, low };
+    }
+    if (expected >= low) return;
+    ps.skipped = addSkip(ps.skipped, expected, low);
+    ps.dirty = true;
+    this.#log.warn({ topic: ps.topic, partition: ps.partition, committed: expected, logStart: low, skipped: low - expected }, 'records were deleted by retention before delivery; resuming at the log start');
+  }
+
   /** Delivers one message of a batch, then marks it done there (and asks for a commit when the prefix grew). */
   async #run(run: BatchRun, m: KafkaMessage, offset: number): Promise<void> {
     this.#delivering++;
@@ -550,13 +905,16 @@ export class TriggerConsumer {
             return true;
           }
           // block: nothing is lost; retry at the cap and report Stalled through the commit metadata.
-          if (ps.stalled?.offset !== offset) {
-            ps.stalled = { offset, reason: `${f.reason}: ${f.message}`, since: new Date().toISOString() };
-            this.#log.warn({ topic: ps.topic, partition: ps.partition, offset, attempts, reason: f.reason }, 'event exhausted its retries; blocking (onExhausted: block)');
+          const reason = `${f.reason}: ${f.message}`;
+          const cur = ps.stalls.get(offset);
+          if (cur?.reason !== reason || cur.cause === 'deadLetter') {
+            ps.stalls.set(offset, { offset, reason, since: cur?.since ?? new Date().toISOString(), cause: 'retries' });
+            if (!cur) this.#log.warn({ topic: ps.topic, partition: ps.partition, offset, attempts, reason: f.reason }, 'event exhausted its retries; blocking (onExhausted: block)');
           }
-          delay = delivery.backoffMaxMs;
+          // Never 0 ms (review F2): a failure without I/O would otherwise spin the event loop.
+          delay = Math.max(MIN_BLOCK_DELAY_MS, delivery.backoffMaxMs);
         } else {
-          delay = d.delayBeforeRetry(err, attempts);
+          delay = Math.max(MIN_RETRY_DELAY_MS, d.delayBeforeRetry(err, attempts));
         }
         ps.dirty = true;
         this.#requestCommit(ps);
@@ -578,10 +936,7 @@ export class TriggerConsumer {
 
   #settled(ps: PartitionState, offset: number): void {
     if (ps.attempts.delete(offset)) ps.dirty = true;
-    if (ps.stalled?.offset === offset) {
-      ps.stalled = undefined;
-      ps.dirty = true;
-    }
+    if (ps.stalls.delete(offset)) ps.dirty = true;
   }
 
   #event(ps: PartitionState, m: KafkaMessage): EventInput {
@@ -607,20 +962,44 @@ export class TriggerConsumer {
       'kubeless-function': this.spec.function,
       'kubeless-event-id': `partition:${String(ps.partition)}/offset:${m.offset}`,
     });
-    for (let i = 0; ; i++) {
+    const delivery = this.spec.delivery;
+    const offset = Number(m.offset);
+    // kafkajs does not tell which codec a fetched batch had, and writes only GZIP itself: a record
+    // of some size goes compressed, so one that arrived compressed fits the broker's limit again
+    // (review F5: 1.5 MiB arriving as gzip came back uncompressed, MESSAGE_TOO_LARGE forever).
+    const size = (m.value?.length ?? 0) + (m.key?.length ?? 0);
+    const compression = size >= DEAD_LETTER_COMPRESS_BYTES ? CompressionTypes.GZIP : CompressionTypes.None;
+    for (let failures = 0; ; ) {
       if (stop.aborted) return false;
       try {
-        const producer = await this.#o.producer();
-        const sent = producer.send({ topic, acks: -1, messages: [{ key: m.key, value: m.value, headers, timestamp: m.timestamp }] });
-        // A revoke or shutdown does not wait out the producer's retries: the record stays uncommitted.
-        await Promise.race([sent, new Promise((_resolve, reject) => { stop.addEventListener('abort', () => { reject(new Error('stopped')); }, { once: true }); })]);
+        // Raced with stop: a hanging connect or send does not hold a revoke or shutdown past its deadline.
+        const producer = await raceAbort(this.#o.producer(), stop);
+        await raceAbort(producer.send({ topic, acks: -1, compression, messages: [{ key: m.key, value: m.value, headers, timestamp: m.timestamp }] }), stop);
         this.#o.deliverer.recordDeadLetter(f.reason);
         this.#log.warn({ topic: ps.topic, partition: ps.partition, offset: m.offset, deadLetter: topic, attempts, reason: f.reason }, 'event sent to the dead letter');
         return true;
       } catch (err) {
-        this.#log.warn({ err, deadLetter: topic }, 'dead-letter produce failed; retrying');
+        if (this.#aborted(stop)) return false;
+        failures++;
+        const e = err as { type?: unknown; name?: unknown; message?: unknown; cause?: { type?: unknown } };
+        const kind = typeof e.type === 'string' ? e.type : typeof e.cause?.type === 'string' ? e.cause.type : typeof e.name === 'string' ? e.name : 'Error';
+        if (failures >= DEAD_LETTER_ATTEMPTS) {
+          // It may never succeed (too large for the dead-letter topic, not authorized, no topic):
+          // the partition is Stalled with the reason until an operator fixes it; retried at the cap.
+          const reason = `dead letter to ${topic} failed: ${kind}: ${String(e.message ?? err)}`;
+          const cur = ps.stalls.get(offset);
+          if (cur?.reason !== reason) {
+            ps.stalls.set(offset, { offset, reason, since: cur?.cause === 'deadLetter' ? cur.since : new Date().toISOString(), cause: 'deadLetter' });
+            this.#requestCommit(ps);
+            if (cur?.cause !== 'deadLetter') this.#log.warn({ err, topic: ps.topic, partition: ps.partition, offset: m.offset, deadLetter: topic, failures }, 'dead letter keeps failing; partition stalled');
+          }
+        } else {
+          this.#log.warn({ err, deadLetter: topic, failures }, 'dead-letter produce failed; retrying');
+        }
+        const cap = Math.max(MIN_BLOCK_DELAY_MS, delivery.backoffMaxMs);
+        const delay = failures >= DEAD_LETTER_ATTEMPTS ? cap : Math.min(cap, Math.max(MIN_BLOCK_DELAY_MS, delivery.backoffDelayMs) * 2 ** (failures - 1));
         try {
-          await sleep(Math.min(10_000, 500 * 2 ** i), stop);
+          await sleep(delay, stop);
         } catch {
           return false;
         }
@@ -714,7 +1093,8 @@ export class TriggerConsumer {
         if (!ps.dirty) continue;
         ps.dirty = false;
         const offset = ps.batch?.commitOffset ?? ps.done ?? ps.committed ?? ps.firstOffset;
-        const metadata = encodeMetadata({ attempts: ps.attempts, stalled: ps.stalled });
+        if (ps.skipped && Date.now() - Date.parse(ps.skipped.at) >= SKIP_REPORT_MS) ps.skipped = undefined;
+        const metadata = encodeMetadata({ attempts: ps.attempts, stalled: lowestStall(ps.stalls), skipped: ps.skipped, owner: this.#owner });
         let list = byTopic.get(ps.topic);
         if (!list) byTopic.set(ps.topic, (list = []));
         list.push({ partition: ps.partition, offset: String(offset), metadata });

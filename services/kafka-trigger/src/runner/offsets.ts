@@ -95,34 +95,69 @@ export class PermitQueue {
   }
 }
 
+/** Why a partition cannot move: a message past its retries (`block`), or a dead letter that keeps failing. */
+export interface Stall {
+  offset: number;
+  reason: string;
+  since: string;
+  /** `retries` (onExhausted: block) or `deadLetter` (the dead-letter produce keeps failing); absent means `retries`. */
+  cause?: 'retries' | 'deadLetter' | undefined;
+}
+
+/** Records that retention deleted before they were delivered (the group's offset fell below the log start). */
+export interface Skipped {
+  /** How many records, in all, since `at` was first set. */
+  count: number;
+  /** The last gap: the offset the group was at, and the log start it resumed from. */
+  from: number;
+  to: number;
+  /** When the last gap was found (ISO time). */
+  at: string;
+}
+
 /**
  * What survives a rebalance in the committed offset's metadata: failed attempts of messages not
- * yet committed, and the message a `block` trigger is stuck on. Kept under Kafka's default
- * 4096-byte metadata limit by dropping the highest offsets first.
+ * yet committed, the message a partition is stuck on, records skipped by retention, and a tag of
+ * the (namespace, trigger, function) that committed it (so a renamed group finds its predecessor).
+ * Kept under Kafka's default 4096-byte metadata limit by dropping the highest offsets first.
  */
 export interface CommitMetadata {
   /** offset -> failed attempts so far */
   attempts: Map<number, number>;
-  /** Set while a message is retried past its retries (onExhausted: block). */
-  stalled?: { offset: number; reason: string; since: string } | undefined;
+  /** Set while a message is retried past its retries (onExhausted: block) or its dead letter keeps failing. */
+  stalled?: Stall | undefined;
+  /** Records retention deleted before delivery (reported in status for a while). */
+  skipped?: Skipped | undefined;
+  /** A tag of the consumer that committed (see `ownerTag`). */
+  owner?: string | undefined;
 }
 
 /** Bytes (UTF-8), under Kafka's default offset.metadata.max.bytes of 4096. */
 const MAX_METADATA = 3000;
 
+/**
+ * `{"v":1,"a":{<offset>:<attempts>,...},"s":{...},"l":{...},"k":"..."}`, attempts in offset order,
+ * as many as fit. Linear in the number of entries (review F20: it was quadratic).
+ */
 export function encodeMetadata(m: CommitMetadata): string {
-  const a: Record<string, number> = {};
+  let tail = '';
+  if (m.stalled) tail += `,"s":${JSON.stringify({ ...m.stalled, reason: m.stalled.reason.slice(0, 300) })}`;
+  if (m.skipped) tail += `,"l":${JSON.stringify(m.skipped)}`;
+  if (m.owner !== undefined) tail += `,"k":${JSON.stringify(m.owner)}`;
+  tail += '}';
+  const head = '{"v":1,"a":{';
+  // Every entry is ASCII (digits and punctuation): its length is its byte length.
+  let size = head.length + 1 + Buffer.byteLength(tail);
+  const parts: string[] = [];
   const entries = [...m.attempts.entries()].sort((x, y) => x[0] - y[0]);
-  const out: { v: 1; a: Record<string, number>; s?: CommitMetadata['stalled'] } = { v: 1, a };
-  if (m.stalled) out.s = { ...m.stalled, reason: m.stalled.reason.slice(0, 300) };
-  let text = JSON.stringify(out);
   for (const [o, n] of entries) {
-    const next = JSON.stringify({ ...out, a: { ...out.a, [String(o)]: n } });
-    if (Buffer.byteLength(next) > MAX_METADATA) break;
-    a[String(o)] = n;
-    text = next;
+    const part = `"${String(o)}":${JSON.stringify(n)}`;
+    const add = part.length + (parts.length > 0 ? 1 : 0);
+    if (size + add > MAX_METADATA) break;
+    parts.push(part);
+    size += add;
   }
-  return text;
+  return `${head}${parts.join(',')}}${tail}`;
 }
 
 /** Parses what `encodeMetadata` wrote; anything else (another client's metadata) is empty. */
@@ -130,12 +165,24 @@ export function decodeMetadata(text: string | null | undefined): CommitMetadata 
   const m: CommitMetadata = { attempts: new Map() };
   if (!text) return m;
   try {
-    const v = JSON.parse(text) as { v?: number; a?: Record<string, number>; s?: CommitMetadata['stalled'] };
+    const v = JSON.parse(text) as { v?: number; a?: Record<string, number>; s?: Stall; l?: Skipped; k?: unknown };
     if (v.v !== 1) return m;
     for (const [o, n] of Object.entries(v.a ?? {})) if (Number.isInteger(Number(o)) && typeof n === 'number') m.attempts.set(Number(o), n);
     if (v.s && typeof v.s.offset === 'number') m.stalled = v.s;
+    if (v.l && typeof v.l.count === 'number' && typeof v.l.at === 'string') m.skipped = v.l;
+    if (typeof v.k === 'string') m.owner = v.k;
   } catch {
     // Not ours: start counting from zero.
   }
   return m;
+}
+
+/**
+ * The stall a partition reports: the lowest of its blocked offsets (in unordered and key-ordered
+ * modes several may be blocked at once; one settling must not make the partition look flowing).
+ */
+export function lowestStall(stalls: ReadonlyMap<number, Stall>): Stall | undefined {
+  let low: Stall | undefined;
+  for (const s of stalls.values()) if (!low || s.offset < low.offset) low = s;
+  return low;
 }

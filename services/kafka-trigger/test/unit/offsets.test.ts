@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BatchOffsets, PermitQueue, decodeMetadata, encodeMetadata, type CommitMetadata } from '../../src/runner/offsets.js';
+import { BatchOffsets, PermitQueue, decodeMetadata, encodeMetadata, lowestStall, type CommitMetadata, type Stall } from '../../src/runner/offsets.js';
 
 describe('BatchOffsets', () => {
   it('commits only the highest contiguous done offset, whatever the completion order', () => {
@@ -202,5 +202,55 @@ describe('encodeMetadata / decodeMetadata', () => {
     expect([...m.attempts.entries()].sort((a, b) => a[0] - b[0])).toEqual([[3, 2], [11, 4]]);
     // A stalled entry whose offset is not a number is not ours.
     expect(m.stalled).toBeUndefined();
+  });
+
+  it('round-trips the stall cause, the records skipped by retention and the owner tag', () => {
+    const m: CommitMetadata = {
+      attempts: new Map([[5, 2]]),
+      stalled: { offset: 5, reason: 'MESSAGE_TOO_LARGE', since, cause: 'deadLetter' },
+      skipped: { count: 12, from: 3, to: 15, at: since },
+      owner: 'abc123',
+    };
+    expect(decodeMetadata(encodeMetadata(m))).toEqual(m);
+  });
+
+  it('writes what the quadratic encoder wrote (same text) in linear time', () => {
+    const quadratic = (m: CommitMetadata): string => {
+      const a: Record<string, number> = {};
+      const out: { v: 1; a: Record<string, number>; s?: CommitMetadata['stalled'] } = { v: 1, a };
+      if (m.stalled) out.s = { ...m.stalled, reason: m.stalled.reason.slice(0, 300) };
+      let text = JSON.stringify(out);
+      for (const [o, n] of [...m.attempts.entries()].sort((x, y) => x[0] - y[0])) {
+        const next = JSON.stringify({ ...out, a: { ...out.a, [String(o)]: n } });
+        if (Buffer.byteLength(next) > 3000) break;
+        a[String(o)] = n;
+        text = next;
+      }
+      return text;
+    };
+    for (const size of [0, 1, 7, 250, 600]) {
+      const attempts = new Map(Array.from({ length: size }, (_, i) => [1_000_000 + i * 3, (i % 11) + 1] as [number, number]));
+      const m: CommitMetadata = { attempts, stalled: size % 2 ? { offset: 1_000_000, reason: 'é'.repeat(400), since } : undefined };
+      expect(encodeMetadata(m)).toBe(quadratic(m));
+    }
+    // 100,000 entries: the quadratic one took seconds; this is well under 100 ms.
+    const big = new Map(Array.from({ length: 100_000 }, (_, i) => [i, 1] as [number, number]));
+    const t0 = performance.now();
+    encodeMetadata({ attempts: big });
+    expect(performance.now() - t0).toBeLessThan(200);
+  });
+});
+
+describe('lowestStall', () => {
+  const since = '2024-05-01T10:00:00.000Z';
+  it('reports the lowest blocked offset while any is blocked', () => {
+    const stalls = new Map<number, Stall>();
+    expect(lowestStall(stalls)).toBeUndefined();
+    stalls.set(9, { offset: 9, reason: 'b', since });
+    stalls.set(4, { offset: 4, reason: 'a', since });
+    expect(lowestStall(stalls)?.offset).toBe(4);
+    // 4 settles: the partition is still stalled on 9 (it used to show Flowing: review F20).
+    stalls.delete(4);
+    expect(lowestStall(stalls)?.offset).toBe(9);
   });
 });
