@@ -80,9 +80,15 @@ describe('DeliveryError', () => {
     ['Connection', 'connection'],
     ['NoEndpoints', 'no_endpoints'],
     ['EventTooLarge', 'event_too_large'],
+    ['InvalidEvent', 'invalid_event'],
     ['Aborted', 'aborted'],
   ] as const)('%s has the reason %s', (code, reason) => {
     expect(new DeliveryError(code, 'x', { retriable: false, status: 404 }).reason).toBe(reason);
+  });
+
+  it('describeFailure calls a TypeError or RangeError (a bug or bad input, the same on every attempt) non-retriable', () => {
+    expect(describeFailure(new RangeError('Invalid time value'))).toEqual({ reason: 'internal_error', message: 'Invalid time value', retriable: false });
+    expect(describeFailure(new TypeError('x is not a function'))).toEqual({ reason: 'internal_error', message: 'x is not a function', retriable: false });
   });
 
   it('describeFailure keeps a DeliveryError and calls anything else a retriable error', () => {
