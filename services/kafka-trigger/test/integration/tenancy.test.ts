@@ -204,6 +204,33 @@ describe('kafka-trigger tenancy', () => {
     await fn.close();
   }, 90_000);
 
+  it('a trigger refused after an edit loses nothing it delivered, and delivers nothing twice once allowed again', async () => {
+    const fn = new Recorder();
+    await registerFunction(client, teamB.name, 'edited', fn);
+    const path = `${triggersPath(teamB.name)}/edited`;
+    await client.create(triggersPath(teamB.name), kafkaTrigger(teamB.name, 'edited', { topic: topicB, functionName: 'edited', initialOffset: 'earliest' }));
+    const before = Number((await highWatermarks(topicB))[0]);
+    await produce(topicB, Array.from({ length: 5 }, (_, i) => ({ value: `before the edit ${String(i)}` })));
+    await eventually('5 delivered', () => Promise.resolve(fn.ids.size >= before + 5), 40_000);
+    // The edit adds team-a's topic: the whole trigger is refused, and its consumer stops.
+    await client.request('PATCH', path, { body: { spec: { topics: [topicA] } }, contentType: 'application/merge-patch+json' });
+    const refused = await eventually('refused after the edit', async () => {
+      const c = await condition(teamB.name, 'edited', 'Ready');
+      return c?.status === 'False' ? c : undefined;
+    }, 30_000);
+    expect(refused.reason).toBe('TopicNotGranted');
+    // Everything delivered was committed on the way out.
+    expect(await groupOffsets(`kubeless.${teamB.name}.edited.edited`, topicB)).toEqual([String(before + 5)]);
+    await produce(topicB, [{ value: 'while refused' }]);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(fn.ids.size).toBe(before + 5);
+    await client.request('PATCH', path, { body: { spec: { topics: null } }, contentType: 'application/merge-patch+json' });
+    await eventually('the record sent while refused', () => Promise.resolve(fn.ids.size === before + 6), 40_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(fn.received).toHaveLength(before + 6);
+    await fn.close();
+  }, 120_000);
+
   it('a namespace the operator did not grant is refused, and works with its own authSecret', async () => {
     const ungranted = await withNamespace('team-c');
     const c = await startController(ungranted.name, { brokers: saslBrokers(), auth: controllerAuth, grants: parseIdentityGrants(JSON.stringify([{ namespace: teamA.name, topics: ['.*'] }])) });
