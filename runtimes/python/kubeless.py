@@ -10,30 +10,38 @@ Serves on FUNC_HOST:FUNC_PORT (default 0.0.0.0:8080), one thread per connection:
   ``<KUBELESS_INSTALL_VOLUME>/<MOD_NAME>.py``; dependencies are imported from
   ``<KUBELESS_INSTALL_VOLUME>/site-packages`` (``pip install --target``).
 
-The function runs in its own thread. When it has not returned after FUNC_TIMEOUT seconds the
-request answers 408 and a ``FunctionTimeout`` exception (a ``BaseException``) is raised inside the
-function's thread, which stops pure-Python code at its next bytecode; a function blocked in a C call
-stops when that call returns. The server keeps serving either way. A raise answers 500, a body over
-REQ_MB_LIMIT MiB 413, invalid JSON or an invalid CloudEvent 400. SIGTERM stops accepting
-connections, waits for the requests in flight (bounded by FUNC_TIMEOUT) and exits 0.
+The function runs in a worker process (``kubeless.py --worker``, started by the server), one thread
+per invocation; the server process only speaks HTTP, so it answers every request even when the
+function holds the worker's GIL. When an invocation has not returned after FUNC_TIMEOUT seconds the
+server answers 408 and asks the worker to raise ``FunctionTimeout`` (a ``BaseException``) in that
+thread. A function that does not stop within ``STUCK_GRACE_S`` (it swallows the exception, or it is
+blocked in a C call) gets its worker replaced: new invocations go to a new worker, and the old one is
+killed once its other invocations have answered. A raise answers 500, a body over REQ_MB_LIMIT MiB
+413, invalid JSON or an invalid CloudEvent 400. SIGTERM stops accepting connections, waits for the
+requests in flight (bounded by FUNC_TIMEOUT) and exits 0.
 
 Set FUNC_TLS_CERT_FILE and FUNC_TLS_KEY_FILE to serve HTTPS; add FUNC_TLS_CLIENT_CA_FILE to require
 client certificates signed by that CA (mTLS). See runtimes/README.md for the whole contract.
 """
 
 import asyncio
+import base64
 import ctypes
 import datetime
+import http.client
 import importlib.util
 import inspect
 import io
 import json
 import os
+import pickle
 import re
 import signal
 import site
 import socket
 import ssl
+import struct
+import subprocess
 import sys
 import threading
 import time
@@ -59,6 +67,16 @@ BINARY_TYPES = frozenset([
 BINARY_PREFIXES = ('image/', 'audio/', 'video/', 'font/', 'multipart/')
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+DEFAULT_TIMEOUT_S = 180.0
+# The triggers' largest event is 1 MiB of data by default, which structured mode sends base64-encoded
+# (+1/3) inside JSON next to attributes, extensions and escaping: 3 MiB leaves room for all of it.
+DEFAULT_BODY_LIMIT_MB = 3.0
+# Binary mode carries a Kafka key and headers in ce-* headers (http.server allows 100 lines of 64 KiB).
+DEFAULT_MAX_HEADER_KB = 64
+DEFAULT_MAX_HEADERS = 1000
+# How long a timed-out function may take to stop once told to before its worker is replaced.
+STUCK_GRACE_S = 0.5
+HEX = frozenset('0123456789abcdefABCDEF')
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -95,13 +113,20 @@ class Config:
         for key in ('FUNC_HANDLER', 'MOD_NAME'):
             if get(key) is None:
                 issues.append('%s: required' % key)
-        self.timeout = number('FUNC_TIMEOUT', 180.0, float, 1e-3, 2e6)
+        self.warnings = []
+        self.timeout = number('FUNC_TIMEOUT', DEFAULT_TIMEOUT_S, float, 0, 2e6)
+        if self.timeout == 0:
+            # A Function created with timeout "0" must not crash-loop: 0 means the default.
+            self.timeout = DEFAULT_TIMEOUT_S
+            self.warnings.append('FUNC_TIMEOUT=0 is not a timeout: using the default, %ss' % format_number(DEFAULT_TIMEOUT_S))
         self.runtime = get('FUNC_RUNTIME')
         self.memory_limit = get('FUNC_MEMORY_LIMIT')
         self.port = number('FUNC_PORT', 8080, int, 0, 65535)
         self.host = get('FUNC_HOST', '0.0.0.0')
         self.install_dir = get('KUBELESS_INSTALL_VOLUME', '/kubeless')
-        self.body_limit = int(number('REQ_MB_LIMIT', 1.0, float, 1e-6, 4096) * 1024 * 1024)
+        self.body_limit = int(number('REQ_MB_LIMIT', DEFAULT_BODY_LIMIT_MB, float, 1e-6, 4096) * 1024 * 1024)
+        self.max_header_bytes = number('FUNC_MAX_HEADER_KB', DEFAULT_MAX_HEADER_KB, int, 1, 1024 * 1024) * 1024
+        self.max_headers = number('FUNC_MAX_HEADERS', DEFAULT_MAX_HEADERS, int, 1, 1000000)
         self.tls_cert = get('FUNC_TLS_CERT_FILE')
         self.tls_key = get('FUNC_TLS_KEY_FILE')
         self.tls_client_ca = get('FUNC_TLS_CLIENT_CA_FILE')
@@ -144,6 +169,24 @@ class Context(dict):
         if status is not None and (not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 999):
             raise ValueError('respond: status must be an integer from 100 to 999, got %r' % (status,))
         return FunctionResponse(body, status, headers)
+
+    def extension_bytes(self, event, name):
+        """The raw bytes of a CloudEvent extension: ``<name>b64`` base64-decoded when the event carries
+        that form (a Kafka key or header that is not UTF-8 arrives as ``partitionkeyb64``,
+        ``kafkaheader<name>b64``), else ``<name>`` as UTF-8; None when the event has neither."""
+        return extension_bytes(event.get('extensions', {}).get('cloudevent'), name)
+
+
+def extension_bytes(attributes, name):
+    if not attributes:
+        return None
+    encoded = attributes.get(name + 'b64')
+    if isinstance(encoded, str):
+        return base64.b64decode(encoded)
+    value = attributes.get(name)
+    if value is None:
+        return None
+    return (value if isinstance(value, str) else json.dumps(value)).encode('utf-8')
 
 
 class Text(str):
@@ -216,6 +259,48 @@ def require_attributes(attrs, mode):
     return attrs
 
 
+def unquote_header(value):
+    """RFC 7230 section 3.2.6 quoted-string, reversed (older CloudEvents senders quoted values)."""
+    out, i, end = [], 1, len(value) - 1
+    while i < end:
+        c = value[i]
+        if c == '\\' and i < end - 1:
+            i += 1
+            c = value[i]
+        out.append(c)
+        i += 1
+    return ''.join(out)
+
+
+def decode_header_value(name, raw):
+    """One ce-* value as the HTTP binding decodes it (section 3.1.3.2): a double-quoted value is
+    unquoted, then one round of percent-decoding, and the bytes are read as UTF-8. A % not followed
+    by two hex digits is kept as sent; characters that arrived unencoded count as the bytes they were
+    (http.server reads header bytes as Latin-1). Bytes that are not valid UTF-8 raise InvalidRequest
+    (400), as the binding requires: binary values travel as <name>b64 extensions instead."""
+    value = unquote_header(raw) if len(raw) >= 2 and raw[0] == '"' and raw[-1] == '"' else raw
+    if '%' not in value and value.isascii():
+        return value
+    out = bytearray()
+    i, n = 0, len(value)
+    while i < n:
+        c = value[i]
+        if c == '%' and i + 2 < n and value[i + 1] in HEX and value[i + 2] in HEX:
+            out.append(int(value[i + 1:i + 3], 16))
+            i += 3
+            continue
+        code = ord(c)
+        if code > 0xff:
+            out += c.encode('utf-8', errors='surrogatepass')
+        else:
+            out.append(code)
+        i += 1
+    try:
+        return bytes(out).decode('utf-8')
+    except UnicodeDecodeError:
+        raise InvalidRequest('ce-%s: the percent-decoded value is not valid UTF-8' % name)
+
+
 def binary_cloudevent(headers):
     """Attributes of a binary-mode CloudEvent (``ce-*`` headers), or None without ce-specversion."""
     if headers.get('ce-specversion') is None:
@@ -224,7 +309,7 @@ def binary_cloudevent(headers):
     for name in set(k.lower() for k in headers.keys()):
         if name.startswith('ce-'):
             value = ','.join(headers.get_all(name))
-            attrs[name[3:]] = urllib.parse.unquote(value) if '%' in value else value
+            attrs[name[3:]] = decode_header_value(name[3:], value)
     if headers.get('Content-Type') is not None:
         attrs['datacontenttype'] = headers.get('Content-Type')
     return require_attributes(attrs, 'binary')
@@ -244,7 +329,6 @@ def structured_cloudevent(body):
     if data_base64 is not None:
         if not isinstance(data_base64, str):
             raise InvalidRequest('structured CloudEvent data_base64 is not a string')
-        import base64
         return attrs, base64.b64decode(data_base64)
     return attrs, data
 
@@ -344,23 +428,294 @@ def iso_now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='milliseconds').replace('+00:00', 'Z')
 
 
-class Runtime(object):
-    """State shared by all request threads: the function, metrics, in-flight accounting, drain."""
+# --- the function worker process ------------------------------------------------------------------
+# Frames on the socket pair between the server and its worker: a 4-byte length, then a pickle.
+# server -> worker: ('call', id, event), ('cancel', id)
+# worker -> server: ('ready',), ('loadfail', message), ('done', id, outcome, result)
+#   outcome 'ok' (result: status, headers, content type, payload), 'error' (the traceback is on
+#   the worker's stderr), 'stopped' (it ended with FunctionTimeout after a cancel)
 
-    def __init__(self, config, func):
+FRAME = struct.Struct('!I')
+
+
+def send_frame(sock, lock, message):
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    with lock:
+        sock.sendall(FRAME.pack(len(data)) + data)
+
+
+def recv_exact(sock, n):
+    chunks, left = [], n
+    while left > 0:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b''.join(chunks)
+
+
+def recv_frame(sock):
+    """The next message, or None when the other side is gone."""
+    head = recv_exact(sock, FRAME.size)
+    if head is None:
+        return None
+    body = recv_exact(sock, FRAME.unpack(head)[0])
+    return None if body is None else pickle.loads(body)
+
+
+def worker_main(fd):
+    """``kubeless.py --worker <fd>``: loads the function and runs invocations, one thread each."""
+    sock = socket.socket(fileno=fd)
+    lock = threading.Lock()
+    # Signals are the server's business: it drains, then ends this process.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # The function's prints reach the log even when this process is killed later.
+    sys.stdout.reconfigure(line_buffering=True)
+    try:
+        config = Config(os.environ)
+        func = load_function(config)
+    except BaseException:
+        send_frame(sock, lock, ('loadfail', ''.join(traceback.format_exception_only(*sys.exc_info()[:2])).strip()))
+        sys.exit(1)
+    context = Context({
+        'function-name': config.function_name,
+        'timeout': config.timeout,
+        'runtime': config.runtime,
+        'memory-limit': config.memory_limit,
+    })
+    threads = {}
+
+    def run(call_id, event):
+        message = ('done', call_id, 'error', None)
+        try:
+            result = func(event, context)
+            if inspect.isawaitable(result):
+                result = asyncio.run(_await(result))
+            try:
+                message = ('done', call_id, 'ok', render_result(result))
+            except Exception as exc:  # an unserialisable value or a bad header from respond()
+                error('function result could not be sent: %r' % (exc,))
+        except FunctionTimeout:
+            message = ('done', call_id, 'stopped', None)
+        except BaseException as exc:  # noqa: B902 - the function's failure, reported as 500
+            error('function failed: ' + ''.join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip())
+        finally:
+            threads.pop(call_id, None)
+        try:
+            send_frame(sock, lock, message)
+        except OSError:
+            pass  # the server is gone; this process ends with it
+
+    send_frame(sock, lock, ('ready',))
+    while True:
+        message = recv_frame(sock)
+        if message is None:
+            os._exit(0)  # the server is gone: so is this worker, threads and all
+        if message[0] == 'call':
+            thread = threading.Thread(target=run, args=(message[1], message[2]), name='function', daemon=True)
+            threads[message[1]] = thread
+            thread.start()
+        elif message[0] == 'cancel':
+            thread = threads.get(message[1])
+            if thread is not None:
+                raise_in_thread(thread, FunctionTimeout)
+
+
+def error(message):
+    sys.stderr.write('%s %s\n' % (iso_now(), message))
+    sys.stderr.flush()
+
+
+class WorkerStartError(Exception):
+    """The worker could not load the function."""
+
+
+class Worker(object):
+    """The server's side of one worker process: calls in flight and their answers."""
+
+    def __init__(self, on_gone):
+        parent, child = socket.socketpair()
+        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--worker', str(child.fileno())],
+                                        pass_fds=[child.fileno()], stdin=subprocess.DEVNULL)
+        child.close()
+        self.sock = parent
+        self.lock = threading.Lock()
+        self.calls = {}  # id -> [threading.Event, outcome, result]
+        self.retired = False
+        self._on_gone = on_gone
+        self._state = threading.Lock()
+        message = recv_frame(self.sock)
+        if message is None or message[0] != 'ready':
+            self.kill()
+            raise WorkerStartError(message[1] if message is not None and message[0] == 'loadfail' else
+                                   'the function worker exited before loading the function')
+        threading.Thread(target=self._read, name='worker-reader', daemon=True).start()
+
+    def _read(self):
+        while True:
+            try:
+                message = recv_frame(self.sock)
+            except OSError:
+                message = None
+            if message is None:
+                break
+            with self._state:
+                call = self.calls.get(message[1])
+            if call is not None:
+                call[1], call[2] = message[2], message[3]
+                call[0].set()
+        # Gone: a crash (os._exit, a signal) or killed. Calls still waiting fail.
+        with self._state:
+            waiting = list(self.calls.values())
+        for call in waiting:
+            if not call[0].is_set():
+                call[1] = 'crash'
+                call[0].set()
+        self._on_gone(self)
+
+    def start(self, call_id, event):
+        call = [threading.Event(), None, None]
+        with self._state:
+            self.calls[call_id] = call
+        send_frame(self.sock, self.lock, ('call', call_id, event))
+        return call
+
+    def finish(self, call_id):
+        """The call was answered to its client; a retired worker dies with its last one."""
+        with self._state:
+            self.calls.pop(call_id, None)
+            last = self.retired and not self.calls
+        if last:
+            self.kill()
+
+    def cancel(self, call_id):
+        try:
+            send_frame(self.sock, self.lock, ('cancel', call_id))
+        except OSError:
+            pass
+
+    def retire(self):
+        with self._state:
+            self.retired = True
+            last = not self.calls
+        if last:
+            self.kill()
+
+    def kill(self):
+        try:
+            self.process.kill()
+        except OSError:
+            pass
+        self.process.wait()
+        self.sock.close()
+
+
+class Runtime(object):
+    """State shared by all request threads: the worker, metrics, in-flight accounting, drain."""
+
+    def __init__(self, config):
         self.config = config
-        self.func = func
         self.metrics = Metrics()
-        self.context = Context({
-            'function-name': config.function_name,
-            'timeout': config.timeout,
-            'runtime': config.runtime,
-            'memory-limit': config.memory_limit,
-        })
         self.draining = False
         self._in_flight = 0
         self._idle = threading.Condition()
         self._log_lock = threading.Lock()
+        self._worker_lock = threading.Condition()
+        self._worker = None
+        self._replacing = False
+        self._ids = 0
+        self._workers = set()
+
+    def _new_worker(self):
+        worker = Worker(self._gone)
+        with self._worker_lock:
+            self._workers.add(worker)
+        return worker
+
+    def start(self):
+        """Starts the first worker; raises WorkerStartError when the function cannot be loaded."""
+        self._worker = self._new_worker()
+
+    def stop_workers(self):
+        """Kills every worker (at exit: a worker stuck in C code would not notice the server left)."""
+        with self._worker_lock:
+            workers = list(self._workers)
+        for worker in workers:
+            worker.kill()
+
+    def _gone(self, worker):
+        with self._worker_lock:
+            self._workers.discard(worker)
+        if not worker.retired and not self.draining:
+            try:
+                code = worker.process.wait(1)
+            except subprocess.TimeoutExpired:
+                code = None
+            self.error('the function worker exited (exit code %s): starting a new one' % code)
+            self._replace(worker)
+
+    def _replace(self, old):
+        """Retires ``old`` and starts a new worker in the background; calls wait for it."""
+        with self._worker_lock:
+            if self._worker is not old or self._replacing:
+                return
+            self._replacing = True
+            self._worker = None
+        old.retire()
+
+        def spawn():
+            began = time.perf_counter()
+            while True:
+                try:
+                    worker = self._new_worker()
+                    break
+                except (WorkerStartError, OSError) as exc:
+                    self.error('could not start a function worker, retrying in 1s: %s' % (exc,))
+                    time.sleep(1)
+            with self._worker_lock:
+                self._worker = worker
+                self._replacing = False
+                self._worker_lock.notify_all()
+            self.error('function worker replaced in %dms' % ((time.perf_counter() - began) * 1000))
+
+        threading.Thread(target=spawn, name='worker-spawn', daemon=True).start()
+
+    def call(self, event):
+        """Runs the function in the worker; ('ok', rendered), ('error', None), ('timeout', None) or
+        ('crash', None)."""
+        deadline = time.monotonic() + self.config.timeout
+        with self._worker_lock:
+            self._ids += 1
+            call_id = self._ids
+            while self._worker is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return 'timeout', None
+                self._worker_lock.wait(left)
+            worker = self._worker
+        try:
+            call = worker.start(call_id, event)
+        except OSError:
+            worker.finish(call_id)
+            return 'crash', None
+        if call[0].wait(max(0.0, deadline - time.monotonic())):
+            worker.finish(call_id)
+            return call[1], call[2]
+        worker.cancel(call_id)
+        timer = threading.Timer(STUCK_GRACE_S, self._stuck, args=(worker, call_id, call))
+        timer.daemon = True
+        timer.start()
+        return 'timeout', None
+
+    def _stuck(self, worker, call_id, call):
+        """STUCK_GRACE_S after a cancel: a function still running holds a thread (and maybe the GIL)
+        of its worker for good, so the worker is replaced."""
+        if not call[0].is_set():
+            self.error('a timed-out function did not stop within %ss of its timeout: replacing its worker' % format_number(STUCK_GRACE_S))
+            self._replace(worker)
+        worker.finish(call_id)
 
     def enter(self):
         with self._idle:
@@ -386,35 +741,7 @@ class Runtime(object):
             sys.stdout.flush()
 
     def error(self, message):
-        sys.stderr.write('%s %s\n' % (iso_now(), message))
-        sys.stderr.flush()
-
-    def call(self, event):
-        """Runs the function in its own thread; returns ('ok', value), ('error', exc) or ('timeout', None)."""
-        box = {}
-        done = threading.Event()
-
-        def run():
-            try:
-                result = self.func(event, self.context)
-                if inspect.isawaitable(result):
-                    result = asyncio.run(_await(result))
-                box['value'] = result
-            except FunctionTimeout:
-                pass
-            except BaseException as exc:  # noqa: B902 - the function's failure, reported as 500
-                box['error'] = exc
-            finally:
-                done.set()
-
-        thread = threading.Thread(target=run, name='function', daemon=True)
-        thread.start()
-        if not done.wait(self.config.timeout):
-            raise_in_thread(thread, FunctionTimeout)
-            return 'timeout', None
-        if 'error' in box:
-            return 'error', box['error']
-        return 'ok', box.get('value')
+        error(message)
 
 
 async def _await(awaitable):
@@ -455,7 +782,11 @@ class Handler(BaseHTTPRequestHandler):
         method = self.command
         path = self.path.partition('?')[0]
         status = 500
-        if method == 'GET' and path == '/healthz':
+        if sum(len(k) + len(v) + 4 for k, v in self.headers.items()) > runtime.config.max_header_bytes:
+            # http.server bounds each line and the count, not the whole head (Node answers 431 too).
+            self.close_connection = True
+            status = self._send(431, TEXT, b'Request Header Fields Too Large', close=True)
+        elif method == 'GET' and path == '/healthz':
             status = self._send(200, TEXT, b'OK')
         elif method == 'GET' and path == '/metrics':
             status = self._send(200, METRICS_TYPE, runtime.metrics.render().encode('utf-8'))
@@ -558,18 +889,16 @@ class Handler(BaseHTTPRequestHandler):
         elapsed = time.perf_counter() - started
         if outcome == 'timeout':
             runtime.metrics.record(method, elapsed, True)
-            runtime.error('function timed out after %ss: %s %s' % (format_number(runtime.config.timeout), method, self.path))
+            # The path only: a query string may carry secrets.
+            runtime.error('function timed out after %ss: %s %s' % (format_number(runtime.config.timeout), method, self.path.partition('?')[0]))
             return self._send(408, TEXT, b'Timeout while processing the function')
-        if outcome == 'error':
+        if outcome != 'ok':
+            # 'error': the worker wrote the traceback; 'crash': the worker process died meanwhile.
             runtime.metrics.record(method, elapsed, True)
-            runtime.error('function failed: ' + ''.join(traceback.format_exception(type(value), value, value.__traceback__)).rstrip())
+            if outcome == 'crash':
+                runtime.error('function worker exited during the call: %s %s' % (method, self.path.partition('?')[0]))
             return self._send(500, TEXT, b'Internal Server Error')
-        try:
-            status, headers, content_type, payload = render_result(value)
-        except Exception as exc:  # an unserialisable value or a bad header from respond()
-            runtime.metrics.record(method, elapsed, True)
-            runtime.error('function result could not be sent: %r' % (exc,))
-            return self._send(500, TEXT, b'Internal Server Error')
+        status, headers, content_type, payload = value
         runtime.metrics.record(method, elapsed, False)
         return self._send(status, content_type, payload, headers)
 
@@ -675,13 +1004,26 @@ def watch_tls(config, context, runtime):
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == '--worker':
+        worker_main(int(sys.argv[2]))
+        return
     try:
         config = Config(os.environ)
-        func = load_function(config)
     except Exception:
         sys.stderr.write('kubeless runtime failed to start: %s\n' % ''.join(traceback.format_exception_only(*sys.exc_info()[:2])).strip())
         sys.exit(1)
-    runtime = Runtime(config, func)
+    for warning in config.warnings:
+        error('warning: ' + warning)
+    # http.server reads at most 100 header lines of 64 KiB each (more answers 431): binary-mode
+    # CloudEvents carry a Kafka key and headers in ce-* headers.
+    http.client._MAXHEADERS = config.max_headers
+    http.client._MAXLINE = max(http.client._MAXLINE, config.max_header_bytes)
+    runtime = Runtime(config)
+    try:
+        runtime.start()
+    except (WorkerStartError, OSError) as exc:
+        sys.stderr.write('kubeless runtime failed to start: %s\n' % (exc,))
+        sys.exit(1)
     Handler.runtime = runtime
     if ':' in config.host:
         Server.address_family = socket.AF_INET6
@@ -720,6 +1062,7 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
     server.serve_forever()
     drained.wait()
+    runtime.stop_workers()
     sys.stdout.flush()
     sys.stderr.flush()
     # Threads of idle keep-alive connections or of runaway functions must not hold the exit.

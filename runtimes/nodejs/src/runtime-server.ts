@@ -38,12 +38,13 @@ const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 /**
  * Loads the function and listens; rejects when the function cannot be loaded or the port bound.
- * With a `board`, running invocations are published for the runaway guard (watchdog.ts).
+ * With a `board`, running invocations are published for the runaway guard (watchdog.ts); with a
+ * `metricsStore` the metrics are kept there (they outlive this worker).
  */
-export async function startRuntimeServer(config: RuntimeConfig, io: RuntimeIo, board?: InvocationBoard): Promise<RuntimeServer> {
+export async function startRuntimeServer(config: RuntimeConfig, io: RuntimeIo, board?: InvocationBoard, metricsStore?: SharedArrayBuffer): Promise<RuntimeServer> {
   const handler = await loadFunction(config.installDir, config.moduleName, config.functionName);
   const accessLog = new AccessLog(io.stdout);
-  const metrics = new FunctionMetrics();
+  const metrics = new FunctionMetrics(metricsStore);
   const timeoutMs = Math.round(config.timeoutSeconds * 1000);
   const runtime = new FunctionRuntime({
     handler,

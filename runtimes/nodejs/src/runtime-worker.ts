@@ -15,6 +15,8 @@ import { HEARTBEAT_MS, InvocationBoard } from './watchdog.js';
 export interface WorkerData {
   config: RuntimeConfig;
   board: SharedArrayBuffer;
+  /** `createMetricsStore()`: the metrics, shared by every worker of the process. */
+  metrics: SharedArrayBuffer;
 }
 
 export type WorkerMessage = { type: 'listening'; url: string } | { type: 'failed'; message: string } | { type: 'drained'; idle: boolean };
@@ -55,7 +57,7 @@ process.on('uncaughtException', (err) => {
 });
 
 board.beat();
-startRuntimeServer(data.config, io, board).then(
+startRuntimeServer(data.config, io, board, data.metrics).then(
   (server) => {
     started = server;
     setInterval(() => {

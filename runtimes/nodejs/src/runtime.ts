@@ -331,7 +331,7 @@ export class FunctionRuntime {
     if (this.#timer === undefined) this.#timer = this.#arm(inv.deadline);
     const board = this.#o.board;
     if (board !== undefined) {
-      inv.slot = board.add(socketFd(inv.req.socket), performance.timeOrigin + inv.deadline);
+      inv.slot = board.add(socketFd(inv.req.socket), performance.timeOrigin + inv.deadline, this.#o.metrics.methodSlot(inv.method));
       if (inv.slot !== -1) {
         inv.res.headSlot = inv.slot;
         inv.res.headWatch = board;

@@ -11,8 +11,9 @@ import { writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import type { RuntimeConfig } from './config.js';
+import { createMetricsStore, FunctionMetrics } from './metrics.js';
 import type { WorkerData, WorkerMessage } from './runtime-worker.js';
-import { boardNow, createBoard, HEARTBEAT_MS, readBoard, runaway, TIMEOUT_RESPONSE } from './watchdog.js';
+import { boardNow, createBoard, HEARTBEAT_MS, readBoard, runaway, TIMEOUT_RESPONSE, type RunningInvocation } from './watchdog.js';
 
 export interface SupervisorIo {
   stdout: (data: string | Uint8Array) => void;
@@ -50,6 +51,7 @@ export class Supervisor {
   readonly #config: RuntimeConfig;
   readonly #io: SupervisorIo;
   readonly #timeoutMs: number;
+  readonly #metrics = createMetricsStore();
   #current: Running | undefined;
   #timer: NodeJS.Timeout | undefined;
   #draining = false;
@@ -101,7 +103,7 @@ export class Supervisor {
 
   /** A new worker; resolves with its URL once it serves, rejects with `WorkerStartError`. */
   #spawn(): Promise<string> {
-    const data: WorkerData = { config: this.#config, board: createBoard() };
+    const data: WorkerData = { config: this.#config, board: createBoard(), metrics: this.#metrics };
     const worker = new Worker(new URL('./runtime-worker.js', import.meta.url), { workerData: data, stdout: true, stderr: true });
     // Copied as they come: the main thread's stdout and stderr writes are synchronous (files, pipes).
     worker.stdout.on('data', (chunk: Buffer) => {
@@ -161,7 +163,7 @@ export class Supervisor {
     this.#log(
       `the function blocked the event loop past its timeout (${this.#config.timeoutSeconds}s): answered 408 to ${answered} of ${board.running.length} running invocation(s), replacing the runtime worker`,
     );
-    void this.#replace(current);
+    void this.#replace(current, board.running, now);
   }
 
   /**
@@ -169,11 +171,16 @@ export class Supervisor {
    * is fatal. Ending first frees the core the runaway code spins on for the new worker's start;
    * connections made meanwhile (about 150 ms) are refused, a retriable error for a trigger.
    */
-  async #replace(old: Running | undefined): Promise<void> {
+  async #replace(old: Running | undefined, cut: RunningInvocation[] = [], at = 0): Promise<void> {
     this.#restarting = true;
     const began = performance.now();
     try {
       if (old !== undefined) await this.#stop(old);
+      // Counted once the worker is stopped: the store has one writer at a time.
+      if (cut.length > 0) {
+        const metrics = new FunctionMetrics(this.#metrics);
+        for (const inv of cut) metrics.recordSlot(inv.method, (at - inv.deadline + this.#timeoutMs) / 1000, true);
+      }
       this.#current = undefined;
       if (this.#draining) return;
       await this.#spawn();

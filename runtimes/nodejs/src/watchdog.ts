@@ -6,8 +6,9 @@
  * worker thread (runtime-worker.ts) and the main thread supervises it (supervisor.ts). They share
  * one `SharedArrayBuffer`, the board:
  * - a heartbeat the worker's event loop writes every `HEARTBEAT_MS`;
- * - one slot per running invocation: its socket's file descriptor, its deadline, and whether the
- *   response head went out.
+ * - one slot per running invocation: its socket's file descriptor, its deadline, its method (as a
+ *   metrics slot, so the supervisor counts the timeouts it answers) and whether the response head
+ *   went out.
  * When the heartbeat is stale and every running invocation is past its deadline (`runaway`), the
  * main thread writes the 408 itself on those sockets (threads share file descriptors), terminates the
  * worker (V8 stops any JavaScript, loops included) and starts a new one. The request path pays for a
@@ -26,10 +27,11 @@ export const BOARD_SLOTS = 4096;
 
 const HEARTBEAT = 0;
 const HEADER = 1;
-const FIELDS = 3;
+const FIELDS = 4;
 const FD = 0;
 const DEADLINE = 1;
 const STATE = 2;
+const METHOD = 3;
 const FREE = 0;
 const RUNNING = 1;
 const HEAD_SENT = 2;
@@ -66,12 +68,13 @@ export class InvocationBoard {
   }
 
   /** Publishes a running invocation; -1 when the board is full (that invocation is not guarded). */
-  add(fd: number, deadline: number): number {
+  add(fd: number, deadline: number, method: number): number {
     const slot = this.#free.pop();
     if (slot === undefined) return -1;
     const at = HEADER + slot * FIELDS;
     this.#f[at + FD] = fd;
     this.#f[at + DEADLINE] = deadline;
+    this.#f[at + METHOD] = method;
     // The state goes last: the main thread reads a slot only once it is RUNNING.
     this.#f[at + STATE] = RUNNING;
     return slot;
@@ -92,6 +95,8 @@ export interface RunningInvocation {
   /** The socket's file descriptor; -1 when unknown (TLS). */
   fd: number;
   deadline: number;
+  /** `FunctionMetrics.methodSlot` of its method. */
+  method: number;
   headSent: boolean;
 }
 
@@ -107,7 +112,7 @@ export function readBoard(buffer: SharedArrayBuffer): BoardSnapshot {
   for (let at = HEADER; at < f.length; at += FIELDS) {
     const state = f[at + STATE];
     if (state === FREE) continue;
-    running.push({ fd: f[at + FD] ?? -1, deadline: f[at + DEADLINE] ?? 0, headSent: state === HEAD_SENT });
+    running.push({ fd: f[at + FD] ?? -1, deadline: f[at + DEADLINE] ?? 0, method: f[at + METHOD] ?? -1, headSent: state === HEAD_SENT });
   }
   return { heartbeat: f[HEARTBEAT] ?? 0, running };
 }

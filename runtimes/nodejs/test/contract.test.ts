@@ -3,7 +3,7 @@
  * 127.0.0.1. The function is test/fixtures/contract.js or contract.py, copied into a temporary
  * install volume.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -68,6 +68,33 @@ function probe(port: number, timeoutMs = 200): Promise<'refused' | 'open' | 'res
       resolve(err.code === 'ECONNREFUSED' ? 'refused' : 'reset');
     });
   });
+}
+
+/** Retries on connection errors (a runtime replacing its worker refuses connections briefly) until `withinMs`. */
+async function firstAnswer(url: string, withinMs: number): Promise<{ status: number; body: string; at: number }> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    try {
+      const res = await request(url, { headersTimeout: Math.max(1, deadline - Date.now()) });
+      return { status: res.statusCode, body: await res.body.text(), at: Date.now() };
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+/** Resolves once `file` holds the same text twice `quietMs` apart; rejects after `withinMs`. */
+async function stopsChanging(file: string, quietMs: number, withinMs: number): Promise<string> {
+  const deadline = Date.now() + withinMs;
+  let last = readFileSync(file, 'utf8');
+  for (;;) {
+    await new Promise((r) => setTimeout(r, quietMs));
+    const now = readFileSync(file, 'utf8');
+    if (now === last) return now;
+    if (Date.now() > deadline) throw new Error(`${file} still changes after ${withinMs}ms`);
+    last = now;
+  }
 }
 
 beforeAll(() => {
@@ -279,7 +306,7 @@ describe.each(LANGUAGES)('%s runtime', (language) => {
 
   it('answers 408 when the function times out, and the next request still succeeds', async () => {
     const started = Date.now();
-    const res = await call('/sleep?ms=4000');
+    const res = await call('/sleep?ms=4000&token=s3cret');
     const took = Date.now() - started;
     expect(res.status).toBe(408);
     expect(took).toBeGreaterThanOrEqual(900);
@@ -287,16 +314,76 @@ describe.each(LANGUAGES)('%s runtime', (language) => {
     const next = await call('/text');
     expect(next.status).toBe(200);
     expect(next.body).toBe('hello world');
+    // The timeout is logged with the path only: a query string may carry secrets.
+    await waitFor(() => rt.stderr().includes('timed out after 1s: GET /sleep'), 2000, 'the timeout on stderr');
+    expect(rt.stderr()).not.toContain('s3cret');
   });
 
-  it('answers 413 to a body over REQ_MB_LIMIT, with or without Content-Length', async () => {
-    const big = Buffer.alloc(1.5 * MIB, 'a');
+  it('answers 413 to a body over REQ_MB_LIMIT (default 3 MiB), with or without Content-Length', async () => {
+    const big = Buffer.alloc(3.5 * MIB, 'a');
     const declared = await call('/echo', { headers: { 'content-type': 'text/plain' }, body: big });
     expect(declared.status).toBe(413);
-    const chunked = await call('/echo', { headers: { 'content-type': 'text/plain' }, body: Readable.from([big.subarray(0, MIB), big.subarray(MIB)]) });
+    const chunked = await call('/echo', { headers: { 'content-type': 'text/plain' }, body: Readable.from([big.subarray(0, 2 * MIB), big.subarray(2 * MIB)]) });
     expect(chunked.status).toBe(413);
-    const justUnder = await echo({ headers: { 'content-type': 'text/plain' }, body: Buffer.alloc(MIB - 16, 'b') });
-    expect(justUnder.data).toHaveLength(MIB - 16);
+    const justUnder = await echo({ headers: { 'content-type': 'text/plain' }, body: Buffer.alloc(3 * MIB - 16, 'b') });
+    expect(justUnder.data).toHaveLength(3 * MIB - 16);
+  });
+
+  it('takes a structured event with 1 MiB of binary data (base64 in JSON) by default', async () => {
+    const data = Buffer.alloc(MIB, 0xfe);
+    const body = JSON.stringify({ specversion: '1.0', id: 'big', source: '/s', type: 't', partitionkeyb64: Buffer.alloc(64 * 1024, 1).toString('base64'), data_base64: data.toString('base64') });
+    expect(body.length).toBeGreaterThan(1.4 * MIB);
+    const e = await echo({ headers: { 'content-type': 'application/cloudevents+json' }, body });
+    expect(e.dataType).toBe('binary');
+    expect(e.data).toBe(data.toString('base64'));
+  });
+
+  it('takes a binary event with a 40 KiB key header and 150 extension headers, answers 431 past 64 KiB', async () => {
+    const headers: Record<string, string> = { 'ce-specversion': '1.0', 'ce-id': 'h', 'ce-source': '/s', 'ce-type': 't', 'ce-partitionkeyb64': Buffer.alloc(30 * 1024, 7).toString('base64') };
+    for (let i = 0; i < 150; i++) headers[`ce-kafkaheader${i}`] = `value-${i}`;
+    const e = await echo({ headers, body: 'x' });
+    expect((e.cloudevent?.partitionkeyb64 as string).length).toBe(40 * 1024);
+    expect(e.cloudevent?.kafkaheader149).toBe('value-149');
+    const tooLarge = await call('/echo', { headers: { 'x-big': 'a'.repeat(80 * 1024) }, body: 'x' });
+    expect(tooLarge.status).toBe(431);
+    expect((await call('/text')).status).toBe(200);
+  });
+
+  it('percent-decodes every ce-* value (CJK, CR/LF, %, ", quoted strings) and refuses values that are not UTF-8', async () => {
+    const ce = { 'ce-specversion': '1.0', 'ce-id': 'id%201', 'ce-source': '/s', 'ce-type': 't' };
+    const e = await echo({
+      headers: {
+        ...ce,
+        'ce-partitionkey': '%E6%B3%A8%E6%96%87%20%E4%B8%AD%E6%96%87',
+        'ce-kafkaheadernote': 'line1%0D%0Aline2%20100%25%20%22quoted%22',
+        'ce-legacy': '"old \\"style\\" value"',
+        'ce-lower': 'caf%c3%a9',
+      },
+      body: 'x',
+    });
+    expect(e['event-id']).toBe('id 1');
+    expect(e.cloudevent).toMatchObject({ id: 'id 1', partitionkey: '注文 中文', kafkaheadernote: 'line1\r\nline2 100% "quoted"', legacy: 'old "style" value', lower: 'café' });
+    for (const bad of ['%FF', '%C0%A0', 'ok%E6%B3']) {
+      const res = await call('/echo', { headers: { ...ce, 'ce-partitionkey': bad }, body: 'x' });
+      expect(res.status, bad).toBe(400);
+      expect(res.body).toContain('ce-partitionkey');
+    }
+  });
+
+  it('gives the raw bytes of a key that is not UTF-8 (partitionkeyb64) through the extension-bytes helper', async () => {
+    const key = Buffer.from([0x00, 0x01, 0xff, 0x0a]);
+    const trace = Buffer.from('trace ✓', 'utf8');
+    const ce = { 'ce-specversion': '1.0', 'ce-id': 'k', 'ce-source': '/s', 'ce-type': 't' };
+    const binary = await call('/extension-bytes', { headers: { ...ce, 'ce-partitionkeyb64': key.toString('base64'), 'ce-kafkaheadertrace': 'trace%20%E2%9C%93' }, body: 'x' });
+    expect(binary.status, binary.body).toBe(200);
+    expect(JSON.parse(binary.body)).toEqual({ partitionkey: key.toString('base64'), kafkaheadertrace: trace.toString('base64'), missing: null });
+    const echoed = await echo({ headers: { ...ce, 'ce-partitionkeyb64': key.toString('base64') }, body: 'x' });
+    expect(echoed.cloudevent?.partitionkeyb64).toBe(key.toString('base64'));
+    const structured = await call('/extension-bytes', {
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: JSON.stringify({ specversion: '1.0', id: 'k', source: '/s', type: 't', partitionkeyb64: key.toString('base64'), kafkaheadertraceb64: trace.toString('base64') }),
+    });
+    expect(JSON.parse(structured.body)).toEqual({ partitionkey: key.toString('base64'), kafkaheadertrace: trace.toString('base64'), missing: null });
   });
 
   it('counts calls, failures and durations in /metrics by HTTP method', async () => {
@@ -337,7 +424,16 @@ describe.each(LANGUAGES)('%s runtime', (language) => {
     expect(express.body).toBe('express style');
   });
 
-  it.runIf(language === 'python')('stops a function that spins past its timeout', async () => {
+  it.runIf(language === 'nodejs')('fails only the running invocation (500) when its timer throws, and keeps serving', async () => {
+    const res = await call('/throw-later');
+    expect(res.status).toBe(500);
+    expect((await call('/text')).status).toBe(200);
+    expect(rt.stderr()).toContain('thrown from a timer');
+  });
+
+  it.runIf(language === 'python')('stops a function that spins past its timeout, in the same worker', async () => {
+    // The /sleep test above left a thread asleep in C code: its worker is being replaced.
+    await waitFor(() => !rt.stderr().includes('did not stop') || rt.stderr().includes('worker replaced'), 10_000, 'the worker replacement');
     const res = await call('/spin');
     expect(res.status).toBe(408);
     const spins = async () => Number((await call('/spins')).body);
@@ -385,6 +481,47 @@ describe.each(LANGUAGES)('%s runtime lifecycle', (language) => {
       expect(await rt.exited).toBe(0);
       expect(rt.stdout()).toContain('received SIGTERM');
       await agent.close();
+    } finally {
+      await rt.stop();
+    }
+  });
+
+  it('answers 408 within FUNC_TIMEOUT + 1 s to a function stuck in a loop that swallows the timeout, stops it, counts it, and serves the next call within 5 s', async () => {
+    const rt = await startRuntime(language, { ...baseEnv(language, dir), FUNC_TIMEOUT: '4' });
+    const marker = path.join(dir, 'swallow.marker');
+    rmSync(marker, { force: true });
+    try {
+      const failures = async () => sample((await firstAnswer(`${rt.url}/metrics`, 5000)).body, 'function_failures_total', 'method="GET"');
+      const before = await failures();
+      const started = Date.now();
+      const res = await request(`${rt.url}/swallow`);
+      const answeredAt = Date.now();
+      expect(res.statusCode).toBe(408);
+      expect(await res.body.text()).toBe('Timeout while processing the function');
+      expect(answeredAt - started).toBeGreaterThanOrEqual(3900);
+      expect(answeredAt - started).toBeLessThan(5000);
+      const next = await firstAnswer(`${rt.url}/text`, 5000);
+      expect(next.status).toBe(200);
+      expect(next.at - answeredAt).toBeLessThan(5000);
+      expect(Number(readFileSync(marker, 'utf8'))).toBeGreaterThan(10);
+      // The runaway code no longer runs (nothing burns a core in the background).
+      await stopsChanging(marker, 400, 3000);
+      expect(await failures()).toBeGreaterThanOrEqual(before + 1);
+      expect((await firstAnswer(`${rt.url}/healthz`, 1000)).status).toBe(200);
+    } finally {
+      await rt.stop();
+      rmSync(marker, { force: true });
+    }
+  });
+
+  it('takes FUNC_TIMEOUT=0 as the default timeout (180 s) with a warning instead of refusing to start', async () => {
+    const rt = await startRuntime(language, { ...baseEnv(language, dir), FUNC_TIMEOUT: '0' });
+    try {
+      const res = await request(`${rt.url}/echo`, { method: 'POST', body: 'x' });
+      expect(res.statusCode).toBe(200);
+      expect(((await res.body.json()) as Echo).context.timeout).toBe(180);
+      expect(rt.stderr()).toContain('FUNC_TIMEOUT=0');
+      expect(rt.stdout()).toContain('timeout 180s');
     } finally {
       await rt.stop();
     }
