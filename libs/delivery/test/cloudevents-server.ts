@@ -18,10 +18,14 @@ export interface CloudEventsServer {
   close: () => Promise<void>;
 }
 
+/** Python's http.server refuses requests with more header lines than this (431); Node has no such bound. */
+export const PYTHON_MAX_HEADERS = 100;
+
 /**
- * A real HTTP server on 127.0.0.1, port 0, with Node's default limits (16 KiB of headers), that
- * runs the cloudevents SDK's `HTTP.toEvent` on every request, as a function written against the
- * SDK would, and answers `status(received)` (200 by default).
+ * A real HTTP server on 127.0.0.1, port 0, with the strictest limits of the runtimes' servers
+ * (Node's 16 KiB of headers, Python's 100 header lines: both answer 431), that runs the cloudevents
+ * SDK's `HTTP.toEvent` on every request, as a function written against the SDK would, and answers
+ * `status(received)` (200 by default).
  */
 export async function startCloudEventsServer(status: (r: ReceivedEvent) => number = () => 200, options: http.ServerOptions = {}): Promise<CloudEventsServer> {
   const received: ReceivedEvent[] = [];
@@ -32,6 +36,12 @@ export async function startCloudEventsServer(status: (r: ReceivedEvent) => numbe
       const body = Buffer.concat(chunks);
       const structured = (req.headers['content-type'] ?? '').startsWith('application/cloudevents+json');
       const r: ReceivedEvent = { headers: req.headers, body, mode: structured ? 'structured' : 'binary' };
+      if (req.rawHeaders.length / 2 > PYTHON_MAX_HEADERS) {
+        r.error = new Error(`${String(req.rawHeaders.length / 2)} header lines`);
+        received.push(r);
+        res.writeHead(431).end();
+        return;
+      }
       try {
         // Binary mode: the raw bytes (the SDK passes a Buffer through); structured: the JSON text.
         const ev = HTTP.toEvent({ headers: req.headers, body: structured ? body.toString('utf8') : body });
