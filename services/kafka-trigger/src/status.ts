@@ -172,7 +172,8 @@ export function statusReconciler(o: {
     const skippedMessage = skipped
       .map((x) => `${String(x.count)} record(s) of ${x.topic}[${String(x.partition)}] (last gap: offsets ${String(x.from)}-${String(x.to - 1)}, at ${x.at})`)
       .join('; ');
-    const before = conditions.find((c) => c.type === 'RecordsSkipped');
+    // The message before this pass (setCondition updates the condition in place).
+    const before = conditions.find((c) => c.type === 'RecordsSkipped')?.message;
     setCondition(
       conditions,
       skipped.length > 0
@@ -180,7 +181,7 @@ export function statusReconciler(o: {
         : { type: 'RecordsSkipped', status: 'False', reason: 'NoneSkipped' },
     );
     const after = conditions.find((c) => c.type === 'RecordsSkipped');
-    if (skipped.length > 0 && after && before?.message !== after.message) ctx.record('Warning', 'RecordsSkipped', after.message ?? '');
+    if (skipped.length > 0 && after && before !== after.message) ctx.record('Warning', 'RecordsSkipped', after.message ?? '');
     status.lag = observations.reduce((n, x) => n + x.lag, 0);
     summarise(conditions, READY_DEPS);
     if (stalled) setCondition(conditions, { type: 'Ready', status: 'False', reason: stalled.cause === 'deadLetter' ? 'DeadLetterFailed' : 'Stalled', message: stalledMessage });

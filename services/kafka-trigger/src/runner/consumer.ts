@@ -573,6 +573,8 @@ export class TriggerConsumer {
       return marks;
     };
     const seeks: { partition: number; offset: number; meta: CommitMetadata }[] = [];
+    // The log end is read first: `latest` means what was there at the join, not after the group look-up.
+    if (assigned.some((p) => !((own.get(p)?.offset ?? -1) >= 0))) await Promise.all([watermarks(), this.#inherited(topic)]);
     for (const partition of assigned) {
       // A batch still running across the rejoin keeps its state and position.
       if (this.#parts.get(`${topic}/${String(partition)}`)?.batch) continue;

@@ -196,11 +196,13 @@ export function kafka(): InstanceType<typeof Kafka> {
   return new Kafka({ clientId: 'kafka-trigger-test', brokers: brokers(), logLevel: logLevel.NOTHING });
 }
 
-export async function createTopic(topic: string, partitions: number): Promise<void> {
+/** Creates `topic`; `config` sets topic configs (e.g. `max.message.bytes`). */
+export async function createTopic(topic: string, partitions: number, config: Record<string, string> = {}): Promise<void> {
   const admin = kafka().admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
+    const configEntries = Object.entries(config).map(([name, value]) => ({ name, value }));
+    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries }], waitForLeaders: true });
   } finally {
     await admin.disconnect();
   }
