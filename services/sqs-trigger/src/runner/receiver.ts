@@ -74,6 +74,12 @@ const DELETE: Outcome = { kind: 'delete' };
 const ABORTED: Outcome = { kind: 'aborted' };
 
 const WAIT_SECONDS = 20;
+/**
+ * The long poll while the memory budget is contended (others wait for it, or it is over half
+ * used): an idle queue's poll then gives its reservation back each second instead of holding it
+ * for 20 s while other triggers wait.
+ */
+const CONTENDED_WAIT_SECONDS = 1;
 /** What a message holds beyond its body and attributes (receipt handle, ids, objects), for the byte bounds. */
 const MESSAGE_OVERHEAD_BYTES = 1024;
 /** SQS's largest message (since 2025), when a queue does not say its MaximumMessageSize. */
@@ -102,7 +108,8 @@ const MAX_REMEMBERED = 10_000;
  * Memory: each long poll first reserves room for a full batch of the queue's largest message
  * (MaximumMessageSize) in the trigger's byte bound (`maxBytes`) and in the process's `budget`,
  * then keeps what the messages it got hold until each is done (delete queued, or given back);
- * so what a replica holds stays under its budget, and a receiver over it does not poll. A body is
+ * so what a replica holds stays under its budget, and a receiver over it does not poll. While the
+ * budget is contended, polls wait 1 s instead of 20 s, so idle queues do not sit on it. A body is
  * held once, as the bytes of its event (the SDK's string is dropped when the event is built).
  */
 export class TriggerReceiver {
@@ -293,8 +300,9 @@ export class TriggerReceiver {
       }
       while (slots < spec.batchSize && this.#limiter.tryAcquire(unit)) slots++;
       if (budget) {
-        // Never more than the budget could ever hold, so a poll is not left waiting for the impossible.
-        const fits = Math.max(1, Math.floor(budget.limit / unit));
+        // As many as there is room for now (a poll does not wait for a whole batch's room while
+        // part of it is free), at least one: with no room at all the receiver waits, not polling.
+        const fits = Math.max(1, Math.floor(Math.min(budget.limit, budget.limit - budget.used) / unit));
         if (slots > fits) {
           this.#limiter.releaseMany(slots - fits, (slots - fits) * unit);
           slots = fits;
@@ -316,7 +324,7 @@ export class TriggerReceiver {
           new ReceiveMessageCommand({
             QueueUrl: this.#queueUrl,
             MaxNumberOfMessages: slots,
-            WaitTimeSeconds: WAIT_SECONDS,
+            WaitTimeSeconds: budget && (budget.waiting > 0 || budget.used * 2 > budget.limit) ? CONTENDED_WAIT_SECONDS : WAIT_SECONDS,
             ...(spec.visibilityTimeoutSec === undefined ? {} : { VisibilityTimeout: spec.visibilityTimeoutSec }),
             MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp', 'MessageGroupId'],
             MessageAttributeNames: ['All'],

@@ -1,14 +1,18 @@
 /**
  * Visibility and retries (issue 6): the heartbeat keeps a slow delivery invisible, a failed message
  * returns after the trigger's backoff (not the queue's visibility timeout), dead-lettering happens
- * after exactly retry + 1 receives (the trigger's queue) or maxReceiveCount (the queue's redrive
- * policy), and a graceful stop ends long polls at once and flushes deletes.
+ * after exactly retry + 1 deliveries (the trigger's queue; receives given back unprocessed behind a
+ * failing FIFO head do not count, issue 19) or maxReceiveCount (the queue's redrive policy), and a
+ * graceful stop ends long polls at once, deletes what it delivered and ends within the pod's grace
+ * period.
  */
 import { withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Recorder,
   createQueue,
+  spawnController,
+  waitExit,
   eventually,
   header,
   kubeClient,
@@ -123,6 +127,36 @@ describe('sqs-trigger failures', () => {
     await fn.close();
   }, 60_000);
 
+  it('a failing FIFO head makes its followers wait, and each follower still gets retry + 1 deliveries of its own before its dead letter', async () => {
+    const queueUrl = await createQueue('heads', { FifoQueue: 'true', VisibilityTimeout: '30' });
+    const dlqUrl = await createQueue('heads-dlq', { FifoQueue: 'true' });
+    const fn = new Recorder();
+    // Every message of the group fails: each one in turn is the failing head of the others.
+    fn.behaviour = () => ({ status: 503 });
+    await registerFunction(client, ns.name, 'heads', fn);
+    await client.create(
+      triggersPath(ns.name),
+      sqsTrigger(ns.name, 'heads', { queueUrl, functionName: 'heads', delivery: { retry: 2, backoffPolicy: 'linear', backoffDelay: '1s', backoffMax: '1s', deadLetter: dlqUrl.split('/').pop() } }),
+    );
+    const ids = await sendMessages(queueUrl, Array.from({ length: 4 }, (_, i) => ({ body: `m${String(i)}`, groupId: 'g' })));
+    const dead = await readQueue(dlqUrl, 4, 60_000);
+    // In order, each after exactly 3 deliveries of its own (counted at the function, per message id).
+    expect(dead.map((m) => m.Body)).toEqual(['m0', 'm1', 'm2', 'm3']);
+    expect(ids.map((id) => fn.byId.get(id)?.length ?? 0)).toEqual([3, 3, 3, 3]);
+    expect(dead.map((m) => attr(m, 'kubeless-attempts'))).toEqual(['3', '3', '3', '3']);
+    // The followers waited: every delivery of a message came before the first of the next one.
+    for (let i = 1; i < ids.length; i++) {
+      const before = fn.byId.get(ids[i - 1] ?? '') ?? [];
+      const after = fn.byId.get(ids[i] ?? '') ?? [];
+      expect(Math.max(...before.map((r) => r.at))).toBeLessThanOrEqual(Math.min(...after.map((r) => r.at)));
+    }
+    await eventually('source queue empty', async () => {
+      const c = await queueCounts(queueUrl);
+      return c.visible === 0 && c.inFlight === 0 ? true : undefined;
+    }, 10_000);
+    await fn.close();
+  }, 90_000);
+
   it("leaves a poison message to the queue's redrive policy (maxReceiveCount) when the trigger names no dead letter", async () => {
     const redriveUrl = await createQueue('redrive-dlq');
     const arn = (await sqs().send(new GetQueueAttributesCommand({ QueueUrl: redriveUrl, AttributeNames: ['QueueArn'] }))).Attributes?.QueueArn ?? '';
@@ -232,6 +266,46 @@ describe('sqs-trigger failures', () => {
       expect(duplicates).toBe(0);
     } finally {
       await first.stop();
+      await fn.close();
+      await own.cleanup();
+    }
+  }, 90_000);
+
+  it('a SIGTERMed controller process deletes what it delivered during the drain and exits well within the 30 s grace period', async () => {
+    const own = await withNamespace('sqs-grace');
+    const queueUrl = await createQueue('grace', { VisibilityTimeout: '30' });
+    const fn = new Recorder();
+    // One delivery outlasts any drain; five finish 3 s into it.
+    fn.behaviour = (r) => ({ status: 200, delayMs: r.body.toString() === 'hang' ? 60_000 : 3000 });
+    await registerFunction(client, own.name, 'grace', fn);
+    await client.create(triggersPath(own.name), sqsTrigger(own.name, 'grace', { queueUrl, functionName: 'grace', delivery: { maxInFlight: 20, timeout: '120s' } }));
+    // The chart's settings: DRAIN_TIMEOUT is not set.
+    const child = spawnController(own.name, 'grace-0');
+    try {
+      const [hang] = await sendMessages(queueUrl, [{ body: 'hang' }]);
+      await eventually('hang in delivery', () => Promise.resolve(fn.byId.has(hang ?? '') ? true : undefined), 30_000);
+      const slow = await sendMessages(queueUrl, Array.from({ length: 5 }, (_, i) => ({ body: `slow-${String(i)}` })));
+      await eventually('6 in delivery', () => Promise.resolve(fn.inFlight >= 6 ? true : undefined), 20_000);
+      const t0 = Date.now();
+      child.kill('SIGTERM');
+      // While the process still drains (the hang holds it), what finished is deleted already.
+      await eventually('slow ones deleted during the drain', async () => {
+        const c = await queueCounts(queueUrl);
+        return c.visible + c.inFlight === 1 ? true : undefined;
+      }, 10_000);
+      expect(child.exitCode).toBeNull();
+      await waitExit(child);
+      const exitMs = Date.now() - t0;
+      console.info(`sqs grace: exited ${String(exitMs)} ms after SIGTERM`);
+      // Drain 20 s, then the last deletes, the status controllers and the Lease, all inside 30 s.
+      expect(exitMs).toBeLessThan(25_000);
+      expect(child.exitCode).toBe(0);
+      for (const id of slow) expect(fn.byId.get(id), id).toHaveLength(1);
+      const c = await queueCounts(queueUrl);
+      expect(c.visible + c.inFlight).toBe(1);
+    } finally {
+      child.kill('SIGKILL');
+      await waitExit(child);
       await fn.close();
       await own.cleanup();
     }

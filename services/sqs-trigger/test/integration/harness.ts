@@ -19,7 +19,7 @@ import { parseIdentityGrants } from '@kubeless/api';
 import { KubeClient, Manager } from '@kubeless/controller';
 import { createLogger, createRegistry, type Registry } from '@kubeless/observability';
 import { STACK_AWS_CREDENTIALS, TEST_ENDPOINT_MANAGER, controllerKubeconfig, spawnController as spawnStackController, stackEnv, stackIdentityGrants, uniqueName } from '@kubeless/stack';
-import { buildSqsTrigger, type SqsTriggerOptions } from '../../src/index.js';
+import { buildSqsTrigger, type SqsTriggerOptions, type SqsTriggerParts } from '../../src/index.js';
 
 export { Recorder, registerFunction, eventually, type Received, type Behaviour } from '../../../kafka-trigger/test/integration/harness.js';
 
@@ -143,6 +143,8 @@ export function testOptions(namespace: string): Omit<SqsTriggerOptions, 'client'
 
 export interface RunningController {
   registry: Registry;
+  /** The process's memory budget, when the options set one. */
+  budget: SqsTriggerParts['budget'];
   stop: () => Promise<void>;
 }
 
@@ -160,6 +162,7 @@ export async function startController(namespace: string, overrides: Partial<SqsT
   parts.startReceivers();
   return {
     registry,
+    budget: parts.budget,
     stop: async () => {
       await parts.stop();
       await manager.stop();
