@@ -10,6 +10,7 @@
  *    count the deleted records.
  */
 import { randomBytes } from 'node:crypto';
+import kafkajs from 'kafkajs';
 import { uniqueName, withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Recorder, createTopic, eventually, kafka, kafkaTrigger, kubeClient, produce, readTopic, registerFunction, startController, triggersPath, type RunningController } from './harness.js';
@@ -77,7 +78,7 @@ describe('kafka-trigger robustness', () => {
     const admin = kafka().admin();
     await admin.connect();
     try {
-      await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: dlq, configEntries: [{ name: 'max.message.bytes', value: '2000000' }] }] });
+      await admin.alterConfigs({ validateOnly: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: dlq, configEntries: [{ name: 'max.message.bytes', value: '2000000' }] }] });
     } finally {
       await admin.disconnect();
     }
