@@ -4,6 +4,8 @@
  * the controller keeps serving other triggers; the approximate depth of the queue is reported and
  * delivery starts once a matching function appears.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { grantSecrets, withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -45,7 +47,7 @@ describe('sqs-trigger status', () => {
   beforeAll(async () => {
     ns = await withNamespace('sqs-status');
     // The controller runs on its ServiceAccount: it reads only the Secrets granted by name.
-    await grantSecrets('sqs-trigger', ns.name, ['half', 'does-not-exist', 'own-endpoint']);
+    await grantSecrets('sqs-trigger', ns.name, ['half', 'does-not-exist', 'own-endpoint', 'fake-endpoint']);
     controller = await startController(ns.name);
   }, 60_000);
 
@@ -141,4 +143,43 @@ describe('sqs-trigger status', () => {
     await waitCondition('nosecret', 'Ready', 'True');
     await fn.close();
   }, 90_000);
+
+  it("never shows the AWS role ARN or account id of an AccessDenied, nor the text of an answer that is not SQS's, in status", async () => {
+    const ROLE = 'arn:aws:sts::123456789012:assumed-role/kubeless-sqs-trigger/i-0abc';
+    let answer: (res: http.ServerResponse) => void = () => undefined;
+    // An endpoint of the trigger's own: first one that refuses the credentials as AWS does, then
+    // an internal page (an SSRF probe) with something secret on it.
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        answer(res);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+    answer = (res) => {
+      res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-query-error': 'AccessDenied;Sender' });
+      res.end(JSON.stringify({ __type: 'com.amazon.coral.service#AccessDeniedException', message: `User: ${ROLE} is not authorized to perform: sqs:getqueueurl on resource: arn:aws:sqs:us-east-1:123456789012:orders` }));
+    };
+    try {
+      await createCredentialsSecret(client, ns.name, 'fake-endpoint');
+      await client.create(triggersPath(ns.name), sqsTrigger(ns.name, 'denied', { queueName: 'orders', region: 'us-east-1', endpoint, functionName: 'target', credentialsSecret: 'fake-endpoint' }));
+      const denied = await waitCondition('denied', 'CredentialsReady', 'False');
+      expect(denied.reason).toBe('AccessDenied');
+      expect(denied.message).toContain('not authorized to perform: sqs:getqueueurl');
+      const everything = async (): Promise<string> => JSON.stringify((await client.get<any>(`${triggersPath(ns.name)}/denied`)).status);
+      expect(await everything()).not.toMatch(/123456789012|assumed-role|arn:aws:s/u);
+      answer = (res) => {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        res.end('<html>internal admin console, token=s3cr3t</html>');
+      };
+      const odd = await waitCondition('denied', 'QueueReachable', 'False');
+      expect(odd.reason).toBe('SqsError');
+      expect(odd.message).toContain('HTTP 200');
+      expect(await everything()).not.toMatch(/<html|s3cr3t|internal admin/u);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  }, 60_000);
 });
