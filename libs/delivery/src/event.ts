@@ -79,18 +79,20 @@ const mustEncode = (c: number): boolean => c <= 0x20 || c >= 0x7f || c === 0x22 
  * Plain printable ASCII without `"` and `%` is returned as is, after one scan.
  */
 export function percentEncode(value: string): string {
-  let i = 0;
-  const n = value.length;
-  while (i < n && !mustEncode(value.charCodeAt(i))) i++;
-  if (i === n) return value;
+  // One regular-expression scan: faster than a charCodeAt loop on the short strings seen here.
+  const first = value.search(MUST_ENCODE);
+  if (first < 0) return value;
   const bytes = Buffer.from(value, 'utf8');
-  let out = value.slice(0, i);
-  for (let j = i; j < bytes.length; j++) {
+  let out = value.slice(0, first);
+  for (let j = first; j < bytes.length; j++) {
     const b = bytes[j] ?? 0;
     out += mustEncode(b) ? (PERCENT[b] ?? '') : String.fromCharCode(b);
   }
   return out;
 }
+
+/** Any UTF-16 code unit that `mustEncode` is true for. */
+const MUST_ENCODE = /[^\x21\x23\x24\x26-\x7e]/u;
 
 /** The suffix of an extension that holds base64 of raw bytes. */
 export const BASE64_SUFFIX = 'b64';
@@ -177,42 +179,80 @@ export function toHttpMessage(e: EventInput, mode: EventMode): HttpMessage {
   if (!fastPathApplies(e, contentType)) return sdkMessage(e, mode, contentType, time);
   if (mode === 'binary') {
     const m = binaryMessage(e, contentType, time);
-    if (headersFit(m.headers)) return m;
+    if (m) return m;
   }
   const headers: Record<string, string> = { 'content-type': STRUCTURED_CONTENT_TYPE };
-  addLegacyHeaders(headers, e, contentType, time);
+  addLegacyHeaders(headers, e, contentType, time, percentEncode(e.id), encodedConstants(e).encTopic);
   return { headers, body: structuredBody(e, contentType, time) };
 }
 
-function binaryMessage(e: EventInput, contentType: string, time: string | undefined): HttpMessage {
-  const headers: Record<string, string> = { 'content-type': contentType, 'ce-id': percentEncode(e.id) };
+/** The per-trigger strings last encoded (the same few, event after event: compared, not scanned). */
+let lastPlain = { source: '', type: '', topic: '', encSource: '', encType: '', encTopic: '' };
+
+/** `percentEncode` of the per-trigger strings, remembered for the last ones seen. */
+function encodedConstants(e: EventInput): typeof lastPlain {
+  const topic = e.legacy.topic ?? '';
+  const last = lastPlain;
+  if (last.source === e.source && last.type === e.type && last.topic === topic) return last;
+  lastPlain = { source: e.source, type: e.type, topic, encSource: percentEncode(e.source), encType: percentEncode(e.type), encTopic: percentEncode(topic) };
+  return lastPlain;
+}
+
+/**
+ * An upper bound of the bytes (`name: value\r\n`) of the headers other than the extensions and
+ * the values counted apart: the names and separators (166) and two times (48), rounded up.
+ */
+const FIXED_HEADER_BYTES = 256;
+/** The headers of a binary message other than the extensions, at most. */
+const FIXED_HEADERS = 12;
+
+/** The binary-mode message, or undefined when its headers would not fit (MAX_BINARY_HEADER_BYTES, MAX_BINARY_HEADERS). */
+function binaryMessage(e: EventInput, contentType: string, time: string | undefined): HttpMessage | undefined {
+  const c = encodedConstants(e);
+  const id = percentEncode(e.id);
+  const headers: Record<string, string> = { 'content-type': contentType, 'ce-id': id };
   if (time !== undefined) headers['ce-time'] = time;
-  headers['ce-type'] = percentEncode(e.type);
-  headers['ce-source'] = percentEncode(e.source);
+  headers['ce-type'] = c.encType;
+  headers['ce-source'] = c.encSource;
   headers['ce-specversion'] = '1.0';
-  if (e.subject !== undefined) headers['ce-subject'] = percentEncode(e.subject);
+  // Everything is ASCII by now: characters are bytes. An upper bound first (no second pass over
+  // the headers for the usual event), the exact count only near the limits.
+  let bytes = FIXED_HEADER_BYTES + 2 * id.length + 2 * contentType.length + c.encType.length + c.encSource.length + c.encTopic.length + e.legacy.namespace.length;
+  let count = FIXED_HEADERS;
+  if (e.subject !== undefined) {
+    const subject = percentEncode(e.subject);
+    headers['ce-subject'] = subject;
+    bytes += subject.length;
+  }
   const ext = e.extensions;
-  if (ext) for (const k in ext) headers[`ce-${k}`] = percentEncode(ext[k] ?? '');
-  addLegacyHeaders(headers, e, contentType, time);
+  if (ext) {
+    for (const k in ext) {
+      const v = percentEncode(ext[k] ?? '');
+      headers[`ce-${k}`] = v;
+      bytes += k.length + v.length + 7;
+      count++;
+    }
+  }
+  addLegacyHeaders(headers, e, contentType, time, id, c.encTopic);
+  if ((bytes > MAX_BINARY_HEADER_BYTES || count > MAX_BINARY_HEADERS) && !headersFit(headers)) return undefined;
   // The payload itself (the SDK path hands valid UTF-8 over as a string: the same bytes).
   return { headers, body: e.data };
 }
 
-/** The original kubeless headers (the same in both modes). */
-function addLegacyHeaders(headers: Record<string, string>, e: EventInput, contentType: string, time: string | undefined): void {
-  headers['event-id'] = percentEncode(e.id);
+/** The original kubeless headers (the same in both modes); `id` and `topic` already percent-encoded. */
+function addLegacyHeaders(headers: Record<string, string>, e: EventInput, contentType: string, time: string | undefined, id: string, topic: string): void {
+  headers['event-id'] = id;
   if (time !== undefined) headers['event-time'] = time;
   headers['event-type'] = contentType;
   headers['event-namespace'] = e.legacy.namespace;
-  if (e.legacy.topic !== undefined) headers['event-topic'] = percentEncode(e.legacy.topic);
+  if (e.legacy.topic !== undefined) headers['event-topic'] = topic;
 }
 
-/** True when binary-mode headers stay under MAX_BINARY_HEADER_BYTES and MAX_BINARY_HEADERS (all ASCII by now). */
+/** True when binary-mode headers (`name: value\r\n`, all ASCII by now) stay within MAX_BINARY_HEADER_BYTES and MAX_BINARY_HEADERS. */
 function headersFit(headers: Record<string, string>): boolean {
   let bytes = 0;
   let count = 0;
   for (const k in headers) {
-    // `name: value\r\n`
     bytes += k.length + (headers[k]?.length ?? 0) + 4;
     count++;
   }
@@ -357,13 +397,13 @@ function sdkMessage(e: EventInput, mode: EventMode, contentType: string, time: s
       headers[name] = name.startsWith('ce-') ? percentEncode(String(v)) : String(v);
     }
     headers['content-type'] = contentType;
-    addLegacyHeaders(headers, e, contentType, time);
+    addLegacyHeaders(headers, e, contentType, time, percentEncode(e.id), percentEncode(e.legacy.topic ?? ''));
     if (headersFit(headers)) return { headers, body: bodyOf(message.body) };
   }
   const message = HTTP.structured(new CloudEvent({ ...attrs, data: structuredData(e.data, contentType) }, true));
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(message.headers)) headers[k.toLowerCase()] = String(v);
-  addLegacyHeaders(headers, e, contentType, time);
+  addLegacyHeaders(headers, e, contentType, time, percentEncode(e.id), percentEncode(e.legacy.topic ?? ''));
   let body = bodyOf(message.body);
   if (time === undefined && typeof body === 'string') body = body.replace(`,"time":"${PLACEHOLDER_TIME}"`, '');
   return { headers, body };

@@ -158,6 +158,25 @@ describe('toHttpMessage equals the cloudevents SDK encoding', () => {
     }
   });
 
+  it('goes structured at exactly the same header size and count as the SDK path', () => {
+    let structured = 0;
+    for (let size = 7700; size <= 8200; size += 3) {
+      for (const value of ['k', 'ü']) {
+        const e = input(enc('{"a":1}'), { extensions: { partitionkey: value.repeat(value === 'k' ? size : Math.floor(size / 6)), kafkaoffset: '7' } });
+        const fast = toHttpMessage(e, 'binary');
+        expectSame(fast, toHttpMessageViaSdk(e, 'binary'));
+        if (fast.headers['content-type']?.startsWith('application/cloudevents+json')) structured++;
+      }
+    }
+    for (let n = 40; n <= 60; n++) {
+      const e = input(enc('x'), { subject: 's', extensions: Object.fromEntries(Array.from({ length: n }, (_, i) => [`h${String(i)}x`, 'v'])) });
+      expectSame(toHttpMessage(e, 'binary'), toHttpMessageViaSdk(e, 'binary'));
+    }
+    // Both sides of the bound were reached.
+    expect(structured).toBeGreaterThan(0);
+    expect(structured).toBeLessThan(334);
+  });
+
   it('leaves an empty id to the SDK, which makes up a UUID as it always did', () => {
     const m = toHttpMessage(input(enc('x'), { id: '' }), 'binary');
     expect(m.headers['ce-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/u);
