@@ -3,9 +3,12 @@
  * message; what it held (delivered but not yet deleted, or in delivery) comes back after the
  * visibility timeout, so duplicates stay within the in-flight window: per kill, maxInFlight in
  * delivery plus at most maxInFlight delivered and waiting for their (background, batched) delete.
- * Bounded in count and time; the counts are printed.
+ * Bounded in count and time; the counts are printed. The replicas run as the chart runs them
+ * (issue 19): leader-elected, on a Lease of this test's namespace, two of them competing for the
+ * queue while one is killed and restarted; afterwards the leader reports the trigger Ready with an
+ * empty queue.
  */
-import { withNamespace } from '@kubeless/stack';
+import { grantLeases, withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Recorder,
@@ -22,6 +25,8 @@ import {
 } from '../../services/sqs-trigger/test/integration/harness.js';
 
 const MAX_IN_FLIGHT = 50;
+/** Leader election as the chart runs it, with short timings (a killed leader's Lease expires in 6 s). */
+const LEADER_ELECTION = { LEADER_ELECT: 'true', LEASE_DURATION: '6s', LEASE_RENEW_DEADLINE: '4s', LEASE_RETRY_PERIOD: '1s' };
 
 describe('sqs-trigger chaos', () => {
   const client = kubeClient();
@@ -29,6 +34,8 @@ describe('sqs-trigger chaos', () => {
 
   beforeAll(async () => {
     ns = await withNamespace('sqs-chaos');
+    // Their Lease lives in this namespace (POD_NAMESPACE), not in the chart's.
+    await grantLeases('sqs-trigger', ns.name);
   });
 
   afterAll(async () => {
@@ -36,7 +43,7 @@ describe('sqs-trigger chaos', () => {
     client.close();
   });
 
-  it('loses nothing when the controller is SIGKILLed twice during 6,000 messages', async () => {
+  it('loses nothing when a leader-elected replica is SIGKILLed twice during 6,000 messages beside another one', async () => {
     const N = 6000;
     const queueUrl = await createQueue('crash');
     const fn = new Recorder();
@@ -47,7 +54,9 @@ describe('sqs-trigger chaos', () => {
       sqsTrigger(ns.name, 'crash', { queueUrl, functionName: 'crash', receivers: 4, visibilityTimeout: '3s', delivery: { maxInFlight: MAX_IN_FLIGHT } }),
     );
     await sendMessages(queueUrl, Array.from({ length: N }, (_, i) => ({ body: String(i) })));
-    let child = spawnController(ns.name, 'crash-0');
+    let child = spawnController(ns.name, 'crash-0', LEADER_ELECTION);
+    // The steady replica: a competing consumer throughout (and the leader once the first one is gone).
+    const steady = spawnController(ns.name, 'steady', LEADER_ELECTION);
     const kills: number[] = [];
     try {
       for (const at of [N * 0.25, N * 0.6]) {
@@ -55,16 +64,22 @@ describe('sqs-trigger chaos', () => {
         child.kill('SIGKILL');
         await waitExit(child);
         kills.push(fn.ids.size);
-        child = spawnController(ns.name, `crash-${String(kills.length)}`);
+        child = spawnController(ns.name, `crash-${String(kills.length)}`, LEADER_ELECTION);
       }
       await eventually(`${String(N)} delivered`, () => Promise.resolve(fn.ids.size >= N ? true : undefined), 90_000);
       await eventually('queue empty', async () => {
         const c = await queueCounts(queueUrl);
         return c.visible === 0 && c.inFlight === 0 ? true : undefined;
       }, 20_000);
+      // Whichever replica leads writes status: Ready, with the queue's depth at 0.
+      await eventually('Ready with an empty queue', async () => {
+        const t = await client.get<{ status?: { approximateQueueDepth?: number; conditions?: { type: string; status: string }[] } }>(`${triggersPath(ns.name)}/crash`);
+        return t.status?.approximateQueueDepth === 0 && t.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+      }, 30_000);
     } finally {
       child.kill('SIGTERM');
-      await waitExit(child);
+      steady.kill('SIGTERM');
+      await Promise.all([waitExit(child), waitExit(steady)]);
       await fn.close();
     }
     const duplicates = fn.received.length - fn.ids.size;
