@@ -1,5 +1,5 @@
-// Runtime benchmark (SPEC.md §10: the Node.js runtime at >= 80% of a bare node:http server's
-// request rate for a hello handler). Each server runs in its own process under the same load from
+// Runtime benchmark (SPEC.md §10: the Node.js runtime at >= 90% of a bare node:http server's
+// request rate for a hello handler: the `get` shape). Each server runs in its own process under the same load from
 // autocannon in this process: same connections, pipelining 1, same request, a warm-up, then fixed
 // measured windows, taken in turns over several rounds. Two request shapes, each measured on its
 // own: `get` (GET /, no body: the plain hello request) and `json` (POST / with a 17-byte JSON
@@ -11,12 +11,14 @@
 // The servers' stdout (one access log line per request for the runtimes) goes to a file, so each
 // pays for its own log writes. Server CPU is the server process' user+system time over the
 // measured window: near 100% means the server, not the load generator, was the limit.
-// Exits 1 when the Node.js runtime is under 80% of the bare server for any shape.
+// Exits 1 when the Node.js runtime is under 90% of the bare server for the `get` shape; the `json`
+// shape (the runtime parses the body, the bare server does not) is printed for information. The
+// machine's load average is printed before and after: on a shared machine it moves every figure.
 import autocannon from 'autocannon';
 import console from 'node:console';
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -28,7 +30,10 @@ const durationS = Number(process.env.BENCH_DURATION ?? '10');
 const warmupS = Number(process.env.BENCH_WARMUP ?? '3');
 const connections = Number(process.env.BENCH_CONNECTIONS ?? '50');
 const roundCount = Number(process.env.BENCH_ROUNDS ?? '3');
-const TARGET = 0.8;
+/** Gate per shape; shapes without one are information. */
+const TARGETS = { get: 0.9 };
+const machineLoad = () => loadavg().map((l) => l.toFixed(2)).join(', ');
+console.log(`machine load average (1, 5, 15 min) before: ${machineLoad()}`);
 const payload = JSON.stringify({ hello: 'world' });
 const SHAPES = {
   get: { request: { method: 'GET' }, text: 'GET / (no body)' },
@@ -155,6 +160,7 @@ try {
   rmSync(install, { recursive: true, force: true });
 }
 
+console.log(`machine load average (1, 5, 15 min) after: ${machineLoad()}`);
 let pass = true;
 for (const [shape, rounds] of results) {
   console.log(`\n${shape}: ${loadText(shape)}, ${roundCount} rounds; hello handler; each server in its own process`);
@@ -179,8 +185,10 @@ for (const [shape, rounds] of results) {
   }
   const ratios = rounds.map((round) => round.get(NODE).rps / round.get(BARE).rps);
   const ratio = median(ratios);
-  pass &&= ratio >= TARGET;
+  const target = TARGETS[shape];
+  if (target !== undefined) pass &&= ratio >= target;
   console.log(`per-round nodejs/bare: ${ratios.map((r) => `${(r * 100).toFixed(1)}%`).join(', ')}`);
-  console.log(`${shape}: nodejs runtime / bare node:http = ${(ratio * 100).toFixed(1)}% (target >= ${TARGET * 100}%): ${ratio >= TARGET ? 'PASS' : 'FAIL'}`);
+  const verdict = target === undefined ? '(information, no target)' : `(target >= ${target * 100}%): ${ratio >= target ? 'PASS' : 'FAIL'}`;
+  console.log(`${shape}: nodejs runtime / bare node:http = ${(ratio * 100).toFixed(1)}% ${verdict}`);
 }
 process.exitCode = pass ? 0 : 1;

@@ -31,9 +31,9 @@ export const STRUCTURED_MEDIA_TYPE = 'application/cloudevents+json';
 function unquote(value: string): string {
   let out = '';
   for (let i = 1; i < value.length - 1; i++) {
-    const c = value[i];
-    if (c === '\\' && i < value.length - 2) out += value[++i];
-    else out += c;
+    // A backslash escapes the next character (never the closing quote itself).
+    if (value.charCodeAt(i) === 0x5c && i < value.length - 2) i++;
+    out += value.charAt(i);
   }
   return out;
 }

@@ -5,10 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { AccessLog } from '../src/access-log.js';
 import { decodeBody, mediaType } from '../src/body.js';
-import { InvalidCloudEventError, parseBinaryCloudEvent, parseStructuredCloudEvent } from '../src/cloudevents.js';
+import { decodeHeaderValue, InvalidCloudEventError, parseBinaryCloudEvent, parseStructuredCloudEvent } from '../src/cloudevents.js';
+import { loadRuntimeConfig } from '../src/config.js';
+import { extensionBytes } from '../src/function-types.js';
 import { safeEntryPath } from '../src/extract-target.js';
-import { FunctionMetrics } from '../src/metrics.js';
+import { createMetricsStore, FunctionMetrics } from '../src/metrics.js';
 import { parseContentType, PrepareError } from '../src/prepare-code.js';
+import { createBoard, InvocationBoard, readBoard, runaway, STALL_MS, type BoardSnapshot } from '../src/watchdog.js';
 
 describe('parseContentType', () => {
   it.each([
@@ -89,7 +92,7 @@ describe('safeEntryPath', () => {
 describe('CloudEvents and bodies', () => {
   it('reads binary-mode attributes and percent-decodes them', () => {
     const ce = parseBinaryCloudEvent({ 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't', 'ce-note': 'a%20b%zz', 'content-type': 'text/plain' });
-    expect(ce).toEqual({ specversion: '1.0', id: '1', source: '/s', type: 't', note: 'a%20b%zz', datacontenttype: 'text/plain' });
+    expect(ce).toEqual({ specversion: '1.0', id: '1', source: '/s', type: 't', note: 'a b%zz', datacontenttype: 'text/plain' });
     expect(parseBinaryCloudEvent({ 'ce-specversion': '1.0', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't', 'ce-note': 'a%20b' })?.note).toBe('a b');
     expect(parseBinaryCloudEvent({ 'content-type': 'text/plain' })).toBeUndefined();
     expect(() => parseBinaryCloudEvent({ 'ce-specversion': '2.0', 'ce-id': '1', 'ce-source': '/s', 'ce-type': 't' })).toThrow(InvalidCloudEventError);
@@ -109,5 +112,117 @@ describe('CloudEvents and bodies', () => {
     expect(decodeBody(Buffer.from('x'), 'text/plain')).toBe('x');
     expect(decodeBody(Buffer.from([1, 2]), 'image/png')).toEqual(Buffer.from([1, 2]));
     expect(decodeBody(Buffer.alloc(0), 'application/json')).toBe('');
+  });
+});
+
+describe('decodeHeaderValue (CloudEvents HTTP binding 3.1.3.2)', () => {
+  it.each([
+    ['plain', 'plain'],
+    ['Euro%20%E2%82%AC%20%F0%9F%98%80', 'Euro € 😀'],
+    ['%E6%B3%A8%E6%96%87', '注文'],
+    ['caf%c3%a9', 'café'],
+    ['100%25%20%22x%22', '100% "x"'],
+    ['a%0D%0Ab', 'a\r\nb'],
+    ['"quoted \\"inner\\" value"', 'quoted "inner" value'],
+    ['"%41"', 'A'],
+    ['50%', '50%'],
+    ['%zz%4', '%zz%4'],
+    // Bytes a sender left unencoded reach Node as Latin-1 characters: read back as their UTF-8.
+    [Buffer.from('中', 'utf8').toString('latin1'), '中'],
+  ])('%j -> %j', (raw, expected) => {
+    expect(decodeHeaderValue('x', raw)).toBe(expected);
+  });
+
+  it.each(['%FF', '%C0%A0', '%E6%B3', '%ED%A0%80'])('refuses %j (not UTF-8 once decoded)', (raw) => {
+    expect(() => decodeHeaderValue('partitionkey', raw)).toThrow(/ce-partitionkey.*UTF-8/);
+  });
+});
+
+describe('extensionBytes', () => {
+  it('prefers <name>b64, falls back to <name> as UTF-8, and is undefined without either', () => {
+    expect(extensionBytes({ partitionkeyb64: 'AAH/Cg==' }, 'partitionkey')).toEqual(Buffer.from([0, 1, 0xff, 0x0a]));
+    expect(extensionBytes({ partitionkey: 'clé', partitionkeyb64: 'AA==' }, 'partitionkey')).toEqual(Buffer.from([0]));
+    expect(extensionBytes({ partitionkey: 'clé' }, 'partitionkey')).toEqual(Buffer.from('clé', 'utf8'));
+    expect(extensionBytes({ kafkapartition: 3 }, 'kafkapartition')).toEqual(Buffer.from('3'));
+    expect(extensionBytes({}, 'partitionkey')).toBeUndefined();
+    expect(extensionBytes(undefined, 'partitionkey')).toBeUndefined();
+  });
+});
+
+describe('loadRuntimeConfig', () => {
+  const required = { FUNC_HANDLER: 'h', MOD_NAME: 'm' };
+
+  it('sizes the limits for the events the triggers send by default', () => {
+    const c = loadRuntimeConfig(required);
+    expect(c.bodyLimitBytes).toBe(3 * 1024 * 1024);
+    expect(c.maxHeaderBytes).toBe(64 * 1024);
+    expect(c.maxHeaderCount).toBe(1000);
+    expect(c.warnings).toEqual([]);
+    const set = loadRuntimeConfig({ ...required, REQ_MB_LIMIT: '1.5', FUNC_MAX_HEADER_KB: '128', FUNC_MAX_HEADERS: '300' });
+    expect([set.bodyLimitBytes, set.maxHeaderBytes, set.maxHeaderCount]).toEqual([1.5 * 1024 * 1024, 128 * 1024, 300]);
+  });
+
+  it('takes FUNC_TIMEOUT=0 as the default with a warning, and refuses a negative one', () => {
+    const c = loadRuntimeConfig({ ...required, FUNC_TIMEOUT: '0' });
+    expect(c.timeoutSeconds).toBe(180);
+    expect(c.warnings.join()).toContain('FUNC_TIMEOUT=0');
+    expect(() => loadRuntimeConfig({ ...required, FUNC_TIMEOUT: '-1' })).toThrow(/FUNC_TIMEOUT/);
+  });
+});
+
+describe('FunctionMetrics over a shared store', () => {
+  it('lets a second instance (a replacement worker) go on counting, and count by method slot', () => {
+    const store = createMetricsStore();
+    const first = new FunctionMetrics(store);
+    first.record('POST', 0.01, false);
+    first.record('GET', 0.02, true);
+    const second = new FunctionMetrics(store);
+    second.record('POST', 0.01, false);
+    second.recordSlot(second.methodSlot('GET'), 4.2, true);
+    const text = new FunctionMetrics(store).render();
+    expect(text).toContain('function_calls_total{method="POST"} 2\n');
+    expect(text).toContain('function_calls_total{method="GET"} 2\n');
+    expect(text).toContain('function_failures_total{method="GET"} 2\n');
+    expect(text).toContain('function_duration_seconds_bucket{le="2.5",method="GET"} 1\n');
+  });
+});
+
+describe('runaway (the watchdog verdict)', () => {
+  const now = 100_000;
+  const timeoutMs = 4000;
+  const inv = (deadline: number) => ({ fd: 9, deadline, method: 0, headSent: false });
+  const board = (heartbeatAge: number, ...deadlines: number[]): BoardSnapshot => ({ heartbeat: now - heartbeatAge, running: deadlines.map(inv) });
+
+  it.each([
+    ['a live loop with an overdue invocation (its own timer answers)', board(STALL_MS - 1, now - 10), false],
+    ['a blocked loop whose only invocation is overdue', board(STALL_MS, now - 10), true],
+    ['a blocked loop with every invocation overdue', board(5000, now - 1000, now - 1), true],
+    ['a blocked loop with one invocation still within its time', board(5000, now - 1000, now + 1), false],
+    ['a blocked loop, nothing running, shorter than the timeout', board(timeoutMs, ...[]), false],
+    ['a blocked loop, nothing running, longer than the timeout', board(timeoutMs + STALL_MS, ...[]), true],
+  ])('%s -> %s', (_name, snapshot, expected) => {
+    expect(runaway(snapshot, now, timeoutMs)).toBe(expected);
+  });
+});
+
+describe('InvocationBoard', () => {
+  it('publishes running invocations and the heartbeat to readBoard, and reuses freed slots', () => {
+    const buffer = createBoard(2);
+    const board = new InvocationBoard(buffer);
+    board.beat(1234);
+    const a = board.add(7, 5000, 1);
+    const b = board.add(8, 6000, 2);
+    expect(board.add(9, 7000, 0)).toBe(-1);
+    board.headSent(b);
+    expect(readBoard(buffer)).toEqual({
+      heartbeat: 1234,
+      running: [
+        { fd: 7, deadline: 5000, method: 1, headSent: false },
+        { fd: 8, deadline: 6000, method: 2, headSent: true },
+      ],
+    });
+    board.remove(a);
+    expect(readBoard(buffer).running.map((r) => r.fd)).toEqual([8]);
+    expect(board.add(10, 8000, 0)).toBe(a);
   });
 });
