@@ -126,7 +126,8 @@ describe('sqs-trigger delivery', () => {
     expect(h['content-type']).toBe('application/json');
     expect(h['ce-sqsattrxtrace']).toBe('abc');
     expect(h['ce-sqsattrcount']).toBe('7');
-    expect(h['ce-sqsattrraw']).toBe(Buffer.from([1, 2, 3]).toString('base64'));
+    // Binary attributes as <name>b64: a name ending in b64 always holds base64.
+    expect(h['ce-sqsattrrawb64']).toBe(Buffer.from([1, 2, 3]).toString('base64'));
     expect(h['ce-sqsreceivecount']).toBe('1');
     expect(h['event-id']).toBe(jsonId);
     expect(h['event-namespace']).toBe('sqstriggers.kubeless.io');
