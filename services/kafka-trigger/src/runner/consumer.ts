@@ -249,6 +249,8 @@ export class TriggerConsumer {
   /** Bytes granted to this consumer while it waited, for its next fetch. */
   #prepaid = 0;
   #budgetPaused = false;
+  /** Room of fetches that landed, until their batches took it over (#eachBatch) or a macrotask passed. */
+  #landed = 0;
   #budgetWait: AbortController | undefined;
   #fetchBound = 0;
 
@@ -462,7 +464,9 @@ export class TriggerConsumer {
     if (!budget) return;
     let bytes = this.#prepaid;
     for (const b of this.#openFetches.values()) bytes += b;
+    bytes += this.#landed;
     this.#prepaid = 0;
+    this.#landed = 0;
     this.#openFetches = new Map();
     budget.release(bytes);
   }
@@ -483,6 +487,9 @@ export class TriggerConsumer {
       this.#openFetches.delete(nodeId);
       budget.release(stale);
     }
+    // A fetch that begins while paused asks for nothing. If the resume reaches it before it builds
+    // its request, the room granted for the resume (held until this consumer's next fetch begins,
+    // after that one's batches ended) covers it.
     if (this.#budgetPaused) return;
     const bound = Math.max(1, this.#fetchBound || this.#o.maxFetchBytesPerPartition);
     if (this.#prepaid > 0) {
@@ -524,16 +531,20 @@ export class TriggerConsumer {
   }
 
   /**
-   * A fetch landed: its room is given back after the batches it brought entered #eachBatch (all
-   * synchronously reachable from here, so a macrotask later), which count their own bytes.
+   * A fetch landed: its room passes to the batches it brought as they enter #eachBatch (all
+   * reachable from here without I/O), and what they did not take is given back a macrotask later.
+   * The room is handed over, never counted twice nor left uncounted in between.
    */
   #onFetchEnd(nodeId: number): void {
     const budget = this.#o.budget;
     const bytes = this.#openFetches.get(nodeId);
     if (!budget || bytes === undefined) return;
     this.#openFetches.delete(nodeId);
+    this.#landed += bytes;
     setImmediate(() => {
-      budget.release(bytes);
+      const rest = Math.min(this.#landed, bytes);
+      this.#landed -= rest;
+      budget.release(rest);
     });
   }
 
@@ -693,7 +704,10 @@ export class TriggerConsumer {
     if (!budget) return this.#processBatch(payload);
     let held = 0;
     for (const m of payload.batch.messages) held += messageBytes(m);
-    budget.reserve(held);
+    // Room its fetch reserved becomes the batch's; only bytes beyond it are added.
+    const taken = Math.min(this.#landed, held);
+    this.#landed -= taken;
+    budget.reserve(held - taken);
     try {
       await this.#processBatch(payload);
     } finally {
