@@ -288,8 +288,10 @@ export class TriggerReceiver {
       // free. Shares add up to at most maxInFlight, so receivers never starve each other.
       // Each slot holds room for the queue's largest message, in the trigger's byte bound and then
       // in the process's budget: a receiver without room does not poll.
-      const share = Math.max(1, Math.min(spec.batchSize, Math.floor(spec.maxInFlight / Math.max(1, spec.receivers))));
       const unit = this.#slotBytes;
+      // Shares of the byte bound too: a receiver never waits for room that only it could free.
+      const byBytes = Math.floor(this.#limiter.maxBytes / unit);
+      const share = Math.max(1, Math.min(spec.batchSize, Math.floor(spec.maxInFlight / Math.max(1, spec.receivers)), Math.floor(byBytes / Math.max(1, spec.receivers))));
       const budget = this.#o.budget;
       let slots = 0;
       try {

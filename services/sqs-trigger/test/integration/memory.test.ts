@@ -82,4 +82,28 @@ describe('sqs-trigger memory budget', () => {
     expect(together).toBeGreaterThanOrEqual(4);
     for (const fn of fns) await fn.close();
   }, 150_000);
+
+  it("bounds one trigger's bytes on its own, below the process budget, with four receivers sharing the bound", async () => {
+    const own = await withNamespace('sqs-trigger-bytes');
+    const TRIGGER_BYTES = 2 * 1024 * KIB;
+    const bounded = await startController(own.name, { maxTriggerBytes: TRIGGER_BYTES });
+    const fn = new Recorder();
+    try {
+      const N = 40;
+      fn.behaviour = () => ({ status: 200, delayMs: 500 });
+      await registerFunction(client, own.name, 'bounded', fn);
+      const queueUrl = await createQueue('bounded', { VisibilityTimeout: '30' });
+      await client.create(triggersPath(own.name), sqsTrigger(own.name, 'bounded', { queueUrl, functionName: 'bounded', receivers: 4, delivery: { maxInFlight: 100, timeout: '20s' } }));
+      const ids = await sendEach(queueUrl, Array.from({ length: N }, (_, j) => `${String(j).padStart(4, '0')}${'y'.repeat(SIZE - 4)}`));
+      await eventually(`${String(N)} delivered`, () => Promise.resolve(fn.ids.size >= N ? true : undefined), 60_000);
+      expect([...fn.ids].sort()).toEqual([...ids].sort());
+      console.info(`sqs trigger bytes: bound ${String(TRIGGER_BYTES)} B, at most ${String(fn.maxInFlight)} deliveries of ${String(SIZE)} B at once`);
+      expect(fn.maxInFlight * SIZE).toBeLessThanOrEqual(TRIGGER_BYTES);
+      expect(fn.maxInFlight).toBeGreaterThanOrEqual(4);
+    } finally {
+      await bounded.stop();
+      await fn.close();
+      await own.cleanup();
+    }
+  }, 120_000);
 });
