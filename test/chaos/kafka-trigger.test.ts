@@ -1,10 +1,12 @@
 /**
  * Reliability of the Kafka trigger (SPEC §10): kill -9 of the controller, a Kafka broker restart
  * and an API server restart mid-stream lose no event, and duplicates stay within the in-flight
- * window. Bounded in count and time; the counts are printed.
+ * window. Bounded in count and time; the counts are printed. The spawned controllers run as the
+ * chart runs them, leader-elected (a Lease of this file's own, in its namespace): the one that
+ * replaces a killed leader takes the Lease over and writes status again.
  */
 import type { ChildProcess } from 'node:child_process';
-import { restartComponent, stackEnv, uniqueName, withNamespace } from '@kubeless/stack';
+import { grantLeases, restartComponent, stackEnv, uniqueName, withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Recorder,
@@ -21,6 +23,8 @@ import {
 } from '../../services/kafka-trigger/test/integration/harness.js';
 
 const MAX_IN_FLIGHT = 50;
+/** Leader election on, on a Lease of this file's own (the namespace is the test's); short timings so a killed leader's Lease expires quickly. */
+const LEADER_ELECTION = { LEADER_ELECT: 'true', LEASE_NAME: 'kafka-trigger-chaos', LEASE_DURATION: '6s', LEASE_RENEW_DEADLINE: '4s', LEASE_RETRY_PERIOD: '1s' };
 const waitExit = (c: ChildProcess): Promise<void> =>
   new Promise((resolve) => {
     if (c.exitCode !== null || c.signalCode !== null) resolve();
@@ -36,6 +40,8 @@ describe('kafka-trigger chaos', () => {
 
   beforeAll(async () => {
     ns = await withNamespace('kafka-chaos');
+    // The spawned controllers' Lease lives in this namespace (their POD_NAMESPACE).
+    await grantLeases('kafka-trigger', ns.name);
   });
 
   afterAll(async () => {
@@ -51,7 +57,7 @@ describe('kafka-trigger chaos', () => {
     await registerFunction(client, ns.name, 'crash', fn);
     await client.create(triggersPath(ns.name), kafkaTrigger(ns.name, 'crash', { topic, functionName: 'crash', initialOffset: 'earliest', delivery: { ordering: 'unordered', maxInFlight: MAX_IN_FLIGHT } }));
     await produce(topic, Array.from({ length: N }, (_, i) => ({ value: String(i) })));
-    let child = spawnController(ns.name, 'crash-0');
+    let child = spawnController(ns.name, 'crash-0', LEADER_ELECTION);
     const kills: number[] = [];
     try {
       for (const at of [N * 0.2, N * 0.45, N * 0.7]) {
@@ -59,9 +65,19 @@ describe('kafka-trigger chaos', () => {
         child.kill('SIGKILL');
         await waitExit(child);
         kills.push(fn.ids.size);
-        child = spawnController(ns.name, `crash-${String(kills.length)}`);
+        child = spawnController(ns.name, `crash-${String(kills.length)}`, LEADER_ELECTION);
       }
       await eventually(`${String(N)} delivered`, () => Promise.resolve(fn.ids.size >= N ? true : undefined), 180_000);
+      // The last replacement holds the Lease now and writes status: everything committed, Ready.
+      await eventually(
+        'the new leader reports lag 0 and Ready',
+        async () => {
+          const t = await client.get<any>(`${triggersPath(ns.name)}/crash`);
+          return t.status?.lag === 0 && t.status?.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True' ? true : undefined;
+        },
+        60_000,
+      );
+      expect((await client.get<{ spec?: { holderIdentity?: string } } & Record<string, unknown>>(`/apis/coordination.k8s.io/v1/namespaces/${ns.name}/leases/${LEADER_ELECTION.LEASE_NAME}`)).spec?.holderIdentity).toBe(`crash-${String(kills.length)}`);
     } finally {
       child.kill('SIGTERM');
       await waitExit(child);
