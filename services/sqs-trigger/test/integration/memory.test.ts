@@ -55,9 +55,12 @@ describe('sqs-trigger memory budget', () => {
       await registerFunction(client, ns.name, name, fn);
       const queueUrl = await createQueue(name, { VisibilityTimeout: '30' });
       queues.push(queueUrl);
-      // Without the budget each trigger would hold up to 40 (4 receivers x 10) at once.
-      await client.create(triggersPath(ns.name), sqsTrigger(ns.name, name, { queueUrl, functionName: name, receivers: 4, batchSize: 10, delivery: { maxInFlight: 100, timeout: '20s' } }));
+      // A backlog first: without the budget each trigger would take up to 40 (4 receivers x 10) at once.
       sent.push(await sendEach(queueUrl, Array.from({ length: N }, (_, j) => `${String(j).padStart(4, '0')}${'x'.repeat(SIZE - 4)}`)));
+    }
+    for (const [i, queueUrl] of queues.entries()) {
+      const name = `big-${String(i)}`;
+      await client.create(triggersPath(ns.name), sqsTrigger(ns.name, name, { queueUrl, functionName: name, receivers: 4, batchSize: 10, delivery: { maxInFlight: 100, timeout: '20s' } }));
     }
     for (const [i, fn] of fns.entries()) {
       await eventually(`${String(N)} delivered to big-${String(i)}`, () => Promise.resolve(fn.ids.size >= N ? true : undefined), 90_000);
@@ -93,8 +96,8 @@ describe('sqs-trigger memory budget', () => {
       fn.behaviour = () => ({ status: 200, delayMs: 500 });
       await registerFunction(client, own.name, 'bounded', fn);
       const queueUrl = await createQueue('bounded', { VisibilityTimeout: '30' });
-      await client.create(triggersPath(own.name), sqsTrigger(own.name, 'bounded', { queueUrl, functionName: 'bounded', receivers: 4, delivery: { maxInFlight: 100, timeout: '20s' } }));
       const ids = await sendEach(queueUrl, Array.from({ length: N }, (_, j) => `${String(j).padStart(4, '0')}${'y'.repeat(SIZE - 4)}`));
+      await client.create(triggersPath(own.name), sqsTrigger(own.name, 'bounded', { queueUrl, functionName: 'bounded', receivers: 4, delivery: { maxInFlight: 100, timeout: '20s' } }));
       await eventually(`${String(N)} delivered`, () => Promise.resolve(fn.ids.size >= N ? true : undefined), 60_000);
       expect([...fn.ids].sort()).toEqual([...ids].sort());
       console.info(`sqs trigger bytes: bound ${String(TRIGGER_BYTES)} B, at most ${String(fn.maxInFlight)} deliveries of ${String(SIZE)} B at once`);
