@@ -117,6 +117,45 @@ describe('DeleteBatcher', () => {
   });
 });
 
+describe('DeleteBatcher at a stop', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('hurry sends what is pending now, and each later delete in the same turn, without waiting for the interval', async () => {
+    const calls: string[][] = [];
+    const b = new DeleteBatcher({ intervalMs: 60_000, logger, send: (e) => (calls.push(e.map((x) => x.ReceiptHandle)), Promise.resolve({ failed: [] })) });
+    void b.add('a');
+    b.hurry();
+    expect(calls).toEqual([['a']]);
+    // Deliveries that finish during the drain: one call for those finishing together.
+    void b.add('b');
+    void b.add('c');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls).toEqual([['a'], ['b', 'c']]);
+    expect(b.outstanding).toBe(0);
+  });
+
+  it('flush gives up waiting after its timeout, saying so', async () => {
+    const b = new DeleteBatcher({ intervalMs: 10, logger, send: () => new Promise(() => undefined) });
+    void b.add('a');
+    const f = b.flush(3000);
+    await vi.advanceTimersByTimeAsync(2999);
+    let result: boolean | undefined;
+    void f.then((r) => (result = r));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(result).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(result).toBe(false);
+    const ok = new DeleteBatcher({ intervalMs: 10, logger, send: () => Promise.resolve({ failed: [] }) });
+    void ok.add('b');
+    expect(await ok.flush(3000)).toBe(true);
+  });
+});
+
 describe('VisibilityHeartbeat', () => {
   beforeEach(() => {
     vi.useFakeTimers();
