@@ -671,7 +671,12 @@ class Runtime(object):
                 try:
                     worker = self._new_worker()
                     break
-                except (WorkerStartError, OSError) as exc:
+                except WorkerStartError as exc:
+                    # The function no longer loads: exit and let the kubelet restart the container.
+                    self.error('kubeless runtime stopped: could not replace the function worker: %s' % (exc,))
+                    self.stop_workers()
+                    os._exit(1)
+                except OSError as exc:
                     self.error('could not start a function worker, retrying in 1s: %s' % (exc,))
                     time.sleep(1)
             with self._worker_lock:
