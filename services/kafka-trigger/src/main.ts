@@ -49,11 +49,13 @@ const config = loadConfig({
   MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
   MAX_BYTES_IN_FLIGHT: env.int(1024, 2 ** 31).default(64 * 1024 * 1024),
   /**
-   * Bytes of messages all consumers of this process may hold at once (fetched batches, deliveries
-   * in flight, retries waiting); the chart sets half the container's memory limit. Over it,
-   * consumers pause fetching and take turns.
+   * Bytes of messages all consumers of this process may hold at once (fetches on the wire, batches
+   * being delivered or waiting for a retry); over it, consumers pause fetching and take turns.
+   * Unset: half of MEMORY_LIMIT_BYTES (the container's memory limit, which the chart passes through
+   * the downward API), else 256 MiB.
    */
-  MEMORY_BUDGET_BYTES: env.int(1024 * 1024, 2 ** 46).default(256 * 1024 * 1024),
+  MEMORY_BUDGET_BYTES: env.int(1024 * 1024, Number.MAX_SAFE_INTEGER).optional(),
+  MEMORY_LIMIT_BYTES: env.int(1, Number.MAX_SAFE_INTEGER).optional(),
   /** Under the pod's terminationGracePeriodSeconds (30 s by default), so commits and the group leave still happen. */
   DRAIN_TIMEOUT: env.duration().prefault('20s'),
   STATUS_INTERVAL: env.duration().prefault('10s'),
@@ -118,7 +120,7 @@ const parts = buildKafkaTrigger({
   rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT,
   partitionsConcurrency: config.KAFKA_PARTITIONS_CONCURRENCY,
   maxFetchBytes: config.KAFKA_MAX_FETCH_BYTES,
-  memoryBudgetBytes: config.MEMORY_BUDGET_BYTES,
+  memoryBudgetBytes: config.MEMORY_BUDGET_BYTES ?? (config.MEMORY_LIMIT_BYTES === undefined ? 256 * 1024 * 1024 : Math.floor(config.MEMORY_LIMIT_BYTES / 2)),
   drainTimeoutMs: config.DRAIN_TIMEOUT,
   statusIntervalMs: config.STATUS_INTERVAL,
 });

@@ -242,6 +242,8 @@ export class TriggerConsumer {
   /** Committed offsets of older groups of this (trigger, function), by topic (once per start). */
   #inheritedLoads = new Map<string, Promise<Map<number, Inherited>>>();
   #groupsLoad: Promise<string[]> | undefined;
+  /** The log end of each topic when this start began: `initialOffset: latest` starts there (what came after is delivered). */
+  #startEnds = new Map<string, Map<number, number>>();
   /** The rebalance timeout: the configured one, or longer so a delivery in flight can finish within its drain. */
   readonly #rebalanceTimeoutMs: number;
   /** Memory budget bookkeeping (see #onFetchStart): bytes reserved per broker fetch on the wire. */
@@ -362,6 +364,14 @@ export class TriggerConsumer {
     this.#admin = o.kafka.admin();
     try {
       await this.#admin.connect();
+      this.#startEnds = new Map();
+      for (const topic of this.spec.topics) {
+        try {
+          this.#startEnds.set(topic, new Map((await this.#admin.fetchTopicOffsets(topic)).map((x) => [x.partition, Number(x.high)])));
+        } catch {
+          // A topic that does not exist yet: its log end is read at the join.
+        }
+      }
       await consumer.connect();
       // Always from the beginning for kafkajs: that is its reset on OFFSET_OUT_OF_RANGE (review F7:
       // latest skipped the whole retained backlog). `initialOffset: latest` is applied at the join
@@ -553,7 +563,8 @@ export class TriggerConsumer {
    * generation, started at the join): its own commit when the group has one; else the commit of
    * an older group of this (trigger, function) (a renamed group: changed `consumerGroup`); else
    * the earliest offset when the group already committed on the topic (a partition added later)
-   * or `initialOffset` is earliest; else the log end (`initialOffset: latest`, a new group). A
+   * or `initialOffset` is earliest; else the log end as this consumer started (`initialOffset:
+   * latest`, a new group or a topic new to it: what was produced after the start is delivered). A
    * start below the log start (retention deleted what the group had not consumed) moves to the log
    * start and is recorded in the metadata (status: RecordsSkipped). Positions it chose are sought
    * and committed at once, inside the generation, so no other member races them.
@@ -584,7 +595,7 @@ export class TriggerConsumer {
       return marks;
     };
     const seeks: { partition: number; offset: number; meta: CommitMetadata }[] = [];
-    // The log end is read first: `latest` means what was there at the join, not after the group look-up.
+    // The log end is read first: `latest` means at the start or the join at the latest, not after the group look-up.
     if (assigned.some((p) => !((own.get(p)?.offset ?? -1) >= 0))) await Promise.all([watermarks(), this.#inherited(topic)]);
     for (const partition of assigned) {
       // A batch still running across the rejoin keeps its state and position.
@@ -599,7 +610,7 @@ export class TriggerConsumer {
           start = { offset: inherited.offset, meta: { ...inherited.meta, owner: this.#owner }, chosen: true };
           this.#log.info({ topic, partition, offset: inherited.offset, previousGroup: inherited.group }, 'partition starts where the previous consumer group left it');
         } else if (!topicCommitted && !this.spec.fromBeginning) {
-          start = { offset: (await watermarks()).get(partition)?.high ?? 0, meta: { attempts: new Map() }, chosen: true };
+          start = { offset: this.#startEnds.get(topic)?.get(partition) ?? (await watermarks()).get(partition)?.high ?? 0, meta: { attempts: new Map() }, chosen: true };
         }
       }
       if (!start) {
