@@ -6,7 +6,7 @@
 import type { Function as KubelessFunction, IdentityGrants } from '@kubeless/api';
 import { Controller, EventRecorder, Informer, SecretVersions, Supervisor, SupervisorSync, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
 import { Deliverer, DeliveryClient, MemoryBudget, deliveryMetrics, functionEndpoints, type TlsFiles } from '@kubeless/delivery';
-import type { Logger, Registry } from '@kubeless/observability';
+import { Gauge, type Logger, type Registry } from '@kubeless/observability';
 import { Connections, type AwsCredentials } from './connections.js';
 import { planTrigger, type ReceiverSpec } from './plan.js';
 import { AttemptLedger } from './runner/attempts.js';
@@ -95,6 +95,27 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
   // Shared by every receiver: one memory budget per process, and attempt counts that outlive a receiver's restart.
   const budget = o.memoryBudgetBytes === undefined ? undefined : new MemoryBudget(o.memoryBudgetBytes);
   const ledger = new AttemptLedger();
+  if (budget && o.registry) {
+    new Gauge({
+      name: 'kubeless_sqs_memory_budget_bytes',
+      help: 'The memory budget of this replica (MEMORY_BUDGET_BYTES), bytes of messages held or reserved for polls now, and the most at once.',
+      labelNames: ['state'] as const,
+      registers: [o.registry],
+      collect() {
+        this.set({ state: 'limit' }, budget.limit);
+        this.set({ state: 'used' }, budget.used);
+        this.set({ state: 'high_water' }, budget.highWater);
+      },
+    });
+    new Gauge({
+      name: 'kubeless_sqs_memory_budget_waiting',
+      help: 'Receivers of this replica waiting for room in the memory budget to poll.',
+      registers: [o.registry],
+      collect() {
+        this.set(budget.waiting);
+      },
+    });
+  }
 
   const create = (spec: ReceiverSpec): Promise<TriggerReceiver> => {
     const deliverers = spec.targets.map(

@@ -83,6 +83,10 @@ describe('sqs-trigger memory budget', () => {
     expect(high).toBeLessThanOrEqual(BUDGET);
     // It was the budget that bounded them (they did run in parallel).
     expect(together).toBeGreaterThanOrEqual(4);
+    // Operators see it too.
+    const metrics = await controller.registry.metrics();
+    expect(metrics).toContain(`kubeless_sqs_memory_budget_bytes{state="limit"} ${String(BUDGET)}`);
+    expect(metrics).toContain(`kubeless_sqs_memory_budget_bytes{state="high_water"} ${String(high)}`);
     for (const fn of fns) await fn.close();
   }, 150_000);
 
