@@ -329,6 +329,14 @@ export class TriggerConsumer {
         if (!assigned[l.labels.topic]?.includes(Number(l.labels.partition))) this.#lag.delete(k);
       }
       this.#assignment = assigned;
+      // kafkajs forgets pauses when it rebuilds its group after a crash: a consumer waiting for room stays paused.
+      if (this.#budgetPaused) {
+        try {
+          consumer.pause(this.spec.topics.map((topic) => ({ topic })));
+        } catch {
+          // Not running: nothing fetches.
+        }
+      }
       const count = Object.values(assigned).reduce((n, ps) => n + ps.length, 0);
       this.#fetchBound = Math.min(o.maxFetchBytes, o.maxFetchBytesPerPartition * Math.max(1, count), o.budget?.limit ?? Number.MAX_SAFE_INTEGER);
       this.state.joined = true;
