@@ -513,6 +513,56 @@ describe.each(LANGUAGES)('%s runtime lifecycle', (language) => {
     }
   });
 
+  it('serves the next call within 5 s after a function ends its process (process.exit, os._exit)', async () => {
+    const rt = await startRuntime(language, { ...baseEnv(language, dir), FUNC_TIMEOUT: '4' });
+    try {
+      const exited = await request(`${rt.url}/exit`).then(
+        async (res) => ({ status: res.statusCode, body: await res.body.text() }),
+        (err: unknown) => ({ status: 0, body: String(err) }),
+      );
+      // Python answers 500; in Node.js the worker thread is gone with the connection.
+      if (language === 'python') expect(exited.status).toBe(500);
+      else expect(exited.status).toBe(0);
+      const next = await firstAnswer(`${rt.url}/text`, 5000);
+      expect(next.status).toBe(200);
+      expect(next.body).toBe('hello world');
+    } finally {
+      await rt.stop();
+    }
+  });
+
+  it.runIf(language === 'nodejs')('answers 408 to a function that spins after an await, and never writes it into a response the function began', async () => {
+    const rt = await startRuntime(language, { ...baseEnv(language, dir), FUNC_TIMEOUT: '1' });
+    try {
+      const started = Date.now();
+      const res = await request(`${rt.url}/await-then-spin`);
+      expect(res.statusCode).toBe(408);
+      await res.body.text();
+      expect(Date.now() - started).toBeLessThan(2000);
+      // The worker is being replaced: wait for the new one.
+      expect((await firstAnswer(`${rt.url}/text`, 5000)).status).toBe(200);
+      // Raw bytes: the function sent its head and 8 of 1000 promised bytes, then looped. The
+      // connection closes; nothing is appended.
+      const raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(rt.port, '127.0.0.1', () => {
+          socket.write('GET /head-then-spin HTTP/1.1\r\nhost: x\r\n\r\n');
+        });
+        let got = '';
+        socket.setEncoding('latin1').on('data', (c: string) => (got += c));
+        socket.on('close', () => {
+          resolve(got);
+        });
+        socket.on('error', reject);
+      });
+      expect(raw).toMatch(/^HTTP\/1\.1 200 /);
+      expect(raw.endsWith('\r\n\r\npartial ')).toBe(true);
+      expect(raw).not.toContain('408');
+      expect((await firstAnswer(`${rt.url}/text`, 5000)).status).toBe(200);
+    } finally {
+      await rt.stop();
+    }
+  });
+
   it('takes FUNC_TIMEOUT=0 as the default timeout (180 s) with a warning instead of refusing to start', async () => {
     const rt = await startRuntime(language, { ...baseEnv(language, dir), FUNC_TIMEOUT: '0' });
     try {
