@@ -7,7 +7,8 @@
  *    stream is delivered exactly once across the switch;
  *  - a partition blocked while retention deletes what it has not consumed resumes at the earliest
  *    retained offset (never the log end), with a RecordsSkipped condition and a Warning Event that
- *    count the deleted records.
+ *    count the deleted records; so does a group whose committed offset was deleted while no
+ *    consumer ran (found at the join).
  */
 import { randomBytes } from 'node:crypto';
 import kafkajs from 'kafkajs';
@@ -207,6 +208,58 @@ describe('kafka-trigger robustness', () => {
     expect(event.message).toContain('5 record(s)');
     // Not a stall: the trigger is flowing again.
     expect((await conditionOf(client, ns.name, 'retained', 'Stalled'))?.status).toBe('False');
+    await fn.close();
+  }, 120_000);
+
+  it('resumes a group whose committed offset retention deleted at the log start when it joins, and reports how many', async () => {
+    const topic = uniqueName('expired');
+    await createTopic(topic, 1);
+    const fn = new Recorder();
+    await registerFunction(client, ns.name, 'expired-fn', fn);
+    const trigger = kafkaTrigger(ns.name, 'expired', { topic, functionName: 'expired-fn', initialOffset: 'earliest' });
+    await client.create(triggersPath(ns.name), trigger);
+    await produce(topic, Array.from({ length: 5 }, (_, i) => ({ value: `a${String(i)}` })));
+    const group = `kubeless.${ns.name}.expired.expired-fn`;
+    const admin = kafka().admin();
+    await admin.connect();
+    try {
+      await eventually(
+        'offset 5 committed',
+        async () => {
+          const [c] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+          return c?.partitions[0]?.offset === '5' ? true : undefined;
+        },
+        30_000,
+      );
+      // The trigger goes away (its group keeps its commits); meanwhile 10 more arrive and retention deletes up to offset 10.
+      await client.delete(`${triggersPath(ns.name)}/expired`);
+      await eventually(
+        'the group is empty',
+        async () => {
+          const { groups } = await admin.describeGroups([group]);
+          return groups[0]?.members.length === 0 ? true : undefined;
+        },
+        30_000,
+      );
+      await produce(topic, Array.from({ length: 10 }, (_, i) => ({ value: `b${String(i)}` })));
+      await admin.fetchTopicMetadata({ topics: [topic] });
+      await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '10' }] });
+    } finally {
+      await admin.disconnect();
+    }
+    // The same trigger again: the same group, whose offset 5 is below the log start 10.
+    await client.create(triggersPath(ns.name), trigger);
+    await eventually('offsets 10-14 delivered', () => Promise.resolve([10, 11, 12, 13, 14].every((o) => fn.byId.has(`partition:0/offset:${String(o)}`)) ? true : undefined), 30_000);
+    expect(perOffset(fn, 0, 15).map((n) => n > 0)).toEqual([...Array<boolean>(5).fill(true), ...Array<boolean>(5).fill(false), ...Array<boolean>(5).fill(true)]);
+    const skipped = await eventually(
+      'RecordsSkipped True',
+      async () => {
+        const c = await conditionOf(client, ns.name, 'expired', 'RecordsSkipped');
+        return c?.status === 'True' ? c : undefined;
+      },
+      30_000,
+    );
+    expect(skipped.message).toContain(`5 record(s) of ${topic}[0] (last gap: offsets 5-9`);
     await fn.close();
   }, 120_000);
 });
