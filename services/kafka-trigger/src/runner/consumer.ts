@@ -636,9 +636,12 @@ export class TriggerConsumer {
       out.set(partition, { meta: start.meta, committed: start.offset });
       if (start.chosen) seeks.push({ partition, offset: start.offset, meta: start.meta });
     }
-    if (seeks.length > 0) {
-      for (const x of seeks) consumer.seek({ topic, partition: x.partition, offset: String(x.offset) });
-      await consumer.commitOffsets(seeks.map((x) => ({ topic, partition: x.partition, offset: String(x.offset), metadata: encodeMetadata({ ...x.meta, owner: this.#owner }) })));
+    // A rebalance while this ran may have given a partition to another member: leave it to that one.
+    const still = this.#assignment[topic] ?? [];
+    const mine = seeks.filter((x) => still.includes(x.partition));
+    if (mine.length > 0) {
+      for (const x of mine) consumer.seek({ topic, partition: x.partition, offset: String(x.offset) });
+      await consumer.commitOffsets(mine.map((x) => ({ topic, partition: x.partition, offset: String(x.offset), metadata: encodeMetadata({ ...x.meta, owner: this.#owner }) })));
     }
     return out;
   }
