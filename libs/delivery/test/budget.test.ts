@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MemoryBudget } from '../src/index.js';
+import { MemoryBudget, memoryBudgetBytes } from '../src/index.js';
 
 /** Tracks whether a promise settled, and how. */
 function track(p: Promise<unknown>): { state: () => 'pending' | 'resolved' | 'rejected'; error: () => unknown } {
@@ -143,5 +143,13 @@ describe('MemoryBudget', () => {
     await vi.advanceTimersByTimeAsync(50);
     expect(under.state()).toBe('resolved');
     expect(b.over).toBe(false);
+  });
+});
+
+describe('memoryBudgetBytes', () => {
+  it('takes MEMORY_BUDGET_BYTES when set, else 40% of the container limit, else 256 MiB', () => {
+    expect(memoryBudgetBytes(5 << 20, 512 << 20)).toBe(5 << 20);
+    expect(memoryBudgetBytes(undefined, 512 << 20)).toBe(Math.floor((512 << 20) * 0.4));
+    expect(memoryBudgetBytes(undefined, undefined)).toBe(256 << 20);
   });
 });

@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { commonShape, env, leaseShape, loadConfig } from '@kubeless/config';
 import { KubeClient, Manager, leaderElectionFrom, stopOnSignals } from '@kubeless/controller';
+import { memoryBudgetBytes } from '@kubeless/delivery';
 import { HealthServer, createLogger, createRegistry } from '@kubeless/observability';
 import { buildKafkaTrigger } from './controller.js';
 import { authFromSecret, type KafkaAuth } from './kafka.js';
@@ -51,7 +52,7 @@ const config = loadConfig({
   /**
    * Bytes of messages all consumers of this process may hold at once (fetches on the wire, batches
    * being delivered or waiting for a retry); over it, consumers pause fetching and take turns.
-   * Unset: half of MEMORY_LIMIT_BYTES (the container's memory limit, which the chart passes through
+   * Unset: 40% (MEMORY_BUDGET_SHARE) of MEMORY_LIMIT_BYTES (the container's memory limit, which the chart passes through
    * the downward API), else 256 MiB.
    */
   MEMORY_BUDGET_BYTES: env.int(1024 * 1024, Number.MAX_SAFE_INTEGER).optional(),
@@ -120,7 +121,7 @@ const parts = buildKafkaTrigger({
   rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT,
   partitionsConcurrency: config.KAFKA_PARTITIONS_CONCURRENCY,
   maxFetchBytes: config.KAFKA_MAX_FETCH_BYTES,
-  memoryBudgetBytes: config.MEMORY_BUDGET_BYTES ?? (config.MEMORY_LIMIT_BYTES === undefined ? 256 * 1024 * 1024 : Math.floor(config.MEMORY_LIMIT_BYTES / 2)),
+  memoryBudgetBytes: memoryBudgetBytes(config.MEMORY_BUDGET_BYTES, config.MEMORY_LIMIT_BYTES),
   drainTimeoutMs: config.DRAIN_TIMEOUT,
   statusIntervalMs: config.STATUS_INTERVAL,
 });

@@ -5,6 +5,7 @@
 import os from 'node:os';
 import { commonShape, env, leaseShape, loadConfig } from '@kubeless/config';
 import { KubeClient, Manager, leaderElectionFrom, stopOnSignals } from '@kubeless/controller';
+import { memoryBudgetBytes } from '@kubeless/delivery';
 import { HealthServer, createLogger, createRegistry } from '@kubeless/observability';
 import { buildSqsTrigger } from './controller.js';
 
@@ -38,7 +39,7 @@ const config = loadConfig({
   MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
   /**
    * Bytes of messages this process may hold across all its triggers (received, in delivery,
-   * waiting for a retry or a delete); receivers stop polling while it is full. Default: half of
+   * waiting for a retry or a delete); receivers stop polling while it is full. Default: 40% (MEMORY_BUDGET_SHARE) of
    * MEMORY_LIMIT_BYTES, else 256 MiB.
    */
   MEMORY_BUDGET_BYTES: env.int(1 << 20, Number.MAX_SAFE_INTEGER).optional(),
@@ -59,7 +60,7 @@ const logger = createLogger({ name: 'sqs-trigger', level: config.LOG_LEVEL });
 const registry = createRegistry();
 const health = new HealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry, logger });
 const client = KubeClient.fromKubeconfig(config.KUBECONFIG, { userAgent: `kubeless-sqs-trigger/${identity}` });
-const memoryBudgetBytes = config.MEMORY_BUDGET_BYTES ?? (config.MEMORY_LIMIT_BYTES === undefined ? 256 * 1024 * 1024 : Math.floor(config.MEMORY_LIMIT_BYTES / 2));
+const budgetBytes = memoryBudgetBytes(config.MEMORY_BUDGET_BYTES, config.MEMORY_LIMIT_BYTES);
 const deliveryTls =
   config.DELIVERY_TLS_CA ?? config.DELIVERY_TLS_CERT ?? config.DELIVERY_TLS_KEY
     ? { caFile: config.DELIVERY_TLS_CA, certFile: config.DELIVERY_TLS_CERT, keyFile: config.DELIVERY_TLS_KEY }
@@ -85,8 +86,8 @@ const parts = buildSqsTrigger({
   maxSockets: config.SQS_MAX_SOCKETS,
   drainTimeoutMs: config.DRAIN_TIMEOUT,
   flushTimeoutMs: 3000,
-  memoryBudgetBytes,
-  maxTriggerBytes: Math.min(config.MAX_BYTES_IN_FLIGHT, memoryBudgetBytes),
+  memoryBudgetBytes: budgetBytes,
+  maxTriggerBytes: Math.min(config.MAX_BYTES_IN_FLIGHT, budgetBytes),
   deleteFlushMs: config.SQS_DELETE_FLUSH_INTERVAL,
   statusIntervalMs: config.STATUS_INTERVAL,
 });
@@ -102,7 +103,7 @@ for (const i of parts.informers) manager.addInformer(i);
 manager.addController(parts.controller);
 
 const port = await health.listen();
-logger.info({ port, identity, memoryBudgetBytes }, 'health server listening');
+logger.info({ port, identity, memoryBudgetBytes: budgetBytes }, 'health server listening');
 await manager.start();
 parts.startReceivers();
 
