@@ -58,10 +58,22 @@ function describeError(err: unknown): string {
   return err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
 }
 
-/** The file descriptor of a plain TCP socket; -1 for TLS (no 408 can be written from outside) or unknown. */
-function socketFd(socket: unknown): number {
-  const fd = (socket as { _handle?: { fd?: unknown } } | undefined)?._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : -1;
+const SOCKET_FD = Symbol('kubeless.socketFd');
+
+/**
+ * The file descriptor of a plain TCP socket; -1 for TLS (no 408 can be written from outside) or
+ * unknown. Remembered on the socket: the handle's `fd` getter calls into libuv, and keep-alive
+ * connections carry many invocations.
+ */
+function socketFd(socket: object): number {
+  const s = socket as { [SOCKET_FD]?: number; _handle?: { fd?: unknown } };
+  let fd = s[SOCKET_FD];
+  if (fd === undefined) {
+    const raw = s._handle?.fd;
+    fd = typeof raw === 'number' && raw >= 0 ? raw : -1;
+    s[SOCKET_FD] = fd;
+  }
+  return fd;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {
