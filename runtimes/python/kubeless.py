@@ -557,7 +557,7 @@ class Worker(object):
         while True:
             try:
                 message = recv_frame(self.sock)
-            except OSError:
+            except Exception:  # closed (OSError) or a garbled frame: either way the worker is lost
                 message = None
             if message is None:
                 break
