@@ -132,7 +132,8 @@ describe('sqs-trigger tenancy', () => {
     const endpoint = await proxy.listen();
     const fn = new Recorder();
     await registerFunction(client, teamB.name, 'rotated', fn);
-    const queue = await createQueue('rotating');
+    // A short visibility timeout: a long poll aborted at the receiver's restart may hold a message.
+    const queue = await createQueue('rotating', { VisibilityTimeout: '2' });
     await createCredentialsSecret(client, teamB.name, 'rotating', { aws_access_key_id: 'AKIAOLD00000000000001', aws_secret_access_key: 'old' });
     await client.create(triggersPath(teamB.name), sqsTrigger(teamB.name, 'rotating', { queueUrl: via(endpoint, queue), endpoint, functionName: 'rotated', credentialsSecret: 'rotating' }));
     await eventually('receiving with the old key', () => Promise.resolve(proxy.keys.some((k) => k.key === 'AKIAOLD00000000000001')), 30_000);

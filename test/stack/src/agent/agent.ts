@@ -68,7 +68,9 @@ export class NodeAgent {
 
   constructor(options: AgentOptions) {
     this.#o = options;
-    this.#pods = new Informer(options.client, resourceByKind('Pod'), { labelSelector: 'created-by=kubeless', logger: options.logger });
+    // Back at work within 2 s of an API server outage (chaos tests restart and pause it), where a
+    // controller's informer may wait up to 30 s: the tests after them should not wait for pods.
+    this.#pods = new Informer(options.client, resourceByKind('Pod'), { labelSelector: 'created-by=kubeless', logger: options.logger, maxBackoffMs: 2000 });
     const onChange = (p: KubeObject): void => {
       void this.#sync(p).catch((err: unknown) => {
         options.logger.warn({ err, pod: p.metadata?.name }, 'pod sync failed');
