@@ -2,7 +2,10 @@
  * What `--wait` makes of an object's status: ready, failed (with the reason to print) or still
  * pending. Pure. A `Ready` condition counts only once the controller has observed the object's
  * current generation; `False` with a reason that names progress (`Waiting...`, `Progressing`,
- * `Pending`, `Reconciling`) is still pending, any other `False` is a failure.
+ * `Pending`, `Reconciling`) is still pending, and so is `ReplicaFailure` (pods refused at creation:
+ * often transient, e.g. a new namespace whose default ServiceAccount is not made yet, or a quota;
+ * `kubectl rollout status` waits on it too, and the timeout message carries it); any other `False`
+ * is a failure.
  */
 import type { Condition } from '@kubeless/api';
 
@@ -17,7 +20,7 @@ interface WithStatus {
   status?: { observedGeneration?: number; conditions?: Condition[] };
 }
 
-const PROGRESS = /^(Waiting|Progressing|Pending|Reconciling|Unknown|Creating|Starting|Rolling)/;
+const PROGRESS = /^(Waiting|Progressing|Pending|Reconciling|Unknown|Creating|Starting|Rolling|ReplicaFailure)/;
 
 export function readiness(obj: WithStatus): Readiness {
   const generation = obj.metadata?.generation ?? 0;

@@ -48,6 +48,8 @@ describe('readiness', () => {
     expect(readiness(obj('True', 'Deployed')).state).toBe('ready');
     expect(readiness(obj('True', 'Deployed', 1)).state).toBe('pending');
     expect(readiness(obj('False', 'WaitingForReplicas')).state).toBe('pending');
+    // Pods refused at creation may be created a moment later (a new namespace's ServiceAccount).
+    expect(readiness(obj('False', 'ReplicaFailure')).state).toBe('pending');
     expect(readiness(obj('Unknown', 'Reconciling')).state).toBe('pending');
     expect(readiness(obj('False', 'CrashLoopBackOff'))).toEqual({ state: 'failed', reason: 'CrashLoopBackOff', message: 'm' });
     expect(readiness({ metadata: {} }).state).toBe('pending');
