@@ -54,13 +54,14 @@ class Replica {
     };
     if (child.stdout) {
       createInterface({ input: child.stdout }).on('line', (line) => {
-        let entry: { time?: number; msg?: string };
+        let entry: { time?: number | string; msg?: string };
         try {
-          entry = JSON.parse(line) as { time?: number; msg?: string };
+          entry = JSON.parse(line) as { time?: number | string; msg?: string };
         } catch {
           return;
         }
-        const at = entry.time ?? Date.now();
+        // The logger writes ISO times; epoch milliseconds are accepted too.
+        const at = typeof entry.time === 'number' ? entry.time : typeof entry.time === 'string' ? Date.parse(entry.time) : Date.now();
         if (entry.msg === 'became leader') open = at;
         else if (entry.msg?.startsWith('lost leadership') || entry.msg === 'released leadership') close(at);
       });
