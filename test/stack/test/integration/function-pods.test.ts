@@ -185,7 +185,8 @@ module.exports = { check: async () => ({ configmaps: await get('/api/v1/namespac
     expect((await call((await endpoints('nodedeps'))[0]!)).body).toBe('true');
     const pod = (await clients().core.listNamespacedPod({ namespace: ns.name, labelSelector: 'function=pydeps' })).items[0];
     expect(pod?.spec?.initContainers?.map((c) => c.name)).toEqual(['prepare', 'install']);
-  });
+    // Installs fetch from PyPI and the npm registry: room for both waits above, on a slow network.
+  }, 250_000);
 
   it('reports a missing handler, a failing deps install and a url whose checksum does not match', async () => {
     const body = "module.exports = { h: () => 'from url' }";
