@@ -20,7 +20,9 @@ let runDir = '';
 
 function stackSh(cmd: string): Promise<{ stdout: string; stderr: string }> {
   return run('bash', [STACK_SH, cmd], {
-    env: { ...process.env, KUBELESS_NETNS: netnsName, KUBELESS_STACK_DIR: runDir },
+    // Its own name for the outside namespace too: the suite's stack exports one, and this stack's
+    // `down` removes the name it uses, which would cut the suite's deps installs off the registries.
+    env: { ...process.env, KUBELESS_NETNS: netnsName, KUBELESS_OUTSIDE_NETNS: `${netnsName}-outside`, KUBELESS_STACK_DIR: runDir },
     timeout: 180_000,
   });
 }
