@@ -222,23 +222,25 @@ export class NodeAgent {
     const probePath = c.readinessProbe?.httpGet?.path ?? '/healthz';
     const probeHttps = c.readinessProbe?.httpGet?.scheme?.toUpperCase() === 'HTTPS';
     let ready = false;
+    let marking = false;
     const poll = setInterval(() => {
+      if (marking) return;
       // A tcpSocket probe (e.g. a function serving mTLS, which an HTTP probe cannot pass) only connects.
       void (tcpPort === undefined ? probe(run.ip, port, probePath, probeHttps) : probeTcp(run.ip, port)).then(async (ok) => {
-        if (!ok || ready || run.stopped) return;
-        ready = true;
-        clearInterval(poll);
-        log.info({ container: c.name }, 'container ready');
-        await this.#patchStatus(pod, {
-          phase: 'Running',
-          podIP: run.ip,
-          podIPs: [{ ip: run.ip }],
-          hostIP: '127.0.0.1',
-          hostIPs: [{ ip: '127.0.0.1' }],
-          startTime: started,
-          conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({ type, status: 'True', lastTransitionTime: started })),
-          containerStatuses: [{ name: c.name, image: c.image ?? '', imageID: '', ready: true, started: true, restartCount: run.restarts, state: { running: { startedAt: started } } }],
-        });
+        if (!ok || ready || marking || run.stopped) return;
+        marking = true;
+        // The API server may be down (chaos tests): keep probing and marking until it answers,
+        // rather than leave the pod unready or let the rejection end the agent.
+        try {
+          await this.#markReady(pod, run, c, started);
+          ready = true;
+          clearInterval(poll);
+          log.info({ container: c.name }, 'container ready');
+        } catch (err) {
+          log.warn({ err, container: c.name }, 'could not mark the pod ready; retrying');
+        } finally {
+          marking = false;
+        }
       });
     }, 200);
     proc.on('exit', (code) => {
@@ -364,6 +366,20 @@ export class NodeAgent {
       proc.on('error', () => {
         resolve(127);
       });
+    });
+  }
+
+  /** Marks a pod whose main container answers its probe as Running and Ready. */
+  #markReady(pod: KubeObject, run: RunningPod, c: Container, started: string): Promise<void> {
+    return this.#patchStatus(pod, {
+      phase: 'Running',
+      podIP: run.ip,
+      podIPs: [{ ip: run.ip }],
+      hostIP: '127.0.0.1',
+      hostIPs: [{ ip: '127.0.0.1' }],
+      startTime: started,
+      conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({ type, status: 'True', lastTransitionTime: started })),
+      containerStatuses: [{ name: c.name, image: c.image ?? '', imageID: '', ready: true, started: true, restartCount: run.restarts, state: { running: { startedAt: started } } }],
     });
   }
 
