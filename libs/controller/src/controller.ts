@@ -30,6 +30,18 @@ export interface Watch {
   map: (obj: KubeObject) => string[];
 }
 
+/**
+ * Watches on `sources` whose every change concerns all the primary objects of the changed object's
+ * namespace (e.g. a Function, its Service or an EndpointSlice for the triggers that select by label).
+ */
+export function namespaceWatches(primary: Pick<Informer, 'list'>, sources: readonly Informer[]): Watch[] {
+  const map = (obj: KubeObject): string[] => {
+    const ns = obj.metadata?.namespace;
+    return ns === undefined ? [] : primary.list(ns).map((t) => `${ns}/${t.metadata?.name ?? ''}`);
+  };
+  return sources.map((informer) => ({ informer, map }));
+}
+
 export interface ControllerOptions<T extends Reconcilable> {
   /** Used in metrics, logs and Events. */
   name: string;

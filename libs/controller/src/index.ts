@@ -2,7 +2,7 @@ export { KubeClient, type KubeObject, type KubeList, type WatchEvent, type Reque
 export { ApiError, TerminalError, TransientError, isNotFound, isConflict, isInvalid, isForbidden, isBug } from './errors.js';
 export { Informer, type InformerOptions } from './informer.js';
 export { WorkQueue, type WorkQueueOptions } from './workqueue.js';
-export { Controller, canonical, type ControllerOptions, type ReconcileContext, type ReconcileResult, type Reconcilable, type Watch } from './controller.js';
+export { Controller, canonical, namespaceWatches, type ControllerOptions, type ReconcileContext, type ReconcileResult, type Reconcilable, type Watch } from './controller.js';
 export { EventRecorder, type Recorder, type EventType } from './events.js';
 export { LeaderElector, type LeaderElectionOptions } from './leader.js';
 export { Manager, type ManagerOptions } from './manager.js';

@@ -1,3 +1,5 @@
+import { abortError } from './limits.js';
+
 interface BudgetWaiter {
   bytes: number;
   resolve: () => void;
@@ -6,7 +8,6 @@ interface BudgetWaiter {
 
 export type BudgetEvent = 'over' | 'under';
 
-const abortError = (signal: AbortSignal | undefined): Error => (signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
 
 /**
  * One memory budget per controller process, shared by all its runners (SPEC §4, review F9): the

@@ -4,7 +4,8 @@ interface Waiter {
   reject: (err: Error) => void;
 }
 
-const abortError = (signal: AbortSignal | undefined): Error => (signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+/** The error a wait rejects with when its signal aborts: the signal's reason, if it is an Error. */
+export const abortError = (signal: AbortSignal | undefined): Error => (signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
 
 /**
  * Bounds work in flight by count and by bytes (back-pressure: SPEC §4). Waiters are served in

@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from '@kubeless/observability';
+import type { MemoryBudget } from './budget.js';
 
 type Labels = 'kind' | 'namespace' | 'trigger' | 'function';
 type LabelSet = Record<Labels, string>;
@@ -153,4 +154,31 @@ export function deliveryMetrics(registry: Registry): DeliveryMetrics {
   };
   byRegistry.set(registry, m);
   return m;
+}
+
+/**
+ * The gauges of a process's memory budget, read at each scrape: `<prefix>_bytes{state}` with the
+ * limit, the bytes held now and the most held at once, and `<prefix>_waiting`, the runners queued
+ * for room (`waitingHelp` says what waiting means for them).
+ */
+export function memoryBudgetMetrics(registry: Registry, budget: MemoryBudget, prefix: string, waitingHelp: string): void {
+  new Gauge({
+    name: `${prefix}_bytes`,
+    help: 'The memory budget of this replica (MEMORY_BUDGET_BYTES), bytes of messages held (or reserved) now, and the most at once.',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      this.set({ state: 'limit' }, budget.limit);
+      this.set({ state: 'used' }, budget.used);
+      this.set({ state: 'high_water' }, budget.highWater);
+    },
+  });
+  new Gauge({
+    name: `${prefix}_waiting`,
+    help: waitingHelp,
+    registers: [registry],
+    collect() {
+      this.set(budget.waiting);
+    },
+  });
 }

@@ -4,8 +4,8 @@
  * replica, and the leader-only status controller. Used by main.ts and by the integration tests.
  */
 import type { Function as KubelessFunction, IdentityGrants } from '@kubeless/api';
-import { Controller, EventRecorder, Informer, SecretVersions, Supervisor, SupervisorSync, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
-import { Deliverer, DeliveryClient, MemoryBudget, deliveryMetrics, functionEndpoints, type TlsFiles } from '@kubeless/delivery';
+import { Controller, EventRecorder, Informer, SecretVersions, Supervisor, SupervisorSync, namespaceWatches, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { DEFAULT_MEMORY_BUDGET_BYTES, Deliverer, DeliveryClient, MemoryBudget, deliveryMetrics, functionEndpoints, memoryBudgetMetrics, type TlsFiles } from '@kubeless/delivery';
 import { Counter, Gauge, type Logger, type Registry } from '@kubeless/observability';
 import { Connections } from './connections.js';
 import type { KafkaAuth } from './kafka.js';
@@ -97,28 +97,8 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
       },
     });
   }
-  const budget = new MemoryBudget(o.memoryBudgetBytes ?? 256 * 1024 * 1024);
-  if (o.registry) {
-    new Gauge({
-      name: 'kubeless_kafka_memory_budget_bytes',
-      help: 'The memory budget of this replica (MEMORY_BUDGET_BYTES), bytes of messages held now, and the most held at once.',
-      labelNames: ['state'] as const,
-      registers: [o.registry],
-      collect() {
-        this.set({ state: 'limit' }, budget.limit);
-        this.set({ state: 'used' }, budget.used);
-        this.set({ state: 'high_water' }, budget.highWater);
-      },
-    });
-    new Gauge({
-      name: 'kubeless_kafka_memory_budget_waiting',
-      help: 'Consumers of this replica waiting for room in the memory budget to fetch (their partitions are paused).',
-      registers: [o.registry],
-      collect() {
-        this.set(budget.waiting);
-      },
-    });
-  }
+  const budget = new MemoryBudget(o.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES);
+  if (o.registry) memoryBudgetMetrics(o.registry, budget, 'kubeless_kafka_memory_budget', 'Consumers of this replica waiting for room in the memory budget to fetch (their partitions are paused).');
   const commitCounter = o.registry
     ? new Counter({ name: 'kubeless_kafka_offset_commits_total', help: 'Offset commits this replica made (each frees the in-flight slots of the deliveries it covers).', labelNames: ['namespace', 'trigger', 'function'] as const, registers: [o.registry] })
     : undefined;
@@ -179,11 +159,6 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
   // Runners follow the caches: at once on a change (bursts coalesce), and every syncIntervalMs.
   const following = new SupervisorSync({ supervisor, desired, sources: [triggers, functions, secrets, ...endpoints.sources], intervalMs: o.syncIntervalMs ?? 5000 });
 
-  const sameNamespace = (o: KubeObject): string[] =>
-    triggers
-      .list()
-      .filter((t) => t.metadata.namespace === o.metadata?.namespace)
-      .map((t) => `${t.metadata.namespace ?? ''}/${t.metadata.name ?? ''}`);
   const recorder = new EventRecorder(o.client, { component: 'kubeless-kafka-trigger', instance: o.instance, logger: o.logger });
   const controller = new Controller<KafkaTriggerObject>({
     name: 'kafkatrigger',
@@ -193,7 +168,7 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
     watches: [
       // A function change, or a change of a function's Service or hand-made EndpointSlices, concerns
       // every trigger of its namespace (selectors are evaluated in the plan).
-      ...[functions, ...endpoints.sources].map((informer) => ({ informer, map: sameNamespace })),
+      ...namespaceWatches(triggers, [functions, ...endpoints.sources]),
     ],
     reconcile: statusReconciler({
       functions: () => functions.list(),

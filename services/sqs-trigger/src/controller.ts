@@ -4,9 +4,9 @@
  * (competing consumers), and the leader-only status controller. Used by main.ts and the tests.
  */
 import type { Function as KubelessFunction, IdentityGrants } from '@kubeless/api';
-import { Controller, EventRecorder, Informer, SecretVersions, Supervisor, SupervisorSync, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
-import { Deliverer, DeliveryClient, MemoryBudget, deliveryMetrics, functionEndpoints, type TlsFiles } from '@kubeless/delivery';
-import { Gauge, type Logger, type Registry } from '@kubeless/observability';
+import { Controller, EventRecorder, Informer, SecretVersions, Supervisor, SupervisorSync, namespaceWatches, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { Deliverer, DeliveryClient, MemoryBudget, deliveryMetrics, functionEndpoints, memoryBudgetMetrics, type TlsFiles } from '@kubeless/delivery';
+import type { Logger, Registry } from '@kubeless/observability';
 import { Connections, type AwsCredentials } from './connections.js';
 import { planTrigger, type ReceiverSpec } from './plan.js';
 import { AttemptLedger } from './runner/attempts.js';
@@ -95,27 +95,7 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
   // Shared by every receiver: one memory budget per process, and attempt counts that outlive a receiver's restart.
   const budget = o.memoryBudgetBytes === undefined ? undefined : new MemoryBudget(o.memoryBudgetBytes);
   const ledger = new AttemptLedger();
-  if (budget && o.registry) {
-    new Gauge({
-      name: 'kubeless_sqs_memory_budget_bytes',
-      help: 'The memory budget of this replica (MEMORY_BUDGET_BYTES), bytes of messages held or reserved for polls now, and the most at once.',
-      labelNames: ['state'] as const,
-      registers: [o.registry],
-      collect() {
-        this.set({ state: 'limit' }, budget.limit);
-        this.set({ state: 'used' }, budget.used);
-        this.set({ state: 'high_water' }, budget.highWater);
-      },
-    });
-    new Gauge({
-      name: 'kubeless_sqs_memory_budget_waiting',
-      help: 'Receivers of this replica waiting for room in the memory budget to poll.',
-      registers: [o.registry],
-      collect() {
-        this.set(budget.waiting);
-      },
-    });
-  }
+  if (budget && o.registry) memoryBudgetMetrics(o.registry, budget, 'kubeless_sqs_memory_budget', 'Receivers of this replica waiting for room in the memory budget to poll.');
 
   const create = (spec: ReceiverSpec): Promise<TriggerReceiver> => {
     const deliverers = spec.targets.map(
@@ -168,11 +148,6 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
   // Runners follow the caches: at once on a change (bursts coalesce), and every syncIntervalMs.
   const following = new SupervisorSync({ supervisor, desired, sources: [triggers, functions, secrets, ...endpoints.sources], intervalMs: o.syncIntervalMs ?? 5000 });
 
-  const sameNamespace = (obj: KubeObject): string[] =>
-    triggers
-      .list()
-      .filter((t) => t.metadata.namespace === obj.metadata?.namespace)
-      .map((t) => `${t.metadata.namespace ?? ''}/${t.metadata.name ?? ''}`);
   const recorder = new EventRecorder(o.client, { component: 'kubeless-sqs-trigger', instance: o.instance, logger: o.logger });
   const controller = new Controller<SQSTriggerObject>({
     name: 'sqstrigger',
@@ -182,7 +157,7 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
     watches: [
       // A function change, or a change of a function's Service or hand-made EndpointSlices, concerns
       // every trigger of its namespace (selectors are evaluated in the plan).
-      ...[functions, ...endpoints.sources].map((informer) => ({ informer, map: sameNamespace })),
+      ...namespaceWatches(triggers, [functions, ...endpoints.sources]),
     ],
     reconcile: statusReconciler({ functions: () => functions.list(), connections, defaults, intervalMs: o.statusIntervalMs, stalled: (key) => supervisor.states().get(key)?.stalled }),
     recorder: recorder.record,
