@@ -1,9 +1,10 @@
 /**
  * Controllers with leader election on, as the chart runs them, through API server outages
  * (issue 19): the API server SIGKILLed for 20 s and started again, then paused (SIGSTOP) for
- * longer than the lease duration and resumed. After each, a Function created is deployed and a
- * new KafkaTrigger delivers and shows Ready within 30 s, and no two replicas of a controller ever
- * lead at once (from their own log lines: a leader stops acting when it cannot renew within the
+ * longer than the lease duration and resumed. Two replicas of each of the four controllers. After
+ * each outage, within 30 s: a Function created is deployed, a new KafkaTrigger and a new
+ * SQSTrigger deliver and show Ready, and a new HTTPTrigger is routed; no two replicas of a
+ * controller ever lead at once (from their own log lines: a leader stops acting when it cannot renew within the
  * renew deadline, before a follower may take over). A replica that lost its Lease exits; this
  * test restarts exited processes as the kubelet would.
  */
@@ -12,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { grantLeases, pauseComponent, restartComponent, spawnController, stackEnv, uniqueName, withNamespace, type ControllerName } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Recorder, createTopic, eventually, kafkaTrigger, kubeClient, produce, registerFunction, triggersPath } from '../../services/kafka-trigger/test/integration/harness.js';
+import { createQueue, sendMessages, sqsTrigger, triggersPath as sqsTriggersPath } from '../../services/sqs-trigger/test/integration/harness.js';
 
 // A 4 s margin between the renew deadline and the lease duration (the chart has 5 s): a leader's
 // step-down timer may fire late on a loaded 2-core machine.
@@ -113,8 +115,17 @@ describe('leader election through API server outages', () => {
   beforeAll(async () => {
     ns = await withNamespace('leader');
     await grantLeases('function-controller', ns.name);
-    await grantLeases('kafka-trigger', ns.name);
-    for (const [controller, id] of [['function-controller', 'fc-a'], ['function-controller', 'fc-b'], ['kafka-trigger', 'kt-a'], ['kafka-trigger', 'kt-b']] as const) {
+    for (const c of ['kafka-trigger', 'sqs-trigger', 'http-trigger'] as const) await grantLeases(c, ns.name);
+    for (const [controller, id] of [
+      ['function-controller', 'fc-a'],
+      ['function-controller', 'fc-b'],
+      ['kafka-trigger', 'kt-a'],
+      ['kafka-trigger', 'kt-b'],
+      ['sqs-trigger', 'sq-a'],
+      ['sqs-trigger', 'sq-b'],
+      ['http-trigger', 'ht-a'],
+      ['http-trigger', 'ht-b'],
+    ] as const) {
       const r = new Replica(controller, id, ns.name);
       r.start();
       replicas.push(r);
@@ -135,7 +146,14 @@ describe('leader election through API server outages', () => {
     client.close();
   }, 120_000);
 
-  /** A new Function deployed, and a new KafkaTrigger delivering and Ready, each within 30 s. */
+  /** Ready=True on a kubeless object, within `ms`. */
+  const readyWithin = (what: string, path: string, ms: number): Promise<unknown> =>
+    eventually(`${what} Ready`, async () => {
+      const t = await client.get<{ status?: { conditions?: { type: string; status: string }[] } } & { metadata?: object }>(path);
+      return t.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+    }, ms);
+
+  /** Within 30 s: a new Function deployed, a new KafkaTrigger and SQSTrigger delivering and Ready, a new HTTPTrigger routed. */
   async function everythingReconciles(tag: string): Promise<void> {
     const fn = `fn-${tag}`;
     await client.create(`/apis/kubeless.io/v1beta1/namespaces/${ns.name}/functions`, {
@@ -150,18 +168,28 @@ describe('leader election through API server outages', () => {
     const topic = uniqueName(`leader-${tag}`);
     await createTopic(topic, 1);
     await client.create(triggersPath(ns.name), kafkaTrigger(ns.name, `t-${tag}`, { topic, functionName: `target-${tag}`, initialOffset: 'earliest' }));
-    await produce(topic, [{ value: `after ${tag}` }]);
+    const queueUrl = await createQueue(`leader-${tag}`);
+    await client.create(sqsTriggersPath(ns.name), sqsTrigger(ns.name, `q-${tag}`, { queueUrl, functionName: `target-${tag}` }));
+    await client.create(`/apis/kubeless.io/v1beta1/namespaces/${ns.name}/httptriggers`, {
+      apiVersion: 'kubeless.io/v1beta1',
+      kind: 'HTTPTrigger',
+      metadata: { name: `h-${tag}`, namespace: ns.name },
+      spec: { 'function-name': fn, gateway: 'traefik', 'host-name': `${tag}.leader.local` },
+    });
+    await produce(topic, [{ value: `kafka after ${tag}` }]);
+    await sendMessages(queueUrl, [{ body: `sqs after ${tag}` }]);
     const started = Date.now();
+    const left = (): number => Math.max(1000, 30_000 - (Date.now() - started));
     await eventually(`${fn} deployed`, async () => {
       const d = await client.get(`/apis/apps/v1/namespaces/${ns.name}/deployments/${fn}`).catch(() => undefined);
       const f = await client.get<{ status?: { observedGeneration?: number } } & { metadata?: object }>(`/apis/kubeless.io/v1beta1/namespaces/${ns.name}/functions/${fn}`);
       return d !== undefined && f.status?.observedGeneration === 1;
-    }, 30_000);
-    await eventually(`t-${tag} delivering`, () => Promise.resolve(recorder.received.length > 0), 30_000 - (Date.now() - started));
-    await eventually(`t-${tag} Ready`, async () => {
-      const t = await client.get<{ status?: { conditions?: { type: string; status: string }[] } } & { metadata?: object }>(`${triggersPath(ns.name)}/t-${tag}`);
-      return t.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
-    }, 30_000);
+    }, left());
+    const body = (r: { body: Buffer }): string => r.body.toString();
+    await eventually(`t-${tag} and q-${tag} delivering`, () => Promise.resolve(recorder.received.some((r) => body(r) === `kafka after ${tag}`) && recorder.received.some((r) => body(r) === `sqs after ${tag}`)), left());
+    await readyWithin(`t-${tag}`, `${triggersPath(ns.name)}/t-${tag}`, left());
+    await readyWithin(`q-${tag}`, `${sqsTriggersPath(ns.name)}/q-${tag}`, left());
+    await readyWithin(`h-${tag}`, `/apis/kubeless.io/v1beta1/namespaces/${ns.name}/httptriggers/h-${tag}`, left());
   }
 
   it('reconciles before any outage', async () => {
@@ -180,7 +208,7 @@ describe('leader election through API server outages', () => {
   }, 180_000);
 
   it('never had two leaders of one controller at once', () => {
-    for (const controller of ['function-controller', 'kafka-trigger'] as const) {
+    for (const controller of ['function-controller', 'kafka-trigger', 'sqs-trigger', 'http-trigger'] as const) {
       const spans = replicas.filter((r) => r.controller === controller).flatMap((r) => r.spans);
       expect(spans.length, `${controller} had a leader`).toBeGreaterThan(0);
       expect(overlaps(spans), `${controller}: ${JSON.stringify(spans.map((x) => [x.replica, new Date(x.from).toISOString(), new Date(x.to).toISOString()]))}`).toEqual([]);
