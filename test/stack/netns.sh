@@ -4,8 +4,12 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # One namespace per checkout, so two clones never share one.
 KUBELESS_NETNS="${KUBELESS_NETNS:-kubeless-$(printf '%s' "$ROOT" | sha1sum | cut -c1-8)}"
-# Pod IPs of the local node agent live here, and only inside the namespace.
-KUBELESS_POD_CIDR="${KUBELESS_POD_CIDR:-10.244.0.0/16}"
+# Pod IPs of the local node agent (and the tests' stand-in functions) live here, and only inside the
+# namespace, as AnyIP routes; 10.244.128.0/18 between them is the real node's CNI bridge
+# (test/stack/src/node/config.ts).
+KUBELESS_POD_CIDRS="${KUBELESS_POD_CIDRS:-10.244.0.0/17 10.244.192.0/18}"
+# The real node's address, on the namespace's loopback (this kernel has no dummy links; never the host's).
+KUBELESS_NODE_IP="${KUBELESS_NODE_IP:-10.240.0.1}"
 
 # A name for the namespace outside the stack (where the registries are reachable), so work that
 # needs them (a function's deps install) can run there: `ip netns exec $KUBELESS_OUTSIDE_NETNS`.
@@ -22,7 +26,9 @@ netns_create() {
   ip netns list | awk '{print $1}' | grep -qx "$KUBELESS_OUTSIDE_NETNS" || ip netns attach "$KUBELESS_OUTSIDE_NETNS" $$
   ip -n "$KUBELESS_NETNS" link set lo up
   # The AnyIP route for the pod range is added with -n only: never in the host's namespace.
-  ip -n "$KUBELESS_NETNS" route add local "$KUBELESS_POD_CIDR" dev lo
+  local cidr
+  for cidr in $KUBELESS_POD_CIDRS; do ip -n "$KUBELESS_NETNS" route add local "$cidr" dev lo; done
+  ip -n "$KUBELESS_NETNS" addr add "$KUBELESS_NODE_IP/32" dev lo
 }
 
 netns_delete() {

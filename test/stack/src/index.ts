@@ -11,3 +11,5 @@ export { KAFKA_SASL_USER } from './components.js';
 export { CONTROLLERS, CONTROLLER_NAMESPACE, RELEASE, controllerServiceAccount, controllerKubeconfigPath, renderControllerIdentities, type ControllerName } from './identities.js';
 export { CHART, helm, helmBin, render, renderYaml, parseObjects, toYamlStream, type K8sObject, type RenderOptions } from './helm.js';
 export { spawnController, controllerEnv, stackIdentityGrants, STACK_AWS_CREDENTIALS, TEST_ENDPOINT_MANAGER, type ControllerProcess, type SpawnControllerOptions } from './controllers.js';
+export { nodeCgroup, remainingCgroups, cgroupPids } from './node/node.js';
+export { NODE, STACK_IMAGES } from './node/config.js';

@@ -14,6 +14,9 @@ export interface Versions {
   ETCD_VERSION: string;
   KAFKA_VERSION: string;
   ELASTICMQ_VERSION: string;
+  CONTAINERD_VERSION: string;
+  RUNC_VERSION: string;
+  CNI_PLUGINS_VERSION: string;
 }
 
 export function readVersions(): Versions {
@@ -28,6 +31,9 @@ export function readVersions(): Versions {
     ETCD_VERSION: get('ETCD_VERSION'),
     KAFKA_VERSION: get('KAFKA_VERSION'),
     ELASTICMQ_VERSION: get('ELASTICMQ_VERSION'),
+    CONTAINERD_VERSION: get('CONTAINERD_VERSION'),
+    RUNC_VERSION: get('RUNC_VERSION'),
+    CNI_PLUGINS_VERSION: get('CNI_PLUGINS_VERSION'),
   };
 }
 
@@ -47,6 +53,14 @@ export interface Binaries {
   kubeControllerManager: string;
   kafkaLibs: string;
   elasticmqLibs: string;
+  kubelet: string;
+  containerd: string;
+  ctr: string;
+  runc: string;
+  /** The CNI plugins' folder: bridge, host-local, loopback, portmap. */
+  cniBinDir: string;
+  /** The image archives built by build.sh (build_node_images), `<name>.oci.tar`. */
+  imagesDir: string;
 }
 
 export function binaries(v: Versions = readVersions(), cache: string = cacheDir()): Binaries {
@@ -56,5 +70,11 @@ export function binaries(v: Versions = readVersions(), cache: string = cacheDir(
     kubeControllerManager: path.join(cache, `k8s-${v.K8S_VERSION}`, 'kube-controller-manager'),
     kafkaLibs: path.join(cache, `kafka-${v.KAFKA_VERSION}`, 'libs'),
     elasticmqLibs: path.join(cache, `elasticmq-${v.ELASTICMQ_VERSION}`, 'libs'),
+    kubelet: path.join(cache, `k8s-node-${v.K8S_VERSION}`, 'kubelet'),
+    containerd: path.join(cache, `containerd-${v.CONTAINERD_VERSION}`, 'containerd'),
+    ctr: path.join(cache, `containerd-${v.CONTAINERD_VERSION}`, 'ctr'),
+    runc: path.join(cache, `runc-${v.RUNC_VERSION}`, 'runc'),
+    cniBinDir: path.join(cache, `cni-plugins-${v.CNI_PLUGINS_VERSION}`),
+    imagesDir: path.join(cache, 'images'),
   };
 }

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { NODE } from './node/config.js';
 
 const run = promisify(execFile);
 
@@ -20,6 +21,9 @@ export const USERS: readonly StackUser[] = [
 export const KCM_USER: StackUser = { name: 'system:kube-controller-manager', groups: ['system:masters'] };
 /** The API server's client identity towards the kubelet (the node agent's log endpoint). */
 export const APISERVER_KUBELET_CLIENT: StackUser = { name: 'kube-apiserver-kubelet-client', groups: ['system:masters'] };
+
+/** The real node's kubelet (CN system:node:<name>, group system:nodes), as the Node authorizer wants. */
+export const NODE_USER: StackUser = { name: `system:node:${NODE.name}`, groups: ['system:nodes'] };
 
 const CLIENT_EXT = 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:FALSE\n';
 const SERVER_EXT =
@@ -53,7 +57,10 @@ export async function generatePki(dir: string): Promise<void> {
   await issue(dir, 'apiserver', '/CN=kube-apiserver', SERVER_EXT);
   // The local node agent's kubelet endpoint (container logs), verified by the API server.
   await issue(dir, 'kubelet', '/CN=kubeless-local-node', 'subjectAltName=DNS:kubeless-local-node,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:FALSE\n');
-  for (const u of [...USERS, KCM_USER, APISERVER_KUBELET_CLIENT]) await issue(dir, certFileOf(u), subjectOf(u), CLIENT_EXT);
+  // The real node's kubelet: its identity towards the API server (Node authorizer) and its serving
+  // certificate, with the node's address, so `kubectl logs` and `exec` verify it.
+  await issue(dir, 'node-kubelet-server', `/CN=${NODE.name}`, `subjectAltName=DNS:${NODE.name},IP:${NODE.ip},IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:FALSE\n`);
+  for (const u of [...USERS, KCM_USER, APISERVER_KUBELET_CLIENT, NODE_USER]) await issue(dir, certFileOf(u), subjectOf(u), CLIENT_EXT);
   await openssl(dir, ['genrsa', '-out', 'sa.key', '2048']);
   await openssl(dir, ['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
 }

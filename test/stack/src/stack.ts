@@ -23,6 +23,7 @@ import { binaries, CRD_DIR, type Binaries } from './paths.js';
 import { freePorts, isListening } from './ports.js';
 import { isAlive, listeningPorts, startDaemon, stopDaemon, type DaemonRecord } from './procs.js';
 import { startTraefik } from './traefik.js';
+import { nodeCgroup, startNode, stopNode } from './node/node.js';
 
 /** Everything `down` and `status` need, persisted as `<run>/stack.json`. */
 export interface StackState {
@@ -242,7 +243,8 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
       await writeFile(path.join(runDir, 'env'), renderEnvFile(env));
       return tr.rec;
     });
-    await Promise.all([track(started(startNodeAgent(ctx), 'node-agent', t)), started(traefik, 'traefik', t)]);
+    const node = startNode(ctx, { server, netns }).then((n) => n.rec);
+    await Promise.all([track(started(startNodeAgent(ctx), 'node-agent', t)), track(started(node, 'node', t)), started(traefik, 'traefik', t)]);
     const settled = (await brokers) as PromiseSettledResult<void>[];
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
@@ -287,17 +289,19 @@ export async function down(runDir: string, options: { report?: Reporter } = {}):
   }
   const stopped: string[] = [];
   // The brokers first (they need no API server), then the control plane in reverse order.
-  const order = ['node-agent', 'traefik', 'kafka', 'elasticmq', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
+  const first = ['node', 'node-agent', 'traefik', 'kafka', 'elasticmq'];
+  const order = [...first, 'kube-controller-manager', 'kube-apiserver', 'etcd'];
   const byOrder = [...state.daemons].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   await Promise.all(
     byOrder
-      .filter((r) => r.name === 'kafka' || r.name === 'elasticmq' || r.name === 'node-agent' || r.name === 'traefik')
+      .filter((r) => first.includes(r.name))
       .map(async (r) => {
-        await stopDaemon(r);
+        // The node's pods and cgroups go too, also when its launcher died first.
+        await (r.name === 'node' ? stopNode(r, nodeCgroup(state.netns)) : stopDaemon(r));
         stopped.push(r.name);
       }),
   );
-  for (const r of byOrder.filter((x) => x.name !== 'kafka' && x.name !== 'elasticmq' && x.name !== 'node-agent' && x.name !== 'traefik')) {
+  for (const r of byOrder.filter((x) => !first.includes(x.name))) {
     await stopDaemon(r);
     stopped.push(r.name);
   }
@@ -328,7 +332,7 @@ export async function status(runDir: string): Promise<{ up: boolean; components:
     apiserverReady = false;
   }
   const brokersUp = (await Promise.all([isListening(state.ports.kafka), isListening(state.ports.sqs)])).every(Boolean);
-  const up = components.length === 7 && components.every((c) => c.alive) && apiserverReady && brokersUp;
+  const up = components.length === 8 && components.every((c) => c.alive) && apiserverReady && brokersUp;
   return { up, components, attached, apiserverReady, env: state.env };
 }
 

@@ -1,8 +1,9 @@
 /**
  * The stack command itself: a second stack, in its own network namespace and run folder, starts
- * within 60 s on warm caches, and `down` leaves nothing behind. "Nothing" is checked from the
- * outside, by command lines, network-namespace membership and listening ports of every process
- * on the machine, not by the PIDs the stack recorded.
+ * within 60 s on warm caches, with its own node running a pod, and `down` leaves nothing behind.
+ * "Nothing" is checked from the outside, by command lines, network-namespace membership and
+ * listening ports of every process on the machine (not by the PIDs the stack recorded), by the
+ * node's cgroup tree, by the mount table and by the network interfaces outside the stack.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, findProcesses, listeningPorts, netnsOf, readStackEnv, type StackState } from '../../src/index.js';
+import { NODE, REPO_ROOT, STACK_IMAGES, findProcesses, listeningPorts, netnsOf, nodeCgroup, readStackEnv, remainingCgroups, type StackState } from '../../src/index.js';
 
 const run = promisify(execFile);
 const STACK_SH = path.join(REPO_ROOT, 'test', 'stack', 'stack.sh');
@@ -32,6 +33,15 @@ async function netnsList(): Promise<string[]> {
   return stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n !== '');
 }
 
+/** Interface names in the namespace outside the stacks (where the host's links are). */
+async function outsideLinks(): Promise<string[]> {
+  const outside = process.env.KUBELESS_OUTSIDE_NETNS ?? '';
+  const { stdout } = await run('ip', [...(outside ? ['-n', outside] : []), '-o', 'link', 'show']);
+  return stdout.split('\n').map((l) => l.split(':')[1]?.trim() ?? '').filter((n) => n !== '').sort();
+}
+
+const mountsOf = async (needle: string): Promise<string[]> => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(needle));
+
 /** PIDs of every process whose network namespace is `inode`. */
 function processesInNetns(inode: string): number[] {
   return readdirSync('/proc')
@@ -51,6 +61,7 @@ afterAll(async () => {
 describe('npm run stack -- up/down', () => {
   it('starts a whole stack in its own namespace within 60 s and stops it without leftovers', async () => {
     runDir = await mkdtemp(path.join(os.tmpdir(), 'kubeless-lifecycle-'));
+    const linksBefore = await outsideLinks();
     const started = Date.now();
     const upOut = await stackSh('up');
     const elapsed = Date.now() - started;
@@ -61,7 +72,23 @@ describe('npm run stack -- up/down', () => {
     const state = JSON.parse(await readFile(path.join(runDir, 'stack.json'), 'utf8')) as StackState;
     const env = readStackEnv(runDir);
     expect(env.KUBELESS_NETNS).toBe(netnsName);
-    expect(state.daemons.map((d) => d.name).sort()).toEqual(['elasticmq', 'etcd', 'kafka', 'kube-apiserver', 'kube-controller-manager', 'node-agent', 'traefik']);
+    expect(state.daemons.map((d) => d.name).sort()).toEqual(['elasticmq', 'etcd', 'kafka', 'kube-apiserver', 'kube-controller-manager', 'node', 'node-agent', 'traefik']);
+
+    // Its node runs a pod (a process of its own, marked by a unique command line).
+    const marker = `sleep ${String(3_000_000 + process.pid)}`;
+    const inStack = (args: string[], input?: string) => {
+      const child = run('ip', ['netns', 'exec', netnsName, 'kubectl', '--kubeconfig', env.KUBECONFIG, ...args], { timeout: 90_000 });
+      if (input !== undefined) child.child.stdin?.end(input);
+      return child;
+    };
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'lc', namespace: 'default' }, spec: { nodeName: NODE.name, containers: [{ name: 'c', image: STACK_IMAGES.busybox, imagePullPolicy: 'Never', command: marker.split(' ') }] } };
+    await inStack(['apply', '-f', '-'], JSON.stringify(pod));
+    await inStack(['wait', '--for=condition=Ready', 'pod/lc', '--timeout=60s']);
+    expect(findProcesses(marker).length).toBe(1);
+    const cgroup = nodeCgroup(netnsName);
+    expect((await remainingCgroups(cgroup)).some((d) => d.includes('/kubepods'))).toBe(true);
+    // The node's mounts (container roots, volumes, its tmpfs /run) stay in its own mount namespace.
+    expect(await mountsOf(runDir)).toEqual([]);
 
     // Seen from outside: processes carrying the run folder, all inside the new namespace, listening on the stack's ports.
     const procs = findProcesses(runDir);
@@ -76,7 +103,11 @@ describe('npm run stack -- up/down', () => {
     expect(downOut.stdout).toContain('stopped');
 
     expect(findProcesses(runDir)).toEqual([]);
+    expect(findProcesses(marker)).toEqual([]);
     expect(processesInNetns(inode)).toEqual([]);
+    expect(await remainingCgroups(cgroup)).toEqual([]);
+    expect(await mountsOf(runDir)).toEqual([]);
+    expect(await outsideLinks()).toEqual(linksBefore);
     expect(await netnsList()).not.toContain(netnsName);
     // The namespace's ports listened before `down`; with no process left in it, no socket can.
   });

@@ -1,0 +1,3 @@
+module local.kubeless/stack/pause
+
+go 1.25.0

@@ -1,0 +1,171 @@
+/**
+ * The configuration files of the stack's node: containerd's, the kubelet's and the CNI network's.
+ * Pure renderers, so what the node runs with can be read (and tested) in one place.
+ */
+
+/** The node's name, its address in the stack's network namespace, and its pod range. */
+export const NODE = {
+  name: 'kubeless-node',
+  /** On the loopback of the stack's namespace, added at its creation (netns.sh); never on the host. */
+  ip: '10.240.0.1',
+  /** A part of the stack's pod range; the rest is the node agent's AnyIP routes (netns.sh). */
+  podSubnet: '10.244.128.0/18',
+  podGateway: '10.244.128.1',
+  bridge: 'kbl0',
+  clusterDns: '10.96.0.10',
+  clusterDomain: 'cluster.local',
+  kubeletPort: 10250,
+  kubeletHealthzPort: 10248,
+} as const;
+
+/** Images built here (test/stack/images) and imported into containerd's k8s.io namespace. */
+export const STACK_IMAGES = {
+  pause: 'kubeless.local/pause:stack',
+  busybox: 'kubeless.local/busybox:stack',
+} as const;
+
+export interface NodePaths {
+  /** The node's folder in the run folder: state, configs, logs. */
+  dir: string;
+  runc: string;
+  cniBinDir: string;
+  /** containerd's gRPC socket. */
+  socket: string;
+}
+
+const toml = (s: string): string => JSON.stringify(s);
+
+/** containerd's config (version 3, containerd 2.x; 2.4 migrates it in memory and says so in its log): CRI with runc, CNI and our pause image. */
+export function containerdConfig(p: NodePaths): string {
+  return `version = 3
+root = ${toml(`${p.dir}/containerd/root`)}
+state = ${toml(`${p.dir}/containerd/state`)}
+
+[grpc]
+  address = ${toml(p.socket)}
+
+[ttrpc]
+  address = ${toml(`${p.socket}.ttrpc`)}
+
+[debug]
+  level = "warn"
+
+[plugins]
+  [plugins.'io.containerd.cri.v1.images']
+    snapshotter = "overlayfs"
+    [plugins.'io.containerd.cri.v1.images'.pinned_images]
+      sandbox = ${toml(STACK_IMAGES.pause)}
+
+  [plugins.'io.containerd.cri.v1.runtime']
+    # This sandbox may not lower oom_score_adj (the pause container asks for -998).
+    restrict_oom_score_adj = true
+    netns_mounts_under_state_dir = true
+    enable_unprivileged_ports = true
+    enable_unprivileged_icmp = true
+    [plugins.'io.containerd.cri.v1.runtime'.containerd]
+      default_runtime_name = "runc"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+        [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+          BinaryName = ${toml(p.runc)}
+          Root = ${toml(`${p.dir}/runc`)}
+          SystemdCgroup = false
+    [plugins.'io.containerd.cri.v1.runtime'.cni]
+      bin_dirs = [${toml(p.cniBinDir)}]
+      conf_dir = ${toml(`${p.dir}/cni`)}
+
+  [plugins.'io.containerd.grpc.v1.cri']
+    disable_tcp_service = true
+    stream_server_address = "127.0.0.1"
+    stream_server_port = "0"
+`;
+}
+
+/** The pod network: a bridge with the node as gateway, host-local addresses, port mappings. */
+export function cniConfig(p: Pick<NodePaths, 'dir'>): string {
+  return JSON.stringify(
+    {
+      cniVersion: '1.0.0',
+      name: 'kubeless',
+      plugins: [
+        {
+          type: 'bridge',
+          bridge: NODE.bridge,
+          isGateway: true,
+          ipMasq: false,
+          hairpinMode: true,
+          ipam: {
+            type: 'host-local',
+            ranges: [[{ subnet: NODE.podSubnet, gateway: NODE.podGateway }]],
+            routes: [{ dst: '0.0.0.0/0' }],
+            dataDir: `${p.dir}/cni-ipam`,
+          },
+        },
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    },
+    null,
+    2,
+  );
+}
+
+export interface KubeletPaths extends NodePaths {
+  caFile: string;
+  tlsCertFile: string;
+  tlsKeyFile: string;
+  resolvConf: string;
+  /** The node's cgroup, e.g. /kubeless-<netns>: pods go under <cgroupRoot>/kubepods. */
+  cgroupRoot: string;
+}
+
+/**
+ * The KubeletConfiguration: cgroupfs (there is no systemd), cgroup v1 accepted (this machine's
+ * hierarchies are v1), no swap check, no disk-based eviction or allocatable enforcement on the
+ * shared disk; authentication by client certificate and webhook, never anonymous.
+ */
+export function kubeletConfig(p: KubeletPaths): string {
+  return JSON.stringify(
+    {
+      apiVersion: 'kubelet.config.k8s.io/v1beta1',
+      kind: 'KubeletConfiguration',
+      address: '0.0.0.0',
+      port: NODE.kubeletPort,
+      readOnlyPort: 0,
+      healthzBindAddress: '127.0.0.1',
+      healthzPort: NODE.kubeletHealthzPort,
+      tlsCertFile: p.tlsCertFile,
+      tlsPrivateKeyFile: p.tlsKeyFile,
+      authentication: {
+        anonymous: { enabled: false },
+        webhook: { enabled: true },
+        x509: { clientCAFile: p.caFile },
+      },
+      authorization: { mode: 'Webhook' },
+      containerRuntimeEndpoint: `unix://${p.socket}`,
+      cgroupDriver: 'cgroupfs',
+      cgroupRoot: p.cgroupRoot,
+      cgroupsPerQOS: true,
+      failCgroupV1: false,
+      failSwapOn: false,
+      enforceNodeAllocatable: [],
+      localStorageCapacityIsolation: false,
+      evictionHard: { 'memory.available': '1Mi', 'nodefs.available': '0%', 'imagefs.available': '0%', 'nodefs.inodesFree': '0%' },
+      imageGCHighThresholdPercent: 100,
+      imageGCLowThresholdPercent: 99,
+      serializeImagePulls: false,
+      clusterDNS: [NODE.clusterDns],
+      clusterDomain: NODE.clusterDomain,
+      resolvConf: p.resolvConf,
+      podLogsDir: `${p.dir}/pod-logs`,
+      registerNode: true,
+      rotateCertificates: false,
+      serverTLSBootstrap: false,
+      syncFrequency: '10s',
+      fileCheckFrequency: '10s',
+      nodeStatusUpdateFrequency: '5s',
+      maxPods: 250,
+    },
+    null,
+    2,
+  );
+}

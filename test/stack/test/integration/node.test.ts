@@ -1,0 +1,151 @@
+/**
+ * The stack's real node: kubelet, containerd and runc run pods from images built here, and
+ * enforce what the pod asks for: user, read-only root, dropped capabilities, seccomp, a memory
+ * limit (OOMKilled, then restarted), Secret volumes and the ServiceAccount token at their usual
+ * paths; `kubectl logs` and `exec` reach the container; a pod that breaks runAsNonRoot never starts.
+ * Pods name the node explicitly: pods without one are still the node agent's.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, kubectl, kubectlOk, withNamespace } from '../../src/index.js';
+
+const NODE = 'kubeless-node';
+const BUSYBOX = 'kubeless.local/busybox:stack';
+let ns: { name: string; cleanup: () => Promise<void> };
+
+beforeAll(async () => {
+  ns = await withNamespace('node');
+});
+afterAll(async () => {
+  await ns.cleanup();
+});
+
+interface ContainerStatus {
+  restartCount: number;
+  ready: boolean;
+  state?: { running?: object; waiting?: { reason?: string; message?: string } };
+  lastState?: { terminated?: { reason?: string; exitCode?: number } };
+}
+
+async function containerStatus(pod: string): Promise<ContainerStatus | undefined> {
+  const out = await kubectlOk(['get', 'pod', pod, '-n', ns.name, '-o', 'json']);
+  const obj = JSON.parse(out) as { status?: { containerStatuses?: ContainerStatus[] } };
+  return obj.status?.containerStatuses?.[0];
+}
+
+function pod(name: string, container: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns.name },
+    spec: {
+      nodeName: NODE,
+      terminationGracePeriodSeconds: 1,
+      containers: [{ name: 'main', image: BUSYBOX, imagePullPolicy: 'Never', ...container }],
+      ...extra,
+    },
+  });
+}
+
+describe('the stack node', () => {
+  it('is registered and Ready, with the pinned kubelet and containerd', async () => {
+    const node = JSON.parse(await kubectlOk(['get', 'node', NODE, '-o', 'json'])) as {
+      status: { conditions: { type: string; status: string }[]; nodeInfo: { kubeletVersion: string; containerRuntimeVersion: string }; addresses: { type: string; address: string }[] };
+    };
+    expect(node.status.conditions.find((c) => c.type === 'Ready')?.status).toBe('True');
+    expect(node.status.nodeInfo.kubeletVersion).toBe('v1.35.4');
+    expect(node.status.nodeInfo.containerRuntimeVersion).toMatch(/^containerd:\/\/2\.4\./);
+    expect(node.status.addresses).toContainEqual({ type: 'InternalIP', address: '10.240.0.1' });
+  });
+
+  it('runs a pod as its security context says, with its Secret and ServiceAccount token mounted', async () => {
+    await kubectlOk(['create', 'secret', 'generic', 'test-secret', '-n', ns.name, '--from-literal=key=s3cr3t']);
+    const script = [
+      'echo "uid=$(id -u)"',
+      'echo "secret=$(cat /test-secret/key)"',
+      'test -s /var/run/secrets/kubernetes.io/serviceaccount/token && echo token=present',
+      'echo "namespace=$(cat /var/run/secrets/kubernetes.io/serviceaccount/namespace)"',
+      'touch /rootfs-write 2>&1 | grep -q "Read-only file system" && echo root=readonly',
+      'touch /tmp/ok && echo tmp=writable',
+      'grep -E "^(CapEff|Seccomp):" /proc/self/status | tr -d "\\t"',
+      'echo "memlimit=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"',
+      'echo ready; exec sleep 3600',
+    ].join('; ');
+    await kubectlOk(['apply', '-f', '-'], {
+      input: pod(
+        'secure',
+        {
+          command: ['sh', '-c', script],
+          securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          resources: { limits: { memory: '64Mi' } },
+          volumeMounts: [
+            { name: 'secret', mountPath: '/test-secret', readOnly: true },
+            { name: 'tmp', mountPath: '/tmp' },
+          ],
+        },
+        {
+          securityContext: { runAsUser: 1000, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+          volumes: [
+            { name: 'secret', secret: { secretName: 'test-secret' } },
+            { name: 'tmp', emptyDir: {} },
+          ],
+        },
+      ),
+    });
+    const logs = await eventually(
+      'the secure pod logs ready',
+      async () => {
+        const r = await kubectl(['logs', 'secure', '-n', ns.name]);
+        expect(r.stdout).toContain('ready');
+        return r.stdout;
+      },
+      60_000,
+    );
+    expect(logs).toContain('uid=1000');
+    expect(logs).toContain('secret=s3cr3t');
+    expect(logs).toContain('token=present');
+    expect(logs).toContain(`namespace=${ns.name}`);
+    expect(logs).toContain('root=readonly');
+    expect(logs).toContain('tmp=writable');
+    expect(logs).toContain('CapEff:0000000000000000');
+    expect(logs).toContain('Seccomp:2'); // filter mode
+    expect(logs).toContain(`memlimit=${String(64 * 1024 * 1024)}`);
+
+    const exec = await kubectlOk(['exec', 'secure', '-n', ns.name, '--', 'sh', '-c', 'id -u; cat /test-secret/key']);
+    expect(exec.split('\n')).toEqual(['1000', 's3cr3t']);
+    const ip = await kubectlOk(['get', 'pod', 'secure', '-n', ns.name, '-o', 'jsonpath={.status.podIP}']);
+    expect(ip).toMatch(/^10\.244\.(1[2-8]\d|19[01])\.\d+$/); // the node's CNI range, 10.244.128.0/18
+  });
+
+  it('kills a container that allocates past its memory limit (OOMKilled) and restarts it', async () => {
+    // `tail` of an endless line keeps it all in memory: the container's main process is the one killed.
+    await kubectlOk(['apply', '-f', '-'], { input: pod('hog', { command: ['tail', '/dev/zero'], resources: { limits: { memory: '32Mi' } } }) });
+    const status = await eventually(
+      'the hog OOMKilled',
+      async () => {
+        const s = await containerStatus('hog');
+        expect(s?.lastState?.terminated?.reason).toBe('OOMKilled');
+        return s;
+      },
+      60_000,
+    );
+    expect(status.lastState?.terminated?.exitCode).toBe(137);
+    expect(status.restartCount).toBeGreaterThanOrEqual(1);
+  });
+
+  it('never starts a pod that asks for root with runAsNonRoot, and says why', async () => {
+    await kubectlOk(['apply', '-f', '-'], {
+      input: pod('root', { command: ['sleep', '3600'], securityContext: { runAsUser: 0, runAsNonRoot: true } }),
+    });
+    const waiting = await eventually(
+      'the root pod refused',
+      async () => {
+        const s = await containerStatus('root');
+        expect(s?.state?.waiting?.reason).toBe('CreateContainerConfigError');
+        return s?.state?.waiting;
+      },
+      60_000,
+    );
+    expect(waiting.message).toMatch(/non-root/);
+    expect((await containerStatus('root'))?.restartCount).toBe(0);
+  });
+});
