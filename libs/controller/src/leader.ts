@@ -111,7 +111,7 @@ export class LeaderElector {
           callbacks.onStarted();
         }
       }
-      await sleep(this.#o.retryPeriodMs, both);
+      await sleepUnlessAborted(this.#o.retryPeriodMs, both);
     }
     clearTimeout(deadline);
     if (this.#leading) {
@@ -178,16 +178,25 @@ export class LeaderElector {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/**
+ * Resolves after `ms`, or at once when `signal` aborts. The abort listener goes when the timer
+ * fires: the elector sleeps on one signal every retry period for the life of the process, and a
+ * listener left behind per sleep grew without bound (Node warned after eleven).
+ */
+export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(t);
+      resolve();
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
