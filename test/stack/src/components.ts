@@ -9,6 +9,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { isAlive, startDaemon, type DaemonRecord } from './procs.js';
 import { STACK_ROOT, type Binaries } from './paths.js';
 import { waitFor } from './wait.js';
+import { NODE } from './node/config.js';
 
 const run = promisify(execFile);
 
@@ -137,10 +138,12 @@ export async function startApiserver(ctx: ComponentContext): Promise<DaemonRecor
     ctx.bin.kubeApiserver,
     [
       `--etcd-servers=http://127.0.0.1:${String(etcd)}`,
-      '--bind-address=127.0.0.1',
+      // Inside the stack's network namespace only: pods reach it as kubernetes.default (10.96.0.1)
+      // through kube-proxy, at the node's address, which the `kubernetes` Service's endpoints name.
+      '--bind-address=0.0.0.0',
       `--secure-port=${String(apiserver)}`,
-      '--advertise-address=127.0.0.1',
-      '--endpoint-reconciler-type=none',
+      `--advertise-address=${NODE.ip}`,
+      '--endpoint-reconciler-type=lease',
       `--cert-dir=${path.join(ctx.runDir, 'apiserver')}`,
       `--tls-cert-file=${pki('apiserver.crt')}`,
       `--tls-private-key-file=${pki('apiserver.key')}`,

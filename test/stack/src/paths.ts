@@ -54,6 +54,7 @@ export interface Binaries {
   kafkaLibs: string;
   elasticmqLibs: string;
   kubelet: string;
+  kubeProxy: string;
   containerd: string;
   ctr: string;
   runc: string;
@@ -71,6 +72,7 @@ export function binaries(v: Versions = readVersions(), cache: string = cacheDir(
     kafkaLibs: path.join(cache, `kafka-${v.KAFKA_VERSION}`, 'libs'),
     elasticmqLibs: path.join(cache, `elasticmq-${v.ELASTICMQ_VERSION}`, 'libs'),
     kubelet: path.join(cache, `k8s-node-${v.K8S_VERSION}`, 'kubelet'),
+    kubeProxy: path.join(cache, `k8s-node-${v.K8S_VERSION}`, 'kube-proxy'),
     containerd: path.join(cache, `containerd-${v.CONTAINERD_VERSION}`, 'containerd'),
     ctr: path.join(cache, `containerd-${v.CONTAINERD_VERSION}`, 'ctr'),
     runc: path.join(cache, `runc-${v.RUNC_VERSION}`, 'runc'),

@@ -24,10 +24,12 @@ export const APISERVER_KUBELET_CLIENT: StackUser = { name: 'kube-apiserver-kubel
 
 /** The real node's kubelet (CN system:node:<name>, group system:nodes), as the Node authorizer wants. */
 export const NODE_USER: StackUser = { name: `system:node:${NODE.name}`, groups: ['system:nodes'] };
+/** kube-proxy's identity: the default ClusterRoleBinding system:node-proxier names this user. */
+export const KUBE_PROXY_USER: StackUser = { name: 'system:kube-proxy', groups: [] };
 
 const CLIENT_EXT = 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:FALSE\n';
 const SERVER_EXT =
-  'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n' +
+  'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:10.96.0.1,IP:10.240.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n' +
   'extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:FALSE\n';
 
 async function openssl(cwd: string, args: string[]): Promise<void> {
@@ -60,7 +62,7 @@ export async function generatePki(dir: string): Promise<void> {
   // The real node's kubelet: its identity towards the API server (Node authorizer) and its serving
   // certificate, with the node's address, so `kubectl logs` and `exec` verify it.
   await issue(dir, 'node-kubelet-server', `/CN=${NODE.name}`, `subjectAltName=DNS:${NODE.name},IP:${NODE.ip},IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:FALSE\n`);
-  for (const u of [...USERS, KCM_USER, APISERVER_KUBELET_CLIENT, NODE_USER]) await issue(dir, certFileOf(u), subjectOf(u), CLIENT_EXT);
+  for (const u of [...USERS, KCM_USER, APISERVER_KUBELET_CLIENT, NODE_USER, KUBE_PROXY_USER]) await issue(dir, certFileOf(u), subjectOf(u), CLIENT_EXT);
   await openssl(dir, ['genrsa', '-out', 'sa.key', '2048']);
   await openssl(dir, ['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
 }

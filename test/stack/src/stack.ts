@@ -23,7 +23,7 @@ import { binaries, CRD_DIR, type Binaries } from './paths.js';
 import { freePorts, isListening } from './ports.js';
 import { isAlive, listeningPorts, startDaemon, stopDaemon, type DaemonRecord } from './procs.js';
 import { startTraefik } from './traefik.js';
-import { nodeCgroup, startNode, stopNode } from './node/node.js';
+import { nodeCgroup, startClusterDns, startKubeProxy, startNode, stopNode } from './node/node.js';
 
 /** Everything `down` and `status` need, persisted as `<run>/stack.json`. */
 export interface StackState {
@@ -244,7 +244,19 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
       return tr.rec;
     });
     const node = startNode(ctx, { server, netns }).then((n) => n.rec);
-    await Promise.all([track(started(startNodeAgent(ctx), 'node-agent', t)), track(started(node, 'node', t)), started(traefik, 'traefik', t)]);
+    // All settled before a failure is thrown, so each started process is recorded for `down`.
+    const nodeStarts = await Promise.allSettled([
+      track(started(startNodeAgent(ctx), 'node-agent', t)),
+      track(started(node, 'node', t)),
+      track(started(startKubeProxy(ctx, { server }), 'kube-proxy', t)),
+      started(traefik, 'traefik', t),
+    ]);
+    const nodeFailed = nodeStarts.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (nodeFailed) throw nodeFailed.reason;
+    t = Date.now();
+    await startClusterDns(ctx);
+    mark('coredns', t);
+    report(`CoreDNS ready (${String(timings.coredns)} ms)`);
     const settled = (await brokers) as PromiseSettledResult<void>[];
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
@@ -289,7 +301,7 @@ export async function down(runDir: string, options: { report?: Reporter } = {}):
   }
   const stopped: string[] = [];
   // The brokers first (they need no API server), then the control plane in reverse order.
-  const first = ['node', 'node-agent', 'traefik', 'kafka', 'elasticmq'];
+  const first = ['node', 'kube-proxy', 'node-agent', 'traefik', 'kafka', 'elasticmq'];
   const order = [...first, 'kube-controller-manager', 'kube-apiserver', 'etcd'];
   const byOrder = [...state.daemons].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   await Promise.all(
@@ -332,7 +344,7 @@ export async function status(runDir: string): Promise<{ up: boolean; components:
     apiserverReady = false;
   }
   const brokersUp = (await Promise.all([isListening(state.ports.kafka), isListening(state.ports.sqs)])).every(Boolean);
-  const up = components.length === 8 && components.every((c) => c.alive) && apiserverReady && brokersUp;
+  const up = components.length === 9 && components.every((c) => c.alive) && apiserverReady && brokersUp;
   return { up, components, attached, apiserverReady, env: state.env };
 }
 

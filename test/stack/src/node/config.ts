@@ -16,12 +16,20 @@ export const NODE = {
   clusterDomain: 'cluster.local',
   kubeletPort: 10250,
   kubeletHealthzPort: 10248,
+  kubeProxyMetricsPort: 10249,
+  kubeProxyHealthzPort: 10256,
+  /** The stack's ranges (the API server's --service-cluster-ip-range, the pods'). */
+  serviceCidr: '10.96.0.0/16',
+  clusterCidr: '10.244.0.0/16',
 } as const;
 
 /** Images built here (test/stack/images) and imported into containerd's k8s.io namespace. */
 export const STACK_IMAGES = {
   pause: 'kubeless.local/pause:stack',
   busybox: 'kubeless.local/busybox:stack',
+  coredns: 'kubeless.local/coredns:stack',
+  /** Debian bookworm minbase with python3 (mmdebstrap): the base of the python3.11 runtime. */
+  python311: 'kubeless.local/python:3.11',
 } as const;
 
 export interface NodePaths {
@@ -168,4 +176,125 @@ export function kubeletConfig(p: KubeletPaths): string {
     null,
     2,
   );
+}
+
+/**
+ * kube-proxy in nftables mode (the maintained one), run in the stack's network namespace. It
+ * masquerades all Service traffic: this kernel has no br_netfilter, so a pod reaching a Service
+ * backed by a pod on the same bridge would otherwise get its reply from the wrong address. It
+ * leaves the machine's conntrack and OOM settings alone (this sandbox may not change them).
+ */
+export function kubeProxyConfig(kubeconfig: string): string {
+  return JSON.stringify(
+    {
+      apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
+      kind: 'KubeProxyConfiguration',
+      mode: 'nftables',
+      clientConnection: { kubeconfig },
+      hostnameOverride: NODE.name,
+      bindAddress: NODE.ip,
+      healthzBindAddress: `127.0.0.1:${String(NODE.kubeProxyHealthzPort)}`,
+      metricsBindAddress: `127.0.0.1:${String(NODE.kubeProxyMetricsPort)}`,
+      clusterCIDR: NODE.clusterCidr,
+      nftables: { masqueradeAll: true, syncPeriod: '30s', minSyncPeriod: '0s' },
+      conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
+      oomScoreAdj: 0,
+      nodePortAddresses: [`${NODE.ip}/32`],
+    },
+    null,
+    2,
+  );
+}
+
+/**
+ * CoreDNS as the cluster DNS (kube-system/coredns at ${NODE.clusterDns}), on the stack's node:
+ * its ServiceAccount and read-only RBAC, the Corefile (the cluster domain only: the stack has no
+ * upstream resolver), a Deployment pinned to the node and the Service.
+ */
+export function coreDnsManifests(): object[] {
+  const labels = { 'k8s-app': 'kube-dns' };
+  const corefile = `.:53 {
+    errors
+    health :8080
+    ready :8181
+    kubernetes ${NODE.clusterDomain} in-addr.arpa ip6.arpa {
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+        ttl 5
+    }
+    cache 5
+    loop
+    reload
+}
+`;
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'coredns', namespace: 'kube-system' } },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: 'system:coredns' },
+      rules: [
+        { apiGroups: [''], resources: ['endpoints', 'services', 'pods', 'namespaces'], verbs: ['list', 'watch'] },
+        { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['list', 'watch'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: 'system:coredns' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:coredns' },
+      subjects: [{ kind: 'ServiceAccount', name: 'coredns', namespace: 'kube-system' }],
+    },
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'coredns', namespace: 'kube-system' }, data: { Corefile: corefile } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'coredns', namespace: 'kube-system', labels },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            nodeName: NODE.name,
+            serviceAccountName: 'coredns',
+            dnsPolicy: 'Default',
+            priorityClassName: 'system-cluster-critical',
+            securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+            containers: [
+              {
+                name: 'coredns',
+                image: STACK_IMAGES.coredns,
+                imagePullPolicy: 'Never',
+                args: ['-conf', '/etc/coredns/Corefile'],
+                ports: [
+                  { name: 'dns', containerPort: 53, protocol: 'UDP' },
+                  { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },
+                ],
+                resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '128Mi' } },
+                securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+                readinessProbe: { httpGet: { path: '/ready', port: 8181 }, periodSeconds: 1 },
+                livenessProbe: { httpGet: { path: '/health', port: 8080 }, periodSeconds: 10, failureThreshold: 5 },
+                volumeMounts: [{ name: 'config', mountPath: '/etc/coredns', readOnly: true }],
+              },
+            ],
+            volumes: [{ name: 'config', configMap: { name: 'coredns' } }],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'kube-dns', namespace: 'kube-system', labels },
+      spec: {
+        clusterIP: NODE.clusterDns,
+        selector: labels,
+        ports: [
+          { name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 },
+          { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 },
+        ],
+      },
+    },
+  ];
 }

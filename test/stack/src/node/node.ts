@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { apiGet, type ComponentContext } from '../components.js';
+import { apiGet, apiRequest, type ComponentContext } from '../components.js';
 import { STACK_ROOT } from '../paths.js';
-import { NODE_USER, certFileOf, writeKubeconfig } from '../pki.js';
+import { KUBE_PROXY_USER, NODE_USER, certFileOf, writeKubeconfig } from '../pki.js';
 import { isAlive, startDaemon, stopDaemon, type DaemonRecord } from '../procs.js';
 import { waitFor } from '../wait.js';
-import { NODE, STACK_IMAGES, cniConfig, containerdConfig, kubeletConfig, type KubeletPaths } from './config.js';
+import { NODE, STACK_IMAGES, cniConfig, containerdConfig, coreDnsManifests, kubeProxyConfig, kubeletConfig, type KubeletPaths } from './config.js';
 
 const run = promisify(execFile);
 
@@ -93,12 +93,70 @@ export async function startNode(ctx: ComponentContext, opts: { server: string; n
   return { rec, cgroup };
 }
 
-/** Imports the image archives built here (build.sh images) into containerd's k8s.io namespace. */
+/** Starts kube-proxy in the stack's network namespace; ready when its health endpoint answers. */
+export async function startKubeProxy(ctx: ComponentContext, opts: { server: string }): Promise<DaemonRecord> {
+  const dir = path.join(ctx.runDir, 'node');
+  await mkdir(dir, { recursive: true });
+  const kubeconfig = path.join(dir, 'kube-proxy.kubeconfig');
+  const base = path.join(ctx.pkiDir, certFileOf(KUBE_PROXY_USER));
+  await writeKubeconfig(kubeconfig, opts.server, path.join(ctx.pkiDir, 'ca.crt'), [{ name: KUBE_PROXY_USER.name, certFile: `${base}.crt`, keyFile: `${base}.key` }]);
+  const config = path.join(dir, 'kube-proxy.json');
+  await writeFile(config, kubeProxyConfig(kubeconfig));
+  const rec = startDaemon('kube-proxy', ctx.bin.kubeProxy, [`--config=${config}`, '--v=1'], { log: path.join(ctx.logDir, 'kube-proxy.log') });
+  try {
+    await waitFor('kube-proxy', async () => (await fetch(`http://127.0.0.1:${String(NODE.kubeProxyHealthzPort)}/healthz`)).status === 200, {
+      timeoutMs: 30_000,
+      alive: () => (isAlive(rec) ? undefined : `kube-proxy exited; see ${rec.log}`),
+    });
+  } catch (err) {
+    await stopDaemon(rec);
+    throw err;
+  }
+  return rec;
+}
+
+const RESOURCE_PATHS: Record<string, string> = {
+  ServiceAccount: 'serviceaccounts',
+  ConfigMap: 'configmaps',
+  Service: 'services',
+  Deployment: 'deployments',
+  ClusterRole: 'clusterroles',
+  ClusterRoleBinding: 'clusterrolebindings',
+};
+
+/** Server-side apply of one object as the admin (field manager kubeless-stack). */
+async function applyObject(ctx: ComponentContext, obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): Promise<void> {
+  const group = obj.apiVersion.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
+  const ns = obj.metadata.namespace ? `/namespaces/${obj.metadata.namespace}` : '';
+  const plural = RESOURCE_PATHS[obj.kind];
+  if (!plural) throw new Error(`no resource path for ${obj.kind}`);
+  const res = await apiRequest(ctx, 'PATCH', `${group}${ns}/${plural}/${obj.metadata.name}?fieldManager=kubeless-stack&force=true`, {
+    contentType: 'application/apply-patch+yaml',
+    data: JSON.stringify(obj),
+  });
+  if (res.status >= 300) throw new Error(`applying ${obj.kind} ${obj.metadata.name}: ${String(res.status)} ${res.body}`);
+}
+
+/** Deploys CoreDNS on the node and waits until it answers (its Deployment available). */
+export async function startClusterDns(ctx: ComponentContext): Promise<void> {
+  for (const obj of coreDnsManifests()) await applyObject(ctx, obj as Parameters<typeof applyObject>[1]);
+  await waitFor(
+    'CoreDNS',
+    async () => {
+      const res = await apiGet(ctx, '/apis/apps/v1/namespaces/kube-system/deployments/coredns');
+      const d = JSON.parse(res.body) as { status?: { availableReplicas?: number } };
+      return (d.status?.availableReplicas ?? 0) >= 1;
+    },
+    { timeoutMs: 60_000, intervalMs: 250 },
+  );
+}
+
+/** Imports every image archive built here (build.sh images) into containerd's k8s.io namespace. */
 async function importImages(ctx: ComponentContext, socket: string): Promise<void> {
+  const archives = (await readdir(ctx.bin.imagesDir)).filter((f) => f.endsWith('.oci.tar'));
   await Promise.all(
-    Object.keys(STACK_IMAGES).map(async (name) => {
-      const archive = path.join(ctx.bin.imagesDir, `${name}.oci.tar`);
-      await run(ctx.bin.ctr, ['--address', socket, '--namespace', 'k8s.io', 'images', 'import', archive], { timeout: 120_000 });
+    archives.map(async (file) => {
+      await run(ctx.bin.ctr, ['--address', socket, '--namespace', 'k8s.io', 'images', 'import', path.join(ctx.bin.imagesDir, file)], { timeout: 120_000 });
     }),
   );
 }

@@ -72,7 +72,7 @@ describe('npm run stack -- up/down', () => {
     const state = JSON.parse(await readFile(path.join(runDir, 'stack.json'), 'utf8')) as StackState;
     const env = readStackEnv(runDir);
     expect(env.KUBELESS_NETNS).toBe(netnsName);
-    expect(state.daemons.map((d) => d.name).sort()).toEqual(['elasticmq', 'etcd', 'kafka', 'kube-apiserver', 'kube-controller-manager', 'node', 'node-agent', 'traefik']);
+    expect(state.daemons.map((d) => d.name).sort()).toEqual(['elasticmq', 'etcd', 'kafka', 'kube-apiserver', 'kube-controller-manager', 'kube-proxy', 'node', 'node-agent', 'traefik']);
 
     // Its node runs a pod (a process of its own, marked by a unique command line).
     const marker = `sleep ${String(3_000_000 + process.pid)}`;

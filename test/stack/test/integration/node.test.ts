@@ -3,13 +3,15 @@
  * enforce what the pod asks for: user, read-only root, dropped capabilities, seccomp, a memory
  * limit (OOMKilled, then restarted), Secret volumes and the ServiceAccount token at their usual
  * paths; `kubectl logs` and `exec` reach the container; a pod that breaks runAsNonRoot never starts.
+ * Service names resolve through CoreDNS, ClusterIPs work through kube-proxy, and a pod's token
+ * reaches the API server as kubernetes.default with its ServiceAccount's rights.
  * Pods name the node explicitly: pods without one are still the node agent's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, kubectl, kubectlOk, withNamespace } from '../../src/index.js';
+import { STACK_IMAGES, eventually, kubectl, kubectlOk, withNamespace } from '../../src/index.js';
 
 const NODE = 'kubeless-node';
-const BUSYBOX = 'kubeless.local/busybox:stack';
+const BUSYBOX = STACK_IMAGES.busybox;
 let ns: { name: string; cleanup: () => Promise<void> };
 
 beforeAll(async () => {
@@ -42,6 +44,21 @@ function pod(name: string, container: Record<string, unknown>, extra: Record<str
       terminationGracePeriodSeconds: 1,
       containers: [{ name: 'main', image: BUSYBOX, imagePullPolicy: 'Never', ...container }],
       ...extra,
+    },
+  });
+}
+
+/** A pod of the Debian-based python image built here (glibc, a real resolver and TLS stack). */
+function pythonPod(name: string): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns.name },
+    spec: {
+      nodeName: NODE,
+      terminationGracePeriodSeconds: 1,
+      securityContext: { runAsUser: 1000, runAsNonRoot: true },
+      containers: [{ name: 'main', image: STACK_IMAGES.python311, imagePullPolicy: 'Never', command: ['sleep', '3600'] }],
     },
   });
 }
@@ -147,5 +164,53 @@ describe('the stack node', () => {
     );
     expect(waiting.message).toMatch(/non-root/);
     expect((await containerStatus('root'))?.restartCount).toBe(0);
+  });
+
+  it('resolves Service names through CoreDNS and reaches Services through kube-proxy', async () => {
+    const web = 'mkdir -p /tmp/www && echo hello-from-web > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www';
+    await kubectlOk(['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          { ...JSON.parse(pod('web', { command: ['sh', '-c', web], volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }] }, { volumes: [{ name: 'tmp', emptyDir: {} }] })), metadata: { name: 'web', namespace: ns.name, labels: { app: 'web' } } },
+          JSON.parse(pythonPod('client')),
+          { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: ns.name }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } },
+        ],
+      }),
+    });
+    await kubectlOk(['wait', '-n', ns.name, '--for=condition=Ready', 'pod/web', 'pod/client', '--timeout=60s']);
+    const clusterIp = await kubectlOk(['get', 'service', 'web', '-n', ns.name, '-o', 'jsonpath={.spec.clusterIP}']);
+    const resolve = (name: string) => kubectlOk(['exec', 'client', '-n', ns.name, '--', 'python3', '-c', `import socket; print(socket.gethostbyname(${JSON.stringify(name)}))`]);
+    expect((await resolve('kubernetes.default.svc.cluster.local')).trim()).toBe('10.96.0.1');
+    expect((await resolve('web')).trim()).toBe(clusterIp); // the pod's search path
+    for (const url of ['http://web/', `http://web.${ns.name}.svc.cluster.local/`, `http://${clusterIp}/`]) {
+      const get = `import urllib.request; print(urllib.request.urlopen(${JSON.stringify(url)}, timeout=3).read().decode().strip())`;
+      const body = await eventually(`${url} from a pod`, async () => (await kubectlOk(['exec', 'client', '-n', ns.name, '--', 'python3', '-c', get])).trim(), 30_000);
+      expect(body, url).toBe('hello-from-web');
+    }
+  });
+
+  it('lets a pod reach the API server as kubernetes.default with its ServiceAccount token: 403, then 200 after a Role', async () => {
+    await kubectlOk(['apply', '-f', '-'], { input: pythonPod('incluster') });
+    await kubectlOk(['wait', '-n', ns.name, '--for=condition=Ready', 'pod/incluster', '--timeout=60s']);
+    // In-cluster configuration by hand, as client libraries do it: the token and CA at their
+    // usual paths, the API server as kubernetes.default.svc, its certificate verified.
+    const listPods = `
+import json, ssl, urllib.error, urllib.request
+sa = '/var/run/secrets/kubernetes.io/serviceaccount/'
+req = urllib.request.Request('https://kubernetes.default.svc/api/v1/namespaces/' + open(sa + 'namespace').read() + '/pods',
+                             headers={'Authorization': 'Bearer ' + open(sa + 'token').read()})
+try:
+    body = urllib.request.urlopen(req, context=ssl.create_default_context(cafile=sa + 'ca.crt'), timeout=5).read()
+    print(200, json.loads(body)['kind'])
+except urllib.error.HTTPError as e:
+    print(e.code)
+`;
+    const call = async (): Promise<string> => (await kubectlOk(['exec', 'incluster', '-n', ns.name, '--', 'python3', '-c', listPods])).trim();
+    expect(await call()).toBe('403');
+    await kubectlOk(['create', 'role', 'pod-reader', '-n', ns.name, '--verb=list', '--resource=pods']);
+    await kubectlOk(['create', 'rolebinding', 'pod-reader', '-n', ns.name, '--role=pod-reader', `--serviceaccount=${ns.name}:default`]);
+    expect(await eventually('the pod list with the Role', async () => ((await call()) === '200 PodList' ? '200 PodList' : undefined), 30_000)).toBe('200 PodList');
   });
 });
