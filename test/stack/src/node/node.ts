@@ -8,7 +8,7 @@ import { STACK_ROOT } from '../paths.js';
 import { KUBE_PROXY_USER, NODE_USER, certFileOf, writeKubeconfig } from '../pki.js';
 import { isAlive, startDaemon, stopDaemon, type DaemonRecord } from '../procs.js';
 import { waitFor } from '../wait.js';
-import { NODE, STACK_IMAGES, cniConfig, containerdConfig, coreDnsManifests, kubeProxyConfig, kubeletConfig, type KubeletPaths } from './config.js';
+import { NODE, cniConfig, containerdConfig, coreDnsManifests, kubeProxyConfig, kubeletConfig, type KubeletPaths } from './config.js';
 
 const run = promisify(execFile);
 
