@@ -29,6 +29,9 @@ netns_create() {
   local cidr
   for cidr in $KUBELESS_POD_CIDRS; do ip -n "$KUBELESS_NETNS" route add local "$cidr" dev lo; done
   ip -n "$KUBELESS_NETNS" addr add "$KUBELESS_NODE_IP/32" dev lo
+  # A route for the Service range, so the namespace's own processes (controllers, tests) reach
+  # ClusterIPs: kube-proxy's output rules rewrite the destination after this first lookup.
+  ip -n "$KUBELESS_NETNS" route add "${KUBELESS_SERVICE_CIDR:-10.96.0.0/16}" dev lo
 }
 
 netns_delete() {

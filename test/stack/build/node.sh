@@ -5,8 +5,7 @@
 #   runc-$RUNC_VERSION/runc                                cgo + libseccomp: without seccomp no pod starts
 #   cni-plugins-$CNI_PLUGINS_VERSION/{bridge,host-local,loopback,portmap}
 #   coredns-$COREDNS_VERSION/coredns                     the cluster DNS, run as a pod from images/coredns
-#   images/<name>.oci.tar                                 images built here from test/stack/images/<name>,
-#                                                         rebuilt when their build context changes
+# The images the node runs are built by images.sh.
 # All are built from the Go module proxy, pinned in versions.sh. Debian's containerd (1.6) is out of
 # support and its runc (1.1.5) lags the fixes of 1.2-1.5; building them costs ~4 min cold, once.
 # The OS packages the node needs (libseccomp for runc, iptables/nftables for kube-proxy and portmap,
@@ -99,65 +98,6 @@ build_coredns() {
   log "CoreDNS $COREDNS_VERSION built into $out"
 }
 
-BUILDAH=(buildah --root "$KUBELESS_CACHE/buildah/root" --runroot "$KUBELESS_CACHE/buildah/run" --storage-driver vfs)
-IMAGES_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../images" && pwd)"
-
-# build_image <name> <context>: builds kubeless.local/<name>:stack from <context>/Dockerfile with
-# buildah (daemonless; chroot isolation for RUN) into images/<name>.oci.tar, unless the context's
-# content digest is the one of the archive already there.
-build_image() {
-  local name="$1" ctx="$2" out="$KUBELESS_CACHE/images" key
-  mkdir -p "$out"
-  key=$(cd "$ctx" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
-  if [[ -f "$out/$name.oci.tar" && "$(cat "$out/$name.key" 2>/dev/null)" == "$key" ]]; then log "image $name cached"; return; fi
-  local ref="kubeless.local/$name:stack"
-  quietly "image-$name" bash -c "$(printf '%q ' "${BUILDAH[@]}") bud --isolation chroot --layers=false --pull=never -t '$ref' '$ctx' \
-    && rm -f '$out/$name.oci.tar.tmp' && $(printf '%q ' "${BUILDAH[@]}") push --quiet '$ref' 'oci-archive:$out/$name.oci.tar.tmp:$ref'"
-  mv "$out/$name.oci.tar.tmp" "$out/$name.oci.tar"
-  echo "$key" > "$out/$name.key"
-}
-
-# build_base <name> <suite> <packages>: a Debian base image kubeless.local/<name> from a minbase
-# rootfs made by mmdebstrap (upstream base images cannot be pulled here). Rebuilt only when the
-# recipe changes; the digest of what was built is recorded in images/<name>.digest.
-build_base() {
-  local name="$1" suite="$2" packages="$3" out="$KUBELESS_CACHE/images" file="${1//:/-}"
-  local key="mmdebstrap minbase $suite $packages v1"
-  mkdir -p "$out"
-  if [[ -f "$out/$file.oci.tar" && "$(cat "$out/$file.key" 2>/dev/null)" == "$key" ]]; then log "base image $name cached"; return; fi
-  local work="$KUBELESS_CACHE/src/base-$file"; rm -rf "$work"; mkdir -p "$work"
-  local m=http://deb.debian.org/debian
-  quietly "base-$file" bash -c "mmdebstrap --variant=minbase --include='ca-certificates,$packages' \
-      --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
-      '$suite' '$work/rootfs.tar' 'deb $m $suite main' 'deb $m $suite-updates main' 'deb http://deb.debian.org/debian-security $suite-security main' \
-    && c=\$($(printf '%q ' "${BUILDAH[@]}") from scratch) \
-    && $(printf '%q ' "${BUILDAH[@]}") add \$c '$work/rootfs.tar' / \
-    && $(printf '%q ' "${BUILDAH[@]}") config --cmd /bin/bash --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \$c \
-    && $(printf '%q ' "${BUILDAH[@]}") commit --rm \$c 'kubeless.local/$name' \
-    && rm -f '$out/$file.oci.tar.tmp' && $(printf '%q ' "${BUILDAH[@]}") push --quiet --digestfile '$out/$file.digest' 'kubeless.local/$name' 'oci-archive:$out/$file.oci.tar.tmp:kubeless.local/$name'"
-  mv "$out/$file.oci.tar.tmp" "$out/$file.oci.tar"
-  echo "$key" > "$out/$file.key"
-  rm -rf "$work"
-  log "base image kubeless.local/$name built: $(cat "$out/$file.digest")"
-}
-
-build_node_images() {
-  build_base python:3.11 bookworm python3
-  local ctx="$KUBELESS_CACHE/src/image-pause"
-  rm -rf "$ctx"; mkdir -p "$ctx"
-  (cd "$IMAGES_SRC/pause" && go build -buildvcs=false -trimpath -ldflags '-s -w' -o "$ctx/pause" .)
-  cp "$IMAGES_SRC/pause/Dockerfile" "$ctx/"
-  build_image pause "$ctx"
-  ctx="$KUBELESS_CACHE/src/image-busybox"
-  rm -rf "$ctx"; mkdir -p "$ctx"
-  cp /bin/busybox "$IMAGES_SRC/busybox/Dockerfile" "$ctx/"
-  build_image busybox "$ctx"
-  ctx="$KUBELESS_CACHE/src/image-coredns"
-  rm -rf "$ctx"; mkdir -p "$ctx"
-  cp "$KUBELESS_CACHE/coredns-$COREDNS_VERSION/coredns" "$IMAGES_SRC/coredns/Dockerfile" "$ctx/"
-  build_image coredns "$ctx"
-}
-
 build_node() {
   ensure_node_packages
   build_node_k8s
@@ -165,5 +105,5 @@ build_node() {
   build_runc
   build_cni_plugins
   build_coredns
-  build_node_images
+  build_images
 }
