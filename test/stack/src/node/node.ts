@@ -3,10 +3,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { apiGet, apiRequest, type ComponentContext } from '../components.js';
+import { apiGet, apiRequest, tail, type ComponentContext } from '../components.js';
 import { STACK_ROOT } from '../paths.js';
 import { KUBE_PROXY_USER, NODE_USER, certFileOf, writeKubeconfig } from '../pki.js';
-import { isAlive, startDaemon, stopDaemon, type DaemonRecord } from '../procs.js';
+import { isAlive, readCmdline, startDaemon, stopDaemon, type DaemonRecord } from '../procs.js';
 import { waitFor } from '../wait.js';
 import { NODE, cniConfig, containerdConfig, coreDnsManifests, kubeProxyConfig, kubeletConfig, type KubeletPaths } from './config.js';
 
@@ -71,7 +71,9 @@ export async function startNode(ctx: ComponentContext, opts: { server: string; n
     ],
     { log: path.join(ctx.logDir, 'kubelet.log') },
   );
-  const alive = (): string | undefined => (isAlive(rec) ? undefined : `the node exited; see ${rec.log} and ${path.join(dir, 'containerd.log')}`);
+  // By PID, not command line: the launcher re-executes itself under unshare, and for a moment
+  // its command line is unshare's.
+  const alive = (): string | undefined => (readCmdline(rec.pid) !== undefined ? undefined : `the node exited; see ${rec.log} and ${path.join(dir, 'containerd.log')}`);
   try {
     await waitFor('containerd', () => Promise.resolve(existsSync(paths.socket)), { timeoutMs: 30_000, alive });
     await importImages(ctx, paths.socket);
@@ -87,8 +89,9 @@ export async function startNode(ctx: ComponentContext, opts: { server: string; n
     );
   } catch (err) {
     // Not yet in the stack's records: stop it here, so nothing of it is left behind.
+    const lines = `--- ${rec.log} (last lines)\n${await tail(rec.log)}\n--- containerd.log\n${await tail(path.join(dir, 'containerd.log'))}`;
     await stopNode(rec, cgroup);
-    throw err;
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${lines}`, { cause: err });
   }
   return { rec, cgroup };
 }
@@ -139,7 +142,11 @@ async function applyObject(ctx: ComponentContext, obj: { apiVersion: string; kin
 
 /** Deploys CoreDNS on the node and waits until it answers (its Deployment available). */
 export async function startClusterDns(ctx: ComponentContext): Promise<void> {
-  for (const obj of coreDnsManifests()) await applyObject(ctx, obj as Parameters<typeof applyObject>[1]);
+  for (const obj of coreDnsManifests()) {
+    const o = obj as Parameters<typeof applyObject>[1];
+    // Retried: on a loaded machine one request can take longer than the client's 5 s.
+    await waitFor(`applying ${o.kind} ${o.metadata.name}`, async () => (await applyObject(ctx, o), true), { timeoutMs: 60_000, intervalMs: 500 });
+  }
   await waitFor(
     'CoreDNS',
     async () => {
@@ -151,12 +158,16 @@ export async function startClusterDns(ctx: ComponentContext): Promise<void> {
   );
 }
 
-/** Imports every image archive built here (build.sh images) into containerd's k8s.io namespace. */
+/**
+ * Imports the image archives built here (build.sh images; not the bases under images/bases) into
+ * containerd's k8s.io namespace, without unpacking: containerd unpacks an image's layers when a
+ * container first uses it, so images no test runs cost only the copy.
+ */
 async function importImages(ctx: ComponentContext, socket: string): Promise<void> {
   const archives = (await readdir(ctx.bin.imagesDir)).filter((f) => f.endsWith('.oci.tar'));
   await Promise.all(
     archives.map(async (file) => {
-      await run(ctx.bin.ctr, ['--address', socket, '--namespace', 'k8s.io', 'images', 'import', path.join(ctx.bin.imagesDir, file)], { timeout: 120_000 });
+      await run(ctx.bin.ctr, ['--address', socket, '--namespace', 'k8s.io', 'images', 'import', '--no-unpack', path.join(ctx.bin.imagesDir, file)], { timeout: 120_000 });
     }),
   );
 }

@@ -110,5 +110,5 @@ describe('npm run stack -- up/down', () => {
     expect(await outsideLinks()).toEqual(linksBefore);
     expect(await netnsList()).not.toContain(netnsName);
     // The namespace's ports listened before `down`; with no process left in it, no socket can.
-  });
+  }, 180_000);
 });
