@@ -32,10 +32,17 @@ netns_create() {
   # A route for the Service range, so the namespace's own processes (controllers, tests) reach
   # ClusterIPs: kube-proxy's output rules rewrite the destination after this first lookup.
   ip -n "$KUBELESS_NETNS" route add "${KUBELESS_SERVICE_CIDR:-10.96.0.0/16}" dev lo
+  # The cluster DNS (CoreDNS at 10.96.0.10, started by `up`) for every process `ip netns exec`
+  # starts there (it bind-mounts /etc/netns/<name>/resolv.conf over /etc/resolv.conf): the
+  # controllers and tests resolve <svc>.<ns>.svc.cluster.local as pods do.
+  mkdir -p "/etc/netns/$KUBELESS_NETNS"
+  printf '%s\n' '# the local stack: its cluster DNS (test/stack/netns.sh)' 'nameserver 10.96.0.10' \
+    'search svc.cluster.local cluster.local' 'options ndots:2 timeout:1 attempts:2' > "/etc/netns/$KUBELESS_NETNS/resolv.conf"
 }
 
 netns_delete() {
   if netns_exists; then ip netns delete "$KUBELESS_NETNS"; fi
+  rm -rf "/etc/netns/$KUBELESS_NETNS"
   # Removes only the name: the outside namespace itself lives on.
   if ip netns list | awk '{print $1}' | grep -qx "$KUBELESS_OUTSIDE_NETNS"; then ip netns delete "$KUBELESS_OUTSIDE_NETNS"; fi
 }

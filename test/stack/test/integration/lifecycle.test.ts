@@ -7,7 +7,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -109,6 +109,7 @@ describe('npm run stack -- up/down', () => {
     expect(await mountsOf(runDir)).toEqual([]);
     expect(await outsideLinks()).toEqual(linksBefore);
     expect(await netnsList()).not.toContain(netnsName);
+    expect(existsSync(`/etc/netns/${netnsName}`)).toBe(false); // its resolv.conf for `ip netns exec`
     // The namespace's ports listened before `down`; with no process left in it, no socket can.
   }, 180_000);
 });
