@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The local stack: real etcd, kube-apiserver, kube-controller-manager, Kafka (KRaft) and
-# ElasticMQ on 127.0.0.1 inside the stack's own network namespace.
+# The local stack: real etcd, kube-apiserver, kube-controller-manager, Kafka (KRaft), ElasticMQ,
+# Traefik and a node (kubelet, containerd, kube-proxy, CoreDNS) inside the stack's own network namespace.
 #   npm run stack -- up        build what is missing (cached), create the namespace, start, wait
 #   npm run stack -- down      stop exactly what `up` started, delete the namespace
 #   npm run stack -- status    show the processes and readiness
