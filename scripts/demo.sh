@@ -67,7 +67,7 @@ else
 fi
 step_done
 
-step 2 "build the stack's components: kube-apiserver, kube-controller-manager, etcd, Kafka, ElasticMQ, Traefik, helm"
+step 2 "build the stack's components: kube-apiserver, kube-controller-manager, etcd, Kafka, ElasticMQ, Traefik, helm, the node (kubelet, containerd, runc, CNI, kube-proxy, CoreDNS) and its images"
 say "cached by version under ${KUBELESS_CACHE:-~/.cache/kubeless-stack}; the first build takes 10-20 minutes (Go builds of Kubernetes), later runs skip it"
 indented bash test/stack/build/build.sh all
 step_done
