@@ -46,10 +46,11 @@ const DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'InvalidClientT
 /**
  * Pure: `text` without AWS ARNs (`arn:aws:…`, any partition: a role or user ARN names the
  * controller's identity) and without 12-digit AWS account ids, for text that leaves the
- * controller's logs (status conditions, dead-letter attributes).
+ * controller's logs (status conditions, dead-letter attributes). A 12-digit run inside an
+ * identifier (a message id's last UUID group) is not an account id.
  */
 export function redactAws(text: string): string {
-  return text.replace(/arn:aws[a-z-]*:[^\s"'`,;()<>[\]{}]*/gu, 'arn:aws:<redacted>').replace(/(?<![0-9])[0-9]{12}(?![0-9])/gu, '<account>');
+  return text.replace(/arn:aws[a-z-]*:[^\s"'`,;()<>[\]{}]*/gu, 'arn:aws:<redacted>').replace(/(?<![0-9A-Za-z-])[0-9]{12}(?![0-9A-Za-z-])/gu, '<account>');
 }
 
 /** Pure: an endpoint URL as it may be logged: no userinfo, no query string or fragment. */

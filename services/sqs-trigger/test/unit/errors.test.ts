@@ -24,6 +24,12 @@ describe('redactAws', () => {
     // 13 digits are not an account id.
     expect(out).toContain('9876543210987');
   });
+
+  it('keeps a message id whose last UUID group is all digits (not an account id)', () => {
+    const id = '2fc46e0e-17b8-4464-9ae2-831487109813';
+    expect(redactAws(`message ${id} failed 3 times`)).toBe(`message ${id} failed 3 times`);
+    expect(redactAws('queue https://sqs.us-east-1.amazonaws.com/123456789012/q')).toBe('queue https://sqs.us-east-1.amazonaws.com/<account>/q');
+  });
 });
 
 describe('safeEndpoint', () => {
