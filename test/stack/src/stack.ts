@@ -309,7 +309,7 @@ export async function down(runDir: string, options: { report?: Reporter } = {}):
       .filter((r) => first.includes(r.name))
       .map(async (r) => {
         // The node's pods and cgroups go too, also when its launcher died first.
-        await (r.name === 'node' ? stopNode(r, nodeCgroup(state.netns)) : stopDaemon(r));
+        await (r.name === 'node' ? stopNode(r, nodeCgroup(state.netns), path.join(state.runDir, 'node')) : stopDaemon(r));
         stopped.push(r.name);
       }),
   );

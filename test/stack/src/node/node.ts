@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { apiGet, apiRequest, tail, type ComponentContext } from '../components.js';
@@ -52,6 +52,7 @@ export async function startNode(ctx: ComponentContext, opts: { server: string; n
   const base = pki(certFileOf(NODE_USER));
   await writeKubeconfig(kubeconfig, opts.server, paths.caFile, [{ name: NODE_USER.name, certFile: `${base}.crt`, keyFile: `${base}.key` }]);
 
+  await saveKernelTunables(dir);
   const rec = startDaemon(
     'node',
     'bash',
@@ -90,7 +91,7 @@ export async function startNode(ctx: ComponentContext, opts: { server: string; n
   } catch (err) {
     // Not yet in the stack's records: stop it here, so nothing of it is left behind.
     const lines = `--- ${rec.log} (last lines)\n${await tail(rec.log)}\n--- containerd.log\n${await tail(path.join(dir, 'containerd.log'))}`;
-    await stopNode(rec, cgroup);
+    await stopNode(rec, cgroup, dir);
     throw new Error(`${err instanceof Error ? err.message : String(err)}\n${lines}`, { cause: err });
   }
   return { rec, cgroup };
@@ -191,7 +192,31 @@ export async function cgroupPids(cgroup: string): Promise<number[]> {
  * whatever still runs in the node's cgroup (shims, pods), then removes the cgroup folders. With
  * the last process of its mount namespace gone, the node's mounts are gone too.
  */
-export async function stopNode(rec: DaemonRecord, cgroup: string): Promise<void> {
+export async function stopNode(rec: DaemonRecord, cgroup: string, nodeDir: string): Promise<void> {
   await stopDaemon(rec, 15_000);
   await run('bash', [CGROUPS_SH, 'clean', cgroup], { timeout: 60_000 });
+  await restoreKernelTunables(nodeDir);
+}
+
+/**
+ * The machine-wide sysctls the kubelet sets on every node it starts (protectKernelDefaults off):
+ * saved before the node starts, put back when it stops, so the machine is left as it was.
+ */
+const KERNEL_TUNABLES = ['vm/overcommit_memory', 'kernel/panic', 'kernel/panic_on_oops'];
+const tunablesFile = (nodeDir: string): string => path.join(nodeDir, 'kernel-tunables.json');
+
+async function saveKernelTunables(nodeDir: string): Promise<void> {
+  const values: Record<string, string> = {};
+  for (const t of KERNEL_TUNABLES) values[t] = (await readFile(`/proc/sys/${t}`, 'utf8')).trim();
+  await writeFile(tunablesFile(nodeDir), JSON.stringify(values));
+}
+
+async function restoreKernelTunables(nodeDir: string): Promise<void> {
+  let values: Record<string, string>;
+  try {
+    values = JSON.parse(await readFile(tunablesFile(nodeDir), 'utf8')) as Record<string, string>;
+  } catch {
+    return;
+  }
+  for (const [t, v] of Object.entries(values)) await writeFile(`/proc/sys/${t}`, v).catch(() => undefined);
 }

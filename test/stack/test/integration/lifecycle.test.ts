@@ -40,6 +40,10 @@ async function outsideLinks(): Promise<string[]> {
   return stdout.split('\n').map((l) => l.split(':')[1]?.trim() ?? '').filter((n) => n !== '').sort();
 }
 
+/** The machine-wide sysctls a kubelet sets when it starts. */
+const kernelTunables = async (): Promise<string[]> =>
+  Promise.all(['vm/overcommit_memory', 'kernel/panic', 'kernel/panic_on_oops'].map(async (t) => (await readFile(`/proc/sys/${t}`, 'utf8')).trim()));
+
 const mountsOf = async (needle: string): Promise<string[]> => (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').filter((l) => l.includes(needle));
 
 /** PIDs of every process whose network namespace is `inode`. */
@@ -62,6 +66,7 @@ describe('npm run stack -- up/down', () => {
   it('starts a whole stack in its own namespace within 60 s and stops it without leftovers', async () => {
     runDir = await mkdtemp(path.join(os.tmpdir(), 'kubeless-lifecycle-'));
     const linksBefore = await outsideLinks();
+    const tunablesBefore = await kernelTunables();
     const started = Date.now();
     const upOut = await stackSh('up');
     const elapsed = Date.now() - started;
@@ -108,6 +113,7 @@ describe('npm run stack -- up/down', () => {
     expect(await remainingCgroups(cgroup)).toEqual([]);
     expect(await mountsOf(runDir)).toEqual([]);
     expect(await outsideLinks()).toEqual(linksBefore);
+    expect(await kernelTunables()).toEqual(tunablesBefore); // the kubelet's machine-wide sysctls, put back
     expect(await netnsList()).not.toContain(netnsName);
     expect(existsSync(`/etc/netns/${netnsName}`)).toBe(false); // its resolv.conf for `ip netns exec`
     // The namespace's ports listened before `down`; with no process left in it, no socket can.
