@@ -7,6 +7,7 @@
  * endpoint mode, delivers to them by their Service's DNS name through CoreDNS. Until the node agent
  * goes, a Function asks for the node in its deployment template.
  */
+import { lookup } from 'node:dns/promises';
 import { request } from 'node:http';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -119,8 +120,13 @@ describe('function pods on the real node', () => {
       version: 'v1beta1',
       plural: 'kafkatriggers',
       namespace: ns.name,
-      body: { apiVersion: 'kubeless.io/v1beta1', kind: 'KafkaTrigger', metadata: { name: 'sink' }, spec: { topic, functionName: 'sink', initialOffset: 'earliest' } },
+      // A short backoff: a blocked record is retried every second, not every minute.
+      body: { apiVersion: 'kubeless.io/v1beta1', kind: 'KafkaTrigger', metadata: { name: 'sink' }, spec: { topic, functionName: 'sink', initialOffset: 'earliest', delivery: { backoffDelay: '200ms', backoffMax: '1s' } } },
     });
+    // The name resolves here (the namespace's resolv.conf names CoreDNS) before the trigger starts.
+    const host = `sink.${ns.name}.svc.cluster.local`;
+    const ip = await kubectlOk(['get', 'service', 'sink', '-n', ns.name, '-o', 'jsonpath={.spec.clusterIP}']);
+    expect(await eventually(`${host} resolving`, async () => (await lookup(host)).address, 60_000)).toBe(ip);
     // The controller's default endpoint mode: http://sink.<ns>.svc.cluster.local:8080/.
     const controller: ControllerProcess = spawnController('kafka-trigger', { watchNamespace: ns.name, env: { ENDPOINT_MODE: 'service' } });
     try {
@@ -129,7 +135,6 @@ describe('function pods on the real node', () => {
       const N = 200;
       await producer.send({ topic, messages: Array.from({ length: N }, (_, i) => ({ key: `k${String(i % 7)}`, value: JSON.stringify({ i }) })) });
       await producer.disconnect();
-      const ip = await kubectlOk(['get', 'service', 'sink', '-n', ns.name, '-o', 'jsonpath={.spec.clusterIP}']);
       const calls = await eventually(
         `${String(N)} calls at the function`,
         async () => {
