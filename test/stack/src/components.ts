@@ -38,8 +38,17 @@ export interface ComponentContext {
   bin: Binaries;
 }
 
-const deadMessage = (rec: DaemonRecord) => (): string | undefined =>
-  isAlive(rec) ? undefined : `${rec.name} exited; see ${rec.log}`;
+/** Why a starting component is not coming: it exited; with its log's last lines, for CI logs. */
+const deadMessage = (rec: DaemonRecord) => (): string | undefined => {
+  if (isAlive(rec)) return undefined;
+  let lines = '';
+  try {
+    lines = readFileSync(rec.log, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
+  } catch {
+    // no log yet
+  }
+  return `${rec.name} exited; see ${rec.log}${lines ? `; its last lines:\n${lines}` : ''}`;
+};
 
 // ---------------------------------------------------------------- etcd
 

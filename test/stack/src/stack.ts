@@ -142,7 +142,10 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     kubelet: kubelet ?? 0,
     etcd: etcd ?? 0,
     etcdPeer: etcdPeer ?? 0,
-    apiserver: apiserver ?? 0,
+    // Inside the stack's own namespace the API server takes the usual 6443, below the ephemeral
+    // range: a port picked from that range could be taken by an outgoing connection of a
+    // component starting meanwhile before the API server binds every address of the namespace.
+    apiserver: netns === '' ? (apiserver ?? 0) : 6443,
     kafka: kafka ?? 0,
     kafkaController: kafkaController ?? 0,
     kafkaSasl: kafkaSasl ?? 0,
