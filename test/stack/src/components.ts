@@ -6,7 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Kafka, logLevel } from 'kafkajs';
-import { isAlive, startDaemon, type DaemonRecord } from './procs.js';
+import { readCmdline, startDaemon, type DaemonRecord } from './procs.js';
 import { STACK_ROOT, type Binaries } from './paths.js';
 import { waitFor } from './wait.js';
 import { NODE } from './node/config.js';
@@ -40,7 +40,9 @@ export interface ComponentContext {
 
 /** Why a starting component is not coming: it exited; with its log's last lines, for CI logs. */
 const deadMessage = (rec: DaemonRecord) => (): string | undefined => {
-  if (isAlive(rec)) return undefined;
+  // By PID (gone or a zombie), not by command line: twice a starting component that was running
+  // was taken for dead by the command-line check, and left running, unrecorded, when `up` failed.
+  if (readCmdline(rec.pid) !== undefined) return undefined;
   let lines = '';
   try {
     lines = readFileSync(rec.log, 'utf8').trimEnd().split('\n').slice(-15).join('\n');
