@@ -22,6 +22,19 @@ context_dir() {
 BUILDAH=(buildah --root "$KUBELESS_CACHE/buildah/root" --runroot "$KUBELESS_CACHE/buildah/run" --storage-driver vfs)
 IMAGES_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../images" && pwd)"
 
+# cached <out> <file> <key>: the archive <out>/<file>.oci.tar is there and was built from <key>.
+cached() { [[ -f "$1/$2.oci.tar" && "$(cat "$1/$2.key" 2>/dev/null)" == "$3" ]]; }
+
+# save_archive <ref> <name in the archive> <out> <file> <key> [push flags...]: writes the image as
+# <out>/<file>.oci.tar (replaced whole) and records the key it was built from.
+save_archive() {
+  local ref="$1" name="$2" out="$3" file="$4" key="$5"; shift 5
+  rm -f "$out/$file.oci.tar.tmp"
+  "${BUILDAH[@]}" push --quiet "$@" "$ref" "oci-archive:$out/$file.oci.tar.tmp:$name"
+  mv "$out/$file.oci.tar.tmp" "$out/$file.oci.tar"
+  echo "$key" > "$out/$file.key"
+}
+
 # build_image <name> <context> [file] [subfolder]: builds kubeless.local/<name> (tag :stack unless <name> has
 # one) from <context>/Dockerfile into images/<file>.oci.tar, unless the context's content digest
 # is the one of the archive already there.
@@ -30,12 +43,9 @@ build_image() {
   ref="kubeless.local/$name"; [[ "$name" == *:* ]] || ref="$ref:stack"
   mkdir -p "$out"
   key=$(cd "$ctx" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
-  if [[ -f "$out/$file.oci.tar" && "$(cat "$out/$file.key" 2>/dev/null)" == "$key" ]]; then log "image $ref cached"; return; fi
+  if cached "$out" "$file" "$key"; then log "image $ref cached"; return; fi
   quietly "image-$file" "${BUILDAH[@]}" bud --isolation chroot --layers=false --pull=never -t "$ref" "$ctx"
-  rm -f "$out/$file.oci.tar.tmp"
-  "${BUILDAH[@]}" push --quiet "$ref" "oci-archive:$out/$file.oci.tar.tmp:$ref"
-  mv "$out/$file.oci.tar.tmp" "$out/$file.oci.tar"
-  echo "$key" > "$out/$file.key"
+  save_archive "$ref" "$ref" "$out" "$file" "$key"
 }
 
 # build_base <name> <suite> <packages>: a Debian base image kubeless.local/<name> from a minbase
@@ -45,7 +55,7 @@ build_base() {
   local name="$1" suite="$2" packages="$3" out="$KUBELESS_CACHE/images${4:+/$4}" file="${1//:/-}"
   local key="mmdebstrap minbase $suite $packages v1"
   mkdir -p "$out"
-  if [[ -f "$out/$file.oci.tar" && "$(cat "$out/$file.key" 2>/dev/null)" == "$key" ]]; then log "base image $name cached"; return; fi
+  if cached "$out" "$file" "$key"; then log "base image $name cached"; return; fi
   local work="$KUBELESS_CACHE/src/base-$file"; rm -rf "$work"; mkdir -p "$work"
   local m=http://deb.debian.org/debian
   quietly "base-$file" bash -c "mmdebstrap --variant=minbase --include='ca-certificates,$packages' \
@@ -54,10 +64,8 @@ build_base() {
     && c=\$($(printf '%q ' "${BUILDAH[@]}") from scratch) \
     && $(printf '%q ' "${BUILDAH[@]}") add \$c '$work/rootfs.tar' / \
     && $(printf '%q ' "${BUILDAH[@]}") config --cmd /bin/bash --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \$c \
-    && $(printf '%q ' "${BUILDAH[@]}") commit --rm \$c 'kubeless.local/$name' \
-    && rm -f '$out/$file.oci.tar.tmp' && $(printf '%q ' "${BUILDAH[@]}") push --quiet --digestfile '$out/$file.digest' 'kubeless.local/$name' 'oci-archive:$out/$file.oci.tar.tmp:kubeless.local/$name'"
-  mv "$out/$file.oci.tar.tmp" "$out/$file.oci.tar"
-  echo "$key" > "$out/$file.key"
+    && $(printf '%q ' "${BUILDAH[@]}") commit --rm \$c 'kubeless.local/$name'"
+  save_archive "kubeless.local/$name" "kubeless.local/$name" "$out" "$file" "$key" --digestfile "$out/$file.digest"
   rm -rf "$work"
   log "base image kubeless.local/$name built: $(cat "$out/$file.digest")"
 }
@@ -74,7 +82,7 @@ project_image() {
      | grep -zv -e '/node_modules/' -e '/dist/' | xargs -0 cp --parents -t "$ctx")
   [[ -f "$root/$dockerfile.dockerignore" ]] && cp "$root/$dockerfile.dockerignore" "$ctx/.dockerignore"
   key=$( (cd "$ctx" && find . -type f -print0 | sort -z | xargs -0 sha256sum; echo "$args") | sha256sum | cut -c1-64)
-  if [[ -f "$out/$file.oci.tar" && "$(cat "$out/$file.key" 2>/dev/null)" == "$key" ]]; then log "image $ref cached"; rm -rf "$ctx"; return; fi
+  if cached "$out" "$file" "$key"; then log "image $ref cached"; rm -rf "$ctx"; return; fi
   local build_args=() a
   for a in $args; do build_args+=(--build-arg "$a"); done
   # The machine's CA bundle for the RUN steps only (a TLS-inspecting egress proxy signs with its
@@ -85,11 +93,8 @@ project_image() {
     mounts=(-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro -v "$KUBELESS_CACHE/buildah/npmrc:/usr/local/etc/npmrc:ro")
   fi
   quietly "image-$file" "${BUILDAH[@]}" bud --isolation chroot --layers=false --pull=never "${mounts[@]}" -f "$ctx/$dockerfile" "${build_args[@]}" -t "$ref" "$ctx"
-  rm -f "$out/$file.oci.tar.tmp"
   # The name the kubelet asks containerd for: a Docker Hub short name normalised (docker.io/...).
-  "${BUILDAH[@]}" push --quiet "$ref" "oci-archive:$out/$file.oci.tar.tmp:docker.io/$ref"
-  mv "$out/$file.oci.tar.tmp" "$out/$file.oci.tar"
-  echo "$key" > "$out/$file.key"
+  save_archive "$ref" "docker.io/$ref" "$out" "$file" "$key"
   rm -rf "$ctx"
   log "image $ref built"
 }

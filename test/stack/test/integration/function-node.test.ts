@@ -11,31 +11,21 @@ import { lookup } from 'node:dns/promises';
 import { request } from 'node:http';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeClient, Manager } from '@kubeless/controller';
-import { buildFunctionController } from '@kubeless/function-controller';
-import { createLogger } from '@kubeless/observability';
 import { NODE, clients, eventually, kubectlOk, spawnController, stackEnv, uniqueName, withNamespace, type ControllerProcess } from '../../src/index.js';
+import { startFunctionController } from './function-controller.js';
 
 const FN = { group: 'kubeless.io', version: 'v1beta1', plural: 'functions' } as const;
 let ns: { name: string; cleanup: () => Promise<void> };
-let manager: Manager;
-let client: KubeClient;
+let fc: Awaited<ReturnType<typeof startFunctionController>>;
 
 beforeAll(async () => {
   ns = await withNamespace('fnnode');
   // The default provision image names Node.js 20, which is not built here.
   await kubectlOk(['create', 'configmap', 'kubeless-config', '-n', ns.name, '--from-literal=provision-image=kubeless/runtime-nodejs:24']);
-  client = KubeClient.fromKubeconfig(stackEnv().KUBECONFIG, { userAgent: 'kubeless-test/function-node' });
-  const logger = createLogger({ name: 'fc', level: 'silent' });
-  const { controller, informers } = buildFunctionController({ client, logger, watchNamespace: ns.name, configNamespace: ns.name });
-  manager = new Manager({ client, logger, leaderElection: false });
-  for (const i of informers) manager.addInformer(i);
-  manager.addController(controller);
-  await manager.start();
+  fc = await startFunctionController(ns.name, 'kubeless-test/function-node');
 });
 afterAll(async () => {
-  await manager.stop();
-  client.close();
+  await fc.stop();
   await ns.cleanup();
 });
 

@@ -7,29 +7,22 @@ import { createHash } from 'node:crypto';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeClient, Manager } from '@kubeless/controller';
-import { buildFunctionController } from '@kubeless/function-controller';
-import { createLogger } from '@kubeless/observability';
-import { clients, eventually, kubectlOk, stackEnv, withNamespace } from '../../src/index.js';
+import type { KubeClient } from '@kubeless/controller';
+import { clients, eventually, kubectlOk, withNamespace } from '../../src/index.js';
+import { startFunctionController } from './function-controller.js';
 
 let ns: { name: string; cleanup: () => Promise<void> };
-let manager: Manager;
+let fc: Awaited<ReturnType<typeof startFunctionController>>;
 let client: KubeClient;
 const FN = { group: 'kubeless.io', version: 'v1beta1', plural: 'functions' } as const;
 
 beforeAll(async () => {
   ns = await withNamespace('pods');
-  client = KubeClient.fromKubeconfig(stackEnv().KUBECONFIG, { userAgent: 'kubeless-test/function-pods' });
-  const logger = createLogger({ name: 'fc', level: 'silent' });
-  const { controller, informers } = buildFunctionController({ client, logger, watchNamespace: ns.name, configNamespace: ns.name });
-  manager = new Manager({ client, logger, leaderElection: false });
-  for (const i of informers) manager.addInformer(i);
-  manager.addController(controller);
-  await manager.start();
+  fc = await startFunctionController(ns.name, 'kubeless-test/function-pods');
+  client = fc.client;
 });
 afterAll(async () => {
-  await manager.stop();
-  client.close();
+  await fc.stop();
   await ns.cleanup();
 });
 

@@ -50,17 +50,7 @@ function pod(name: string, container: Record<string, unknown>, extra: Record<str
 
 /** A pod of the Debian-based python image built here (glibc, a real resolver and TLS stack). */
 function pythonPod(name: string): string {
-  return JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: ns.name },
-    spec: {
-      nodeName: NODE,
-      terminationGracePeriodSeconds: 1,
-      securityContext: { runAsUser: 1000, runAsNonRoot: true },
-      containers: [{ name: 'main', image: STACK_IMAGES.python311, imagePullPolicy: 'Never', command: ['sleep', '3600'] }],
-    },
-  });
+  return pod(name, { image: STACK_IMAGES.python311, command: ['sleep', '3600'] }, { securityContext: { runAsUser: 1000, runAsNonRoot: true } });
 }
 
 describe('the stack node', () => {
