@@ -78,7 +78,8 @@ describe('function pods on the real node', () => {
     const pod = await readyPod('reader');
     expect(pod.spec.nodeName).toBe(NODE.name);
     const ip = await kubectlOk(['get', 'service', 'reader', '-n', ns.name, '-o', 'jsonpath={.spec.clusterIP}']);
-    const res = await eventually('the function through its ClusterIP', () => get(ip, 8080), 30_000);
+    // Up to 90 s: in a full run a chaos test may be restarting the API server, and kube-proxy with it.
+    const res = await eventually('the function through its ClusterIP', () => get(ip, 8080), 90_000);
     expect(res).toEqual({ status: 200, body: 's3cr3t' });
     // A container of the runtime image: uid 1000, a read-only root.
     const inside = await kubectlOk(['exec', pod.metadata.name, '-n', ns.name, '-c', 'reader', '--', 'sh', '-c', 'id -u; touch /x 2>&1 || true']);
