@@ -8,7 +8,7 @@ import type { CommonStatus, KubelessObject } from './meta.js';
 export interface FunctionSpec {
   /** `<module>.<function>`; required when `runtime` is set. */
   handler?: string;
-  /** Runtime id as listed in kubeless-config, e.g. `python3.12`, `nodejs20`. Empty with a custom image. */
+  /** Runtime id as listed in kubeless-config, e.g. `python3.12`, `nodejs24`. Empty with a custom image. */
   runtime?: string;
   /** The code: text, base64 or a URL, per `function-content-type`. */
   function?: string;

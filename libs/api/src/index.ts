@@ -10,3 +10,4 @@ export type { CustomResourceDefinition, KindDefinition, PrinterColumn } from './
 export { buildCrds, KINDS, functionKind, httpTriggerKind, kafkaTriggerKind, sqsTriggerKind } from './schema/kinds.js';
 export { renderCrdFiles, CRD_HEADER } from './render.js';
 export { crdDrift, DEFAULT_CRD_DIR } from './generate.js';
+export { retiredRuntime, endOfLifeHint, type RetiredRuntime } from './runtimes.js';

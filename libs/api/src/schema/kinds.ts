@@ -27,7 +27,7 @@ export const functionKind: KindDefinition = {
         pattern: HANDLER_PATTERN,
         maxLength: 253,
       }),
-      runtime: s.string('Runtime id from kubeless-config, e.g. python3.12 or nodejs20. Empty with a custom image.', {
+      runtime: s.string('Runtime id from kubeless-config, e.g. python3.12 or nodejs24. Empty with a custom image.', {
         pattern: '^([a-zA-Z_-]+[0-9.]*)?$',
         maxLength: 63,
       }),
