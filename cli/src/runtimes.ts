@@ -3,11 +3,12 @@
  * `runtime-images` (reference/kubeless.md §3.6), or the built-in list (SPEC §5) when the ConfigMap
  * or the key is absent. Pure: the caller reads the ConfigMap.
  */
+import { endOfLifeHint } from '@kubeless/api';
 import { parse } from 'yaml';
 import { CliError } from './errors.js';
 
-/** The runtimes kubeless ships; the chart writes the same into kubeless-config. */
-export const DEFAULT_RUNTIME_IDS: readonly string[] = ['nodejs20', 'nodejs22', 'nodejs24', 'python3.11', 'python3.12', 'python3.13'];
+/** The runtimes kubeless ships (SPEC §5: no Node.js 20, past its end of life); the chart writes the same into kubeless-config. */
+export const DEFAULT_RUNTIME_IDS: readonly string[] = ['nodejs22', 'nodejs24', 'nodejs26', 'python3.11', 'python3.12', 'python3.13'];
 
 export const CONFIG_MAP = 'kubeless-config';
 export const CONFIG_NAMESPACE = 'kubeless';
@@ -39,10 +40,13 @@ export function runtimeList(data: Record<string, string> | undefined): RuntimeLi
   }
 }
 
-/** Throws a `CliError` listing the supported ids when `runtime` is not one of them. */
+/**
+ * Throws a `CliError` listing the supported ids when `runtime` is not one of them; for an id past
+ * its end of life (`nodejs20`, `python2.7`) the message also says so and names the id to use.
+ */
 export function checkRuntime(runtime: string, ids: readonly string[]): void {
   if (!ids.includes(runtime)) {
-    throw new CliError(`runtime "${runtime}" is not supported; supported runtimes are: ${ids.join(', ')}`, 'KUBELESS_CLI_RUNTIME');
+    throw new CliError(`runtime "${runtime}" is not supported${endOfLifeHint(runtime, ids)}; supported runtimes are: ${ids.join(', ')}`, 'KUBELESS_CLI_RUNTIME');
   }
 }
 

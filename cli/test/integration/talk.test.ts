@@ -35,7 +35,7 @@ describe('the talk, end to end', () => {
   it('rejects the talk\'s python2.7 with the supported ids, and creates nothing', async () => {
     const r = await kubeless(['function', 'deploy', 'foo', '--from-file', fooPy, '--handler', 'foo.handler', '--runtime', 'python2.7', '--label', 'foo=bar,bar=baz', '-n', ns.name]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('Error: runtime "python2.7" is not supported; supported runtimes are: nodejs20, nodejs22, nodejs24, python3.11, python3.12, python3.13\n');
+    expect(r.stderr).toBe('Error: runtime "python2.7" is not supported (Python 2.7 reached end of life in January 2020); use python3.13; supported runtimes are: nodejs22, nodejs24, nodejs26, python3.11, python3.12, python3.13\n');
     expect((await kubectlOk(['get', 'functions', '-n', ns.name, '-o', 'name'])).trim()).toBe('');
   });
 

@@ -110,8 +110,11 @@ describe('runtimes from kubeless-config', () => {
     const env = { KUBELESS_NAMESPACE: ns.name };
     const rejected = await kubeless(['function', 'deploy', 'x', '--runtime', 'python3.11', '--handler', 'a.b', '--runtime-image', 'img', '--dryrun', '-n', ns.name], { env });
     expect(rejected).toMatchObject({ code: 1, stderr: 'Error: runtime "python3.11" is not supported; supported runtimes are: python3.12, go1.22\n' });
+    // An end-of-life id names the newest listed id of its language.
+    const retired = await kubeless(['function', 'deploy', 'x', '--runtime', 'python2.7', '--handler', 'a.b', '--runtime-image', 'img', '--dryrun', '-n', ns.name], { env });
+    expect(retired).toMatchObject({ code: 1, stderr: 'Error: runtime "python2.7" is not supported (Python 2.7 reached end of life in January 2020); use python3.12; supported runtimes are: python3.12, go1.22\n' });
     expect(await kubeless(['function', 'deploy', 'x', '--runtime', 'go1.22', '--handler', 'a.b', '--runtime-image', 'img', '--dryrun', '-n', ns.name], { env })).toMatchObject({ code: 0 });
     // Without the ConfigMap, the built-in list.
-    expect(await kubelessOk(['get-server-config', '--config-namespace', 'no-such-namespace'])).toBe('Supported Runtimes are: nodejs20, nodejs22, nodejs24, python3.11, python3.12, python3.13\n');
+    expect(await kubelessOk(['get-server-config', '--config-namespace', 'no-such-namespace'])).toBe('Supported Runtimes are: nodejs22, nodejs24, nodejs26, python3.11, python3.12, python3.13\n');
   });
 });

@@ -4,7 +4,7 @@ import { errorMessage } from '../../src/errors.js';
 import { parseFunctionMetrics } from '../../src/metrics.js';
 import { age, renderTable } from '../../src/output.js';
 import { readiness } from '../../src/readiness.js';
-import { checkRuntime, runtimeList } from '../../src/runtimes.js';
+import { checkRuntime, DEFAULT_RUNTIME_IDS, runtimeList } from '../../src/runtimes.js';
 
 describe('errors', () => {
   it("keeps the API server's message, on one line", () => {
@@ -63,6 +63,31 @@ describe('runtimes', () => {
     expect(runtimeList({ 'runtime-images': '{' }).problem).toBeDefined();
     expect(() => {
       checkRuntime('python2.7', ['python3.11']);
-    }).toThrow('runtime "python2.7" is not supported; supported runtimes are: python3.11');
+    }).toThrow('runtime "python2.7" is not supported (Python 2.7 reached end of life in January 2020); use python3.11; supported runtimes are: python3.11');
+    expect(() => {
+      checkRuntime('ruby3.3', ['python3.11']);
+    }).toThrow('runtime "ruby3.3" is not supported; supported runtimes are: python3.11');
+  });
+
+  it('the built-in list is Node.js 22, 24, 26 and Python 3.11 to 3.13', () => {
+    expect(DEFAULT_RUNTIME_IDS).toEqual(['nodejs22', 'nodejs24', 'nodejs26', 'python3.11', 'python3.12', 'python3.13']);
+    expect(runtimeList(undefined).ids).toEqual([...DEFAULT_RUNTIME_IDS]);
+  });
+
+  it.each(['nodejs22', 'nodejs24', 'nodejs26'])('accepts %s with the built-in list', (id) => {
+    expect(() => {
+      checkRuntime(id, DEFAULT_RUNTIME_IDS);
+    }).not.toThrow();
+  });
+
+  it.each([
+    ['nodejs20', 'Node.js 20 reached end of life in April 2026', 'nodejs24'],
+    ['nodejs18', 'Node.js 18 reached end of life in April 2025', 'nodejs24'],
+    ['python2.7', 'Python 2.7 reached end of life in January 2020', 'python3.13'],
+    ['python3.10', 'Python 3.10 reached end of life in October 2026', 'python3.13'],
+  ])('refuses %s with the built-in list, saying why and what to use', (id, why, use) => {
+    expect(() => {
+      checkRuntime(id, DEFAULT_RUNTIME_IDS);
+    }).toThrow(`runtime "${id}" is not supported (${why}); use ${use}; supported runtimes are: nodejs22, nodejs24, nodejs26, python3.11, python3.12, python3.13`);
   });
 });
