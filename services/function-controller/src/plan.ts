@@ -8,7 +8,7 @@
  * namespace), so none of its children is applied and those it already has stay as they were.
  */
 import { createHash } from 'node:crypto';
-import { DEFAULT_FUNCTION_TIMEOUT_SECONDS, serviceSpecProblem, type Function as KubelessFunction } from '@kubeless/api';
+import { DEFAULT_FUNCTION_TIMEOUT_SECONDS, endOfLifeHint, serviceSpecProblem, type Function as KubelessFunction } from '@kubeless/api';
 import { canonical, controllerRef, type KubeObject } from '@kubeless/controller';
 import { mergeUnder } from './merge.js';
 import { podFieldMessage, podFieldProblems, serviceAccountNameProblem } from './pod-policy.js';
@@ -106,7 +106,8 @@ export function planFunction(fn: KubelessFunction, cfg: KubelessConfig): Functio
 
   const runtime = spec.runtime ? resolveRuntime(cfg, spec.runtime) : undefined;
   if (spec.runtime && !runtime) {
-    throw new PlanError('UnsupportedRuntime', `runtime "${spec.runtime}" is not listed in kubeless-config; supported: ${runtimeIds(cfg).join(', ')}`);
+    const ids = runtimeIds(cfg);
+    throw new PlanError('UnsupportedRuntime', `runtime "${spec.runtime}" is not listed in kubeless-config${endOfLifeHint(spec.runtime, ids)}; supported: ${ids.join(', ')}`);
   }
   if (!runtime && !customImage) throw new PlanError('NoRuntime', 'set a runtime, or an image in deployment.spec.template.spec.containers[0]');
   const injectCode = !customImage && Boolean(spec.function);

@@ -66,7 +66,8 @@ export interface KubelessConfig {
 
 export const CONFIG_NAME = 'kubeless-config';
 
-const nodeVersions = ['20', '22', '24'];
+// Node.js 20 reached end of life in April 2026 (SPEC §5); @kubeless/api's retiredRuntime names the retired ids.
+const nodeVersions = ['22', '24', '26'];
 const pythonVersions = ['3.11', '3.12', '3.13'];
 
 /** The runtimes kubeless ships (SPEC §5); the chart writes the same into kubeless-config. */
@@ -99,7 +100,7 @@ export const DEFAULT_RUNTIMES: RuntimeFamily[] = [
   },
 ];
 
-export const DEFAULT_PROVISION_IMAGE = 'kubeless/runtime-nodejs:20';
+export const DEFAULT_PROVISION_IMAGE = 'kubeless/runtime-nodejs:24';
 
 export function defaultConfig(): KubelessConfig {
   return { runtimes: structuredClone(DEFAULT_RUNTIMES), deployment: {}, provisionImage: DEFAULT_PROVISION_IMAGE, podSpecFeatures: defaultPodSpecFeatures(), problems: [] };
@@ -209,7 +210,7 @@ export interface ResolvedRuntime {
   installation?: RuntimePhaseImage;
 }
 
-/** The runtime ids the config lists, e.g. nodejs20, python3.12. */
+/** The runtime ids the config lists, e.g. nodejs24, python3.12. */
 export function runtimeIds(cfg: KubelessConfig): string[] {
   return cfg.runtimes.flatMap((f) => f.versions.map((v) => `${f.ID}${v.version}`));
 }

@@ -36,7 +36,7 @@ async function holder(): Promise<string | undefined> {
 
 const fnSpec = (name: string) => ({
   metadata: { name },
-  spec: { runtime: 'nodejs20', handler: 'index.hello', function: `module.exports = { hello: () => '${name}' }` },
+  spec: { runtime: 'nodejs24', handler: 'index.hello', function: `module.exports = { hello: () => '${name}' }` },
 });
 
 async function converged(name: string): Promise<boolean> {

@@ -232,23 +232,26 @@ describe('conflicts and bad input', () => {
   it('leaves a Service it did not create untouched and reports the conflict', async () => {
     await kubectlOk(['create', 'service', 'clusterip', 'taken', '--tcp=9999:9999', '-n', ns.name]);
     const before = (await getRaw<Json>(api(ns.name, 'services', 'taken')))!;
-    await createFunction(ns.name, { metadata: { name: 'taken' }, spec: { runtime: 'nodejs20', handler: 'index.hello', function: "module.exports = { hello: () => 'hi' }" } });
+    await createFunction(ns.name, { metadata: { name: 'taken' }, spec: { runtime: 'nodejs24', handler: 'index.hello', function: "module.exports = { hello: () => 'hi' }" } });
     await expectNotReady('taken', 'ServiceConflict', 'not created by kubeless');
     const after = (await getRaw<Json>(api(ns.name, 'services', 'taken')))!;
     expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
     expect(after.metadata.ownerReferences).toBeUndefined();
   });
 
-  it('reports a runtime kubeless-config does not list, naming the supported ones', async () => {
+  it('reports a runtime kubeless-config does not list, naming the supported ones, and for one past its end of life what to use', async () => {
+    const supported = 'supported: nodejs22, nodejs24, nodejs26, python3.11, python3.12, python3.13';
     await createFunction(ns.name, { metadata: { name: 'old-python' }, spec: { runtime: 'python2.7', handler: 'foo.handler', function: seedCode } });
-    await expectNotReady('old-python', 'UnsupportedRuntime', 'supported: nodejs20, nodejs22, nodejs24, python3.11, python3.12, python3.13');
+    await createFunction(ns.name, { metadata: { name: 'old-node' }, spec: { runtime: 'nodejs24', handler: 'index.hello', function: "module.exports = { hello: () => 'hi' }" } });
+    await expectNotReady('old-python', 'UnsupportedRuntime', `runtime "python2.7" is not listed in kubeless-config (Python 2.7 reached end of life in January 2020); use python3.13; ${supported}`);
+    await expectNotReady('old-node', 'UnsupportedRuntime', `runtime "nodejs20" is not listed in kubeless-config (Node.js 20 reached end of life in April 2026); use nodejs24; ${supported}`);
   });
 
   it('reports deps for a runtime without a deps file', async () => {
     await kubectlOk([
       'create', 'configmap', 'kubeless-config', '-n', ns.name,
       `--from-literal=runtime-images=${JSON.stringify([
-        { ID: 'nodejs', depName: 'package.json', fileNameSuffix: '.js', versions: [{ name: 'node20', version: '20', images: [{ phase: 'runtime', image: 'kubeless/runtime-nodejs:20' }] }] },
+        { ID: 'nodejs', depName: 'package.json', fileNameSuffix: '.js', versions: [{ name: 'nodejs24', version: '24', images: [{ phase: 'runtime', image: 'kubeless/runtime-nodejs:24' }] }] },
         { ID: 'bash', fileNameSuffix: '.sh', versions: [{ name: 'bash5', version: '5', images: [{ phase: 'runtime', image: 'example/bash:5' }] }] },
       ])}`,
     ]);
@@ -263,7 +266,7 @@ describe('conflicts and bad input', () => {
   it('reports a deployment template the API server rejects', async () => {
     await createFunction(ns.name, {
       metadata: { name: 'bad-template' },
-      spec: { runtime: 'nodejs20', handler: 'index.hello', function: "module.exports = { hello: () => 'hi' }", deployment: { spec: { replicas: 'two' } } },
+      spec: { runtime: 'nodejs24', handler: 'index.hello', function: "module.exports = { hello: () => 'hi' }", deployment: { spec: { replicas: 'two' } } },
     });
     await expectNotReady('bad-template', 'DeploymentInvalid', 'the API server rejected the Deployment');
   });

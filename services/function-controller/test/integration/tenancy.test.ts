@@ -32,7 +32,7 @@ function fnWith(name: string, o: { pod?: Json; service?: Json; replicas?: number
   return {
     metadata: { name },
     spec: {
-      runtime: 'nodejs20',
+      runtime: 'nodejs24',
       handler: 'index.hello',
       function: code,
       deployment: { spec: { replicas: o.replicas ?? 0, template: { spec: o.pod ?? {} } } },

@@ -1,4 +1,4 @@
-import type { Function as KubelessFunction } from '@kubeless/api';
+import { retiredRuntime, type Function as KubelessFunction } from '@kubeless/api';
 import { describe, expect, it } from 'vitest';
 import { mergeUnder } from '../../src/merge.js';
 import { CHECKSUM_ANNOTATION, PlanError, SPEC_HASH_ANNOTATION, planFunction, wantsHpa } from '../../src/plan.js';
@@ -10,13 +10,21 @@ const fn = (spec: KubelessFunction['spec'], meta: Partial<KubelessFunction['meta
   metadata: { name: 'hello', namespace: 'ns1', uid: 'uid-1', ...meta },
   spec,
 });
-const base = { runtime: 'nodejs20', handler: 'index.hello', function: "module.exports = { hello: () => 'hi' }" };
+const base = { runtime: 'nodejs24', handler: 'index.hello', function: "module.exports = { hello: () => 'hi' }" };
 type J = Record<string, any>;
 const tpl = (d: J): J => d.spec.template;
 
 describe('planFunction', () => {
   it.each([
-    ['an unknown runtime', { ...base, runtime: 'python2.7' }, 'UnsupportedRuntime', /supported: nodejs20, nodejs22, nodejs24, python3\.11, python3\.12, python3\.13/],
+    ['an unknown runtime', { ...base, runtime: 'ruby3.3' }, 'UnsupportedRuntime', /^runtime "ruby3\.3" is not listed in kubeless-config; supported: nodejs22, nodejs24, nodejs26, python3\.11, python3\.12, python3\.13$/],
+    [
+      '--runtime nodejs20, past its end of life',
+      { ...base, runtime: 'nodejs20' },
+      'UnsupportedRuntime',
+      /^runtime "nodejs20" is not listed in kubeless-config \(Node\.js 20 reached end of life in April 2026\); use nodejs24; supported: nodejs22, nodejs24, nodejs26, python3\.11, python3\.12, python3\.13$/,
+    ],
+    ['--runtime nodejs18', { ...base, runtime: 'nodejs18' }, 'UnsupportedRuntime', /\(Node\.js 18 reached end of life in April 2025\); use nodejs24; supported:/],
+    ['--runtime python2.7', { ...base, runtime: 'python2.7' }, 'UnsupportedRuntime', /\(Python 2\.7 reached end of life in January 2020\); use python3\.13; supported:/],
     ['no runtime and no image', { handler: 'a.b', function: 'x' }, 'NoRuntime', /set a runtime/],
   ])('rejects %s', (_name, spec, reason, message) => {
     let err: unknown;
@@ -28,6 +36,11 @@ describe('planFunction', () => {
     expect(err).toBeInstanceOf(PlanError);
     expect((err as PlanError).reason).toBe(reason);
     expect((err as PlanError).message).toMatch(message);
+  });
+
+  it.each(['nodejs22', 'nodejs24', 'nodejs26'])('runs --runtime %s in its own image', (runtime) => {
+    const c0 = tpl(planFunction(fn({ ...base, runtime }), defaultConfig()).deployment).spec.containers[0];
+    expect(c0.image).toBe(`kubeless/runtime-nodejs:${runtime.slice('nodejs'.length)}`);
   });
 
   it('names every child like the function, owned by it, labelled', () => {
@@ -317,8 +330,19 @@ describe('kubeless-config', () => {
 
   it('keeps the defaults and reports a broken key', () => {
     const cfg = parseConfig({ 'runtime-images': '{not json', deployment: '[1,2]' });
-    expect(runtimeIds(cfg)).toContain('nodejs20');
+    expect(runtimeIds(cfg)).toContain('nodejs24');
     expect(cfg.problems).toHaveLength(2);
+  });
+
+  it('ships Node.js 22, 24, 26 and Python 3.11 to 3.13, and provisions code with the Node.js 24 image', () => {
+    const cfg = defaultConfig();
+    expect(runtimeIds(cfg)).toEqual(['nodejs22', 'nodejs24', 'nodejs26', 'python3.11', 'python3.12', 'python3.13']);
+    expect(cfg.provisionImage).toBe('kubeless/runtime-nodejs:24');
+  });
+
+  it('ships the ids the end-of-life hint suggests', () => {
+    const ids = runtimeIds(defaultConfig());
+    for (const retired of ['nodejs20', 'python2.7']) expect(ids).toContain(retiredRuntime(retired)?.use);
   });
 });
 
