@@ -138,7 +138,7 @@ beforeAll(async () => {
     apiVersion: 'kubeless.io/v1beta1',
     kind: 'Function',
     metadata: { name: 'echo' },
-    spec: { runtime: 'nodejs20', handler: 'index.echo', function: 'module.exports = { echo: (event) => event.extensions.request.url }' },
+    spec: { runtime: 'nodejs24', handler: 'index.echo', function: 'module.exports = { echo: (event) => event.extensions.request.url }' },
   });
   // htpasswd Secrets (key auth, as ingress-nginx wants; a single key, as Traefik wants).
   await kubectlOk(['create', 'secret', 'generic', 'htpasswd', '-n', ns.name, `--from-literal=auth=alice:${sha('wonderland')}`]);
@@ -267,7 +267,7 @@ describe('changes and deletes', () => {
       apiVersion: 'kubeless.io/v1beta1',
       kind: 'Function',
       metadata: { name: 'short' },
-      spec: { runtime: 'nodejs20', handler: 'index.h', function: 'module.exports = { h: () => "short" }' },
+      spec: { runtime: 'nodejs24', handler: 'index.h', function: 'module.exports = { h: () => "short" }' },
     });
     await createTrigger('short', { 'function-name': 'short', 'host-name': 'short.test' });
     await eventually('ingress', () => get(ingPath('short')));

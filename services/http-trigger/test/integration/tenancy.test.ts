@@ -50,7 +50,7 @@ async function createFunction(ns: string, name: string, service: Json = {}): Pro
     apiVersion: 'kubeless.io/v1beta1',
     kind: 'Function',
     metadata: { name },
-    spec: { runtime: 'nodejs20', handler: 'index.h', function: 'module.exports = { h: () => "ok" }' },
+    spec: { runtime: 'nodejs24', handler: 'index.h', function: 'module.exports = { h: () => "ok" }' },
   });
   await client.create(`/api/v1/namespaces/${ns}/services`, {
     apiVersion: 'v1',

@@ -105,7 +105,7 @@ export async function registerFunction(client: KubeClient, ns: string, name: str
     apiVersion: 'kubeless.io/v1beta1',
     kind: 'Function',
     metadata: { name, namespace: ns, labels },
-    spec: { runtime: 'nodejs20', handler: 'h.f', function: 'module.exports = { f: () => "ok" }', timeout: '10' },
+    spec: { runtime: 'nodejs24', handler: 'h.f', function: 'module.exports = { f: () => "ok" }', timeout: '10' },
   });
   await client.create(`/api/v1/namespaces/${ns}/services`, {
     apiVersion: 'v1',

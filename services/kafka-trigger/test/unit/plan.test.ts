@@ -14,7 +14,7 @@ const fn = (name: string, labels?: Record<string, string>, o: { namespace?: stri
     ...(labels ? { labels } : {}),
     ...(o.deleting ? { deletionTimestamp: '2024-01-01T00:00:00Z' } : {}),
   },
-  spec: { handler: 'h.f', runtime: 'nodejs20', ...(o.timeout === undefined ? {} : { timeout: o.timeout }) },
+  spec: { handler: 'h.f', runtime: 'nodejs24', ...(o.timeout === undefined ? {} : { timeout: o.timeout }) },
 });
 
 const trigger = (spec: KafkaTriggerSpec, meta: Partial<KafkaTrigger['metadata']> = {}): KafkaTrigger => ({

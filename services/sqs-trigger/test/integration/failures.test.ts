@@ -183,7 +183,7 @@ describe('sqs-trigger failures', () => {
     const connections = new Connections({ client, logger, defaultCredentials: TEST_CREDENTIALS, grants });
     const http = new DeliveryClient({ userAgent: 'race-test' });
     const trigger = { apiVersion: 'kubeless.io/v1beta1', kind: 'SQSTrigger', metadata: { namespace: ns.name, name: 'race' }, spec: { queueUrl, functionName: 'f', receivers: 2 } } as unknown as SQSTrigger;
-    const f = { metadata: { namespace: ns.name, name: 'f' }, spec: { runtime: 'nodejs20', handler: 'h.f', function: '' } } as unknown as KubelessFunction;
+    const f = { metadata: { namespace: ns.name, name: 'f' }, spec: { runtime: 'nodejs24', handler: 'h.f', function: '' } } as unknown as KubelessFunction;
     const spec = planTrigger(trigger, [f], { region: stackEnv().SQS_REGION, endpoint: stackEnv().SQS_ENDPOINT, grants }).receiver;
     if (!spec) throw new Error('no receiver planned');
     // The function's address directly: this test is about the receiver, not endpoint resolution.

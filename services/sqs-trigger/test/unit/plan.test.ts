@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { isFifoQueue, planTrigger, queueNameOf, regionOfQueueUrl, visibilitySeconds } from '../../src/index.js';
 
 const fn = (name: string, labels: Record<string, string> = {}, extra: Partial<KubelessFunction['metadata']> = {}, timeout = '10'): KubelessFunction =>
-  ({ apiVersion: 'kubeless.io/v1beta1', kind: 'Function', metadata: { name, namespace: 'ns', labels, ...extra }, spec: { runtime: 'nodejs20', handler: 'h.f', function: '', timeout } });
+  ({ apiVersion: 'kubeless.io/v1beta1', kind: 'Function', metadata: { name, namespace: 'ns', labels, ...extra }, spec: { runtime: 'nodejs24', handler: 'h.f', function: '', timeout } });
 const trigger = (spec: SQSTrigger['spec'], meta: Partial<SQSTrigger['metadata']> = {}): SQSTrigger => ({ apiVersion: 'kubeless.io/v1beta1', kind: 'SQSTrigger', metadata: { name: 't', namespace: 'ns', ...meta }, spec });
 // ns may use the controller's identity on any queue; the tenancy rules have their own tests below.
 const defaults = { region: 'eu-west-1', endpoint: 'http://sqs.local:9324', grants: parseIdentityGrants('[{"namespace":"ns","queues":[".*"],"deadLetterQueues":[".*"]}]') };
