@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseConfig, runtimeIds } from '@kubeless/function-controller';
+import { defaultConfig, parseConfig, runtimeIds } from '@kubeless/function-controller';
 import { REPO_ROOT, kubectlOk, uniqueName, withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART, EXAMPLES_DIR, helm, kubectlIn, parseObjects, render, renderYaml, toYamlStream, type K8sObject } from './chart.js';
@@ -155,7 +155,11 @@ describe('the API server accepts every rendered object', () => {
     const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'kubeless-config')!;
     const cfg = parseConfig(cm.data);
     expect(cfg.problems).toEqual([]);
-    expect(runtimeIds(cfg)).toEqual(['nodejs20', 'nodejs22', 'nodejs24', 'python3.11', 'python3.12', 'python3.13']);
+    expect(runtimeIds(cfg)).toEqual(['nodejs22', 'nodejs24', 'nodejs26', 'python3.11', 'python3.12', 'python3.13']);
+    expect(cfg.provisionImage).toBe('kubeless/runtime-nodejs:24');
+    // The chart and the controller's built-in defaults offer the same.
+    expect(runtimeIds(cfg)).toEqual(runtimeIds(defaultConfig()));
+    expect(cfg.provisionImage).toBe(defaultConfig().provisionImage);
     const podSpec = (cfg.deployment as any).spec.template.spec;
     expect(podSpec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
     // The example's resources and the default container security merge into one container.
