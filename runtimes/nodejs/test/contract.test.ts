@@ -40,7 +40,7 @@ function baseEnv(language: Language, dir: string): Record<string, string> {
     MOD_NAME: 'contract',
     FUNC_HANDLER: 'handler',
     FUNC_TIMEOUT: '1',
-    FUNC_RUNTIME: language === 'nodejs' ? 'nodejs20' : 'python3.11',
+    FUNC_RUNTIME: language === 'nodejs' ? 'nodejs24' : 'python3.11',
     FUNC_MEMORY_LIMIT: '128Mi',
   };
 }
@@ -163,7 +163,7 @@ describe.each(LANGUAGES)('%s runtime', (language) => {
     expect(e.context).toEqual({
       'function-name': 'handler',
       timeout: 1,
-      runtime: language === 'nodejs' ? 'nodejs20' : 'python3.11',
+      runtime: language === 'nodejs' ? 'nodejs24' : 'python3.11',
       'memory-limit': '128Mi',
     });
     expect(e['event-id']).toBeNull();
