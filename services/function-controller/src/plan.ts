@@ -205,6 +205,7 @@ export function planFunction(fn: KubelessFunction, cfg: KubelessConfig): Functio
       image: cfg.provisionImage,
       command: ['node', '/opt/kubeless/prepare.js'],
       env: prepareEnv,
+      terminationMessagePolicy: 'FallbackToLogsOnError',
       volumeMounts: [
         { name: 'kubeless-src', mountPath: SRC_DIR, readOnly: true },
         { name: 'kubeless-code', mountPath: INSTALL_VOLUME },
@@ -217,12 +218,15 @@ export function planFunction(fn: KubelessFunction, cfg: KubelessConfig): Functio
         image: runtime.installation.image,
         command: ['/bin/sh', '-c', runtime.installation.command ?? ''],
         workingDir: INSTALL_VOLUME,
-        env: [
+        terminationMessagePolicy: 'FallbackToLogsOnError',
+        // Later entries win: the cluster's install env (a registry mirror), then the runtime's own.
+        env: lastWins([
           ...env,
           { name: 'KUBELESS_DEPS_FILE', value: `${INSTALL_VOLUME}/${runtime.family.depName}` },
           { name: 'HOME', value: '/tmp' },
+          ...Object.entries(cfg.installEnv).map(([k, v]) => ({ name: k, value: v })),
           ...Object.entries(runtime.installation.env ?? {}).map(([k, v]) => ({ name: k, value: v })),
-        ],
+        ]),
         volumeMounts: [
           { name: 'kubeless-code', mountPath: INSTALL_VOLUME },
           { name: 'tmp', mountPath: '/tmp' },
@@ -263,6 +267,8 @@ export function planFunction(fn: KubelessFunction, cfg: KubelessConfig): Functio
     ports: portsC0.some((p) => p.containerPort === targetPort) ? portsC0 : [...portsC0, { containerPort: targetPort, protocol: 'TCP' }],
     livenessProbe: c0In.livenessProbe ?? probe,
     readinessProbe: c0In.readinessProbe ?? { ...check, periodSeconds: 5 },
+    // A crash's last log lines become its termination message: the Function's status shows why.
+    terminationMessagePolicy: c0In.terminationMessagePolicy ?? 'FallbackToLogsOnError',
   });
   if (container0.imagePullPolicy === '') delete container0.imagePullPolicy;
   delete container0.resources;
@@ -402,6 +408,13 @@ function planHpa(fn: KubelessFunction, metadata: KubeObject['metadata']): KubeOb
   };
   if (metrics.length > 0) spec.metrics = metrics;
   return { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata, spec };
+}
+
+/** One entry per name, the last one given, in the order names first appear. */
+function lastWins(env: Json[]): Json[] {
+  const byName = new Map<string, Json>();
+  for (const e of env) byName.set(String(e.name), e);
+  return [...byName.values()];
 }
 
 /**

@@ -264,9 +264,22 @@ export function replicaFailure(deployment: KubeObject | undefined): { reason: st
   return c ? { reason: 'ReplicaFailure', message: `the pods cannot be created: ${c.message ?? 'see the ReplicaSet events'}` } : undefined;
 }
 
+interface Terminated {
+  exitCode?: number;
+  reason?: string;
+  message?: string;
+}
 interface ContainerStatus {
   name: string;
-  state?: { waiting?: { reason?: string; message?: string }; terminated?: { exitCode?: number; reason?: string; message?: string } };
+  state?: { waiting?: { reason?: string; message?: string }; terminated?: Terminated };
+  lastState?: { terminated?: Terminated };
+}
+
+/** What a terminated container said (its termination message: the last log lines), at most 1,000 characters, from the end. */
+function said(t: Terminated | undefined): string | undefined {
+  const m = t?.message?.trim();
+  if (!m) return undefined;
+  return m.length > 1000 ? `…${m.slice(-1000)}` : m;
 }
 
 /** Why a pod of the function fails, from its container statuses (what a kubelet reports). */
@@ -275,15 +288,17 @@ export function podProblem(pods: Informer, namespace: string, fn: string): { rea
     if (p.metadata?.labels?.function !== fn || p.metadata.deletionTimestamp) continue;
     const st = p.status as { initContainerStatuses?: ContainerStatus[]; containerStatuses?: ContainerStatus[] } | undefined;
     for (const c of st?.initContainerStatuses ?? []) {
-      const t = c.state?.terminated;
-      if (t && t.exitCode !== 0) {
-        return { reason: 'InitContainerFailed', message: `pod ${p.metadata.name ?? ''}: init container ${c.name} failed: ${t.message ?? t.reason ?? `exit ${String(t.exitCode)}`}` };
+      // Failed now, or failed before and waiting to be restarted (a kubelet's back-off).
+      const t = c.state?.terminated ?? (c.state?.waiting ? c.lastState?.terminated : undefined);
+      if (t?.exitCode !== undefined && t.exitCode !== 0) {
+        return { reason: 'InitContainerFailed', message: `pod ${p.metadata.name ?? ''}: init container ${c.name} failed: ${said(t) ?? t.reason ?? `exit ${String(t.exitCode)}`}` };
       }
     }
     for (const c of st?.containerStatuses ?? []) {
       const w = c.state?.waiting;
       if (w?.reason === 'CrashLoopBackOff' || w?.reason === 'ErrImagePull' || w?.reason === 'ImagePullBackOff' || w?.reason === 'CreateContainerConfigError') {
-        return { reason: w.reason, message: `pod ${p.metadata.name ?? ''}: container ${c.name}: ${w.message ?? w.reason}` };
+        const last = w.reason === 'CrashLoopBackOff' ? said(c.lastState?.terminated) : undefined;
+        return { reason: w.reason, message: `pod ${p.metadata.name ?? ''}: container ${c.name}: ${w.message ?? w.reason}${last ? `; its last output: ${last}` : ''}` };
       }
     }
   }

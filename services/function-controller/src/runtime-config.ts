@@ -60,11 +60,18 @@ export interface KubelessConfig {
   provisionImage: string;
   /** Pod fields that escalate which a Function may set; all false unless kubeless-config says true. */
   podSpecFeatures: PodSpecFeatures;
+  /**
+   * Env of every dependency install (`install-env`): where npm and pip fetch from in this cluster,
+   * e.g. an in-house mirror's NPM_REGISTRY and PIP_INDEX_URL. A runtime's own installation env wins.
+   */
+  installEnv: Record<string, string>;
   /** Problems found while parsing, reported in the controller's log and Events. */
   problems: string[];
 }
 
 export const CONFIG_NAME = 'kubeless-config';
+/** The kubeless-config key of the install env: a YAML object of names to string values. */
+export const INSTALL_ENV_KEY = 'install-env';
 
 // Node.js 20 reached end of life in April 2026 (SPEC §5); @kubeless/api's retiredRuntime names the retired ids.
 const nodeVersions = ['22', '24', '26'];
@@ -103,7 +110,7 @@ export const DEFAULT_RUNTIMES: RuntimeFamily[] = [
 export const DEFAULT_PROVISION_IMAGE = 'kubeless/runtime-nodejs:24';
 
 export function defaultConfig(): KubelessConfig {
-  return { runtimes: structuredClone(DEFAULT_RUNTIMES), deployment: {}, provisionImage: DEFAULT_PROVISION_IMAGE, podSpecFeatures: defaultPodSpecFeatures(), problems: [] };
+  return { runtimes: structuredClone(DEFAULT_RUNTIMES), deployment: {}, provisionImage: DEFAULT_PROVISION_IMAGE, podSpecFeatures: defaultPodSpecFeatures(), installEnv: {}, problems: [] };
 }
 
 /** Reads the ConfigMap's data; absent keys take the defaults. */
@@ -133,7 +140,32 @@ export function parseConfig(data: Record<string, string> | undefined): KubelessC
   if (data['provision-image']) cfg.provisionImage = data['provision-image'];
   const features = data[POD_SPEC_FEATURES_KEY];
   if (features !== undefined && features.trim() !== '') parsePodSpecFeatures(features, cfg);
+  const installEnv = data[INSTALL_ENV_KEY];
+  if (installEnv !== undefined && installEnv.trim() !== '') parseInstallEnv(installEnv, cfg);
   return cfg;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+/** Reads `install-env`; a name that is not one, or a value that is not a scalar, is reported and left out. */
+function parseInstallEnv(text: string, cfg: KubelessConfig): void {
+  let parsed: unknown;
+  try {
+    parsed = parse(text) as unknown;
+  } catch (err) {
+    cfg.problems.push(`${INSTALL_ENV_KEY}: ${(err as Error).message}; installs get no extra env`);
+    return;
+  }
+  if (parsed === null) return;
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    cfg.problems.push(`${INSTALL_ENV_KEY}: must be an object of names to values; installs get no extra env`);
+    return;
+  }
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!ENV_NAME.test(k)) cfg.problems.push(`${INSTALL_ENV_KEY}: ${k} is not an environment variable name`);
+    else if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') cfg.problems.push(`${INSTALL_ENV_KEY}: ${k} must be a string`);
+    else cfg.installEnv[k] = String(v);
+  }
 }
 
 /** Reads `pod-spec-features`; a key it does not know or a value that is not a boolean is reported and stays off. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The parts of the stack's real node (INFRA-NODE.md), each cached by version under $KUBELESS_CACHE:
-#   k8s-node-$K8S_VERSION/{kubelet,kube-proxy}            the module and replace list of the API server build
+#   k8s-node-$K8S_VERSION/{kubelet,kube-proxy,kube-scheduler}  the module and replace list of the API server build
 #   containerd-$CONTAINERD_VERSION/{containerd,containerd-shim-runc-v2,ctr}
 #   runc-$RUNC_VERSION/runc                                cgo + libseccomp: without seccomp no pod starts
 #   cni-plugins-$CNI_PLUGINS_VERSION/{bridge,host-local,loopback,portmap}
@@ -36,19 +36,19 @@ go_tool_build() {
 
 build_node_k8s() {
   local out="$KUBELESS_CACHE/k8s-node-$K8S_VERSION"
-  if [[ -x "$out/kubelet" && -x "$out/kube-proxy" ]]; then log "kubelet and kube-proxy $K8S_VERSION cached"; return; fi
+  if [[ -x "$out/kubelet" && -x "$out/kube-proxy" && -x "$out/kube-scheduler" ]]; then log "kubelet, kube-proxy and kube-scheduler $K8S_VERSION cached"; return; fi
   local work="$KUBELESS_CACHE/src/k8s-$K8S_VERSION"
   [[ -f "$work/go.mod" ]] || build_k8s
-  log "building kubelet and kube-proxy $K8S_VERSION (warm module cache: ~3 min)"
-  quietly k8s-node-download bash -c "cd '$work' && go get -tool 'k8s.io/kubernetes/cmd/kubelet@$K8S_VERSION' 'k8s.io/kubernetes/cmd/kube-proxy@$K8S_VERSION'"
+  log "building kubelet, kube-proxy and kube-scheduler $K8S_VERSION (warm module cache: ~4 min)"
+  quietly k8s-node-download bash -c "cd '$work' && go get -tool 'k8s.io/kubernetes/cmd/kubelet@$K8S_VERSION' 'k8s.io/kubernetes/cmd/kube-proxy@$K8S_VERSION' 'k8s.io/kubernetes/cmd/kube-scheduler@$K8S_VERSION'"
   local min=${K8S_VERSION#v1.}; min=${min%%.*}
   local ld="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 \
  -X k8s.io/component-base/version.gitMinor=$min -X k8s.io/component-base/version.gitTreeState=clean \
  -X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
   rm -rf "$out.tmp"; mkdir -p "$out.tmp"
-  quietly k8s-node-compile bash -c "cd '$work' && go build -trimpath -ldflags '$ld' -o '$out.tmp/' k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy"
+  quietly k8s-node-compile bash -c "cd '$work' && go build -trimpath -ldflags '$ld' -o '$out.tmp/' k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kube-scheduler"
   rm -rf "$out"; mv "$out.tmp" "$out"
-  log "kubelet and kube-proxy built into $out"
+  log "kubelet, kube-proxy and kube-scheduler built into $out"
 }
 
 build_containerd() {

@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Kafka, logLevel } from 'kafkajs';
-import { readCmdline, startDaemon, type DaemonRecord } from './procs.js';
+import { readCmdline, startDaemon, stopDaemon, type DaemonRecord } from './procs.js';
 import { STACK_ROOT, type Binaries } from './paths.js';
 import { waitFor } from './wait.js';
 import { NODE } from './node/config.js';
@@ -15,7 +15,10 @@ const run = promisify(execFile);
 
 /** Ports chosen for one stack run. */
 export interface StackPorts {
-  kubelet: number;
+  /** kube-scheduler's health endpoint (HTTPS on 127.0.0.1). */
+  scheduler: number;
+  /** The registry mirror function pods install their dependencies through (on the node's address). */
+  mirror: number;
   etcd: number;
   etcdPeer: number;
   apiserver: number;
@@ -192,8 +195,13 @@ export async function startApiserver(ctx: ComponentContext): Promise<DaemonRecor
 
 // ---------------------------------------------------------------- kube-controller-manager
 
-/** Controllers for GC, namespaces, Deployments -> ReplicaSets -> Pods, endpoints and default ServiceAccounts. */
+/**
+ * Controllers for GC, namespaces, Deployments -> ReplicaSets -> Pods, endpoints, default
+ * ServiceAccounts, and the node's not-ready taint (removed once the kubelet reports Ready, so the
+ * scheduler places pods there). No taint-based eviction: a paused API server must not evict pods.
+ */
 export const KCM_CONTROLLERS = [
+  'node-lifecycle-controller',
   'garbage-collector-controller',
   'namespace-controller',
   'deployment-controller',
@@ -363,26 +371,94 @@ aws { region = "${SQS_REGION}", accountId = "000000000000" }
   return rec;
 }
 
-// ---------------------------------------------------------------- the local node agent
+// ---------------------------------------------------------------- kube-scheduler
 
-/** The stand-in kubelet for function pods (test/stack/src/agent); ready when the Node is registered. */
-export async function startNodeAgent(ctx: ComponentContext): Promise<DaemonRecord> {
+/** A GET over HTTPS without checking the certificate (a component's self-signed health endpoint). */
+function insecureStatus(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = https.get(url, { rejectUnauthorized: false, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => {
+      resolve(0);
+    });
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+/**
+ * The real scheduler, which binds every pod to the stack's node as in a cluster (its own
+ * identity, system:kube-scheduler, and the default RBAC for it). Ready when /readyz answers.
+ */
+export async function startScheduler(ctx: ComponentContext, kubeconfig: string): Promise<DaemonRecord> {
+  const config = path.join(ctx.runDir, 'kube-scheduler.yaml');
+  await writeFile(
+    config,
+    JSON.stringify({
+      apiVersion: 'kubescheduler.config.k8s.io/v1',
+      kind: 'KubeSchedulerConfiguration',
+      clientConnection: { kubeconfig },
+      leaderElection: { leaderElect: false },
+    }),
+  );
   const rec = startDaemon(
-    'node-agent',
-    process.execPath,
-    // The built entry point, also when this module runs from src/ (vitest's global setup).
-    [path.join(STACK_ROOT, 'dist', 'agent', 'main.js'), '--run-dir', ctx.runDir, '--port', String(ctx.ports.kubelet)],
-    { log: path.join(ctx.logDir, 'node-agent.log') },
+    'kube-scheduler',
+    ctx.bin.kubeScheduler,
+    [`--config=${config}`, '--bind-address=127.0.0.1', `--secure-port=${String(ctx.ports.scheduler)}`, `--cert-dir=${path.join(ctx.runDir, 'kube-scheduler')}`, '--v=1'],
+    { log: path.join(ctx.logDir, 'kube-scheduler.log') },
   );
-  await waitFor(
-    'node agent',
-    async () => {
-      const res = await apiGet(ctx, '/api/v1/nodes/kubeless-local-node');
-      return res.status === 200 && (await readFile(path.join(ctx.logDir, 'node-agent.log'), 'utf8')).includes('node agent ready');
-    },
-    { timeoutMs: 30_000, alive: deadMessage(rec) },
-  );
+  await waitFor('kube-scheduler', async () => (await insecureStatus(`https://127.0.0.1:${String(ctx.ports.scheduler)}/readyz`)) === 200, {
+    timeoutMs: 60_000,
+    alive: deadMessage(rec),
+  });
   return rec;
+}
+
+// ---------------------------------------------------------------- the registry mirror
+
+/**
+ * The registry mirror function pods install dependencies through (mirror/mirror.ts): its
+ * server outside the stack's network namespace (named by netns.sh as KUBELESS_OUTSIDE_NETNS), on
+ * a unix socket, and a bridge to it on the node's address inside. Ready when a request through
+ * both gets the mirror's own answer.
+ */
+/** Where pods reach the registry mirror. */
+export function mirrorUrl(ports: Pick<StackPorts, 'mirror'>): string {
+  return `http://${NODE.ip}:${String(ports.mirror)}`;
+}
+
+export async function startMirror(ctx: ComponentContext): Promise<DaemonRecord[]> {
+  const socket = path.join(ctx.runDir, 'mirror.sock');
+  const main = path.join(STACK_ROOT, 'dist', 'mirror', 'main.js');
+  const publicBase = mirrorUrl(ctx.ports);
+  const serveArgs = [main, 'serve', '--socket', socket, '--public', publicBase];
+  const outside = process.env.KUBELESS_OUTSIDE_NETNS;
+  const server = outside
+    ? // `ip netns exec` executes node in place: the record keeps node's command line.
+      { ...startDaemon('registry-mirror', 'ip', ['netns', 'exec', outside, process.execPath, ...serveArgs], { log: path.join(ctx.logDir, 'registry-mirror.log') }), cmdline: [process.execPath, ...serveArgs] }
+    : startDaemon('registry-mirror', process.execPath, serveArgs, { log: path.join(ctx.logDir, 'registry-mirror.log') });
+  let bridge: DaemonRecord | undefined;
+  try {
+    await waitFor('registry mirror', () => Promise.resolve(existsSync(socket)), { timeoutMs: 15_000, alive: deadMessage(server) });
+    const b = startDaemon('registry-bridge', process.execPath, [main, 'bridge', '--socket', socket, '--listen', `${NODE.ip}:${String(ctx.ports.mirror)}`], {
+      log: path.join(ctx.logDir, 'registry-bridge.log'),
+    });
+    bridge = b;
+    await waitFor(
+      'registry mirror bridge',
+      async () => {
+        const res = await fetch(`${publicBase}/-/kubeless-stack`).catch(() => undefined);
+        return res?.status === 404;
+      },
+      { timeoutMs: 15_000, alive: () => deadMessage(b)() ?? deadMessage(server)() },
+    );
+  } catch (err) {
+    // Not yet in the stack's records: stop them here.
+    await Promise.all([server, bridge].map((r) => (r ? stopDaemon(r) : Promise.resolve())));
+    throw err;
+  }
+  return [server, bridge];
 }
 
 /** Reads a component log's last lines, for error messages. */

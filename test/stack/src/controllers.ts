@@ -1,8 +1,10 @@
 /**
  * The controllers as their own processes against the stack, each on the kubeconfig of its own
  * ServiceAccount (identities.ts): what tests that need a real process (SIGKILL, the CLI, e2e)
- * and the demo start. Settings the stack needs are filled in (brokers, the SQS endpoint,
- * EndpointSlice resolution since the stack has no cluster DNS); `env` overrides any of them.
+ * and the demo start. Settings the stack needs are filled in (brokers, the SQS endpoint); the
+ * triggers reach functions as in a cluster, by their Service's DNS name (CoreDNS, kube-proxy).
+ * Tests of the EndpointSlice mode and of stand-in functions (hand-made slices) set
+ * `ENDPOINT_MODE: endpointslice` in `env`, which overrides any of these.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import path from 'node:path';
@@ -76,7 +78,6 @@ export function controllerEnv(name: ControllerName, o: SpawnControllerOptions = 
     'http-trigger': {},
     'kafka-trigger': {
       KAFKA_BROKERS: env.KAFKA_BROKERS,
-      ENDPOINT_MODE: 'endpointslice',
       SHARED_IDENTITY_GRANTS: stackIdentityGrants(o.watchNamespace),
       TRUSTED_ENDPOINTSLICE_MANAGERS: TEST_ENDPOINT_MANAGER,
     },
@@ -87,7 +88,6 @@ export function controllerEnv(name: ControllerName, o: SpawnControllerOptions = 
       SQS_REGION: env.SQS_REGION,
       AWS_ACCESS_KEY_ID: STACK_AWS_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: STACK_AWS_CREDENTIALS.secretAccessKey,
-      ENDPOINT_MODE: 'endpointslice',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
   };

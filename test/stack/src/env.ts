@@ -22,6 +22,12 @@ export interface StackEnv {
   TRAEFIK_WEB: string;
   TRAEFIK_WEBSECURE: string;
   TRAEFIK_API: string;
+  /**
+   * The registry mirror on the node's address (mirror/mirror.ts), e.g. http://10.240.0.1:41234:
+   * `<mirror>/npm/` is the npm registry and `<mirror>/pypi/simple/` PyPI's index, for function pods'
+   * dependency installs (the namespace has no route out). `stackInstallEnv` in testing.ts.
+   */
+  REGISTRY_MIRROR: string;
 }
 
 /** Path of the kubeconfig of one stack user (admin, alice, bob). */

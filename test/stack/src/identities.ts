@@ -7,8 +7,9 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { apiRequest, type ComponentContext } from './components.js';
+import { apiRequest, mirrorUrl, type ComponentContext } from './components.js';
 import { render, type K8sObject } from './helm.js';
+import { installEnv } from './mirror/mirror.js';
 
 export const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger'] as const;
 export type ControllerName = (typeof CONTROLLERS)[number];
@@ -52,10 +53,18 @@ async function apply(ctx: Pick<ComponentContext, 'pkiDir' | 'ports'>, pathname: 
   if (res.status >= 300) throw new Error(`applying ${pathname} failed (${String(res.status)}): ${res.body}`);
 }
 
-/** The objects the stack installs: each controller's ServiceAccount and RBAC, and kubeless-config. */
-export async function renderControllerIdentities(): Promise<K8sObject[]> {
+/**
+ * The objects the stack installs: each controller's ServiceAccount and RBAC, and kubeless-config
+ * (with `installEnv`, the stack's registry mirror for dependency installs, when given).
+ */
+export async function renderControllerIdentities(installEnv: Record<string, string> = {}): Promise<K8sObject[]> {
   // The stack serves the Gateway API CRDs (Traefik's), so the http-trigger may manage HTTPRoutes here.
-  const objects = await render({ release: RELEASE, namespace: CONTROLLER_NAMESPACE, set: ['httpTrigger.routes.gatewayAPI=true'] });
+  const objects = await render({
+    release: RELEASE,
+    namespace: CONTROLLER_NAMESPACE,
+    set: ['httpTrigger.routes.gatewayAPI=true'],
+    setJson: [`kubelessConfig.installEnv=${JSON.stringify(installEnv)}`],
+  });
   const components = new Set<string>(CONTROLLERS);
   return objects.filter(
     (o) =>
@@ -70,7 +79,7 @@ export async function renderControllerIdentities(): Promise<K8sObject[]> {
  */
 export async function installControllerIdentities(ctx: Pick<ComponentContext, 'pkiDir' | 'ports'>, runDir: string, server: string, caFile: string): Promise<ControllerName[]> {
   await apply(ctx, `/api/v1/namespaces/${CONTROLLER_NAMESPACE}`, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: CONTROLLER_NAMESPACE } });
-  const objects = await renderControllerIdentities();
+  const objects = await renderControllerIdentities(installEnv(mirrorUrl(ctx.ports)));
   // ServiceAccounts and roles before the bindings that name them.
   const order = ['ServiceAccount', 'ConfigMap', 'ClusterRole', 'Role', 'ClusterRoleBinding', 'RoleBinding'];
   objects.sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));

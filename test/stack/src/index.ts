@@ -1,11 +1,11 @@
 export { readStackEnv, userKubeconfig, type StackEnv } from './env.js';
-export { up, down, status, readState, restartComponent, pauseComponent, currentNetns, attachProcesses, readAttached, stopAttached, type StackState } from './stack.js';
+export { up, down, status, readState, STACK_COMPONENTS, restartComponent, pauseComponent, currentNetns, attachProcesses, readAttached, stopAttached, type StackState } from './stack.js';
 export { findProcesses, listeningPorts, netnsOf, readCmdline, isAlive, type DaemonRecord } from './procs.js';
 export { freePort, isListening } from './ports.js';
 export { cacheDir, defaultRunDir, REPO_ROOT, CRD_DIR } from './paths.js';
 export { USERS } from './pki.js';
 export { waitFor } from './wait.js';
-export { eventually, controllerKubeconfig, grantSecrets, grantLeases, kubectl, kubectlOk, kubeConfig, clients, uniqueName, withNamespace, stackEnv, sh, type KubectlResult, type StackUserName } from './testing.js';
+export { eventually, controllerKubeconfig, grantSecrets, grantLeases, kubectl, kubectlOk, kubeConfig, clients, uniqueName, withNamespace, stackEnv, stackInstallEnv, sh, type KubectlResult, type StackUserName } from './testing.js';
 export { traefikPaths, INGRESS_CLASSES, type TraefikAddresses } from './traefik.js';
 export { KAFKA_SASL_USER } from './components.js';
 export { CONTROLLERS, CONTROLLER_NAMESPACE, RELEASE, controllerServiceAccount, controllerKubeconfigPath, renderControllerIdentities, type ControllerName } from './identities.js';

@@ -54,6 +54,7 @@ export interface Binaries {
   kafkaLibs: string;
   elasticmqLibs: string;
   kubelet: string;
+  kubeScheduler: string;
   kubeProxy: string;
   containerd: string;
   ctr: string;
@@ -72,6 +73,7 @@ export function binaries(v: Versions = readVersions(), cache: string = cacheDir(
     kafkaLibs: path.join(cache, `kafka-${v.KAFKA_VERSION}`, 'libs'),
     elasticmqLibs: path.join(cache, `elasticmq-${v.ELASTICMQ_VERSION}`, 'libs'),
     kubelet: path.join(cache, `k8s-node-${v.K8S_VERSION}`, 'kubelet'),
+    kubeScheduler: path.join(cache, `k8s-node-${v.K8S_VERSION}`, 'kube-scheduler'),
     kubeProxy: path.join(cache, `k8s-node-${v.K8S_VERSION}`, 'kube-proxy'),
     containerd: path.join(cache, `containerd-${v.CONTAINERD_VERSION}`, 'containerd'),
     ctr: path.join(cache, `containerd-${v.CONTAINERD_VERSION}`, 'ctr'),

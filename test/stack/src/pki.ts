@@ -19,13 +19,15 @@ export const USERS: readonly StackUser[] = [
   { name: 'bob', groups: ['qa-team'] },
 ];
 export const KCM_USER: StackUser = { name: 'system:kube-controller-manager', groups: ['system:masters'] };
-/** The API server's client identity towards the kubelet (the node agent's log endpoint). */
+/** The API server's client identity towards the kubelet (logs, exec, port-forward). */
 export const APISERVER_KUBELET_CLIENT: StackUser = { name: 'kube-apiserver-kubelet-client', groups: ['system:masters'] };
 
 /** The real node's kubelet (CN system:node:<name>, group system:nodes), as the Node authorizer wants. */
 export const NODE_USER: StackUser = { name: `system:node:${NODE.name}`, groups: ['system:nodes'] };
 /** kube-proxy's identity: the default ClusterRoleBinding system:node-proxier names this user. */
 export const KUBE_PROXY_USER: StackUser = { name: 'system:kube-proxy', groups: [] };
+/** The scheduler's identity: the default ClusterRoleBindings system:kube-scheduler and system:volume-scheduler name this user. */
+export const SCHEDULER_USER: StackUser = { name: 'system:kube-scheduler', groups: [] };
 
 const CLIENT_EXT = 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:FALSE\n';
 const SERVER_EXT =
@@ -57,12 +59,10 @@ export async function generatePki(dir: string): Promise<void> {
     '-subj', '/CN=kubeless-stack-ca', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
   ]);
   await issue(dir, 'apiserver', '/CN=kube-apiserver', SERVER_EXT);
-  // The local node agent's kubelet endpoint (container logs), verified by the API server.
-  await issue(dir, 'kubelet', '/CN=kubeless-local-node', 'subjectAltName=DNS:kubeless-local-node,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:FALSE\n');
   // The real node's kubelet: its identity towards the API server (Node authorizer) and its serving
   // certificate, with the node's address, so `kubectl logs` and `exec` verify it.
   await issue(dir, 'node-kubelet-server', `/CN=${NODE.name}`, `subjectAltName=DNS:${NODE.name},IP:${NODE.ip},IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\nbasicConstraints=CA:FALSE\n`);
-  for (const u of [...USERS, KCM_USER, APISERVER_KUBELET_CLIENT, NODE_USER, KUBE_PROXY_USER]) await issue(dir, certFileOf(u), subjectOf(u), CLIENT_EXT);
+  for (const u of [...USERS, KCM_USER, APISERVER_KUBELET_CLIENT, NODE_USER, KUBE_PROXY_USER, SCHEDULER_USER]) await issue(dir, certFileOf(u), subjectOf(u), CLIENT_EXT);
   await openssl(dir, ['genrsa', '-out', 'sa.key', '2048']);
   await openssl(dir, ['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
 }

@@ -10,7 +10,9 @@ import {
   startElasticmq,
   startEtcd,
   startKafka,
-  startNodeAgent,
+  mirrorUrl,
+  startMirror,
+  startScheduler,
   tail,
   type ComponentContext,
   type StackPorts,
@@ -18,7 +20,7 @@ import {
 import { installCrds } from './crds.js';
 import { installControllerIdentities } from './identities.js';
 import { renderEnvFile, type StackEnv } from './env.js';
-import { KCM_USER, USERS, certFileOf, generatePki, writeKubeconfig } from './pki.js';
+import { KCM_USER, SCHEDULER_USER, USERS, certFileOf, generatePki, writeKubeconfig } from './pki.js';
 import { binaries, CRD_DIR, type Binaries } from './paths.js';
 import { freePorts, isListening } from './ports.js';
 import { isAlive, listeningPorts, startDaemon, stopDaemon, type DaemonRecord } from './procs.js';
@@ -40,6 +42,21 @@ export interface StackState {
 }
 
 export type Reporter = (line: string) => void;
+
+/** The processes of a stack that is up. */
+export const STACK_COMPONENTS = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kafka',
+  'elasticmq',
+  'node',
+  'kube-proxy',
+  'registry-mirror',
+  'registry-bridge',
+  'traefik',
+] as const;
 
 const stateFile = (runDir: string): string => path.join(runDir, 'stack.json');
 const attachedFile = (runDir: string): string => path.join(runDir, 'attached.json');
@@ -137,9 +154,10 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
   await mkdir(logDir, { recursive: true });
   await mkdir(kubeconfigDir, { recursive: true });
 
-  const [etcd, etcdPeer, apiserver, kafka, kafkaController, sqs, kubelet, kafkaSasl] = await freePorts(8);
+  const [etcd, etcdPeer, apiserver, kafka, kafkaController, sqs, scheduler, kafkaSasl, mirror] = await freePorts(9);
   const ports: StackPorts = {
-    kubelet: kubelet ?? 0,
+    scheduler: scheduler ?? 0,
+    mirror: mirror ?? 0,
     etcd: etcd ?? 0,
     etcdPeer: etcdPeer ?? 0,
     // Inside the stack's own namespace the API server takes the usual 6443, below the ephemeral
@@ -168,6 +186,7 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     TRAEFIK_WEB: '',
     TRAEFIK_WEBSECURE: '',
     TRAEFIK_API: '',
+    REGISTRY_MIRROR: mirrorUrl(ports),
   };
   const daemons: DaemonRecord[] = [];
   const state: StackState = {
@@ -185,7 +204,7 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
   const save = async (): Promise<void> => {
     await writeFile(stateFile(runDir), JSON.stringify(state, null, 2));
   };
-  const started = async (rec: Promise<DaemonRecord>, name: string, since: number): Promise<DaemonRecord> => {
+  const started = async <T>(rec: Promise<T>, name: string, since: number): Promise<T> => {
     const r = await rec;
     mark(name, since);
     report(`${name} ready (${String(timings[name])} ms)`);
@@ -200,7 +219,7 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     const ca = path.join(pkiDir, 'ca.crt');
     const userFiles = (names: string[]) =>
       names.map((name) => {
-        const u = [...USERS, KCM_USER].find((x) => x.name === name);
+        const u = [...USERS, KCM_USER, SCHEDULER_USER].find((x) => x.name === name);
         const base = path.join(pkiDir, certFileOf(u ?? { name, groups: [] }));
         return { name, certFile: `${base}.crt`, keyFile: `${base}.key` };
       });
@@ -208,6 +227,8 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     await writeKubeconfig(env.KUBELESS_USERS_KUBECONFIG, server, ca, userFiles(USERS.map((u) => u.name)));
     const kcmKubeconfig = path.join(kubeconfigDir, 'kube-controller-manager.kubeconfig');
     await writeKubeconfig(kcmKubeconfig, server, ca, userFiles([KCM_USER.name]));
+    const schedulerKubeconfig = path.join(kubeconfigDir, 'kube-scheduler.kubeconfig');
+    await writeKubeconfig(schedulerKubeconfig, server, ca, userFiles([SCHEDULER_USER.name]));
     mark('pki', t);
     await writeFile(path.join(runDir, 'env'), renderEnvFile(env));
     await save();
@@ -226,9 +247,10 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     t = Date.now();
     await track(started(startApiserver(ctx), 'kube-apiserver', t));
     t = Date.now();
-    report('starting kube-controller-manager; installing CRDs');
-    const [, crds] = await Promise.all([
+    report('starting kube-controller-manager and kube-scheduler; installing CRDs');
+    const [, , crds] = await Promise.all([
       track(started(startControllerManager(ctx, kcmKubeconfig), 'kube-controller-manager', t)),
+      track(started(startScheduler(ctx, schedulerKubeconfig), 'kube-scheduler', t)),
       installCrds(ctx, CRD_DIR).then((names) => {
         mark('crds', t);
         return names;
@@ -249,7 +271,9 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     const node = startNode(ctx, { server, netns }).then((n) => n.rec);
     // All settled before a failure is thrown, so each started process is recorded for `down`.
     const nodeStarts = await Promise.allSettled([
-      track(started(startNodeAgent(ctx), 'node-agent', t)),
+      started(startMirror(ctx), 'registry-mirror', t).then(async (recs) => {
+        for (const r of recs) await track(Promise.resolve(r));
+      }),
       track(started(node, 'node', t)),
       track(started(startKubeProxy(ctx, { server }), 'kube-proxy', t)),
       started(traefik, 'traefik', t),
@@ -304,8 +328,8 @@ export async function down(runDir: string, options: { report?: Reporter } = {}):
   }
   const stopped: string[] = [];
   // The brokers first (they need no API server), then the control plane in reverse order.
-  const first = ['node', 'kube-proxy', 'node-agent', 'traefik', 'kafka', 'elasticmq'];
-  const order = [...first, 'kube-controller-manager', 'kube-apiserver', 'etcd'];
+  const first = ['node', 'kube-proxy', 'registry-bridge', 'registry-mirror', 'traefik', 'kafka', 'elasticmq'];
+  const order = [...first, 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
   const byOrder = [...state.daemons].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   await Promise.all(
     byOrder
@@ -347,7 +371,7 @@ export async function status(runDir: string): Promise<{ up: boolean; components:
     apiserverReady = false;
   }
   const brokersUp = (await Promise.all([isListening(state.ports.kafka), isListening(state.ports.sqs)])).every(Boolean);
-  const up = components.length === 9 && components.every((c) => c.alive) && apiserverReady && brokersUp;
+  const up = components.length === STACK_COMPONENTS.length && components.every((c) => c.alive) && apiserverReady && brokersUp;
   return { up, components, attached, apiserverReady, env: state.env };
 }
 

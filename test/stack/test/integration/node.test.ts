@@ -5,7 +5,7 @@
  * paths; `kubectl logs` and `exec` reach the container; a pod that breaks runAsNonRoot never starts.
  * Service names resolve through CoreDNS, ClusterIPs work through kube-proxy, and a pod's token
  * reaches the API server as kubernetes.default with its ServiceAccount's rights.
- * Pods name the node explicitly: pods without one are still the node agent's.
+ * The scheduler places every pod on the node.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STACK_IMAGES, eventually, kubectl, kubectlOk, withNamespace } from '../../src/index.js';
@@ -40,7 +40,6 @@ function pod(name: string, container: Record<string, unknown>, extra: Record<str
     kind: 'Pod',
     metadata: { name, namespace: ns.name },
     spec: {
-      nodeName: NODE,
       terminationGracePeriodSeconds: 1,
       containers: [{ name: 'main', image: BUSYBOX, imagePullPolicy: 'Never', ...container }],
       ...extra,
