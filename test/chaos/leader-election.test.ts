@@ -45,7 +45,8 @@ class Replica {
       podNamespace: this.namespace,
       identity: this.identity,
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...LEASE, LEADER_ELECT: 'true', LOG_LEVEL: 'info', STATUS_INTERVAL: '1s' },
+      // EndpointSlice mode: the recording functions are the test's own servers, behind hand-made slices.
+      env: { ...LEASE, ENDPOINT_MODE: 'endpointslice', LEADER_ELECT: 'true', LOG_LEVEL: 'info', STATUS_INTERVAL: '1s' },
     }).child;
     this.#child = child;
     this.starts.push(Date.now());

@@ -182,13 +182,16 @@ export async function startController(namespace: string, overrides: Partial<Kafk
   };
 }
 
-/** The controller as its own process on its ServiceAccount (for SIGKILL tests), with quick rebalances and status. */
+/**
+ * The controller as its own process on its ServiceAccount (for SIGKILL tests), with quick
+ * rebalances and status; in EndpointSlice mode, to reach the test's recording functions.
+ */
 export function spawnController(namespace: string, identity: string, extraEnv: Record<string, string> = {}): ChildProcess {
   return spawnStackController('kafka-trigger', {
     watchNamespace: namespace,
     podNamespace: namespace,
     identity,
-    env: { KAFKA_SESSION_TIMEOUT: '6s', KAFKA_HEARTBEAT_INTERVAL: '500ms', KAFKA_REBALANCE_TIMEOUT: '10s', STATUS_INTERVAL: '1s', ...extraEnv },
+    env: { ENDPOINT_MODE: 'endpointslice', KAFKA_SESSION_TIMEOUT: '6s', KAFKA_HEARTBEAT_INTERVAL: '500ms', KAFKA_REBALANCE_TIMEOUT: '10s', STATUS_INTERVAL: '1s', ...extraEnv },
   }).child;
 }
 

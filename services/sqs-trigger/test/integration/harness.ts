@@ -171,9 +171,9 @@ export async function startController(namespace: string, overrides: Partial<SqsT
   };
 }
 
-/** The controller as its own process on its ServiceAccount (for SIGKILL tests); credentials through the default provider chain (env). */
+/** The controller as its own process on its ServiceAccount (for SIGKILL tests); credentials through the default provider chain (env); in EndpointSlice mode, to reach the test's recording functions. */
 export function spawnController(namespace: string, identity: string, extraEnv: Record<string, string> = {}): ChildProcess {
-  return spawnStackController('sqs-trigger', { watchNamespace: namespace, podNamespace: namespace, identity, env: { STATUS_INTERVAL: '1s', ...extraEnv } }).child;
+  return spawnStackController('sqs-trigger', { watchNamespace: namespace, podNamespace: namespace, identity, env: { ENDPOINT_MODE: 'endpointslice', STATUS_INTERVAL: '1s', ...extraEnv } }).child;
 }
 
 /** Resolves when the child has exited. */
