@@ -1,7 +1,8 @@
 /**
  * The talk's main flow, end to end, against the real stack: the four controllers run as their own
- * processes on their own ServiceAccounts (the chart's RBAC), the node agent runs the function pods
- * as real runtime processes, and everything goes through the real `kubeless` CLI.
+ * processes on their own ServiceAccounts (the chart's RBAC), the stack's node runs the function pods
+ * as containers of the runtime images built here, the triggers reach them by their Services' DNS
+ * names (CoreDNS, kube-proxy), and everything goes through the real `kubeless` CLI.
  *
  * A Python and a Node.js function labelled foo=bar,bar=baz; one KafkaTrigger and one SQSTrigger
  * selecting them by label; an HTTPTrigger routed by the real Traefik. Each function must have
@@ -40,7 +41,7 @@ beforeAll(async () => {
   // Everything at once: the triggers select by label, so they may come before the functions.
   await Promise.all([
     kubelessOk(['function', 'deploy', 'foo', '--from-file', path.join(dir, 'foo.py'), '--handler', 'foo.handler', '--runtime', 'python3.11', '--label', 'foo=bar,bar=baz', ...n, '--wait']),
-    kubelessOk(['function', 'deploy', 'bar', '--from-file', path.join(dir, 'bar.js'), '--handler', 'bar.handler', '--runtime', 'nodejs20', '--label', 'foo=bar,bar=baz', ...n, '--wait']),
+    kubelessOk(['function', 'deploy', 'bar', '--from-file', path.join(dir, 'bar.js'), '--handler', 'bar.handler', '--runtime', 'nodejs24', '--label', 'foo=bar,bar=baz', ...n, '--wait']),
     (async () => {
       await kubelessOk(['topic', 'create', topic]);
       await kubelessOk(['trigger', 'kafka', 'create', 'orders', '--trigger-topic', topic, '--function-selector', 'foo=bar', '--initial-offset', 'earliest', ...n]);
@@ -66,7 +67,7 @@ afterAll(async () => {
 describe('the main flow', () => {
   it('deploys a Python and a Node.js function with the labels; their pods carry them', async () => {
     const ls = await kubelessOk(['function', 'ls', '-n', ns.name]);
-    expect(ls).toMatch(/^bar\s+\S+\s+bar\.handler\s+nodejs20\s+1\/1 READY$/m);
+    expect(ls).toMatch(/^bar\s+\S+\s+bar\.handler\s+nodejs24\s+1\/1 READY$/m);
     expect(ls).toMatch(/^foo\s+\S+\s+foo\.handler\s+python3\.11\s+1\/1 READY$/m);
     for (const fn of ['foo', 'bar']) {
       const f = await getJson(ns.name, 'functions.kubeless.io', fn);

@@ -35,7 +35,7 @@ let a: { name: string; cleanup: () => Promise<void> };
 let b: { name: string; cleanup: () => Promise<void> };
 let controllers: ControllerProcess[] = [];
 const createdUserRoles: string[] = [];
-let tlsPodIp = '';
+let tlsHost = '';
 const topic = `e2e-secure-${run}`;
 const host = `get-python-${run}.e2e.test`;
 
@@ -48,14 +48,14 @@ const dir = tempFiles('e2e-security', {
     "    with open(os.environ['GOOGLE_APPLICATION_CREDENTIALS']) as f:",
     '        credentials = f.read()',
     "    return json.dumps({'data': event['data'], 'credentials': credentials, 'greeting': os.environ.get('GREETING'),",
-    "                       'tokenDir': os.environ.get('KUBERNETES_SERVICE_ACCOUNT_DIR')})",
+    "                       'token': os.path.exists('/var/run/secrets/kubernetes.io/serviceaccount/token')})",
     '',
   ].join('\n'),
   // The talk's falco: calls the Kubernetes API with the token of its ServiceAccount, as a client
   // library in a pod would (token, CA and namespace from the mounted folder).
   'falco.py': [
     'import json, os, ssl, urllib.error, urllib.request',
-    "SA = os.environ.get('KUBERNETES_SERVICE_ACCOUNT_DIR', '/var/run/secrets/kubernetes.io/serviceaccount')",
+    "SA = '/var/run/secrets/kubernetes.io/serviceaccount'",
     'def api(method, path, body=None):',
     "    token = open(os.path.join(SA, 'token')).read()",
     "    ctx = ssl.create_default_context(cafile=os.path.join(SA, 'ca.crt'))",
@@ -98,28 +98,14 @@ function issue(name: string, ext: string): { cert: string; key: string } {
   return { cert: file(`${name}.crt`), key: file(`${name}.key`) };
 }
 /**
- * The pod IPs the node agent hands out after `ip` (it counts up from 10.244.1.1, skipping .0 and
- * .255). Delivery goes straight to the pod IP (the stack has no cluster DNS), so the function's
- * server certificate must name the IP its pod will get: the next ones after the newest pod.
+ * An https request to a TLS function by its Service's DNS name (which its server certificate
+ * names, as the kafka-trigger's delivery checks), optionally with a client certificate.
  */
-function nextPodIps(ip: string, count: number): string[] {
-  const [, , c, d] = ip.split('.').map(Number);
-  let n = (c ?? 1) * 256 + (d ?? 0);
-  const out: string[] = [];
-  while (out.length < count) {
-    n += 1;
-    if (n % 256 === 0 || n % 256 === 255) continue;
-    out.push(`10.244.${String(Math.floor(n / 256))}.${String(n % 256)}`);
-  }
-  return out;
-}
-
-/** An https request to the TLS function pod, optionally with a client certificate. */
-function callPod(ip: string, body: string, client?: { cert: string; key: string }): Promise<{ status: number; body: string }> {
+function callPod(host: string, body: string, client?: { cert: string; key: string }): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
       {
-        host: ip,
+        host,
         port: 8080,
         method: 'POST',
         path: '/',
@@ -195,16 +181,15 @@ beforeAll(async () => {
   // certificate from the CA (FUNC_TLS_*), from a mounted Secret. The function controller sees
   // FUNC_TLS_CLIENT_CA_FILE and probes it with a TCP connect (a kubelet's HTTP(S) probe carries no
   // client certificate and could never pass); nothing is set here by hand.
-  const ips = await eventually('pod IPs in namespace A', async () => {
+  await eventually('pod IPs in namespace A', async () => {
     const all = (await Promise.all(['foo', 'falco'].map((f) => functionPods(a.name, f)))).flat().map((p) => p.status?.podIP as string | undefined);
     return all.length === 2 && all.every(Boolean) ? (all as string[]) : undefined;
   }, 60_000).catch(async (err: unknown) => {
     // Say why, e.g. the restricted namespace refused the pods.
     throw new Error(`${(err as Error).message}; ReplicaSets: ${await replicaFailures(a.name)}`);
   });
-  const newest = ips.sort((x, y) => ipNum(y) - ipNum(x))[0] ?? '';
-  const sans = nextPodIps(newest, 40).map((ip) => `IP:${ip}`).join(',');
-  const server = issue('server', `subjectAltName=DNS:foo.${b.name}.svc.cluster.local,${sans}\nextendedKeyUsage=serverAuth\n`);
+  // The names the trigger (and this test) reach the functions by: their Services' DNS names.
+  const server = issue('server', `subjectAltName=DNS:foo.${b.name}.svc.cluster.local,DNS:tls-only.${b.name}.svc.cluster.local\nextendedKeyUsage=serverAuth\n`);
   await kubectlOk(['create', 'secret', 'generic', 'foo-tls', '-n', b.name, `--from-file=tls.crt=${server.cert}`, `--from-file=tls.key=${server.key}`, `--from-file=ca.crt=${file('ca.crt')}`]);
   const fn = JSON.parse(await kubelessOk(['function', 'deploy', 'foo', '--from-file', file('secure.py'), '--handler', 'secure.handler', '--runtime', 'python3.11', '--label', 'foo=bar,bar=baz',
     '--env', 'FUNC_TLS_CERT_FILE=/foo-tls/tls.crt,FUNC_TLS_KEY_FILE=/foo-tls/tls.key,FUNC_TLS_CLIENT_CA_FILE=/foo-tls/ca.crt', '--secrets', 'foo-tls', '-n', b.name, '--dryrun', '-o', 'json'])) as Json;
@@ -230,7 +215,6 @@ async function replicaFailures(ns: string): Promise<string> {
   const failures = rs.flatMap((r) => ((r.status.conditions ?? []) as Json[]).filter((c) => c.type === 'ReplicaFailure').map((c) => `${String(r.metadata.name)}: ${String(c.message)}`));
   return failures.length > 0 ? failures.join('; ') : 'no failure reported';
 }
-const ipNum = (ip: string): number => ip.split('.').reduce((acc, x) => acc * 256 + Number(x), 0);
 const forbidden = (user: string, verb: string, resource: string, ns: string): RegExp =>
   new RegExp(`forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "[a-z.]*" in the namespace "${ns}"`);
 
@@ -306,8 +290,9 @@ describe('pod security', () => {
       expect(spec.automountServiceAccountToken).toBe(fn === 'falco');
       expect(pods[0]?.status.phase).toBe('Running');
     }
-    // Only the pod spec can be checked here: the local node agent runs every container as a
-    // process of its own user (no container runtime), so runAsUser is not applied to processes.
+    // And the kubelet applied it: the function's process runs as uid 1000 on a read-only root.
+    const fooPod = String((await functionPods(a.name, 'foo'))[0]?.metadata.name);
+    expect(await kubectlOk(['exec', fooPod, '-n', a.name, '-c', 'foo', '--', 'sh', '-c', 'id -u; touch /x 2>&1 || true'])).toMatch(/^1000\n.*Read-only file system/s);
 
     // A privileged pod: this API server disallows privileged containers outright
     // (--allow-privileged=false), before any namespace policy.
@@ -327,7 +312,7 @@ describe('pod security', () => {
 describe('function identity', () => {
   it('the function sees the mounted Secret and its env var, and no API token', async () => {
     const out = JSON.parse(await kubelessOk(['function', 'call', 'foo', '--data', 'who', '-n', a.name])) as Json;
-    expect(out).toEqual({ data: 'who', credentials: `{"project":"e2e-${run}"}`, greeting: 'hello', tokenDir: null });
+    expect(out).toEqual({ data: 'who', credentials: `{"project":"e2e-${run}"}`, greeting: 'hello', token: false });
   });
 
   it('a function with a ServiceAccount calls the API as that account, and no more', async () => {
@@ -389,8 +374,7 @@ describe('network policy (objects only)', () => {
 describe('mTLS from the kafka-trigger to a runtime pod', () => {
   it('delivers over https with the client certificate', async () => {
     await waitReady(b.name, 'functions.kubeless.io', 'foo', 60_000);
-    const pods = await functionPods(b.name, 'foo');
-    tlsPodIp = String(pods[0]?.status.podIP);
+    tlsHost = `foo.${b.name}.svc.cluster.local`;
     await waitReady(b.name, 'kafkatriggers.kubeless.io', 'secure');
     await kubelessOk(['topic', 'publish', '--topic', topic, '--data', `mtls-${run}`]);
     await logsContaining(b.name, 'foo', [`e2e-event mtls-${run} partition:0/offset:0`]);
@@ -406,19 +390,18 @@ describe('mTLS from the kafka-trigger to a runtime pod', () => {
   it('a function serving TLS without client certificates is probed over HTTPS and answers a client without one', async () => {
     await kubelessOk(['function', 'deploy', 'tls-only', '--from-file', file('secure.py'), '--handler', 'secure.handler', '--runtime', 'python3.11',
       '--env', 'FUNC_TLS_CERT_FILE=/foo-tls/tls.crt,FUNC_TLS_KEY_FILE=/foo-tls/tls.key', '--secrets', 'foo-tls', '-n', b.name]);
-    // Ready only once the node agent's HTTPS probe passed (as the kubelet's: no certificate check).
+    // Ready only once the kubelet's HTTPS probe passed (it checks no certificate).
     await waitReady(b.name, 'functions.kubeless.io', 'tls-only', 60_000);
     const c0 = JSON.parse(await kubectlOk(['get', 'deployment', 'tls-only', '-n', b.name, '-o', 'json'])).spec.template.spec.containers[0] as Json;
     expect(c0.readinessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 8080, scheme: 'HTTPS' }, periodSeconds: 5 });
-    const ip = String((await functionPods(b.name, 'tls-only'))[0]?.status.podIP);
-    expect(await callPod(ip, `tls-${run}`)).toEqual({ status: 200, body: `tls-${run}` });
+    expect(await callPod(`tls-only.${b.name}.svc.cluster.local`, `tls-${run}`)).toEqual({ status: 200, body: `tls-${run}` });
   });
 
   it('the function refuses a client without a certificate, and plain http', async () => {
-    expect(tlsPodIp).toMatch(/^10\.244\./);
-    await expect(callPod(tlsPodIp, `nocert-${run}`)).rejects.toThrow();
+    expect(tlsHost).toBe(`foo.${b.name}.svc.cluster.local`);
+    await expect(callPod(tlsHost, `nocert-${run}`)).rejects.toThrow();
     const plain = await new Promise<string>((resolve) => {
-      const req = http.request({ host: tlsPodIp, port: 8080, method: 'POST', path: '/', agent: false, timeout: 5000 }, (res) => {
+      const req = http.request({ host: tlsHost, port: 8080, method: 'POST', path: '/', agent: false, timeout: 5000 }, (res) => {
         resolve(`answered ${String(res.statusCode)}`);
         res.resume();
       });
@@ -429,7 +412,7 @@ describe('mTLS from the kafka-trigger to a runtime pod', () => {
     });
     expect(plain).toMatch(/^refused/);
     // With the trigger's certificate the same request is served: the refusal is about the certificate.
-    const ok = await callPod(tlsPodIp, `withcert-${run}`, { cert: file('trigger.crt'), key: file('trigger.key') });
+    const ok = await callPod(tlsHost, `withcert-${run}`, { cert: file('trigger.crt'), key: file('trigger.key') });
     expect(ok).toEqual({ status: 200, body: `withcert-${run}` });
     const logs = await logsContaining(b.name, 'foo', [`e2e-event withcert-${run}`]);
     expect(logs).not.toContain(`nocert-${run}`);

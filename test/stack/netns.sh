@@ -4,15 +4,16 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # One namespace per checkout, so two clones never share one.
 KUBELESS_NETNS="${KUBELESS_NETNS:-kubeless-$(printf '%s' "$ROOT" | sha1sum | cut -c1-8)}"
-# Pod IPs of the local node agent (and the tests' stand-in functions) live here, and only inside the
+# Pod IPs of the tests' stand-in functions (servers of the test behind hand-made EndpointSlices) live here, and only inside the
 # namespace, as AnyIP routes; 10.244.128.0/18 between them is the real node's CNI bridge
 # (test/stack/src/node/config.ts).
 KUBELESS_POD_CIDRS="${KUBELESS_POD_CIDRS:-10.244.0.0/17 10.244.192.0/18}"
 # The real node's address, on the namespace's loopback (this kernel has no dummy links; never the host's).
 KUBELESS_NODE_IP="${KUBELESS_NODE_IP:-10.240.0.1}"
 
-# A name for the namespace outside the stack (where the registries are reachable), so work that
-# needs them (a function's deps install) can run there: `ip netns exec $KUBELESS_OUTSIDE_NETNS`.
+# A name for the namespace outside the stack (where the registries are reachable), so the stack's
+# registry mirror (test/stack/src/mirror) can serve pods' dependency installs from there:
+# `ip netns exec $KUBELESS_OUTSIDE_NETNS`.
 export KUBELESS_OUTSIDE_NETNS="${KUBELESS_OUTSIDE_NETNS:-$KUBELESS_NETNS-outside}"
 
 netns_exists() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$KUBELESS_NETNS"; }

@@ -1,6 +1,6 @@
 /**
  * The talk's commands, as written (with our runtime names), against the real stack: the function
- * controller runs beside the test and the node agent runs the pods, so `call`, `logs` and `top`
+ * controller runs beside the test and the stack's node runs the pods, so `call`, `logs` and `top`
  * go through the API server to real runtime processes.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';

@@ -97,7 +97,7 @@ async function startStack(s: Step): Promise<void> {
   if (st.up) {
     s.say(`reusing the stack already running in this checkout (${rel(runDir)}; started by \`npm run stack -- up\` or an earlier --keep)`);
   } else {
-    s.say('starting etcd, kube-apiserver, kube-controller-manager, Kafka, ElasticMQ, Traefik and the node agent (warm: ~10-30 s)');
+    s.say('starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, Kafka, ElasticMQ, Traefik and the node (kubelet, containerd, kube-proxy, CoreDNS) (warm: ~15-30 s)');
     startedStack = true;
     await up(runDir, { report: (line) => { s.say(`[stack] ${line}`); } });
   }
@@ -214,7 +214,7 @@ async function deployFunctions(): Promise<void> {
   await kubectlShown(['create', 'namespace', NAMESPACE]);
   await kubeless(['function', 'deploy', 'foo', '--from-file', `${FUNCTIONS_DIR}/foo.py`, '--handler', 'foo.handler', '--runtime', 'python3.11', '--label', 'foo=bar,bar=baz', '-n', NAMESPACE, '--wait', '--wait-timeout', `${String(WAIT_MS / 1000)}s`]);
   checkInterrupted();
-  await kubeless(['function', 'deploy', 'hello', '--from-file', `${FUNCTIONS_DIR}/hello.js`, '--handler', 'hello.handler', '--runtime', 'nodejs20', '--label', 'foo=bar,bar=baz', '-n', NAMESPACE, '--wait', '--wait-timeout', `${String(WAIT_MS / 1000)}s`]);
+  await kubeless(['function', 'deploy', 'hello', '--from-file', `${FUNCTIONS_DIR}/hello.js`, '--handler', 'hello.handler', '--runtime', 'nodejs24', '--label', 'foo=bar,bar=baz', '-n', NAMESPACE, '--wait', '--wait-timeout', `${String(WAIT_MS / 1000)}s`]);
   checkInterrupted();
   await kubeless(['function', 'ls', '-n', NAMESPACE]);
   await kubectlShown(['get', 'pods', '-n', NAMESPACE, '-l', 'foo=bar', '-o', 'wide']);

@@ -1,7 +1,7 @@
 /**
  * The function controller against the real API server and controller-manager: children,
  * security defaults under Pod Security `restricted`, rollouts, config edits, conflicts and bad
- * input. Pods stay Pending here (no node agent yet), so DeploymentReady is False.
+ * input. Pods start on the stack's node a few seconds later: the first status says WaitingForReplicas.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clients, grantSecrets, kubectlOk, withNamespace } from '@kubeless/stack';

@@ -28,7 +28,7 @@ export interface Received {
 export type Behaviour = (r: Received, attempt: number) => { status: number; headers?: Record<string, string>; delayMs?: number };
 
 let nextIp = 1;
-/** A fresh pod-range address, above those the node agent hands out. */
+/** A fresh address of the stand-ins' part of the pod range (AnyIP, test/stack/netns.sh), outside the node's bridge. */
 const podIp = (): string => `10.244.250.${String(nextIp++)}`;
 
 /**

@@ -8,7 +8,7 @@ export const NODE = {
   name: 'kubeless-node',
   /** On the loopback of the stack's namespace, added at its creation (netns.sh); never on the host. */
   ip: '10.240.0.1',
-  /** A part of the stack's pod range; the rest is the node agent's AnyIP routes (netns.sh). */
+  /** A part of the stack's pod range; the rest is AnyIP routes for the tests' stand-in functions (netns.sh). */
   podSubnet: '10.244.128.0/18',
   podGateway: '10.244.128.1',
   bridge: 'kbl0',
