@@ -242,7 +242,7 @@ describe('conflicts and bad input', () => {
   it('reports a runtime kubeless-config does not list, naming the supported ones, and for one past its end of life what to use', async () => {
     const supported = 'supported: nodejs22, nodejs24, nodejs26, python3.11, python3.12, python3.13';
     await createFunction(ns.name, { metadata: { name: 'old-python' }, spec: { runtime: 'python2.7', handler: 'foo.handler', function: seedCode } });
-    await createFunction(ns.name, { metadata: { name: 'old-node' }, spec: { runtime: 'nodejs24', handler: 'index.hello', function: "module.exports = { hello: () => 'hi' }" } });
+    await createFunction(ns.name, { metadata: { name: 'old-node' }, spec: { runtime: 'nodejs20', handler: 'index.hello', function: "module.exports = { hello: () => 'hi' }" } });
     await expectNotReady('old-python', 'UnsupportedRuntime', `runtime "python2.7" is not listed in kubeless-config (Python 2.7 reached end of life in January 2020); use python3.13; ${supported}`);
     await expectNotReady('old-node', 'UnsupportedRuntime', `runtime "nodejs20" is not listed in kubeless-config (Node.js 20 reached end of life in April 2026); use nodejs24; ${supported}`);
   });
