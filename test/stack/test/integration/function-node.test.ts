@@ -11,7 +11,7 @@ import { lookup } from 'node:dns/promises';
 import { request } from 'node:http';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NODE, clients, eventually, kubectlOk, spawnController, stackEnv, uniqueName, withNamespace, type ControllerProcess } from '../../src/index.js';
+import { NODE, clients, eventually, kubectlOk, spawnController, stackEnv, stackInstallEnv, uniqueName, withNamespace, type ControllerProcess } from '../../src/index.js';
 import { startFunctionController } from './function-controller.js';
 
 const FN = { group: 'kubeless.io', version: 'v1beta1', plural: 'functions' } as const;
@@ -20,6 +20,8 @@ let fc: Awaited<ReturnType<typeof startFunctionController>>;
 
 beforeAll(async () => {
   ns = await withNamespace('fnnode');
+  // Installs reach PyPI through the stack's registry mirror, as a firewalled cluster's do.
+  await kubectlOk(['create', 'configmap', 'kubeless-config', '-n', ns.name, `--from-literal=install-env=${JSON.stringify(stackInstallEnv())}`]);
   fc = await startFunctionController(ns.name, 'kubeless-test/function-node');
 });
 afterAll(async () => {
@@ -82,6 +84,45 @@ describe('function pods on the real node', () => {
     const inside = await kubectlOk(['exec', pod.metadata.name, '-n', ns.name, '-c', 'reader', '--', 'sh', '-c', 'id -u; touch /x 2>&1 || true']);
     expect(inside).toMatch(/^1000\n.*Read-only file system/s);
   });
+
+  it("the talk's in-cluster flow: the official kubernetes client's load_incluster_config() lists pods, 403 before a Role, 200 after", async () => {
+    await kubectlOk(['create', 'serviceaccount', 'lister', '-n', ns.name]);
+    const code = [
+      'from kubernetes import client, config',
+      'from kubernetes.client.rest import ApiException',
+      'def handler(event, context):',
+      '    config.load_incluster_config()',
+      '    ns = open("/var/run/secrets/kubernetes.io/serviceaccount/namespace").read()',
+      '    try:',
+      '        pods = client.CoreV1Api().list_namespaced_pod(ns)',
+      '        return "200 " + " ".join(sorted(p.metadata.name for p in pods.items))',
+      '    except ApiException as e:',
+      '        return str(e.status)',
+      '',
+    ].join('\n');
+    // What `kubeless function deploy --dependencies requirements.txt --service-account lister` writes;
+    // the install fetches the client and its dependencies through the stack's registry mirror.
+    await clients().custom.createNamespacedCustomObject({
+      ...FN,
+      namespace: ns.name,
+      body: {
+        apiVersion: 'kubeless.io/v1beta1',
+        kind: 'Function',
+        metadata: { name: 'lister' },
+        spec: { runtime: 'python3.11', handler: 'lister.handler', function: code, deps: 'kubernetes==33.1.0\n', deployment: { spec: { template: { spec: { serviceAccountName: 'lister' } } } } },
+      },
+    });
+    const pod = await readyPod('lister');
+    const ip = await kubectlOk(['get', 'service', 'lister', '-n', ns.name, '-o', 'jsonpath={.spec.clusterIP}']);
+    expect(await eventually('the function through its ClusterIP', () => get(ip, 8080), 90_000)).toEqual({ status: 200, body: '403' });
+    await kubectlOk(['create', 'role', 'pod-reader', '--verb=get,list', '--resource=pods', '-n', ns.name]);
+    await kubectlOk(['create', 'rolebinding', 'lister-reads-pods', '--role=pod-reader', `--serviceaccount=${ns.name}:lister`, '-n', ns.name]);
+    const allowed = await eventually('200 once the Role is bound', async () => {
+      const r = await get(ip, 8080);
+      return r.body.startsWith('200') ? r.body : undefined;
+    }, 30_000);
+    expect(allowed.split(' ')).toContain(pod.metadata.name);
+  }, 240_000);
 
   it('the Kafka trigger delivers to a function on the node by its Service DNS name (CoreDNS, kube-proxy), every record', async () => {
     const code = "def handler(event, context):\n    return 'ok'\n";
