@@ -139,7 +139,8 @@ export class FunctionReconciler {
     status.replicas = desiredReplicas;
     status.readyReplicas = ready;
     if (current && ready >= desiredReplicas && updated >= desiredReplicas && desiredReplicas > 0) {
-      setCondition(conditions, { type: 'DeploymentReady', status: 'True', reason: 'Available', message: `${String(ready)}/${String(desiredReplicas)} replicas ready` });
+      const oom = oomKills(this.#d.pods, ns, fn.metadata.name ?? '');
+      setCondition(conditions, { type: 'DeploymentReady', status: 'True', reason: 'Available', message: `${String(ready)}/${String(desiredReplicas)} replicas ready${oom ? `; ${oom}` : ''}` });
     } else if (problem) {
       setCondition(conditions, { type: 'DeploymentReady', status: 'False', reason: problem.reason, message: problem.message });
     } else {
@@ -282,6 +283,27 @@ function said(t: Terminated | undefined): string | undefined {
   return m.length > 1000 ? `…${m.slice(-1000)}` : m;
 }
 
+/**
+ * The function's containers that the kubelet restarted after they ran out of memory (OOMKilled),
+ * for the status of a function that is serving again: "pod P: container C was OOMKilled (limit
+ * 64Mi), restarted 1 time". Undefined when none was.
+ */
+export function oomKills(pods: Informer, namespace: string, fn: string): string | undefined {
+  const found: string[] = [];
+  for (const p of pods.list(namespace)) {
+    if (p.metadata?.labels?.function !== fn || p.metadata.deletionTimestamp) continue;
+    const spec = p.spec as { containers?: { name: string; resources?: { limits?: { memory?: string } } }[] } | undefined;
+    const st = p.status as { containerStatuses?: (ContainerStatus & { restartCount?: number })[] } | undefined;
+    for (const c of st?.containerStatuses ?? []) {
+      if (c.lastState?.terminated?.reason !== 'OOMKilled') continue;
+      const limit = spec?.containers?.find((x) => x.name === c.name)?.resources?.limits?.memory;
+      const n = c.restartCount ?? 0;
+      found.push(`pod ${p.metadata.name ?? ''}: container ${c.name} was OOMKilled${limit ? ` (memory limit ${limit})` : ''}, restarted ${String(n)} time${n === 1 ? '' : 's'}`);
+    }
+  }
+  return found.length > 0 ? found.join('; ') : undefined;
+}
+
 /** Why a pod of the function fails, from its container statuses (what a kubelet reports). */
 export function podProblem(pods: Informer, namespace: string, fn: string): { reason: string; message: string } | undefined {
   for (const p of pods.list(namespace)) {
@@ -297,8 +319,10 @@ export function podProblem(pods: Informer, namespace: string, fn: string): { rea
     for (const c of st?.containerStatuses ?? []) {
       const w = c.state?.waiting;
       if (w?.reason === 'CrashLoopBackOff' || w?.reason === 'ErrImagePull' || w?.reason === 'ImagePullBackOff' || w?.reason === 'CreateContainerConfigError') {
-        const last = w.reason === 'CrashLoopBackOff' ? said(c.lastState?.terminated) : undefined;
-        return { reason: w.reason, message: `pod ${p.metadata.name ?? ''}: container ${c.name}: ${w.message ?? w.reason}${last ? `; its last output: ${last}` : ''}` };
+        const t = w.reason === 'CrashLoopBackOff' ? c.lastState?.terminated : undefined;
+        const exit = t ? `; it last exited ${t.reason ?? ''} (code ${String(t.exitCode ?? '?')})` : '';
+        const last = said(t);
+        return { reason: w.reason, message: `pod ${p.metadata.name ?? ''}: container ${c.name}: ${w.message ?? w.reason}${exit}${last ? `; its last output: ${last}` : ''}` };
       }
     }
   }

@@ -44,6 +44,23 @@ function get(host: string, port: number, path = '/'): Promise<{ status: number; 
   });
 }
 
+/** POSTs `data` as text/plain. */
+function post(host: string, port: number, data: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path: '/', method: 'POST', headers: { 'content-type': 'text/plain' }, timeout: 15_000 }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body: text });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
 /** Waits for the Ready pod of a Function, which must run on the stack's node. */
 async function readyPod(name: string): Promise<{ metadata: { name: string }; spec: { nodeName?: string } }> {
   return eventually(
@@ -123,6 +140,33 @@ describe('function pods on the real node', () => {
     }, 30_000);
     expect(allowed.split(' ')).toContain(pod.metadata.name);
   }, 240_000);
+
+  it('a function that allocates past --memory 64Mi is OOMKilled, its status says so, and the next calls are served after the restart', async () => {
+    // Off the V8 heap and touched (zero-filled): the container's memory, not a JavaScript heap limit.
+    const code = "module.exports = { h: (event) => { if (event.data === 'grow') { const b = Buffer.alloc(256 * 1024 * 1024, 1); return String(b.length); } return 'small'; } };";
+    // What `kubeless function deploy --memory 64Mi` writes.
+    const template = { spec: { containers: [{ name: '', resources: { requests: { memory: '64Mi' }, limits: { memory: '64Mi' } } }] } };
+    await clients().custom.createNamespacedCustomObject({
+      ...FN,
+      namespace: ns.name,
+      body: { apiVersion: 'kubeless.io/v1beta1', kind: 'Function', metadata: { name: 'hog' }, spec: { runtime: 'nodejs24', handler: 'index.h', function: code, deployment: { spec: { template } } } },
+    });
+    await readyPod('hog');
+    const ip = await kubectlOk(['get', 'service', 'hog', '-n', ns.name, '-o', 'jsonpath={.spec.clusterIP}']);
+    expect(await eventually('hog through its ClusterIP', () => get(ip, 8080), 90_000)).toEqual({ status: 200, body: 'small' });
+    // The call that grows past the limit never answers: the kernel kills the runtime.
+    await expect(post(ip, 8080, 'grow')).rejects.toThrow();
+    const message = await eventually('the status names the OOM kill', async () => {
+      const st = (await clients().custom.getNamespacedCustomObject({ ...FN, namespace: ns.name, name: 'hog' })) as { status?: { conditions?: { type: string; status: string; message?: string }[] } };
+      const d = st.status?.conditions?.find((c) => c.type === 'DeploymentReady');
+      return d?.message?.includes('OOMKilled') ? d.message : undefined;
+    }, 60_000);
+    expect(message).toMatch(/container hog was OOMKilled \(memory limit 64Mi\), restarted [1-9]/);
+    expect(await eventually('served again after the restart', async () => {
+      const r = await post(ip, 8080, 'again').catch(() => undefined);
+      return r?.status === 200 ? r : undefined;
+    }, 60_000)).toEqual({ status: 200, body: 'small' });
+  }, 180_000);
 
   it('the Kafka trigger delivers to a function on the node by its Service DNS name (CoreDNS, kube-proxy), every record', async () => {
     const code = "def handler(event, context):\n    return 'ok'\n";
