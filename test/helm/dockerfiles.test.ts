@@ -11,7 +11,7 @@ import { REPO_ROOT, cacheDir } from '@kubeless/stack';
 import { describe, expect, it } from 'vitest';
 
 const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger'];
-const DOCKERFILES = [...CONTROLLERS.map((c) => `services/${c}/Dockerfile`), 'runtimes/nodejs/Dockerfile', 'runtimes/python/Dockerfile', 'test/stack/images/pause/Dockerfile', 'test/stack/images/busybox/Dockerfile'];
+const DOCKERFILES = [...CONTROLLERS.map((c) => `services/${c}/Dockerfile`), 'runtimes/nodejs/Dockerfile', 'runtimes/python/Dockerfile', 'test/stack/images/pause/Dockerfile', 'test/stack/images/busybox/Dockerfile', 'test/stack/images/distroless-nodejs/Dockerfile'];
 
 function hadolintBin(): string {
   const version = /^HADOLINT_VERSION=(\S+)$/m.exec(readFileSync(path.join(REPO_ROOT, 'test/stack/build/versions.sh'), 'utf8'))?.[1];
