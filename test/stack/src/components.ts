@@ -19,6 +19,8 @@ export interface StackPorts {
   scheduler: number;
   /** The registry mirror function pods install their dependencies through (on the node's address). */
   mirror: number;
+  /** The image registry containerd pulls from (127.0.0.1). */
+  registry: number;
   etcd: number;
   etcdPeer: number;
   apiserver: number;
@@ -459,6 +461,23 @@ export async function startMirror(ctx: ComponentContext): Promise<DaemonRecord[]
     throw err;
   }
   return [server, bridge];
+}
+
+// ---------------------------------------------------------------- the image registry
+
+/** The stack's image registry (registry/registry.ts) over the image archives; ready when /v2/ answers. */
+export async function startRegistry(ctx: ComponentContext): Promise<DaemonRecord> {
+  const rec = startDaemon(
+    'registry',
+    process.execPath,
+    [path.join(STACK_ROOT, 'dist', 'registry', 'main.js'), '--dir', ctx.bin.imagesDir, '--listen', `127.0.0.1:${String(ctx.ports.registry)}`],
+    { log: path.join(ctx.logDir, 'registry.log') },
+  );
+  await waitFor('image registry', async () => (await fetch(`http://127.0.0.1:${String(ctx.ports.registry)}/v2/`).catch(() => undefined))?.status === 200, {
+    timeoutMs: 30_000,
+    alive: deadMessage(rec),
+  });
+  return rec;
 }
 
 /** Reads a component log's last lines, for error messages. */

@@ -12,6 +12,7 @@ import {
   startKafka,
   mirrorUrl,
   startMirror,
+  startRegistry,
   startScheduler,
   tail,
   type ComponentContext,
@@ -55,6 +56,7 @@ export const STACK_COMPONENTS = [
   'kube-proxy',
   'registry-mirror',
   'registry-bridge',
+  'registry',
   'traefik',
 ] as const;
 
@@ -154,10 +156,11 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
   await mkdir(logDir, { recursive: true });
   await mkdir(kubeconfigDir, { recursive: true });
 
-  const [etcd, etcdPeer, apiserver, kafka, kafkaController, sqs, scheduler, kafkaSasl, mirror] = await freePorts(9);
+  const [etcd, etcdPeer, apiserver, kafka, kafkaController, sqs, scheduler, kafkaSasl, mirror, registry] = await freePorts(10);
   const ports: StackPorts = {
     scheduler: scheduler ?? 0,
     mirror: mirror ?? 0,
+    registry: registry ?? 0,
     etcd: etcd ?? 0,
     etcdPeer: etcdPeer ?? 0,
     // Inside the stack's own namespace the API server takes the usual 6443, below the ephemeral
@@ -268,7 +271,8 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
       await writeFile(path.join(runDir, 'env'), renderEnvFile(env));
       return tr.rec;
     });
-    const node = startNode(ctx, { server, netns }).then((n) => n.rec);
+    // The registry before the node: containerd pulls from it.
+    const node = track(started(startRegistry(ctx), 'registry', t)).then(async () => (await startNode(ctx, { server, netns })).rec);
     // All settled before a failure is thrown, so each started process is recorded for `down`.
     const nodeStarts = await Promise.allSettled([
       started(startMirror(ctx), 'registry-mirror', t).then(async (recs) => {
@@ -328,7 +332,7 @@ export async function down(runDir: string, options: { report?: Reporter } = {}):
   }
   const stopped: string[] = [];
   // The brokers first (they need no API server), then the control plane in reverse order.
-  const first = ['node', 'kube-proxy', 'registry-bridge', 'registry-mirror', 'traefik', 'kafka', 'elasticmq'];
+  const first = ['node', 'kube-proxy', 'registry', 'registry-bridge', 'registry-mirror', 'traefik', 'kafka', 'elasticmq'];
   const order = [...first, 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
   const byOrder = [...state.daemons].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   await Promise.all(

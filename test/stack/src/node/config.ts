@@ -63,6 +63,9 @@ state = ${toml(`${p.dir}/containerd/state`)}
     snapshotter = "overlayfs"
     [plugins.'io.containerd.cri.v1.images'.pinned_images]
       sandbox = ${toml(STACK_IMAGES.pause)}
+    # Where each registry is pulled from (registryHosts): the stack's own registry.
+    [plugins.'io.containerd.cri.v1.images'.registry]
+      config_path = ${toml(`${p.dir}/certs.d`)}
 
   [plugins.'io.containerd.cri.v1.runtime']
     # This sandbox may not lower oom_score_adj (the pause container asks for -998).
@@ -87,6 +90,20 @@ state = ${toml(`${p.dir}/containerd/state`)}
     stream_server_address = "127.0.0.1"
     stream_server_port = "0"
 `;
+}
+
+/**
+ * containerd's hosts.toml per registry (certs.d/<registry>/hosts.toml): docker.io (the kubeless
+ * images' short names) and kubeless.local (the stack's own) are pulled from the stack's registry
+ * at `registry` (host:port, plain HTTP); docker.io keeps its upstream as the fallback a cluster
+ * would have, which this machine cannot reach.
+ */
+export function registryHosts(registry: string): Record<string, string> {
+  const mirror = `[host.${toml(`http://${registry}`)}]\n  capabilities = ["pull", "resolve"]\n`;
+  return {
+    'docker.io': `server = "https://registry-1.docker.io"\n\n${mirror}`,
+    'kubeless.local': `server = ${toml(`http://${registry}`)}\n\n${mirror}`,
+  };
 }
 
 /** The pod network: a bridge with the node as gateway, host-local addresses, port mappings. */

@@ -8,7 +8,7 @@ import { STACK_ROOT } from '../paths.js';
 import { KUBE_PROXY_USER, NODE_USER, certFileOf, writeKubeconfig } from '../pki.js';
 import { isAlive, readCmdline, startDaemon, stopDaemon, type DaemonRecord } from '../procs.js';
 import { waitFor } from '../wait.js';
-import { NODE, cniConfig, containerdConfig, coreDnsManifests, kubeProxyConfig, kubeletConfig, type KubeletPaths } from './config.js';
+import { NODE, cniConfig, containerdConfig, coreDnsManifests, kubeProxyConfig, kubeletConfig, registryHosts, type KubeletPaths } from './config.js';
 
 const run = promisify(execFile);
 
@@ -44,6 +44,10 @@ export async function startNode(ctx: ComponentContext, opts: { server: string; n
     cgroupRoot: cgroup,
   };
   await writeFile(path.join(dir, 'containerd.toml'), containerdConfig(paths));
+  for (const [registry, hosts] of Object.entries(registryHosts(`127.0.0.1:${String(ctx.ports.registry)}`))) {
+    await mkdir(path.join(dir, 'certs.d', registry), { recursive: true });
+    await writeFile(path.join(dir, 'certs.d', registry, 'hosts.toml'), hosts);
+  }
   await writeFile(path.join(dir, 'cni', '10-kubeless.conflist'), cniConfig(paths));
   await writeFile(path.join(dir, 'kubelet.json'), kubeletConfig(paths));
   // Pods with dnsPolicy Default get this: the stack has no upstream resolver.
