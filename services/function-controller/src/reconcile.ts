@@ -130,7 +130,7 @@ export class FunctionReconciler {
     // Deployment readiness from the observed object (its watch event brings us back).
     const observed = this.#d.deployments.get(ns, fn.metadata.name ?? '');
     const dspec = observed?.spec as { replicas?: number } | undefined;
-    const dstatus = observed?.status as { observedGeneration?: number; readyReplicas?: number; updatedReplicas?: number } | undefined;
+    const dstatus = observed?.status as { observedGeneration?: number; replicas?: number; readyReplicas?: number; updatedReplicas?: number; availableReplicas?: number } | undefined;
     const desiredReplicas = dspec?.replicas ?? 1;
     const ready = dstatus?.readyReplicas ?? 0;
     const updated = dstatus?.updatedReplicas ?? 0;
@@ -138,7 +138,11 @@ export class FunctionReconciler {
     const problem = podProblem(this.#d.pods, ns, fn.metadata.name ?? '') ?? replicaFailure(observed);
     status.replicas = desiredReplicas;
     status.readyReplicas = ready;
-    if (current && ready >= desiredReplicas && updated >= desiredReplicas && desiredReplicas > 0) {
+    // Rolled out as `kubectl rollout status` says: every replica runs the new template, no old one
+    // is left (during a rollout the old pod is still ready and still counts), and enough are available.
+    const total = dstatus?.replicas ?? 0;
+    const available = dstatus?.availableReplicas ?? 0;
+    if (current && ready >= desiredReplicas && updated >= desiredReplicas && total <= updated && available >= desiredReplicas && desiredReplicas > 0) {
       const oom = oomKills(this.#d.pods, ns, fn.metadata.name ?? '');
       setCondition(conditions, { type: 'DeploymentReady', status: 'True', reason: 'Available', message: `${String(ready)}/${String(desiredReplicas)} replicas ready${oom ? `; ${oom}` : ''}` });
     } else if (problem) {
