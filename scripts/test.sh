@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's test command (`npm test`): installs and builds everything it needs, checks
 # lint, types and CRD drift, then runs the whole vitest suite inside the stack's network
-# namespace against real etcd, kube-apiserver, kube-controller-manager, Kafka and ElasticMQ.
-# Reuses a stack that `npm run stack -- up` started in this checkout; otherwise the suite starts
-# its own, and this script removes the namespace it created on the way out.
+# namespace against the real stack (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+# Kafka, ElasticMQ, Traefik, the node). Reuses a stack that `npm run stack -- up` started in this
+# checkout; otherwise it starts one beside the lint and type checks, and stops it and removes the
+# namespace it created on the way out.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -13,11 +14,13 @@ export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 step() { printf '\n==> %s\n' "$*"; }
 t0=$(date +%s)
 created_netns=0
+stack_pid=""
 
 cleanup() {
   local rc=$?
   if [[ $created_netns -eq 1 ]]; then
-    # The suite stops its own stack; this catches an interrupted run.
+    # A stack still starting finishes first, so `down` finds every process it started.
+    if [[ -n "${stack_pid:-}" ]]; then wait "$stack_pid" >/dev/null 2>&1 || true; fi
     netns_run node test/stack/dist/cli.js down >/dev/null 2>&1 || true
     netns_delete
   fi
@@ -40,19 +43,40 @@ bash test/stack/build/build.sh all
 
 step "building TypeScript (tsc -b)"
 npm run -s build
-step "type-checking tests"
-npx tsc -p tsconfig.test.json
-step "lint (eslint strictTypeChecked)"
-npm run -s lint
-step "CRD drift check"
-npm run -s crds:check
 
+# The stack starts in its namespace while the checks below run (the suite then reuses it), unless
+# one is up already; `cleanup` stops it.
+stack_pid=""
 if netns_exists && netns_run node test/stack/dist/cli.js status >/dev/null 2>&1; then
   step "reusing the running stack in network namespace $KUBELESS_NETNS"
 else
-  step "creating network namespace $KUBELESS_NETNS"
+  step "creating network namespace $KUBELESS_NETNS and starting the stack there, beside the checks"
   created_netns=1
   netns_create
+  stack_log=$(mktemp)
+  netns_run node test/stack/dist/cli.js up > "$stack_log" 2>&1 & stack_pid=$!
+fi
+# Side by side: each is mostly single-threaded, and together they take the time of the longer.
+step "type-checking tests and lint (eslint strictTypeChecked), side by side"
+checks=$(mktemp -d)
+npx tsc -p tsconfig.test.json > "$checks/types" 2>&1 & types_pid=$!
+npm run -s lint > "$checks/lint" 2>&1 & lint_pid=$!
+checks_rc=0
+wait "$types_pid" || { echo "type-check failed:"; checks_rc=1; }
+cat "$checks/types"
+wait "$lint_pid" || { echo "lint failed:"; checks_rc=1; }
+cat "$checks/lint"
+rm -rf "$checks"
+if [[ $checks_rc -ne 0 ]]; then exit 1; fi
+step "CRD drift check"
+npm run -s crds:check
+
+if [[ -n "$stack_pid" ]]; then
+  step "waiting for the stack"
+  stack_rc=0
+  wait "$stack_pid" || stack_rc=$?
+  cat "$stack_log"; rm -f "$stack_log"
+  if [[ $stack_rc -ne 0 ]]; then echo "the stack did not start" >&2; exit 1; fi
 fi
 
 step "running vitest (unit and integration) inside $KUBELESS_NETNS"

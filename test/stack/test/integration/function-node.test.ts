@@ -168,6 +168,25 @@ describe('function pods on the real node', () => {
     }, 60_000)).toEqual({ status: 200, body: 'small' });
   }, 180_000);
 
+  it('a Function whose template asks for runAsUser 0 never starts, and its status says why', async () => {
+    // The controller's default runAsNonRoot: true stays; the kubelet refuses to start uid 0 under it.
+    const template = { spec: { securityContext: { runAsUser: 0 } } };
+    await clients().custom.createNamespacedCustomObject({
+      ...FN,
+      namespace: ns.name,
+      body: { apiVersion: 'kubeless.io/v1beta1', kind: 'Function', metadata: { name: 'rooted' }, spec: { runtime: 'python3.11', handler: 'rooted.handler', function: "def handler(e, c):\n    return 'root'\n", deployment: { spec: { template } } } },
+    });
+    const cond = await eventually('the refusal in the status', async () => {
+      const st = (await clients().custom.getNamespacedCustomObject({ ...FN, namespace: ns.name, name: 'rooted' })) as { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } };
+      const d = st.status?.conditions?.find((c) => c.type === 'DeploymentReady');
+      return d?.reason === 'CreateContainerConfigError' ? d : undefined;
+    }, 60_000);
+    expect(cond.status).toBe('False');
+    expect(cond.message).toMatch(/runAsNonRoot and image will run as root|non-root/);
+    const pods = JSON.parse(await kubectlOk(['get', 'pods', '-n', ns.name, '-l', 'function=rooted', '-o', 'json'])) as { items: { status: { containerStatuses?: { state?: { running?: object } }[] } }[] };
+    expect(pods.items.flatMap((p) => p.status.containerStatuses ?? []).some((c) => c.state?.running)).toBe(false);
+  });
+
   it('the Kafka trigger delivers to a function on the node by its Service DNS name (CoreDNS, kube-proxy), every record', async () => {
     const code = "def handler(event, context):\n    return 'ok'\n";
     await clients().custom.createNamespacedCustomObject({

@@ -172,7 +172,8 @@ describe('the stack node', () => {
     const clusterIp = await kubectlOk(['get', 'service', 'web', '-n', ns.name, '-o', 'jsonpath={.spec.clusterIP}']);
     const resolve = (name: string) => kubectlOk(['exec', 'client', '-n', ns.name, '--', 'python3', '-c', `import socket; print(socket.gethostbyname(${JSON.stringify(name)}))`]);
     expect((await resolve('kubernetes.default.svc.cluster.local')).trim()).toBe('10.96.0.1');
-    expect((await resolve('web')).trim()).toBe(clusterIp); // the pod's search path
+    // The pod's search path; once CoreDNS's watch has seen the new Service (a moment after it is created).
+    expect(await eventually('web resolving in the pod', async () => (await resolve('web').catch(() => '')).trim() || undefined, 30_000)).toBe(clusterIp);
     for (const url of ['http://web/', `http://web.${ns.name}.svc.cluster.local/`, `http://${clusterIp}/`]) {
       const get = `import urllib.request; print(urllib.request.urlopen(${JSON.stringify(url)}, timeout=3).read().decode().strip())`;
       const body = await eventually(`${url} from a pod`, async () => (await kubectlOk(['exec', 'client', '-n', ns.name, '--', 'python3', '-c', get])).trim(), 30_000);
