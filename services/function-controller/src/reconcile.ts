@@ -314,6 +314,11 @@ export function podProblem(pods: Informer, namespace: string, fn: string): { rea
     if (p.metadata?.labels?.function !== fn || p.metadata.deletionTimestamp) continue;
     const st = p.status as { initContainerStatuses?: ContainerStatus[]; containerStatuses?: ContainerStatus[] } | undefined;
     for (const c of st?.initContainerStatuses ?? []) {
+      // Never started: the kubelet refused its configuration (e.g. uid 0 under runAsNonRoot) or its image.
+      const w = c.state?.waiting;
+      if (w?.reason === 'CreateContainerConfigError' || w?.reason === 'ErrImagePull' || w?.reason === 'ImagePullBackOff') {
+        return { reason: w.reason, message: `pod ${p.metadata.name ?? ''}: init container ${c.name}: ${w.message ?? w.reason}` };
+      }
       // Failed now, or failed before and waiting to be restarted (a kubelet's back-off).
       const t = c.state?.terminated ?? (c.state?.waiting ? c.lastState?.terminated : undefined);
       if (t?.exitCode !== undefined && t.exitCode !== 0) {
