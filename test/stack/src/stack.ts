@@ -26,7 +26,6 @@ import { binaries, CRD_DIR, type Binaries } from './paths.js';
 import { freePorts, isListening } from './ports.js';
 import { isAlive, listeningPorts, startDaemon, stopDaemon, type DaemonRecord } from './procs.js';
 import { startTraefik } from './traefik.js';
-import { waitForServiceNetworking } from './settle.js';
 import { nodeCgroup, startClusterDns, startKubeProxy, startNode, stopNode } from './node/node.js';
 
 /** Everything `down` and `status` need, persisted as `<run>/stack.json`. */
@@ -405,16 +404,6 @@ export async function restartComponent(runDir: string, name: string, options: { 
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  if (name === 'kube-apiserver' || name === 'etcd') await settle(state);
-}
-
-/**
- * After an API server outage, the node's watchers (endpointslice controller, kube-proxy, CoreDNS)
- * return on their own back-off: the next test must not start before a new Service works again.
- */
-async function settle(state: StackState): Promise<void> {
-  if (!state.netns || currentNetns() !== state.netns) return; // ClusterIPs and CoreDNS exist only inside
-  await waitForServiceNetworking({ pkiDir: path.join(state.runDir, 'pki'), ports: state.ports });
 }
 
 /**
@@ -433,5 +422,4 @@ export async function pauseComponent(runDir: string, name: string, pausedMs: num
   } finally {
     process.kill(rec.pid, 'SIGCONT');
   }
-  if (state && (name === 'kube-apiserver' || name === 'etcd')) await settle(state);
 }
