@@ -79,20 +79,5 @@ if [[ -n "$stack_pid" ]]; then
   if [[ $stack_rc -ne 0 ]]; then echo "the stack did not start" >&2; exit 1; fi
 fi
 
-if [[ $# -gt 0 ]]; then
-  step "running vitest $* inside $KUBELESS_NETNS"
-  netns_run npx vitest run "$@"
-else
-  # The unit and runtime projects (pure logic, local runtime processes) beside the integration
-  # project, whose files mostly wait on the stack: together they take the time of the latter.
-  step "running vitest inside $KUBELESS_NETNS: the unit and runtime projects beside the integration project"
-  side_log=$(mktemp)
-  netns_run npx vitest run --project unit --project runtimes > "$side_log" 2>&1 & side_pid=$!
-  integration_rc=0
-  netns_run npx vitest run --project integration || integration_rc=$?
-  side_rc=0
-  wait "$side_pid" || side_rc=$?
-  step "the unit and runtime projects (exit $side_rc)"
-  cat "$side_log"; rm -f "$side_log"
-  if [[ $integration_rc -ne 0 || $side_rc -ne 0 ]]; then exit 1; fi
-fi
+step "running vitest (unit and integration) inside $KUBELESS_NETNS"
+netns_run npx vitest run "$@"

@@ -382,7 +382,7 @@ describe('mTLS from the kafka-trigger to a runtime pod', () => {
     expect(t.status.functions).toEqual(['foo']);
     // Ready with the controller's default probes, which follow the runtime's mTLS settings.
     const c0 = JSON.parse(await kubectlOk(['get', 'deployment', 'foo', '-n', b.name, '-o', 'json'])).spec.template.spec.containers[0] as Json;
-    expect(c0.readinessProbe).toMatchObject({ tcpSocket: { port: 8080 }, periodSeconds: 5 });
+    expect(c0.readinessProbe).toMatchObject({ tcpSocket: { port: 8080 }, periodSeconds: 1 });
     expect((c0.readinessProbe as Json).httpGet).toBeUndefined();
     expect(c0.livenessProbe).toMatchObject({ tcpSocket: { port: 8080 }, initialDelaySeconds: 3, periodSeconds: 30 });
   });
@@ -393,7 +393,7 @@ describe('mTLS from the kafka-trigger to a runtime pod', () => {
     // Ready only once the kubelet's HTTPS probe passed (it checks no certificate).
     await waitReady(b.name, 'functions.kubeless.io', 'tls-only', 60_000);
     const c0 = JSON.parse(await kubectlOk(['get', 'deployment', 'tls-only', '-n', b.name, '-o', 'json'])).spec.template.spec.containers[0] as Json;
-    expect(c0.readinessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 8080, scheme: 'HTTPS' }, periodSeconds: 5 });
+    expect(c0.readinessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 8080, scheme: 'HTTPS' }, periodSeconds: 1 });
     expect(await callPod(`tls-only.${b.name}.svc.cluster.local`, `tls-${run}`)).toEqual({ status: 200, body: `tls-${run}` });
   });
 

@@ -266,7 +266,9 @@ export function planFunction(fn: KubelessFunction, cfg: KubelessConfig): Functio
     volumeMounts: mounts,
     ports: portsC0.some((p) => p.containerPort === targetPort) ? portsC0 : [...portsC0, { containerPort: targetPort, protocol: 'TCP' }],
     livenessProbe: c0In.livenessProbe ?? probe,
-    readinessProbe: c0In.readinessProbe ?? { ...check, periodSeconds: 5 },
+    // Every second: the kubelet's first probe usually comes before the runtime listens, and a new
+    // pod (a scale-up, a rollout) should take calls a second later, not five.
+    readinessProbe: c0In.readinessProbe ?? { ...check, periodSeconds: 1 },
     // A crash's last log lines become its termination message: the Function's status shows why.
     terminationMessagePolicy: c0In.terminationMessagePolicy ?? 'FallbackToLogsOnError',
   });

@@ -209,7 +209,8 @@ describe('changes', () => {
         (await getRaw(api(ns.name, 'services', 'foo-sa'))) === undefined &&
         (await getRaw(api(ns.name, 'configmaps', 'foo-sa'))) === undefined &&
         (await clients().core.listNamespacedPod({ namespace: ns.name, labelSelector: 'function=foo-sa' })).items.length === 0,
-      30_000,
+      // Pods end gracefully on the node (up to their 30 s grace period).
+      60_000,
     );
   });
 });

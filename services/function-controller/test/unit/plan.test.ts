@@ -128,7 +128,7 @@ describe('planFunction', () => {
   ])('probes a runtime serving %s the way it can answer', (_name, env, check) => {
     const p = planFunction(fn({ ...base, deployment: { spec: { template: { spec: { containers: [{ env }] } } } } }), defaultConfig());
     const c0 = tpl(p.deployment).spec.containers[0];
-    expect(c0.readinessProbe).toEqual({ ...check, periodSeconds: 5 });
+    expect(c0.readinessProbe).toEqual({ ...check, periodSeconds: 1 });
     expect(c0.livenessProbe).toEqual({ ...check, initialDelaySeconds: 3, periodSeconds: 30 });
   });
 
