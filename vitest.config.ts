@@ -41,6 +41,12 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          // One process and one module registry for every file (they run one at a time anyway):
+          // the SDKs and clients each file imports load once (collection 57 s -> 19 s, the test
+          // command 1003 s -> 937 s on a fresh clone).
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true, isolate: false } },
+          isolate: false,
           include: ['test/stack/test/integration/**/*.test.ts', 'services/*/test/integration/**/*.test.ts', 'libs/*/test/integration/**/*.test.ts', 'cli/test/integration/**/*.test.ts', 'test/chaos/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/helm/**/*.test.ts'],
           environment: 'node',
           testTimeout: 120_000,
