@@ -75,6 +75,21 @@ async function readyPod(name: string): Promise<{ metadata: { name: string }; spe
   );
 }
 
+/** Creates a Function in the test's namespace, as `kubeless function deploy` writes it. */
+async function deploy(name: string, spec: Record<string, unknown>, labels?: Record<string, string>): Promise<void> {
+  await clients().custom.createNamespacedCustomObject({
+    ...FN,
+    namespace: ns.name,
+    body: { apiVersion: 'kubeless.io/v1beta1', kind: 'Function', metadata: { name, ...(labels ? { labels } : {}) }, spec },
+  });
+}
+
+/** The Function's DeploymentReady condition, if it has one. */
+async function deploymentReady(name: string): Promise<{ status: string; reason?: string; message?: string } | undefined> {
+  const st = (await clients().custom.getNamespacedCustomObject({ ...FN, namespace: ns.name, name })) as { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } };
+  return st.status?.conditions?.find((c) => c.type === 'DeploymentReady');
+}
+
 describe('function pods on the real node', () => {
   it('a Python function reads /test-secret/key from the Secret mounted with --secrets, answering through its ClusterIP', async () => {
     await kubectlOk(['create', 'secret', 'generic', 'test-secret', '-n', ns.name, '--from-literal=key=s3cr3t']);
@@ -86,11 +101,7 @@ describe('function pods on the real node', () => {
         containers: [{ name: '', volumeMounts: [{ name: 'test-secret-vol', mountPath: '/test-secret' }] }],
       },
     };
-    await clients().custom.createNamespacedCustomObject({
-      ...FN,
-      namespace: ns.name,
-      body: { apiVersion: 'kubeless.io/v1beta1', kind: 'Function', metadata: { name: 'reader' }, spec: { runtime: 'python3.11', handler: 'reader.handler', function: code, deployment: { spec: { template } } } },
-    });
+    await deploy('reader', { runtime: 'python3.11', handler: 'reader.handler', function: code, deployment: { spec: { template } } });
     const pod = await readyPod('reader');
     expect(pod.spec.nodeName).toBe(NODE.name);
     const ip = await kubectlOk(['get', 'service', 'reader', '-n', ns.name, '-o', 'jsonpath={.spec.clusterIP}']);
@@ -119,16 +130,7 @@ describe('function pods on the real node', () => {
     ].join('\n');
     // What `kubeless function deploy --dependencies requirements.txt --service-account lister` writes;
     // the install fetches the client and its dependencies through the stack's registry mirror.
-    await clients().custom.createNamespacedCustomObject({
-      ...FN,
-      namespace: ns.name,
-      body: {
-        apiVersion: 'kubeless.io/v1beta1',
-        kind: 'Function',
-        metadata: { name: 'lister' },
-        spec: { runtime: 'python3.11', handler: 'lister.handler', function: code, deps: 'kubernetes==33.1.0\n', deployment: { spec: { template: { spec: { serviceAccountName: 'lister' } } } } },
-      },
-    });
+    await deploy('lister', { runtime: 'python3.11', handler: 'lister.handler', function: code, deps: 'kubernetes==33.1.0\n', deployment: { spec: { template: { spec: { serviceAccountName: 'lister' } } } } });
     const pod = await readyPod('lister');
     const ip = await kubectlOk(['get', 'service', 'lister', '-n', ns.name, '-o', 'jsonpath={.spec.clusterIP}']);
     expect(await eventually('the function through its ClusterIP', () => get(ip, 8080), 90_000)).toEqual({ status: 200, body: '403' });
@@ -146,19 +148,14 @@ describe('function pods on the real node', () => {
     const code = "module.exports = { h: (event) => { if (event.data === 'grow') { const b = Buffer.alloc(256 * 1024 * 1024, 1); return String(b.length); } return 'small'; } };";
     // What `kubeless function deploy --memory 64Mi` writes.
     const template = { spec: { containers: [{ name: '', resources: { requests: { memory: '64Mi' }, limits: { memory: '64Mi' } } }] } };
-    await clients().custom.createNamespacedCustomObject({
-      ...FN,
-      namespace: ns.name,
-      body: { apiVersion: 'kubeless.io/v1beta1', kind: 'Function', metadata: { name: 'hog' }, spec: { runtime: 'nodejs24', handler: 'index.h', function: code, deployment: { spec: { template } } } },
-    });
+    await deploy('hog', { runtime: 'nodejs24', handler: 'index.h', function: code, deployment: { spec: { template } } });
     await readyPod('hog');
     const ip = await kubectlOk(['get', 'service', 'hog', '-n', ns.name, '-o', 'jsonpath={.spec.clusterIP}']);
     expect(await eventually('hog through its ClusterIP', () => get(ip, 8080), 90_000)).toEqual({ status: 200, body: 'small' });
     // The call that grows past the limit never answers: the kernel kills the runtime.
     await expect(post(ip, 8080, 'grow')).rejects.toThrow();
     const message = await eventually('the status names the OOM kill', async () => {
-      const st = (await clients().custom.getNamespacedCustomObject({ ...FN, namespace: ns.name, name: 'hog' })) as { status?: { conditions?: { type: string; status: string; message?: string }[] } };
-      const d = st.status?.conditions?.find((c) => c.type === 'DeploymentReady');
+      const d = await deploymentReady('hog');
       return d?.message?.includes('OOMKilled') ? d.message : undefined;
     }, 60_000);
     expect(message).toMatch(/container hog was OOMKilled \(memory limit 64Mi\), restarted [1-9]/);
@@ -171,14 +168,9 @@ describe('function pods on the real node', () => {
   it('a Function whose template asks for runAsUser 0 never starts, and its status says why', async () => {
     // The controller's default runAsNonRoot: true stays; the kubelet refuses to start uid 0 under it.
     const template = { spec: { securityContext: { runAsUser: 0 } } };
-    await clients().custom.createNamespacedCustomObject({
-      ...FN,
-      namespace: ns.name,
-      body: { apiVersion: 'kubeless.io/v1beta1', kind: 'Function', metadata: { name: 'rooted' }, spec: { runtime: 'python3.11', handler: 'rooted.handler', function: "def handler(e, c):\n    return 'root'\n", deployment: { spec: { template } } } },
-    });
+    await deploy('rooted', { runtime: 'python3.11', handler: 'rooted.handler', function: "def handler(e, c):\n    return 'root'\n", deployment: { spec: { template } } });
     const cond = await eventually('the refusal in the status', async () => {
-      const st = (await clients().custom.getNamespacedCustomObject({ ...FN, namespace: ns.name, name: 'rooted' })) as { status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] } };
-      const d = st.status?.conditions?.find((c) => c.type === 'DeploymentReady');
+      const d = await deploymentReady('rooted');
       return d?.reason === 'CreateContainerConfigError' ? d : undefined;
     }, 60_000);
     expect(cond.status).toBe('False');
@@ -189,16 +181,7 @@ describe('function pods on the real node', () => {
 
   it('the Kafka trigger delivers to a function on the node by its Service DNS name (CoreDNS, kube-proxy), every record', async () => {
     const code = "def handler(event, context):\n    return 'ok'\n";
-    await clients().custom.createNamespacedCustomObject({
-      ...FN,
-      namespace: ns.name,
-      body: {
-        apiVersion: 'kubeless.io/v1beta1',
-        kind: 'Function',
-        metadata: { name: 'sink', labels: { app: 'sink' } },
-        spec: { runtime: 'python3.11', handler: 'sink.handler', function: code },
-      },
-    });
+    await deploy('sink', { runtime: 'python3.11', handler: 'sink.handler', function: code }, { app: 'sink' });
     const pod = await readyPod('sink');
     expect(pod.spec.nodeName).toBe(NODE.name);
     const topic = uniqueName('fnnode');
