@@ -147,21 +147,29 @@ export function parseConfig(data: Record<string, string> | undefined): KubelessC
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
-/** Reads `install-env`; a name that is not one, or a value that is not a scalar, is reported and left out. */
-function parseInstallEnv(text: string, cfg: KubelessConfig): void {
+/**
+ * The entries of a kubeless-config key that holds a YAML object; broken YAML or another shape is
+ * reported with `fallback` (what happens instead) and gives no entries.
+ */
+function yamlObjectEntries(key: string, text: string, shape: string, fallback: string, cfg: KubelessConfig): [string, unknown][] {
   let parsed: unknown;
   try {
     parsed = parse(text) as unknown;
   } catch (err) {
-    cfg.problems.push(`${INSTALL_ENV_KEY}: ${(err as Error).message}; installs get no extra env`);
-    return;
+    cfg.problems.push(`${key}: ${(err as Error).message}; ${fallback}`);
+    return [];
   }
-  if (parsed === null) return;
+  if (parsed === null) return [];
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-    cfg.problems.push(`${INSTALL_ENV_KEY}: must be an object of names to values; installs get no extra env`);
-    return;
+    cfg.problems.push(`${key}: must be ${shape}; ${fallback}`);
+    return [];
   }
-  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+  return Object.entries(parsed as Record<string, unknown>);
+}
+
+/** Reads `install-env`; a name that is not one, or a value that is not a scalar, is reported and left out. */
+function parseInstallEnv(text: string, cfg: KubelessConfig): void {
+  for (const [k, v] of yamlObjectEntries(INSTALL_ENV_KEY, text, 'an object of names to values', 'installs get no extra env', cfg)) {
     if (!ENV_NAME.test(k)) cfg.problems.push(`${INSTALL_ENV_KEY}: ${k} is not an environment variable name`);
     else if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') cfg.problems.push(`${INSTALL_ENV_KEY}: ${k} must be a string`);
     else cfg.installEnv[k] = String(v);
@@ -170,19 +178,8 @@ function parseInstallEnv(text: string, cfg: KubelessConfig): void {
 
 /** Reads `pod-spec-features`; a key it does not know or a value that is not a boolean is reported and stays off. */
 function parsePodSpecFeatures(text: string, cfg: KubelessConfig): void {
-  let parsed: unknown;
-  try {
-    parsed = parse(text) as unknown;
-  } catch (err) {
-    cfg.problems.push(`${POD_SPEC_FEATURES_KEY}: ${(err as Error).message}; every pod feature stays off`);
-    return;
-  }
-  if (parsed === null) return;
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
-    cfg.problems.push(`${POD_SPEC_FEATURES_KEY}: must be an object of booleans (${POD_SPEC_FEATURES.join(', ')}); every pod feature stays off`);
-    return;
-  }
-  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+  const shape = `an object of booleans (${POD_SPEC_FEATURES.join(', ')})`;
+  for (const [k, v] of yamlObjectEntries(POD_SPEC_FEATURES_KEY, text, shape, 'every pod feature stays off', cfg)) {
     if (!(POD_SPEC_FEATURES as readonly string[]).includes(k)) {
       cfg.problems.push(`${POD_SPEC_FEATURES_KEY}: unknown feature ${k} (known: ${POD_SPEC_FEATURES.join(', ')})`);
     } else if (typeof v !== 'boolean') {
