@@ -2,10 +2,26 @@ import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
- * The chaos tests last: they restart and pause the API server and the brokers, and the node's
- * watchers (endpointslice controller, kube-proxy, CoreDNS) come back on their own client-go
- * back-off, up to ~30 s later; a test right after them found new Services unreachable.
+ * Files that must have the stack to themselves run last, one at a time (the `integration-serial`
+ * project):
+ * - the chaos tests restart and pause the API server and the brokers, and the node's watchers
+ *   (endpointslice controller, kube-proxy, CoreDNS) come back on their own client-go back-off, up
+ *   to ~30 s later: a test beside or after them found new Services unreachable;
+ * - the lifecycle test starts and stops a second whole stack against its 60 s deadline;
+ * - the CLI runaway test holds a pod to "the next call is served within 5 s" (8.3 s beside
+ *   another file);
+ * - the kafka-trigger robustness test: beside the memory test (20 triggers of 512 KiB records),
+ *   a group resumed below the log start delivered from the log start but its status never showed
+ *   RecordsSkipped (once in one run; alone it passes). A real race, open in the notes of issue 22.
  */
+const SERIAL = [
+  'test/chaos/**/*.test.ts',
+  'test/stack/test/integration/lifecycle.test.ts',
+  'cli/test/integration/runaway.test.ts',
+  'services/kafka-trigger/test/integration/robustness.test.ts',
+];
+
+/** Chaos last within the serial project: the lifecycle test wants a calm machine. */
 class ChaosLast extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
@@ -14,12 +30,31 @@ class ChaosLast extends BaseSequencer {
   }
 }
 
-// Two projects: `unit` (pure logic, no services) and `integration` (the real local stack: tests
-// reuse a stack that `npm run stack -- up` started, or the test command starts one).
+const integration = {
+  environment: 'node' as const,
+  testTimeout: 120_000,
+  hookTimeout: 180_000,
+  // Starts a stack unless one is up (shared by both integration projects: it starts one once).
+  globalSetup: 'test/stack/test/global-setup.ts',
+  // A worker keeps one module registry across the files it runs: the SDKs and clients each file
+  // imports load once per worker (collection 57 s -> 19 s when this was one worker).
+  isolate: false,
+};
+
+// Projects run in the order of their groups: `unit` (pure logic, no services), `runtimes` (real
+// runtime processes on 127.0.0.1), then the two against the real local stack (tests reuse a stack
+// that `npm run stack -- up` started, or the test command starts one).
+//
+// vitest 3 has one pool of forks for every project: its size is the root's `maxWorkers`, and a
+// project runs its files one at a time in one fork with `singleFork`. Worker reuse across files
+// (`poolOptions.forks.isolate: false`) is the pool's setting too; the unit and runtimes projects
+// keep each file's modules apart with their own `isolate` (the default, true).
 export default defineConfig({
   test: {
-    // Integration tests share one stack; files run one at a time so the 2-core machine is not oversubscribed.
-    fileParallelism: false,
+    pool: 'forks',
+    maxWorkers: 2,
+    minWorkers: 1,
+    poolOptions: { forks: { isolate: false } },
     sequence: { sequencer: ChaosLast },
     projects: [
       {
@@ -27,31 +62,40 @@ export default defineConfig({
           name: 'unit',
           include: ['libs/*/test/*.test.ts', 'libs/*/test/unit/**/*.test.ts', 'services/*/test/unit/**/*.test.ts', 'test/stack/test/unit/**/*.test.ts', 'cli/test/unit/**/*.test.ts'],
           environment: 'node',
+          poolOptions: { forks: { singleFork: true } },
+          sequence: { groupOrder: 0 },
         },
       },
       {
         test: {
-          // The runtime contract suite: real runtime processes on 127.0.0.1, no stack needed.
+          // The runtime contract suite: its timing assertions want the machine to themselves.
           name: 'runtimes',
           include: ['runtimes/*/test/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
+          poolOptions: { forks: { singleFork: true } },
+          sequence: { groupOrder: 1 },
         },
       },
       {
         test: {
+          // Two files at a time: each works in its own namespaces, with its own controllers, topics
+          // and queues, and most of a file's time is spent waiting on the stack (rollouts, polls,
+          // drains), so two of them share the two cores well.
           name: 'integration',
-          // One process and one module registry for every file (they run one at a time anyway):
-          // the SDKs and clients each file imports load once (collection 57 s -> 19 s, the test
-          // command 1003 s -> 937 s on a fresh clone).
-          pool: 'forks',
-          poolOptions: { forks: { singleFork: true, isolate: false } },
-          isolate: false,
-          include: ['test/stack/test/integration/**/*.test.ts', 'services/*/test/integration/**/*.test.ts', 'libs/*/test/integration/**/*.test.ts', 'cli/test/integration/**/*.test.ts', 'test/chaos/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/helm/**/*.test.ts'],
-          environment: 'node',
-          testTimeout: 120_000,
-          hookTimeout: 180_000,
-          globalSetup: ['test/stack/test/global-setup.ts'],
+          include: ['test/stack/test/integration/**/*.test.ts', 'services/*/test/integration/**/*.test.ts', 'libs/*/test/integration/**/*.test.ts', 'cli/test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/helm/**/*.test.ts'],
+          exclude: SERIAL,
+          sequence: { groupOrder: 2 },
+          ...integration,
+        },
+      },
+      {
+        test: {
+          name: 'integration-serial',
+          include: SERIAL,
+          poolOptions: { forks: { singleFork: true } },
+          sequence: { groupOrder: 3 },
+          ...integration,
         },
       },
     ],

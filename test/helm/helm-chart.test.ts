@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultConfig, parseConfig, runtimeIds } from '@kubeless/function-controller';
-import { REPO_ROOT, kubectlOk, uniqueName, withNamespace } from '@kubeless/stack';
+import { REPO_ROOT, crdEstablished, kubectlOk, uniqueName, withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART, EXAMPLES_DIR, helm, kubectlIn, parseObjects, render, renderYaml, toYamlStream, type K8sObject } from './chart.js';
 
@@ -23,7 +23,7 @@ beforeAll(async () => {
   // that would violate it.
   await kubectlOk(['label', 'namespace', releaseNs.name, 'pod-security.kubernetes.io/warn=restricted', 'pod-security.kubernetes.io/enforce=restricted']);
   await kubectlOk(['apply', '-f', path.join(import.meta.dirname, 'fixtures', 'servicemonitor-crd.yaml')]);
-  await kubectlOk(['wait', '--for=condition=Established', '--timeout=30s', 'crd/servicemonitors.monitoring.coreos.com']);
+  await crdEstablished('servicemonitors.monitoring.coreos.com');
 });
 
 afterAll(async () => {

@@ -28,8 +28,12 @@ import { CONFIG_NAME, defaultConfig, parseConfig, type KubelessConfig } from './
 
 export const FIELD_MANAGER = 'kubeless-function-controller';
 const DEPENDENTS = ['ConfigReady', 'ServiceReady', 'DeploymentReady'];
-/** A problem outside the Function (a missing Secret, a foreign object) is looked at again this often. */
-export const RECHECK_MS = 15_000;
+/**
+ * A problem outside the Function (a missing Secret, a foreign object) is looked at again this often:
+ * the controller cannot watch Secrets (it may only `get` the names the operator granted), so a
+ * Secret created after the Function is picked up within this time. One GET per affected Function.
+ */
+export const RECHECK_MS = 5_000;
 
 export type FunctionObject = KubelessFunction & KubeObject;
 

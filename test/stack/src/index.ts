@@ -5,7 +5,7 @@ export { freePort, isListening } from './ports.js';
 export { cacheDir, defaultRunDir, REPO_ROOT, CRD_DIR } from './paths.js';
 export { USERS } from './pki.js';
 export { waitFor } from './wait.js';
-export { eventually, controllerKubeconfig, grantSecrets, grantLeases, kubectl, kubectlOk, kubeConfig, clients, uniqueName, withNamespace, stackEnv, stackInstallEnv, sh, type KubectlResult, type StackUserName } from './testing.js';
+export { eventually, crdEstablished, controllerKubeconfig, grantSecrets, grantLeases, kubectl, kubectlOk, kubeConfig, clients, uniqueName, withNamespace, stackEnv, stackInstallEnv, sh, type KubectlResult, type StackUserName } from './testing.js';
 export { traefikPaths, INGRESS_CLASSES, type TraefikAddresses } from './traefik.js';
 export { KAFKA_SASL_USER } from './components.js';
 export { CONTROLLERS, CONTROLLER_NAMESPACE, RELEASE, controllerServiceAccount, controllerKubeconfigPath, renderControllerIdentities, type ControllerName } from './identities.js';

@@ -90,6 +90,18 @@ export function eventually<T>(what: string, probe: () => Promise<T | undefined |
   return waitFor(what, probe, { timeoutMs, intervalMs: 200 });
 }
 
+/**
+ * Waits until a CustomResourceDefinition is Established. `kubectl wait --for=condition=Established`
+ * fails at once ("accessor error") on a CRD so new that it has no status yet.
+ */
+export async function crdEstablished(name: string, timeoutMs = 30_000): Promise<void> {
+  await eventually(
+    `CRD ${name} Established`,
+    async () => (await kubectl(['get', 'crd', name, '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}'])).stdout === 'True' || undefined,
+    timeoutMs,
+  );
+}
+
 /** The kubeconfig of a controller's own ServiceAccount (a TokenRequest token), written by `up`. */
 export function controllerKubeconfig(c: ControllerName): string {
   return controllerKubeconfigPath(stackEnv().KUBELESS_STACK_DIR, c);

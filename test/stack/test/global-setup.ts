@@ -1,16 +1,20 @@
 /**
- * Vitest global setup of the integration project: reuse a stack that `npm run stack -- up`
- * started (same run folder), or else start one here and stop it afterwards. Either way this
- * process must run inside the stack's network namespace (the README's test command does that).
+ * Vitest global setup of the integration projects: reuse a stack that `npm run stack -- up`
+ * started (same run folder), or else start one here and stop it after the last project that
+ * uses it. Either way this process must run inside the stack's network namespace (the README's
+ * test command does that). Both integration projects name this file; vitest loads it once, so
+ * the module state below makes them share one stack.
  */
 import { currentNetns, defaultRunDir, down, status, up } from '../src/index.js';
 
-export default async function setup(): Promise<() => Promise<void>> {
-  const runDir = defaultRunDir();
+let users = 0;
+let started: Promise<boolean> | undefined;
+
+async function start(runDir: string): Promise<boolean> {
   const s = await status(runDir);
   if (s.up) {
     process.stdout.write(`[stack] reusing the stack in ${runDir}\n`);
-    return () => Promise.resolve();
+    return false;
   }
   if (currentNetns() === '') {
     throw new Error(
@@ -18,7 +22,15 @@ export default async function setup(): Promise<() => Promise<void>> {
     );
   }
   await up(runDir, { report: (l) => process.stdout.write(`[stack] ${l}\n`) });
+  return true;
+}
+
+export default async function setup(): Promise<() => Promise<void>> {
+  const runDir = defaultRunDir();
+  users++;
+  const ours = await (started ??= start(runDir));
   return async () => {
-    await down(runDir, { report: (l) => process.stdout.write(`[stack] ${l}\n`) });
+    users--;
+    if (ours && users === 0) await down(runDir, { report: (l) => process.stdout.write(`[stack] ${l}\n`) });
   };
 }

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient, Manager, type KubeObject } from '@kubeless/controller';
 import { buildFunctionController } from '@kubeless/function-controller';
 import { createLogger } from '@kubeless/observability';
-import { controllerKubeconfig, eventually, grantSecrets, kubectlOk, stackEnv, traefikPaths, withNamespace } from '@kubeless/stack';
+import { controllerKubeconfig, crdEstablished, eventually, grantSecrets, kubectlOk, stackEnv, traefikPaths, withNamespace } from '@kubeless/stack';
 import { buildHttpTriggerController, childName, kongIdentity } from '../../src/index.js';
 import { applyHttpTriggerRbac } from './identity.js';
 
@@ -344,7 +344,7 @@ describe('kong and Gateway API objects', () => {
     await createTrigger('gwapi', { 'function-name': 'echo', gateway: 'traefik', 'host-name': 'gw.test', path: 'g', 'cors-enable': true, gatewayParent: { name: 'edge', namespace: 'infra' } });
     expect((await waitReady('gwapi', 'False', 'CRDNotInstalled')).message).toContain('httproutes.gateway.networking.k8s.io');
     await kubectlOk(['apply', '--server-side', '--field-manager=kubeless-stack', '-f', path.join(traefikPaths().crds, `gateway.networking.k8s.io_httproutes.yaml`)]);
-    await kubectlOk(['wait', '--for=condition=Established', `crd/${crd}`, '--timeout=30s']);
+    await crdEstablished(crd);
     await waitReady('gwapi', 'True', undefined, 20_000);
     const route = (await get(`/apis/gateway.networking.k8s.io/v1/namespaces/${ns.name}/httproutes/gwapi`))!;
     expect(route.spec.parentRefs).toEqual([{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'edge', namespace: 'infra' }]);

@@ -238,7 +238,9 @@ describe('sqs-trigger failures', () => {
   it('stops at once with long polls in flight, flushing deletes so delivered messages do not come back', async () => {
     // Its own namespace and controller: the one it stops serves nothing else.
     const own = await withNamespace('sqs-shutdown');
-    const queueUrl = await createQueue('shutdown', { VisibilityTimeout: '30' });
+    // Short, so what the aborted long polls had received comes back soon; an unflushed delete still
+    // shows: its message cannot leave the queue without being delivered again (a duplicate).
+    const queueUrl = await createQueue('shutdown', { VisibilityTimeout: '10' });
     const fn = new Recorder();
     fn.behaviour = () => ({ status: 200, delayMs: 20 });
     await registerFunction(client, own.name, 'shutdown', fn);
@@ -254,7 +256,7 @@ describe('sqs-trigger failures', () => {
       const atStop = fn.ids.size;
       first = await startController(own.name);
       await eventually(`${String(N)} delivered`, () => Promise.resolve(fn.ids.size >= N ? true : undefined), 60_000);
-      // An unflushed delete would leave its message in flight for the 30 s visibility timeout.
+      // An unflushed delete would leave its message in flight for the visibility timeout, then deliver it twice.
       await eventually('queue empty', async () => {
         const c = await queueCounts(queueUrl);
         return c.visible === 0 && c.inFlight === 0 ? true : undefined;
