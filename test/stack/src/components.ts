@@ -28,6 +28,9 @@ export interface StackPorts {
   kafkaController: number;
   /** A SASL_PLAINTEXT listener (PLAIN and SCRAM-SHA-256/512, user KAFKA_SASL_USER). */
   kafkaSasl: number;
+  /** A PLAINTEXT listener on the node's address, for pods (the chart-installed kafka-trigger). */
+  kafkaNode: number;
+  /** ElasticMQ, on the node's address: pods and the processes of the namespace reach it alike. */
   sqs: number;
   /** Traefik's entrypoints (web, websecure, traefik), chosen when it starts. */
   traefikWeb?: number;
@@ -266,7 +269,7 @@ const KAFKA_JAVA_OPTS = ['-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:Initiat
 export const KAFKA_SASL_USER = { username: 'kubeless', password: 'kubeless-test-password' } as const;
 
 export async function startKafka(ctx: ComponentContext): Promise<DaemonRecord> {
-  const { kafka, kafkaController, kafkaSasl } = ctx.ports;
+  const { kafka, kafkaController, kafkaSasl, kafkaNode } = ctx.ports;
   const { username, password } = KAFKA_SASL_USER;
   const dir = path.join(ctx.runDir, 'kafka');
   await mkdir(dir, { recursive: true });
@@ -279,9 +282,10 @@ export async function startKafka(ctx: ComponentContext): Promise<DaemonRecord> {
       'process.roles=broker,controller',
       'node.id=1',
       `controller.quorum.voters=1@127.0.0.1:${String(kafkaController)}`,
-      `listeners=PLAINTEXT://127.0.0.1:${String(kafka)},CONTROLLER://127.0.0.1:${String(kafkaController)},SASL_PLAINTEXT://127.0.0.1:${String(kafkaSasl)}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${String(kafka)},SASL_PLAINTEXT://127.0.0.1:${String(kafkaSasl)}`,
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+      // NODE: the same broker for pods, on the node's address (only inside the stack's namespace).
+      `listeners=PLAINTEXT://127.0.0.1:${String(kafka)},CONTROLLER://127.0.0.1:${String(kafkaController)},SASL_PLAINTEXT://127.0.0.1:${String(kafkaSasl)},NODE://${NODE.ip}:${String(kafkaNode)}`,
+      `advertised.listeners=PLAINTEXT://127.0.0.1:${String(kafka)},SASL_PLAINTEXT://127.0.0.1:${String(kafkaSasl)},NODE://${NODE.ip}:${String(kafkaNode)}`,
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,NODE:PLAINTEXT',
       'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
       `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${username}="${password}";`,
       'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
@@ -342,8 +346,8 @@ export async function startElasticmq(ctx: ComponentContext): Promise<DaemonRecor
   await writeFile(
     conf,
     `include classpath("application.conf")
-node-address { protocol = http, host = "127.0.0.1", port = ${String(sqs)}, context-path = "" }
-rest-sqs { enabled = true, bind-port = ${String(sqs)}, bind-hostname = "127.0.0.1", sqs-limits = strict }
+node-address { protocol = http, host = "${NODE.ip}", port = ${String(sqs)}, context-path = "" }
+rest-sqs { enabled = true, bind-port = ${String(sqs)}, bind-hostname = "${NODE.ip}", sqs-limits = strict }
 rest-stats { enabled = false }
 generate-node-address = false
 aws { region = "${SQS_REGION}", accountId = "000000000000" }
@@ -357,7 +361,7 @@ aws { region = "${SQS_REGION}", accountId = "000000000000" }
   );
   const client = new SQSClient({
     region: SQS_REGION,
-    endpoint: `http://127.0.0.1:${String(sqs)}`,
+    endpoint: `http://${NODE.ip}:${String(sqs)}`,
     credentials: { accessKeyId: 'stack', secretAccessKey: 'stack' },
     maxAttempts: 1,
   });
@@ -430,16 +434,29 @@ export function mirrorUrl(ports: Pick<StackPorts, 'mirror'>): string {
   return `http://${NODE.ip}:${String(ports.mirror)}`;
 }
 
+/**
+ * The machine's trust store for the mirror's upstream fetches (NODE_EXTRA_CA_CERTS): Node's own
+ * CA list misses a CA the machine adds (a TLS-inspecting proxy), and a caller's environment may not
+ * name the store (`env -i`, CI): SSL_CERT_FILE, else Debian's bundle, when present.
+ */
+function machineTrustStore(): Record<string, string> {
+  if (process.env.NODE_EXTRA_CA_CERTS) return {};
+  const file = [process.env.SSL_CERT_FILE, '/etc/ssl/certs/ca-certificates.crt'].find((f): f is string => f !== undefined && f !== '' && existsSync(f));
+  return file ? { NODE_EXTRA_CA_CERTS: file } : {};
+}
+
 export async function startMirror(ctx: ComponentContext): Promise<DaemonRecord[]> {
   const socket = path.join(ctx.runDir, 'mirror.sock');
   const main = path.join(STACK_ROOT, 'dist', 'mirror', 'main.js');
   const publicBase = mirrorUrl(ctx.ports);
   const serveArgs = [main, 'serve', '--socket', socket, '--public', publicBase];
   const outside = process.env.KUBELESS_OUTSIDE_NETNS;
+  const log = path.join(ctx.logDir, 'registry-mirror.log');
+  const env = { ...process.env, ...machineTrustStore() };
   const server = outside
     ? // `ip netns exec` executes node in place: the record keeps node's command line.
-      { ...startDaemon('registry-mirror', 'ip', ['netns', 'exec', outside, process.execPath, ...serveArgs], { log: path.join(ctx.logDir, 'registry-mirror.log') }), cmdline: [process.execPath, ...serveArgs] }
-    : startDaemon('registry-mirror', process.execPath, serveArgs, { log: path.join(ctx.logDir, 'registry-mirror.log') });
+      { ...startDaemon('registry-mirror', 'ip', ['netns', 'exec', outside, process.execPath, ...serveArgs], { log, env }), cmdline: [process.execPath, ...serveArgs] }
+    : startDaemon('registry-mirror', process.execPath, serveArgs, { log, env });
   let bridge: DaemonRecord | undefined;
   try {
     await waitFor('registry mirror', () => Promise.resolve(existsSync(socket)), { timeoutMs: 15_000, alive: deadMessage(server) });

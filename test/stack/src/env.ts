@@ -15,6 +15,9 @@ export interface StackEnv {
   KAFKA_BROKERS: string;
   /** The SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; user KAFKA_SASL_USER in components.ts). */
   KAFKA_SASL_BROKERS: string;
+  /** The broker as pods reach it, on the node's address (a PLAINTEXT listener of the same broker). */
+  KAFKA_NODE_BROKERS: string;
+  /** ElasticMQ on the node's address, for pods and the namespace's processes alike. */
   SQS_ENDPOINT: string;
   SQS_REGION: string;
   AUDIT_LOG: string;

@@ -31,10 +31,13 @@ export function helmBin(): string {
   return path.join(cacheDir(), `helm-${version}`, 'helm');
 }
 
-/** Runs helm; never throws on a non-zero exit (tests assert on it). */
-export function helm(args: string[]): Promise<HelmResult> {
+/**
+ * Runs helm; never throws on a non-zero exit (tests assert on it). `env` is added to this
+ * process's (e.g. KUBECONFIG for commands that talk to the API server).
+ */
+export function helm(args: string[], o: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<HelmResult> {
   return new Promise((resolve) => {
-    execFile(helmBin(), args, { timeout: 60_000, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(helmBin(), args, { timeout: o.timeoutMs ?? 60_000, maxBuffer: 32 * 1024 * 1024, env: { ...process.env, ...o.env } }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });

@@ -10,6 +10,7 @@ export { traefikPaths, INGRESS_CLASSES, type TraefikAddresses } from './traefik.
 export { KAFKA_SASL_USER } from './components.js';
 export { CONTROLLERS, CONTROLLER_NAMESPACE, RELEASE, controllerServiceAccount, controllerKubeconfigPath, renderControllerIdentities, type ControllerName } from './identities.js';
 export { CHART, helm, helmBin, render, renderYaml, parseObjects, toYamlStream, type K8sObject, type RenderOptions } from './helm.js';
+export { installRelease, uninstallRelease, releaseHistory, stackValues, mergeValues, STACK_AWS_SECRET, type ReleaseOptions } from './release.js';
 export { spawnController, controllerEnv, stackIdentityGrants, STACK_AWS_CREDENTIALS, TEST_ENDPOINT_MANAGER, type ControllerProcess, type SpawnControllerOptions } from './controllers.js';
 export { nodeCgroup, remainingCgroups, cgroupPids } from './node/node.js';
 export { NODE, STACK_IMAGES } from './node/config.js';

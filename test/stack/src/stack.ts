@@ -27,6 +27,7 @@ import { freePorts, isListening } from './ports.js';
 import { isAlive, listeningPorts, startDaemon, stopDaemon, type DaemonRecord } from './procs.js';
 import { startTraefik } from './traefik.js';
 import { nodeCgroup, startClusterDns, startKubeProxy, startNode, stopNode } from './node/node.js';
+import { NODE } from './node/config.js';
 
 /** Everything `down` and `status` need, persisted as `<run>/stack.json`. */
 export interface StackState {
@@ -156,7 +157,7 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
   await mkdir(logDir, { recursive: true });
   await mkdir(kubeconfigDir, { recursive: true });
 
-  const [etcd, etcdPeer, apiserver, kafka, kafkaController, sqs, scheduler, kafkaSasl, mirror, registry] = await freePorts(10);
+  const [etcd, etcdPeer, apiserver, kafka, kafkaController, sqs, scheduler, kafkaSasl, mirror, registry, kafkaNode] = await freePorts(11);
   const ports: StackPorts = {
     scheduler: scheduler ?? 0,
     mirror: mirror ?? 0,
@@ -170,6 +171,7 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     kafka: kafka ?? 0,
     kafkaController: kafkaController ?? 0,
     kafkaSasl: kafkaSasl ?? 0,
+    kafkaNode: kafkaNode ?? 0,
     sqs: sqs ?? 0,
   };
   const ctx: ComponentContext = { runDir, pkiDir, logDir, ports, bin };
@@ -183,7 +185,8 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     ETCD_ENDPOINT: `http://127.0.0.1:${String(ports.etcd)}`,
     KAFKA_BROKERS: `127.0.0.1:${String(ports.kafka)}`,
     KAFKA_SASL_BROKERS: `127.0.0.1:${String(ports.kafkaSasl)}`,
-    SQS_ENDPOINT: `http://127.0.0.1:${String(ports.sqs)}`,
+    KAFKA_NODE_BROKERS: `${NODE.ip}:${String(ports.kafkaNode)}`,
+    SQS_ENDPOINT: `http://${NODE.ip}:${String(ports.sqs)}`,
     SQS_REGION,
     AUDIT_LOG: path.join(logDir, 'audit.log'),
     TRAEFIK_WEB: '',

@@ -21,8 +21,11 @@ async function start(runDir: string): Promise<boolean> {
       'integration tests run inside the stack network namespace: use `npm test`, or `npm run stack -- up` then `npm run stack -- exec npx vitest run`',
     );
   }
-  await up(runDir, { report: (l) => process.stdout.write(`[stack] ${l}\n`) });
-  return true;
+  // `status` can call a loaded stack down (a slow health check) that `up` then finds running:
+  // only a stack this run started is stopped at the end.
+  const asked = Date.now();
+  const state = await up(runDir, { report: (l) => process.stdout.write(`[stack] ${l}\n`) });
+  return Date.parse(state.startedAt) >= asked - 1000;
 }
 
 export default async function setup(): Promise<() => Promise<void>> {
