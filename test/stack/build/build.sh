@@ -4,7 +4,8 @@
 # holds a complete build is skipped. Needs the Go module proxy and Maven Central; runs outside
 # the stack's network namespace.
 #   build.sh [all|k8s|etcd|kafka|elasticmq|traefik|helm|hadolint|node|kubelet|containerd|runc|cni|coredns|images|controller-images]...
-# (`all` builds everything but controller-images: the controllers' own images, which nothing runs yet)
+# (`images`, and so `node` and `all`, includes controller-images: the controllers' own images, which
+# the chart runs on the node)
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.sh
