@@ -36,7 +36,8 @@ export interface KubectlResult {
 export async function kubectl(args: string[], options: { user?: StackUserName; input?: string } = {}): Promise<KubectlResult> {
   const kubeconfig = userKubeconfig(stackEnv(), options.user ?? 'admin');
   return new Promise((resolve) => {
-    const child = execFile('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+    // Logs of a busy pod pass the default 1 MiB output limit (which cut them short, silently).
+    const child = execFile('kubectl', ['--kubeconfig', kubeconfig, ...args], { timeout: 60_000, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
