@@ -56,7 +56,12 @@ export const TEST_ENDPOINT_MANAGER = 'kubeless-test';
  * Tests of the tenancy rules and the demo set their own (`SHARED_IDENTITY_GRANTS` in `env`).
  */
 export function stackIdentityGrants(namespace: string | undefined): string {
-  return JSON.stringify([{ namespace: namespace ?? '*', topics: ['.*'], deadLetterTopics: ['.*'], queues: ['.*'], deadLetterQueues: ['.*'] }]);
+  return JSON.stringify(stackGrants(namespace));
+}
+
+/** The same grant as the chart's `tenancy.sharedIdentity` value (release.ts). */
+export function stackGrants(namespace: string | undefined): { namespace: string; topics: string[]; deadLetterTopics: string[]; queues: string[]; deadLetterQueues: string[] }[] {
+  return [{ namespace: namespace ?? '*', topics: ['.*'], deadLetterTopics: ['.*'], queues: ['.*'], deadLetterQueues: ['.*'] }];
 }
 
 /** The env a controller runs with in the stack, before `o.env`. */

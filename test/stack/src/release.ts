@@ -9,7 +9,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { STACK_AWS_CREDENTIALS } from './controllers.js';
+import { STACK_AWS_CREDENTIALS, stackGrants } from './controllers.js';
 import type { StackEnv } from './env.js';
 import { CHART, helm, type HelmResult } from './helm.js';
 import { installEnv } from './mirror/mirror.js';
@@ -32,11 +32,10 @@ export interface ReleaseOptions {
 
 /** The values that fit the chart to the stack. */
 export function stackValues(env: StackEnv, watchNamespace?: string): Record<string, unknown> {
-  const grants = [{ namespace: watchNamespace ?? '*', topics: ['.*'], deadLetterTopics: ['.*'], queues: ['.*'], deadLetterQueues: ['.*'] }];
   return {
     watchNamespace: watchNamespace ?? '',
     kubelessConfig: { installEnv: installEnv(env.REGISTRY_MIRROR) },
-    tenancy: { sharedIdentity: grants },
+    tenancy: { sharedIdentity: stackGrants(watchNamespace) },
     kafkaTrigger: { kafka: { brokers: env.KAFKA_NODE_BROKERS } },
     sqsTrigger: { sqs: { endpoint: env.SQS_ENDPOINT, region: env.SQS_REGION, credentialsSecret: STACK_AWS_SECRET } },
     // The stack serves the Gateway API CRDs (Traefik's).
