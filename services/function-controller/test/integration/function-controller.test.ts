@@ -283,6 +283,52 @@ describe('conflicts and bad input', () => {
     await eventually('recovered', async () => condition(await getFunction(ns.name, 'no-secret'), 'Ready')?.reason === 'WaitingForReplicas', 30_000);
   });
 
+  it('reports pods that Pod Security restricted refuses (a seccomp profile of Unconfined), creates none, and recovers when the field goes', async () => {
+    // Not a field the controller's pod policy refuses: its pod defaults merge under the user's, so the
+    // Deployment carries Unconfined and the namespace's admission is what refuses the pods.
+    await createFunction(ns.name, {
+      metadata: { name: 'unconfined' },
+      spec: {
+        runtime: 'nodejs24',
+        handler: 'index.hello',
+        function: "module.exports = { hello: () => 'hi' }",
+        deployment: { spec: { template: { spec: { securityContext: { seccompProfile: { type: 'Unconfined' } } } } } },
+      },
+    });
+    const refused = await eventually(
+      'refused by admission',
+      async () => {
+        const f = await getFunction(ns.name, 'unconfined');
+        return condition(f, 'Ready')?.reason === 'ReplicaFailure' ? f : undefined;
+      },
+      60_000,
+    );
+    const ready = condition(refused, 'Ready');
+    expect(ready?.status).toBe('False');
+    expect(condition(refused, 'DeploymentReady')).toMatchObject({ status: 'False', reason: 'ReplicaFailure' });
+    // The deployment controller's ReplicaFailure condition, as the ReplicaSet's create got it from admission.
+    expect(ready?.message).toMatch(
+      /^the pods cannot be created: pods "unconfined-[a-z0-9]+-[a-z0-9]+" is forbidden: violates PodSecurity "restricted:latest": seccompProfile \(pod must not set securityContext\.seccompProfile\.type to "Unconfined"\)$/,
+    );
+    const dep = (await getRaw<Json>(api(ns.name, 'deployments', 'unconfined')))!;
+    expect(dep.spec.template.spec.securityContext.seccompProfile).toEqual({ type: 'Unconfined' });
+    expect((await clients().core.listNamespacedPod({ namespace: ns.name, labelSelector: 'function=unconfined' })).items).toEqual([]);
+
+    await patchFunction(ns.name, 'unconfined', { spec: { deployment: { spec: { template: { spec: { securityContext: null } } } } } });
+    const recovered = await eventually(
+      'recovered',
+      async () => {
+        const f = await getFunction(ns.name, 'unconfined');
+        return condition(f, 'Ready')?.status === 'True' ? f : undefined;
+      },
+      60_000,
+    );
+    expect(condition(recovered, 'Ready')?.reason).toBe('Deployed');
+    expect(recovered.status?.readyReplicas).toBe(1);
+    const pods = (await clients().core.listNamespacedPod({ namespace: ns.name, labelSelector: 'function=unconfined' })).items.filter((p) => !p.metadata?.deletionTimestamp);
+    expect(pods.map((p) => [p.status?.phase, p.spec?.securityContext?.seccompProfile?.type])).toEqual([['Running', 'RuntimeDefault']]);
+  });
+
   it('keeps serving other functions meanwhile', async () => {
     await createFunction(ns.name, { metadata: { name: 'healthy' }, spec: { runtime: 'nodejs22', handler: 'index.hello', function: "module.exports = { hello: () => 'hi' }" } });
     await eventually('healthy deployment', async () => (await getRaw<Json>(api(ns.name, 'deployments', 'healthy')))?.spec.template.spec.containers[0].image === 'kubeless/runtime-nodejs:22');
