@@ -1,5 +1,5 @@
 /**
- * The images' Dockerfiles (the four controllers, the two runtimes and the stack node's pause and busybox): hadolint finds nothing
+ * The images' Dockerfiles (the four controllers, the two runtimes and the stack node's pause, busybox and CoreDNS; not the NetworkPolicy engine, which runs as root with NET_ADMIN as the cluster's network plugin does): hadolint finds nothing
  * (cached by test/stack/build/hadolint.sh), and each final stage runs as a non-root user with no
  * shell needed at run time for the controllers (distroless). Images cannot be built here (no
  * container engine), so this is what can be checked.
@@ -11,7 +11,7 @@ import { REPO_ROOT, cacheDir } from '@kubeless/stack';
 import { describe, expect, it } from 'vitest';
 
 const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger'];
-const DOCKERFILES = [...CONTROLLERS.map((c) => `services/${c}/Dockerfile`), 'runtimes/nodejs/Dockerfile', 'runtimes/python/Dockerfile', 'test/stack/images/pause/Dockerfile', 'test/stack/images/busybox/Dockerfile', 'test/stack/images/distroless-nodejs/Dockerfile'];
+const DOCKERFILES = [...CONTROLLERS.map((c) => `services/${c}/Dockerfile`), 'runtimes/nodejs/Dockerfile', 'runtimes/python/Dockerfile', 'test/stack/images/pause/Dockerfile', 'test/stack/images/busybox/Dockerfile', 'test/stack/images/distroless-nodejs/Dockerfile', 'test/stack/images/coredns/Dockerfile'];
 
 function hadolintBin(): string {
   const version = /^HADOLINT_VERSION=(\S+)$/m.exec(readFileSync(path.join(REPO_ROOT, 'test/stack/build/versions.sh'), 'utf8'))?.[1];

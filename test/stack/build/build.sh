@@ -3,7 +3,7 @@
 # $KUBELESS_CACHE (default ~/.cache/kubeless-stack). Idempotent: a component whose cache folder
 # holds a complete build is skipped. Needs the Go module proxy and Maven Central; runs outside
 # the stack's network namespace.
-#   build.sh [all|k8s|etcd|kafka|elasticmq|traefik|helm|hadolint|node|kubelet|containerd|runc|cni|coredns|images|controller-images]...
+#   build.sh [all|k8s|etcd|kafka|elasticmq|traefik|helm|hadolint|node|kubelet|containerd|runc|cni|coredns|network-policies|images|controller-images]...
 # (`images`, and so `node` and `all`, includes controller-images: the controllers' own images, which
 # the chart runs on the node)
 set -euo pipefail
@@ -122,7 +122,7 @@ for t in "${targets[@]}"; do
   case "$t" in
     all) build_etcd; build_kafka; build_elasticmq; build_traefik; build_k8s; build_helm; build_hadolint; build_node ;;
     k8s) build_k8s ;; etcd) build_etcd ;; kafka) build_kafka ;; elasticmq) build_elasticmq ;; traefik) build_traefik ;; helm) build_helm ;; hadolint) build_hadolint ;; node) build_node ;;
-    kubelet) build_node_k8s ;; containerd) build_containerd ;; runc) build_runc ;; cni) build_cni_plugins ;; coredns) build_coredns ;; images) build_images ;;
+    kubelet) build_node_k8s ;; containerd) build_containerd ;; runc) build_runc ;; cni) build_cni_plugins ;; coredns) build_coredns ;; network-policies) build_network_policies ;; images) build_images ;;
     controller-images) build_controller_images ;;
     *) echo "unknown target: $t" >&2; exit 2 ;;
   esac

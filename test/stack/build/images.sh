@@ -12,7 +12,8 @@
 #   kubeless.local/distroless-nodejs:24   the stand-in for gcr.io/distroless/nodejs24-debian12:nonroot
 #                                         (test/stack/images/distroless-nodejs), also named so in the
 #                                         controllers' storage for their final stage
-#   kubeless.local/{pause,busybox,coredns}:stack                  test/stack/images/<name>/Dockerfile
+#   kubeless.local/{pause,busybox,coredns,kube-network-policies}:stack
+#                                         test/stack/images/<name>/Dockerfile
 #   kubeless/runtime-python:{3.11,3.13}, kubeless/runtime-nodejs:{22,24,26}
 #                                         the project's own Dockerfiles, with their base build
 #                                         arguments pointed at the bases above
@@ -243,6 +244,10 @@ build_images() {
   ctx=$(context_dir image-coredns)
   cp "$KUBELESS_CACHE/coredns-$COREDNS_VERSION/coredns" "$IMAGES_SRC/coredns/Dockerfile" "$ctx/"
   build_image coredns "$ctx"
+  rm -rf "$ctx"
+  ctx=$(context_dir image-kube-network-policies)
+  cp "$KUBELESS_CACHE/kube-network-policies-$KUBE_NETWORK_POLICIES_VERSION/kube-network-policies" "$IMAGES_SRC/kube-network-policies/Dockerfile" "$ctx/"
+  build_image kube-network-policies "$ctx"
   rm -rf "$ctx"
   local v
   for v in "${RUNTIME_PYTHON_VERSIONS[@]}"; do

@@ -5,6 +5,8 @@
 #   runc-$RUNC_VERSION/runc                                cgo + libseccomp: without seccomp no pod starts
 #   cni-plugins-$CNI_PLUGINS_VERSION/{bridge,host-local,loopback,portmap}
 #   coredns-$COREDNS_VERSION/coredns                     the cluster DNS, run as a pod from images/coredns
+#   kube-network-policies-$KUBE_NETWORK_POLICIES_VERSION/kube-network-policies
+#                                                        the NetworkPolicy engine, a pod from images/kube-network-policies
 # The images the node runs are built by images.sh.
 # All are built from the Go module proxy, pinned in versions.sh. Debian's containerd (1.6) is out of
 # support and its runc (1.1.5) lags the fixes of 1.2-1.5; building them costs ~4 min cold, once.
@@ -98,6 +100,32 @@ build_coredns() {
   log "CoreDNS $COREDNS_VERSION built into $out"
 }
 
+# sigs.k8s.io/kube-network-policies, built from its module's source with a patch
+# (patches/kube-network-policies.patch, part of the cache key) that
+#  - queues packets through the xtables NFQUEUE target: this kernel has it, but not nftables'
+#    native queue expression, which upstream uses (its rules fail with ENOENT); same verdicts;
+#  - also checks pods' connections to the node's own addresses (the input hook): on a one-node
+#    stack the API server and the brokers are on the node, where in a cluster they are other
+#    hosts whose traffic upstream checks, so a pod's egress policy applies to them too.
+build_network_policies() {
+  local v="$KUBE_NETWORK_POLICIES_VERSION" patch="$HERE/patches/kube-network-policies.patch"
+  local out="$KUBELESS_CACHE/kube-network-policies-$v" key
+  key="$v $(sha256sum < "$patch" | cut -c1-16)"
+  if [[ -x "$out/kube-network-policies" && "$(cat "$out/key" 2>/dev/null)" == "$key" ]]; then log "kube-network-policies $v cached"; return; fi
+  log "building kube-network-policies $v from the Go module proxy, patched (cold: ~2 min)"
+  local work="$KUBELESS_CACHE/src/kube-network-policies-$v" dir
+  rm -rf "$work" "$out.tmp"; mkdir -p "$work" "$out.tmp"
+  quietly kube-network-policies-download bash -c "cd '$work' && go mod download -json 'sigs.k8s.io/kube-network-policies@$v' > download.json"
+  dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p' "$work/download.json")
+  cp -r "$dir" "$work/src"; chmod -R u+w "$work/src"
+  (cd "$work/src" && patch -s -p1 < "$patch")
+  # Static (no cgo): it runs from an image with nothing else in it.
+  quietly kube-network-policies-compile bash -c "cd '$work/src' && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o '$out.tmp/kube-network-policies' ./cmd"
+  echo "$key" > "$out.tmp/key"
+  rm -rf "$out" "$work"; mv "$out.tmp" "$out"
+  log "kube-network-policies $v built into $out"
+}
+
 build_node() {
   ensure_node_packages
   build_node_k8s
@@ -105,5 +133,6 @@ build_node() {
   build_runc
   build_cni_plugins
   build_coredns
+  build_network_policies
   build_images
 }

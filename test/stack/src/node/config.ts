@@ -18,6 +18,8 @@ export const NODE = {
   kubeletHealthzPort: 10248,
   kubeProxyMetricsPort: 10249,
   kubeProxyHealthzPort: 10256,
+  /** kube-network-policies' metrics (its readiness), on the namespace's loopback. */
+  networkPolicyMetricsPort: 10270,
   /** The stack's ranges (the API server's --service-cluster-ip-range, the pods'). */
   serviceCidr: '10.96.0.0/16',
   clusterCidr: '10.244.0.0/16',
@@ -28,6 +30,7 @@ export const STACK_IMAGES = {
   pause: 'kubeless.local/pause:stack',
   busybox: 'kubeless.local/busybox:stack',
   coredns: 'kubeless.local/coredns:stack',
+  networkPolicies: 'kubeless.local/kube-network-policies:stack',
   /** Debian bookworm minbase with python3 (mmdebstrap): the base of the python3.11 runtime. */
   python311: 'kubeless.local/python:3.11',
 } as const;
@@ -311,6 +314,75 @@ export function coreDnsManifests(): object[] {
           { name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 },
           { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 },
         ],
+      },
+    },
+  ];
+}
+
+/**
+ * The NetworkPolicy engine: sigs.k8s.io/kube-network-policies (SIG Network; kind's) as a DaemonSet
+ * in kube-system, on the node's network with CAP_NET_ADMIN, reading pods, namespaces and
+ * NetworkPolicies with read-only RBAC of its own. Its nftables table sends the first packet of
+ * each new connection to or from a pod that a policy selects to an nfqueue, and it answers with
+ * the policies' verdict (denied: dropped, so the client times out, as in a cluster). Traffic from
+ * root processes on the node (the kubelet's probes, the stack's host processes) is let through,
+ * as upstream does. No NRI (the stack's containerd has none): a pod's IP comes from the API.
+ */
+export function networkPolicyManifests(): object[] {
+  const labels = { 'k8s-app': 'kube-network-policies' };
+  const name = 'kube-network-policies';
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: 'kube-system' } },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name },
+      rules: [
+        { apiGroups: [''], resources: ['pods', 'namespaces'], verbs: ['list', 'watch'] },
+        { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['list', 'watch'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: 'kube-system' }],
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name, namespace: 'kube-system', labels },
+      spec: {
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            hostNetwork: true,
+            serviceAccountName: name,
+            priorityClassName: 'system-node-critical',
+            tolerations: [{ operator: 'Exists' }],
+            containers: [
+              {
+                name,
+                image: STACK_IMAGES.networkPolicies,
+                imagePullPolicy: 'Never',
+                args: [
+                  `--hostname-override=${NODE.name}`,
+                  `--metrics-bind-address=127.0.0.1:${String(NODE.networkPolicyMetricsPort)}`,
+                  '--disable-nri',
+                  // Kernels from 6.12 have the conntrack fix this works around.
+                  '--netfilter-bug-1766-fix=false',
+                  '--v=2',
+                ],
+                resources: { requests: { cpu: '50m', memory: '32Mi' }, limits: { memory: '256Mi' } },
+                // Root with NET_ADMIN only (nftables and the nfqueue netlink socket); upstream runs privileged.
+                securityContext: { readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'], add: ['NET_ADMIN'] } },
+                readinessProbe: { httpGet: { host: '127.0.0.1', path: '/metrics', port: NODE.networkPolicyMetricsPort }, periodSeconds: 1 },
+              },
+            ],
+          },
+        },
       },
     },
   ];

@@ -8,7 +8,7 @@ import { STACK_ROOT } from '../paths.js';
 import { KUBE_PROXY_USER, NODE_USER, certFileOf, writeKubeconfig } from '../pki.js';
 import { isAlive, readCmdline, startDaemon, stopDaemon, type DaemonRecord } from '../procs.js';
 import { waitFor } from '../wait.js';
-import { NODE, cniConfig, containerdConfig, coreDnsManifests, kubeProxyConfig, kubeletConfig, registryHosts, type KubeletPaths } from './config.js';
+import { NODE, cniConfig, containerdConfig, coreDnsManifests, kubeProxyConfig, kubeletConfig, networkPolicyManifests, registryHosts, type KubeletPaths } from './config.js';
 
 const run = promisify(execFile);
 
@@ -128,6 +128,7 @@ const RESOURCE_PATHS: Record<string, string> = {
   ConfigMap: 'configmaps',
   Service: 'services',
   Deployment: 'deployments',
+  DaemonSet: 'daemonsets',
   ClusterRole: 'clusterroles',
   ClusterRoleBinding: 'clusterrolebindings',
 };
@@ -145,19 +146,37 @@ async function applyObject(ctx: ComponentContext, obj: { apiVersion: string; kin
   if (res.status >= 300) throw new Error(`applying ${obj.kind} ${obj.metadata.name}: ${String(res.status)} ${res.body}`);
 }
 
-/** Deploys CoreDNS on the node and waits until it answers (its Deployment available). */
-export async function startClusterDns(ctx: ComponentContext): Promise<void> {
-  for (const obj of coreDnsManifests()) {
+/** Applies the objects in order, each retried: on a loaded machine one request can take longer than the client's 5 s. */
+async function applyAll(ctx: ComponentContext, objects: object[]): Promise<void> {
+  for (const obj of objects) {
     const o = obj as Parameters<typeof applyObject>[1];
-    // Retried: on a loaded machine one request can take longer than the client's 5 s.
     await waitFor(`applying ${o.kind} ${o.metadata.name}`, async () => (await applyObject(ctx, o), true), { timeoutMs: 60_000, intervalMs: 500 });
   }
+}
+
+/** Deploys CoreDNS on the node and waits until it answers (its Deployment available). */
+export async function startClusterDns(ctx: ComponentContext): Promise<void> {
+  await applyAll(ctx, coreDnsManifests());
   await waitFor(
     'CoreDNS',
     async () => {
       const res = await apiGet(ctx, '/apis/apps/v1/namespaces/kube-system/deployments/coredns');
       const d = JSON.parse(res.body) as { status?: { availableReplicas?: number } };
       return (d.status?.availableReplicas ?? 0) >= 1;
+    },
+    { timeoutMs: 60_000, intervalMs: 250 },
+  );
+}
+
+/** Deploys the NetworkPolicy engine (kube-network-policies) on the node and waits until its pod is Ready. */
+export async function startNetworkPolicies(ctx: ComponentContext): Promise<void> {
+  await applyAll(ctx, networkPolicyManifests());
+  await waitFor(
+    'kube-network-policies',
+    async () => {
+      const res = await apiGet(ctx, '/apis/apps/v1/namespaces/kube-system/daemonsets/kube-network-policies');
+      const d = JSON.parse(res.body) as { status?: { numberReady?: number } };
+      return (d.status?.numberReady ?? 0) >= 1;
     },
     { timeoutMs: 60_000, intervalMs: 250 },
   );

@@ -5,6 +5,7 @@
  * paths; `kubectl logs` and `exec` reach the container; a pod that breaks runAsNonRoot never starts.
  * Service names resolve through CoreDNS, ClusterIPs work through kube-proxy, and a pod's token
  * reaches the API server as kubernetes.default with its ServiceAccount's rights.
+ * NetworkPolicies are enforced (kube-network-policies): ingress and egress, by pod and namespace.
  * The scheduler places every pod on the node.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -203,4 +204,51 @@ except urllib.error.HTTPError as e:
     await kubectlOk(['create', 'rolebinding', 'pod-reader', '-n', ns.name, '--role=pod-reader', `--serviceaccount=${ns.name}:default`]);
     expect(await eventually('the pod list with the Role', async () => ((await call()) === '200 PodList' ? '200 PodList' : undefined), 30_000)).toBe('200 PodList');
   });
+
+  it('enforces NetworkPolicies: a denied connection times out, an allowed namespace and the node get through, egress limited to DNS', async () => {
+    const peer = await withNamespace('node-peer');
+    try {
+      const web = JSON.parse(pod('np-web', { command: ['httpd', '-f', '-p', '8080', '-h', '/bin'] })) as { metadata: Record<string, unknown> };
+      web.metadata.labels = { app: 'np-web' };
+      const client = JSON.parse(pythonPod('np-client')) as { metadata: Record<string, unknown> };
+      client.metadata.namespace = peer.name;
+      await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [web, client] }) });
+      await kubectlOk(['wait', '-n', ns.name, '--for=condition=Ready', 'pod/np-web', '--timeout=60s']);
+      await kubectlOk(['wait', '-n', peer.name, '--for=condition=Ready', 'pod/np-client', '--timeout=60s']);
+      const webIp = await kubectlOk(['get', 'pod', 'np-web', '-n', ns.name, '-o', 'jsonpath={.status.podIP}']);
+      // connected, timeout (a policy dropped the SYN) or the error's name (e.g. ConnectionRefusedError).
+      const probe = 'import socket, sys\ntry:\n    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3).close(); print("connected")\nexcept socket.timeout:\n    print("timeout")\nexcept OSError as e:\n    print(type(e).__name__)\n';
+      const connect = async (host: string, port: number): Promise<string> => (await kubectlOk(['exec', 'np-client', '-n', peer.name, '--', 'python3', '-c', probe, host, String(port)])).trim();
+      const becomes = (want: string, host: string, port: number): Promise<string> =>
+        eventually(`${host}:${String(port)} ${want}`, async () => ((await connect(host, port)) === want ? want : undefined), 20_000);
+      const policy = (name: string, namespace: string, spec: object): string => JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace }, spec });
+
+      expect(await connect(webIp, 8080)).toBe('connected');
+      // Ingress: a policy that selects the pod and admits nothing.
+      await kubectlOk(['apply', '-f', '-'], { input: policy('deny-web', ns.name, { podSelector: { matchLabels: { app: 'np-web' } }, policyTypes: ['Ingress'] }) });
+      expect(await becomes('timeout', webIp, 8080)).toBe('timeout');
+      // The node's own (root) traffic is not subject to policies: the kubelet's probes keep the pod Ready.
+      expect(await kubectlOk(['get', 'pod', 'np-web', '-n', ns.name, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])).toBe('True');
+      // Policies add up: one that admits the peer namespace lets it in again.
+      await kubectlOk(['apply', '-f', '-'], {
+        input: policy('from-peer', ns.name, { podSelector: { matchLabels: { app: 'np-web' } }, ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': peer.name } } }] }] }),
+      });
+      expect(await becomes('connected', webIp, 8080)).toBe('connected');
+      await kubectlOk(['delete', 'networkpolicy', 'deny-web', 'from-peer', '-n', ns.name]);
+
+      // Egress: the client may only send DNS. Names still resolve; the API server and the other pod time out.
+      await kubectlOk(['apply', '-f', '-'], {
+        input: policy('dns-only', peer.name, { podSelector: {}, policyTypes: ['Egress'], egress: [{ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }] }),
+      });
+      expect(await becomes('timeout', '10.96.0.1', 443)).toBe('timeout');
+      expect(await connect(webIp, 8080)).toBe('timeout');
+      const resolve = `import socket; print(socket.gethostbyname('kubernetes.default.svc.cluster.local'))`;
+      expect((await kubectlOk(['exec', 'np-client', '-n', peer.name, '--', 'python3', '-c', resolve])).trim()).toBe('10.96.0.1');
+      await kubectlOk(['delete', 'networkpolicy', 'dns-only', '-n', peer.name]);
+      expect(await becomes('connected', '10.96.0.1', 443)).toBe('connected');
+      expect(await connect(webIp, 8080)).toBe('connected');
+    } finally {
+      await peer.cleanup();
+    }
+  }, 120_000);
 });
