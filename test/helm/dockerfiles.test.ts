@@ -1,8 +1,10 @@
 /**
- * The images' Dockerfiles (the four controllers, the two runtimes and the stack node's pause, busybox and CoreDNS; not the NetworkPolicy engine, which runs as root with NET_ADMIN as the cluster's network plugin does): hadolint finds nothing
- * (cached by test/stack/build/hadolint.sh), and each final stage runs as a non-root user with no
- * shell needed at run time for the controllers (distroless). Images cannot be built here (no
- * container engine), so this is what can be checked.
+ * The images' Dockerfiles (the four controllers, the two runtimes, and the stack node's pause,
+ * busybox and CoreDNS): hadolint finds nothing (cached by test/stack/build/hadolint.sh), and each
+ * final stage runs as a non-root user, with no shell needed at run time for the controllers
+ * (distroless). The images themselves are built by test/stack/build/images.sh and run on the
+ * stack's node (test/helm/install.test.ts). Not here: the NetworkPolicy engine's image, which runs
+ * as root with NET_ADMIN, as a cluster's network plugin does.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
