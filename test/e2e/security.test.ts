@@ -8,7 +8,9 @@
  *   enforces it, which rejects a privileged pod.
  * - Function identity: a Secret and an env var reach the function; a function with a
  *   ServiceAccount calls the API as that account and no more; one without gets no token.
- * - NetworkPolicy objects select the function pods by their labels.
+ * - NetworkPolicy, enforced by the stack's kube-network-policies: the talk's deny-foobar lets only
+ *   pods labelled access=true reach the function labelled foo=bar, and drops another pod's
+ *   connection; the chart's kubeless-functions policy selects every function pod.
  * - mTLS: the kafka-trigger delivers over TLS with a client certificate to a real runtime pod that
  *   requires one; a client without one is refused by that pod.
  * - HTTP trigger with basic auth through the real Traefik.
@@ -25,7 +27,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childName } from '@kubeless/http-trigger';
-import { eventually, kubectl, kubectlOk, render, stackEnv, toYamlStream, withNamespace, type ControllerProcess, type K8sObject } from '@kubeless/stack';
+import { eventually, kubectl, kubectlOk, render, STACK_IMAGES, stackEnv, toYamlStream, withNamespace, type ControllerProcess, type K8sObject } from '@kubeless/stack';
 import { functionPods, getJson, kubeless, kubelessOk, logsContaining, startControllers, stopControllers, tempFiles, untilTraefik, viaTraefik, waitReady } from './helpers.js';
 
 type Json = Record<string, any>;
@@ -331,9 +333,10 @@ describe('function identity', () => {
   });
 });
 
-describe('network policy (objects only)', () => {
-  // No network plugin runs in the stack, so nothing enforces these policies: the check is that
-  // the policies exist and that their pod selectors select the function pods by their labels.
+describe('network policy', () => {
+  // Enforced by the stack's kube-network-policies: a denied connection is dropped, so the client
+  // times out. Only pod traffic is subject to policies; the node's root processes (kubelet, this
+  // test, the host-process controllers, Traefik) are always let through.
   const selected = async (ns: string, podSelector: Json): Promise<string[]> => {
     const parts = [
       ...Object.entries((podSelector.matchLabels ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`),
@@ -343,7 +346,57 @@ describe('network policy (objects only)', () => {
     return pods.map((p) => String(p.metadata.name)).sort();
   };
 
-  it("the talk's deny-foobar policy selects the pods of the function labelled foo=bar", async () => {
+  /** A busybox pod in namespace A that sleeps, restricted-compliant, to run `nc` from. */
+  const clientPod = (name: string, labels: Record<string, string>): Json => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: a.name, labels: { 'e2e-client': run, ...labels } },
+    spec: {
+      // sleep as PID 1 ignores SIGTERM.
+      terminationGracePeriodSeconds: 1,
+      automountServiceAccountToken: false,
+      securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'client',
+          image: STACK_IMAGES.busybox,
+          imagePullPolicy: 'Never',
+          command: ['sleep', '3600'],
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true },
+        },
+      ],
+    },
+  });
+  /** An HTTP/1.0 GET /healthz sent with busybox `nc -w 3` from `pod`: its output, or `nc: timed out`. */
+  const nc = (pod: string, target: { ip: string; port: number }): Promise<{ code: number; stdout: string; stderr: string }> =>
+    kubectl(['exec', pod, '-n', a.name, '-c', 'client', '--', 'sh', '-c', 'printf "GET /healthz HTTP/1.0\\r\\n\\r\\n" | nc -w 3 "$0" "$1"', target.ip, String(target.port)]);
+  const answered = (r: { stdout: string }): boolean => /^HTTP\/1\.[01] 200 /.test(r.stdout);
+  const timedOut = (r: { code: number; stdout: string; stderr: string }): boolean => r.code !== 0 && r.stdout === '' && r.stderr.includes('nc: timed out');
+  /** The function's pod IP and container port (the runtime's, 8080). */
+  const target = async (fn: string): Promise<{ ip: string; port: number }> => {
+    const pods = await functionPods(a.name, fn);
+    expect(pods).toHaveLength(1);
+    const c = ((pods[0]?.spec.containers ?? []) as Json[]).find((x) => x.name === fn);
+    return { ip: String(pods[0]?.status.podIP), port: Number((c?.ports as Json[] | undefined)?.[0]?.containerPort) };
+  };
+
+  afterAll(async () => {
+    // The chart's policy isolates every function pod in namespace A, so a client pod of a later
+    // test would be dropped: the tests after this block get the namespace without policies
+    // (Traefik, a root host process, would pass either way).
+    await kubectl(['delete', 'networkpolicy', 'deny-foobar', 'kubeless-functions', '-n', a.name, '--ignore-not-found']);
+    await kubectl(['delete', 'pods', '-n', a.name, '-l', `e2e-client=${run}`, '--wait=false']);
+  });
+
+  it("the talk's deny-foobar policy: only pods labelled access=true reach the function labelled foo=bar", async () => {
+    const [allowed, other] = [`client-access-${run}`, `client-${run}`];
+    await kubectlOk(['apply', '-f', '-'], { input: toYamlStream([clientPod(allowed, { access: 'true' }), clientPod(other, {})] as K8sObject[]) });
+    await kubectlOk(['wait', '--for=condition=Ready', `pod/${allowed}`, `pod/${other}`, '-n', a.name, '--timeout=60s']);
+    const [foo, falco] = await Promise.all([target('foo'), target('falco')]);
+    expect(foo.port).toBe(8080);
+    // Before any policy, both clients reach foo.
+    for (const r of await Promise.all([nc(allowed, foo), nc(other, foo)])) expect(r.stdout).toMatch(/^HTTP\/1\.[01] 200 /);
+
     const policy = {
       kind: 'NetworkPolicy',
       apiVersion: 'networking.k8s.io/v1',
@@ -353,11 +406,27 @@ describe('network policy (objects only)', () => {
     await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(policy) });
     const np = await getJson(a.name, 'networkpolicy', 'deny-foobar');
     const fooPods = (await functionPods(a.name, 'foo')).map((p) => String(p.metadata.name));
-    expect(fooPods).toHaveLength(1);
     expect(await selected(a.name, np.spec.podSelector)).toEqual(fooPods);
+
+    // The unlabelled client's connection is dropped: nc times out.
+    const denied = await eventually('deny-foobar drops the unlabelled client', async () => {
+      const r = await nc(other, foo);
+      return timedOut(r) ? r : undefined;
+    }, 30_000);
+    expect(denied.stderr).toMatch(/^nc: timed out$/m);
+    // The labelled client still gets an HTTP answer.
+    const ok = await eventually('the access=true client answered', async () => {
+      const r = await nc(allowed, foo);
+      return answered(r) ? r : undefined;
+    }, 30_000);
+    expect(ok.stdout).toMatch(/^HTTP\/1\.[01] 200 /);
+    // The policy isolates only the foo=bar pods: the unlabelled client still reaches falco.
+    expect((await nc(other, falco)).stdout).toMatch(/^HTTP\/1\.[01] 200 /);
   });
 
   it("the chart's function-pods policy selects every function pod and admits the trigger controllers", async () => {
+    // Objects only here: test/helm checks that the chart's policy is enforced. It runs after the
+    // deny-foobar test, whose unlabelled client reaches falco only while no policy selects falco.
     const objects = await render({ release: 'kubeless', namespace: 'kubeless', set: ['networkPolicy.enabled=true', `networkPolicy.namespaces={${a.name}}`] });
     const policies = objects.filter((o: K8sObject) => o.kind === 'NetworkPolicy');
     expect(policies.map((p) => `${p.metadata.namespace ?? ''}/${p.metadata.name}`)).toEqual([`${a.name}/kubeless-functions`]);
