@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's demo command (`npm run demo [-- --keep]`). Steps 1-3 install and build what the
 # demo needs, outside the stack's network namespace (it has no route out); then
-# scripts/demo/dist/main.js runs steps 4-11 inside it: the local stack (reused when one is already
-# running in this checkout), the four controllers, the talk's functions, Kafka, SQS and HTTP
-# triggers, events, and a check that every event reached its function.
+# scripts/demo/dist/main.js runs steps 4-12 inside it: the local stack (reused when one is already
+# running in this checkout), the chart installed with helm (the four controllers as pods), the
+# talk's functions, Kafka, SQS and HTTP triggers, events, a check that every event reached its
+# function, and the talk's security checks (RBAC, Pod Security restricted, the NetworkPolicy).
 # Without --keep everything it started is stopped and the namespace it created is removed; with
 # --keep it stays up until `npm run stack -- down`.
 set -euo pipefail
@@ -23,7 +24,7 @@ done
 
 DEMO_T0=$(date +%s%3N)
 export DEMO_T0
-TOTAL=11
+TOTAL=12
 step_t0=0
 step() { step_t0=$(date +%s%3N); printf '\n[%2d/%d] %s\n' "$1" "$TOTAL" "$2"; }
 say() { printf '       %s\n' "$*"; }
@@ -67,7 +68,7 @@ else
 fi
 step_done
 
-step 2 "build the stack's components: kube-apiserver, kube-controller-manager, etcd, Kafka, ElasticMQ, Traefik, helm, the node (kubelet, containerd, runc, CNI, kube-proxy, CoreDNS) and its images"
+step 2 "build the stack's components: kube-apiserver, kube-controller-manager, etcd, Kafka, ElasticMQ, Traefik, helm, the node (kubelet, containerd, runc, CNI, kube-proxy, CoreDNS, the NetworkPolicy engine) and its images (runtimes, controllers)"
 say "cached by version under ${KUBELESS_CACHE:-~/.cache/kubeless-stack}; the first build takes 10-20 minutes (Go builds of Kubernetes), later runs skip it"
 indented bash test/stack/build/build.sh all
 step_done

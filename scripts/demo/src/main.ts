@@ -4,40 +4,43 @@
  *
  *   node scripts/demo/dist/main.js [--keep]
  *
- * Starts (or reuses) the local stack and the four controllers, each on its own ServiceAccount;
- * deploys the talk's functions with the real `kubeless` CLI; wires a Kafka topic, an SQS queue and
- * an HTTP route to them; sends events; and reads each event back from the functions' logs by its
- * id, failing when one does not arrive within the deadline. Then stops what it started, or with
- * `--keep` leaves it running. Exit 0 on success, 1 on any failure (after cleaning up).
+ * Starts (or reuses) the local stack; installs the chart (helm/kubeless) as release `kubeless` in
+ * namespace `kubeless`, so the four controllers run as pods on the stack's node from the images
+ * built here, with the chart's ServiceAccounts and RBAC, its NetworkPolicy for the function pods,
+ * and Pod Security `restricted` on the functions' namespace; deploys the talk's functions with the
+ * real `kubeless` CLI; wires a Kafka topic, an SQS queue and an HTTP route to them; sends events;
+ * reads each event back from the functions' logs by its id, failing when one does not arrive
+ * within the deadline; and checks the talk's security objects for real (RBAC 403/200, the
+ * restricted standard, the NetworkPolicy). Then stops what it started, or with `--keep` leaves it
+ * running. Exit 0 on success, 1 on any failure (after cleaning up).
  */
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   CONTROLLERS,
   CONTROLLER_NAMESPACE,
+  RELEASE,
   REPO_ROOT,
   STACK_AWS_CREDENTIALS,
-  attachProcesses,
-  controllerKubeconfigPath,
-  controllerServiceAccount,
+  STACK_IMAGES,
   defaultRunDir,
   down,
-  freePort,
-  spawnController,
+  helm,
+  installRelease,
+  reinstallControllerIdentities,
   stackEnv,
   status,
   stopAttached,
+  uninstallRelease,
   up,
-  type ControllerName,
-  type ControllerProcess,
-  type DaemonRecord,
 } from '@kubeless/stack';
 import { DemoError, Steps, message, sayLine, seconds, type Step } from './report.js';
-import { interrupt, kubectl, kubectlShown, kubeless, kubelessMaybe, request, waitUntil } from './tools.js';
+import { interrupt, kubectl, kubectlMaybe, kubectlShown, kubeless, kubelessMaybe, request, waitUntil } from './tools.js';
 
 const NAMESPACE = 'demo';
+/** A namespace of someone else, whose pod the NetworkPolicy keeps away from the functions. */
+const OUTSIDER = 'demo-outsider';
 const TOPIC = 'orders';
 const QUEUE = 'jobs';
 const HOST = 'foo.demo.local';
@@ -48,9 +51,8 @@ const FUNCTIONS_DIR = 'scripts/demo/functions';
 
 const keep = process.argv.includes('--keep');
 const runDir = defaultRunDir();
-const logDir = path.join(runDir, 'demo');
 const rel = (p: string): string => path.relative(REPO_ROOT, p) || '.';
-const steps = new Steps({ first: 4, total: 11, t0: Number(process.env.DEMO_T0) || Date.now() });
+const steps = new Steps({ first: 4, total: 12, t0: Number(process.env.DEMO_T0) || Date.now() });
 /** Marks this run's events, so events of an earlier run on a reused stack never count. */
 const run = randomBytes(3).toString('hex');
 
@@ -78,7 +80,7 @@ interface Expected {
 const runOf = (r: EventRecord): unknown => (typeof r.data === 'object' && r.data !== null ? (r.data as Record<string, unknown>).run : undefined);
 
 let startedStack = false;
-const controllers: ControllerProcess[] = [];
+let installedChart = false;
 let sqs: SQSClient | undefined;
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -105,61 +107,69 @@ async function startStack(s: Step): Promise<void> {
   if (!startedStack) {
     // What an earlier run left (a --keep, or an interrupted run): gone before anything new starts.
     const leftover = await stopAttached(runDir, { names: [...CONTROLLERS] });
-    if (leftover.length > 0) s.say(`stopped the controllers an earlier --keep run left running: ${leftover.join(', ')}`);
+    if (leftover.length > 0) s.say(`stopped the controllers an earlier demo left running: ${leftover.join(', ')}`);
+    if (await releaseInstalled()) {
+      s.say(`uninstalling release ${RELEASE} (left by an earlier --keep run)`);
+      await removeRelease();
+    }
     await removeLeftovers(s, 'left by an earlier run');
   }
   s.say(`API server ${env.KUBE_API_SERVER}   Kafka ${env.KAFKA_BROKERS}   SQS (ElasticMQ) ${env.SQS_ENDPOINT}   Traefik ${env.TRAEFIK_WEB}`);
   s.say(`network namespace ${env.KUBELESS_NETNS}; admin kubeconfig ${rel(env.KUBECONFIG)}; component logs ${rel(path.join(runDir, 'logs'))}/`);
 }
 
-/** `--set-json tenancy.sharedIdentity=...` of the chart, as the README's demo section shows it. */
-const DEMO_TENANCY = [{ namespace: 'demo', topics: ['orders'], queues: ['.*/jobs'] }];
+/** The chart's `tenancy.sharedIdentity`, as the README's demo section shows it: namespace demo may use the controllers' own Kafka and SQS identities for its topic and queue. */
+const DEMO_TENANCY = [{ namespace: NAMESPACE, topics: [TOPIC], queues: [`.*/${QUEUE}`] }];
 
-async function startControllers(s: Step): Promise<void> {
-  mkdirSync(logDir, { recursive: true });
-  const records: DaemonRecord[] = [];
-  const health = new Map<ControllerName, number>();
-  for (const name of CONTROLLERS) {
-    const log = path.join(logDir, `${name}.log`);
-    const fd = openSync(log, 'w');
-    const port = await freePort();
-    health.set(name, port);
-    // The triggers run with the chart's defaults plus the one tenancy value the README documents:
-    // namespace demo may use the controllers' own Kafka and SQS identities for its topic and queue.
-    const triggerEnv: Record<string, string> = name === 'function-controller' ? {} : { STATUS_INTERVAL: '2s', SHARED_IDENTITY_GRANTS: JSON.stringify(DEMO_TENANCY) };
-    try {
-      // Detached (their own process group): a --keep run leaves them running, and `npm run stack -- down` stops them.
-      const p = spawnController(name, { detached: true, stdio: ['ignore', fd, fd], identity: `${name}-demo`, env: { HEALTH_PORT: String(port), LOG_LEVEL: 'info', ...triggerEnv } });
-      controllers.push(p);
-      records.push({ name, pid: p.child.pid ?? 0, cmdline: [process.execPath, path.join(REPO_ROOT, 'services', name, 'dist', 'main.js')], log });
-    } finally {
-      closeSync(fd);
-    }
-  }
-  await attachProcesses(runDir, records);
-  await Promise.all(
-    controllers.map(async (c) => {
-      const started = Date.now();
-      const log = path.join(logDir, `${c.name}.log`);
-      await waitUntil(`${c.name} to be ready`, async () => {
-        if (c.child.exitCode !== null || c.child.signalCode !== null) return { fail: `it exited (${String(c.child.exitCode ?? c.child.signalCode)})` };
-        const r = await request(`http://127.0.0.1:${String(health.get(c.name))}/readyz`);
-        return r.status === 200 ? { value: true } : { state: `/readyz ${String(r.status)} ${r.body.trim()}` };
-      }, { timeoutMs: WAIT_MS, intervalMs: 300 }).catch((err: unknown) => {
-        throw new DemoError(`${message(err)}\nlast lines of ${rel(log)}:\n${tail(log, 10)}`);
-      });
-      s.say(`${c.name.padEnd(19)} pid ${String(c.child.pid).padEnd(7)} ready in ${seconds(Date.now() - started).padEnd(6)} as ServiceAccount ${CONTROLLER_NAMESPACE}/${controllerServiceAccount(c.name)}   log ${rel(log)}`);
-    }),
-  );
-  s.say(`each on a TokenRequest token of its own ServiceAccount (${rel(path.dirname(controllerKubeconfigPath(runDir, 'function-controller')))}/<controller>.kubeconfig), with the chart's RBAC`);
+async function releaseInstalled(): Promise<boolean> {
+  const r = await helm(['status', RELEASE, '--namespace', CONTROLLER_NAMESPACE], { env: { KUBECONFIG: stackEnv().KUBECONFIG }, timeoutMs: 30_000 });
+  return r.code === 0;
 }
 
-function tail(file: string, lines: number): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `  ${l}`).join('\n');
-  } catch {
-    return '  (no log)';
+/**
+ * `helm uninstall`; then the stack's own copies of the controllers' identities, which the release
+ * took over, are put back (with fresh kubeconfigs) for the tests that run controllers on them.
+ */
+async function removeRelease(): Promise<void> {
+  await uninstallRelease(RELEASE, CONTROLLER_NAMESPACE);
+  await reinstallControllerIdentities(runDir);
+}
+
+/**
+ * The functions' namespace, enforcing the restricted Pod Security Standard before any function
+ * exists (the talk's namespace policy), then the chart: `helm upgrade --install --wait` returns
+ * once the four controller pods are Ready.
+ */
+async function installChart(s: Step): Promise<void> {
+  await kubectlShown(['create', 'namespace', NAMESPACE]);
+  await kubectlShown(['label', 'namespace', NAMESPACE, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/warn=restricted']);
+  const values = {
+    tenancy: { sharedIdentity: DEMO_TENANCY },
+    // Only the release's trigger pods and the ingress controller's namespace may reach the function pods.
+    networkPolicy: { enabled: true, namespaces: [NAMESPACE], ingressNamespace: 'traefik' },
+    // The triggers re-read their status every 2 s (default 10 s), for the status step.
+    kafkaTrigger: { extraEnv: [{ name: 'STATUS_INTERVAL', value: '2s' }] },
+    sqsTrigger: { extraEnv: [{ name: 'STATUS_INTERVAL', value: '2s' }] },
+  };
+  s.say(`$ helm upgrade --install ${RELEASE} helm/kubeless --namespace ${CONTROLLER_NAMESPACE} --wait --take-ownership -f <values>`);
+  s.say(`  values: the stack's (Kafka and ElasticMQ on the node's address, AWS credentials in a Secret, the registry mirror), plus ${JSON.stringify(values)}`);
+  const t = Date.now();
+  installedChart = true;
+  // --take-ownership: the stack applied these controllers' identities (release kubeless) for its tests.
+  await installRelease({ release: RELEASE, namespace: CONTROLLER_NAMESPACE, values, timeoutSeconds: WAIT_MS / 1000, takeOwnership: true });
+  s.say(`installed; every controller pod Ready in ${seconds(Date.now() - t)}`);
+  await kubectlShown(['get', 'pods', '-n', CONTROLLER_NAMESPACE, '-o', 'wide']);
+  const pods = JSON.parse(await kubectl(['get', 'pods', '-n', CONTROLLER_NAMESPACE, '-l', `app.kubernetes.io/instance=${RELEASE}`, '-o', 'json'])) as { items: PodObject[] };
+  for (const p of pods.items) {
+    const c = p.spec.containers[0];
+    s.say(`${(p.metadata.labels?.['app.kubernetes.io/component'] ?? p.metadata.name).padEnd(19)} image ${String(c?.image).padEnd(36)} ServiceAccount ${String(p.spec.serviceAccountName)}, uid ${String(p.spec.securityContext?.runAsUser)}, read-only root`);
   }
+}
+
+interface PodObject {
+  metadata: { name: string; labels?: Record<string, string> };
+  spec: { serviceAccountName?: string; securityContext?: { runAsUser?: number }; containers: { name: string; image?: string; ports?: { containerPort: number }[] }[] };
+  status?: { podIP?: string; phase?: string };
 }
 
 async function namespaceExists(): Promise<boolean> {
@@ -197,6 +207,7 @@ async function queueUrl(): Promise<string | undefined> {
 
 /** Removes what an earlier run on this stack left (a reused stack): the namespace, the topic, the queue. */
 async function removeLeftovers(s: Step, why: string): Promise<void> {
+  await kubectl(['delete', 'namespace', OUTSIDER, '--ignore-not-found', '--wait=false']);
   await deleteNamespace(s, why);
   if (await topicExists()) {
     s.say(`deleting Kafka topic ${TOPIC} (${why})`);
@@ -211,7 +222,6 @@ async function removeLeftovers(s: Step, why: string): Promise<void> {
 }
 
 async function deployFunctions(): Promise<void> {
-  await kubectlShown(['create', 'namespace', NAMESPACE]);
   await kubeless(['function', 'deploy', 'foo', '--from-file', `${FUNCTIONS_DIR}/foo.py`, '--handler', 'foo.handler', '--runtime', 'python3.11', '--label', 'foo=bar,bar=baz', '-n', NAMESPACE, '--wait', '--wait-timeout', `${String(WAIT_MS / 1000)}s`]);
   checkInterrupted();
   await kubeless(['function', 'deploy', 'hello', '--from-file', `${FUNCTIONS_DIR}/hello.js`, '--handler', 'hello.handler', '--runtime', 'nodejs24', '--label', 'foo=bar,bar=baz', '-n', NAMESPACE, '--wait', '--wait-timeout', `${String(WAIT_MS / 1000)}s`]);
@@ -342,7 +352,7 @@ async function watchEvents(s: Step, expected: Expected[]): Promise<void> {
     if (missing.length === 0 || interrupt.signal.aborted) throw err;
     const lines = missing.map((e) => `function ${e.fn} never received: ${e.sent}`);
     lines.push(...(await triggerSummary().catch(() => [])));
-    throw new DemoError(`${String(missing.length)} of ${String(expected.length)} events did not reach their function within ${seconds(WAIT_MS)}:\n${lines.join('\n')}\n(the triggers' logs are in ${rel(logDir)}/)`);
+    throw new DemoError(`${String(missing.length)} of ${String(expected.length)} events did not reach their function within ${seconds(WAIT_MS)}:\n${lines.join('\n')}\n(the triggers' logs: kubectl logs -n ${CONTROLLER_NAMESPACE} -l app.kubernetes.io/component=kafka-trigger, and sqs-trigger)`);
   });
   const hello = (logs.get('hello') ?? '').trimEnd().split('\n');
   s.say(`all ${String(expected.length)} events arrived; the last lines of \`kubeless function logs hello -n ${NAMESPACE}\`:`);
@@ -407,29 +417,91 @@ async function showStatus(s: Step, expected: Expected[]): Promise<void> {
   }
 }
 
+/** A busybox pod that sleeps in `namespace`, restricted-compliant, to connect from. */
+function clientPod(namespace: string): object {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'client', namespace },
+    spec: {
+      terminationGracePeriodSeconds: 1,
+      automountServiceAccountToken: false,
+      securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [{ name: 'client', image: STACK_IMAGES.busybox, imagePullPolicy: 'Never', command: ['sleep', '3600'], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true } }],
+    },
+  };
+}
+
+/**
+ * What the talk shows with Kubernetes objects, checked against the stack rather than read from
+ * the objects: each check fails the demo when the cluster does not enforce it.
+ */
+async function securityChecks(s: Step, delivered: number): Promise<void> {
+  const results: string[] = [];
+  // RBAC: the chart's user roles. An ordinary user sees nothing until bound to kubeless-edit in the namespace.
+  const asAlice = ['get', 'functions', '-n', NAMESPACE, '--as', 'alice'];
+  const denied = await kubectlMaybe(asAlice);
+  if (denied.code === 0 || !/forbidden/i.test(denied.stderr)) throw new DemoError(`RBAC: user alice could list functions before any binding: ${denied.stdout}${denied.stderr}`);
+  sayLine(`  ${denied.stderr.trim().split('\n')[0] ?? ''}`);
+  await kubectlShown(['create', 'rolebinding', 'alice-edit', `--clusterrole=${RELEASE}-edit`, '--user=alice', '-n', NAMESPACE]);
+  const allowed = await waitUntil('alice to list functions once bound', async () => {
+    const r = await kubectlMaybe(asAlice, { echo: false });
+    return r.code === 0 ? { value: r.stdout } : { state: r.stderr.trim() };
+  }, { timeoutMs: 30_000 });
+  await kubectlShown(asAlice);
+  const elsewhere = await kubectlMaybe(['get', 'functions', '-n', CONTROLLER_NAMESPACE, '--as', 'alice'], { echo: false });
+  if (elsewhere.code === 0) throw new DemoError(`RBAC: alice, bound in ${NAMESPACE} only, could list functions in ${CONTROLLER_NAMESPACE}`);
+  const listed = allowed.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0]).join(', ');
+  results.push(`RBAC        user alice: 403 Forbidden on functions in ${NAMESPACE}; bound to ClusterRole ${RELEASE}-edit there: 200 (${listed}); still 403 in ${CONTROLLER_NAMESPACE}`);
+
+  // Pod Security restricted: the function pods run under it; a pod that breaks it is refused.
+  const pods = JSON.parse(await kubectl(['get', 'pods', '-n', NAMESPACE, '-l', 'foo=bar', '-o', 'json'])) as { items: PodObject[] };
+  const fooPod = pods.items.find((p) => p.metadata.labels?.function === 'foo');
+  if (!fooPod?.status?.podIP) throw new DemoError('no running pod of function foo');
+  const uid = (await kubectlShown(['exec', '-n', NAMESPACE, fooPod.metadata.name, '-c', 'foo', '--', 'sh', '-c', 'id -u; touch /x 2>&1 || true'])).trim().split('\n');
+  if (uid[0] !== '1000' || !(uid[1] ?? '').includes('Read-only file system')) throw new DemoError(`foo's container runs as uid ${String(uid[0])} (${String(uid[1])}); expected uid 1000 on a read-only root`);
+  const refused = await kubectlMaybe(['run', 'root-check', `--image=${STACK_IMAGES.busybox}`, '-n', NAMESPACE, '--dry-run=server', '--', 'sleep', '1']);
+  const why = /violates PodSecurity "restricted:latest": [^\n]*/.exec(refused.stderr)?.[0];
+  if (refused.code === 0 || why === undefined) throw new DemoError(`Pod Security: a plain (root) pod was not refused in ${NAMESPACE}: ${refused.stderr}`);
+  sayLine(`  ${why.length > 160 ? `${why.slice(0, 160)}...` : why}`);
+  results.push(`PodSecurity namespace ${NAMESPACE} enforces restricted: ${String(pods.items.length)} function pods run (foo as uid 1000, read-only root); a plain pod is refused (${why.split(': ')[1]?.split(' ')[0] ?? ''} ...)`);
+
+  // NetworkPolicy: the chart's, enforced by the stack's kube-network-policies.
+  const port = fooPod.spec.containers[0]?.ports?.[0]?.containerPort ?? 8080;
+  await kubectlShown(['create', 'namespace', OUTSIDER]);
+  await kubectl(['apply', '-f', '-', '--server-side'], { input: JSON.stringify(clientPod(OUTSIDER)) });
+  await kubectl(['wait', '--for=condition=Ready', 'pod/client', '-n', OUTSIDER, '--timeout=60s']);
+  const t = Date.now();
+  const attempt = await kubectlMaybe(['exec', '-n', OUTSIDER, 'client', '--', 'sh', '-c', `printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${fooPod.status.podIP} ${String(port)}`]);
+  if (!attempt.stderr.includes('timed out')) throw new DemoError(`NetworkPolicy: a pod in ${OUTSIDER} reached foo: ${attempt.stdout}${attempt.stderr}`);
+  sayLine(`  ${attempt.stderr.trim().split('\n')[0] ?? ''} (${seconds(Date.now() - t)})`);
+  await kubectlShown(['get', 'networkpolicy', '-n', NAMESPACE]);
+  results.push(`NetworkPolicy ${RELEASE}-functions: a pod in ${OUTSIDER} timed out on foo (${fooPod.status.podIP}:${String(port)}); the kafka-trigger and sqs-trigger pods delivered all their events through it (${String(delivered)} events in all)`);
+  await kubectl(['delete', 'namespace', OUTSIDER, '--wait=false']);
+
+  s.say('checked:');
+  for (const line of results) s.say(`  ${line}`);
+}
+
 async function stopAll(s: Step): Promise<void> {
-  await Promise.all(
-    controllers.map(async (c) => {
-      const t = Date.now();
-      const timer = setTimeout(() => c.child.kill('SIGKILL'), 40_000);
-      await c.stop('SIGTERM');
-      clearTimeout(timer);
-      s.say(`${c.name.padEnd(19)} stopped (SIGTERM) in ${seconds(Date.now() - t)}, exit ${String(await c.exited)}`);
-    }),
-  );
-  await stopAttached(runDir, { names: controllers.map((c) => c.name) });
   if (startedStack) {
+    // The controllers are pods of the stack's node: they stop with it.
     await down(runDir, { report: (line) => { s.say(`[stack] ${line}`); } });
-  } else if (controllers.length > 0 || (await status(runDir)).up) {
-    // A stack this demo did not start stays up; only the demo's own objects go.
-    await removeLeftovers(s, 'the demo is over');
+    return;
   }
+  // A stack this demo did not start stays up; only the demo's own objects and release go.
+  if (installedChart && (await releaseInstalled())) {
+    const t = Date.now();
+    await removeRelease();
+    s.say(`helm uninstall ${RELEASE}: the controller pods are gone (${seconds(Date.now() - t)}); the stack's own controller identities are back for its tests`);
+  }
+  if ((await status(runDir)).up) await removeLeftovers(s, 'the demo is over');
 }
 
 function printKeep(): void {
   const env = stackEnv();
   process.stdout.write(`
-The demo stays up (--keep): the stack, the four controllers (logs in ${rel(logDir)}/) and the functions in namespace ${NAMESPACE}.
+The demo stays up (--keep): the stack, release ${RELEASE} (its four controller pods in namespace ${CONTROLLER_NAMESPACE}: kubectl logs -n ${CONTROLLER_NAMESPACE} deploy/${RELEASE}-kafka-trigger) and the functions in namespace ${NAMESPACE}.
 Use it from a shell inside the stack's network namespace (KUBECONFIG and KAFKA_BROKERS are set there):
 
   npm run stack -- shell
@@ -450,12 +522,13 @@ async function main(): Promise<number> {
   let where = '';
   try {
     await steps.run('start the local stack', startStack);
-    await steps.run('start the four controllers, each under its own ServiceAccount', startControllers);
+    await steps.run(`install the chart: the four controllers as pods in namespace ${CONTROLLER_NAMESPACE} (helm upgrade --install --wait)`, installChart);
     await steps.run(`deploy the talk's functions in namespace ${NAMESPACE}: foo (Python) and hello (Node.js), labelled foo=bar,bar=baz`, () => deployFunctions());
     const url = await steps.run('wire a Kafka topic, an SQS queue and an HTTP route to them', wireTriggers);
     const expected = await steps.run('send events: Kafka messages, SQS messages, an HTTP request through Traefik, direct calls', (s) => sendEvents(s, url));
     await steps.run('watch each function receive its events (from `kubeless function logs`)', (s) => watchEvents(s, expected));
     await steps.run('metrics (`kubeless function top`) and the triggers\' status', (s) => showStatus(s, expected));
+    await steps.run("the talk's security checks, for real: RBAC, Pod Security restricted, the NetworkPolicy", (s) => securityChecks(s, expected.length));
   } catch (err) {
     failed = err;
     where = steps.current;
@@ -463,14 +536,13 @@ async function main(): Promise<number> {
   const keepUp = keep && failed === undefined;
   if (keepUp) {
     await steps.run('leave it running (--keep)', async (s) => {
-      for (const c of controllers) c.child.unref();
-      s.say('controllers keep running, attached to the stack: `npm run stack -- status` lists them, `npm run stack -- down` stops them');
+      s.say(`release ${RELEASE} stays installed: \`helm status ${RELEASE} -n ${CONTROLLER_NAMESPACE}\`; \`npm run stack -- down\` stops everything`);
       await Promise.resolve();
-    }, 11);
+    }, 12);
   } else {
     try {
-      const title = startedStack ? 'stop the controllers and the stack' : "stop the controllers and remove the demo's namespace, topic and queue (the stack was already running: it stays up)";
-      await steps.run(title, stopAll, 11);
+      const title = startedStack ? 'stop the stack (the controller pods with it)' : "uninstall the release and remove the demo's namespaces, topic and queue (the stack was already running: it stays up)";
+      await steps.run(title, stopAll, 12);
     } catch (err) {
       failed ??= err;
       where ||= steps.current;
@@ -479,7 +551,7 @@ async function main(): Promise<number> {
   if (failed !== undefined) {
     process.stderr.write(`\ndemo FAILED at ${where}:\n  ${message(failed).split('\n').join('\n  ')}\n`);
     if (!(failed instanceof DemoError) && failed instanceof Error && failed.stack) process.stderr.write(`${failed.stack}\n`);
-    process.stderr.write(`logs: ${rel(logDir)}/ (controllers), ${rel(path.join(runDir, 'logs'))}/ (stack components)\n`);
+    process.stderr.write(`logs: kubectl logs -n ${CONTROLLER_NAMESPACE} -l app.kubernetes.io/instance=${RELEASE} (controllers), ${rel(path.join(runDir, 'logs'))}/ (stack components)\n`);
     return 1;
   }
   if (keepUp) printKeep();

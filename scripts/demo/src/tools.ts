@@ -21,6 +21,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Lines of output to show at most (the rest is summarised). */
   maxLines?: number;
+  /** Written to the command's stdin. */
+  input?: string;
 }
 
 export interface RunResult {
@@ -45,8 +47,9 @@ function run(display: string, command: string, args: string[], o: RunOptions, sh
       KAFKA_BROKERS: env.KAFKA_BROKERS,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  child.stdin.end(o.input ?? '');
   let stdout = '';
   let stderr = '';
   let shown = 0;
@@ -106,6 +109,11 @@ export async function kubectl(args: string[], o: RunOptions = {}): Promise<strin
   const r = await run('kubectl', 'kubectl', ['--kubeconfig', userKubeconfig(stackEnv(), 'admin'), ...args], { echo: false, ...o });
   if (r.code !== 0) throw new DemoError(`kubectl ${args.map(shellQuote).join(' ')} exited ${String(r.code)}: ${r.stderr.trim()}`);
   return r.stdout;
+}
+
+/** `kubectl ...args` as the stack's admin, whose failure the caller handles (shown unless `echo: false`). */
+export function kubectlMaybe(args: string[], o: RunOptions = {}): Promise<RunResult> {
+  return run('kubectl', 'kubectl', ['--kubeconfig', userKubeconfig(stackEnv(), 'admin'), ...args], o, args);
 }
 
 /** The same as `kubectl`, but the command shown leaves out the kubeconfig (KUBECONFIG is the admin's). */

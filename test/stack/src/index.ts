@@ -1,5 +1,5 @@
 export { readStackEnv, userKubeconfig, type StackEnv } from './env.js';
-export { up, down, status, readState, STACK_COMPONENTS, restartComponent, pauseComponent, currentNetns, attachProcesses, readAttached, stopAttached, type StackState } from './stack.js';
+export { up, down, status, readState, reinstallControllerIdentities, STACK_COMPONENTS, restartComponent, pauseComponent, currentNetns, attachProcesses, readAttached, stopAttached, type StackState } from './stack.js';
 export { findProcesses, listeningPorts, netnsOf, readCmdline, isAlive, type DaemonRecord } from './procs.js';
 export { freePort, isListening } from './ports.js';
 export { cacheDir, defaultRunDir, REPO_ROOT, CRD_DIR } from './paths.js';

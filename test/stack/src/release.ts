@@ -28,6 +28,12 @@ export interface ReleaseOptions {
   values?: Record<string, unknown>;
   /** `helm --timeout` for the pods to become ready (`--wait`); default 180 s. */
   timeoutSeconds?: number;
+  /**
+   * `--take-ownership`: adopt objects that exist without the release's ownership, e.g. the
+   * controllers' identities the stack applies for release `kubeless` in namespace `kubeless`.
+   * `helm uninstall` then deletes them (reinstallControllerIdentities puts them back).
+   */
+  takeOwnership?: boolean;
 }
 
 /** The values that fit the chart to the stack. */
@@ -83,7 +89,8 @@ export async function installRelease(o: ReleaseOptions): Promise<void> {
     const file = path.join(dir, 'values.json');
     await writeFile(file, JSON.stringify(values));
     const timeout = o.timeoutSeconds ?? 180;
-    await helmOk(['upgrade', '--install', o.release, CHART, '--namespace', o.namespace, '-f', file, '--wait', '--timeout', `${String(timeout)}s`], (timeout + 30) * 1000);
+    const adopt = o.takeOwnership === true ? ['--take-ownership'] : [];
+    await helmOk(['upgrade', '--install', o.release, CHART, '--namespace', o.namespace, '-f', file, '--wait', '--timeout', `${String(timeout)}s`, ...adopt], (timeout + 30) * 1000);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -316,6 +316,18 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
   }
 }
 
+/**
+ * Applies the controllers' identities again and writes their kubeconfigs anew (fresh tokens): for
+ * a stack whose identities a Helm release took over (`--take-ownership`, as the demo's release
+ * `kubeless` does) and then removed with `helm uninstall`.
+ */
+export async function reinstallControllerIdentities(runDir: string): Promise<void> {
+  const state = await readState(runDir);
+  if (!state) throw new Error(`no stack state in ${runDir}`);
+  const pkiDir = path.join(runDir, 'pki');
+  await installControllerIdentities({ pkiDir, ports: state.ports }, runDir, `https://127.0.0.1:${String(state.ports.apiserver)}`, path.join(pkiDir, 'ca.crt'));
+}
+
 function readNetnsInode(): string {
   try {
     return execFileSync('readlink', ['/proc/self/ns/net'], { encoding: 'utf8' }).trim();
@@ -383,7 +395,9 @@ export async function status(runDir: string): Promise<{ up: boolean; components:
   } catch {
     apiserverReady = false;
   }
-  const brokersUp = (await Promise.all([isListening(state.ports.kafka), isListening(state.ports.sqs)])).every(Boolean);
+  // ElasticMQ listens on the node's address (SQS_ENDPOINT), not on 127.0.0.1.
+  const sqsHost = state.env.SQS_ENDPOINT ? new URL(state.env.SQS_ENDPOINT).hostname : '127.0.0.1';
+  const brokersUp = (await Promise.all([isListening(state.ports.kafka), isListening(state.ports.sqs, sqsHost)])).every(Boolean);
   const up = components.length === STACK_COMPONENTS.length && components.every((c) => c.alive) && apiserverReady && brokersUp;
   return { up, components, attached, apiserverReady, env: state.env };
 }
