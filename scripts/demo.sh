@@ -4,7 +4,7 @@
 # scripts/demo/dist/main.js runs steps 4-12 inside it: the local stack (reused when one is already
 # running in this checkout), the chart installed with helm (the four controllers as pods), the
 # talk's functions, Kafka, SQS and HTTP triggers, events, a check that every event reached its
-# function, and the talk's security checks (RBAC, Pod Security restricted, the NetworkPolicy).
+# function, and the talk's security checks (RBAC, Pod Security restricted, the NetworkPolicy, mTLS).
 # Without --keep everything it started is stopped and the namespace it created is removed; with
 # --keep it stays up until `npm run stack -- down`.
 set -euo pipefail

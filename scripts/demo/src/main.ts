@@ -11,9 +11,12 @@
  * real `kubeless` CLI; wires a Kafka topic, an SQS queue and an HTTP route to them; sends events;
  * reads each event back from the functions' logs by its id, failing when one does not arrive
  * within the deadline; and checks the talk's security objects for real (RBAC 403/200, the
- * restricted standard, the NetworkPolicy). Then stops what it started, or with `--keep` leaves it
+ * restricted standard, the NetworkPolicy, mTLS from the sqs-trigger). Then stops what it started, or with `--keep` leaves it
  * running. Exit 0 on success, 1 on any failure (after cleaning up).
  */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -121,6 +124,25 @@ async function startStack(s: Step): Promise<void> {
 /** The chart's `tenancy.sharedIdentity`, as the README's demo section shows it: namespace demo may use the controllers' own Kafka and SQS identities for its topic and queue. */
 const DEMO_TENANCY = [{ namespace: NAMESPACE, topics: [TOPIC], queues: [`.*/${QUEUE}`] }];
 
+/** The demo's mTLS material (openssl): a CA, the sqs-trigger's client certificate, the function secure's server certificate. */
+const pkiDir = path.join(runDir, 'demo-pki');
+const pki = (f: string): string => path.join(pkiDir, f);
+const SECURE_HOST = `secure.${NAMESPACE}.svc.cluster.local`;
+
+function makePki(): void {
+  rmSync(pkiDir, { recursive: true, force: true });
+  mkdirSync(pkiDir, { recursive: true });
+  const ssl = (args: string[]): void => {
+    execFileSync('openssl', args, { cwd: pkiDir, stdio: 'pipe' });
+  };
+  ssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=kubeless-demo-ca', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+  for (const [name, ext] of [['trigger', 'extendedKeyUsage=clientAuth\n'], ['secure', `subjectAltName=DNS:${SECURE_HOST}\nextendedKeyUsage=serverAuth\n`]] as const) {
+    writeFileSync(pki(`${name}.ext`), ext);
+    ssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
+    ssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`]);
+  }
+}
+
 async function releaseInstalled(): Promise<boolean> {
   const r = await helm(['status', RELEASE, '--namespace', CONTROLLER_NAMESPACE], { env: { KUBECONFIG: stackEnv().KUBECONFIG }, timeoutMs: 30_000 });
   return r.code === 0;
@@ -143,13 +165,20 @@ async function removeRelease(): Promise<void> {
 async function installChart(s: Step): Promise<void> {
   await kubectlShown(['create', 'namespace', NAMESPACE]);
   await kubectlShown(['label', 'namespace', NAMESPACE, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/warn=restricted']);
+  s.say(`mTLS: a CA, a client certificate for the sqs-trigger (Secret ${CONTROLLER_NAMESPACE}/demo-delivery-tls) and a server certificate for ${SECURE_HOST} (Secret ${NAMESPACE}/secure-tls), made with openssl in ${rel(pkiDir)}`);
+  makePki();
+  await kubectl(['create', 'namespace', CONTROLLER_NAMESPACE, '--dry-run=client', '-o', 'yaml'], { echo: false }).then((y) => kubectl(['apply', '-f', '-'], { input: y }));
+  await kubectl(['delete', 'secret', 'demo-delivery-tls', '-n', CONTROLLER_NAMESPACE, '--ignore-not-found']);
+  await kubectl(['create', 'secret', 'generic', 'demo-delivery-tls', '-n', CONTROLLER_NAMESPACE, `--from-file=ca.crt=${pki('ca.crt')}`, `--from-file=tls.crt=${pki('trigger.crt')}`, `--from-file=tls.key=${pki('trigger.key')}`]);
+  await kubectl(['create', 'secret', 'generic', 'secure-tls', '-n', NAMESPACE, `--from-file=ca.crt=${pki('ca.crt')}`, `--from-file=tls.crt=${pki('secure.crt')}`, `--from-file=tls.key=${pki('secure.key')}`]);
   const values = {
     tenancy: { sharedIdentity: DEMO_TENANCY },
     // Only the release's trigger pods and the ingress controller's namespace may reach the function pods.
     networkPolicy: { enabled: true, namespaces: [NAMESPACE], ingressNamespace: 'traefik' },
     // The triggers re-read their status every 2 s (default 10 s), for the status step.
     kafkaTrigger: { extraEnv: [{ name: 'STATUS_INTERVAL', value: '2s' }] },
-    sqsTrigger: { extraEnv: [{ name: 'STATUS_INTERVAL', value: '2s' }] },
+    // The sqs-trigger calls functions over https with its client certificate (and verifies them with the CA).
+    sqsTrigger: { extraEnv: [{ name: 'STATUS_INTERVAL', value: '2s' }], deliveryTls: { secret: 'demo-delivery-tls' } },
   };
   s.say(`$ helm upgrade --install ${RELEASE} helm/kubeless --namespace ${CONTROLLER_NAMESPACE} --wait --take-ownership -f <values>`);
   s.say(`  values: the stack's (Kafka and ElasticMQ on the node's address, AWS credentials in a Secret, the registry mirror), plus ${JSON.stringify(values)}`);
@@ -208,6 +237,8 @@ async function queueUrl(): Promise<string | undefined> {
 /** Removes what an earlier run on this stack left (a reused stack): the namespace, the topic, the queue. */
 async function removeLeftovers(s: Step, why: string): Promise<void> {
   await kubectl(['delete', 'namespace', OUTSIDER, '--ignore-not-found', '--wait=false']);
+  await kubectl(['delete', 'secret', 'demo-delivery-tls', '-n', CONTROLLER_NAMESPACE, '--ignore-not-found']);
+  rmSync(pkiDir, { recursive: true, force: true });
   await deleteNamespace(s, why);
   if (await topicExists()) {
     s.say(`deleting Kafka topic ${TOPIC} (${why})`);
@@ -226,8 +257,12 @@ async function deployFunctions(): Promise<void> {
   checkInterrupted();
   await kubeless(['function', 'deploy', 'hello', '--from-file', `${FUNCTIONS_DIR}/hello.js`, '--handler', 'hello.handler', '--runtime', 'nodejs24', '--label', 'foo=bar,bar=baz', '-n', NAMESPACE, '--wait', '--wait-timeout', `${String(WAIT_MS / 1000)}s`]);
   checkInterrupted();
+  // https only, to clients with a certificate of the demo's CA: the runtime reads FUNC_TLS_* (files of the mounted Secret).
+  await kubeless(['function', 'deploy', 'secure', '--from-file', `${FUNCTIONS_DIR}/secure.py`, '--handler', 'secure.handler', '--runtime', 'python3.11', '--secrets', 'secure-tls',
+    '--env', 'FUNC_TLS_CERT_FILE=/secure-tls/tls.crt,FUNC_TLS_KEY_FILE=/secure-tls/tls.key,FUNC_TLS_CLIENT_CA_FILE=/secure-tls/ca.crt', '-n', NAMESPACE, '--wait', '--wait-timeout', `${String(WAIT_MS / 1000)}s`]);
+  checkInterrupted();
   await kubeless(['function', 'ls', '-n', NAMESPACE]);
-  await kubectlShown(['get', 'pods', '-n', NAMESPACE, '-l', 'foo=bar', '-o', 'wide']);
+  await kubectlShown(['get', 'pods', '-n', NAMESPACE, '-o', 'wide']);
 }
 
 async function wireTriggers(s: Step): Promise<string> {
@@ -236,11 +271,11 @@ async function wireTriggers(s: Step): Promise<string> {
   // earliest: the topic is new, so nothing published before the consumer groups joined is skipped.
   await kubeless(['trigger', 'kafka', 'create', TOPIC, '--trigger-topic', TOPIC, '--function-selector', 'foo=bar', '--initial-offset', 'earliest', '-n', NAMESPACE, '--wait', '--wait-timeout', `${String(WAIT_MS / 1000)}s`]);
   checkInterrupted();
-  s.say(`SQS: queue ${QUEUE} on ElasticMQ (CreateQueue with @aws-sdk/client-sqs), and an SQSTrigger for hello`);
+  s.say(`SQS: queue ${QUEUE} on ElasticMQ (CreateQueue with @aws-sdk/client-sqs), and an SQSTrigger for secure (the sqs-trigger calls it over mTLS)`);
   const url = (await sqsClient().send(new CreateQueueCommand({ QueueName: QUEUE }))).QueueUrl;
   if (url === undefined) throw new DemoError(`CreateQueue ${QUEUE} returned no URL`);
   s.say(`created queue ${url}`);
-  await kubeless(['trigger', 'sqs', 'create', QUEUE, '--queue-url', url, '--function-name', 'hello', '-n', NAMESPACE, '--wait', '--wait-timeout', `${String(WAIT_MS / 1000)}s`]);
+  await kubeless(['trigger', 'sqs', 'create', QUEUE, '--queue-url', url, '--function-name', 'secure', '-n', NAMESPACE, '--wait', '--wait-timeout', `${String(WAIT_MS / 1000)}s`]);
   checkInterrupted();
   s.say(`HTTP: an Ingress for foo at http://${HOST}${ROUTE}, served by Traefik`);
   await kubeless(['trigger', 'http', 'create', 'foo', '--function-name', 'foo', '--gateway', 'traefik', '--hostname', HOST, '--path', ROUTE, '-n', NAMESPACE, '--wait', '--wait-timeout', `${String(WAIT_MS / 1000)}s`]);
@@ -267,17 +302,17 @@ async function sendEvents(s: Step, url: string): Promise<Expected[]> {
   }
   checkInterrupted();
 
-  s.say(`SQS: two jobs to queue ${QUEUE} (SendMessage); the trigger delivers them to hello`);
+  s.say(`SQS: two jobs to queue ${QUEUE} (SendMessage); the trigger delivers them to secure, over mTLS`);
   for (const job of [1, 2]) {
     const body = JSON.stringify({ job, run });
     const out = await sqsClient().send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, MessageAttributes: { 'content-type': { DataType: 'String', StringValue: 'application/json' } } }));
     const id = out.MessageId ?? '';
     s.say(`SendMessage ${body} -> MessageId ${id}`);
     expected.push({
-      fn: 'hello',
+      fn: 'secure',
       sent: `SQS job ${String(job)} (MessageId ${id})`,
       match: (r) => r.id === id,
-      describe: (r) => `function hello received event ${r.id ?? '?'} from SQS queue ${QUEUE} (job ${String(job)})`,
+      describe: (r) => `function secure received event ${r.id ?? '?'} from SQS queue ${QUEUE} over mTLS (job ${String(job)})`,
     });
   }
   checkInterrupted();
@@ -386,6 +421,11 @@ async function showStatus(s: Step, expected: Expected[]): Promise<void> {
   await kubeless(['function', 'top', '-n', NAMESPACE]);
   const json = JSON.parse(await kubeless(['function', 'top', '-n', NAMESPACE, '-o', 'json'], { echo: false })) as { name: string; totalCalls: number; totalFailures: number }[];
   for (const [fn, n] of want) {
+    if (fn === 'secure') {
+      // The API server's service proxy speaks plain http without a client certificate: an mTLS-only function's metrics are out of its reach.
+      s.say(`${fn}: metrics not read (mTLS only: the API server's proxy has no client certificate); its ${String(n)} events are in its log`);
+      continue;
+    }
     const calls = json.filter((r) => r.name === fn).reduce((a, r) => a + r.totalCalls, 0);
     const failures = json.filter((r) => r.name === fn).reduce((a, r) => a + r.totalFailures, 0);
     s.say(`${fn}: ${String(calls)} calls (sent ${String(n)}), ${String(failures)} failures`);
@@ -432,6 +472,41 @@ function clientPod(namespace: string): object {
   };
 }
 
+/** One https POST to the function secure's pod, verifying its certificate for its Service name, with or without the client certificate. */
+function httpsCall(ip: string, withCert: boolean): Promise<string> {
+  return new Promise((resolve) => {
+    const req = https.request(
+      {
+        host: ip,
+        servername: SECURE_HOST,
+        port: 8080,
+        method: 'POST',
+        path: '/',
+        ca: readFileSync(pki('ca.crt')),
+        ...(withCert ? { cert: readFileSync(pki('trigger.crt')), key: readFileSync(pki('trigger.key')) } : {}),
+        headers: { 'content-type': 'application/json' },
+        agent: false,
+        timeout: 5000,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => {
+          resolve(`HTTP ${String(res.statusCode)} ${body.trim()}`);
+        });
+        res.on('error', (err) => {
+          resolve(`refused (${err.message})`);
+        });
+      },
+    );
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      resolve(`refused (${err.code ?? err.message})`);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end(JSON.stringify({ via: 'demo mTLS check', run }));
+  });
+}
+
 /**
  * What the talk shows with Kubernetes objects, checked against the stack rather than read from
  * the objects: each check fails the demo when the cluster does not enforce it.
@@ -455,7 +530,7 @@ async function securityChecks(s: Step, delivered: number): Promise<void> {
   results.push(`RBAC        user alice: 403 Forbidden on functions in ${NAMESPACE}; bound to ClusterRole ${RELEASE}-edit there: 200 (${listed}); still 403 in ${CONTROLLER_NAMESPACE}`);
 
   // Pod Security restricted: the function pods run under it; a pod that breaks it is refused.
-  const pods = JSON.parse(await kubectl(['get', 'pods', '-n', NAMESPACE, '-l', 'foo=bar', '-o', 'json'])) as { items: PodObject[] };
+  const pods = JSON.parse(await kubectl(['get', 'pods', '-n', NAMESPACE, '-l', 'created-by=kubeless', '-o', 'json'])) as { items: PodObject[] };
   const fooPod = pods.items.find((p) => p.metadata.labels?.function === 'foo');
   if (!fooPod?.status?.podIP) throw new DemoError('no running pod of function foo');
   const uid = (await kubectlShown(['exec', '-n', NAMESPACE, fooPod.metadata.name, '-c', 'foo', '--', 'sh', '-c', 'id -u; touch /x 2>&1 || true'])).trim().split('\n');
@@ -478,6 +553,17 @@ async function securityChecks(s: Step, delivered: number): Promise<void> {
   await kubectlShown(['get', 'networkpolicy', '-n', NAMESPACE]);
   results.push(`NetworkPolicy ${RELEASE}-functions: a pod in ${OUTSIDER} timed out on foo (${fooPod.status.podIP}:${String(port)}); the kafka-trigger and sqs-trigger pods delivered all their events through it (${String(delivered)} events in all)`);
   await kubectl(['delete', 'namespace', OUTSIDER, '--wait=false']);
+
+  // mTLS: secure answers only a client with a certificate of the demo's CA, as the sqs-trigger has.
+  const securePod = (JSON.parse(await kubectl(['get', 'pods', '-n', NAMESPACE, '-l', 'function=secure', '-o', 'json'])) as { items: PodObject[] }).items[0];
+  const secureIp = securePod?.status?.podIP;
+  if (!secureIp) throw new DemoError('no running pod of function secure');
+  const noCert = await httpsCall(secureIp, false);
+  const withCert = await httpsCall(secureIp, true);
+  sayLine(`  https://${SECURE_HOST}:8080 (pod ${secureIp}) without a client certificate: ${noCert}`);
+  sayLine(`  with the sqs-trigger's certificate: ${withCert}`);
+  if (!noCert.startsWith('refused') || !withCert.startsWith('HTTP 200')) throw new DemoError(`mTLS: expected a refusal without a client certificate and 200 with one; got "${noCert}" and "${withCert}"`);
+  results.push(`mTLS        function secure serves https only and requires a client certificate: none -> ${noCert}; the trigger's -> ${withCert.split(' ').slice(0, 2).join(' ')}; the sqs-trigger pod delivered its jobs to it with that certificate`);
 
   s.say('checked:');
   for (const line of results) s.say(`  ${line}`);
@@ -523,12 +609,12 @@ async function main(): Promise<number> {
   try {
     await steps.run('start the local stack', startStack);
     await steps.run(`install the chart: the four controllers as pods in namespace ${CONTROLLER_NAMESPACE} (helm upgrade --install --wait)`, installChart);
-    await steps.run(`deploy the talk's functions in namespace ${NAMESPACE}: foo (Python) and hello (Node.js), labelled foo=bar,bar=baz`, () => deployFunctions());
+    await steps.run(`deploy the talk's functions in namespace ${NAMESPACE}: foo (Python) and hello (Node.js), labelled foo=bar,bar=baz, and secure (Python, mTLS only)`, () => deployFunctions());
     const url = await steps.run('wire a Kafka topic, an SQS queue and an HTTP route to them', wireTriggers);
     const expected = await steps.run('send events: Kafka messages, SQS messages, an HTTP request through Traefik, direct calls', (s) => sendEvents(s, url));
     await steps.run('watch each function receive its events (from `kubeless function logs`)', (s) => watchEvents(s, expected));
     await steps.run('metrics (`kubeless function top`) and the triggers\' status', (s) => showStatus(s, expected));
-    await steps.run("the talk's security checks, for real: RBAC, Pod Security restricted, the NetworkPolicy", (s) => securityChecks(s, expected.length));
+    await steps.run("the talk's security checks, for real: RBAC, Pod Security restricted, the NetworkPolicy, mTLS", (s) => securityChecks(s, expected.length));
   } catch (err) {
     failed = err;
     where = steps.current;
