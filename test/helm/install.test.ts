@@ -7,18 +7,23 @@
  *
  * As users run it: the function is a real pod deployed by the release's function controller
  * through the `kubeless` CLI, the Kafka trigger reaches it by its Service's DNS name, and what the
- * function received is read back from its log.
+ * function received is read back from its log. The release starts at the previous chart version
+ * (fixtures/kubeless-0.1.0.tgz, packaged from the chart as of a3ac3f4) and is upgraded to this
+ * one under load, as operators upgrade.
  */
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, installRelease, kubectl, kubectlOk, releaseHistory, stackEnv, uninstallRelease, withNamespace } from '@kubeless/stack';
+import { eventually, installRelease, kubectl, kubectlOk, releaseHistory, stackEnv, stackValues, uninstallRelease, withNamespace } from '@kubeless/stack';
 import { functionPods, kubelessOk, tempFiles } from '../e2e/helpers.js';
 
 const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger'];
 const APP_VERSION = '0.1.0';
+/** The previous chart version, as published: its schema predates kubelessConfig.installEnv. */
+const PREVIOUS_CHART = path.join(import.meta.dirname, 'fixtures', 'kubeless-0.1.0.tgz');
+const CHART_VERSION = /^version: (\S+)$/m.exec(readFileSync(path.join(import.meta.dirname, '..', '..', 'helm', 'kubeless', 'Chart.yaml'), 'utf8'))?.[1];
 const run = randomBytes(3).toString('hex');
 // The fullname is the release name when it contains the chart's name.
 const release = `kubeless-${run}`;
@@ -95,7 +100,9 @@ beforeAll(async () => {
   } finally {
     await admin.disconnect();
   }
-  await installRelease({ release, namespace: sys.name, watchNamespace: app.name });
+  const previousValues = stackValues(stackEnv(), app.name);
+  delete previousValues.kubelessConfig;
+  await installRelease({ release, namespace: sys.name, watchNamespace: app.name, chart: PREVIOUS_CHART, baseValues: previousValues });
 });
 
 afterAll(async () => {
@@ -146,12 +153,14 @@ describe('helm install on the stack', () => {
     expect(after.metadata.name).not.toBe(before.metadata.name);
   }, 300_000);
 
-  it('rolls the controllers on `helm upgrade` with changed values, and the trigger loses nothing sent across the roll', async () => {
+  it('rolls the controllers on `helm upgrade` from the previous chart version to this one, with changed values, and the trigger loses nothing sent across the roll', async () => {
     const before = await readyControllers();
     // Sent in 20 batches over about 10 s, while the upgrade replaces every controller pod.
     const sending = produce('b', 5000, 500);
     await installRelease({ release, namespace: sys.name, watchNamespace: app.name, values: { logLevel: 'debug' } });
     const history = await releaseHistory(release, sys.name);
+    expect(CHART_VERSION).not.toBe('0.1.0');
+    expect(history.map((h) => [h.revision, h.chart])).toEqual([[1, 'kubeless-0.1.0'], [2, `kubeless-${String(CHART_VERSION)}`]]);
     expect(history.at(-1)).toMatchObject({ revision: 2, status: 'deployed' });
     const after = await eventually('every controller rolled', async () => {
       const now = await readyControllers();

@@ -26,6 +26,13 @@ export interface ReleaseOptions {
   watchNamespace?: string;
   /** Values merged over `stackValues` (objects merge, anything else replaces). */
   values?: Record<string, unknown>;
+  /** The chart: a folder or a packaged .tgz (e.g. a previous version); default helm/kubeless. */
+  chart?: string;
+  /**
+   * Replaces `stackValues` under `values`: for a chart whose schema predates some of them (an
+   * older version refuses values it does not know).
+   */
+  baseValues?: Record<string, unknown>;
   /** `helm --timeout` for the pods to become ready (`--wait`); default 180 s. */
   timeoutSeconds?: number;
   /**
@@ -83,14 +90,14 @@ export async function installRelease(o: ReleaseOptions): Promise<void> {
     },
   ];
   await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
-  const values = mergeValues(stackValues(env, o.watchNamespace), o.values ?? {});
+  const values = mergeValues(o.baseValues ?? stackValues(env, o.watchNamespace), o.values ?? {});
   const dir = await mkdtemp(path.join(tmpdir(), 'kubeless-release-'));
   try {
     const file = path.join(dir, 'values.json');
     await writeFile(file, JSON.stringify(values));
     const timeout = o.timeoutSeconds ?? 180;
     const adopt = o.takeOwnership === true ? ['--take-ownership'] : [];
-    await helmOk(['upgrade', '--install', o.release, CHART, '--namespace', o.namespace, '-f', file, '--wait', '--timeout', `${String(timeout)}s`, ...adopt], (timeout + 30) * 1000);
+    await helmOk(['upgrade', '--install', o.release, o.chart ?? CHART, '--namespace', o.namespace, '-f', file, '--wait', '--timeout', `${String(timeout)}s`, ...adopt], (timeout + 30) * 1000);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -101,8 +108,8 @@ export async function uninstallRelease(release: string, namespace: string): Prom
   await helmOk(['uninstall', release, '--namespace', namespace, '--wait', '--timeout', '120s'], 150_000);
 }
 
-/** The release's revision history, newest last (`helm history -o json`). */
-export async function releaseHistory(release: string, namespace: string): Promise<{ revision: number; status: string; description: string }[]> {
+/** The release's revision history, newest last (`helm history -o json`); `chart` is `<name>-<version>`. */
+export async function releaseHistory(release: string, namespace: string): Promise<{ revision: number; status: string; description: string; chart: string }[]> {
   const r = await helmOk(['history', release, '--namespace', namespace, '-o', 'json'], 30_000);
-  return JSON.parse(r.stdout) as { revision: number; status: string; description: string }[];
+  return JSON.parse(r.stdout) as { revision: number; status: string; description: string; chart: string }[];
 }
