@@ -1,13 +1,25 @@
 /**
  * Shared by the e2e files: the real `kubeless` CLI as a child process (cli/test/integration's
- * runner), the four controllers as their own processes on their own ServiceAccounts, and small
- * readers of the API server's state.
+ * runner), the controllers installed with the chart (a release of the file's own, as pods on the
+ * stack's node), and small readers of the API server's state.
  */
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { eventually, kubectlOk, spawnController, stackEnv, type ControllerName, type ControllerProcess, type SpawnControllerOptions } from '@kubeless/stack';
+import {
+  eventually,
+  installRelease,
+  kubectlOk,
+  spawnController,
+  stackEnv,
+  uninstallRelease,
+  withNamespace,
+  type ControllerName,
+  type ControllerProcess,
+  type SpawnControllerOptions,
+} from '@kubeless/stack';
 
 import { kubelessOk } from '../../cli/test/integration/helpers.js';
 
@@ -15,7 +27,44 @@ export { kubeless, kubelessOk, type Run } from '../../cli/test/integration/helpe
 
 type Json = Record<string, any>;
 
-/** Starts the controllers, each watching `namespace` only. */
+/** A release of the chart that serves one namespace; `uninstall` removes it and its own namespace. */
+export interface TestRelease {
+  release: string;
+  /** The release's namespace: the controller pods, their Leases and kubeless-config. */
+  namespace: string;
+  uninstall: () => Promise<void>;
+}
+
+/**
+ * Installs the chart as users do (`helm upgrade --install --wait`, returning once every controller
+ * pod is Ready): a release of its own, in a namespace of its own, watching `watch` only (the
+ * chart's single-namespace mode), so it never meets another file's controllers. `values` go over
+ * the stack's (e.g. `{ sqsTrigger: { enabled: false } }`, or a trigger's extraEnv).
+ */
+export async function installControllers(watch: string, values: Record<string, unknown> = {}): Promise<TestRelease> {
+  const sys = await withNamespace('e2e-sys');
+  const release = `kubeless-e2e-${randomBytes(3).toString('hex')}`;
+  try {
+    await installRelease({ release, namespace: sys.name, watchNamespace: watch, values });
+  } catch (err) {
+    await uninstallRelease(release, sys.name).catch(() => undefined);
+    await sys.cleanup();
+    throw err;
+  }
+  return {
+    release,
+    namespace: sys.name,
+    uninstall: async () => {
+      await uninstallRelease(release, sys.name).catch(() => undefined);
+      await sys.cleanup();
+    },
+  };
+}
+
+/** The `extraEnv` of a trigger in the chart's values. */
+export const extraEnv = (env: Record<string, string>): { name: string; value: string }[] => Object.entries(env).map(([name, value]) => ({ name, value }));
+
+/** Starts the controllers as host processes, each watching `namespace` only (for what the chart cannot set up). */
 export function startControllers(namespace: string, names: ControllerName[], env: Partial<Record<ControllerName, Record<string, string>>> = {}): ControllerProcess[] {
   return names.map((name) => {
     const o: SpawnControllerOptions = { watchNamespace: namespace, identity: `${name}-e2e-${namespace}` };

@@ -1,6 +1,7 @@
 /**
- * The talk's main flow, end to end, against the real stack: the four controllers run as their own
- * processes on their own ServiceAccounts (the chart's RBAC), the stack's node runs the function pods
+ * The talk's main flow, end to end, against the real stack: the four controllers run as pods,
+ * installed with the chart (a release of this file's own, with the chart's ServiceAccounts and
+ * RBAC, watching this file's namespace), the stack's node runs the function pods
  * as containers of the runtime images built here, the triggers reach them by their Services' DNS
  * names (CoreDNS, kube-proxy), and everything goes through the real `kubeless` CLI.
  *
@@ -14,12 +15,12 @@ import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { CreateQueueCommand, DeleteQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STACK_AWS_CREDENTIALS, stackEnv, withNamespace, type ControllerProcess } from '@kubeless/stack';
-import { functionPods, getJson, kubelessOk, logsContaining, startControllers, stopControllers, tempFiles, untilTraefik, viaTraefik, waitReady } from './helpers.js';
+import { STACK_AWS_CREDENTIALS, stackEnv, withNamespace } from '@kubeless/stack';
+import { extraEnv, functionPods, getJson, installControllers, kubelessOk, logsContaining, tempFiles, untilTraefik, viaTraefik, waitReady, type TestRelease } from './helpers.js';
 
 const run = randomBytes(3).toString('hex');
 let ns: { name: string; cleanup: () => Promise<void> };
-let controllers: ControllerProcess[] = [];
+let controllers: TestRelease | undefined;
 let queueUrl = '';
 const topic = `e2e-orders-${run}`;
 const host = `foo-${run}.e2e.test`;
@@ -33,9 +34,10 @@ const dir = tempFiles('e2e-main', {
 
 beforeAll(async () => {
   ns = await withNamespace('e2e-main');
-  controllers = startControllers(ns.name, ['function-controller', 'kafka-trigger', 'sqs-trigger', 'http-trigger'], {
-    'kafka-trigger': { STATUS_INTERVAL: '1s' },
-    'sqs-trigger': { STATUS_INTERVAL: '1s' },
+  // The four controllers as pods: the chart installed for this namespace.
+  controllers = await installControllers(ns.name, {
+    kafkaTrigger: { extraEnv: extraEnv({ STATUS_INTERVAL: '1s' }) },
+    sqsTrigger: { extraEnv: extraEnv({ STATUS_INTERVAL: '1s' }) },
   });
   const n = ['-n', ns.name];
   // Everything at once: the triggers select by label, so they may come before the functions.
@@ -56,7 +58,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await stopControllers(controllers);
+  await controllers?.uninstall();
   await kubelessOk(['topic', 'delete', topic]).catch(() => undefined);
   if (queueUrl) await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl })).catch(() => undefined);
   sqs.destroy();
