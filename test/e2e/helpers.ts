@@ -8,18 +8,7 @@ import http from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  eventually,
-  installRelease,
-  kubectlOk,
-  spawnController,
-  stackEnv,
-  uninstallRelease,
-  withNamespace,
-  type ControllerName,
-  type ControllerProcess,
-  type SpawnControllerOptions,
-} from '@kubeless/stack';
+import { eventually, installRelease, kubectlOk, stackEnv, uninstallRelease, withNamespace } from '@kubeless/stack';
 
 import { kubelessOk } from '../../cli/test/integration/helpers.js';
 
@@ -41,10 +30,16 @@ export interface TestRelease {
  * chart's single-namespace mode), so it never meets another file's controllers. `values` go over
  * the stack's (e.g. `{ sqsTrigger: { enabled: false } }`, or a trigger's extraEnv).
  */
-export async function installControllers(watch: string, values: Record<string, unknown> = {}): Promise<TestRelease> {
+export async function installControllers(
+  watch: string,
+  values: Record<string, unknown> = {},
+  /** Runs in the release's namespace before the install, e.g. to create a Secret the values name. */
+  prepare?: (releaseNamespace: string) => Promise<unknown>,
+): Promise<TestRelease> {
   const sys = await withNamespace('e2e-sys');
   const release = `kubeless-e2e-${randomBytes(3).toString('hex')}`;
   try {
+    await prepare?.(sys.name);
     await installRelease({ release, namespace: sys.name, watchNamespace: watch, values });
   } catch (err) {
     await uninstallRelease(release, sys.name).catch(() => undefined);
@@ -63,20 +58,6 @@ export async function installControllers(watch: string, values: Record<string, u
 
 /** The `extraEnv` of a trigger in the chart's values. */
 export const extraEnv = (env: Record<string, string>): { name: string; value: string }[] => Object.entries(env).map(([name, value]) => ({ name, value }));
-
-/** Starts the controllers as host processes, each watching `namespace` only (for what the chart cannot set up). */
-export function startControllers(namespace: string, names: ControllerName[], env: Partial<Record<ControllerName, Record<string, string>>> = {}): ControllerProcess[] {
-  return names.map((name) => {
-    const o: SpawnControllerOptions = { watchNamespace: namespace, identity: `${name}-e2e-${namespace}` };
-    const extra = env[name];
-    if (extra) o.env = extra;
-    return spawnController(name, o);
-  });
-}
-
-export async function stopControllers(cs: ControllerProcess[]): Promise<void> {
-  await Promise.all(cs.map((c) => c.stop()));
-}
 
 /** `kubectl get <kind> <name> -n <ns> -o json` as the admin. */
 export async function getJson(namespace: string, kind: string, name: string): Promise<Json> {

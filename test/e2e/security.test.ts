@@ -1,6 +1,7 @@
 /**
  * The talk's security part ("Securing Serverless Functions via Kubernetes Objects"), end to end
- * against the real stack, with the controllers on their own ServiceAccounts (the chart's RBAC):
+ * against the real stack, with the controllers installed by the chart as pods (one release per
+ * namespace, each on the chart's ServiceAccounts and RBAC):
  *
  * - RBAC: an ordinary user is denied until bound to the chart's user roles; namespace isolation;
  *   the creation is in the API server's audit log.
@@ -11,8 +12,8 @@
  * - NetworkPolicy, enforced by the stack's kube-network-policies: the talk's deny-foobar lets only
  *   pods labelled access=true reach the function labelled foo=bar, and drops another pod's
  *   connection; the chart's kubeless-functions policy selects every function pod.
- * - mTLS: the kafka-trigger delivers over TLS with a client certificate to a real runtime pod that
- *   requires one; a client without one is refused by that pod.
+ * - mTLS: the kafka-trigger (chart value kafkaTrigger.deliveryTls) delivers over TLS with a client
+ *   certificate to a real runtime pod that requires one; a client without one is refused by that pod.
  * - HTTP trigger with basic auth through the real Traefik.
  *
  * Namespace A (restricted) holds `foo` (the talk's function: labels, --env, --secrets) and `falco`
@@ -27,16 +28,18 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childName } from '@kubeless/http-trigger';
-import { eventually, kubectl, kubectlOk, render, STACK_IMAGES, stackEnv, toYamlStream, withNamespace, type ControllerProcess, type K8sObject } from '@kubeless/stack';
-import { functionPods, getJson, kubeless, kubelessOk, logsContaining, startControllers, stopControllers, tempFiles, untilTraefik, viaTraefik, waitReady } from './helpers.js';
+import { eventually, kubectl, kubectlOk, render, STACK_IMAGES, stackEnv, toYamlStream, withNamespace, type K8sObject } from '@kubeless/stack';
+import { extraEnv, functionPods, getJson, installControllers, kubeless, kubelessOk, logsContaining, tempFiles, untilTraefik, viaTraefik, waitReady, type TestRelease } from './helpers.js';
 
 type Json = Record<string, any>;
 const run = randomBytes(3).toString('hex');
 
 let a: { name: string; cleanup: () => Promise<void> };
 let b: { name: string; cleanup: () => Promise<void> };
-let controllers: ControllerProcess[] = [];
-const createdUserRoles: string[] = [];
+let relA: TestRelease | undefined;
+let relB: TestRelease | undefined;
+/** The chart's user roles of release A (`<release>-view`, `<release>-edit`). */
+let userRole = (kind: 'view' | 'edit'): string => `kubeless-${kind}`;
 let tlsHost = '';
 const topic = `e2e-secure-${run}`;
 const host = `get-python-${run}.e2e.test`;
@@ -142,26 +145,21 @@ beforeAll(async () => {
   // A CA, the trigger's client certificate, and (below) the function's server certificate.
   ssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=e2e-ca', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
   const client = issue('trigger', 'extendedKeyUsage=clientAuth\n');
-  controllers = [
-    ...startControllers(a.name, ['function-controller', 'http-trigger']),
-    ...startControllers(b.name, ['function-controller', 'kafka-trigger'], {
-      'kafka-trigger': { STATUS_INTERVAL: '1s', DELIVERY_TLS_CA: file('ca.crt'), DELIVERY_TLS_CERT: client.cert, DELIVERY_TLS_KEY: client.key },
-    }),
-  ];
+  // The controllers as pods, the chart installed once per namespace: in A the function controller
+  // and the http-trigger; in B the function controller and a kafka-trigger that calls functions
+  // over mTLS with the client certificate of its release's deliveryTls Secret.
+  [relA, relB] = await Promise.all([
+    installControllers(a.name, { kafkaTrigger: { enabled: false }, sqsTrigger: { enabled: false } }),
+    installControllers(
+      b.name,
+      { httpTrigger: { enabled: false }, sqsTrigger: { enabled: false }, kafkaTrigger: { extraEnv: extraEnv({ STATUS_INTERVAL: '1s' }), deliveryTls: { secret: 'e2e-delivery-tls' } } },
+      (sys) => kubectlOk(['create', 'secret', 'generic', 'e2e-delivery-tls', '-n', sys, `--from-file=ca.crt=${file('ca.crt')}`, `--from-file=tls.crt=${client.cert}`, `--from-file=tls.key=${client.key}`]),
+    ),
+  ]);
+  userRole = (kind: 'view' | 'edit'): string => `${relA?.release ?? 'kubeless'}-${kind}`;
 
   const n = ['-n', a.name];
   await Promise.all([
-    // `stack up` installs only the controllers' RBAC and kubeless-config, not the chart's user
-    // roles: render the chart's kubeless-view / kubeless-edit ClusterRoles (templates/user-roles)
-    // and apply them. They are also labelled to aggregate into view/edit, but this stack's
-    // kube-controller-manager runs no clusterrole-aggregation controller, so users are bound to
-    // the kubeless roles themselves. Removed afterwards unless they were there already.
-    (async () => {
-      const userRoles = (await render({ release: 'kubeless', namespace: 'kubeless' })).filter((o) => o.kind === 'ClusterRole' && ['kubeless-view', 'kubeless-edit'].includes(o.metadata.name));
-      expect(userRoles.map((o) => o.metadata.name).sort()).toEqual(['kubeless-edit', 'kubeless-view']);
-      for (const r of userRoles) if ((await kubectl(['get', 'clusterrole', r.metadata.name])).code !== 0) createdUserRoles.push(r.metadata.name);
-      await kubectlOk(['apply', '--server-side', '--force-conflicts', '--field-manager=e2e', '-f', '-'], { input: toYamlStream(userRoles) });
-    })(),
     // The talk's objects: the Secret the function mounts, the htpasswd Secret of the HTTP trigger
     // (`htpasswd -cb auth foo bar`), and the falco ServiceAccount allowed to get/list/delete pods.
     kubectlOk(['create', 'secret', 'generic', 'pubsub-key', '-n', a.name, `--from-literal=key.json={"project":"e2e-${run}"}`]),
@@ -204,9 +202,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await stopControllers(controllers);
+  await Promise.all([relA?.uninstall(), relB?.uninstall()]);
   await kubelessOk(['topic', 'delete', topic]).catch(() => undefined);
-  for (const r of createdUserRoles) await kubectl(['delete', 'clusterrole', r]);
   await Promise.all([a.cleanup(), b.cleanup()]);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -221,7 +218,7 @@ const forbidden = (user: string, verb: string, resource: string, ns: string): Re
   new RegExp(`forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "[a-z.]*" in the namespace "${ns}"`);
 
 describe('RBAC: who may CRUD functions where', () => {
-  it('alice is denied until bound to kubeless-view, then kubeless-edit; the creation is audited', async () => {
+  it("alice is denied until bound to the chart's view role, then its edit role; the creation is audited", async () => {
     const deploy = ['function', 'deploy', 'alice-fn', '--from-file', file('alice.py'), '--handler', 'alice.handler', '--runtime', 'python3.11', '-n', a.name];
     const [denied, create] = await Promise.all([kubeless(['function', 'ls', '-n', a.name], { user: 'alice' }), kubeless(deploy, { user: 'alice' })]);
     expect(denied.code).toBe(1);
@@ -231,14 +228,14 @@ describe('RBAC: who may CRUD functions where', () => {
     expect((await kubectlOk(['get', 'functions', '-n', a.name, '-o', 'name'])).split('\n').sort()).toEqual(['', 'function.kubeless.io/falco', 'function.kubeless.io/foo']);
 
     // The chart's view role: she may list, not create.
-    await kubectlOk(['create', 'rolebinding', 'alice-view', '--clusterrole=kubeless-view', '--user=alice', '-n', a.name]);
+    await kubectlOk(['create', 'rolebinding', 'alice-view', `--clusterrole=${userRole('view')}`, '--user=alice', '-n', a.name]);
     const [ls, stillDenied] = await Promise.all([kubeless(['function', 'ls', '-n', a.name], { user: 'alice' }), kubeless(deploy, { user: 'alice' })]);
     expect(ls.stdout).toMatch(/^foo\s/m);
     expect(ls.stdout).toMatch(/^falco\s/m);
     expect(stillDenied.stderr).toMatch(forbidden('alice', 'create', 'functions', a.name));
 
     // The chart's edit role: she may create.
-    await kubectlOk(['create', 'rolebinding', 'alice-edit', '--clusterrole=kubeless-edit', '--user=alice', '-n', a.name]);
+    await kubectlOk(['create', 'rolebinding', 'alice-edit', `--clusterrole=${userRole('edit')}`, '--user=alice', '-n', a.name]);
     await kubelessOk(deploy, { user: 'alice' });
     const fn = await getJson(a.name, 'functions.kubeless.io', 'alice-fn');
     expect(fn.spec).toMatchObject({ runtime: 'python3.11', handler: 'alice.handler' });
