@@ -98,7 +98,7 @@ async function received(): Promise<Set<string>> {
 }
 
 beforeAll(async () => {
-  [sys, app, ingress, other] = await Promise.all(['chart-np-sys', 'chart-np-app', 'chart-np-ingress', 'chart-np-other'].map((p) => withNamespace(p)));
+  [sys, app, ingress, other] = await Promise.all([withNamespace('chart-np-sys'), withNamespace('chart-np-app'), withNamespace('chart-np-ingress'), withNamespace('chart-np-other')]);
   const admin = kafka.admin();
   await admin.connect();
   try {
