@@ -332,8 +332,9 @@ describe('function identity', () => {
 
 describe('network policy', () => {
   // Enforced by the stack's kube-network-policies: a denied connection is dropped, so the client
-  // times out. Only pod traffic is subject to policies; the node's root processes (kubelet, this
-  // test, the host-process controllers, Traefik) are always let through.
+  // times out. Only pod traffic is subject to policies (Traefik's too: it is a pod in namespace
+  // traefik); the node's root processes (kubelet, this test, the host-process controllers) are
+  // always let through.
   const selected = async (ns: string, podSelector: Json): Promise<string[]> => {
     const parts = [
       ...Object.entries((podSelector.matchLabels ?? {}) as Record<string, string>).map(([k, v]) => `${k}=${v}`),
@@ -379,8 +380,9 @@ describe('network policy', () => {
 
   afterAll(async () => {
     // The chart's policy isolates every function pod in namespace A, so a client pod of a later
-    // test would be dropped: the tests after this block get the namespace without policies
-    // (Traefik, a root host process, would pass either way).
+    // test would be dropped, and so would the Traefik pod (namespace traefik is not the policy's
+    // ingressNamespace here) that the basic-auth test goes through: the tests after this block
+    // get the namespace without policies.
     await kubectl(['delete', 'networkpolicy', 'deny-foobar', 'kubeless-functions', '-n', a.name, '--ignore-not-found']);
     await kubectl(['delete', 'pods', '-n', a.name, '-l', `e2e-client=${run}`, '--wait=false']);
   });

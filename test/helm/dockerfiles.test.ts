@@ -1,8 +1,8 @@
 /**
  * The images' Dockerfiles (the four controllers, the two runtimes, and the stack node's pause,
- * busybox and CoreDNS): hadolint finds nothing (cached by test/stack/build/hadolint.sh), and each
- * final stage runs as a non-root user, with no shell needed at run time for the controllers
- * (distroless). The images themselves are built by test/stack/build/images.sh and run on the
+ * busybox, CoreDNS and Traefik): hadolint finds nothing (cached by test/stack/build/hadolint.sh),
+ * and each final stage runs as a non-root user, with no shell needed at run time for the
+ * controllers (distroless). The images themselves are built by test/stack/build/images.sh and run on the
  * stack's node (test/helm/install.test.ts). Not here: the NetworkPolicy engine's image, which runs
  * as root with NET_ADMIN, as a cluster's network plugin does.
  */
@@ -13,7 +13,7 @@ import { REPO_ROOT, cacheDir } from '@kubeless/stack';
 import { describe, expect, it } from 'vitest';
 
 const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger'];
-const DOCKERFILES = [...CONTROLLERS.map((c) => `services/${c}/Dockerfile`), 'runtimes/nodejs/Dockerfile', 'runtimes/python/Dockerfile', 'test/stack/images/pause/Dockerfile', 'test/stack/images/busybox/Dockerfile', 'test/stack/images/distroless-nodejs/Dockerfile', 'test/stack/images/coredns/Dockerfile'];
+const DOCKERFILES = [...CONTROLLERS.map((c) => `services/${c}/Dockerfile`), 'runtimes/nodejs/Dockerfile', 'runtimes/python/Dockerfile', 'test/stack/images/pause/Dockerfile', 'test/stack/images/busybox/Dockerfile', 'test/stack/images/distroless-nodejs/Dockerfile', 'test/stack/images/coredns/Dockerfile', 'test/stack/images/traefik/Dockerfile'];
 
 function hadolintBin(): string {
   const version = /^HADOLINT_VERSION=(\S+)$/m.exec(readFileSync(path.join(REPO_ROOT, 'test/stack/build/versions.sh'), 'utf8'))?.[1];

@@ -102,7 +102,7 @@ async function startStack(s: Step): Promise<void> {
   if (st.up) {
     s.say(`reusing the stack already running in this checkout (${rel(runDir)}; started by \`npm run stack -- up\` or an earlier --keep)`);
   } else {
-    s.say('starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, Kafka, ElasticMQ, Traefik and the node (kubelet, containerd, kube-proxy, CoreDNS) (warm: ~15-30 s)');
+    s.say('starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, Kafka, ElasticMQ and the node (kubelet, containerd, kube-proxy; CoreDNS and Traefik as pods) (warm: ~15-30 s)');
     startedStack = true;
     await up(runDir, { report: (line) => { s.say(`[stack] ${line}`); } });
   }

@@ -113,14 +113,15 @@ source "$HERE/helm.sh"  # build_helm: the helm binary the chart tests use
 # shellcheck source=hadolint.sh
 source "$HERE/hadolint.sh"  # build_hadolint: the Dockerfile linter of the image tests
 # shellcheck source=node.sh
-source "$HERE/node.sh"  # build_node: kubelet, kube-proxy, containerd, runc, CNI plugins, CoreDNS, images
+source "$HERE/node.sh"  # build_node: kubelet, kube-proxy, containerd, runc, CNI plugins, CoreDNS, Traefik, images
 # shellcheck source=images.sh
 source "$HERE/images.sh"  # build_images: the images the node runs
 
 targets=("$@"); [[ ${#targets[@]} -eq 0 ]] && targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
-    all) build_etcd; build_kafka; build_elasticmq; build_traefik; build_k8s; build_helm; build_hadolint; build_node ;;
+    # build_node builds traefik before the images (the ingress controller's image holds its binary).
+    all) build_etcd; build_kafka; build_elasticmq; build_k8s; build_helm; build_hadolint; build_node ;;
     k8s) build_k8s ;; etcd) build_etcd ;; kafka) build_kafka ;; elasticmq) build_elasticmq ;; traefik) build_traefik ;; helm) build_helm ;; hadolint) build_hadolint ;; node) build_node ;;
     kubelet) build_node_k8s ;; containerd) build_containerd ;; runc) build_runc ;; cni) build_cni_plugins ;; coredns) build_coredns ;; network-policies) build_network_policies ;; images) build_images ;;
     controller-images) build_controller_images ;;

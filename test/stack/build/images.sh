@@ -12,7 +12,7 @@
 #   kubeless.local/distroless-nodejs:24   the stand-in for gcr.io/distroless/nodejs24-debian12:nonroot
 #                                         (test/stack/images/distroless-nodejs), also named so in the
 #                                         controllers' storage for their final stage
-#   kubeless.local/{pause,busybox,coredns,kube-network-policies}:stack
+#   kubeless.local/{pause,busybox,coredns,kube-network-policies,traefik}:stack
 #                                         test/stack/images/<name>/Dockerfile
 #   kubeless/runtime-python:{3.11,3.13}, kubeless/runtime-nodejs:{22,24,26}
 #                                         the project's own Dockerfiles, with their base build
@@ -248,6 +248,13 @@ build_images() {
   ctx=$(context_dir image-kube-network-policies)
   cp "$KUBELESS_CACHE/kube-network-policies-$KUBE_NETWORK_POLICIES_VERSION/kube-network-policies" "$IMAGES_SRC/kube-network-policies/Dockerfile" "$ctx/"
   build_image kube-network-policies "$ctx"
+  rm -rf "$ctx"
+  # The ingress controller: the static binary build_traefik (traefik.sh) caches.
+  local traefik="$KUBELESS_CACHE/traefik-$TRAEFIK_VERSION/traefik"
+  [[ -x "$traefik" ]] || { log "traefik not built: $traefik (run build.sh traefik)"; return 1; }
+  ctx=$(context_dir image-traefik)
+  cp "$traefik" "$IMAGES_SRC/traefik/Dockerfile" "$ctx/"
+  build_image traefik "$ctx"
   rm -rf "$ctx"
   local v
   for v in "${RUNTIME_PYTHON_VERSIONS[@]}"; do

@@ -134,5 +134,6 @@ build_node() {
   build_cni_plugins
   build_coredns
   build_network_policies
+  build_traefik  # the binary of the ingress controller's image
   build_images
 }

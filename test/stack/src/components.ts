@@ -32,10 +32,6 @@ export interface StackPorts {
   kafkaNode: number;
   /** ElasticMQ, on the node's address: pods and the processes of the namespace reach it alike. */
   sqs: number;
-  /** Traefik's entrypoints (web, websecure, traefik), chosen when it starts. */
-  traefikWeb?: number;
-  traefikWebsecure?: number;
-  traefikApi?: number;
 }
 
 export interface ComponentContext {

@@ -25,7 +25,7 @@ import { KCM_USER, SCHEDULER_USER, USERS, certFileOf, generatePki, writeKubeconf
 import { binaries, CRD_DIR, type Binaries } from './paths.js';
 import { freePorts, isListening } from './ports.js';
 import { isAlive, listeningPorts, startDaemon, stopDaemon, type DaemonRecord } from './procs.js';
-import { startTraefik } from './traefik.js';
+import { installTraefik, waitForTraefik } from './traefik.js';
 import { nodeCgroup, startClusterDns, startKubeProxy, startNetworkPolicies, startNode, stopNode } from './node/node.js';
 import { NODE } from './node/config.js';
 
@@ -58,7 +58,6 @@ export const STACK_COMPONENTS = [
   'registry-mirror',
   'registry-bridge',
   'registry',
-  'traefik',
 ] as const;
 
 const stateFile = (runDir: string): string => path.join(runDir, 'stack.json');
@@ -123,10 +122,11 @@ function missingBinaries(bin: Binaries): string[] {
 }
 
 /**
- * Starts etcd, kube-apiserver, kube-controller-manager, Kafka and ElasticMQ on free 127.0.0.1
- * ports, writes PKI, kubeconfigs, `env` and `stack.json` into `runDir`, installs the CRDs and
- * waits for every component. Refuses to run outside a named network namespace unless
- * `allowHostNetns` is set. If a start fails, whatever was started is stopped again.
+ * Starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler, Kafka and ElasticMQ on
+ * free 127.0.0.1 ports, the registry, kube-proxy and the node, and the node's pods (CoreDNS, the
+ * NetworkPolicy engine, Traefik); writes PKI, kubeconfigs, `env` and `stack.json` into `runDir`,
+ * installs the CRDs and waits for every component. Refuses to run outside a named network
+ * namespace unless `allowHostNetns` is set. If a start fails, whatever was started is stopped again.
  */
 export async function up(runDir: string, options: { report?: Reporter; allowHostNetns?: boolean } = {}): Promise<StackState> {
   const report = options.report ?? (() => undefined);
@@ -268,11 +268,13 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
     mark('identities', t);
     report(`controller ServiceAccounts and RBAC from the chart in namespace kubeless; kubeconfigs for ${identities.join(', ')}`);
     t = Date.now();
-    const traefik = startTraefik(ctx, env.KUBECONFIG, (rec) => track(Promise.resolve(rec))).then(async (tr) => {
-      Object.assign(env, tr.addresses);
-      [ports.traefikWeb, ports.traefikWebsecure, ports.traefikApi] = tr.ports;
+    // Traefik's CRDs, IngressClasses, RBAC, Service and Deployment now (its pod starts with the
+    // node); waited for once the node is Ready.
+    const traefik = installTraefik(ctx).then(async (addresses) => {
+      Object.assign(env, addresses);
       await writeFile(path.join(runDir, 'env'), renderEnvFile(env));
-      return tr.rec;
+      mark('traefikObjects', t);
+      return addresses;
     });
     // The registry before the node: containerd pulls from it.
     const node = track(started(startRegistry(ctx), 'registry', t)).then(async () => (await startNode(ctx, { server, netns })).rec);
@@ -283,11 +285,12 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
       }),
       track(started(node, 'node', t)),
       track(started(startKubeProxy(ctx, { server }), 'kube-proxy', t)),
-      started(traefik, 'traefik', t),
+      traefik,
     ]);
     const nodeFailed = nodeStarts.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (nodeFailed) throw nodeFailed.reason;
     t = Date.now();
+    // Pods on the node, each waited for: CoreDNS, the NetworkPolicy engine and Traefik.
     await Promise.all([
       startClusterDns(ctx).then(() => {
         mark('coredns', t);
@@ -295,8 +298,14 @@ export async function up(runDir: string, options: { report?: Reporter; allowHost
       startNetworkPolicies(ctx).then(() => {
         mark('networkPolicies', t);
       }),
+      traefik.then((addresses) => waitForTraefik(ctx, addresses)).then(() => {
+        mark('traefik', t);
+      }),
     ]);
-    report(`CoreDNS ready (${String(timings.coredns)} ms), NetworkPolicy engine ready (${String(timings.networkPolicies)} ms)`);
+    report(
+      `CoreDNS ready (${String(timings.coredns)} ms), NetworkPolicy engine ready (${String(timings.networkPolicies)} ms), ` +
+        `Traefik ready at ${env.TRAEFIK_WEB} (${String(timings.traefik)} ms)`,
+    );
     const settled = (await brokers) as PromiseSettledResult<void>[];
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
@@ -353,7 +362,7 @@ export async function down(runDir: string, options: { report?: Reporter } = {}):
   }
   const stopped: string[] = [];
   // The brokers first (they need no API server), then the control plane in reverse order.
-  const first = ['node', 'kube-proxy', 'registry', 'registry-bridge', 'registry-mirror', 'traefik', 'kafka', 'elasticmq'];
+  const first = ['node', 'kube-proxy', 'registry', 'registry-bridge', 'registry-mirror', 'kafka', 'elasticmq'];
   const order = [...first, 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
   const byOrder = [...state.daemons].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   await Promise.all(

@@ -1,8 +1,8 @@
 /**
- * The HTTP trigger against the real API server and a real Traefik: a function pod run by the node
- * agent is reached through Traefik with the trigger's host and path, for the `traefik` gateway
- * (Ingress + Middlewares) and the `nginx` gateway (ingress-nginx annotations, served by Traefik's
- * NGINX provider); basic auth, path rewriting, CORS preflights and TLS behave as users expect;
+ * The HTTP trigger against the real API server and a real Traefik (a pod on the stack's node,
+ * reached through its Service): a function pod on the node is reached through Traefik with the
+ * trigger's host and path, for the `traefik` gateway (Ingress + Middlewares) and the `nginx`
+ * gateway (ingress-nginx annotations, served by Traefik's NGINX provider); basic auth, path rewriting, CORS preflights and TLS behave as users expect;
  * changes show up, deletes clean up; kong and HTTPRoute objects are accepted by the API server;
  * conflicts and bad input land in the status.
  */
@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient, Manager, type KubeObject } from '@kubeless/controller';
 import { buildFunctionController } from '@kubeless/function-controller';
 import { createLogger } from '@kubeless/observability';
-import { controllerKubeconfig, crdEstablished, eventually, grantSecrets, kubectlOk, stackEnv, traefikPaths, withNamespace } from '@kubeless/stack';
+import { NODE, controllerKubeconfig, crdEstablished, eventually, grantSecrets, kubectlOk, stackEnv, traefikPaths, withNamespace } from '@kubeless/stack';
 import { buildHttpTriggerController, childName, kongIdentity } from '../../src/index.js';
 import { applyHttpTriggerRbac } from './identity.js';
 
@@ -214,8 +214,9 @@ describe.each([
       );
       const mw = await get(`/apis/traefik.io/v1alpha1/namespaces/${ns.name}/middlewares/${mwName('auth')}`);
       expect(mw?.spec.basicAuth.secret).toBe('htpasswd');
-      // Traefik publishes its address in the Ingress status; the trigger reports it.
-      await eventually('address', async () => (await get(trgPath(name)))?.status?.address === '127.0.0.1');
+      // Traefik publishes its Service's address in the Ingress status (the external IP the stack
+      // gives it, the node's: test/stack/src/traefik.ts); the trigger reports it.
+      await eventually('address', async () => (await get(trgPath(name)))?.status?.address === NODE.ip);
     } else {
       expect(ing.metadata.annotations).toMatchObject({ 'nginx.ingress.kubernetes.io/auth-secret': 'htpasswd', 'nginx.ingress.kubernetes.io/rewrite-target': '/$2' });
     }

@@ -31,6 +31,8 @@ export const STACK_IMAGES = {
   busybox: 'kubeless.local/busybox:stack',
   coredns: 'kubeless.local/coredns:stack',
   networkPolicies: 'kubeless.local/kube-network-policies:stack',
+  /** The ingress controller (test/stack/src/traefik.ts). */
+  traefik: 'kubeless.local/traefik:stack',
   /** Debian bookworm minbase with python3 (mmdebstrap): the base of the python3.11 runtime. */
   python311: 'kubeless.local/python:3.11',
 } as const;

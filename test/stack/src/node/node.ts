@@ -124,6 +124,7 @@ export async function startKubeProxy(ctx: ComponentContext, opts: { server: stri
 }
 
 const RESOURCE_PATHS: Record<string, string> = {
+  Namespace: 'namespaces',
   ServiceAccount: 'serviceaccounts',
   ConfigMap: 'configmaps',
   Service: 'services',
@@ -133,8 +134,8 @@ const RESOURCE_PATHS: Record<string, string> = {
   ClusterRoleBinding: 'clusterrolebindings',
 };
 
-/** Server-side apply of one object as the admin (field manager kubeless-stack). */
-async function applyObject(ctx: ComponentContext, obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): Promise<void> {
+/** Server-side apply of one object as the admin (field manager kubeless-stack); resolves with the object the API server returned. */
+async function applyObject(ctx: Pick<ComponentContext, 'pkiDir' | 'ports'>, obj: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): Promise<unknown> {
   const group = obj.apiVersion.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
   const ns = obj.metadata.namespace ? `/namespaces/${obj.metadata.namespace}` : '';
   const plural = RESOURCE_PATHS[obj.kind];
@@ -144,14 +145,22 @@ async function applyObject(ctx: ComponentContext, obj: { apiVersion: string; kin
     data: JSON.stringify(obj),
   });
   if (res.status >= 300) throw new Error(`applying ${obj.kind} ${obj.metadata.name}: ${String(res.status)} ${res.body}`);
+  return JSON.parse(res.body) as unknown;
 }
 
-/** Applies the objects in order, each retried: on a loaded machine one request can take longer than the client's 5 s. */
-async function applyAll(ctx: ComponentContext, objects: object[]): Promise<void> {
+/**
+ * Applies the objects in order (server-side apply as the admin, field manager kubeless-stack;
+ * kinds: Namespace, ServiceAccount, ConfigMap, Service, Deployment, DaemonSet, ClusterRole,
+ * ClusterRoleBinding), each retried for up to 60 s: on a loaded machine one request can take
+ * longer than the client's 5 s. Resolves with the objects as the API server returned them.
+ */
+export async function applyAll(ctx: Pick<ComponentContext, 'pkiDir' | 'ports'>, objects: object[]): Promise<unknown[]> {
+  const applied: unknown[] = [];
   for (const obj of objects) {
     const o = obj as Parameters<typeof applyObject>[1];
-    await waitFor(`applying ${o.kind} ${o.metadata.name}`, async () => (await applyObject(ctx, o), true), { timeoutMs: 60_000, intervalMs: 500 });
+    applied.push(await waitFor(`applying ${o.kind} ${o.metadata.name}`, () => applyObject(ctx, o), { timeoutMs: 60_000, intervalMs: 500 }));
   }
+  return applied;
 }
 
 /** Deploys CoreDNS on the node and waits until it answers (its Deployment available). */
@@ -183,10 +192,11 @@ export async function startNetworkPolicies(ctx: ComponentContext): Promise<void>
 }
 
 /**
- * Imports the image archives built here (build.sh images: pause, busybox, CoreDNS, the runtimes and
- * the four controllers; not the bases under images/bases) into containerd's k8s.io namespace,
- * without unpacking: containerd unpacks an image's layers when a container first uses it, so images
- * no test runs cost only the copy (the controllers add 1.5-2 s to `up`, measured on 2 cores).
+ * Imports the image archives built here (build.sh images: pause, busybox, CoreDNS, the NetworkPolicy
+ * engine, Traefik, the runtimes and the four controllers; not the bases under images/bases) into
+ * containerd's k8s.io namespace, without unpacking: containerd unpacks an image's layers when a
+ * container first uses it, so images no test runs cost only the copy (the controllers add 1.5-2 s
+ * to `up`, measured on 2 cores).
  */
 async function importImages(ctx: ComponentContext, socket: string): Promise<void> {
   const archives = (await readdir(ctx.bin.imagesDir)).filter((f) => f.endsWith('.oci.tar'));
