@@ -97,24 +97,22 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
   const ledger = new AttemptLedger();
   if (budget && o.registry) memoryBudgetMetrics(o.registry, budget, 'kubeless_sqs_memory_budget', 'Receivers of this replica waiting for room in the memory budget to poll.');
 
-  const create = (spec: ReceiverSpec): Promise<TriggerReceiver> => {
-    const deliverers = spec.targets.map(
-      (t) =>
-        new Deliverer({
-          client: http,
-          resolver,
-          target: { namespace: spec.namespace, name: t.function },
-          delivery: t.delivery,
-          maxEventBytes: o.maxEventBytes,
-          metrics,
-          labels: { kind: 'sqs', namespace: spec.namespace, trigger: spec.trigger },
-        }),
-    );
-    return Promise.resolve(
+  const create = (spec: ReceiverSpec): Promise<TriggerReceiver> =>
+    Promise.resolve(
       new TriggerReceiver({
         spec,
         connections,
-        deliverers,
+        // Also for the targets a reconfigure adds: the trigger (namespace, name) never changes in place.
+        deliverer: (t) =>
+          new Deliverer({
+            client: http,
+            resolver,
+            target: { namespace: spec.namespace, name: t.function },
+            delivery: t.delivery,
+            maxEventBytes: o.maxEventBytes,
+            metrics,
+            labels: { kind: 'sqs', namespace: spec.namespace, trigger: spec.trigger },
+          }),
         logger: o.logger,
         drainTimeoutMs: o.drainTimeoutMs,
         flushTimeoutMs: o.flushTimeoutMs,
@@ -124,7 +122,6 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
         maxBytes: o.maxTriggerBytes,
       }),
     );
-  };
   const supervisor = new Supervisor<ReceiverSpec, ReceiverState, TriggerReceiver>({
     create,
     logger: o.logger,

@@ -1,6 +1,7 @@
 export { buildSqsTrigger, type SqsTriggerOptions, type SqsTriggerParts } from './controller.js';
 export {
   planTrigger,
+  onlyTargetsChanged,
   functionTimeoutMs,
   isFifoQueue,
   queueNameOf,

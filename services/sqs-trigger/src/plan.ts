@@ -11,6 +11,7 @@ import {
   type ResolvedDelivery,
   type SQSTrigger,
 } from '@kubeless/api';
+import { canonical } from '@kubeless/controller';
 
 /** How a receiver reaches its queue. Two equal specs share one SQS client. */
 export interface QueueRef {
@@ -41,7 +42,7 @@ export interface TargetSpec {
 /**
  * The receivers of one trigger: `receivers` long-poll loops on one queue, each message delivered to
  * every target function and deleted once all of them accepted it. Two equal specs mean the same
- * receiver; a change restarts it.
+ * receiver; a change of targets alone is applied in place (onlyTargetsChanged), any other restarts it.
  */
 export interface ReceiverSpec {
   /** `<namespace>/<trigger>`. */
@@ -147,6 +148,19 @@ export const MAX_VISIBILITY_SECONDS = 43_200;
 /** A delay in ms as a visibility timeout in whole seconds, rounded up so a retry never comes early; 0..12 h. */
 export function visibilitySeconds(ms: number): number {
   return Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.ceil(ms / 1000)));
+}
+
+/**
+ * Pure: whether a receiver running `a` can take `b` in place, without a restart: they differ at
+ * most in their targets (which functions, each one's delivery), and so in the one per-function
+ * setting of `delivery` (`timeoutMs`, the first target's). Everything the receiver reads at start
+ * or in its loops must be equal: the trigger, queue, credentials and Secret version, batch size,
+ * receivers, visibility timeout, maxInFlight, and the rest of `delivery` (ordering, retries,
+ * backoff, dead letter, onExhausted...). True also when nothing changed.
+ */
+export function onlyTargetsChanged(a: ReceiverSpec, b: ReceiverSpec): boolean {
+  const rest = ({ targets: _targets, delivery: { timeoutMs: _timeoutMs, ...delivery }, ...others }: ReceiverSpec): unknown => ({ ...others, delivery });
+  return canonical(rest(a)) === canonical(rest(b));
 }
 
 /**

@@ -11,10 +11,11 @@ import {
   type SendMessageCommandInput,
 } from '@aws-sdk/client-sqs';
 import { InFlightLimiter, describeFailure, sleep, type Deliverer, type EventInput, type MemoryBudget } from '@kubeless/delivery';
+import { canonical } from '@kubeless/controller';
 import type { Logger } from '@kubeless/observability';
 import type { Connections } from '../connections.js';
 import { classifySqsError } from '../errors.js';
-import { isFifoQueue, queueNameOf, visibilitySeconds, type ReceiverSpec } from '../plan.js';
+import { isFifoQueue, onlyTargetsChanged, queueNameOf, visibilitySeconds, type ReceiverSpec, type TargetSpec } from '../plan.js';
 import { AttemptLedger, attemptsExhausted } from './attempts.js';
 import { DeleteBatcher, VisibilityHeartbeat } from './batching.js';
 import { deadLetterAttributes, receiveCount, toEvent } from './event.js';
@@ -22,8 +23,11 @@ import { deadLetterAttributes, receiveCount, toEvent } from './event.js';
 export interface ReceiverOptions {
   spec: ReceiverSpec;
   connections: Connections;
-  /** One per target of the spec, in the same order. */
-  deliverers: Deliverer[];
+  /**
+   * Makes the deliverer of one target of this trigger: for each target at construction, and for
+   * each new or changed one when `reconfigure` takes new targets.
+   */
+  deliverer: (target: TargetSpec) => Deliverer;
   logger: Logger;
   /** How long `stop()` waits for deliveries in flight before aborting them (they return after the visibility timeout). */
   drainTimeoutMs: number;
@@ -113,8 +117,10 @@ const MAX_REMEMBERED = 10_000;
  * held once, as the bytes of its event (the SDK's string is dropped when the event is built).
  */
 export class TriggerReceiver {
-  readonly spec: ReceiverSpec;
   readonly state: ReceiverState = { running: false };
+  #spec: ReceiverSpec;
+  /** One per target of `#spec`, in the same order; replaced (never mutated) by `reconfigure`. */
+  #deliverers: Deliverer[];
   readonly #o: ReceiverOptions;
   readonly #log: Logger;
   readonly #limiter: InFlightLimiter;
@@ -144,10 +150,37 @@ export class TriggerReceiver {
 
   constructor(options: ReceiverOptions) {
     this.#o = options;
-    this.spec = options.spec;
+    this.#spec = options.spec;
+    this.#deliverers = options.spec.targets.map((t) => options.deliverer(t));
     this.#log = options.logger.child({ namespace: options.spec.namespace, trigger: options.spec.trigger });
     this.#limiter = new InFlightLimiter(Math.max(1, options.spec.maxInFlight), Math.max(1, options.maxBytes ?? Number.MAX_SAFE_INTEGER));
     this.#ledger = options.ledger ?? new AttemptLedger();
+  }
+
+  /** What the receiver runs: its spec at construction, or the last one `reconfigure` took. */
+  get spec(): ReceiverSpec {
+    return this.#spec;
+  }
+
+  /**
+   * Takes `spec` in place when it differs from the current one only in its targets
+   * (onlyTargetsChanged): the long polls go on untouched (a stop would abort them on the client
+   * only, and SQS may hand the next message to such a poll: it would then wait for the visibility
+   * timeout). Messages received from now on, and those that come back for a retry, go to the new
+   * targets (skipping any that already accepted them); those already in delivery finish with the
+   * targets they started with, as they would across a restart, which drains them. The deliverer of
+   * an unchanged target is kept (with its rate limiter). False, changing nothing, for any other
+   * change or once stopped: that needs a new receiver.
+   */
+  reconfigure(spec: ReceiverSpec): boolean {
+    if (this.#stopped || !onlyTargetsChanged(this.#spec, spec)) return false;
+    const current = new Map(this.#spec.targets.map((t, i) => [t.function, { t, d: this.#deliverers[i] }]));
+    this.#deliverers = spec.targets.map((t) => {
+      const c = current.get(t.function);
+      return c?.d && sameTarget(c.t, t) ? c.d : this.#o.deliverer(t);
+    });
+    this.#spec = spec;
+    return true;
   }
 
   /**
@@ -470,9 +503,11 @@ export class TriggerReceiver {
     const event = toEvent(m, this.#eventContext);
     // The body is held once, as the event's bytes (a dead letter is sent from them).
     m.Body = undefined;
-    const deliverers = this.#o.deliverers;
+    // The targets when its delivery starts: a reconfigure meanwhile applies from its next receive.
+    const deliverers = this.#deliverers;
     let failed: { d: Deliverer; err: unknown }[];
-    const only = deliverers.length === 1 ? deliverers[0] : undefined;
+    // A message some targets accepted before the targets shrank to one takes the path that skips them.
+    const only = deliverers.length === 1 && !this.#accepted.has(id) ? deliverers[0] : undefined;
     if (only) {
       // The common case, without the bookkeeping of several targets.
       try {
@@ -580,6 +615,11 @@ export class TriggerReceiver {
       return false;
     }
   }
+}
+
+/** Two targets that a deliverer serves alike: the same function with the same delivery settings. */
+function sameTarget(a: TargetSpec, b: TargetSpec): boolean {
+  return a.function === b.function && canonical(a.delivery) === canonical(b.delivery);
 }
 
 /** A received message and the bytes it holds in the trigger's bound and in the process's budget. */

@@ -192,7 +192,7 @@ describe('sqs-trigger failures', () => {
       new TriggerReceiver({
         spec,
         connections,
-        deliverers: [new Deliverer({ client: http, resolver, target: { namespace: ns.name, name: 'f' }, delivery: spec.delivery, maxEventBytes: 1 << 20, labels: { kind: 'sqs', namespace: ns.name, trigger: 'race' } })],
+        deliverer: (t) => new Deliverer({ client: http, resolver, target: { namespace: ns.name, name: t.function }, delivery: t.delivery, maxEventBytes: 1 << 20, labels: { kind: 'sqs', namespace: ns.name, trigger: 'race' } }),
         logger,
         drainTimeoutMs: 5000,
         deleteFlushMs: 50,

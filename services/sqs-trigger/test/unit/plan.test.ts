@@ -1,6 +1,6 @@
 import { parseIdentityGrants, type Function as KubelessFunction, type SQSTrigger } from '@kubeless/api';
 import { describe, expect, it } from 'vitest';
-import { isFifoQueue, planTrigger, queueNameOf, regionOfQueueUrl, visibilitySeconds } from '../../src/index.js';
+import { isFifoQueue, onlyTargetsChanged, planTrigger, queueNameOf, regionOfQueueUrl, visibilitySeconds, type ReceiverSpec } from '../../src/index.js';
 
 const fn = (name: string, labels: Record<string, string> = {}, extra: Partial<KubelessFunction['metadata']> = {}, timeout = '10'): KubelessFunction =>
   ({ apiVersion: 'kubeless.io/v1beta1', kind: 'Function', metadata: { name, namespace: 'ns', labels, ...extra }, spec: { runtime: 'nodejs24', handler: 'h.f', function: '', timeout } });
@@ -65,6 +65,40 @@ describe('planTrigger', () => {
   it('is deterministic: the same input gives an equal plan', () => {
     const t = trigger({ queueName: 'q', region: 'r', functionSelector: {} });
     expect(planTrigger(t, [fn('b'), fn('a')], defaults)).toEqual(planTrigger(t, [fn('a'), fn('b')], defaults));
+  });
+});
+
+describe('onlyTargetsChanged (a running receiver takes the new spec in place)', () => {
+  const base: SQSTrigger['spec'] = { queueName: 'orders', region: 'us-east-1', functionSelector: { matchLabels: { foo: 'bar' } } };
+  const labelled = [fn('foo', { foo: 'bar' }), fn('bar', { foo: 'bar' }, {}, '30'), fn('baz', { other: 'x' })];
+  const receiver = (spec: SQSTrigger['spec'] = base, fns: KubelessFunction[] = labelled): ReceiverSpec => {
+    const r = planTrigger(trigger(spec), fns, defaults).receiver;
+    if (!r) throw new Error('no receiver planned');
+    return r;
+  };
+  const before = receiver();
+  it.each<[string, ReceiverSpec, boolean]>([
+    ['nothing changed', receiver(), true],
+    ['kubeless function update baz --label foo=bar (a third target)', receiver(base, [...labelled, fn('baz', { foo: 'bar' })]), true],
+    ['kubeless function delete bar (the first target goes, and with it delivery.timeoutMs)', receiver(base, [fn('foo', { foo: 'bar' })]), true],
+    ['kubeless function update foo --timeout 60 (one target delivery)', receiver(base, [fn('foo', { foo: 'bar' }, {}, '60'), fn('bar', { foo: 'bar' }, {}, '30')]), true],
+    ['--batch-size 5', receiver({ ...base, batchSize: 5 }), false],
+    ['--receivers 2', receiver({ ...base, receivers: 2 }), false],
+    ['--visibility-timeout 45s', receiver({ ...base, visibilityTimeout: '45s' }), false],
+    ['--max-in-flight 10', receiver({ ...base, delivery: { maxInFlight: 10 } }), false],
+    ['--retry 5 (every target delivery and the receiver one)', receiver({ ...base, delivery: { retry: 5 } }), false],
+    ['--dead-letter dlq', receiver({ ...base, delivery: { deadLetter: 'dlq' } }), false],
+    ['--ordering unordered', receiver({ ...base, delivery: { ordering: 'unordered' } }), false],
+    ['--queue-name invoices', receiver({ ...base, queueName: 'invoices' }), false],
+    ['--region eu-west-1', receiver({ ...base, region: 'eu-west-1' }), false],
+    ['--endpoint http://other:9324 --credentials-secret aws', receiver({ ...base, endpoint: 'http://other:9324', credentialsSecret: 'aws' }), false],
+    ['a rotated credentials Secret (its version)', { ...before, queue: { ...before.queue, secretVersion: 'v2' } }, false],
+  ])('%s: %s', (_name, after, inPlace) => {
+    expect(onlyTargetsChanged(before, after)).toBe(inPlace);
+    expect(onlyTargetsChanged(after, before)).toBe(inPlace);
+  });
+  it('a change of targets together with any other setting is no longer in place', () => {
+    expect(onlyTargetsChanged(before, receiver({ ...base, batchSize: 5 }, [fn('foo', { foo: 'bar' })]))).toBe(false);
   });
 });
 
