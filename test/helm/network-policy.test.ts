@@ -5,8 +5,8 @@
  *
  * A release of the chart with `networkPolicy.enabled`, in its own namespace, watching one of its
  * own, where a function runs as a pod. A pod of another namespace times out on the function's
- * port; a pod of the ingress controller's namespace and the release's Kafka and SQS trigger pods
- * reach it. A DNS-only egress policy on the function: names resolve, the API server and Kafka
+ * port; the stack's Traefik pod (namespace traefik, the policy's ingress namespace) routes an HTTP
+ * trigger to it, and the release's Kafka and SQS trigger pods deliver to it. A DNS-only egress policy on the function: names resolve, the API server and Kafka
  * time out, and removing the policy restores both. `helm upgrade` with the policy turned off
  * removes it, and the other namespace gets through.
  *
@@ -21,7 +21,7 @@ import { CreateQueueCommand, DeleteQueueCommand, SendMessageBatchCommand, SQSCli
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STACK_AWS_CREDENTIALS, STACK_IMAGES, eventually, installRelease, kubectl, kubectlOk, stackEnv, uninstallRelease, withNamespace } from '@kubeless/stack';
-import { functionPods, kubelessOk, tempFiles } from '../e2e/helpers.js';
+import { functionPods, kubelessOk, tempFiles, untilTraefik, viaTraefik } from '../e2e/helpers.js';
 
 const run = randomBytes(3).toString('hex');
 const release = `kubeless-np-${run}`;
@@ -36,8 +36,10 @@ interface Ns {
 }
 let sys: Ns;
 let app: Ns;
-let ingress: Ns;
 let other: Ns;
+/** The namespace of the stack's ingress controller, Traefik (a pod there, behind a Service). */
+const INGRESS_NAMESPACE = 'traefik';
+const host = `sink-${run}.np.test`;
 let queueUrl = '';
 let fnIp = '';
 
@@ -98,7 +100,7 @@ async function received(): Promise<Set<string>> {
 }
 
 beforeAll(async () => {
-  [sys, app, ingress, other] = await Promise.all([withNamespace('chart-np-sys'), withNamespace('chart-np-app'), withNamespace('chart-np-ingress'), withNamespace('chart-np-other')]);
+  [sys, app, other] = await Promise.all([withNamespace('chart-np-sys'), withNamespace('chart-np-app'), withNamespace('chart-np-other')]);
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -107,15 +109,16 @@ beforeAll(async () => {
     await admin.disconnect();
   }
   queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `chart-np-${run}` }))).QueueUrl ?? '';
-  await installRelease({ release, namespace: sys.name, watchNamespace: app.name, values: { networkPolicy: { enabled: true, ingressNamespace: ingress.name } } });
+  await installRelease({ release, namespace: sys.name, watchNamespace: app.name, values: { networkPolicy: { enabled: true, ingressNamespace: INGRESS_NAMESPACE } } });
   const n = ['-n', app.name];
   await kubelessOk(['function', 'deploy', 'sink', '--from-file', path.join(dir, 'sink.js'), '--handler', 'sink.handler', '--runtime', 'nodejs24', ...n, '--wait']);
   await Promise.all([
     kubelessOk(['trigger', 'kafka', 'create', 'sink', '--trigger-topic', topic, '--function-name', 'sink', '--initial-offset', 'earliest', ...n, '--wait']),
     kubelessOk(['trigger', 'sqs', 'create', 'sink', '--queue-url', queueUrl, '--function-name', 'sink', ...n, '--wait']),
-    kubectlOk(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [clientPod(ingress.name), clientPod(other.name)] }) }),
+    kubelessOk(['trigger', 'http', 'create', 'sink', '--function-name', 'sink', '--gateway', 'traefik', '--hostname', host, ...n, '--wait']),
+    kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(clientPod(other.name)) }),
   ]);
-  await Promise.all([ingress.name, other.name].map((ns) => kubectlOk(['wait', '-n', ns, '--for=condition=Ready', 'pod/client', '--timeout=60s'])));
+  await kubectlOk(['wait', '-n', other.name, '--for=condition=Ready', 'pod/client', '--timeout=60s']);
   fnIp = String((await functionPods(app.name, 'sink'))[0]?.status?.podIP ?? '');
 }, 300_000);
 
@@ -127,17 +130,22 @@ afterAll(async () => {
   await admin.disconnect();
   if (queueUrl) await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl })).catch(() => undefined);
   sqs.destroy();
-  await Promise.all([app, sys, ingress, other].map((ns) => ns.cleanup()));
+  await Promise.all([app, sys, other].map((ns) => ns.cleanup()));
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe("the chart's NetworkPolicy, enforced", () => {
-  it('selects the function pod in the watched namespace; another namespace times out, the ingress namespace gets through', async () => {
+  it("selects the function pod in the watched namespace; another namespace times out, the Traefik pod (the ingress namespace) gets through", async () => {
     const np = JSON.parse(await kubectlOk(['get', 'networkpolicy', `${release}-functions`, '-n', app.name, '-o', 'json']));
     expect(np.spec.policyTypes).toEqual(['Ingress']);
     expect(fnIp).toMatch(/^10\.244\./);
     expect(await eventually('the other namespace denied', async () => ((await httpFrom(other.name)) === TIMED_OUT ? TIMED_OUT : undefined), 20_000)).toBe(TIMED_OUT);
-    expect(await httpFrom(ingress.name)).toMatch(/^HTTP\/1\.1 200/);
+    // Traefik is a pod in namespace traefik: its connection to the function is subject to the policy too.
+    const traefik = JSON.parse(await kubectlOk(['get', 'pods', '-n', INGRESS_NAMESPACE, '-o', 'json'])).items;
+    expect(traefik.map((p: any) => p.status.podIP)).toEqual([expect.stringMatching(/^10\.244\./)]);
+    const res = await untilTraefik(`${host} routed`, () => viaTraefik(host, '/', { method: 'POST', body: 'through-traefik', headers: { 'content-type': 'text/plain' } }), (r) => r.status === 200, 30_000);
+    expect(res.body).toBe('ok');
+    expect(await eventually('the routed request in the log', async () => ((await received()).has('through-traefik') ? 'logged' : undefined), 10_000)).toBe('logged');
   }, 60_000);
 
   it("delivers through it from the release's Kafka and SQS trigger pods", async () => {
@@ -183,7 +191,7 @@ describe("the chart's NetworkPolicy, enforced", () => {
   }, 120_000);
 
   it('is removed by `helm upgrade` with networkPolicy.enabled=false, and the other namespace gets through', async () => {
-    await installRelease({ release, namespace: sys.name, watchNamespace: app.name, values: { networkPolicy: { enabled: false, ingressNamespace: ingress.name } } });
+    await installRelease({ release, namespace: sys.name, watchNamespace: app.name, values: { networkPolicy: { enabled: false, ingressNamespace: INGRESS_NAMESPACE } } });
     expect((await kubectl(['get', 'networkpolicy', `${release}-functions`, '-n', app.name])).code).not.toBe(0);
     expect(await eventually('the other namespace allowed', async () => ((await httpFrom(other.name)).startsWith(OK) ? 'allowed' : undefined), 20_000)).toBe('allowed');
   }, 240_000);
