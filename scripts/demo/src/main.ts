@@ -551,7 +551,7 @@ async function securityChecks(s: Step, delivered: number): Promise<void> {
   if (!attempt.stderr.includes('timed out')) throw new DemoError(`NetworkPolicy: a pod in ${OUTSIDER} reached foo: ${attempt.stdout}${attempt.stderr}`);
   sayLine(`  ${attempt.stderr.trim().split('\n')[0] ?? ''} (${seconds(Date.now() - t)})`);
   await kubectlShown(['get', 'networkpolicy', '-n', NAMESPACE]);
-  results.push(`NetworkPolicy ${RELEASE}-functions: a pod in ${OUTSIDER} timed out on foo (${fooPod.status.podIP}:${String(port)}); the kafka-trigger and sqs-trigger pods delivered all their events through it (${String(delivered)} events in all)`);
+  results.push(`NetworkPolicy ${RELEASE}-functions: a pod in ${OUTSIDER} timed out on foo (${fooPod.status.podIP}:${String(port)}); the kafka-trigger and sqs-trigger pods and the Traefik pod (namespace traefik) delivered all their events through it (${String(delivered)} events in all)`);
   await kubectl(['delete', 'namespace', OUTSIDER, '--wait=false']);
 
   // mTLS: secure answers only a client with a certificate of the demo's CA, as the sqs-trigger has.
