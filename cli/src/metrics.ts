@@ -37,3 +37,31 @@ export function parseFunctionMetrics(text: string): MethodStats[] {
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([method, e]) => ({ method, calls: e.calls, failures: e.failures, durationSeconds: e.sum, averageSeconds: e.count > 0 ? e.sum / e.count : 0 }));
 }
+
+/**
+ * One row of `kubeless function top`, keyed as the original printed it in JSON and YAML
+ * (`total_calls`, `total_failures`, `total_duration_seconds`, `avg_duration_seconds`): scripts grep them.
+ */
+export interface TopRow {
+  name: string;
+  namespace: string;
+  method: string;
+  total_calls: number;
+  total_failures: number;
+  total_duration_seconds: number;
+  avg_duration_seconds: number;
+  message: string;
+}
+
+/** A `top` row for a function, from its stats for one method (none: zeros) and a message. */
+export function topRow(base: { name: string; namespace: string }, s: MethodStats | undefined, message: string): TopRow {
+  return {
+    ...base,
+    method: s?.method ?? '',
+    total_calls: s?.calls ?? 0,
+    total_failures: s?.failures ?? 0,
+    total_duration_seconds: s?.durationSeconds ?? 0,
+    avg_duration_seconds: s?.averageSeconds ?? 0,
+    message,
+  };
+}

@@ -7,34 +7,38 @@ import { CliError } from './errors.js';
 
 /**
  * `KEY=VAL` lists as the original took them (`--label`, `--env`, `--node-selectors`): a flag may
- * repeat, each value may hold several comma-separated pairs (a comma splits only before another
- * `KEY=`, so values may contain commas), and a pair splits on its first `=`, or on its first `:`
- * when it has no `=`. Later keys override earlier ones; order is kept.
+ * repeat, each value may hold several comma-separated pairs, a pair splits on its first `=`, or on
+ * its first `:` when it has no `=`, and a bare `KEY` is a key with an empty value (the original's
+ * `--label foo:bar,bar=foo,foobar` is foo=bar, bar=foo and foobar=""). With `commasInValues`
+ * (`--env`, `--annotation`) a comma splits only before another `KEY=` or `KEY:`, so values may hold
+ * commas (`LIST=a,b`); label values cannot, so there every comma splits. Later keys override
+ * earlier ones; order is kept.
  */
-export function parsePairs(flag: string, values: readonly string[] | undefined): [string, string][] {
+export function parsePairs(flag: string, values: readonly string[] | undefined, o: { commasInValues?: boolean } = {}): [string, string][] {
   const out = new Map<string, string>();
+  const split = o.commasInValues === true ? /,(?=\s*[^,=:]+[=:])/ : /,/;
   for (const value of values ?? []) {
-    for (const raw of value.split(/,(?=\s*[^,=:]+[=:])/)) {
+    for (const raw of value.split(split)) {
       const item = raw.trim();
       if (item === '') continue;
       const sep = item.includes('=') ? '=' : ':';
       const i = item.indexOf(sep);
-      const key = i < 0 ? '' : item.slice(0, i).trim();
-      if (key === '') throw new CliError(`--${flag}: "${item}" is not of the form KEY=VALUE`);
-      out.set(key, item.slice(i + 1));
+      const key = (i < 0 ? item : item.slice(0, i)).trim();
+      if (key === '') throw new CliError(`--${flag}: "${item}" has no key (KEY=VALUE, KEY:VALUE or KEY)`);
+      out.set(key, i < 0 ? '' : item.slice(i + 1));
     }
   }
   return [...out];
 }
 
-/** `parsePairs` as a record (labels, node selectors, annotations). */
-export function parseKeyValues(flag: string, values: readonly string[] | undefined): Record<string, string> {
-  return Object.fromEntries(parsePairs(flag, values));
+/** `parsePairs` as a record: labels and node selectors (every comma splits), annotations with `commasInValues`. */
+export function parseKeyValues(flag: string, values: readonly string[] | undefined, o: { commasInValues?: boolean } = {}): Record<string, string> {
+  return Object.fromEntries(parsePairs(flag, values, o));
 }
 
 /** `--env` values as container env entries, in order. */
 export function parseEnv(values: readonly string[] | undefined): { name: string; value: string }[] {
-  return parsePairs('env', values).map(([name, value]) => ({ name, value }));
+  return parsePairs('env', values, { commasInValues: true }).map(([name, value]) => ({ name, value }));
 }
 
 /** A comma-separated list (values may also repeat the flag); blanks dropped. */

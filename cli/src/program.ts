@@ -2,7 +2,7 @@
  * The `kubeless` command tree. `buildProgram` wires every command to `app`; `commandTree` gives
  * the shape the completion scripts are generated from.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import type { App } from './app.js';
 import { autoscaleCommand } from './commands/autoscale.js';
 import { readRuntimes } from './commands/common.js';
@@ -58,16 +58,28 @@ export function buildProgram(app: App): Command {
       app.out.write(completionScript(shell as (typeof SHELLS)[number], commandTree(program)));
     });
 
-  // Subcommands inherit the output settings (help and errors go through `app`).
+  // Subcommands inherit the output settings (help and errors go through `app`), and every
+  // `-o, --output` also answers to the original's spelling `--out` (`function top --out yaml`).
   const inherit = (cmd: Command): void => {
     for (const c of cmd.commands) {
       c.configureOutput(program.configureOutput());
       c.showSuggestionAfterError();
+      addOutAlias(c);
       inherit(c);
     }
   };
   inherit(program);
   return program;
+}
+
+/** `--out <format>`, the original CLI's name of `--output`, on a command that has `--output`. */
+export function addOutAlias(cmd: Command): void {
+  if (!cmd.options.some((o) => o.long === '--output')) return;
+  cmd.addOption(new Option('--out <format>', 'the same as --output (the original kubeless spelling)'));
+  cmd.hook('preAction', (self) => {
+    const out = self.getOptionValue('out') as string | undefined;
+    if (out !== undefined) self.setOptionValue('output', out);
+  });
 }
 
 /** The command tree with every option spelling, `--help` included. */

@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import { outputFormat, printDoc, printList, type App } from '../app.js';
 import { CliError } from '../errors.js';
 import { buildFunction, codeFromFile, codeFromUrl, isUrl, PORT_NAME, updateFunction, type CodeSource, type FunctionFlags } from '../function-spec.js';
-import { parseFunctionMetrics } from '../metrics.js';
+import { parseFunctionMetrics, topRow } from '../metrics.js';
 import { age, renderTable } from '../output.js';
 import { parseEnv, parseIntFlag, parseKeyValues, parseList, parseQuantity } from '../parse.js';
 import { corePath, kubelessPath, serviceProxyPath } from '../paths.js';
@@ -88,7 +88,7 @@ async function specFlags(o: SpecOptions): Promise<FunctionFlags> {
     code,
     deps,
     labels: o.label ? parseKeyValues('label', o.label) : undefined,
-    annotations: o.annotation ? parseKeyValues('annotation', o.annotation) : undefined,
+    annotations: o.annotation ? parseKeyValues('annotation', o.annotation, { commasInValues: true }) : undefined,
     env: o.env ? parseEnv(o.env) : undefined,
     secrets: o.secrets ? parseList(o.secrets) : undefined,
     nodeSelectors: o.nodeSelectors ? parseKeyValues('node-selectors', o.nodeSelectors) : undefined,
@@ -319,10 +319,10 @@ export function functionCommand(app: App): Command {
             const res = await cluster.raw('GET', serviceProxyPath(ns, base.name, servicePort(f), 'metrics'), { timeoutMs: 5000 });
             if (res.status >= 300) throw new Error(statusMessage(res.status, res.body));
             const stats = parseFunctionMetrics(res.body.toString());
-            if (stats.length === 0) return [{ ...base, method: '', totalCalls: 0, totalFailures: 0, totalDurationSeconds: 0, averageDurationSeconds: 0, message: 'no calls yet' }];
-            return stats.map((s) => ({ ...base, method: s.method, totalCalls: s.calls, totalFailures: s.failures, totalDurationSeconds: s.durationSeconds, averageDurationSeconds: s.averageSeconds, message: '' }));
+            if (stats.length === 0) return [topRow(base, undefined, 'no calls yet')];
+            return stats.map((s) => topRow(base, s, ''));
           } catch (err) {
-            return [{ ...base, method: '', totalCalls: 0, totalFailures: 0, totalDurationSeconds: 0, averageDurationSeconds: 0, message: (err as Error).message }];
+            return [topRow(base, undefined, (err as Error).message)];
           }
         }),
       )
@@ -334,7 +334,7 @@ export function functionCommand(app: App): Command {
     app.out.write(
       renderTable(
         ['NAME', 'NAMESPACE', 'METHOD', 'TOTAL_CALLS', 'TOTAL_FAILURES', 'TOTAL_DURATION_SECONDS', 'AVG_DURATION_SECONDS', 'MESSAGE'],
-        rows.map((r) => [r.name, r.namespace, r.method, r.totalCalls, r.totalFailures, round(r.totalDurationSeconds), round(r.averageDurationSeconds), r.message]),
+        rows.map((r) => [r.name, r.namespace, r.method, r.total_calls, r.total_failures, round(r.total_duration_seconds), round(r.avg_duration_seconds), r.message]),
       ),
     );
   });

@@ -69,7 +69,23 @@ describe('the talk, end to end', () => {
     expect(logs).toContain("talk-log-marker {'hey': 'kubecon'}");
 
     const top = JSON.parse(await kubelessOk(['function', 'top', '-f', 'foo', '-n', ns.name, '-o', 'json']));
-    expect(top).toEqual([expect.objectContaining({ name: 'foo', namespace: ns.name, method: 'POST', totalCalls: 1, totalFailures: 0, message: '' })]);
+    expect(top).toEqual([expect.objectContaining({ name: 'foo', namespace: ns.name, method: 'POST', total_calls: 1, total_failures: 0, message: '' })]);
+    // The original's spellings: `--out`, and the snake_case keys scripts grep.
+    const topYaml = await kubelessOk(['function', 'top', '--function', 'foo', '--out', 'yaml', '-n', ns.name]);
+    expect(topYaml).toMatch(/^\s*total_calls: 1$/m);
+    expect(topYaml).toMatch(/^\s*total_failures: 0$/m);
+    expect(topYaml).toMatch(/^\s*avg_duration_seconds: /m);
+  });
+
+  it("deploys with the original CLI's k:v, k=v and bare-key lists in --label, --env and --node-selectors", async () => {
+    await kubelessOk(['function', 'deploy', 'kv', '--from-file', fooPy, '--handler', 'foo.handler', '--runtime', 'python3.11', '-n', ns.name,
+      '--label', 'foo:bar,bar=foo,foobar', '--env', 'foo:bar,bar=foo', '--env', 'FLAG', '--node-selectors', 'kubernetes.io/os:linux']);
+    const fn = JSON.parse(await kubectlOk(['get', 'function', 'kv', '-n', ns.name, '-o', 'json']));
+    expect(fn.metadata.labels).toMatchObject({ foo: 'bar', bar: 'foo', foobar: '' });
+    const pod = fn.spec.deployment.spec.template.spec;
+    expect(pod.containers[0].env).toEqual(expect.arrayContaining([{ name: 'foo', value: 'bar' }, { name: 'bar', value: 'foo' }, { name: 'FLAG', value: '' }]));
+    expect(pod.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux' });
+    await kubelessOk(['function', 'delete', 'kv', '-n', ns.name]);
   });
 
   it('publishes to a Kafka topic and the function receives it through a KafkaTrigger selecting its labels', async () => {

@@ -10,8 +10,27 @@ describe('flag parsers', () => {
       { name: 'LIST', value: 'a,b' },
       { name: 'E', value: '' },
     ]);
-    expect(() => parseKeyValues('label', ['novalue'])).toThrow('--label: "novalue" is not of the form KEY=VALUE');
+    expect(() => parseKeyValues('label', ['=x'])).toThrow('--label: "=x" has no key (KEY=VALUE, KEY:VALUE or KEY)');
     expect(() => parseSelector('function-selector', '')).toThrow('--function-selector: empty selector');
+  });
+
+  it("takes the original CLI's spellings: k:v, k=v and a bare key (empty value) in one list", () => {
+    // The original's own example (kubeless function deploy --help): cobra split on every comma.
+    expect(parseKeyValues('label', ['foo:bar,bar=foo,foobar'])).toEqual({ foo: 'bar', bar: 'foo', foobar: '' });
+    expect(parseKeyValues('node-selectors', ['kubernetes.io/hostname:node-1,disktype'])).toEqual({ 'kubernetes.io/hostname': 'node-1', disktype: '' });
+    expect(parseKeyValues('label', ['novalue'])).toEqual({ novalue: '' });
+    expect(parseEnv(['foo:bar,bar=foo'])).toEqual([
+      { name: 'foo', value: 'bar' },
+      { name: 'bar', value: 'foo' },
+    ]);
+    expect(parseEnv(['FLAG'])).toEqual([{ name: 'FLAG', value: '' }]);
+    // Env values may hold commas (an extension): only a comma before another KEY= or KEY: splits.
+    expect(parseEnv(['OPTS=-a,-b,X=1'])).toEqual([
+      { name: 'OPTS', value: '-a,-b' },
+      { name: 'X', value: '1' },
+    ]);
+    // Label values cannot hold commas: every comma splits there.
+    expect(parseKeyValues('label', ['a=1,b'])).toEqual({ a: '1', b: '' });
   });
 
   it('lists, integers, quantities and durations', () => {

@@ -419,15 +419,15 @@ async function showStatus(s: Step, expected: Expected[]): Promise<void> {
   const want = new Map<string, number>();
   for (const e of expected) want.set(e.fn, (want.get(e.fn) ?? 0) + 1);
   await kubeless(['function', 'top', '-n', NAMESPACE]);
-  const json = JSON.parse(await kubeless(['function', 'top', '-n', NAMESPACE, '-o', 'json'], { echo: false })) as { name: string; totalCalls: number; totalFailures: number }[];
+  const json = JSON.parse(await kubeless(['function', 'top', '-n', NAMESPACE, '-o', 'json'], { echo: false })) as { name: string; total_calls: number; total_failures: number }[];
   for (const [fn, n] of want) {
     if (fn === 'secure') {
       // The API server's service proxy speaks plain http without a client certificate: an mTLS-only function's metrics are out of its reach.
       s.say(`${fn}: metrics not read (mTLS only: the API server's proxy has no client certificate); its ${String(n)} events are in its log`);
       continue;
     }
-    const calls = json.filter((r) => r.name === fn).reduce((a, r) => a + r.totalCalls, 0);
-    const failures = json.filter((r) => r.name === fn).reduce((a, r) => a + r.totalFailures, 0);
+    const calls = json.filter((r) => r.name === fn).reduce((a, r) => a + r.total_calls, 0);
+    const failures = json.filter((r) => r.name === fn).reduce((a, r) => a + r.total_failures, 0);
     s.say(`${fn}: ${String(calls)} calls (sent ${String(n)}), ${String(failures)} failures`);
     if (calls < n || failures > 0) throw new DemoError(`function ${fn}: its metrics show ${String(calls)} calls and ${String(failures)} failures; expected at least ${String(n)} calls and none failed`);
   }
