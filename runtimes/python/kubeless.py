@@ -566,14 +566,16 @@ class Worker(object):
             if call is not None:
                 call[1], call[2] = message[2], message[3]
                 call[0].set()
-        # Gone: a crash (os._exit, a signal) or killed. Calls still waiting fail.
+        # Gone: a crash (os._exit, a signal) or killed. The runtime learns it first, so a call that
+        # comes once the client has its 500 waits for the replacement instead of meeting this dead
+        # worker; then the calls still waiting fail.
+        self._on_gone(self)
         with self._state:
             waiting = list(self.calls.values())
         for call in waiting:
             if not call[0].is_set():
                 call[1] = 'crash'
                 call[0].set()
-        self._on_gone(self)
 
     def start(self, call_id, event):
         call = [threading.Event(), None, None]
