@@ -8,7 +8,7 @@ import http from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { eventually, installRelease, kubectlOk, stackEnv, uninstallRelease, withNamespace } from '@kubeless/stack';
+import { eventually, installRelease, kubectl, kubectlOk, stackEnv, uninstallRelease, withNamespace } from '@kubeless/stack';
 
 import { kubelessOk } from '../../cli/test/integration/helpers.js';
 
@@ -58,6 +58,15 @@ export async function installControllers(
 
 /** The `extraEnv` of a trigger in the chart's values. */
 export const extraEnv = (env: Record<string, string>): { name: string; value: string }[] => Object.entries(env).map(([name, value]) => ({ name, value }));
+
+/** How many times the function's pod logged each `SINK <value>` line, from its whole log. */
+export async function sinkValues(namespace: string, fn: string): Promise<Map<string, number>> {
+  const [pod] = await functionPods(namespace, fn);
+  const r = await kubectl(['logs', '-n', namespace, String(pod?.metadata.name ?? 'none'), '--tail=-1']);
+  const counts = new Map<string, number>();
+  for (const l of r.stdout.split('\n')) if (l.startsWith('SINK ')) counts.set(l.slice(5), (counts.get(l.slice(5)) ?? 0) + 1);
+  return counts;
+}
 
 /** `kubectl get <kind> <name> -n <ns> -o json` as the admin. */
 export async function getJson(namespace: string, kind: string, name: string): Promise<Json> {

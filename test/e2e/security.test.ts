@@ -28,7 +28,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childName } from '@kubeless/http-trigger';
-import { eventually, kubectl, kubectlOk, render, STACK_IMAGES, stackEnv, toYamlStream, withNamespace, type K8sObject } from '@kubeless/stack';
+import { eventually, kubectl, kubectlOk, render, sleeperPod, stackEnv, toYamlStream, withNamespace, type K8sObject } from '@kubeless/stack';
 import { extraEnv, functionPods, getJson, installControllers, kubeless, kubelessOk, logsContaining, tempFiles, untilTraefik, viaTraefik, waitReady, type TestRelease } from './helpers.js';
 
 type Json = Record<string, any>;
@@ -345,26 +345,8 @@ describe('network policy', () => {
   };
 
   /** A busybox pod in namespace A that sleeps, restricted-compliant, to run `nc` from. */
-  const clientPod = (name: string, labels: Record<string, string>): Json => ({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: a.name, labels: { 'e2e-client': run, ...labels } },
-    spec: {
-      // sleep as PID 1 ignores SIGTERM.
-      terminationGracePeriodSeconds: 1,
-      automountServiceAccountToken: false,
-      securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [
-        {
-          name: 'client',
-          image: STACK_IMAGES.busybox,
-          imagePullPolicy: 'Never',
-          command: ['sleep', '3600'],
-          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true },
-        },
-      ],
-    },
-  });
+  /** A busybox pod in namespace A that sleeps, restricted-compliant, to run `nc` from. */
+  const clientPod = (name: string, labels: Record<string, string>): K8sObject => sleeperPod(a.name, name, { 'e2e-client': run, ...labels });
   /** An HTTP/1.0 GET /healthz sent with busybox `nc -w 3` from `pod`: its output, or `nc: timed out`. */
   const nc = (pod: string, target: { ip: string; port: number }): Promise<{ code: number; stdout: string; stderr: string }> =>
     kubectl(['exec', pod, '-n', a.name, '-c', 'client', '--', 'sh', '-c', 'printf "GET /healthz HTTP/1.0\\r\\n\\r\\n" | nc -w 3 "$0" "$1"', target.ip, String(target.port)]);
@@ -389,7 +371,7 @@ describe('network policy', () => {
 
   it("the talk's deny-foobar policy: only pods labelled access=true reach the function labelled foo=bar", async () => {
     const [allowed, other] = [`client-access-${run}`, `client-${run}`];
-    await kubectlOk(['apply', '-f', '-'], { input: toYamlStream([clientPod(allowed, { access: 'true' }), clientPod(other, {})] as K8sObject[]) });
+    await kubectlOk(['apply', '-f', '-'], { input: toYamlStream([clientPod(allowed, { access: 'true' }), clientPod(other, {})]) });
     await kubectlOk(['wait', '--for=condition=Ready', `pod/${allowed}`, `pod/${other}`, '-n', a.name, '--timeout=60s']);
     const [foo, falco] = await Promise.all([target('foo'), target('falco')]);
     expect(foo.port).toBe(8080);

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, installRelease, kubectl, kubectlOk, releaseHistory, stackEnv, stackValues, uninstallRelease, withNamespace } from '@kubeless/stack';
-import { functionPods, kubelessOk, tempFiles } from '../e2e/helpers.js';
+import { kubelessOk, sinkValues, tempFiles } from '../e2e/helpers.js';
 
 const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger'];
 const APP_VERSION = '0.1.0';
@@ -52,22 +52,14 @@ async function readyControllers(): Promise<Map<string, Json> | undefined> {
 
 /** The values the sink function logged (`SINK <value>`), from its pod's whole log. */
 async function received(): Promise<Set<string>> {
-  return new Set((await receivedLines()).keys());
+  return new Set((await sinkValues(app.name, 'sink')).keys());
 }
 
-/** How many times the sink logged each value. */
-async function receivedLines(): Promise<Map<string, number>> {
-  const [pod] = await functionPods(app.name, 'sink');
-  const r = await kubectl(['logs', '-n', app.name, pod?.metadata.name ?? 'none', '--tail=-1']);
-  const counts = new Map<string, number>();
-  for (const l of r.stdout.split('\n')) if (l.startsWith('SINK ')) counts.set(l.slice(5), (counts.get(l.slice(5)) ?? 0) + 1);
-  return counts;
-}
 
 /** Deliveries beyond the first of the values that start with `prefix`. */
 async function duplicates(prefix: string): Promise<number> {
   let extra = 0;
-  for (const [v, n] of await receivedLines()) if (v.startsWith(prefix)) extra += n - 1;
+  for (const [v, n] of await sinkValues(app.name, 'sink')) if (v.startsWith(prefix)) extra += n - 1;
   return extra;
 }
 

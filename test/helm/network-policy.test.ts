@@ -20,8 +20,8 @@ import path from 'node:path';
 import { CreateQueueCommand, DeleteQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STACK_AWS_CREDENTIALS, STACK_IMAGES, eventually, installRelease, kubectl, kubectlOk, stackEnv, uninstallRelease, withNamespace } from '@kubeless/stack';
-import { functionPods, kubelessOk, tempFiles, untilTraefik, viaTraefik } from '../e2e/helpers.js';
+import { STACK_AWS_CREDENTIALS, eventually, installRelease, kubectl, kubectlOk, sleeperPod, stackEnv, uninstallRelease, withNamespace } from '@kubeless/stack';
+import { functionPods, kubelessOk, sinkValues, tempFiles, untilTraefik, viaTraefik } from '../e2e/helpers.js';
 
 const run = randomBytes(3).toString('hex');
 const release = `kubeless-np-${run}`;
@@ -68,16 +68,6 @@ module.exports = { handler: async (event) => {
 `,
 });
 
-/** A busybox pod that sleeps, to connect from. */
-function clientPod(namespace: string): object {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'client', namespace },
-    spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'main', image: STACK_IMAGES.busybox, imagePullPolicy: 'Never', command: ['sleep', '3600'] }] },
-  };
-}
-
 /** An HTTP request from the client pod of `namespace` to the function's pod: its status line, or `nc: timed out`. */
 async function httpFrom(namespace: string): Promise<string> {
   const r = await kubectl(['exec', 'client', '-n', namespace, '--', 'sh', '-c', `printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${fnIp} 8080 2>&1 | head -1`]);
@@ -92,11 +82,9 @@ async function probe(host: string, port: number | string): Promise<string> {
   return (await kubelessOk(['function', 'call', 'sink', '--data', `probe ${host} ${String(port)}`, '-n', app.name])).trim();
 }
 
-/** The values the sink logged (`SINK <value>`), from its pod's whole log. */
+/** The values the sink logged (`SINK <value>`). */
 async function received(): Promise<Set<string>> {
-  const [pod] = await functionPods(app.name, 'sink');
-  const r = await kubectl(['logs', '-n', app.name, pod?.metadata.name ?? 'none', '--tail=-1']);
-  return new Set(r.stdout.split('\n').filter((l) => l.startsWith('SINK ')).map((l) => l.slice(5)));
+  return new Set((await sinkValues(app.name, 'sink')).keys());
 }
 
 beforeAll(async () => {
@@ -116,7 +104,7 @@ beforeAll(async () => {
     kubelessOk(['trigger', 'kafka', 'create', 'sink', '--trigger-topic', topic, '--function-name', 'sink', '--initial-offset', 'earliest', ...n, '--wait']),
     kubelessOk(['trigger', 'sqs', 'create', 'sink', '--queue-url', queueUrl, '--function-name', 'sink', ...n, '--wait']),
     kubelessOk(['trigger', 'http', 'create', 'sink', '--function-name', 'sink', '--gateway', 'traefik', '--hostname', host, ...n, '--wait']),
-    kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(clientPod(other.name)) }),
+    kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(sleeperPod(other.name, 'client')) }),
   ]);
   await kubectlOk(['wait', '-n', other.name, '--for=condition=Ready', 'pod/client', '--timeout=60s']);
   fnIp = String((await functionPods(app.name, 'sink'))[0]?.status?.podIP ?? '');

@@ -28,6 +28,7 @@ import {
   STACK_AWS_CREDENTIALS,
   STACK_IMAGES,
   defaultRunDir,
+  sleeperPod,
   down,
   helm,
   installRelease,
@@ -457,21 +458,6 @@ async function showStatus(s: Step, expected: Expected[]): Promise<void> {
   }
 }
 
-/** A busybox pod that sleeps in `namespace`, restricted-compliant, to connect from. */
-function clientPod(namespace: string): object {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'client', namespace },
-    spec: {
-      terminationGracePeriodSeconds: 1,
-      automountServiceAccountToken: false,
-      securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [{ name: 'client', image: STACK_IMAGES.busybox, imagePullPolicy: 'Never', command: ['sleep', '3600'], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true } }],
-    },
-  };
-}
-
 /** One https POST to the function secure's pod, verifying its certificate for its Service name, with or without the client certificate. */
 function httpsCall(ip: string, withCert: boolean): Promise<string> {
   return new Promise((resolve) => {
@@ -544,7 +530,7 @@ async function securityChecks(s: Step, delivered: number): Promise<void> {
   // NetworkPolicy: the chart's, enforced by the stack's kube-network-policies.
   const port = fooPod.spec.containers[0]?.ports?.[0]?.containerPort ?? 8080;
   await kubectlShown(['create', 'namespace', OUTSIDER]);
-  await kubectl(['apply', '-f', '-', '--server-side'], { input: JSON.stringify(clientPod(OUTSIDER)) });
+  await kubectl(['apply', '-f', '-', '--server-side'], { input: JSON.stringify(sleeperPod(OUTSIDER, 'client')) });
   await kubectl(['wait', '--for=condition=Ready', 'pod/client', '-n', OUTSIDER, '--timeout=60s']);
   const t = Date.now();
   const attempt = await kubectlMaybe(['exec', '-n', OUTSIDER, 'client', '--', 'sh', '-c', `printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${fooPod.status.podIP} ${String(port)}`]);

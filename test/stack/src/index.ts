@@ -13,4 +13,4 @@ export { CHART, helm, helmBin, render, renderYaml, parseObjects, toYamlStream, t
 export { installRelease, uninstallRelease, releaseHistory, stackValues, mergeValues, STACK_AWS_SECRET, type ReleaseOptions } from './release.js';
 export { spawnController, controllerEnv, stackIdentityGrants, STACK_AWS_CREDENTIALS, TEST_ENDPOINT_MANAGER, type ControllerProcess, type SpawnControllerOptions } from './controllers.js';
 export { nodeCgroup, remainingCgroups, cgroupPids } from './node/node.js';
-export { NODE, STACK_IMAGES } from './node/config.js';
+export { NODE, STACK_IMAGES, sleeperPod } from './node/config.js';

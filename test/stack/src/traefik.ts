@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { apiGet, apiRequest, type ComponentContext } from './components.js';
 import { installCrds } from './crds.js';
-import { applyAll } from './node/node.js';
+import { applyAll, workloadReady } from './node/node.js';
 import { NODE, STACK_IMAGES } from './node/config.js';
 import { cacheDir, STACK_ROOT } from './paths.js';
 import { waitFor } from './wait.js';
@@ -221,15 +221,7 @@ async function podSummary(ctx: Pick<ComponentContext, 'pkiDir' | 'ports'>): Prom
  */
 export async function waitForTraefik(ctx: Pick<ComponentContext, 'pkiDir' | 'ports'>, addresses: TraefikAddresses): Promise<void> {
   try {
-    await waitFor(
-      'traefik Deployment available',
-      async () => {
-        const res = await apiGet(ctx, `/apis/apps/v1/namespaces/${TRAEFIK.namespace}/deployments/${TRAEFIK.name}`);
-        const d = JSON.parse(res.body) as { status?: { availableReplicas?: number } };
-        return (d.status?.availableReplicas ?? 0) >= 1;
-      },
-      { timeoutMs: 60_000, intervalMs: 250 },
-    );
+    await workloadReady(ctx, TRAEFIK.namespace, 'Deployment', TRAEFIK.name);
     await waitFor('traefik /ping through its Service', async () => (await fetch(`http://${addresses.TRAEFIK_API}/ping`, { signal: AbortSignal.timeout(5_000) })).status === 200, { timeoutMs: 60_000 });
     // /api/overview lists the providers once each has started.
     await waitFor(

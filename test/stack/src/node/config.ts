@@ -37,6 +37,33 @@ export const STACK_IMAGES = {
   python311: 'kubeless.local/python:3.11',
 } as const;
 
+/**
+ * A busybox pod that only sleeps (container `client`), to connect from with `kubectl exec ... nc`:
+ * it passes Pod Security `restricted`, so it runs in any namespace.
+ */
+export function sleeperPod(namespace: string, name: string, labels: Record<string, string> = {}): { apiVersion: string; kind: string; metadata: { name: string; namespace: string; labels: Record<string, string> }; spec: object } {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, labels },
+    spec: {
+      // sleep as PID 1 ignores SIGTERM.
+      terminationGracePeriodSeconds: 1,
+      automountServiceAccountToken: false,
+      securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'client',
+          image: STACK_IMAGES.busybox,
+          imagePullPolicy: 'Never',
+          command: ['sleep', '3600'],
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true },
+        },
+      ],
+    },
+  };
+}
+
 export interface NodePaths {
   /** The node's folder in the run folder: state, configs, logs. */
   dir: string;

@@ -163,32 +163,33 @@ export async function applyAll(ctx: Pick<ComponentContext, 'pkiDir' | 'ports'>, 
   return applied;
 }
 
-/** Deploys CoreDNS on the node and waits until it answers (its Deployment available). */
-export async function startClusterDns(ctx: ComponentContext): Promise<void> {
-  await applyAll(ctx, coreDnsManifests());
+/**
+ * Waits (60 s) until a Deployment has an available replica, or a DaemonSet a ready pod: the node
+ * runs what was applied.
+ */
+export async function workloadReady(ctx: Pick<ComponentContext, 'pkiDir' | 'ports'>, namespace: string, kind: 'Deployment' | 'DaemonSet', name: string): Promise<void> {
+  const resource = kind === 'Deployment' ? 'deployments' : 'daemonsets';
   await waitFor(
-    'CoreDNS',
+    `${kind} ${namespace}/${name} ready`,
     async () => {
-      const res = await apiGet(ctx, '/apis/apps/v1/namespaces/kube-system/deployments/coredns');
-      const d = JSON.parse(res.body) as { status?: { availableReplicas?: number } };
-      return (d.status?.availableReplicas ?? 0) >= 1;
+      const res = await apiGet(ctx, `/apis/apps/v1/namespaces/${namespace}/${resource}/${name}`);
+      const st = (JSON.parse(res.body) as { status?: { availableReplicas?: number; numberReady?: number } }).status;
+      return ((kind === 'Deployment' ? st?.availableReplicas : st?.numberReady) ?? 0) >= 1;
     },
     { timeoutMs: 60_000, intervalMs: 250 },
   );
 }
 
+/** Deploys CoreDNS on the node and waits until it answers (its Deployment available). */
+export async function startClusterDns(ctx: ComponentContext): Promise<void> {
+  await applyAll(ctx, coreDnsManifests());
+  await workloadReady(ctx, 'kube-system', 'Deployment', 'coredns');
+}
+
 /** Deploys the NetworkPolicy engine (kube-network-policies) on the node and waits until its pod is Ready. */
 export async function startNetworkPolicies(ctx: ComponentContext): Promise<void> {
   await applyAll(ctx, networkPolicyManifests());
-  await waitFor(
-    'kube-network-policies',
-    async () => {
-      const res = await apiGet(ctx, '/apis/apps/v1/namespaces/kube-system/daemonsets/kube-network-policies');
-      const d = JSON.parse(res.body) as { status?: { numberReady?: number } };
-      return (d.status?.numberReady ?? 0) >= 1;
-    },
-    { timeoutMs: 60_000, intervalMs: 250 },
-  );
+  await workloadReady(ctx, 'kube-system', 'DaemonSet', 'kube-network-policies');
 }
 
 /**
