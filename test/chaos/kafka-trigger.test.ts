@@ -1,7 +1,7 @@
 /**
  * Reliability of the Kafka trigger (SPEC §10): kill -9 of the controller, a Kafka broker restart
- * and an API server restart mid-stream lose no event, and duplicates stay within the in-flight
- * window. Bounded in count and time; the counts are printed. The spawned controllers run as the
+ * and an API server restart mid-stream lose no event, and duplicates stay within the commit
+ * window (`delivery.commitWindow` records per partition). Bounded in count and time; the counts are printed. The spawned controllers run as the
  * chart runs them, leader-elected (a Lease of this file's own, in its namespace): the one that
  * replaces a killed leader takes the Lease over and writes status again.
  */
@@ -23,6 +23,9 @@ import {
 } from '../../services/kafka-trigger/test/integration/harness.js';
 
 const MAX_IN_FLIGHT = 50;
+/** The commit window of the crash test's triggers: records per partition a crash may repeat. */
+const COMMIT_WINDOW = 200;
+const PARTITIONS = 4;
 /** Leader election on, on a Lease of this file's own (the namespace is the test's); short timings so a killed leader's Lease expires quickly. */
 const LEADER_ELECTION = { LEADER_ELECT: 'true', LEASE_NAME: 'kafka-trigger-chaos', LEASE_DURATION: '6s', LEASE_RENEW_DEADLINE: '4s', LEASE_RETRY_PERIOD: '1s' };
 const waitExit = (c: ChildProcess): Promise<void> =>
@@ -49,44 +52,59 @@ describe('kafka-trigger chaos', () => {
     client.close();
   });
 
-  it('loses nothing when the controller is SIGKILLed three times during 50,000 messages', async () => {
-    const N = 50_000;
-    const topic = uniqueName('crash');
-    await createTopic(topic, 4);
-    const fn = new Recorder();
-    await registerFunction(client, ns.name, 'crash', fn);
-    await client.create(triggersPath(ns.name), kafkaTrigger(ns.name, 'crash', { topic, functionName: 'crash', initialOffset: 'earliest', delivery: { ordering: 'unordered', maxInFlight: MAX_IN_FLIGHT } }));
-    await produce(topic, Array.from({ length: N }, (_, i) => ({ value: String(i) })));
+  it('loses nothing in any mode when the controller is SIGKILLed three times during 45,000 messages, and repeats at most the commit window', async () => {
+    // One trigger per ordering mode, all at once, each on its own 4-partition topic.
+    const PER_MODE = 15_000;
+    const modes = ['unordered', 'key-ordered', 'ordered'] as const;
+    const runs = await Promise.all(
+      modes.map(async (mode) => {
+        const name = `crash-${mode}`;
+        const topic = uniqueName(name);
+        await createTopic(topic, PARTITIONS);
+        const fn = new Recorder();
+        await registerFunction(client, ns.name, name, fn);
+        await client.create(triggersPath(ns.name), kafkaTrigger(ns.name, name, { topic, functionName: name, initialOffset: 'earliest', delivery: { ordering: mode, maxInFlight: MAX_IN_FLIGHT, commitWindow: COMMIT_WINDOW } }));
+        await produce(topic, Array.from({ length: PER_MODE }, (_, i) => ({ key: `k${String(i % 64)}`, value: String(i) })));
+        return { mode, name, fn };
+      }),
+    );
+    const delivered = (): number => runs.reduce((n, r) => n + r.fn.ids.size, 0);
+    const total = PER_MODE * modes.length;
     let child = spawnController(ns.name, 'crash-0', LEADER_ELECTION);
     const kills: number[] = [];
     try {
-      for (const at of [N * 0.2, N * 0.45, N * 0.7]) {
-        await eventually(`${String(at)} delivered`, () => Promise.resolve(fn.ids.size >= at ? true : undefined), 120_000);
+      for (const at of [total * 0.2, total * 0.45, total * 0.7]) {
+        await eventually(`${String(at)} delivered`, () => Promise.resolve(delivered() >= at ? true : undefined), 120_000);
         child.kill('SIGKILL');
         await waitExit(child);
-        kills.push(fn.ids.size);
+        kills.push(delivered());
         child = spawnController(ns.name, `crash-${String(kills.length)}`, LEADER_ELECTION);
       }
-      await eventually(`${String(N)} delivered`, () => Promise.resolve(fn.ids.size >= N ? true : undefined), 180_000);
+      await eventually(`${String(total)} delivered`, () => Promise.resolve(delivered() >= total ? true : undefined), 180_000);
       // The last replacement holds the Lease now and writes status: everything committed, Ready.
-      await eventually(
-        'the new leader reports lag 0 and Ready',
-        async () => {
-          const t = await client.get<any>(`${triggersPath(ns.name)}/crash`);
-          return t.status?.lag === 0 && t.status?.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True' ? true : undefined;
-        },
-        60_000,
-      );
+      for (const r of runs) {
+        await eventually(
+          `${r.name}: the new leader reports lag 0 and Ready`,
+          async () => {
+            const t = await client.get<any>(`${triggersPath(ns.name)}/${r.name}`);
+            return t.status?.lag === 0 && t.status?.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True' ? true : undefined;
+          },
+          60_000,
+        );
+      }
       expect((await client.get<{ spec?: { holderIdentity?: string } } & Record<string, unknown>>(`/apis/coordination.k8s.io/v1/namespaces/${ns.name}/leases/${LEADER_ELECTION.LEASE_NAME}`)).spec?.holderIdentity).toBe(`crash-${String(kills.length)}`);
     } finally {
       child.kill('SIGTERM');
       await waitExit(child);
-      await fn.close();
+      await Promise.all(runs.map((r) => r.fn.close()));
     }
-    const duplicates = fn.received.length - fn.ids.size;
-    console.info(`crash test: ${String(N)} produced, ${String(fn.ids.size)} distinct delivered, ${String(fn.received.length)} requests, ${String(duplicates)} duplicates, kills at ${kills.join(', ')} delivered`);
-    expect(new Set(fn.received.map((r) => r.body.toString())).size).toBe(N);
-    expect(duplicates).toBeLessThanOrEqual(MAX_IN_FLIGHT * kills.length);
+    for (const r of runs) {
+      const duplicates = r.fn.received.length - r.fn.ids.size;
+      console.info(`crash test ${r.mode}: ${String(PER_MODE)} produced, ${String(r.fn.ids.size)} distinct delivered, ${String(r.fn.received.length)} requests, ${String(duplicates)} duplicates, kills at ${kills.join(', ')} delivered (all modes)`);
+      expect(new Set(r.fn.received.map((x) => x.body.toString())).size).toBe(PER_MODE);
+      // A crash repeats at most what each partition dispatched since its last commit: its commit window.
+      expect(duplicates).toBeLessThanOrEqual(COMMIT_WINDOW * PARTITIONS * kills.length);
+    }
   }, 420_000);
 
   describe('component restarts', () => {
@@ -98,35 +116,47 @@ describe('kafka-trigger chaos', () => {
       await controller.stop();
     });
 
-    it('loses nothing when the Kafka broker restarts mid-stream, and shows the outage in status', async () => {
+    it('loses nothing in any mode when the Kafka broker restarts mid-stream, repeats at most the commit window, and shows the outage in status', async () => {
       const N = 5000;
-      const topic = uniqueName('broker');
-      await createTopic(topic, 2);
-      const fn = new Recorder();
-      fn.behaviour = () => ({ status: 200, delayMs: 2 });
-      await registerFunction(client, ns.name, 'broker', fn);
-      await client.create(triggersPath(ns.name), kafkaTrigger(ns.name, 'broker', { topic, functionName: 'broker', initialOffset: 'earliest', delivery: { ordering: 'ordered' } }));
-      await produce(topic, Array.from({ length: N }, (_, i) => ({ value: String(i) })));
-      await eventually('1000 delivered', () => Promise.resolve(fn.ids.size >= 1000 ? true : undefined), 60_000);
+      const modes = ['ordered', 'key-ordered', 'unordered'] as const;
+      const runs = await Promise.all(
+        modes.map(async (mode) => {
+          const name = `broker-${mode}`;
+          const topic = uniqueName(name);
+          await createTopic(topic, 2);
+          const fn = new Recorder();
+          fn.behaviour = () => ({ status: 200, delayMs: 2 });
+          await registerFunction(client, ns.name, name, fn);
+          await client.create(triggersPath(ns.name), kafkaTrigger(ns.name, name, { topic, functionName: name, initialOffset: 'earliest', delivery: { ordering: mode, commitWindow: COMMIT_WINDOW } }));
+          await produce(topic, Array.from({ length: N }, (_, i) => ({ key: `k${String(i % 16)}`, value: String(i) })));
+          return { mode, name, fn };
+        }),
+      );
+      await eventually('1000 delivered in each mode', () => Promise.resolve(runs.every((r) => r.fn.ids.size >= 1000) ? true : undefined), 60_000);
       let sawOutage = false;
       const restart = restartComponent(stackEnv().KUBELESS_STACK_DIR, 'kafka', { downMs: 8000 });
       const watch = (async () => {
         const until = Date.now() + 15_000;
         while (!sawOutage && Date.now() < until) {
-          const t = await client.get<any>(`${triggersPath(ns.name)}/broker`);
+          const t = await client.get<any>(`${triggersPath(ns.name)}/broker-ordered`);
           sawOutage = t.status?.conditions?.some((c: any) => c.type === 'BrokerReachable' && c.status === 'False') ?? false;
           await new Promise((r) => setTimeout(r, 300));
         }
       })();
       await Promise.all([restart, watch]);
       expect(sawOutage).toBe(true);
-      await eventually(`${String(N)} delivered after the restart`, () => Promise.resolve(fn.ids.size >= N ? true : undefined), 120_000);
-      expect(new Set(fn.received.map((r) => r.body.toString())).size).toBe(N);
+      for (const r of runs) {
+        await eventually(`${r.name}: ${String(N)} delivered after the restart`, () => Promise.resolve(r.fn.ids.size >= N ? true : undefined), 120_000);
+        const duplicates = r.fn.received.length - r.fn.ids.size;
+        console.info(`broker restart ${r.mode}: ${String(N)} produced, ${String(r.fn.ids.size)} distinct delivered, ${String(duplicates)} duplicates`);
+        expect(new Set(r.fn.received.map((x) => x.body.toString())).size).toBe(N);
+        expect(duplicates).toBeLessThanOrEqual(COMMIT_WINDOW * 2);
+      }
       await eventually('status recovers', async () => {
-        const t = await client.get<any>(`${triggersPath(ns.name)}/broker`);
+        const t = await client.get<any>(`${triggersPath(ns.name)}/broker-ordered`);
         return t.status?.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True' ? true : undefined;
       }, 60_000);
-      await fn.close();
+      await Promise.all(runs.map((r) => r.fn.close()));
     }, 240_000);
 
     it('loses nothing when the API server restarts mid-stream', async () => {

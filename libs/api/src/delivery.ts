@@ -28,6 +28,16 @@ export interface DeliverySpec {
   /** Events per second, per trigger and function. */
   rateLimit?: number;
   eventMode?: EventMode;
+  /**
+   * KafkaTrigger only, Go duration: the longest a delivered record waits for its offset commit
+   * (the time side of the commit window; see `commitWindow`). Default 100ms.
+   */
+  commitInterval?: string;
+  /**
+   * KafkaTrigger only: records per partition delivered (or in flight) and not yet covered by a
+   * commit; a partition that reaches it is paused until a commit makes room. Default 1000.
+   */
+  commitWindow?: number;
 }
 
 /** A Go duration string: `500ms`, `10s`, `1m30s`. */
@@ -81,7 +91,14 @@ export interface ResolvedDelivery {
   onExhausted: OnExhausted;
   rateLimit: number | undefined;
   eventMode: EventMode;
+  /** The commit window (KafkaTrigger): the longest wait for a commit, and records per partition. */
+  commitIntervalMs: number;
+  commitWindow: number;
 }
+
+/** The commit window's defaults (KafkaTrigger; see README "Delivery semantics" for how they were chosen). */
+export const DEFAULT_COMMIT_INTERVAL = '100ms';
+export const DEFAULT_COMMIT_WINDOW = 1000;
 
 /**
  * Applies the SPEC §3 defaults: ordered; maxInFlight 1 when ordered, else 100; retry 3;
@@ -90,7 +107,7 @@ export interface ResolvedDelivery {
  */
 export function resolveDelivery(spec: DeliverySpec | undefined, functionTimeoutMs: number): ResolvedDelivery {
   const d = spec ?? {};
-  for (const field of ['timeout', 'backoffDelay', 'backoffMax'] as const) {
+  for (const field of ['timeout', 'backoffDelay', 'backoffMax', 'commitInterval'] as const) {
     const v = d[field];
     const problem = v === undefined ? undefined : durationProblem(`delivery.${field}`, v);
     if (problem) throw new TypeError(problem);
@@ -108,5 +125,7 @@ export function resolveDelivery(spec: DeliverySpec | undefined, functionTimeoutM
     onExhausted: d.onExhausted ?? (d.deadLetter ? 'deadLetter' : 'block'),
     rateLimit: d.rateLimit,
     eventMode: d.eventMode ?? 'binary',
+    commitIntervalMs: parseDuration(d.commitInterval ?? DEFAULT_COMMIT_INTERVAL),
+    commitWindow: d.commitWindow ?? DEFAULT_COMMIT_WINDOW,
   };
 }

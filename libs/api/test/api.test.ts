@@ -92,7 +92,16 @@ describe('resolveDelivery', () => {
       onExhausted: 'block',
       rateLimit: undefined,
       eventMode: 'binary',
+      commitIntervalMs: 100,
+      commitWindow: 1000,
     });
+  });
+
+  it('reads the commit window (KafkaTrigger) and refuses a bad commitInterval', () => {
+    const d = resolveDelivery({ ordering: 'unordered', commitInterval: '2s', commitWindow: 50 }, 180_000);
+    expect(d.commitIntervalMs).toBe(2000);
+    expect(d.commitWindow).toBe(50);
+    expect(() => resolveDelivery({ commitInterval: '0s' }, 180_000)).toThrow(/delivery.commitInterval must be longer than 0/);
   });
 
   it('defaults onExhausted to deadLetter when a dead letter is named, and maxInFlight to 100 when unordered', () => {

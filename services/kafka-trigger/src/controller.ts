@@ -11,6 +11,7 @@ import { Connections } from './connections.js';
 import type { KafkaAuth } from './kafka.js';
 import { planTrigger, type ConsumerSpec } from './plan.js';
 import { TriggerConsumer, type ConsumerState } from './runner/consumer.js';
+import { kafkajsDeadLetterSink, kafkajsPort } from './runner/kafkajs.js';
 import { statusReconciler, type KafkaTriggerObject } from './status.js';
 
 export interface KafkaTriggerOptions {
@@ -100,7 +101,7 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
   const budget = new MemoryBudget(o.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET_BYTES);
   if (o.registry) memoryBudgetMetrics(o.registry, budget, 'kubeless_kafka_memory_budget', 'Consumers of this replica waiting for room in the memory budget to fetch (their partitions are paused).');
   const commitCounter = o.registry
-    ? new Counter({ name: 'kubeless_kafka_offset_commits_total', help: 'Offset commits this replica made (each frees the in-flight slots of the deliveries it covers).', labelNames: ['namespace', 'trigger', 'function'] as const, registers: [o.registry] })
+    ? new Counter({ name: 'kubeless_kafka_offset_commits_total', help: 'Offset commits this replica made (each frees the commit-window room of the deliveries it covers).', labelNames: ['namespace', 'trigger', 'function'] as const, registers: [o.registry] })
     : undefined;
   const connections = new Connections({ client: o.client, defaultAuth: o.auth, logger: o.logger, clientId: o.clientId });
   const defaults = { brokers: o.brokers, grants: o.grants, serviceProblem: endpoints.serviceProblem };
@@ -119,8 +120,8 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
     });
     return new TriggerConsumer({
       spec,
-      kafka: conn.kafka,
-      producer: conn.producer,
+      port: kafkajsPort(conn.kafka),
+      deadLetter: kafkajsDeadLetterSink(conn.producer),
       deliverer,
       logger: o.logger,
       maxBytesInFlight: o.maxBytesInFlight,

@@ -70,7 +70,18 @@ export const waitSchema = (description: string): Schema => ({
   ],
 });
 
-export function deliverySchema(deadLetterDescription: string): Schema {
+/** The delivery block; `commitWindow` adds the commit window, which only a Kafka consumer has. */
+export function deliverySchema(deadLetterDescription: string, options: { commitWindow?: boolean } = {}): Schema {
+  const commitWindow: Record<string, Schema> =
+    options.commitWindow
+      ? {
+          commitInterval: waitSchema('The longest a delivered record waits for its offset commit: a crash repeats at most what was delivered in this time (and at most commitWindow records per partition). Default 100ms.'),
+          commitWindow: s.integer('Records per partition delivered or in flight and not yet committed: a partition that reaches it is paused until a commit makes room, so a crash repeats at most this many per partition. Default 1000.', {
+            minimum: 1,
+            maximum: 100000,
+          }),
+        }
+      : {};
   return s.object(
     'How messages are delivered to functions. Absent fields take the documented defaults.',
     {
@@ -78,7 +89,7 @@ export function deliverySchema(deadLetterDescription: string): Schema {
         'ordered: serial per partition (Kafka) or message group (SQS FIFO); unordered; key-ordered: serial per key, parallel across keys. Default ordered.',
         ORDERINGS,
       ),
-      maxInFlight: s.integer('Deliveries in flight per function: default 1 per partition when ordered, else 100.', {
+      maxInFlight: s.integer('Deliveries in flight (requests) per function: default 1 per partition when ordered, else 100.', {
         minimum: 1,
         maximum: 10000,
       }),
@@ -94,6 +105,7 @@ export function deliverySchema(deadLetterDescription: string): Schema {
       ),
       rateLimit: s.number('Maximum events per second per function.', { minimum: 0.001 }),
       eventMode: s.enumOf('CloudEvents HTTP mode; default binary.', EVENT_MODES),
+      ...commitWindow,
     },
     {
       'x-kubernetes-validations': [

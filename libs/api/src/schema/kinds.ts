@@ -160,7 +160,7 @@ export const kafkaTriggerKind: KindDefinition = {
         maxItems: 32,
       }),
       authSecret: objectName('A Secret with SASL and TLS settings for the brokers.'),
-      delivery: deliverySchema('A Kafka topic for messages whose retries are exhausted.'),
+      delivery: deliverySchema('A Kafka topic for messages whose retries are exhausted.', { commitWindow: true }),
     },
     {
       'x-kubernetes-validations': [

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { extensionName, isRepresentableTime, isUsableContentType, setBytesExtension, setTextExtension, type EventInput } from '@kubeless/delivery';
-import type { KafkaMessage } from 'kafkajs';
+import type { KafkaRecord } from './port.js';
 
 export const EVENT_TYPE = 'io.kubeless.kafka.message';
 export const LEGACY_NAMESPACE = 'kafkatriggers.kubeless.io';
@@ -36,7 +36,7 @@ export interface PartitionContext {
  * source, type `io.kubeless.kafka.message`, time = the record's timestamp, body = the value byte
  * for byte, metadata as extensions (see the block above).
  */
-export function kafkaEvent(p: PartitionContext, m: KafkaMessage): EventInput {
+export function kafkaEvent(p: PartitionContext, m: KafkaRecord): EventInput {
   const extensions: Record<string, string> = {};
   let contentType: string | undefined;
   const headers = m.headers;

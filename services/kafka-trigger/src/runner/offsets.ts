@@ -1,47 +1,97 @@
 /**
- * Offsets of one fetched batch of one partition: which are done (delivered, dead-lettered or
- * dropped) and the highest contiguous done offset, the only one that may be committed (SPEC §4).
- * Offsets are bigint-safe strings in Kafka; within a batch they fit a Number.
+ * The offsets of one partition dispatched in this generation, oldest first, and which are done
+ * (delivered, dead-lettered or dropped): the highest contiguous done offset is the only one that
+ * may be committed (SPEC §4). Offsets are pushed as they are dispatched (they only grow within a
+ * generation, across batches) and leave once the done prefix passes them. Offsets are bigint-safe
+ * strings in Kafka; within a partition's lifetime here they fit a Number.
  */
-export class BatchOffsets {
-  readonly #offsets: number[];
-  readonly #done: Uint8Array;
-  readonly #first: number;
-  #next = 0;
+export class OffsetTracker {
+  #offsets: number[] = [];
+  #done: number[] = [];
+  #head = 0;
+  #commit: number | undefined;
 
-  constructor(offsets: readonly number[]) {
-    this.#offsets = [...offsets];
-    this.#done = new Uint8Array(offsets.length);
-    this.#first = offsets[0] ?? 0;
+  constructor(offsets: readonly number[] = []) {
+    for (const o of offsets) this.push(o);
+  }
+
+  /** A dispatched offset, higher than every one pushed before. */
+  push(offset: number): void {
+    this.#offsets.push(offset);
+    this.#done.push(0);
   }
 
   /** Marks `offset` done; returns true when the contiguous prefix grew. */
   markDone(offset: number): boolean {
-    // Offsets of a batch are usually consecutive: then the index is the distance from the first.
-    let i = offset - this.#first;
-    if (i < this.#next || this.#offsets[i] !== offset) i = this.#offsets.indexOf(offset, this.#next);
-    if (i < 0) return false;
+    const offsets = this.#offsets;
+    const head = this.#head;
+    const first = offsets[head];
+    if (first === undefined) return false;
+    // Offsets are usually consecutive: then the index is the distance from the head.
+    let i = head + (offset - first);
+    if (i < head || i >= offsets.length || offsets[i] !== offset) i = this.#find(offset);
+    if (i < 0 || this.#done[i] === 1) return false;
     this.#done[i] = 1;
-    const before = this.#next;
-    while (this.#next < this.#done.length && this.#done[this.#next] === 1) this.#next++;
-    return this.#next > before;
+    if (i !== head) return false;
+    while (this.#head < offsets.length && this.#done[this.#head] === 1) this.#head++;
+    this.#commit = (offsets[this.#head - 1] ?? -1) + 1;
+    this.#compact();
+    return true;
   }
 
   /** The offset to commit (last contiguous done + 1), or undefined when nothing is done yet. */
   get commitOffset(): number | undefined {
-    if (this.#next === 0) return undefined;
-    return (this.#offsets[this.#next - 1] ?? -1) + 1;
+    return this.#commit;
   }
 
+  /** Every dispatched offset is done. */
   get allDone(): boolean {
-    return this.#next === this.#offsets.length;
+    return this.#head === this.#offsets.length;
+  }
+
+  /** Offsets dispatched and not yet passed by the done prefix. */
+  get pending(): number {
+    return this.#offsets.length - this.#head;
+  }
+
+  /** Offsets done beyond the done prefix (waiting for an earlier one). */
+  doneAhead(): number[] {
+    const out: number[] = [];
+    for (let i = this.#head; i < this.#offsets.length; i++) if (this.#done[i] === 1) out.push(this.#offsets[i] ?? 0);
+    return out;
+  }
+
+  /** Binary search among the offsets not yet passed (they are sorted); -1 when absent. */
+  #find(offset: number): number {
+    let lo = this.#head;
+    let hi = this.#offsets.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = this.#offsets[mid] ?? 0;
+      if (v === offset) return mid;
+      if (v < offset) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  #compact(): void {
+    if (this.#head === this.#offsets.length) {
+      this.#offsets = [];
+      this.#done = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#offsets.length) {
+      this.#offsets = this.#offsets.slice(this.#head);
+      this.#done = this.#done.slice(this.#head);
+      this.#head = 0;
+    }
   }
 }
 
 /**
- * The in-flight slots a partition holds until a commit covers their offsets, oldest first
- * (offsets only grow within a partition's generation). Numbers in two growing arrays, compacted
- * as the front is released, instead of an object per message.
+ * A partition's commit window: the records dispatched and not yet covered by a commit, oldest
+ * first (offsets only grow within a partition's generation), with their bytes. Numbers in two
+ * growing arrays, compacted as the front is released, instead of an object per message.
  */
 export class PermitQueue {
   #offsets: number[] = [];

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { BatchOffsets, PermitQueue, decodeMetadata, encodeMetadata, lowestStall, type CommitMetadata, type Stall } from '../../src/runner/offsets.js';
+import { OffsetTracker, PermitQueue, decodeMetadata, encodeMetadata, lowestStall, type CommitMetadata, type Stall } from '../../src/runner/offsets.js';
 
-describe('BatchOffsets', () => {
+describe('OffsetTracker', () => {
   it('commits only the highest contiguous done offset, whatever the completion order', () => {
-    const b = new BatchOffsets([10, 11, 12, 13]);
+    const b = new OffsetTracker([10, 11, 12, 13]);
     expect(b.commitOffset).toBeUndefined();
     expect(b.allDone).toBe(false);
 
@@ -23,7 +23,7 @@ describe('BatchOffsets', () => {
   });
 
   it('ignores offsets it does not hold and offsets marked twice', () => {
-    const b = new BatchOffsets([5, 6, 7]);
+    const b = new OffsetTracker([5, 6, 7]);
     expect(b.markDone(4)).toBe(false);
     expect(b.markDone(8)).toBe(false);
     expect(b.markDone(99)).toBe(false);
@@ -38,7 +38,7 @@ describe('BatchOffsets', () => {
   });
 
   it('handles gaps between offsets (a compacted topic, filtered control records)', () => {
-    const b = new BatchOffsets([100, 103, 104, 120]);
+    const b = new OffsetTracker([100, 103, 104, 120]);
     expect(b.markDone(103)).toBe(false);
     expect(b.markDone(100)).toBe(true);
     // 100 and 103 done: the next message Kafka holds is 104, so the commit says "resume at 104".
@@ -53,18 +53,18 @@ describe('BatchOffsets', () => {
 
   it('copies its input and treats an empty batch as done with nothing to commit', () => {
     const input = [1, 2];
-    const b = new BatchOffsets(input);
+    const b = new OffsetTracker(input);
     input[0] = 50;
     expect(b.markDone(1)).toBe(true);
     expect(b.commitOffset).toBe(2);
-    const empty = new BatchOffsets([]);
+    const empty = new OffsetTracker([]);
     expect(empty.allDone).toBe(true);
     expect(empty.commitOffset).toBeUndefined();
   });
 
   it('works for a long batch completed in reverse', () => {
     const offsets = Array.from({ length: 1000 }, (_, i) => 5000 + i);
-    const b = new BatchOffsets(offsets);
+    const b = new OffsetTracker(offsets);
     for (let i = offsets.length - 1; i > 0; i--) expect(b.markDone(offsets[i]!)).toBe(false);
     expect(b.commitOffset).toBeUndefined();
     expect(b.markDone(5000)).toBe(true);
@@ -72,10 +72,10 @@ describe('BatchOffsets', () => {
   });
 });
 
-describe('BatchOffsets on large batches', () => {
+describe('OffsetTracker on large batches', () => {
   it('finds offsets by their distance from the first when consecutive, and by search otherwise', () => {
     const n = 10_000;
-    const consecutive = new BatchOffsets(Array.from({ length: n }, (_, i) => 5000 + i));
+    const consecutive = new OffsetTracker(Array.from({ length: n }, (_, i) => 5000 + i));
     // Completion in reverse: nothing commits until the first, then all at once.
     for (let i = n - 1; i > 0; i--) expect(consecutive.markDone(5000 + i)).toBe(false);
     expect(consecutive.markDone(5000)).toBe(true);
@@ -83,7 +83,7 @@ describe('BatchOffsets on large batches', () => {
     expect(consecutive.allDone).toBe(true);
 
     // Every other offset missing (a compacted topic): the distance guess misses, the search finds them.
-    const sparse = new BatchOffsets(Array.from({ length: 100 }, (_, i) => 2 * i));
+    const sparse = new OffsetTracker(Array.from({ length: 100 }, (_, i) => 2 * i));
     expect(sparse.markDone(1)).toBe(false);
     expect(sparse.markDone(2)).toBe(false);
     expect(sparse.markDone(0)).toBe(true);
@@ -252,5 +252,38 @@ describe('lowestStall', () => {
     // 4 settles: the partition is still stalled on 9 (it used to show Flowing: review F20).
     stalls.delete(4);
     expect(lowestStall(stalls)?.offset).toBe(9);
+  });
+});
+
+describe('OffsetTracker across batches', () => {
+  it('keeps the done prefix across pushes, with a record still pending from an earlier batch', () => {
+    const t = new OffsetTracker();
+    for (const o of [0, 1, 2]) t.push(o);
+    expect(t.markDone(1)).toBe(false);
+    expect(t.markDone(2)).toBe(false);
+    // The next batch is dispatched while 0 backs off.
+    for (const o of [3, 4]) t.push(o);
+    expect(t.markDone(3)).toBe(false);
+    expect(t.pending).toBe(5);
+    expect(t.commitOffset).toBeUndefined();
+    expect(t.markDone(0)).toBe(true);
+    expect(t.commitOffset).toBe(4);
+    expect(t.pending).toBe(1);
+    expect(t.allDone).toBe(false);
+    expect(t.markDone(4)).toBe(true);
+    expect(t.commitOffset).toBe(5);
+    expect(t.allDone).toBe(true);
+  });
+
+  it('finds offsets after compaction of a long prefix and across gaps', () => {
+    const t = new OffsetTracker();
+    for (let o = 0; o < 5000; o++) t.push(o * 2);
+    for (let o = 0; o < 3000; o++) expect(t.markDone(o * 2)).toBe(true);
+    expect(t.commitOffset).toBe(2 * 2999 + 1);
+    expect(t.markDone(2 * 4000)).toBe(false);
+    expect(t.markDone(2 * 4000 + 1)).toBe(false);
+    for (let o = 3000; o < 4000; o++) t.markDone(o * 2);
+    expect(t.commitOffset).toBe(2 * 4000 + 1);
+    expect(t.pending).toBe(999);
   });
 });

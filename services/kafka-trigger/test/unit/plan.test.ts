@@ -178,6 +178,8 @@ describe('planTrigger: delivery', () => {
       onExhausted: 'block',
       rateLimit: undefined,
       eventMode: 'binary',
+      commitIntervalMs: 100,
+      commitWindow: 1000,
     });
   });
 

@@ -10,7 +10,7 @@ import {
   type SQSClient,
   type SendMessageCommandInput,
 } from '@aws-sdk/client-sqs';
-import { InFlightLimiter, describeFailure, sleep, type Deliverer, type EventInput, type MemoryBudget } from '@kubeless/delivery';
+import { InFlightLimiter, afterFailure, describeFailure, sleep, type Deliverer, type EventInput, type MemoryBudget } from '@kubeless/delivery';
 import { canonical } from '@kubeless/controller';
 import type { Logger } from '@kubeless/observability';
 import type { Connections } from '../connections.js';
@@ -540,13 +540,18 @@ export class TriggerReceiver {
     const delivery = d0.delivery;
     const failures = failed.map((x) => ({ ...describeFailure(x.err), d: x.d, err: x.err }));
     const first = failures[0] ?? { reason: 'error', message: '', retriable: true, d: d0, err: undefined };
-    const exhausted = failures.some((f) => !f.retriable) || attemptsExhausted(delivery.retry, count);
-    if (!exhausted) {
+    const next = afterFailure({
+      retriable: failures.every((f) => f.retriable),
+      exhausted: attemptsExhausted(delivery.retry, count),
+      onExhausted: delivery.onExhausted,
+      deadLetter: delivery.deadLetter,
+    });
+    if (next === 'retry') {
       return { kind: 'retry', attempts: attempt, delayMs: Math.max(...failures.map((f) => f.d.delayBeforeRetry(f.err, attempt))) };
     }
     const functions = failures.map((f) => f.d.target.name);
     const failure = `${first.reason}: ${first.message}`;
-    if (delivery.onExhausted === 'deadLetter' && delivery.deadLetter) {
+    if (next === 'deadLetter') {
       if (await this.#deadLetter(m, event, { reason: first.reason, message: first.message, functions, attempts: attempt })) {
         for (const f of failures) f.d.recordDeadLetter(f.reason);
         this.#accepted.delete(id);
@@ -554,7 +559,7 @@ export class TriggerReceiver {
       }
       return { kind: 'retry', attempts: attempt, delayMs: delivery.backoffMaxMs, stall: 'DeadLetterFailed', failure };
     }
-    if (delivery.onExhausted === 'drop') {
+    if (next === 'drop') {
       this.#log.warn({ messageId: id, attempts: attempt, reason: first.reason, functions }, 'message dropped after its retries (onExhausted: drop)');
       for (const f of failures) f.d.recordDrop(f.reason);
       this.#accepted.delete(id);
