@@ -48,6 +48,9 @@ const { values: a } = parseArgs({
     keys: { type: 'string', default: '0' },
     /** `cloudevents`: the http role sends each payload with the headers the kafka-trigger sends (diagnostic). */
     headers: { type: 'string', default: 'plain' },
+    /** The `slow` role: how long each call takes, and the first attempt of every n-th offset fails (0: none). */
+    'delay-ms': { type: 'string', default: '50' },
+    'fail-every': { type: 'string', default: '0' },
   },
 });
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
@@ -156,6 +159,69 @@ switch (a.role) {
     server.listen(0, a.ip, () => {
       const { port } = server.address();
       process.stdout.write(`recorder listening on http://${a.ip}:${String(port)}\n`);
+    });
+    process.on('SIGTERM', () => {
+      server.closeAllConnections();
+      server.close();
+      process.exit(0);
+    });
+    break;
+  }
+
+  case 'slow': {
+    // A function of some cost (--delay-ms per call) whose first attempt of every --fail-every-th
+    // offset answers 500 (the trigger retries it after its backoff). GET /stats: distinct events
+    // accepted, failed calls, and the first and last acceptance times.
+    const delay = Number(a['delay-ms']);
+    const every = Number(a['fail-every']);
+    const seen = new Set();
+    let accepted = 0;
+    let failed = 0;
+    let first;
+    let last;
+    const server = createServer((req, res) => {
+      if (req.method === 'GET' && req.url === '/stats') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ accepted, failed, first, last }));
+        return;
+      }
+      if (req.method === 'POST' && req.url === '/reset') {
+        seen.clear();
+        accepted = 0;
+        failed = 0;
+        first = undefined;
+        last = undefined;
+        res.end();
+        return;
+      }
+      req.resume();
+      req.on('end', () => {
+        setTimeout(() => {
+          const id = String(req.headers['ce-id'] ?? '');
+          const offset = Number(/offset:(\d+)/.exec(id)?.[1] ?? -1);
+          const firstAttempt = !seen.has(id);
+          seen.add(id);
+          if (every > 0 && firstAttempt && offset % every === 0) {
+            failed++;
+            res.writeHead(500);
+            res.end();
+            return;
+          }
+          if (firstAttempt || !seen.has(`ok:${id}`)) {
+            seen.add(`ok:${id}`);
+            accepted++;
+            first ??= now();
+            last = now();
+          }
+          res.writeHead(200);
+          res.end();
+        }, delay);
+      });
+    });
+    server.keepAliveTimeout = 60_000;
+    server.listen(0, a.ip, () => {
+      const { port } = server.address();
+      process.stdout.write(`slow function listening on http://${a.ip}:${String(port)}\n`);
     });
     process.on('SIGTERM', () => {
       server.closeAllConnections();

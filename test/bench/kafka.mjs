@@ -60,7 +60,12 @@
  * `--latency-modes none` skips that part. `--trigger-node-args=...` passes node flags to the
  * kafka-trigger processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). Whole run with the
  * defaults: about 6 minutes.
- * Exits 1 when a target is missed (unordered >= 70% of the slower baseline; added p99 < 5 ms).
+ * A slow-function part (`--failure-modes`, default unordered,key-ordered): a 50 ms function, 2,000
+ * records, once without failures and once with the first attempt of every tenth record failing
+ * (retried after a fixed 1 s backoff): a record waiting for its retry must not hold the others.
+ * Exits 1 when a target is missed (issue 22): unordered >= 90% of the ceiling and trigger + broker
+ * CPU per event <= 1.15x the ceiling's (medians of the rounds), added p99 over Kafka alone <= 1 ms,
+ * unordered with 10% failing >= 80% of the same run without.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -70,7 +75,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import kafkajs from 'kafkajs';
 import { KubeClient } from '../../libs/controller/dist/index.js';
-import { REPO_ROOT, freePort, readState, readStackEnv, uniqueName } from '../stack/dist/index.js';
+import { REPO_ROOT, freePort, stackIdentityGrants, readState, readStackEnv, uniqueName } from '../stack/dist/index.js';
 import { now, payload } from './kafka-common.mjs';
 import { median } from './stats.mjs';
 
@@ -89,6 +94,9 @@ const { values: args } = parseArgs({
     rounds: { type: 'string' },
     'warmup-rounds': { type: 'string' },
     quick: { type: 'boolean', default: false },
+    /** Modes of the failure rows (a 50 ms function, 10% of first attempts failing); `none` skips them. */
+    'failure-modes': { type: 'string' },
+    'failure-messages': { type: 'string' },
     /** Extra node arguments for the kafka-trigger processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
     'trigger-node-args': { type: 'string', default: '' },
   },
@@ -109,11 +117,17 @@ const modeList = (v) => v.split(',').filter((m) => m !== '' && m !== 'none');
 const MODES = modeList(args.modes);
 /** `none` skips the latency part. */
 const LATENCY_MODES = modeList(args['latency-modes'] ?? (args.quick ? 'unordered' : 'unordered,key-ordered,ordered'));
+const FAILURE_MODES = modeList(args['failure-modes'] ?? (args.quick ? 'unordered' : 'unordered,key-ordered'));
+const FAILURE_N = Number(args['failure-messages'] ?? (args.quick ? '1000' : '2000'));
+const SLOW_IPS = { none: '10.244.240.3', tenth: '10.244.240.4' };
 const FUNCTION_IP = '10.244.240.1';
 const RECORDER_IP = '10.244.240.2';
 const FUNCTION_PORT = 8080;
-const TARGET_RATIO = 0.7;
-const TARGET_ADDED_P99_MS = 5;
+/** Targets (issue 22): against the ceiling and Kafka alone, measured in the same run. */
+const TARGET_VS_CEILING = 0.9;
+const TARGET_CPU_VS_CEILING = 1.15;
+const TARGET_ADDED_OVER_KAFKA_MS = 1;
+const TARGET_FAILING_VS_CLEAN = 0.8;
 
 const env = readStackEnv();
 const brokers = env.KAFKA_BROKERS;
@@ -259,6 +273,8 @@ async function startTrigger(label) {
         KAFKA_BROKERS: brokers,
         ENDPOINT_MODE: 'endpointslice',
         LEADER_ELECT: 'false',
+        // The chart's tenancy grant for this namespace (the shared identity is refused otherwise).
+        SHARED_IDENTITY_GRANTS: stackIdentityGrants(ns),
       },
       stdio: ['ignore', fd, fd],
     }),
@@ -537,6 +553,60 @@ try {
   }
   for (const mode of MODES.filter((m) => m !== 'unordered')) await triggerRun(mode, '');
 
+  // ---------------------------------------------------------------- a slow function, with failures
+  // A 50 ms function on a 4-partition topic; the same run once without failures and once with the
+  // first attempt of every tenth record answering 500 (retried after a fixed 1 s backoff). A record
+  // waiting for its retry must not hold the others back (issue 22): the rate with failures is
+  // compared with the rate without, per mode.
+  const failureRows = [];
+  if (FAILURE_MODES.length > 0) {
+    const slow = {};
+    for (const [kind, ip] of Object.entries(SLOW_IPS)) {
+      const child = track(spawn(process.execPath, [WORKER, '--role', 'slow', '--ip', ip, '--delay-ms', '50', '--fail-every', kind === 'tenth' ? '10' : '0'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+      const url = await new Promise((resolve, reject) => {
+        let text = '';
+        child.stdout.on('data', (d) => {
+          text += d;
+          const m = /listening on (http:\/\/\S+)/.exec(text);
+          if (m) resolve(m[1]);
+        });
+        child.once('exit', () => reject(new Error('slow function exited')));
+      });
+      await publishFunction(`slow-${kind}`, ip, Number(new URL(url).port));
+      slow[kind] = url;
+    }
+    for (const mode of FAILURE_MODES) {
+      const rates = {};
+      for (const kind of ['none', 'tenth']) {
+        const topic = await createTopic(`bench-fail-${mode}-${kind}`);
+        const messages = [];
+        for (let j = 0; j < FAILURE_N; j++) messages.push(mode === 'key-ordered' ? { key: `k${String(j % KEYS)}`, value: payload(j) } : { partition: j % P, value: payload(j) });
+        for (let i = 0; i < messages.length; i += 5000) await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 5000) });
+        await fetch(`${slow[kind]}/reset`, { method: 'POST' });
+        const name = `fail-${mode}-${kind}`;
+        const trigger = await startTrigger(name);
+        const spec = kafkaTrigger(name, topic, `slow-${kind}`, mode);
+        Object.assign(spec.spec.delivery, { backoffPolicy: 'linear', backoffDelay: '1s', backoffMax: '1s' });
+        await kube.create(triggersPath, spec);
+        const deadline = Date.now() + 300_000;
+        let st;
+        for (;;) {
+          checkInterrupted();
+          st = await (await fetch(`${slow[kind]}/stats`)).json();
+          if (st.accepted >= FAILURE_N || Date.now() > deadline) break;
+          await sleep(100);
+        }
+        await stopChild(trigger.child, 40_000);
+        await kube.delete(`${triggersPath}/${name}`).catch(() => undefined);
+        const seconds = ((st.last ?? 0) - (st.first ?? 0)) / 1000;
+        const rate = st.accepted / Math.max(seconds, 0.001);
+        rates[kind] = rate;
+        failureRows.push({ mode, kind, rate, seconds, accepted: st.accepted, failed: st.failed });
+        log(`slow function, ${mode}, ${kind === 'none' ? 'no failures' : 'first attempt of every 10th record fails'}: ${String(st.accepted)}/${String(FAILURE_N)} records in ${seconds.toFixed(2)} s = ${rate.toFixed(0)} records/s (${String(st.failed)} failed attempts)`);
+      }
+    }
+  }
+
   // ---------------------------------------------------------------- latency at a fixed rate
   if (LATENCY_MODES.length > 0) log(`latency: ${loadText()}`);
   const latShape = `${String(RATE)} events/s for ${String(DURATION)} s after a ${String(WARMUP)} s warm-up, about 100 B JSON with the send time`;
@@ -649,7 +719,7 @@ try {
     const ratios = measured.map((pr) => pr.unordered.rate / slowerOf(pr.http));
     const ratio = median(ratios);
     const complete = measured.every((pr) => pr.unordered.count >= N);
-    pass &&= ratio >= TARGET_RATIO && complete;
+    pass &&= complete;
     if (measured.length > 1) console.log(`per-round unordered / min(baselines): ${ratios.map((x) => `${(x * 100).toFixed(1)}%`).join(', ')}`);
     const ceRatios = measured.filter((pr) => pr.ce).map((pr) => pr.unordered.rate / pr.ce.rate);
     const protocol = measured.filter((pr) => pr.ce).map((pr) => pr.ce.rate / pr.http.rate);
@@ -664,7 +734,34 @@ try {
       console.log(`diagnostic, per round: ceiling (kafkajs -> undici without the guarantees) / min(baselines): ${ceilingVsSlower.map((x) => `${(x * 100).toFixed(1)}%`).join(', ')} (median ${(median(ceilingVsSlower) * 100).toFixed(1)}%)`);
       console.log(`diagnostic, per round: unordered / ceiling (what the delivery guarantees and the trigger's bookkeeping cost): ${vsCeiling.map((x) => `${(x * 100).toFixed(1)}%`).join(', ')} (median ${(median(vsCeiling) * 100).toFixed(1)}%)`);
     }
-    console.log(`RATIO unordered / min(baselines) = ${(ratio * 100).toFixed(1)}%${measured.length > 1 ? ` (median of ${String(measured.length)} rounds)` : ` (${measured[0].unordered.rate.toFixed(0)} / ${slowerOf(measured[0].http).toFixed(0)})`} (target >= ${String(TARGET_RATIO * 100)}%): ${ratio >= TARGET_RATIO && complete ? 'PASS' : 'FAIL'}`);
+    console.log(`information: unordered / min(baselines) = ${(ratio * 100).toFixed(1)}%${measured.length > 1 ? ` (median of ${String(measured.length)} rounds)` : ` (${measured[0].unordered.rate.toFixed(0)} / ${slowerOf(measured[0].http).toFixed(0)})`}`);
+    if (withCeiling.length > 0) {
+      // The targets (issue 22): throughput against the ceiling of the same round, and the CPU the
+      // trigger and the broker spend per event against the ceiling's and the broker's.
+      const vsCeiling = median(withCeiling.map((pr) => pr.unordered.rate / pr.ceiling.rate));
+      const cpuOf = (row, own) => (row.us?.[own] ?? NaN) + (row.us?.broker ?? 0);
+      const cpuRatio = median(withCeiling.map((pr) => cpuOf(pr.unordered, 'trigger') / cpuOf(pr.ceiling, 'ceiling')));
+      const okRate = vsCeiling >= TARGET_VS_CEILING && complete;
+      const okCpu = cpuRatio <= TARGET_CPU_VS_CEILING;
+      pass &&= okRate && okCpu;
+      console.log(`RATIO unordered / ceiling = ${(vsCeiling * 100).toFixed(1)}% (median of ${String(withCeiling.length)} rounds; target >= ${String(TARGET_VS_CEILING * 100)}%): ${okRate ? 'PASS' : 'FAIL'}`);
+      console.log(`CPU per event (trigger + broker) / (ceiling + broker) = ${cpuRatio.toFixed(2)}x (median; target <= ${String(TARGET_CPU_VS_CEILING)}x): ${okCpu ? 'PASS' : 'FAIL'}`);
+    }
+  }
+  if (failureRows.length > 0) {
+    console.log(`\na 50 ms function, ${String(FAILURE_N)} records over ${String(P)} partitions, maxInFlight ${String(MAX_IN_FLIGHT)}; "failing": the first attempt of every 10th record answers 500, retried after a fixed 1 s backoff`);
+    console.log(['mode'.padEnd(12), 'failures'.padEnd(10), 'records/s'.padStart(10), 'window s'.padStart(9), 'failed'.padStart(7)].join(' '));
+    for (const r of failureRows) console.log([r.mode.padEnd(12), (r.kind === 'none' ? 'none' : '10%').padEnd(10), r.rate.toFixed(0).padStart(10), r.seconds.toFixed(2).padStart(9), String(r.failed).padStart(7)].join(' '));
+    for (const mode of FAILURE_MODES) {
+      const clean = failureRows.find((r) => r.mode === mode && r.kind === 'none');
+      const failing = failureRows.find((r) => r.mode === mode && r.kind === 'tenth');
+      if (!clean || !failing) continue;
+      const ratio = failing.rate / clean.rate;
+      const complete = clean.accepted >= FAILURE_N && failing.accepted >= FAILURE_N;
+      const gated = mode === 'unordered';
+      if (gated) pass &&= ratio >= TARGET_FAILING_VS_CLEAN && complete;
+      console.log(`RATIO ${mode} with 10% failing / without = ${(ratio * 100).toFixed(1)}%${gated ? ` (target >= ${String(TARGET_FAILING_VS_CLEAN * 100)}%): ${ratio >= TARGET_FAILING_VS_CLEAN && complete ? 'PASS' : 'FAIL'}` : ' (information)'}`);
+    }
   }
   if (direct) console.log(`\nlatency to the function at a fixed rate (ms; recording node:http function on ${RECORDER_IP})`);
   if (direct) console.log(['path'.padEnd(26), 'n'.padStart(6), 'p50'.padStart(7), 'p90'.padStart(7), 'p99'.padStart(7), 'max'.padStart(8), 'added p50'.padStart(10), 'added p99'.padStart(10), '  load shape'].join(' '));
@@ -686,16 +783,13 @@ try {
   }
   const lat = latencyRows.find((r) => r.mode === 'unordered');
   if (lat) {
-    const added = lat.s.p99 - direct.p99;
-    pass &&= added < TARGET_ADDED_P99_MS;
-    console.log(`ADDED p99 unordered = ${ms(lat.s.p99)} - ${ms(direct.p99)} = ${ms(added)} ms (target < ${String(TARGET_ADDED_P99_MS)} ms): ${added < TARGET_ADDED_P99_MS ? 'PASS' : 'FAIL'}`);
-    // The added latency includes Kafka's own produce -> fetch time (SPEC §10): when Kafka alone
-    // already adds as much, the run says so, so that a miss is read against the broker's share.
+    console.log(`information: added p99 unordered over a direct call = ${ms(lat.s.p99)} - ${ms(direct.p99)} = ${ms(lat.s.p99 - direct.p99)} ms`);
+    // Latency is judged against Kafka itself (issue 22): the trigger's p99 less a bare kafkajs
+    // consumer's p99 on the same producer in the same run.
     if (kafkaOnly) {
-      const aloneAdded = kafkaOnly.p99 - direct.p99;
-      console.log(
-        `diagnostic: Kafka alone (bare kafkajs consumer, no HTTP) adds p99 ${ms(aloneAdded)} ms in this run: ${aloneAdded < TARGET_ADDED_P99_MS ? `under the target, leaving ${ms(TARGET_ADDED_P99_MS - aloneAdded)} ms for the trigger` : 'over the target by itself: no consumer of this broker can meet it in this run'}`,
-      );
+      const added = lat.s.p99 - kafkaOnly.p99;
+      pass &&= added <= TARGET_ADDED_OVER_KAFKA_MS;
+      console.log(`ADDED p99 over Kafka alone = ${ms(lat.s.p99)} - ${ms(kafkaOnly.p99)} = ${ms(added)} ms (target <= ${String(TARGET_ADDED_OVER_KAFKA_MS)} ms): ${added <= TARGET_ADDED_OVER_KAFKA_MS ? 'PASS' : 'FAIL'}`);
     }
   }
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s; ${loadText()}`);

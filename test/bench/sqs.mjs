@@ -41,7 +41,7 @@ import {
   SendMessageBatchCommand,
 } from '@aws-sdk/client-sqs';
 import { KubeClient } from '../../libs/controller/dist/index.js';
-import { REPO_ROOT, freePort, readStackEnv, uniqueName } from '../stack/dist/index.js';
+import { REPO_ROOT, freePort, stackIdentityGrants, readStackEnv, uniqueName } from '../stack/dist/index.js';
 import { median } from './stats.mjs';
 
 const { values: args } = parseArgs({
@@ -259,6 +259,8 @@ try {
       AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
       ENDPOINT_MODE: 'endpointslice',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      // The chart's tenancy grant for this namespace (the shared identity is refused otherwise).
+      SHARED_IDENTITY_GRANTS: stackIdentityGrants(ns),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
