@@ -23,6 +23,8 @@ export class EventRecorder {
   readonly #instance: string;
   readonly #logger: Logger | undefined;
   readonly #seen = new Map<string, Seen>();
+  /** The last recording of each key: repeats wait for it, so they find its Event in `#seen`. */
+  readonly #pending = new Map<string, Promise<void>>();
   readonly #windowMs: number;
 
   constructor(client: KubeClient, options: { component: string; instance?: string; logger?: Logger; windowMs?: number }) {
@@ -34,15 +36,23 @@ export class EventRecorder {
   }
 
   readonly record: Recorder = (obj, type, reason, message) => {
-    void this.#record(obj, type, reason, message).catch((err: unknown) => {
-      this.#logger?.warn({ err, reason }, 'event not recorded');
+    // One at a time per key: a repeat sent while the first Event is being created (a retry 5 ms
+    // later) created a second Event, and concurrent count patches could land out of order.
+    const key = `${obj.metadata?.uid ?? ''}/${type}/${reason}/${message}`;
+    const next = (this.#pending.get(key) ?? Promise.resolve())
+      .then(() => this.#record(key, obj, type, reason, message))
+      .catch((err: unknown) => {
+        this.#logger?.warn({ err, reason }, 'event not recorded');
+      });
+    this.#pending.set(key, next);
+    void next.then(() => {
+      if (this.#pending.get(key) === next) this.#pending.delete(key);
     });
   };
 
-  async #record(obj: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
+  async #record(key: string, obj: KubeObject, type: EventType, reason: string, message: string): Promise<void> {
     const m = obj.metadata ?? {};
     const namespace = m.namespace ?? 'default';
-    const key = `${m.uid ?? ''}/${type}/${reason}/${message}`;
     const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
     const seen = this.#seen.get(key);
     if (seen && Date.now() - seen.at < this.#windowMs) {

@@ -34,6 +34,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   #synced = false;
   #stopped = true;
   #failures = 0;
+  #lastErrorAt = 0;
   #restartTimer: NodeJS.Timeout | undefined;
   readonly #syncWaiters: (() => void)[] = [];
 
@@ -111,10 +112,11 @@ export class Informer<T extends KubeObject = KubeObject> {
     } finally {
       this.#lw.off('error', onErr);
     }
+    // The failure count is not reset here: `start()` returns once the watch request is sent, so a
+    // watch refused or reset right after would restart at the shortest backoff forever.
     // `stop()` may have run while we awaited.
     const stopped = this.#stopped as boolean;
     if (!attempt.failed && !stopped) {
-      this.#failures = 0;
       if (!this.#synced) {
         this.#synced = true;
         for (const w of this.#syncWaiters.splice(0)) w();
@@ -124,6 +126,11 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   #onError(err: unknown): void {
     if (this.#stopped) return;
+    // Backoff starts afresh after a quiet spell of twice the longest backoff (client-go's reflector
+    // resets after 2 min without a failure).
+    const now = Date.now();
+    if (now - this.#lastErrorAt > 2 * (this.#options.maxBackoffMs ?? 30_000)) this.#failures = 0;
+    this.#lastErrorAt = now;
     const delay = exponentialBackoff(this.#failures++, this.#options.minBackoffMs ?? 500, this.#options.maxBackoffMs ?? 30_000);
     this.#options.logger?.warn({ err, resource: this.resource.plural, retryInMs: delay }, 'informer stopped; restarting');
     clearTimeout(this.#restartTimer);
