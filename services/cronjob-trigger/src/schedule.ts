@@ -29,8 +29,12 @@ export function parseSchedule(schedule: string, timeZone: string | undefined): {
   return {
     schedule: {
       next: (after) => cron.nextRun(after) ?? undefined,
-      // croner's previousRuns is strictly before its reference: one millisecond later includes a slot at `atOrBefore`.
-      latest: (atOrBefore) => cron.previousRuns(1, new Date(atOrBefore.getTime() + 1))[0],
+      // croner's previousRuns is strictly before the second of its reference: the next whole
+      // second includes a slot in the second of `atOrBefore` (slots fall on whole minutes).
+      latest: (atOrBefore) => {
+        const t = cron.previousRuns(1, new Date(Math.floor(atOrBefore.getTime() / 1000) * 1000 + 1000))[0];
+        return t && t.getTime() <= atOrBefore.getTime() ? t : undefined;
+      },
     },
   };
 }
