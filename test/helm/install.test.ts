@@ -1,5 +1,5 @@
 /**
- * The chart installed for real (issue 21, step 1): `helm upgrade --install --wait` puts the four
+ * The chart installed for real (issue 21, step 1): `helm upgrade --install --wait` puts the five
  * controllers on the stack's node as pods, from the images built here, with the chart's
  * ServiceAccounts, RBAC, probes, PodDisruptionBudgets and security contexts. A release of its own,
  * in its own namespace, watching one namespace of its own (the chart's single-namespace mode), so
@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, installRelease, kubectl, kubectlOk, releaseHistory, stackEnv, stackValues, uninstallRelease, withNamespace } from '@kubeless/stack';
 import { kubelessOk, sinkValues, tempFiles } from '../e2e/helpers.js';
 
-const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger'];
+const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger', 'cronjob-trigger'];
 const APP_VERSION = '0.1.0';
 /** The previous chart version, as published: its schema predates kubelessConfig.installEnv. */
 const PREVIOUS_CHART = path.join(import.meta.dirname, 'fixtures', 'kubeless-0.1.0.tgz');
@@ -43,7 +43,7 @@ const controllerPods = async (): Promise<Json[]> => (JSON.parse(await kubectlOk(
 
 const ready = (p: Json): boolean => p.metadata.deletionTimestamp === undefined && p.status.conditions?.some((c: Json) => c.type === 'Ready' && c.status === 'True') === true;
 
-/** The four controllers, each with one Ready pod: component -> pod. */
+/** The five controllers, each with one Ready pod: component -> pod. */
 async function readyControllers(): Promise<Map<string, Json> | undefined> {
   const byComponent = new Map<string, Json>();
   for (const p of await controllerPods()) if (ready(p)) byComponent.set(p.metadata.labels['app.kubernetes.io/component'], p);
@@ -122,7 +122,7 @@ afterAll(async () => {
 });
 
 describe('helm install on the stack', () => {
-  it('runs four Ready controller pods from the images built here, as the chart says, on the node', async () => {
+  it('runs five Ready controller pods from the images built here, as the chart says, on the node', async () => {
     const pods = await readyControllers();
     expect(pods).toBeDefined();
     for (const c of CONTROLLERS) {

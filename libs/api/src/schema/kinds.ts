@@ -267,7 +267,13 @@ export const cronJobTriggerKind: KindDefinition = {
         description: 'Any JSON: the body of every tick (JSON-encoded). Absent: an empty body.',
         'x-kubernetes-preserve-unknown-fields': true,
       },
-      timeZone: s.string('IANA time zone of the schedule, e.g. Europe/Paris. Default UTC.', { maxLength: 64, pattern: TIME_ZONE_PATTERN }),
+      timeZone: s.string('IANA time zone of the schedule, e.g. Europe/Paris. Default UTC.', {
+        maxLength: 64,
+        pattern: TIME_ZONE_PATTERN,
+        // CEL's timestamp accessors take an IANA zone and fail on one the API server's time zone
+        // database lacks: the rule is a lookup of the zone, not a comparison.
+        'x-kubernetes-validations': [{ rule: "timestamp('2000-01-01T00:00:00Z').getHours(self) >= 0", message: 'timeZone must be an IANA time zone the API server knows, e.g. Europe/Paris, America/New_York or UTC' }],
+      }),
       concurrencyPolicy: s.enumOf('Allow (default): slots overlap; Forbid: a slot due while another is under way is skipped; Replace: it ends the one under way.', CONCURRENCY_POLICIES),
       startingDeadlineSeconds: s.integer('A slot not started within this many seconds of its time (no leader ran, say) is missed, not run. Default: no deadline.', {
         format: 'int64',
