@@ -141,8 +141,8 @@ describe('the API server accepts every rendered object', () => {
       expect(pod.serviceAccountName).toBe(d.metadata.name);
     }
     const kinds = (kind: string): string[] => objects.filter((o) => o.kind === kind).map((o) => o.metadata.name).sort();
-    expect(kinds('PodDisruptionBudget')).toHaveLength(4);
-    expect(kinds('ServiceAccount')).toHaveLength(4);
+    expect(kinds('PodDisruptionBudget')).toHaveLength(5);
+    expect(kinds('ServiceAccount')).toHaveLength(5);
     expect(kinds('ClusterRole')).toEqual([...CONTROLLERS.map((c) => `${release}-kubeless-${c}`), `${release}-kubeless-edit`, `${release}-kubeless-view`].sort());
     const view = objects.find((o) => o.metadata.name === `${release}-kubeless-view`)!;
     const edit = objects.find((o) => o.metadata.name === `${release}-kubeless-edit`)!;
