@@ -12,7 +12,8 @@
  *  - timeZone: a daily schedule in Asia/Kathmandu fires at its UTC instant, the same schedule in UTC
  *    does not;
  *  - a bad cron expression or time zone is refused by the API server and by the CLI; the CLI's
- *    `function deploy --schedule` makes a trigger that goes with its function.
+ *    `function deploy --schedule` makes a trigger that goes with its function;
+ *  - tenancy: a function whose Service routes out of its namespace (ExternalName) gets no call.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -74,6 +75,19 @@ describe('cronjob-trigger', () => {
       }
       return { status: 200 };
     };
+    // A function whose Service points out of the namespace (ExternalName to the API server).
+    await client.create(`/apis/kubeless.io/v1beta1/namespaces/${steady.name}/functions`, {
+      apiVersion: 'kubeless.io/v1beta1',
+      kind: 'Function',
+      metadata: { name: 'escape', namespace: steady.name },
+      spec: { runtime: 'nodejs24', handler: 'h.f', function: 'module.exports = { f: () => "ok" }' },
+    });
+    await client.create(`/api/v1/namespaces/${steady.name}/services`, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'escape', namespace: steady.name, labels: { 'created-by': 'kubeless', function: 'escape' } },
+      spec: { type: 'ExternalName', externalName: 'kubernetes.default.svc.cluster.local', ports: [{ name: 'http-function-port', port: 443 }] },
+    });
     controller = await startController(steady.name);
     spawn(failover.name, 'cron-a', LEASE);
     spawn(failover.name, 'cron-b', LEASE);
@@ -83,6 +97,7 @@ describe('cronjob-trigger', () => {
       createTrigger(client, failover.name, 'failover', { 'function-name': 'slow', schedule: '* * * * *', delivery: { backoffDelay: '1s' } }),
       createTrigger(client, missed.name, 'catch-up', { 'function-name': 'late', schedule: '* * * * *', startingDeadlineSeconds: 40 }),
       createTrigger(client, missed.name, 'too-late', { 'function-name': 'too-late', schedule: '* * * * *', startingDeadlineSeconds: 5 }),
+      createTrigger(client, steady.name, 'escape', { 'function-name': 'escape', schedule: '* * * * *' }),
     ]);
     s1 = nextMinute(created.map((t) => t.metadata.creationTimestamp ?? '').sort().at(-1) ?? new Date());
     s2 = new Date(s1.getTime() + 60_000);
@@ -144,7 +159,7 @@ describe('cronjob-trigger', () => {
     expect(r.stderr).toContain('--schedule: schedule "61 * * * *": the minute field "61" is not valid');
     const none = await kubeless(['trigger', 'cronjob', 'create', 'bad', '--function', 'no-such-function', '--schedule', '* * * * *', '-n', steady.name]);
     expect(none.stderr).toContain(`function "no-such-function" not found in namespace "${steady.name}"`);
-    expect((await client.list(triggersPath(steady.name))).items.map((t) => t.metadata?.name).sort()).toEqual(['every-minute', 'kathmandu', 'utc']);
+    expect((await client.list(triggersPath(steady.name))).items.map((t) => t.metadata?.name).sort()).toEqual(['escape', 'every-minute', 'kathmandu', 'utc']);
   });
 
   it('function deploy|update --schedule and trigger cronjob create|update|list as the original; the triggers go with their function', async () => {
@@ -213,6 +228,18 @@ describe('cronjob-trigger', () => {
     // In UTC the same fields name a time 5 h 45 min later (mod 24 h).
     const utcNext = Date.parse(u.status?.nextScheduleTime ?? '');
     expect(((utcNext - s2.getTime()) / 60_000 + 24 * 60) % (24 * 60)).toBe(5 * 60 + 45);
+  }, WAIT);
+
+  it('a function whose Service routes out of its namespace gets no call: FunctionResolved False, its slots Skipped', async () => {
+    // By now slot 2 may have come too: the last slot is skipped whichever it is.
+    const st = await eventually('the escape trigger skips its slots', async () => {
+      const s = (await get(steady.name, 'escape')).status;
+      return s?.lastResult && Date.parse(s.lastResult.slot) >= s1.getTime() ? s : undefined;
+    }, Math.max(0, s1.getTime() - Date.now()) + 20_000);
+    expect(st.lastResult).toMatchObject({ outcome: 'Skipped', attempts: 0 });
+    expect(st.lastResult?.message).toContain('ExternalName');
+    expect(st.conditions?.find((c) => c.type === 'FunctionResolved')).toMatchObject({ status: 'False', reason: 'ExternalNameService' });
+    expect(st.active).toBeUndefined();
   }, WAIT);
 
   it('killing the leader during a slot neither loses nor doubles it: the other replica continues the same attempt sequence', async () => {

@@ -97,6 +97,14 @@ describe('missed slots (--starting-deadline-seconds)', () => {
     expect(plan(trigger({}, last), '2026-12-05T12:00:59Z').start.map((a) => a.slot)).toEqual(['2026-12-05T12:00:00Z']);
   });
 
+  it('a function whose Service routes out of its namespace (tenancy) is not called: the slot is Skipped', () => {
+    const p = plan(trigger({}, last), '2026-12-05T10:02:01Z', { functionProblem: { reason: 'ExternalNameService', message: 'the Service of function fn is of type ExternalName' } });
+    expect(p.start).toEqual([]);
+    expect(p.status.lastResult).toMatchObject({ outcome: 'Skipped', message: 'the Service of function fn is of type ExternalName' });
+    expect(cond(p, 'FunctionResolved')).toBe('False/ExternalNameService');
+    expect(cond(p, 'Ready')).toBe('False/ExternalNameService');
+  });
+
   it('a missing function skips the slot (FunctionResolved False), and a suspended trigger claims nothing', () => {
     const p = plan(trigger({}, last), '2026-12-05T10:02:01Z', { functionExists: false });
     expect(p.start).toEqual([]);
