@@ -1,7 +1,7 @@
 /** API paths of the objects the CLI reads and writes. */
 import { API_VERSION } from '@kubeless/api';
 
-export const PLURALS = { Function: 'functions', HTTPTrigger: 'httptriggers', KafkaTrigger: 'kafkatriggers', SQSTrigger: 'sqstriggers' } as const;
+export const PLURALS = { Function: 'functions', HTTPTrigger: 'httptriggers', KafkaTrigger: 'kafkatriggers', SQSTrigger: 'sqstriggers', CronJobTrigger: 'cronjobtriggers' } as const;
 export type KubelessKind = keyof typeof PLURALS;
 
 export function kubelessPath(kind: KubelessKind, namespace: string, name?: string): string {

@@ -5,6 +5,14 @@
 import {
   API_VERSION,
   BACKOFF_POLICIES,
+  CONCURRENCY_POLICIES,
+  MAX_WAIT_SECONDS,
+  scheduleProblem,
+  timeZoneProblem,
+  type CronDeliverySpec,
+  type CronJobTrigger,
+  type CronJobTriggerSpec,
+  type OwnerReference,
   EVENT_MODES,
   GATEWAYS,
   INITIAL_OFFSETS,
@@ -234,6 +242,112 @@ export function updateSqsTrigger(existing: SQSTrigger, f: SqsFlags): SQSTrigger 
   if (delivery) spec.delivery = delivery;
   checkSqs(spec);
   t.spec = spec;
+  return t;
+}
+
+// ---- CronJob ----
+
+/** Flags of `trigger cronjob create|update` (the original's, then the new settings). */
+export interface CronFlags {
+  function?: string;
+  schedule?: string;
+  payload?: string;
+  /** The file's text: the command reads `-f/--payload-from-file` before building. */
+  payloadFromFile?: string;
+  timeZone?: string;
+  concurrencyPolicy?: string;
+  startingDeadlineSeconds?: string;
+  suspend?: boolean;
+  deliveryTimeout?: string;
+  retry?: string;
+  backoffPolicy?: string;
+  backoffDelay?: string;
+  backoffMax?: string;
+  eventMode?: string;
+}
+
+/** `--schedule`, checked as the CRD checks it (the original validated with robfig/cron ParseStandard). */
+export function parseSchedule(value: string): string {
+  const problem = scheduleProblem(value);
+  if (problem) throw new CliError(`--schedule: ${problem}`);
+  return value.trim();
+}
+
+/** `-p/--payload` or the text of `-f/--payload-from-file`: JSON, kept as the value it parses to. */
+export function parsePayload(flag: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new CliError(`--${flag}: not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function cronChanges(f: CronFlags): Partial<CronJobTriggerSpec> {
+  const s: Partial<CronJobTriggerSpec> = {};
+  if (f.payload !== undefined && f.payloadFromFile !== undefined) throw new CliError('set only one of -p/--payload and -f/--payload-from-file');
+  if (f.function !== undefined) {
+    if (f.function === '') throw new CliError('--function is empty');
+    s['function-name'] = f.function;
+  }
+  if (f.schedule !== undefined) s.schedule = parseSchedule(f.schedule);
+  if (f.payload !== undefined) s.payload = parsePayload('payload', f.payload);
+  if (f.payloadFromFile !== undefined) s.payload = parsePayload('payload-from-file', f.payloadFromFile);
+  if (f.timeZone !== undefined) {
+    const problem = timeZoneProblem(f.timeZone);
+    if (problem) throw new CliError(`--time-zone: ${problem}`);
+    s.timeZone = f.timeZone;
+  }
+  if (f.concurrencyPolicy !== undefined) s.concurrencyPolicy = parseEnum('concurrency-policy', f.concurrencyPolicy, CONCURRENCY_POLICIES);
+  if (f.startingDeadlineSeconds !== undefined) s.startingDeadlineSeconds = parseIntFlag('starting-deadline-seconds', f.startingDeadlineSeconds, 1, MAX_WAIT_SECONDS);
+  if (f.suspend !== undefined) s.suspend = f.suspend;
+  return s;
+}
+
+function cronDeliveryChanges(f: CronFlags): CronDeliverySpec {
+  const d: CronDeliverySpec = {};
+  if (f.deliveryTimeout !== undefined) d.timeout = parseWait('delivery-timeout', f.deliveryTimeout);
+  if (f.retry !== undefined) d.retry = parseIntFlag('retry', f.retry, 0, 1000);
+  if (f.backoffPolicy !== undefined) d.backoffPolicy = parseEnum('backoff-policy', f.backoffPolicy, BACKOFF_POLICIES);
+  if (f.backoffDelay !== undefined) d.backoffDelay = parseWait('backoff-delay', f.backoffDelay);
+  if (f.backoffMax !== undefined) d.backoffMax = parseWait('backoff-max', f.backoffMax);
+  if (f.eventMode !== undefined) d.eventMode = parseEnum('event-mode', f.eventMode, EVENT_MODES);
+  return d;
+}
+
+/** The reference that makes a trigger go with its function (garbage collection), as the original deleted a function's CronJobTriggers. */
+export function functionOwner(fn: { metadata?: { name?: string; uid?: string } }): OwnerReference {
+  return { apiVersion: API_VERSION, kind: 'Function', name: fn.metadata?.name ?? '', uid: fn.metadata?.uid ?? '' };
+}
+
+/** Replaces the Function owner of `meta` (a trigger retargeted goes with its new function). */
+function withFunctionOwner<M extends { ownerReferences?: OwnerReference[] }>(meta: M, owner: OwnerReference | undefined): M {
+  if (!owner) return meta;
+  const others = (meta.ownerReferences ?? []).filter((r) => !(r.kind === 'Function' && r.apiVersion.startsWith('kubeless.io/')));
+  return { ...meta, ownerReferences: [...others, owner] };
+}
+
+/**
+ * `trigger cronjob create` (and `function deploy --schedule`): `--function` and `--schedule` are
+ * required; with `owner` (the function read back) the trigger is deleted with its function.
+ */
+export function buildCronJobTrigger(name: string, namespace: string, f: CronFlags, owner?: OwnerReference): CronJobTrigger {
+  if (!f.function) throw new CliError('--function is required');
+  if (f.schedule === undefined) throw new CliError('--schedule is required');
+  const changes = cronChanges(f);
+  const delivery = cronDeliveryChanges(f);
+  const spec: CronJobTriggerSpec = { 'function-name': f.function, schedule: changes.schedule ?? '', ...changes, ...(Object.keys(delivery).length > 0 ? { delivery } : {}) };
+  const metadata: CronJobTrigger['metadata'] = { name, namespace, labels: { ...LABELS } };
+  return { apiVersion: API_VERSION, kind: 'CronJobTrigger', metadata: withFunctionOwner(metadata, owner), spec };
+}
+
+/** `trigger cronjob update` (and `function update --schedule`): only what is given changes. */
+export function updateCronJobTrigger(existing: CronJobTrigger, f: CronFlags, owner?: OwnerReference): CronJobTrigger {
+  const t = withoutServerFields(existing);
+  const changes = cronChanges(f);
+  // A new payload replaces the old one whole (JSON values do not merge).
+  const delivery = { ...t.spec.delivery, ...cronDeliveryChanges(f) };
+  t.spec = { ...t.spec, ...changes, ...(Object.keys(delivery).length > 0 ? { delivery } : {}) };
+  t.metadata = withFunctionOwner(t.metadata, owner);
   return t;
 }
 

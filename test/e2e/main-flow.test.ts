@@ -1,5 +1,5 @@
 /**
- * The talk's main flow, end to end, against the real stack: the four controllers run as pods,
+ * The talk's main flow, end to end, against the real stack: the five controllers run as pods,
  * installed with the chart (a release of this file's own, with the chart's ServiceAccounts and
  * RBAC, watching this file's namespace), the stack's node runs the function pods
  * as containers of the runtime images built here, the triggers reach them by their Services' DNS
@@ -34,7 +34,7 @@ const dir = tempFiles('e2e-main', {
 
 beforeAll(async () => {
   ns = await withNamespace('e2e-main');
-  // The four controllers as pods: the chart installed for this namespace.
+  // The five controllers as pods: the chart installed for this namespace.
   controllers = await installControllers(ns.name, {
     kafkaTrigger: { extraEnv: extraEnv({ STATUS_INTERVAL: '1s' }) },
     sqsTrigger: { extraEnv: extraEnv({ STATUS_INTERVAL: '1s' }) },

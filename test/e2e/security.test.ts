@@ -416,7 +416,7 @@ describe('network policy', () => {
     const fnPods = (await Promise.all(['foo', 'falco'].map((f) => functionPods(a.name, f)))).flat().map((p) => String(p.metadata.name));
     expect(await selected(a.name, np.spec.podSelector)).toEqual(expect.arrayContaining(fnPods));
     expect(np.spec.ingress[0].from[0].podSelector.matchExpressions).toEqual(
-      expect.arrayContaining([{ key: 'app.kubernetes.io/component', operator: 'In', values: ['http-trigger', 'kafka-trigger', 'sqs-trigger'] }]),
+      expect.arrayContaining([{ key: 'app.kubernetes.io/component', operator: 'In', values: ['http-trigger', 'kafka-trigger', 'sqs-trigger', 'cronjob-trigger'] }]),
     );
   });
 });

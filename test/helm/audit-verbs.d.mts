@@ -6,7 +6,7 @@ export interface AuditVerb {
   subresource: string;
   scope: 'namespaced' | 'cluster';
 }
-export const CONTROLLERS: readonly ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger'];
+export const CONTROLLERS: readonly ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger', 'cronjob-trigger'];
 export function stackUser(controller: string): string;
 export function deriveVerbs(text: string, user: string): AuditVerb[];
 export interface RefusedRequest {

@@ -20,7 +20,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-export const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger'];
+export const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger', 'cronjob-trigger'];
 /** The stack's ServiceAccount of a controller (release `kubeless` in namespace `kubeless`). */
 export const stackUser = (controller) => `system:serviceaccount:kubeless:kubeless-${controller}`;
 

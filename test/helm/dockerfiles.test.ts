@@ -1,5 +1,5 @@
 /**
- * The images' Dockerfiles (the four controllers, the two runtimes, and the stack node's pause,
+ * The images' Dockerfiles (the five controllers, the two runtimes, and the stack node's pause,
  * busybox, CoreDNS and Traefik): hadolint finds nothing (cached by test/stack/build/hadolint.sh),
  * and each final stage runs as a non-root user, with no shell needed at run time for the
  * controllers (distroless). The images themselves are built by test/stack/build/images.sh and run on the
@@ -12,7 +12,7 @@ import path from 'node:path';
 import { REPO_ROOT, cacheDir } from '@kubeless/stack';
 import { describe, expect, it } from 'vitest';
 
-const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger'];
+const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger', 'cronjob-trigger'];
 const DOCKERFILES = [...CONTROLLERS.map((c) => `services/${c}/Dockerfile`), 'runtimes/nodejs/Dockerfile', 'runtimes/python/Dockerfile', 'test/stack/images/pause/Dockerfile', 'test/stack/images/busybox/Dockerfile', 'test/stack/images/distroless-nodejs/Dockerfile', 'test/stack/images/coredns/Dockerfile', 'test/stack/images/traefik/Dockerfile'];
 
 function hadolintBin(): string {

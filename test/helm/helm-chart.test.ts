@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART, EXAMPLES_DIR, helm, kubectlIn, parseObjects, render, renderYaml, toYamlStream, type K8sObject } from './chart.js';
 
 const examples = readdirSync(EXAMPLES_DIR).filter((f) => f.endsWith('.yaml')).sort();
-const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger'];
+const CONTROLLERS = ['cronjob-trigger', 'function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger'];
 
 let releaseNs: { name: string; cleanup: () => Promise<void> };
 const createdNamespaces: string[] = [];
@@ -72,6 +72,7 @@ describe('controller env', () => {
       'kafkaTrigger.kafka.saslMechanism=plain',
       'sqsTrigger.deliveryTls.secret=tls',
       'sqsTrigger.sqs.endpoint=http://elasticmq:9324',
+      'cronjobTrigger.deliveryTls.secret=tls',
       'watchNamespace=team-a',
     ];
     for (const values of [undefined, ...examples]) {
@@ -116,12 +117,12 @@ describe('the API server accepts every rendered object', () => {
   it('accepts the CRDs (first: the rest needs them)', async () => {
     // As helm install reads crds/: one object per file (`helm show crds` runs the files together).
     const crds = (await render({ release: 'kl', namespace: releaseNs.name, includeCrds: true })).filter((o) => o.kind === 'CustomResourceDefinition');
-    expect(crds.map((c) => c.metadata.name).sort()).toEqual(['functions.kubeless.io', 'httptriggers.kubeless.io', 'kafkatriggers.kubeless.io', 'sqstriggers.kubeless.io']);
+    expect(crds.map((c) => c.metadata.name).sort()).toEqual(['cronjobtriggers.kubeless.io', 'functions.kubeless.io', 'httptriggers.kubeless.io', 'kafkatriggers.kubeless.io', 'sqstriggers.kubeless.io']);
     const { objects } = await dryRun(toYamlStream(crds));
     expect(objects.map((o) => o.metadata.name).sort()).toEqual(crds.map((c) => c.metadata.name).sort());
   });
 
-  it('accepts the default install: four restricted controllers, their RBAC, kubeless-config and the user roles', async () => {
+  it('accepts the default install: five restricted controllers, their RBAC, kubeless-config and the user roles', async () => {
     const release = uniqueName('kl');
     const yaml = await renderYaml({ release, namespace: releaseNs.name });
     const { objects, stderr } = await dryRun(yaml);
@@ -140,8 +141,8 @@ describe('the API server accepts every rendered object', () => {
       expect(pod.serviceAccountName).toBe(d.metadata.name);
     }
     const kinds = (kind: string): string[] => objects.filter((o) => o.kind === kind).map((o) => o.metadata.name).sort();
-    expect(kinds('PodDisruptionBudget')).toHaveLength(4);
-    expect(kinds('ServiceAccount')).toHaveLength(4);
+    expect(kinds('PodDisruptionBudget')).toHaveLength(5);
+    expect(kinds('ServiceAccount')).toHaveLength(5);
     expect(kinds('ClusterRole')).toEqual([...CONTROLLERS.map((c) => `${release}-kubeless-${c}`), `${release}-kubeless-edit`, `${release}-kubeless-view`].sort());
     const view = objects.find((o) => o.metadata.name === `${release}-kubeless-view`)!;
     const edit = objects.find((o) => o.metadata.name === `${release}-kubeless-edit`)!;

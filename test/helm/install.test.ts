@@ -1,5 +1,5 @@
 /**
- * The chart installed for real (issue 21, step 1): `helm upgrade --install --wait` puts the four
+ * The chart installed for real (issue 21, step 1): `helm upgrade --install --wait` puts the five
  * controllers on the stack's node as pods, from the images built here, with the chart's
  * ServiceAccounts, RBAC, probes, PodDisruptionBudgets and security contexts. A release of its own,
  * in its own namespace, watching one namespace of its own (the chart's single-namespace mode), so
@@ -19,7 +19,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, installRelease, kubectl, kubectlOk, releaseHistory, stackEnv, stackValues, uninstallRelease, withNamespace } from '@kubeless/stack';
 import { kubelessOk, sinkValues, tempFiles } from '../e2e/helpers.js';
 
-const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger'];
+/** The controllers of the previous chart version (installed first) and of this one (after the upgrade). */
+const PREVIOUS_CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger'];
+const CONTROLLERS = [...PREVIOUS_CONTROLLERS, 'cronjob-trigger'];
 const APP_VERSION = '0.1.0';
 /** The previous chart version, as published: its schema predates kubelessConfig.installEnv. */
 const PREVIOUS_CHART = path.join(import.meta.dirname, 'fixtures', 'kubeless-0.1.0.tgz');
@@ -43,11 +45,11 @@ const controllerPods = async (): Promise<Json[]> => (JSON.parse(await kubectlOk(
 
 const ready = (p: Json): boolean => p.metadata.deletionTimestamp === undefined && p.status.conditions?.some((c: Json) => c.type === 'Ready' && c.status === 'True') === true;
 
-/** The four controllers, each with one Ready pod: component -> pod. */
-async function readyControllers(): Promise<Map<string, Json> | undefined> {
+/** The controllers of the release, each with one Ready pod: component -> pod (the previous chart's four until the upgrade test). */
+async function readyControllers(components: string[] = PREVIOUS_CONTROLLERS): Promise<Map<string, Json> | undefined> {
   const byComponent = new Map<string, Json>();
   for (const p of await controllerPods()) if (ready(p)) byComponent.set(p.metadata.labels['app.kubernetes.io/component'], p);
-  return CONTROLLERS.every((c) => byComponent.has(c)) ? byComponent : undefined;
+  return components.every((c) => byComponent.has(c)) ? byComponent : undefined;
 }
 
 /** The values the sink function logged (`SINK <value>`), from its pod's whole log. */
@@ -122,10 +124,10 @@ afterAll(async () => {
 });
 
 describe('helm install on the stack', () => {
-  it('runs four Ready controller pods from the images built here, as the chart says, on the node', async () => {
+  it('runs four Ready controller pods (the previous chart version) from the images built here, as the chart says, on the node', async () => {
     const pods = await readyControllers();
     expect(pods).toBeDefined();
-    for (const c of CONTROLLERS) {
+    for (const c of PREVIOUS_CONTROLLERS) {
       const p = pods?.get(c);
       const container = p.spec.containers[0];
       expect({ c, image: container.image }).toEqual({ c, image: `kubeless/${c}:${APP_VERSION}` });
@@ -138,7 +140,7 @@ describe('helm install on the stack', () => {
       expect(p.spec.nodeName).toBe('kubeless-node');
     }
     const pdbs = (JSON.parse(await kubectlOk(['get', 'pdb', '-n', sys.name, '-o', 'json']))).items;
-    expect(pdbs.map((p: Json) => p.metadata.name).sort()).toEqual(CONTROLLERS.map((c) => `${release}-${c}`).sort());
+    expect(pdbs.map((p: Json) => p.metadata.name).sort()).toEqual(PREVIOUS_CONTROLLERS.map((c) => `${release}-${c}`).sort());
   });
 
   it("deploys a function through the release's function controller; its Kafka trigger loses nothing of 10,000 messages while the trigger's pod is force-deleted, and repeats only its commit window", async () => {
@@ -172,11 +174,17 @@ describe('helm install on the stack', () => {
     expect(CHART_VERSION).not.toBe('0.1.0');
     expect(history.map((h) => [h.revision, h.chart])).toEqual([[1, 'kubeless-0.1.0'], [2, `kubeless-${String(CHART_VERSION)}`]]);
     expect(history.at(-1)).toMatchObject({ revision: 2, status: 'deployed' });
+    // Every controller of the previous version rolled, and the cronjob-trigger (new in this version) runs as the others do.
+    expect(before).toBeDefined();
     const after = await eventually('every controller rolled', async () => {
-      const now = await readyControllers();
-      return now && CONTROLLERS.every((c) => now.get(c).metadata.name !== before?.get(c).metadata.name) ? now : undefined;
+      const now = await readyControllers(CONTROLLERS);
+      return now && PREVIOUS_CONTROLLERS.every((c) => now.get(c).metadata.name !== before?.get(c).metadata.name) ? now : undefined;
     });
-    for (const c of CONTROLLERS) expect(after.get(c).spec.containers[0].env).toContainEqual({ name: 'LOG_LEVEL', value: 'debug' });
+    for (const c of CONTROLLERS) {
+      expect(after.get(c).spec.containers[0].env).toContainEqual({ name: 'LOG_LEVEL', value: 'debug' });
+      expect({ c, image: after.get(c).spec.containers[0].image }).toEqual({ c, image: `kubeless/${c}:${APP_VERSION}` });
+      expect(after.get(c).spec.serviceAccountName).toBe(`${release}-${c}`);
+    }
     const sent = await sending;
     const got = await allDelivered(sent, 180_000);
     expect(missing(sent, got)).toEqual([]);
@@ -194,7 +202,7 @@ describe('helm install on the stack', () => {
     expect((await kubectlOk(['get', 'roles,rolebindings', '-n', app.name, '-l', 'app.kubernetes.io/name=kubeless', '-o', 'name'])).trim()).toBe('');
     expect(await kubectlOk(['get', 'function', 'sink', '-n', app.name, '-o', 'name'])).toBe('function.kubeless.io/sink\n');
     expect(await kubectlOk(['get', 'kafkatrigger', 'sink', '-n', app.name, '-o', 'name'])).toBe('kafkatrigger.kubeless.io/sink\n');
-    for (const crd of ['functions', 'httptriggers', 'kafkatriggers', 'sqstriggers']) {
+    for (const crd of ['functions', 'httptriggers', 'kafkatriggers', 'sqstriggers', 'cronjobtriggers']) {
       expect((await kubectl(['get', 'crd', `${crd}.kubeless.io`])).code).toBe(0);
     }
   }, 180_000);

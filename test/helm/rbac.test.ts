@@ -96,7 +96,8 @@ for (const component of CONTROLLERS) {
     it('may make every call its integration run made (audit-derived fixture)', async () => {
       const fixture = fixtureOf(component);
       expect(fixture.user).toBe(stackUser(component));
-      expect(fixture.verbs.some((v) => v.subresource === 'status' && v.verb === 'patch')).toBe(true);
+      // Status is written: patched (the kit's controllers) or updated (the cronjob-trigger's claims carry a resourceVersion).
+      expect(fixture.verbs.some((v) => v.subresource === 'status' && (v.verb === 'patch' || v.verb === 'update'))).toBe(true);
       await expectAllowed(component, fixture.verbs.flatMap((v) => accessesOf(component, v)));
     });
 
@@ -243,6 +244,41 @@ describe('the trigger controllers: what they must not do, and Secrets by name', 
       ]);
     });
   }
+});
+
+describe('the cronjob-trigger: claims slots in status, reads no Secret', () => {
+  it('gets, lists and watches cronjobtriggers, updates their status, reads functions, services and EndpointSlices, and nothing else', async () => {
+    const w = work.name;
+    await expectAllowed('cronjob-trigger', [
+      { verb: 'get', group: 'kubeless.io', resource: 'cronjobtriggers', namespace: w },
+      { verb: 'watch', group: 'kubeless.io', resource: 'cronjobtriggers' },
+      { verb: 'update', group: 'kubeless.io', resource: 'cronjobtriggers', subresource: 'status', namespace: w },
+      { verb: 'list', group: 'kubeless.io', resource: 'functions' },
+      { verb: 'watch', resource: 'services' },
+      { verb: 'list', group: 'discovery.k8s.io', resource: 'endpointslices' },
+      { verb: 'create', resource: 'events', namespace: w },
+      { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: ns.name, name: sa('cronjob-trigger') },
+    ]);
+    await expectDenied('cronjob-trigger', [
+      { verb: 'get', resource: 'secrets', namespace: w, name: 'kafka-given' },
+      { verb: 'get', resource: 'secrets', namespace: w, name: 'sqs-given' },
+      { verb: 'list', resource: 'secrets', namespace: w },
+      { verb: 'update', group: 'kubeless.io', resource: 'cronjobtriggers', namespace: w },
+      { verb: 'patch', group: 'kubeless.io', resource: 'cronjobtriggers', namespace: w },
+      { verb: 'delete', group: 'kubeless.io', resource: 'cronjobtriggers', namespace: w },
+      { verb: 'create', group: 'kubeless.io', resource: 'cronjobtriggers', namespace: w },
+      { verb: 'patch', group: 'kubeless.io', resource: 'sqstriggers', subresource: 'status', namespace: w },
+      { verb: 'get', group: 'kubeless.io', resource: 'functions', namespace: w },
+      { verb: 'update', group: 'kubeless.io', resource: 'functions', namespace: w },
+      { verb: 'create', group: 'batch', resource: 'cronjobs', namespace: w },
+      { verb: 'create', group: 'batch', resource: 'jobs', namespace: w },
+      { verb: 'create', resource: 'pods', namespace: w },
+      { verb: 'create', group: 'apps', resource: 'deployments', namespace: w },
+      { verb: 'create', resource: 'services', namespace: w },
+      { verb: 'create', group: 'coordination.k8s.io', resource: 'leases', namespace: w },
+      { verb: 'impersonate', resource: 'users' },
+    ]);
+  });
 });
 
 describe('people', () => {

@@ -4,11 +4,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Function as KubelessFunction } from '@kubeless/api';
+import type { CronJobTrigger, Function as KubelessFunction } from '@kubeless/api';
 import type { KubeObject } from '@kubeless/controller';
 import { Command } from 'commander';
 import { outputFormat, printDoc, printList, type App } from '../app.js';
-import { CliError } from '../errors.js';
+import { apiStatus, CliError } from '../errors.js';
+import { buildCronJobTrigger, functionOwner, parseSchedule, updateCronJobTrigger } from '../trigger-spec.js';
 import { buildFunction, codeFromFile, codeFromUrl, isUrl, PORT_NAME, updateFunction, type CodeSource, type FunctionFlags } from '../function-spec.js';
 import { parseFunctionMetrics, topRow } from '../metrics.js';
 import { age, renderTable } from '../output.js';
@@ -42,6 +43,7 @@ interface SpecOptions {
   output?: string;
   wait?: boolean;
   waitTimeout?: string;
+  schedule?: string;
 }
 
 function addSpecOptions(cmd: Command, deploy: boolean): Command {
@@ -64,7 +66,8 @@ function addSpecOptions(cmd: Command, deploy: boolean): Command {
     .option('--timeout <seconds>', d('function timeout in seconds', '180'))
     .option('--port <port>', d('port the function listens on', '8080'))
     .option('--servicePort <port>', d('port of the function Service', 'the --port'))
-    .option('--headless', 'make the Service headless (clusterIP: None)');
+    .option('--headless', 'make the Service headless (clusterIP: None)')
+    .option('--schedule <cron>', `call the function on this cron schedule: a CronJobTrigger named like the function${deploy ? '' : ' (created, or its schedule changed)'}`);
 }
 
 /** Reads code and dependency files and parses every flag; nothing is sent yet. */
@@ -121,18 +124,26 @@ export function functionCommand(app: App): Command {
   addWait(addDryRun(addNamespace(deploy, 'the function')));
   deploy.action(async (name: string, o: SpecOptions, cmd: Command) => {
     const format = outputFormat(o.output, ['yaml', 'json'] as const) ?? 'yaml';
+    if (o.schedule !== undefined) parseSchedule(o.schedule);
     const flags = await specFlags(o);
     const cluster = await app.cluster(cmd);
     const ns = cluster.namespace(o.namespace);
+    const schedule = o.schedule === undefined ? undefined : parseSchedule(o.schedule);
     const obj = buildFunction(name, ns, flags);
     if (flags.runtime) checkRuntime(flags.runtime, (await readRuntimes(app, cmd, undefined, 'check', o.dryrun)).ids);
     if (o.dryrun) {
-      printDoc(app, format, obj);
+      if (schedule === undefined) printDoc(app, format, obj);
+      else printList(app, format, [obj, buildCronJobTrigger(name, ns, { function: name, schedule })]);
       return;
     }
     app.out.write('Deploying function...\n');
-    await cluster.client.create(kubelessPath('Function', ns), obj as unknown as KubeObject);
+    const created = await cluster.client.create(kubelessPath('Function', ns), obj as unknown as KubeObject);
     app.out.write(`Function ${name} submitted for deployment\nCheck the deployment status executing 'kubeless function ls ${name}'\n`);
+    if (schedule !== undefined) {
+      // Owned by the function: deleting the function deletes it (garbage collection), as the original did.
+      await cluster.client.create(kubelessPath('CronJobTrigger', ns), buildCronJobTrigger(name, ns, { function: name, schedule }, functionOwner(created)) as unknown as KubeObject);
+      app.out.write(`CronJobTrigger ${name} created: the function is called on "${schedule}"\n`);
+    }
     await maybeWait(app, cmd, `function ${name}`, kubelessPath('Function', ns, name), o);
   });
 
@@ -140,19 +151,22 @@ export function functionCommand(app: App): Command {
   addWait(addDryRun(addNamespace(update, 'the function')));
   update.action(async (name: string, o: SpecOptions, cmd: Command) => {
     const format = outputFormat(o.output, ['yaml', 'json'] as const) ?? 'yaml';
+    if (o.schedule !== undefined) parseSchedule(o.schedule);
     const flags = await specFlags(o);
     const cluster = await app.cluster(cmd);
     const ns = cluster.namespace(o.namespace);
     const p = kubelessPath('Function', ns, name);
     const existing = await getOrExplain<Fn>(app, cmd, p, `function "${name}"`, ns);
     updateFunction(existing, flags);
+    const schedule = o.schedule === undefined ? undefined : parseSchedule(o.schedule);
     if (flags.runtime) checkRuntime(flags.runtime, (await readRuntimes(app, cmd, undefined, 'check', o.dryrun)).ids);
     if (o.dryrun) {
       printDoc(app, format, updateFunction(existing, flags));
       return;
     }
-    await replaceWithRetry<Fn>(app, cmd, p, (current) => updateFunction(current, flags) as Fn);
+    const updated = await replaceWithRetry<Fn>(app, cmd, p, (current) => updateFunction(current, flags) as Fn);
     app.out.write(`Function ${name} updated\n`);
+    if (schedule !== undefined) await scheduleFunction(app, cmd, ns, updated, schedule);
     await maybeWait(app, cmd, `function ${name}`, p, o);
   });
 
@@ -341,6 +355,24 @@ export function functionCommand(app: App): Command {
 
   for (const c of [deploy, update, del, list, describe, call, logs, top]) fn.addCommand(c);
   return fn;
+}
+
+/** `function update --schedule`: the CronJobTrigger named like the function gets the schedule, created (owned by the function) if absent. */
+async function scheduleFunction(app: App, cmd: Command, ns: string, fn: Fn, schedule: string): Promise<void> {
+  const name = fn.metadata.name ?? '';
+  const client = (await app.cluster(cmd)).client;
+  const path = kubelessPath('CronJobTrigger', ns, name);
+  const owner = functionOwner(fn);
+  try {
+    await client.get(path);
+  } catch (err) {
+    if (apiStatus(err) !== 404) throw err;
+    await client.create(kubelessPath('CronJobTrigger', ns), buildCronJobTrigger(name, ns, { function: name, schedule }, owner) as unknown as KubeObject);
+    app.out.write(`CronJobTrigger ${name} created: the function is called on "${schedule}"\n`);
+    return;
+  }
+  await replaceWithRetry<KubeObject>(app, cmd, path, (current) => updateCronJobTrigger(current as unknown as CronJobTrigger, { function: name, schedule }, owner) as unknown as KubeObject);
+  app.out.write(`CronJobTrigger ${name} updated: the function is called on "${schedule}"\n`);
 }
 
 function round(n: number): string {

@@ -1,8 +1,9 @@
 /**
- * `kubeless trigger http|kafka|sqs create|update|delete|list` (reference/kubeless.md §5.2).
+ * `kubeless trigger http|kafka|sqs|cronjob create|update|delete|list` (reference/kubeless.md §5.2).
  * The CLI writes the trigger objects; the trigger controllers act on them.
  */
-import type { HTTPTrigger, KafkaTrigger, SQSTrigger } from '@kubeless/api';
+import { readFile } from 'node:fs/promises';
+import type { CronJobTrigger, HTTPTrigger, KafkaTrigger, OwnerReference, SQSTrigger } from '@kubeless/api';
 import type { KubeObject } from '@kubeless/controller';
 import { Command } from 'commander';
 import { outputFormat, printDoc, printList, type App } from '../app.js';
@@ -10,12 +11,16 @@ import { apiStatus, CliError } from '../errors.js';
 import { age, renderTable } from '../output.js';
 import { kubelessPath, type KubelessKind } from '../paths.js';
 import {
+  buildCronJobTrigger,
   buildHttpTrigger,
+  functionOwner,
+  updateCronJobTrigger,
   buildKafkaTrigger,
   buildSqsTrigger,
   updateHttpTrigger,
   updateKafkaTrigger,
   updateSqsTrigger,
+  type CronFlags,
   type HttpFlags,
   type KafkaFlags,
   type SqsFlags,
@@ -29,10 +34,14 @@ interface Kind<F> {
   kind: KubelessKind;
   describe: string;
   options: (cmd: Command, create: boolean) => Command;
-  build: (name: string, ns: string, f: F) => object;
-  update: (existing: Obj, f: F) => object;
+  build: (name: string, ns: string, f: F, owner?: OwnerReference) => object;
+  update: (existing: Obj, f: F, owner?: OwnerReference) => object;
   /** The function a create must find first, if the trigger names one. */
   functionOf?: (f: F) => string | undefined;
+  /** The trigger is owned by its function (deleted with it): the owner reference is set from the function read. */
+  ownedByFunction?: boolean;
+  /** Reads what the flags name (files) before the pure build. */
+  prepare?: (f: F) => Promise<F>;
   columns: string[];
   row: (t: Obj) => string[];
 }
@@ -143,6 +152,43 @@ const sqsKind = {
   ],
 } satisfies Kind<SqsFlags>;
 
+const cronjobKind = {
+  name: 'cronjob',
+  kind: 'CronJobTrigger',
+  describe: 'call functions on a cron schedule',
+  options: (cmd: Command, create: boolean) =>
+    cmd
+      .option('--function <name>', `function to call${create ? ' (required; must exist)' : ''}`)
+      .option('--schedule <cron>', `five cron fields or @hourly, @daily...${create ? ' (required)' : ''}`)
+      .option('-p, --payload <json>', 'JSON body of every call')
+      .option('-f, --payload-from-file <file>', 'file with the JSON body of every call (exclusive with --payload)')
+      .option('--time-zone <zone>', 'IANA time zone of the schedule, e.g. Europe/Paris (default: UTC)')
+      .option('--concurrency-policy <policy>', 'Allow, Forbid or Replace, as a CronJob (default: Allow)')
+      .option('--starting-deadline-seconds <n>', 'a slot started later than this is missed (default: no deadline)')
+      .option('--suspend [bool]', 'stop scheduling new slots (true or false)', (v: string) => v !== 'false')
+      .option('--delivery-timeout <duration>', "timeout of one attempt (default: the function's timeout)")
+      .option('--retry <n>', 'retries after the first attempt (default: 3)')
+      .option('--backoff-policy <policy>', 'exponential or linear (default: exponential)')
+      .option('--backoff-delay <duration>', 'first backoff delay (default: 1s)')
+      .option('--backoff-max <duration>', 'longest backoff delay (default: 60s)')
+      .option('--event-mode <mode>', 'CloudEvents mode: binary or structured (default: binary)'),
+  build: buildCronJobTrigger,
+  update: (e: Obj, f: CronFlags, owner?: OwnerReference) => updateCronJobTrigger(e as unknown as CronJobTrigger, f, owner),
+  functionOf: (f: CronFlags) => f.function,
+  ownedByFunction: true,
+  prepare: async (f: CronFlags) => {
+    const file = (f as { payloadFromFile?: string }).payloadFromFile;
+    if (file === undefined) return f;
+    try {
+      return { ...f, payloadFromFile: await readFile(file, 'utf8') };
+    } catch (err) {
+      throw new CliError(`cannot read the payload file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  },
+  columns: ['NAME', 'NAMESPACE', 'SCHEDULE', 'FUNCTION NAME', 'READY'],
+  row: (t: Obj) => [t.metadata.name ?? '', t.metadata.namespace ?? '', str(t.spec.schedule), str(t.spec['function-name']), readyOf(t)],
+} satisfies Kind<CronFlags>;
+
 function str(v: unknown): string {
   return typeof v === 'string' || typeof v === 'number' ? String(v) : '';
 }
@@ -158,14 +204,16 @@ function kindCommand<F>(app: App, k: Kind<F>): Command {
     const format = outputFormat(o.output, ['yaml', 'json'] as const) ?? 'yaml';
     const cluster = await app.cluster(cmd);
     const ns = cluster.namespace(o.namespace);
-    const obj = k.build(name, ns, o as F);
+    const flags = k.prepare ? await k.prepare(o as F) : (o as F);
+    const obj = k.build(name, ns, flags);
     if (o.dryrun) {
       printDoc(app, format, obj);
       return;
     }
-    const fn = k.functionOf?.(o as F);
-    if (fn !== undefined) await getOrExplain(app, cmd, kubelessPath('Function', ns, fn), `function "${fn}"`, ns);
-    await cluster.client.create(kubelessPath(k.kind, ns), obj as KubeObject);
+    const fn = k.functionOf?.(flags);
+    const target = fn === undefined ? undefined : await getOrExplain(app, cmd, kubelessPath('Function', ns, fn), `function "${fn}"`, ns);
+    const owned = k.ownedByFunction && target ? k.build(name, ns, flags, functionOwner(target)) : obj;
+    await cluster.client.create(kubelessPath(k.kind, ns), owned as KubeObject);
     app.out.write(`${k.kind} ${name} created in namespace ${ns}\n`);
     await maybeWait(app, cmd, `${label} ${name}`, kubelessPath(k.kind, ns, name), o);
   });
@@ -177,14 +225,16 @@ function kindCommand<F>(app: App, k: Kind<F>): Command {
     const ns = cluster.namespace(o.namespace);
     const p = kubelessPath(k.kind, ns, name);
     const existing = await getOrExplain<Obj>(app, cmd, p, `${label} "${name}"`, ns);
-    const next = k.update(existing, o as F);
+    const flags = k.prepare ? await k.prepare(o as F) : (o as F);
+    const next = k.update(existing, flags);
     if (o.dryrun) {
       printDoc(app, format, next);
       return;
     }
-    const fn = k.functionOf?.(o as F);
-    if (fn !== undefined) await getOrExplain(app, cmd, kubelessPath('Function', ns, fn), `function "${fn}"`, ns);
-    await replaceWithRetry<Obj>(app, cmd, p, (current) => k.update(current, o as F) as Obj);
+    const fn = k.functionOf?.(flags);
+    const target = fn === undefined ? undefined : await getOrExplain(app, cmd, kubelessPath('Function', ns, fn), `function "${fn}"`, ns);
+    const owner = k.ownedByFunction && target ? functionOwner(target) : undefined;
+    await replaceWithRetry<Obj>(app, cmd, p, (current) => k.update(current, flags, owner) as Obj);
     app.out.write(`${k.kind} ${name} updated\n`);
     await maybeWait(app, cmd, `${label} ${name}`, p, o);
   });
@@ -219,9 +269,10 @@ function kindCommand<F>(app: App, k: Kind<F>): Command {
 }
 
 export function triggerCommand(app: App): Command {
-  const trigger = new Command('trigger').description('manage http, kafka and sqs triggers');
+  const trigger = new Command('trigger').description('manage http, kafka, sqs and cronjob triggers');
   trigger.addCommand(kindCommand(app, httpKind));
   trigger.addCommand(kindCommand(app, kafkaKind));
   trigger.addCommand(kindCommand(app, sqsKind));
+  trigger.addCommand(kindCommand(app, cronjobKind));
   return trigger;
 }

@@ -28,12 +28,13 @@ describe('CRD drift check', () => {
 
 describe('buildCrds', () => {
   const crds = buildCrds();
-  it('makes the four kinds namespaced, with status, short names and the kubeless category', () => {
+  it('makes the five kinds namespaced, with status, short names and the kubeless category', () => {
     expect(crds.map((c) => c.metadata.name)).toEqual([
       'functions.kubeless.io',
       'httptriggers.kubeless.io',
       'kafkatriggers.kubeless.io',
       'sqstriggers.kubeless.io',
+      'cronjobtriggers.kubeless.io',
     ]);
     for (const crd of crds) {
       expect(crd.spec.scope).toBe('Namespaced');
@@ -58,6 +59,14 @@ describe('buildCrds', () => {
     expect(Object.keys(http)).toEqual(
       expect.arrayContaining(['function-name', 'host-name', 'path', 'tls', 'tls-secret', 'basic-auth-secret', 'gateway', 'cors-enable']),
     );
+  });
+
+  it('CronJobTrigger: the original fields, required schedule and function, the schedule rule and the delivery subset', () => {
+    const cron = crds[4]?.spec.versions[0]?.schema.openAPIV3Schema.properties?.spec;
+    expect(Object.keys(cron?.properties ?? {})).toEqual(['function-name', 'schedule', 'payload', 'timeZone', 'concurrencyPolicy', 'startingDeadlineSeconds', 'suspend', 'delivery']);
+    expect(cron?.required).toEqual(['function-name', 'schedule']);
+    expect(cron?.properties?.schedule?.['x-kubernetes-validations']?.[0]?.message).toMatch(/^schedule must be five cron fields/);
+    expect(Object.keys(cron?.properties?.delivery?.properties ?? {})).toEqual(['timeout', 'retry', 'backoffPolicy', 'backoffDelay', 'backoffMax', 'eventMode']);
   });
 });
 

@@ -5,7 +5,7 @@
  *   node scripts/demo/dist/main.js [--keep]
  *
  * Starts (or reuses) the local stack; installs the chart (helm/kubeless) as release `kubeless` in
- * namespace `kubeless`, so the four controllers run as pods on the stack's node from the images
+ * namespace `kubeless`, so the five controllers run as pods on the stack's node from the images
  * built here, with the chart's ServiceAccounts and RBAC, its NetworkPolicy for the function pods,
  * and Pod Security `restricted` on the functions' namespace; deploys the talk's functions with the
  * real `kubeless` CLI; wires a Kafka topic, an SQS queue and an HTTP route to them; sends events;
@@ -161,7 +161,7 @@ async function removeRelease(): Promise<void> {
 /**
  * The functions' namespace, enforcing the restricted Pod Security Standard before any function
  * exists (the talk's namespace policy), then the chart: `helm upgrade --install --wait` returns
- * once the four controller pods are Ready.
+ * once the five controller pods are Ready.
  */
 async function installChart(s: Step): Promise<void> {
   await kubectlShown(['create', 'namespace', NAMESPACE]);
@@ -573,7 +573,7 @@ async function stopAll(s: Step): Promise<void> {
 function printKeep(): void {
   const env = stackEnv();
   process.stdout.write(`
-The demo stays up (--keep): the stack, release ${RELEASE} (its four controller pods in namespace ${CONTROLLER_NAMESPACE}: kubectl logs -n ${CONTROLLER_NAMESPACE} deploy/${RELEASE}-kafka-trigger) and the functions in namespace ${NAMESPACE}.
+The demo stays up (--keep): the stack, release ${RELEASE} (its five controller pods in namespace ${CONTROLLER_NAMESPACE}: kubectl logs -n ${CONTROLLER_NAMESPACE} deploy/${RELEASE}-kafka-trigger) and the functions in namespace ${NAMESPACE}.
 Use it from a shell inside the stack's network namespace (KUBECONFIG and KAFKA_BROKERS are set there):
 
   npm run stack -- shell
@@ -594,7 +594,7 @@ async function main(): Promise<number> {
   let where = '';
   try {
     await steps.run('start the local stack', startStack);
-    await steps.run(`install the chart: the four controllers as pods in namespace ${CONTROLLER_NAMESPACE} (helm upgrade --install --wait)`, installChart);
+    await steps.run(`install the chart: the five controllers as pods in namespace ${CONTROLLER_NAMESPACE} (helm upgrade --install --wait)`, installChart);
     await steps.run(`deploy the talk's functions in namespace ${NAMESPACE}: foo (Python) and hello (Node.js), labelled foo=bar,bar=baz, and secure (Python, mTLS only)`, () => deployFunctions());
     const url = await steps.run('wire a Kafka topic, an SQS queue and an HTTP route to them', wireTriggers);
     const expected = await steps.run('send events: Kafka messages, SQS messages, an HTTP request through Traefik, direct calls', (s) => sendEvents(s, url));

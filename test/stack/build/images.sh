@@ -17,7 +17,7 @@
 #   kubeless/runtime-python:{3.11,3.13}, kubeless/runtime-nodejs:{22,24,26}
 #                                         the project's own Dockerfiles, with their base build
 #                                         arguments pointed at the bases above
-#   kubeless/{function-controller,http-trigger,kafka-trigger,sqs-trigger}:<chart appVersion>
+#   kubeless/{function-controller,http-trigger,kafka-trigger,sqs-trigger,cronjob-trigger}:<chart appVersion>
 #                                         the controllers' Dockerfiles on Node.js 24, at the tag the
 #                                         chart (helm/kubeless) uses by default, which runs them on
 #                                         the node (build_controller_images)
@@ -216,11 +216,11 @@ RUNTIME_NODE_MAJORS=(22 24 26)
 RUNTIME_PYTHON_VERSIONS=(3.11 3.13)
 # The controllers, each with the workspaces its Dockerfile builds: its build context is their
 # package.json, tsconfig.json and src/ (tests and other files change no image).
-CONTROLLERS=(function-controller http-trigger kafka-trigger sqs-trigger)
+CONTROLLERS=(function-controller http-trigger kafka-trigger sqs-trigger cronjob-trigger)
 CONTROLLER_NODE_MAJOR=24
 controller_paths() {
   local w ws=(libs/api libs/config libs/observability libs/controller)
-  case "$1" in kafka-trigger|sqs-trigger) ws+=(libs/delivery) ;; esac
+  case "$1" in kafka-trigger|sqs-trigger|cronjob-trigger) ws+=(libs/delivery) ;; esac
   for w in "${ws[@]}" "services/$1"; do echo "$w/package.json $w/tsconfig.json $w/src"; done
 }
 

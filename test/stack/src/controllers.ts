@@ -86,6 +86,9 @@ export function controllerEnv(name: ControllerName, o: SpawnControllerOptions = 
       SHARED_IDENTITY_GRANTS: stackIdentityGrants(o.watchNamespace),
       TRUSTED_ENDPOINTSLICE_MANAGERS: TEST_ENDPOINT_MANAGER,
     },
+    'cronjob-trigger': {
+      TRUSTED_ENDPOINTSLICE_MANAGERS: TEST_ENDPOINT_MANAGER,
+    },
     'sqs-trigger': {
       SHARED_IDENTITY_GRANTS: stackIdentityGrants(o.watchNamespace),
       TRUSTED_ENDPOINTSLICE_MANAGERS: TEST_ENDPOINT_MANAGER,

@@ -1,6 +1,6 @@
 /**
  * The controllers' own identities in the stack, as the chart installs them: the chart's
- * ServiceAccounts, (Cluster)Roles and bindings of the four controllers are rendered with helm and
+ * ServiceAccounts, (Cluster)Roles and bindings of the five controllers are rendered with helm and
  * applied in the release namespace `kubeless`, and each controller gets a kubeconfig holding a
  * token of its ServiceAccount from the TokenRequest API. Controllers started by tests and by the
  * demo use these kubeconfigs, so they run on exactly the rights the chart grants.
@@ -11,7 +11,7 @@ import { apiRequest, mirrorUrl, type ComponentContext } from './components.js';
 import { render, type K8sObject } from './helm.js';
 import { installEnv } from './mirror/mirror.js';
 
-export const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger'] as const;
+export const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger', 'cronjob-trigger'] as const;
 export type ControllerName = (typeof CONTROLLERS)[number];
 
 /** The release the stack installs: `helm template kubeless helm/kubeless -n kubeless`. */

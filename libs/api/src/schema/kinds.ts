@@ -1,8 +1,10 @@
+import { CONCURRENCY_POLICIES, SCHEDULE_MESSAGE, SCHEDULE_PATTERN, TIME_ZONE_PATTERN } from '../cronjob-trigger.js';
 import { MAX_WAIT_SECONDS } from '../delivery.js';
 import { CHECKSUM_PATTERN, FUNCTION_CONTENT_TYPE_PATTERN, HANDLER_PATTERN } from '../function.js';
 import { GATEWAYS } from '../http-trigger.js';
 import { INITIAL_OFFSETS } from '../kafka-trigger.js';
 import {
+  DNS_SUBDOMAIN_PATTERN,
   deliverySchema,
   durationSchema,
   labelSelectorSchema,
@@ -11,7 +13,7 @@ import {
   statusSchema,
 } from './common.js';
 import { buildCrd, type CustomResourceDefinition, type KindDefinition } from './crd.js';
-import { s } from './openapi.js';
+import { s, type Schema } from './openapi.js';
 
 // Field names with a dash are spelled `__dash__` inside CEL (Kubernetes CEL escaping).
 
@@ -236,9 +238,93 @@ export const sqsTriggerKind: KindDefinition = {
   ],
 };
 
-export const KINDS: readonly KindDefinition[] = [functionKind, httpTriggerKind, kafkaTriggerKind, sqsTriggerKind];
+/** The fields of the shared delivery block a scheduled tick uses (see CronDeliverySpec). */
+const CRON_DELIVERY_FIELDS = ['timeout', 'retry', 'backoffPolicy', 'backoffDelay', 'backoffMax', 'eventMode'];
 
-/** The four kubeless.io CRDs, in a stable order. */
+function cronDeliverySchema(): Schema {
+  const full = deliverySchema('unused');
+  const props = full.properties ?? {};
+  return s.object(
+    'How a tick is delivered: per-attempt timeout, retries, backoff and CloudEvents mode (the other triggers\' block; a failed slot ends Failed in status.lastResult, there is no dead letter).',
+    Object.fromEntries(CRON_DELIVERY_FIELDS.flatMap((k) => (props[k] ? [[k, props[k]]] : []))),
+  );
+}
+
+export const cronJobTriggerKind: KindDefinition = {
+  kind: 'CronJobTrigger',
+  plural: 'cronjobtriggers',
+  shortNames: ['kcron'],
+  description: 'Calls a function on a cron schedule with a CloudEvent per slot, one attempt sequence per slot.',
+  spec: s.object(
+    'The schedule and target. function-name, schedule and payload are the original fields.',
+    {
+      'function-name': s.string('The function (same namespace) to call.', { maxLength: 253, pattern: DNS_SUBDOMAIN_PATTERN }),
+      schedule: s.string('Five cron fields (minute hour day-of-month month day-of-week) or @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly.', {
+        maxLength: 256,
+        'x-kubernetes-validations': [{ rule: `self.matches(${JSON.stringify(SCHEDULE_PATTERN)})`, message: SCHEDULE_MESSAGE }],
+      }),
+      payload: {
+        description: 'Any JSON: the body of every tick (JSON-encoded). Absent: an empty body.',
+        'x-kubernetes-preserve-unknown-fields': true,
+      },
+      timeZone: s.string('IANA time zone of the schedule, e.g. Europe/Paris. Default UTC.', {
+        maxLength: 64,
+        pattern: TIME_ZONE_PATTERN,
+        // CEL's timestamp accessors take an IANA zone and fail on one the API server's time zone
+        // database lacks: the rule is a lookup of the zone, not a comparison.
+        'x-kubernetes-validations': [{ rule: "timestamp('2000-01-01T00:00:00Z').getHours(self) >= 0", message: 'timeZone must be an IANA time zone the API server knows, e.g. Europe/Paris, America/New_York or UTC' }],
+      }),
+      concurrencyPolicy: s.enumOf('Allow (default): slots overlap; Forbid: a slot due while another is under way is skipped; Replace: it ends the one under way.', CONCURRENCY_POLICIES),
+      startingDeadlineSeconds: s.integer('A slot not started within this many seconds of its time (no leader ran, say) is missed, not run. Default: no deadline.', {
+        format: 'int64',
+        minimum: 1,
+        maximum: MAX_WAIT_SECONDS,
+      }),
+      suspend: s.boolean('Stop scheduling new slots. Default false.'),
+      delivery: cronDeliverySchema(),
+    },
+    { required: ['function-name', 'schedule'] },
+  ),
+  status: statusSchema({
+    lastScheduleTime: s.string('The last slot claimed (started, skipped or missed).', { format: 'date-time' }),
+    lastSuccessfulTime: s.string('The last slot the function accepted.', { format: 'date-time' }),
+    nextScheduleTime: s.string('The next slot of the schedule.', { format: 'date-time' }),
+    active: s.array(
+      'Slots in their attempt sequence.',
+      s.object(
+        'A slot under way; written before every attempt, so a new leader continues it.',
+        {
+          slot: s.string('The slot time.', { format: 'date-time' }),
+          id: s.string('The CloudEvent id of the slot.', { maxLength: 1024 }),
+          attempts: s.integer('Attempts started.', { format: 'int32', minimum: 0 }),
+          lastAttemptTime: s.string('When the last attempt was claimed.', { format: 'date-time' }),
+          nextAttemptTime: s.string('Not before this time starts the next attempt.', { format: 'date-time' }),
+          lastError: s.string('The last failure.', { maxLength: 4096 }),
+        },
+        { required: ['slot', 'id', 'attempts'] },
+      ),
+      { 'x-kubernetes-list-type': 'atomic', maxItems: 64 },
+    ),
+    lastResult: s.object('The last slot that ended.', {
+      slot: s.string('The slot time.', { format: 'date-time' }),
+      id: s.string('The CloudEvent id of the slot.', { maxLength: 1024 }),
+      outcome: s.enumOf('How it ended.', ['Succeeded', 'Failed', 'Skipped', 'Missed', 'Replaced']),
+      attempts: s.integer('Attempts made.', { format: 'int32', minimum: 0 }),
+      time: s.string('When it ended.', { format: 'date-time' }),
+      message: s.string('Details.', { maxLength: 4096 }),
+    }),
+  }),
+  columns: [
+    { name: 'Schedule', type: 'string', jsonPath: '.spec.schedule' },
+    { name: 'Function', type: 'string', jsonPath: '.spec.function-name' },
+    { name: 'Last Schedule', type: 'date', jsonPath: '.status.lastScheduleTime' },
+    { name: 'Time Zone', type: 'string', jsonPath: '.spec.timeZone', priority: 1 },
+  ],
+};
+
+export const KINDS: readonly KindDefinition[] = [functionKind, httpTriggerKind, kafkaTriggerKind, sqsTriggerKind, cronJobTriggerKind];
+
+/** The kubeless.io CRDs, in a stable order. */
 export function buildCrds(): CustomResourceDefinition[] {
   return KINDS.map(buildCrd);
 }
