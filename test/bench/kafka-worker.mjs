@@ -54,6 +54,12 @@ const { values: a } = parseArgs({
   },
 });
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
+/** FNV-1a of a string (32 bits). */
+const fnv1a = (text) => {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+};
 /** Tells one producing run's events from another's (the recorder counts duplicates by run and index). */
 const RUN = `${String(process.pid)}-${String(Date.now())}`;
 const kafka = () => new kafkajs.Kafka({ clientId: 'kubeless-bench', brokers: a.brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
@@ -169,8 +175,8 @@ switch (a.role) {
   }
 
   case 'slow': {
-    // A function of some cost (--delay-ms per call) whose first attempt of every --fail-every-th
-    // offset answers 500 (the trigger retries it after its backoff). GET /stats: distinct events
+    // A function of some cost (--delay-ms per call) whose first attempt of one record in
+    // --fail-every answers 500 (the trigger retries it after its backoff). GET /stats: distinct events
     // accepted, failed calls, and the first and last acceptance times.
     const delay = Number(a['delay-ms']);
     const every = Number(a['fail-every']);
@@ -198,10 +204,11 @@ switch (a.role) {
       req.on('end', () => {
         setTimeout(() => {
           const id = String(req.headers['ce-id'] ?? '');
-          const offset = Number(/offset:(\d+)/.exec(id)?.[1] ?? -1);
           const firstAttempt = !seen.has(id);
           seen.add(id);
-          if (every > 0 && firstAttempt && offset % every === 0) {
+          // Which records fail is a hash of the event id, not its offset or index: those follow
+          // the keys' round-robin, so some keys would fail on every record and others never.
+          if (every > 0 && firstAttempt && fnv1a(id) % every === 0) {
             failed++;
             res.writeHead(500);
             res.end();

@@ -60,9 +60,13 @@
  * `--latency-modes none` skips that part. `--trigger-node-args=...` passes node flags to the
  * kafka-trigger processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). Whole run with the
  * defaults: about 6 minutes.
- * A slow-function part (`--failure-modes`, default unordered,key-ordered): a 50 ms function, 2,000
- * records, once without failures and once with the first attempt of every tenth record failing
- * (retried after a fixed 1 s backoff): a record waiting for its retry must not hold the others.
+ * A slow-function part (`--failure-modes`, default unordered,key-ordered): a 50 ms function, 20,000
+ * records, once without failures and once with the first attempt of one record in ten failing
+ * (retried after a fixed 1 s backoff): a record waiting for its retry must not hold the others. A
+ * failing run costs 10% more attempts and ends with one backoff, so unordered's ratio tends to 91%
+ * as the run grows (20,000 records: about 85% at best). key-ordered is information: each failure
+ * holds its key for the backoff by definition (about 1/3 of the clean rate when every key fails
+ * one record in ten); what matters there is that the other keys go on.
  * Exits 1 when a target is missed (issue 22): unordered >= 90% of the ceiling and trigger + broker
  * CPU per event <= 1.15x the ceiling's (medians of the rounds), added p99 over Kafka alone <= 1 ms,
  * unordered with 10% failing >= 80% of the same run without.
@@ -118,7 +122,7 @@ const MODES = modeList(args.modes);
 /** `none` skips the latency part. */
 const LATENCY_MODES = modeList(args['latency-modes'] ?? (args.quick ? 'unordered' : 'unordered,key-ordered,ordered'));
 const FAILURE_MODES = modeList(args['failure-modes'] ?? (args.quick ? 'unordered' : 'unordered,key-ordered'));
-const FAILURE_N = Number(args['failure-messages'] ?? (args.quick ? '1000' : '2000'));
+const FAILURE_N = Number(args['failure-messages'] ?? (args.quick ? '2000' : '20000'));
 const SLOW_IPS = { none: '10.244.240.3', tenth: '10.244.240.4' };
 const FUNCTION_IP = '10.244.240.1';
 const RECORDER_IP = '10.244.240.2';
@@ -275,6 +279,8 @@ async function startTrigger(label) {
         LEADER_ELECT: 'false',
         // The chart's tenancy grant for this namespace (the shared identity is refused otherwise).
         SHARED_IDENTITY_GRANTS: stackIdentityGrants(ns),
+        // The benchmark's functions are published by hand (an EndpointSlice of this manager), as the tests' are.
+        TRUSTED_ENDPOINTSLICE_MANAGERS: 'kubeless-bench',
       },
       stdio: ['ignore', fd, fd],
     }),
@@ -602,7 +608,7 @@ try {
         const rate = st.accepted / Math.max(seconds, 0.001);
         rates[kind] = rate;
         failureRows.push({ mode, kind, rate, seconds, accepted: st.accepted, failed: st.failed });
-        log(`slow function, ${mode}, ${kind === 'none' ? 'no failures' : 'first attempt of every 10th record fails'}: ${String(st.accepted)}/${String(FAILURE_N)} records in ${seconds.toFixed(2)} s = ${rate.toFixed(0)} records/s (${String(st.failed)} failed attempts)`);
+        log(`slow function, ${mode}, ${kind === 'none' ? 'no failures' : 'the first attempt of one record in ten fails'}: ${String(st.accepted)}/${String(FAILURE_N)} records in ${seconds.toFixed(2)} s = ${rate.toFixed(0)} records/s (${String(st.failed)} failed attempts)`);
       }
     }
   }
@@ -749,7 +755,7 @@ try {
     }
   }
   if (failureRows.length > 0) {
-    console.log(`\na 50 ms function, ${String(FAILURE_N)} records over ${String(P)} partitions, maxInFlight ${String(MAX_IN_FLIGHT)}; "failing": the first attempt of every 10th record answers 500, retried after a fixed 1 s backoff`);
+    console.log(`\na 50 ms function, ${String(FAILURE_N)} records over ${String(P)} partitions, maxInFlight ${String(MAX_IN_FLIGHT)}; "10%": the first attempt of one record in ten (a hash of its event id) answers 500, retried after a fixed 1 s backoff`);
     console.log(['mode'.padEnd(12), 'failures'.padEnd(10), 'records/s'.padStart(10), 'window s'.padStart(9), 'failed'.padStart(7)].join(' '));
     for (const r of failureRows) console.log([r.mode.padEnd(12), (r.kind === 'none' ? 'none' : '10%').padEnd(10), r.rate.toFixed(0).padStart(10), r.seconds.toFixed(2).padStart(9), String(r.failed).padStart(7)].join(' '));
     for (const mode of FAILURE_MODES) {

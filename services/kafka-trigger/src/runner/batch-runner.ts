@@ -1,16 +1,11 @@
-import { afterFailure, describeFailure, sleep, type Deliverer, type InFlightLimiter } from '@kubeless/delivery';
+import type { Deliverer, InFlightLimiter } from '@kubeless/delivery';
 import type { Logger } from '@kubeless/observability';
 import type { ConsumerSpec } from '../plan.js';
+import { deliverRecord, type AttemptContext } from './attempts.js';
 import type { CommitScheduler } from './commit-scheduler.js';
-import { sendToDeadLetter, type DeadLetterSink } from './dead-letter.js';
-import { kafkaEvent } from './event.js';
+import type { DeadLetterSink } from './dead-letter.js';
 import type { Job, PartitionState, Pauses } from './partition.js';
 import type { BatchContext, FetchedBatch, KafkaRecord } from './port.js';
-
-/** The shortest wait of the block path (review F2: a 0 ms loop froze the process). */
-const MIN_BLOCK_DELAY_MS = 100;
-/** The shortest wait between two attempts of one record (a full-jitter draw may be 0). */
-const MIN_RETRY_DELAY_MS = 10;
 
 export interface BatchRunnerOptions {
   spec: ConsumerSpec;
@@ -31,11 +26,6 @@ export interface BatchRunnerOptions {
   jobs: Set<Promise<void>>;
   /** A batch's records ended: their bytes leave the memory budget. */
   releaseBytes?: ((bytes: number) => void) | undefined;
-}
-
-/** Read through a call, so a check after an await is not narrowed away by the compiler. */
-function aborted(signal: AbortSignal): boolean {
-  return signal.aborted;
 }
 
 /** Bytes a fetched record holds (key, value, headers). */
@@ -69,11 +59,42 @@ export class BatchRunner {
   readonly #o: BatchRunnerOptions;
   readonly #mode: ConsumerSpec['delivery']['ordering'];
   readonly #window: number;
+  readonly #attempts: AttemptContext;
 
   constructor(o: BatchRunnerOptions) {
     this.#o = o;
     this.#mode = o.spec.delivery.ordering;
     this.#window = Math.max(1, o.spec.delivery.commitWindow);
+    this.#attempts = {
+      deliverer: o.deliverer,
+      limiter: o.limiter,
+      log: o.log,
+      calm: o.calm,
+      ordered: this.#mode === 'ordered',
+      deadLetter: {
+        sink: o.deadLetter,
+        delivery: o.deliverer.delivery,
+        deliverer: o.deliverer,
+        log: o.log,
+        namespace: o.spec.namespace,
+        trigger: o.spec.trigger,
+        function: o.spec.function,
+        stalled: (ps) => {
+          ps.dirty = true;
+          o.scheduler.request();
+        },
+      },
+      metadataChanged: () => {
+        o.scheduler.request();
+      },
+      backingOff: (ps, on) => {
+        if (on) o.pauses.set(ps.topic, ps.partition, 'backoff', true);
+        else this.maybeResume(ps);
+      },
+      done: (ps, offset) => {
+        this.#done(ps, offset);
+      },
+    };
   }
 
   /** Whether `ps` may dispatch another record now (else it is paused with the reason). */
@@ -223,7 +244,7 @@ export class BatchRunner {
     }
     const ended = (async () => {
       if (prev) await prev.ended;
-      await this.#deliver(ps, m, offset, bytes, slot, park);
+      await deliverRecord(this.#attempts, ps, m, offset, bytes, slot, park);
     })()
       .catch((err: unknown) => {
         this.#o.log.error({ err, topic: ps.topic, partition: ps.partition, offset }, 'delivery job failed unexpectedly; the record stays uncommitted');
@@ -238,85 +259,6 @@ export class BatchRunner {
     if (key !== undefined) ps.tails.set(key, job);
     this.#o.jobs.add(ended);
     return job;
-  }
-
-  /** Delivers one record until it is done, or left for a later owner (stop, revoke). */
-  async #deliver(ps: PartitionState, m: KafkaRecord, offset: number, bytes: number, slot: boolean, park: () => void): Promise<void> {
-    const o = this.#o;
-    const d = o.deliverer;
-    const delivery = d.delivery;
-    const revoked = ps.revoked.signal;
-    let held = slot;
-    try {
-      const event = kafkaEvent(ps, m);
-      let attempts = ps.attempts.get(offset) ?? 0;
-      for (;;) {
-        if (revoked.aborted || (!held && o.calm().aborted)) return;
-        if (!held) {
-          if (!o.limiter.tryAcquire(bytes)) await o.limiter.acquire(bytes, revoked);
-          held = true;
-        }
-        let failure: unknown;
-        let failed = false;
-        try {
-          await d.attempt(event, attempts + 1, revoked);
-        } catch (err) {
-          failed = true;
-          failure = err;
-        }
-        o.limiter.release(bytes);
-        held = false;
-        if (!failed) {
-          this.#done(ps, offset);
-          return;
-        }
-        if (aborted(revoked)) return;
-        attempts++;
-        ps.attempts.set(offset, attempts);
-        ps.dirty = true;
-        const f = describeFailure(failure);
-        const next = afterFailure({ retriable: f.retriable, exhausted: d.exhausted(attempts), onExhausted: delivery.onExhausted, deadLetter: delivery.deadLetter });
-        if (next === 'deadLetter') {
-          park();
-          const stop = AbortSignal.any([revoked, o.calm()]);
-          if (await sendToDeadLetter(this.#deadLetterContext(), ps, m, f, attempts, stop)) this.#done(ps, offset);
-          return;
-        }
-        if (next === 'drop') {
-          o.log.warn({ topic: ps.topic, partition: ps.partition, offset, attempts, reason: f.reason }, 'event dropped after its retries (onExhausted: drop)');
-          d.recordDrop(f.reason);
-          this.#done(ps, offset);
-          return;
-        }
-        let delay: number;
-        if (next === 'block') {
-          // Nothing is lost: retry at the cap and report Stalled through the commit metadata.
-          const reason = `${f.reason}: ${f.message}`;
-          const cur = ps.stalls.get(offset);
-          if (cur?.reason !== reason || cur.cause === 'deadLetter') {
-            ps.stalls.set(offset, { offset, reason, since: cur?.since ?? new Date().toISOString(), cause: 'retries' });
-            if (!cur) o.log.warn({ topic: ps.topic, partition: ps.partition, offset, attempts, reason: f.reason }, 'event exhausted its retries; blocking (onExhausted: block)');
-          }
-          delay = Math.max(MIN_BLOCK_DELAY_MS, delivery.backoffMaxMs);
-        } else {
-          delay = Math.max(MIN_RETRY_DELAY_MS, d.delayBeforeRetry(failure, attempts));
-        }
-        o.scheduler.request();
-        park();
-        ps.backingOff++;
-        if (this.#mode === 'ordered') o.pauses.set(ps.topic, ps.partition, 'backoff', true);
-        try {
-          await sleep(delay, AbortSignal.any([revoked, o.calm()]));
-        } catch {
-          return;
-        } finally {
-          ps.backingOff--;
-          if (ps.backingOff === 0 && this.#mode === 'ordered') this.maybeResume(ps);
-        }
-      }
-    } finally {
-      if (held) o.limiter.release(bytes);
-    }
   }
 
   /** The record is done: its attempts and stall are forgotten, and the done prefix may have grown. */
@@ -334,20 +276,4 @@ export class BatchRunner {
     }
   }
 
-  #deadLetterContext(): Parameters<typeof sendToDeadLetter>[0] {
-    const o = this.#o;
-    return {
-      sink: o.deadLetter,
-      delivery: o.deliverer.delivery,
-      deliverer: o.deliverer,
-      log: o.log,
-      namespace: o.spec.namespace,
-      trigger: o.spec.trigger,
-      function: o.spec.function,
-      stalled: (ps) => {
-        ps.dirty = true;
-        o.scheduler.request();
-      },
-    };
-  }
 }

@@ -1,63 +1,15 @@
 import { createHash } from 'node:crypto';
-import { InFlightLimiter, sleep, type Deliverer, type MemoryBudget } from '@kubeless/delivery';
-import type { Counter, Logger } from '@kubeless/observability';
+import { InFlightLimiter, sleep } from '@kubeless/delivery';
+import type { Logger } from '@kubeless/observability';
 import type { ConsumerSpec } from '../plan.js';
-import { BatchRunner, recordBytes } from './batch-runner.js';
-import { FetchBudget } from './budget-gate.js';
-import { CommitScheduler } from './commit-scheduler.js';
-import type { DeadLetterSink } from './dead-letter.js';
-import { encodeMetadata, lowestStall } from './offsets.js';
-import { Pauses, carryOf, commitOffsetOf, newPartition, type Carried, type PartitionLag, type PartitionState } from './partition.js';
-import type { BatchContext, FetchedBatch, GroupAdmin, GroupConsumer, KafkaPort, OffsetCommit } from './port.js';
-import { SKIP_REPORT_MS, StartPositions } from './start-position.js';
+import { recordBytes } from './batch-runner.js';
+import { commitOffsetOf, type PartitionLag, type PartitionState } from './partition.js';
+import { PartitionTable } from './partitions.js';
+import type { BatchContext, FetchedBatch } from './port.js';
+import { createRun, type ConsumerOptions, type ConsumerState, type Run } from './run.js';
 
 export type { PartitionLag } from './partition.js';
-
-export interface ConsumerOptions {
-  spec: ConsumerSpec;
-  /** The connection's Kafka client, behind the port (kafkajs.ts). */
-  port: KafkaPort;
-  /** The connection's dead-letter producer. */
-  deadLetter: DeadLetterSink;
-  deliverer: Deliverer;
-  logger: Logger;
-  /** Bytes of record bodies in requests in flight (with `delivery.maxInFlight`, the requests bound). */
-  maxBytesInFlight: number;
-  sessionTimeoutMs: number;
-  heartbeatIntervalMs: number;
-  rebalanceTimeoutMs: number;
-  /** Partitions handed over at once by the client. */
-  partitionsConcurrency: number;
-  /** Fetch limits (bounded memory). */
-  maxFetchBytes: number;
-  maxFetchBytesPerPartition: number;
-  /** How long `stop()` waits for deliveries in flight before aborting them. */
-  drainTimeoutMs: number;
-  /** The consumers whose partitions' lag `kubeless_kafka_consumer_lag` shows at a scrape: a consumer is in it from start to stop. */
-  lagSources?: Set<TriggerConsumer> | undefined;
-  /** Offset commits this replica made (`kubeless_kafka_offset_commits_total`). */
-  commitCounter?: Counter<'namespace' | 'trigger' | 'function'> | undefined;
-  /** The process's memory budget, shared by every consumer (SPEC §4; see budget-gate.ts). None: unbounded. */
-  budget?: MemoryBudget | undefined;
-}
-
-/** What this replica knows about the consumer, for logs and readiness. */
-export interface ConsumerState {
-  running: boolean;
-  joined: boolean;
-  lastError?: string | undefined;
-}
-
-/** What one start of the client is made of (a crash restarts all of it). */
-interface Run {
-  consumer: GroupConsumer;
-  admin: GroupAdmin;
-  pauses: Pauses;
-  scheduler: CommitScheduler;
-  runner: BatchRunner;
-  positions: StartPositions;
-  gate: FetchBudget | undefined;
-}
+export type { ConsumerOptions, ConsumerState } from './run.js';
 
 /**
  * One Kafka consumer group member for one (trigger, function) pair (SPEC §4): the lifecycle
@@ -77,12 +29,10 @@ export class TriggerConsumer {
   readonly #o: ConsumerOptions;
   readonly #log: Logger;
   readonly #limiter: InFlightLimiter;
-  readonly #parts = new Map<string, PartitionState>();
+  readonly #parts: PartitionTable;
   /** Lag of the partitions assigned to this member, by `topic/partition`. */
   readonly #lag = new Map<string, PartitionLag>();
   readonly #jobs = new Set<Promise<void>>();
-  /** Done and not committed when a partition's generation ended here, by `topic/partition` (see Carried). */
-  readonly #carried = new Map<string, Carried>();
   readonly #commits: { inc: () => void } | undefined;
   /** Tags this consumer's commits, so the group that replaces a renamed one finds its offsets. */
   readonly #owner: string;
@@ -93,7 +43,6 @@ export class TriggerConsumer {
   #ctx: BatchContext | undefined;
   /** Aborted when the generation winds down (a rebalance, a stop): nothing new is dispatched and backoffs end. */
   #calm = new AbortController();
-  #generation = 0;
   #assignment: Record<string, number[]> = {};
   /** The log end of each topic when this start began: `initialOffset: latest` starts there. */
   #startEnds = new Map<string, Map<number, number>>();
@@ -113,6 +62,7 @@ export class TriggerConsumer {
     this.#owner = createHash('sha256').update(s.key).digest('hex').slice(0, 16);
     // Deliveries in flight at a rebalance get 0.8 of it to finish (review F20): the function's timeout fits in that.
     this.#rebalanceTimeoutMs = Math.max(options.rebalanceTimeoutMs, Math.ceil(s.delivery.timeoutMs / 0.8) + 2000);
+    this.#parts = new PartitionTable({ spec: s, owner: this.#owner, lagOf: (topic, partition) => this.#lagOf(topic, partition) });
   }
 
   /** Connects, joins the group and starts consuming. Rejects when Kafka cannot be reached. */
@@ -183,54 +133,29 @@ export class TriggerConsumer {
         },
       },
     });
-    const admin = o.port.admin();
-    const pauses = new Pauses((pause, resume) => {
-      try {
-        if (pause.length > 0) consumer.pause(pause);
-        if (resume.length > 0) consumer.resume(resume);
-      } catch {
-        // Not running any more: nothing fetches.
-      }
-    });
-    const scheduler = new CommitScheduler({
-      intervalMs: this.spec.delivery.commitIntervalMs,
-      commit: () => this.#commitDirty(),
-      onError: (err) => {
-        this.#log.debug({ err }, 'offset commit failed');
-      },
-    });
-    const gate = o.budget ? new FetchBudget({ budget: o.budget, log: this.#log, pauseAll: (on) => {
-            pauses.setAll(on);
-          }, bound: () => this.#fetchBound || o.maxFetchBytesPerPartition }) : undefined;
-    const runner = new BatchRunner({
-      spec: this.spec,
-      deliverer: o.deliverer,
+    const run = createRun({
+      options: o,
+      consumer,
       limiter: this.#limiter,
-      scheduler,
-      pauses,
-      deadLetter: o.deadLetter,
       log: this.#log,
-      heartbeatMs: Math.max(200, Math.min(1000, o.heartbeatIntervalMs)),
-      rebalanceDrainMs: Math.max(1000, this.#rebalanceTimeoutMs * 0.8),
+      owner: this.#owner,
+      rebalanceTimeoutMs: this.#rebalanceTimeoutMs,
+      commit: () => this.#commitDirty(),
       calm: () => this.#calm.signal,
       jobs: this.#jobs,
-      releaseBytes: gate
-        ? (bytes) => {
-            gate.release(bytes);
-          }
-        : undefined,
+      startEnds: this.#startEnds,
+      assignment: () => this.#assignment,
+      fetchBound: () => this.#fetchBound,
     });
-    const positions = new StartPositions({ spec: this.spec, admin, consumer, owner: this.#owner, log: this.#log, startEnds: this.#startEnds, assignment: () => this.#assignment });
-    const run: Run = { consumer, admin, pauses, scheduler, runner, positions, gate };
     ref.run = run;
     this.#run = run;
     this.#ctx = undefined;
     try {
-      await admin.connect();
+      await run.admin.connect();
       this.#startEnds.clear();
       for (const topic of this.spec.topics) {
         try {
-          this.#startEnds.set(topic, new Map((await admin.watermarks(topic)).map((x) => [x.partition, x.high])));
+          this.#startEnds.set(topic, new Map((await run.admin.watermarks(topic)).map((x) => [x.partition, x.high])));
         } catch {
           // A topic that does not exist yet: its log end is read at the join.
         }
@@ -253,13 +178,7 @@ export class TriggerConsumer {
   }
 
   #revokeAll(why: string): void {
-    for (const [k, ps] of this.#parts) {
-      ps.revoked.abort(new Error(why));
-      const carried = carryOf(ps);
-      if (carried) this.#carried.set(k, carried);
-    }
-    this.#parts.clear();
-    this.#generation++;
+    this.#parts.revokeAll(why);
   }
 
   #joined(assignment: Record<string, number[]>): void {
@@ -270,10 +189,7 @@ export class TriggerConsumer {
     this.#assignment = assignment;
     run.pauses.assign(assignment);
     run.positions.reset();
-    for (const k of this.#carried.keys()) {
-      const [topic, partition] = [k.slice(0, k.lastIndexOf('/')), Number(k.slice(k.lastIndexOf('/') + 1))];
-      if (!assignment[topic]?.includes(partition)) this.#carried.delete(k);
-    }
+    this.#parts.keepCarried(assignment);
     // Partitions that moved to another member no longer show this member's last lag for them.
     for (const [k, l] of this.#lag) {
       if (!assignment[l.labels.topic]?.includes(Number(l.labels.partition))) this.#lag.delete(k);
@@ -351,7 +267,7 @@ export class TriggerConsumer {
     await Promise.race([Promise.allSettled([...this.#jobs]), sleep(ms, timer.signal).catch(() => undefined)]);
     timer.abort();
     if (this.#jobs.size === 0) return;
-    for (const ps of this.#parts.values()) ps.revoked.abort(new Error('shutdown'));
+    this.#parts.abortAll('shutdown');
     await Promise.allSettled([...this.#jobs]);
   }
 
@@ -379,7 +295,7 @@ export class TriggerConsumer {
     }
     let ps: PartitionState | undefined;
     try {
-      ps = this.#parts.get(`${batch.topic}/${String(batch.partition)}`) ?? (await this.#partition(run, batch.topic, batch.partition));
+      ps = this.#parts.get(batch.topic, batch.partition) ?? (await this.#partition(run, batch.topic, batch.partition));
       // Fetched before the join chose this partition's start (it was sought elsewhere), or in an older generation: not ours.
       if (!ps || !ctx.isCurrent()) ps = undefined;
     } finally {
@@ -428,60 +344,22 @@ export class TriggerConsumer {
   }
 
   async #partition(run: Run, topic: string, partition: number): Promise<PartitionState | undefined> {
-    const generation = this.#generation;
+    const generation = this.#parts.generation;
     const prepared = (await run.positions.load(topic)).get(partition);
     // A join while the start was read: this batch belongs to the generation that ended.
-    if (generation !== this.#generation || this.#run !== run) return undefined;
-    const k = `${topic}/${String(partition)}`;
-    let ps = this.#parts.get(k);
-    if (!ps) {
-      ps = newPartition({
-        topic,
-        partition,
-        source: `/apis/v1/namespaces/${this.spec.namespace}/kafkatriggers/${this.spec.trigger}#${topic}`,
-        lag: this.#lagOf(topic, partition),
-        meta: prepared?.meta ?? { attempts: new Map() },
-        committed: prepared?.committed,
-        carried: this.#carried.get(k),
-      });
-      this.#carried.delete(k);
-      this.#parts.set(k, ps);
-    }
-    return ps;
+    if (generation !== this.#parts.generation || this.#run !== run) return undefined;
+    return this.#parts.open(topic, partition, prepared);
   }
 
-  /** Commits every partition marked since the last commit: its done prefix and its metadata. */
+  /** Commits every partition marked since the last commit (the CommitScheduler says when). */
   async #commitDirty(): Promise<boolean> {
     const ctx = this.#ctx;
     const run = this.#run;
     if (!ctx || !run) return false;
-    const work: { ps: PartitionState; offset: number }[] = [];
-    const offsets: OffsetCommit[] = [];
-    for (const ps of this.#parts.values()) {
-      if (!ps.dirty) continue;
-      const offset = commitOffsetOf(ps);
-      ps.dirty = false;
-      if (offset === undefined) continue;
-      if (ps.skipped && Date.now() - Date.parse(ps.skipped.at) >= SKIP_REPORT_MS) ps.skipped = undefined;
-      const metadata = encodeMetadata({ attempts: ps.attempts, stalled: lowestStall(ps.stalls), skipped: ps.skipped, owner: this.#owner });
-      offsets.push({ topic: ps.topic, partition: ps.partition, offset, metadata });
-      work.push({ ps, offset });
-    }
-    if (offsets.length === 0) return false;
-    try {
-      await ctx.commit(offsets);
-    } catch (err) {
-      for (const { ps } of work) ps.dirty = true;
-      throw err;
-    }
-    this.#commits?.inc();
-    for (const { ps, offset } of work) {
-      // A commit answered after a later one (it failed and was retried) does not go back.
-      if (ps.committed !== undefined && offset < ps.committed) continue;
-      ps.committed = offset;
-      ps.window.releaseBelow(offset);
+    const done = await this.#parts.commit(ctx, (ps) => {
       run.runner.maybeResume(ps);
-    }
-    return true;
+    });
+    if (done) this.#commits?.inc();
+    return done;
   }
 }

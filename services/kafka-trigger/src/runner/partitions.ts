@@ -1,0 +1,117 @@
+import type { ConsumerSpec } from '../plan.js';
+import { encodeMetadata, lowestStall } from './offsets.js';
+import { carryOf, commitOffsetOf, newPartition, type Carried, type PartitionLag, type PartitionState } from './partition.js';
+import type { BatchContext, OffsetCommit } from './port.js';
+import { SKIP_REPORT_MS, type Prepared } from './start-position.js';
+
+/**
+ * The partitions of the current group generation of one consumer, and what the ending ones had
+ * done (see Carried). A generation ends at every join, restart and failed heartbeat: its
+ * partitions are revoked (their jobs stop, nothing of theirs is committed again) and forgotten.
+ */
+export class PartitionTable {
+  readonly #spec: ConsumerSpec;
+  readonly #owner: string;
+  readonly #lagOf: (topic: string, partition: number) => PartitionLag;
+  readonly #parts = new Map<string, PartitionState>();
+  readonly #carried = new Map<string, Carried>();
+  #generation = 0;
+
+  constructor(o: { spec: ConsumerSpec; owner: string; lagOf: (topic: string, partition: number) => PartitionLag }) {
+    this.#spec = o.spec;
+    this.#owner = o.owner;
+    this.#lagOf = o.lagOf;
+  }
+
+  /** Changes whenever a generation ends (a batch that awaited across it belongs to the old one). */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  get(topic: string, partition: number): PartitionState | undefined {
+    return this.#parts.get(`${topic}/${String(partition)}`);
+  }
+
+  values(): IterableIterator<PartitionState> {
+    return this.#parts.values();
+  }
+
+  /** The partition's state in this generation, made from where it starts (and what this member carried). */
+  open(topic: string, partition: number, prepared: Prepared | undefined): PartitionState {
+    const k = `${topic}/${String(partition)}`;
+    let ps = this.#parts.get(k);
+    if (!ps) {
+      ps = newPartition({
+        topic,
+        partition,
+        source: `/apis/v1/namespaces/${this.#spec.namespace}/kafkatriggers/${this.#spec.trigger}#${topic}`,
+        lag: this.#lagOf(topic, partition),
+        meta: prepared?.meta ?? { attempts: new Map() },
+        committed: prepared?.committed,
+        carried: this.#carried.get(k),
+      });
+      this.#carried.delete(k);
+      this.#parts.set(k, ps);
+    }
+    return ps;
+  }
+
+  /** Ends the generation: every partition's jobs stop, what they had done is carried, and they are forgotten. */
+  revokeAll(why: string): void {
+    for (const [k, ps] of this.#parts) {
+      ps.revoked.abort(new Error(why));
+      const carried = carryOf(ps);
+      if (carried) this.#carried.set(k, carried);
+    }
+    this.#parts.clear();
+    this.#generation++;
+  }
+
+  /** Stops every partition's jobs (a drain ran out of time); the partitions stay until the generation ends. */
+  abortAll(why: string): void {
+    for (const ps of this.#parts.values()) ps.revoked.abort(new Error(why));
+  }
+
+  /** A new assignment: what was carried for partitions that went elsewhere is of no use. */
+  keepCarried(assignment: Record<string, number[]>): void {
+    for (const k of this.#carried.keys()) {
+      const at = k.lastIndexOf('/');
+      if (!assignment[k.slice(0, at)]?.includes(Number(k.slice(at + 1)))) this.#carried.delete(k);
+    }
+  }
+
+  /**
+   * Commits every partition marked since the last commit (its done prefix and its metadata)
+   * through `ctx`; `committed` is told of each partition whose commit landed. False when nothing
+   * was marked.
+   */
+  async commit(ctx: BatchContext, committed: (ps: PartitionState) => void): Promise<boolean> {
+    const work: { ps: PartitionState; offset: number }[] = [];
+    const offsets: OffsetCommit[] = [];
+    for (const ps of this.#parts.values()) {
+      if (!ps.dirty) continue;
+      const offset = commitOffsetOf(ps);
+      ps.dirty = false;
+      if (offset === undefined) continue;
+      if (ps.skipped && Date.now() - Date.parse(ps.skipped.at) >= SKIP_REPORT_MS) ps.skipped = undefined;
+      const metadata = encodeMetadata({ attempts: ps.attempts, stalled: lowestStall(ps.stalls), skipped: ps.skipped, owner: this.#owner });
+      offsets.push({ topic: ps.topic, partition: ps.partition, offset, metadata });
+      work.push({ ps, offset });
+    }
+    if (offsets.length === 0) return false;
+    try {
+      await ctx.commit(offsets);
+    } catch (err) {
+      for (const { ps } of work) ps.dirty = true;
+      throw err;
+    }
+    for (const { ps, offset } of work) {
+      // A commit answered after a later one (it failed and was retried) does not go back.
+      if (ps.committed !== undefined && offset < ps.committed) continue;
+      ps.committed = offset;
+      ps.window.releaseBelow(offset);
+      committed(ps);
+    }
+    return true;
+  }
+}
