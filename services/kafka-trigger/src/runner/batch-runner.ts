@@ -4,7 +4,7 @@ import type { ConsumerSpec } from '../plan.js';
 import { deliverRecord, type AttemptContext } from './attempts.js';
 import type { CommitScheduler } from './commit-scheduler.js';
 import type { DeadLetterSink } from './dead-letter.js';
-import type { Job, PartitionState, Pauses } from './partition.js';
+import { Countdown, type Job, type PartitionState, type Pauses } from './partition.js';
 import type { BatchContext, FetchedBatch, KafkaRecord } from './port.js';
 
 export interface BatchRunnerOptions {
@@ -23,7 +23,7 @@ export interface BatchRunnerOptions {
   /** Aborted when the consumer stops: nothing new is dispatched and backoffs end (their records are left uncommitted). */
   calm: () => AbortSignal;
   /** Every job of the consumer, until it ends (a stop waits for them). */
-  jobs: Set<Promise<void>>;
+  jobs: Countdown;
   /** A batch's records ended: their bytes leave the memory budget. */
   releaseBytes?: ((bytes: number) => void) | undefined;
 }
@@ -119,7 +119,8 @@ export class BatchRunner {
     const messages = batch.messages;
     const revoked = ps.revoked.signal;
     const calm = o.calm();
-    const released: Promise<void>[] = [];
+    // Records of this batch in flight and not parked: the batch waits for them.
+    const unreleased = new Countdown();
     const rebalance: { error?: Error } = {};
     const drainTimer: { t: NodeJS.Timeout | undefined } = { t: undefined };
     const hb = setInterval(() => {
@@ -198,8 +199,8 @@ export class BatchRunner {
         ps.firstOffset ??= offset;
         last = offset;
         count++;
-        const job = this.#start(ps, m, offset, bytes, prev, slot, key, endOne);
-        released.push(job.released);
+        unreleased.add();
+        this.#start(ps, m, offset, bytes, prev, slot, key, endOne, unreleased);
       }
     } finally {
       if (o.releaseBytes) {
@@ -215,7 +216,7 @@ export class BatchRunner {
     // new generation's position is its committed offset.
     if (last !== undefined && !revoked.aborted) ctx.resolveOffset(last);
     try {
-      await Promise.all(released);
+      await unreleased.idle();
     } finally {
       clearInterval(hb);
       clearTimeout(drainTimer.t);
@@ -227,13 +228,41 @@ export class BatchRunner {
     if (rebalance.error) throw rebalance.error;
   }
 
-  /** Starts the job of one record: after `prev` (its key's or partition's previous record) when there is one. */
-  #start(ps: PartitionState, m: KafkaRecord, offset: number, bytes: number, prev: Job | undefined, slot: boolean, key: string | undefined, endOne: () => void): Job {
-    let release!: () => void;
-    const job: Job = { parked: false, released: new Promise<void>((r) => (release = r)), ended: Promise.resolve() };
+  /**
+   * Starts the job of one record: at once (unordered, or the first of its key), or after `prev`
+   * (its key's or partition's previous record). Its batch's `unreleased` count drops once, when it
+   * ends or parks. The unordered path makes no promise beyond the delivery's own (it runs per event).
+   */
+  #start(ps: PartitionState, m: KafkaRecord, offset: number, bytes: number, prev: Job | undefined, slot: boolean, key: string | undefined, endOne: () => void, unreleased: Countdown): void {
+    const o = this.#o;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      unreleased.done();
+    };
+    const failed = (err: unknown): void => {
+      o.log.error({ err, topic: ps.topic, partition: ps.partition, offset }, 'delivery job failed unexpectedly; the record stays uncommitted');
+    };
+    o.jobs.add();
+    if (key === undefined) {
+      const end = (): void => {
+        release();
+        o.jobs.done();
+        endOne();
+      };
+      deliverRecord(this.#attempts, ps, m, offset, bytes, slot, release).then(end, (err: unknown) => {
+        failed(err);
+        end();
+      });
+      return;
+    }
+    let releaseJob!: () => void;
+    const job: Job = { parked: false, released: new Promise<void>((r) => (releaseJob = r)), ended: Promise.resolve() };
     const park = (): void => {
       if (job.parked) return;
       job.parked = true;
+      releaseJob();
       release();
     };
     if (prev) {
@@ -242,23 +271,19 @@ export class BatchRunner {
         if (prev.parked) park();
       });
     }
-    const ended = (async () => {
+    job.ended = (async () => {
       if (prev) await prev.ended;
       await deliverRecord(this.#attempts, ps, m, offset, bytes, slot, park);
     })()
-      .catch((err: unknown) => {
-        this.#o.log.error({ err, topic: ps.topic, partition: ps.partition, offset }, 'delivery job failed unexpectedly; the record stays uncommitted');
-      })
+      .catch(failed)
       .finally(() => {
+        releaseJob();
         release();
-        if (key !== undefined && ps.tails.get(key) === job) ps.tails.delete(key);
-        this.#o.jobs.delete(ended);
+        if (ps.tails.get(key) === job) ps.tails.delete(key);
+        o.jobs.done();
         endOne();
       });
-    job.ended = ended;
-    if (key !== undefined) ps.tails.set(key, job);
-    this.#o.jobs.add(ended);
-    return job;
+    ps.tails.set(key, job);
   }
 
   /** The record is done: its attempts and stall are forgotten, and the done prefix may have grown. */

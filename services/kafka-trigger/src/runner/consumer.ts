@@ -3,7 +3,7 @@ import { InFlightLimiter, sleep } from '@kubeless/delivery';
 import type { Logger } from '@kubeless/observability';
 import type { ConsumerSpec } from '../plan.js';
 import { recordBytes } from './batch-runner.js';
-import { commitOffsetOf, type PartitionLag, type PartitionState } from './partition.js';
+import { Countdown, commitOffsetOf, type PartitionLag, type PartitionState } from './partition.js';
 import { PartitionTable } from './partitions.js';
 import type { BatchContext, FetchedBatch } from './port.js';
 import { createRun, type ConsumerOptions, type ConsumerState, type Run } from './run.js';
@@ -32,7 +32,7 @@ export class TriggerConsumer {
   readonly #parts: PartitionTable;
   /** Lag of the partitions assigned to this member, by `topic/partition`. */
   readonly #lag = new Map<string, PartitionLag>();
-  readonly #jobs = new Set<Promise<void>>();
+  readonly #jobs = new Countdown();
   readonly #commits: { inc: () => void } | undefined;
   /** Tags this consumer's commits, so the group that replaces a renamed one finds its offsets. */
   readonly #owner: string;
@@ -264,11 +264,11 @@ export class TriggerConsumer {
   async #drain(ms: number): Promise<void> {
     if (this.#jobs.size === 0) return;
     const timer = new AbortController();
-    await Promise.race([Promise.allSettled([...this.#jobs]), sleep(ms, timer.signal).catch(() => undefined)]);
+    await Promise.race([this.#jobs.idle(), sleep(ms, timer.signal).catch(() => undefined)]);
     timer.abort();
     if (this.#jobs.size === 0) return;
     this.#parts.abortAll('shutdown');
-    await Promise.allSettled([...this.#jobs]);
+    await this.#jobs.idle();
   }
 
   async #disconnect(): Promise<void> {

@@ -30,6 +30,34 @@ export interface Carried {
   done: Set<number>;
 }
 
+/**
+ * A count of things that end (jobs; a batch's records not yet released) and a wait for none to
+ * be left: a counter instead of a Set of promises, so a record costs no extra promise for it.
+ */
+export class Countdown {
+  #n = 0;
+  #waiters: (() => void)[] = [];
+
+  get size(): number {
+    return this.#n;
+  }
+
+  add(): void {
+    this.#n++;
+  }
+
+  done(): void {
+    if (--this.#n > 0) return;
+    this.#n = 0;
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  /** Settles once nothing is left. */
+  idle(): Promise<void> {
+    return this.#n === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+}
+
 /** One assigned partition in the current group generation. */
 export interface PartitionState extends PartitionContext {
   partition: number;

@@ -6,7 +6,7 @@ import { FetchBudget } from './budget-gate.js';
 import { CommitScheduler } from './commit-scheduler.js';
 import type { TriggerConsumer } from './consumer.js';
 import type { DeadLetterSink } from './dead-letter.js';
-import { Pauses } from './partition.js';
+import { Pauses, type Countdown } from './partition.js';
 import type { GroupAdmin, GroupConsumer, KafkaPort } from './port.js';
 import { StartPositions } from './start-position.js';
 
@@ -67,7 +67,7 @@ export interface RunWiring {
   /** Commits what is marked (the consumer's, through its latest batch context). */
   commit: () => Promise<boolean>;
   calm: () => AbortSignal;
-  jobs: Set<Promise<void>>;
+  jobs: Countdown;
   startEnds: Map<string, Map<number, number>>;
   assignment: () => Record<string, number[]>;
   /** The most one fetch may bring (set at each join). */
