@@ -48,7 +48,9 @@ export class PartitionTable {
         lag: this.#lagOf(topic, partition),
         meta: prepared?.meta ?? { attempts: new Map() },
         committed: prepared?.committed,
-        carried: this.#carried.get(k),
+        // Only over a commit of the group: a partition without one (its topic deleted and created
+        // again, say) has offsets that may name other records.
+        carried: prepared?.committed === undefined ? undefined : this.#carried.get(k),
       });
       this.#carried.delete(k);
       this.#parts.set(k, ps);
