@@ -112,9 +112,10 @@ export class BatchRunner {
 
   /**
    * Dispatches the batch's records and waits for those in flight; throws the heartbeat's error
-   * when the group started rebalancing (the client rejoins then).
+   * when the group started rebalancing (the client rejoins then). `batchBytes` (what the batch
+   * holds in the memory budget) is released when its last dispatched record ends.
    */
-  async run(batch: FetchedBatch, ctx: BatchContext, ps: PartitionState): Promise<void> {
+  async run(batch: FetchedBatch, ctx: BatchContext, ps: PartitionState, batchBytes = 0): Promise<void> {
     const o = this.#o;
     const messages = batch.messages;
     const revoked = ps.revoked.signal;
@@ -134,11 +135,11 @@ export class BatchRunner {
       });
     }, o.heartbeatMs);
     const stopped = (): boolean => rebalance.error !== undefined || revoked.aborted || calm.aborted;
-    let held = 0;
     let count = 0;
-    const hold = { records: 0, bytes: 0, open: true };
+    // The batch's bytes stay in the memory budget until its last dispatched record ends.
+    const hold = { records: 0, open: true };
     const endOne = (): void => {
-      if (--hold.records === 0 && !hold.open && hold.bytes > 0) o.releaseBytes?.(hold.bytes);
+      if (--hold.records === 0 && !hold.open && batchBytes > 0) o.releaseBytes?.(batchBytes);
     };
     let last: number | undefined;
     // The client's running and staleness flags change only while this loop yields: checked at the start and after each await.
@@ -189,10 +190,7 @@ export class BatchRunner {
           }
           slot = true;
         }
-        if (o.releaseBytes) {
-          held += recordBytes(m);
-          hold.records++;
-        }
+        hold.records++;
         ps.window.push(offset, bytes);
         ps.tracker.push(offset);
         ps.next = offset + 1;
@@ -203,14 +201,8 @@ export class BatchRunner {
         this.#start(ps, m, offset, bytes, prev, slot, key, endOne, unreleased);
       }
     } finally {
-      if (o.releaseBytes) {
-        // Records not dispatched leave the budget now; the others when their jobs end.
-        const total = messages.reduce((n, m) => n + recordBytes(m), 0);
-        hold.bytes = held;
-        hold.open = false;
-        if (total > held) o.releaseBytes(total - held);
-        if (hold.records === 0 && held > 0) o.releaseBytes(held);
-      }
+      hold.open = false;
+      if (hold.records === 0 && batchBytes > 0) o.releaseBytes?.(batchBytes);
     }
     // The next fetch starts past what was dispatched. Not for a partition let go meanwhile: the
     // new generation's position is its committed offset.

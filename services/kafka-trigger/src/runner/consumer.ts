@@ -303,15 +303,24 @@ export class TriggerConsumer {
     }
     if (!ps) return;
     const first = Number(messages[0]?.offset ?? 0);
-    const expected = ps.next ?? ps.committed;
-    if (expected !== undefined && first > expected && (await run.positions.checkRetention(ps, expected))) {
-      ps.dirty = true;
-      run.scheduler.request();
+    const expected = ps.next;
+    const from = batch.fetchedOffset === undefined ? undefined : Number(batch.fetchedOffset);
+    if (expected !== undefined && first > expected) {
+      if (await run.positions.checkRetention(ps, expected)) {
+        ps.dirty = true;
+        run.scheduler.request();
+      } else if (from !== undefined && from > expected) {
+        // Fetched for a position past where this partition is (a batch of a generation that
+        // ended, handed over after the join): delivering it would skip what lies between.
+        if (run.gate) run.gate.release(held);
+        run.consumer.seek(ps.topic, ps.partition, expected);
+        return;
+      }
     }
     // Stalls below where the generation starts were settled by an earlier owner.
-    if (ps.next === undefined) for (const o of ps.stalls.keys()) if (o < first) ps.stalls.delete(o);
+    if (ps.firstOffset === undefined) for (const o of ps.stalls.keys()) if (o < first) ps.stalls.delete(o);
     try {
-      await run.runner.run(batch, ctx, ps);
+      await run.runner.run(batch, ctx, ps, held);
     } catch (err) {
       // The batch's heartbeat failed (the group rebalances, or the coordinator moved).
       await this.#quiesce(run);
@@ -326,21 +335,28 @@ export class TriggerConsumer {
    * go on past records that were parked and are now given up.
    */
   async #quiesce(run: Run): Promise<void> {
-    this.#calm.abort(new Error('rebalance'));
-    await this.#drain(Math.max(1000, this.#rebalanceTimeoutMs * 0.8));
-    await run.scheduler.flush(1);
+    // A batch of a start that was replaced: the generation it would wind down is not the current one.
     if (this.#run !== run) return;
-    for (const ps of this.#parts.values()) {
-      const at = commitOffsetOf(ps);
-      if (at === undefined || ps.revoked.signal.aborted) continue;
-      try {
-        run.consumer.seek(ps.topic, ps.partition, at);
-      } catch (err) {
-        this.#log.debug({ err, topic: ps.topic, partition: ps.partition }, 'seek after a failed heartbeat failed');
+    const calm = this.#calm;
+    calm.abort(new Error('rebalance'));
+    try {
+      await this.#drain(Math.max(1000, this.#rebalanceTimeoutMs * 0.8));
+      await run.scheduler.flush(1);
+      if (this.#run !== run) return;
+      for (const ps of this.#parts.values()) {
+        const at = commitOffsetOf(ps);
+        if (at === undefined || ps.revoked.signal.aborted) continue;
+        try {
+          run.consumer.seek(ps.topic, ps.partition, at);
+        } catch (err) {
+          this.#log.debug({ err, topic: ps.topic, partition: ps.partition }, 'seek after a failed heartbeat failed');
+        }
       }
+      this.#revokeAll('heartbeat failed');
+    } finally {
+      // Dispatching resumes (unless a join or a stop already replaced or ended the calm it aborted).
+      if (this.#calm === calm && !this.#stopping) this.#calm = new AbortController();
     }
-    this.#revokeAll('heartbeat failed');
-    if (!this.#stopping) this.#calm = new AbortController();
   }
 
   async #partition(run: Run, topic: string, partition: number): Promise<PartitionState | undefined> {

@@ -5,6 +5,25 @@ import type { BatchContext, OffsetCommit } from './port.js';
 import { SKIP_REPORT_MS, type Prepared } from './start-position.js';
 
 /**
+ * The longest an offset commit may take before it counts as failed (and is retried with the
+ * offsets of that moment): a commit that never answers (a connection left half-open by a broker
+ * restart) would otherwise hold its slot, and the commit windows waiting on it, for good.
+ */
+export const COMMIT_TIMEOUT_MS = 10_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`offset commit did not answer within ${String(ms)} ms`));
+    }, ms);
+  });
+  return Promise.race([p, timeout]).finally(() => {
+    clearTimeout(timer);
+  });
+}
+
+/**
  * The partitions of the current group generation of one consumer, and what the ending ones had
  * done (see Carried). A generation ends at every join, restart and failed heartbeat: its
  * partitions are revoked (their jobs stop, nothing of theirs is committed again) and forgotten.
@@ -53,6 +72,8 @@ export class PartitionTable {
         carried: prepared?.committed === undefined ? undefined : this.#carried.get(k),
       });
       this.#carried.delete(k);
+      // Records below the start were delivered by an earlier owner: a batch that brings them skips them.
+      ps.next = prepared?.committed;
       this.#parts.set(k, ps);
     }
     return ps;
@@ -102,7 +123,7 @@ export class PartitionTable {
     }
     if (offsets.length === 0) return false;
     try {
-      await ctx.commit(offsets);
+      await withTimeout(ctx.commit(offsets), COMMIT_TIMEOUT_MS);
     } catch (err) {
       for (const { ps } of work) ps.dirty = true;
       throw err;

@@ -21,6 +21,8 @@ export interface FetchedBatch {
   partition: number;
   /** The partition's log end when it was fetched. */
   highWatermark: string;
+  /** The offset the fetch asked for (the records may start later: compaction, transaction markers). */
+  fetchedOffset?: string;
   messages: KafkaRecord[];
 }
 

@@ -92,7 +92,7 @@ export function createRun(w: RunWiring): Run {
     intervalMs: spec.delivery.commitIntervalMs,
     commit: w.commit,
     onError: (err) => {
-      w.log.debug({ err }, 'offset commit failed');
+      w.log.info({ err }, 'offset commit failed; retrying');
     },
   });
   const gate = o.budget
