@@ -1,6 +1,6 @@
 import { afterFailure, describeFailure, sleep, type Deliverer, type InFlightLimiter } from '@kubeless/delivery';
 import type { Logger } from '@kubeless/observability';
-import { sendToDeadLetter, type DeadLetterContext } from './dead-letter.js';
+import { isAborted, sendToDeadLetter, type DeadLetterContext } from './dead-letter.js';
 import { kafkaEvent } from './event.js';
 import type { PartitionState } from './partition.js';
 import type { KafkaRecord } from './port.js';
@@ -9,11 +9,6 @@ import type { KafkaRecord } from './port.js';
 const MIN_BLOCK_DELAY_MS = 100;
 /** The shortest wait between two attempts of one record (a full-jitter draw may be 0). */
 const MIN_RETRY_DELAY_MS = 10;
-
-/** Read through a call, so a check after an await is not narrowed away by the compiler. */
-function aborted(signal: AbortSignal): boolean {
-  return signal.aborted;
-}
 
 /** What one record's attempts need of the runner. */
 export interface AttemptContext {
@@ -68,7 +63,7 @@ export async function deliverRecord(o: AttemptContext, ps: PartitionState, m: Ka
         o.done(ps, offset);
         return;
       }
-      if (aborted(revoked)) return;
+      if (isAborted(revoked)) return;
       attempts++;
       ps.attempts.set(offset, attempts);
       ps.dirty = true;

@@ -28,6 +28,14 @@ export interface BatchRunnerOptions {
   releaseBytes?: ((bytes: number) => void) | undefined;
 }
 
+/** A record enters the partition's commit window and tracker: it is the partition's latest dispatched one. */
+function admit(ps: PartitionState, offset: number, bytes: number): void {
+  ps.window.push(offset, bytes);
+  ps.tracker.push(offset);
+  ps.next = offset + 1;
+  ps.firstOffset ??= offset;
+}
+
 /** Bytes a fetched record holds (key, value, headers). */
 export function recordBytes(m: KafkaRecord): number {
   let n = (m.value?.length ?? 0) + (m.key?.length ?? 0) + 64;
@@ -163,10 +171,7 @@ export class BatchRunner {
         const carried = ps.carried;
         if (carried && ((carried.below !== undefined && offset < carried.below) || carried.done.has(offset))) {
           // Done here in an earlier generation and not committed then: done again without a delivery.
-          ps.window.push(offset, bytes);
-          ps.tracker.push(offset);
-          ps.next = offset + 1;
-          ps.firstOffset ??= offset;
+          admit(ps, offset, bytes);
           last = offset;
           this.#done(ps, offset);
           continue;
@@ -191,10 +196,7 @@ export class BatchRunner {
           slot = true;
         }
         hold.records++;
-        ps.window.push(offset, bytes);
-        ps.tracker.push(offset);
-        ps.next = offset + 1;
-        ps.firstOffset ??= offset;
+        admit(ps, offset, bytes);
         last = offset;
         count++;
         unreleased.add();

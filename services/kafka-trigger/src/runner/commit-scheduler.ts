@@ -36,8 +36,6 @@ export class CommitScheduler {
   #dirty = false;
   #urgent = false;
   #closed = false;
-  /** Commits started (for tests and metrics). */
-  started = 0;
 
   constructor(o: CommitSchedulerOptions) {
     this.#o = { maxInFlight: DEFAULT_MAX_COMMITS_IN_FLIGHT, retryDelayMs: DEFAULT_COMMIT_RETRY_MS, ...o };
@@ -107,7 +105,6 @@ export class CommitScheduler {
     this.#timer = undefined;
     this.#dirty = false;
     this.#urgent = false;
-    this.started++;
     const run: Promise<void> = this.#o.commit().then(
       () => {
         this.#running.delete(run);

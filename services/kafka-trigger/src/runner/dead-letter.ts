@@ -27,7 +27,7 @@ const DEAD_LETTER_COMPRESS_BYTES = 1024;
 const MIN_DELAY_MS = 100;
 
 /** Read through a call, so a check after an await is not narrowed away by the compiler. */
-function isAborted(signal: AbortSignal): boolean {
+export function isAborted(signal: AbortSignal): boolean {
   return signal.aborted;
 }
 
