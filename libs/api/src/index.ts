@@ -5,6 +5,7 @@ export * from './kafka-trigger.js';
 export * from './sqs-trigger.js';
 export * from './cronjob-trigger.js';
 export * from './delivery.js';
+export * from './autoscaling.js';
 export * from './tenancy.js';
 export type { Schema, ValidationRule } from './schema/openapi.js';
 export type { CustomResourceDefinition, KindDefinition, PrinterColumn } from './schema/crd.js';

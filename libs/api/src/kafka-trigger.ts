@@ -1,3 +1,4 @@
+import type { AutoscalingSpec, AutoscalingStatus } from './autoscaling.js';
 import type { DeliverySpec } from './delivery.js';
 import type { CommonStatus, KubelessObject, LabelSelector } from './meta.js';
 
@@ -26,6 +27,8 @@ export interface KafkaTriggerSpec {
   /** New: a Secret with SASL (`sasl.mechanism`, `username`, `password`) and TLS (`ca.crt`, `tls.crt`, `tls.key`) settings. */
   authSecret?: string;
   delivery?: DeliverySpec;
+  /** New: scale each target function on its consumer group's lag (see AutoscalingSpec). */
+  autoscaling?: AutoscalingSpec;
 }
 
 export interface KafkaTriggerStatus extends CommonStatus {
@@ -33,6 +36,8 @@ export interface KafkaTriggerStatus extends CommonStatus {
   functions?: string[];
   /** Total lag across the trigger's consumer groups, in messages. */
   lag?: number;
+  /** Per function, when `spec.autoscaling` is set. */
+  autoscaling?: AutoscalingStatus[];
 }
 
 export type KafkaTrigger = KubelessObject<'KafkaTrigger', KafkaTriggerSpec, KafkaTriggerStatus>;

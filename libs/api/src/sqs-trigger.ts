@@ -1,3 +1,4 @@
+import type { AutoscalingSpec, AutoscalingStatus } from './autoscaling.js';
 import type { DeliverySpec } from './delivery.js';
 import type { CommonStatus, KubelessObject, LabelSelector } from './meta.js';
 
@@ -25,12 +26,16 @@ export interface SQSTriggerSpec {
   /** Go duration; default the queue's own. */
   visibilityTimeout?: string;
   delivery?: DeliverySpec;
+  /** New: scale each target function on the queue's depth (visible and in-flight messages; see AutoscalingSpec). */
+  autoscaling?: AutoscalingSpec;
 }
 
 export interface SQSTriggerStatus extends CommonStatus {
   functions?: string[];
   /** ApproximateNumberOfMessages of the queue. */
   approximateQueueDepth?: number;
+  /** Per function, when `spec.autoscaling` is set. */
+  autoscaling?: AutoscalingStatus[];
 }
 
 export type SQSTrigger = KubelessObject<'SQSTrigger', SQSTriggerSpec, SQSTriggerStatus>;

@@ -123,3 +123,37 @@ export const oneTargetRule = {
   rule: "(has(self.functionName) && self.functionName != '') != has(self.functionSelector)",
   message: 'set exactly one of functionName and functionSelector',
 };
+
+/** The autoscaling block of the event triggers; `load` names what a replica takes (lag, messages). */
+export function autoscalingSchema(load: string, defaultTarget: number): Schema {
+  return s.object(
+    `Scales each target function's Deployment on ${load}, between minReplicas and maxReplicas (the trigger controller sets the scale subresource; an HorizontalPodAutoscaler on the same Deployment wins and is reported in status).`,
+    {
+      minReplicas: s.integer('Fewest replicas; 0 scales a function to zero while it has nothing to deliver (the first event activates it). Default 1.', { minimum: 0, maximum: 1000 }),
+      maxReplicas: s.integer('Most replicas.', { minimum: 1, maximum: 1000 }),
+      targetPerReplica: s.integer(`${load[0]?.toUpperCase() ?? ''}${load.slice(1)} one replica is meant to take. Default ${String(defaultTarget)}.`, { minimum: 1, maximum: 1_000_000_000 }),
+      cooldown: waitSchema('How long the load must have asked for fewer replicas before they go down, and to zero. Default 5m.'),
+      pollingInterval: waitSchema('How often the load is read to scale. Default 5s.'),
+    },
+    {
+      required: ['maxReplicas'],
+      'x-kubernetes-validations': [{ rule: '!has(self.minReplicas) || self.minReplicas <= self.maxReplicas', message: 'minReplicas must not exceed maxReplicas', fieldPath: '.minReplicas' }],
+    },
+  );
+}
+
+export const autoscalingStatusSchema: Schema = s.array(
+  'Scaling per target function, when spec.autoscaling is set.',
+  s.object(
+    'One function.',
+    {
+      function: s.string('Function name.'),
+      replicas: s.integer('Replicas of its Deployment as last read.', { minimum: 0 }),
+      desiredReplicas: s.integer('Replicas the load asks for now (the cool-down may hold more).', { minimum: 0 }),
+      metric: s.integer('The lag or depth the decision used.', { format: 'int64', minimum: 0 }),
+      lastScaleTime: s.string('When the trigger last changed the replicas.', { format: 'date-time' }),
+    },
+    { required: ['function', 'replicas', 'desiredReplicas', 'metric'] },
+  ),
+  { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['function'], maxItems: 256 },
+);

@@ -1,3 +1,4 @@
+import { AUTOSCALING_DEFAULTS } from '../autoscaling.js';
 import { CONCURRENCY_POLICIES, SCHEDULE_MESSAGE, SCHEDULE_PATTERN, TIME_ZONE_PATTERN } from '../cronjob-trigger.js';
 import { MAX_WAIT_SECONDS } from '../delivery.js';
 import { CHECKSUM_PATTERN, FUNCTION_CONTENT_TYPE_PATTERN, HANDLER_PATTERN } from '../function.js';
@@ -5,6 +6,8 @@ import { GATEWAYS } from '../http-trigger.js';
 import { INITIAL_OFFSETS } from '../kafka-trigger.js';
 import {
   DNS_SUBDOMAIN_PATTERN,
+  autoscalingSchema,
+  autoscalingStatusSchema,
   deliverySchema,
   durationSchema,
   labelSelectorSchema,
@@ -163,6 +166,7 @@ export const kafkaTriggerKind: KindDefinition = {
       }),
       authSecret: objectName('A Secret with SASL and TLS settings for the brokers.'),
       delivery: deliverySchema('A Kafka topic for messages whose retries are exhausted.', { commitWindow: true }),
+      autoscaling: autoscalingSchema('the lag of its consumer group', AUTOSCALING_DEFAULTS.kafkaTarget),
     },
     {
       'x-kubernetes-validations': [
@@ -178,6 +182,7 @@ export const kafkaTriggerKind: KindDefinition = {
   status: statusSchema({
     functions: s.array('Functions the trigger delivers to.', s.string('Function name.'), { 'x-kubernetes-list-type': 'atomic' }),
     lag: s.integer('Total lag of the consumer groups, in messages.', { format: 'int64', minimum: 0 }),
+    autoscaling: autoscalingStatusSchema,
   }),
   columns: [
     { name: 'Topic', type: 'string', jsonPath: '.spec.topic' },
@@ -209,6 +214,7 @@ export const sqsTriggerKind: KindDefinition = {
       receivers: s.integer('Concurrent long-poll receivers. Default 1.', { minimum: 1, maximum: 64 }),
       visibilityTimeout: durationSchema('Visibility timeout of received messages; default the queue setting.'),
       delivery: deliverySchema('An SQS queue (name or URL) for messages whose retries are exhausted.'),
+      autoscaling: autoscalingSchema('the messages of the queue, visible and in flight', AUTOSCALING_DEFAULTS.sqsTarget),
     },
     {
       'x-kubernetes-validations': [
@@ -229,6 +235,7 @@ export const sqsTriggerKind: KindDefinition = {
   status: statusSchema({
     functions: s.array('Functions the trigger delivers to.', s.string('Function name.'), { 'x-kubernetes-list-type': 'atomic' }),
     approximateQueueDepth: s.integer('ApproximateNumberOfMessages of the queue.', { format: 'int64', minimum: 0 }),
+    autoscaling: autoscalingStatusSchema,
   }),
   columns: [
     { name: 'Queue', type: 'string', jsonPath: '.spec.queueName' },
