@@ -21,6 +21,14 @@ const SERIAL = [
   'services/kafka-trigger/test/integration/robustness.test.ts',
 ];
 
+/**
+ * Files that mostly wait on the wall clock (real minute boundaries), with little work of their own:
+ * they run in the `integration-clock` project, on a pool of their own (threads), beside the two
+ * forks of `integration` instead of holding one of them (vitest runs the pools of a group side by
+ * side; the cronjob file alone held a fork for two minutes).
+ */
+const CLOCK = ['services/cronjob-trigger/test/integration/schedule.test.ts'];
+
 /** Chaos last within the serial project: the lifecycle test wants a calm machine. */
 class ChaosLast extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
@@ -84,7 +92,17 @@ export default defineConfig({
           // drains), so two of them share the two cores well.
           name: 'integration',
           include: ['test/stack/test/integration/**/*.test.ts', 'services/*/test/integration/**/*.test.ts', 'libs/*/test/integration/**/*.test.ts', 'cli/test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/helm/**/*.test.ts'],
-          exclude: SERIAL,
+          exclude: [...SERIAL, ...CLOCK],
+          sequence: { groupOrder: 2 },
+          ...integration,
+        },
+      },
+      {
+        test: {
+          name: 'integration-clock',
+          include: CLOCK,
+          pool: 'threads',
+          poolOptions: { threads: { isolate: false } },
           sequence: { groupOrder: 2 },
           ...integration,
         },
