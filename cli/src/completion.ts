@@ -8,6 +8,8 @@ export interface CommandTree {
   description: string;
   /** Long and short option spellings, e.g. `--namespace`, `-n`. */
   options: string[];
+  /** Values an option takes, by each of its spellings (e.g. `--metric`: cpu, qps, kafka-lag, sqs-depth); completed after the option. */
+  values?: Record<string, readonly string[]>;
   subcommands: CommandTree[];
 }
 
@@ -34,6 +36,9 @@ export function bashCompletion(root: CommandTree): string {
       return `    ${quote(path)}) words=${quote(words)} ;;`;
     })
     .join('\n');
+  const values = walk(root)
+    .flatMap(({ path, tree }) => Object.entries(tree.values ?? {}).map(([opt, vs]) => `    ${quote(`${path}|${opt}`)}) words=${quote(vs.join(' '))} ;;`))
+    .join('\n');
   const children = walk(root)
     .map(({ path, tree }) => `    ${quote(path)}) subs=${quote(tree.subcommands.map((s) => s.name).join(' '))} ;;`)
     .join('\n');
@@ -58,8 +63,11 @@ _${name}() {
     fi
   done
   local words=''
-  case "$path" in
+  case "$path|\${COMP_WORDS[COMP_CWORD-1]}" in
+${values}
+    *) case "$path" in
 ${cases}
+       esac ;;
   esac
   COMPREPLY=( $(compgen -W "$words" -- "$cur") )
 }
@@ -96,8 +104,10 @@ export function fishCompletion(root: CommandTree): string {
     const cond = `-n ${quote(`test (__${name}_path) = ${quote(path)}`)}`;
     for (const s of tree.subcommands) lines.push(`complete -c ${name} ${cond} -a ${quote(s.name)} -d ${quote(s.description)}`);
     for (const o of tree.options) {
-      if (o.startsWith('--')) lines.push(`complete -c ${name} ${cond} -l ${quote(o.slice(2))}`);
-      else if (o.startsWith('-')) lines.push(`complete -c ${name} ${cond} -s ${quote(o.slice(1))}`);
+      const vs = tree.values?.[o];
+      const args = vs ? ` -x -a ${quote(vs.join(' '))}` : '';
+      if (o.startsWith('--')) lines.push(`complete -c ${name} ${cond} -l ${quote(o.slice(2))}${args}`);
+      else if (o.startsWith('-')) lines.push(`complete -c ${name} ${cond} -s ${quote(o.slice(1))}${args}`);
     }
   }
   return lines.join('\n') + '\n';

@@ -82,12 +82,15 @@ export function addOutAlias(cmd: Command): void {
   });
 }
 
-/** The command tree with every option spelling, `--help` included. */
+/** The command tree with every option spelling, `--help` included, and the values of options that list their choices. */
 export function commandTree(cmd: Command): CommandTree {
+  const spellings = (o: Option): string[] => [o.long, o.short].filter((x): x is string => typeof x === 'string');
+  const values = Object.fromEntries(cmd.options.flatMap((o) => (o.argChoices ? spellings(o).map((s) => [s, o.argChoices ?? []] as const) : [])));
   return {
     name: cmd.name(),
     description: cmd.description(),
-    options: [...cmd.options.flatMap((o) => [o.long, o.short].filter((x): x is string => typeof x === 'string')), '--help'],
+    options: [...cmd.options.flatMap(spellings), '--help'],
+    ...(Object.keys(values).length > 0 ? { values } : {}),
     subcommands: cmd.commands.map(commandTree),
   };
 }

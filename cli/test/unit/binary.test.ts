@@ -60,6 +60,9 @@ describe('completion', () => {
     expect(complete(['kubeless', 'function', 'd']).split(' ').sort()).toEqual(['delete', 'deploy', 'describe']);
     expect(complete(['kubeless', 'trigger', 'http', 'create', 'x', '--ba'])).toBe('--basic-auth-secret');
     expect(complete(['kubeless', '-n', 'ns', 'topic', 'p'])).toBe('publish');
+    expect(complete(['kubeless', 'autoscale', 'create', 'f', '--metric', ''])).toBe('cpu qps kafka-lag sqs-depth');
+    expect(complete(['kubeless', 'autoscale', 'create', 'f', '--metric', 's'])).toBe('sqs-depth');
+    expect(complete(['kubeless', 'autoscale', 'create', 'f', '--metric', 'sqs-depth', '--po'])).toBe('--polling-interval');
   });
 
   it('zsh and fish scripts are generated from the same tree', async () => {
@@ -67,6 +70,7 @@ describe('completion', () => {
     expect(zsh.stdout).toContain('#compdef kubeless');
     expect(zsh.stdout).toContain('complete -o default -F _kubeless kubeless');
     expect(fish.stdout).toContain(`complete -c kubeless -n 'test (__kubeless_path) = '\\''trigger http create'\\''' -l 'basic-auth-secret'`);
+    expect(fish.stdout).toContain(`complete -c kubeless -n 'test (__kubeless_path) = '\\''autoscale create'\\''' -l 'metric' -x -a 'cpu qps kafka-lag sqs-depth'`);
     expect(path.basename(BIN)).toBe('kubeless.js');
   });
 });
