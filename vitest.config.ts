@@ -22,12 +22,13 @@ const SERIAL = [
 ];
 
 /**
- * Files that mostly wait on the wall clock (real minute boundaries), with little work of their own:
+ * Files that mostly wait on the wall clock (real minute boundaries, autoscaling cool-downs), with
+ * little work of their own:
  * they run in the `integration-clock` project, on a pool of their own (threads), beside the two
  * forks of `integration` instead of holding one of them (vitest runs the pools of a group side by
  * side; the cronjob file alone held a fork for two minutes).
  */
-const CLOCK = ['services/cronjob-trigger/test/integration/schedule.test.ts'];
+const CLOCK = ['services/cronjob-trigger/test/integration/schedule.test.ts', 'test/e2e/autoscaling.test.ts'];
 
 /** Chaos last within the serial project: the lifecycle test wants a calm machine. */
 class ChaosLast extends BaseSequencer {

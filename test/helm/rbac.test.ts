@@ -226,12 +226,15 @@ describe('the trigger controllers: what they must not do, and Secrets by name', 
     ['kafka-trigger', 'kafkatriggers', 'kafka-given', 'sqs-given'],
     ['sqs-trigger', 'sqstriggers', 'sqs-given', 'kafka-given'],
   ] as const) {
-    it(`${component}: reads EndpointSlices and only the Secrets it was given`, async () => {
+    it(`${component}: reads EndpointSlices and only the Secrets it was given; scales Deployments only through their scale subresource`, async () => {
       await expectAllowed(component, [
         ...common(kind),
         { verb: 'list', group: 'discovery.k8s.io', resource: 'endpointslices' },
         { verb: 'get', resource: 'secrets', namespace: work.name, name: given },
         { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: ns.name, name: sa(component) },
+        { verb: 'get', group: 'apps', resource: 'deployments', namespace: work.name },
+        { verb: 'patch', group: 'apps', resource: 'deployments', subresource: 'scale', namespace: work.name },
+        { verb: 'list', group: 'autoscaling', resource: 'horizontalpodautoscalers', namespace: work.name },
       ]);
       await expectDenied(component, [
         ...forbiddenToAll(),
@@ -241,6 +244,11 @@ describe('the trigger controllers: what they must not do, and Secrets by name', 
         { verb: 'update', group: 'kubeless.io', resource: kind, namespace: work.name },
         { verb: 'create', group: 'networking.k8s.io', resource: 'ingresses', namespace: work.name },
         { verb: 'patch', group: 'kubeless.io', resource: kind === 'kafkatriggers' ? 'sqstriggers' : 'kafkatriggers', subresource: 'status', namespace: work.name },
+        // Replicas only: never a Deployment itself (its pod template), nor the list of them.
+        { verb: 'patch', group: 'apps', resource: 'deployments', namespace: work.name },
+        { verb: 'update', group: 'apps', resource: 'deployments', namespace: work.name },
+        { verb: 'list', group: 'apps', resource: 'deployments', namespace: work.name },
+        { verb: 'create', group: 'autoscaling', resource: 'horizontalpodautoscalers', namespace: work.name },
       ]);
     });
   }

@@ -1,4 +1,5 @@
 import type { ResolvedDelivery } from '@kubeless/api';
+import { awaitActivation, type Activation } from './activation.js';
 import { MIN_RETRY_DELAY_MS, retryDelay } from './backoff.js';
 import type { DeliveryClient } from './client.js';
 import { DeliveryError } from './errors.js';
@@ -20,6 +21,8 @@ export interface DelivererOptions {
   metrics?: DeliveryMetrics | undefined;
   /** Metric labels: the trigger's kind (`kafka`, `sqs`), namespace and name. */
   labels: { kind: string; namespace: string; trigger: string };
+  /** The function may be scaled to zero: each attempt first waits for it to be ready (see Activation). */
+  activation?: Activation | undefined;
 }
 
 /**
@@ -60,6 +63,8 @@ export class Deliverer {
       throw err;
     }
     if (this.#rate) await this.#rate.take(signal);
+    const activation = this.#o.activation;
+    if (activation && !activation.ready()) await awaitActivation(activation, signal);
     const hot = this.#hot;
     if (hot && attempt > 1) hot.retried++;
     const start = performance.now();

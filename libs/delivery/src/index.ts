@@ -23,5 +23,6 @@ export { InFlightLimiter, RateLimiter, sleep } from './limits.js';
 export { MemoryBudget, memoryBudgetBytes, MEMORY_BUDGET_SHARE, DEFAULT_MEMORY_BUDGET_BYTES, type BudgetEvent } from './budget.js';
 export { deliveryMetrics, memoryBudgetMetrics, type DeliveryMetrics } from './metrics.js';
 export { Deliverer, describeFailure, type DelivererOptions } from './deliverer.js';
+export { awaitActivation, functionReady, DEFAULT_ACTIVATION_TIMEOUT_MS, type Activation } from './activation.js';
 export { afterFailure, type AfterFailure, type FailureFacts } from './exhaustion.js';
 export { functionEndpoints, type FunctionEndpoints, type FunctionEndpointsOptions } from './endpoints.js';

@@ -105,6 +105,14 @@ export class FunctionReconciler {
       return { requeueAfterMs: RECHECK_MS };
     }
 
+    // Once the Deployment exists its replica count belongs to whoever scales it (a trigger's
+    // autoscaling, an HPA, `kubectl scale`), unless the Function itself sets one: an update of the
+    // function does not reset it to 1 (nor wake a function scaled to zero).
+    const userReplicas = (fn.spec.deployment as { spec?: { replicas?: unknown } } | undefined)?.spec?.replicas;
+    if (userReplicas === undefined && this.#d.deployments.get(ns, fn.metadata.name ?? '')) {
+      delete (plan.deployment.spec as { replicas?: number } | undefined)?.replicas;
+    }
+
     // The children are independent objects: apply them together (a pod waits for its ConfigMap).
     // A foreign object of the same name stops that child and is reported.
     const steps: [string, KubeObject, Informer][] = [
@@ -149,6 +157,9 @@ export class FunctionReconciler {
     if (current && ready >= desiredReplicas && updated >= desiredReplicas && total <= updated && available >= desiredReplicas && desiredReplicas > 0) {
       const oom = oomKills(this.#d.pods, ns, fn.metadata.name ?? '');
       setCondition(conditions, { type: 'DeploymentReady', status: 'True', reason: 'Available', message: `${String(ready)}/${String(desiredReplicas)} replicas ready${oom ? `; ${oom}` : ''}` });
+    } else if (current && desiredReplicas === 0 && total === 0) {
+      // Scaled to zero by its trigger's autoscaling (or by hand): serving resumes with the first event.
+      setCondition(conditions, { type: 'DeploymentReady', status: 'True', reason: 'ScaledToZero', message: '0 replicas: scaled to zero' });
     } else if (problem) {
       setCondition(conditions, { type: 'DeploymentReady', status: 'False', reason: problem.reason, message: problem.message });
     } else {

@@ -4,8 +4,8 @@
  * replica, and the leader-only status controller. Used by main.ts and by the integration tests.
  */
 import type { Function as KubelessFunction, IdentityGrants } from '@kubeless/api';
-import { Controller, EventRecorder, Informer, SecretVersions, Supervisor, SupervisorSync, namespaceWatches, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
-import { DEFAULT_MEMORY_BUDGET_BYTES, Deliverer, DeliveryClient, MemoryBudget, deliveryMetrics, functionEndpoints, memoryBudgetMetrics, type TlsFiles } from '@kubeless/delivery';
+import { Controller, EventRecorder, FunctionScaler, Informer, SecretVersions, Supervisor, SupervisorSync, namespaceWatches, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { DEFAULT_ACTIVATION_TIMEOUT_MS, DEFAULT_MEMORY_BUDGET_BYTES, Deliverer, DeliveryClient, MemoryBudget, deliveryMetrics, functionEndpoints, functionReady, memoryBudgetMetrics, type TlsFiles } from '@kubeless/delivery';
 import { Counter, Gauge, type Logger, type Registry } from '@kubeless/observability';
 import { Connections } from './connections.js';
 import type { KafkaAuth } from './kafka.js';
@@ -117,6 +117,7 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
       maxEventBytes: o.maxEventBytes,
       metrics,
       labels: { kind: 'kafka', namespace: spec.namespace, trigger: spec.trigger },
+      activation: spec.activates ? { ready: functionReady(functions, resolver, { namespace: spec.namespace, name: spec.function }), timeoutMs: DEFAULT_ACTIVATION_TIMEOUT_MS } : undefined,
     });
     return new TriggerConsumer({
       spec,
@@ -179,6 +180,7 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
       // Only a consumer that could not start counts as failed: kafkajs retries transient errors
       // (a coordinator loading, a broker restarting) by itself, and those show as Joining.
       consumerError: (key) => supervisor.states().get(key)?.error,
+      scaler: new FunctionScaler({ client: o.client, kind: 'kafkatrigger' }),
     }),
     recorder: recorder.record,
     logger: o.logger.child({ controller: 'kafkatrigger' }),

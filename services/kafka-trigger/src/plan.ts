@@ -40,6 +40,8 @@ export interface ConsumerSpec {
   fromBeginning: boolean;
   delivery: ResolvedDelivery;
   connection: ConnectionSpec;
+  /** The function may be scaled to zero (`autoscaling.minReplicas: 0`): deliveries wait for its activation. */
+  activates?: true;
 }
 
 export interface TriggerPlan {
@@ -148,6 +150,7 @@ export function planTrigger(trigger: KafkaTrigger, functions: readonly KubelessF
       fromBeginning: spec.initialOffset === 'earliest',
       delivery,
       connection,
+      ...(spec.autoscaling?.minReplicas === 0 ? { activates: true as const } : {}),
     });
   }
   const plan: TriggerPlan = { consumers, functions: served };

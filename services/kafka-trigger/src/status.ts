@@ -1,5 +1,5 @@
-import type { Condition, Function as KubelessFunction, KafkaTrigger, KafkaTriggerStatus } from '@kubeless/api';
-import { setCondition, summarise, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
+import { AUTOSCALING_DEFAULTS, resolveAutoscaling, type Condition, type Function as KubelessFunction, type KafkaTrigger, type KafkaTriggerStatus } from '@kubeless/api';
+import { setCondition, summarise, type FunctionScaler, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
 import { AuthSecretError, type Connections } from './connections.js';
 import { connectionOf, planTrigger, type ConsumerSpec, type PlanDefaults } from './plan.js';
 import { decodeMetadata } from './runner/offsets.js';
@@ -51,7 +51,10 @@ async function observeGroup(connections: Connections, spec: ConsumerSpec): Promi
       for (const p of t.partitions) {
         const end = ends.find((e) => e.partition === p.partition);
         const c = Number(p.offset);
+        // No commit yet: a group that starts at the earliest offset has the whole log ahead (a
+        // `latest` start is committed at the join, so it has one).
         if (end && c >= 0) lag += Math.max(0, Number(end.high) - c);
+        else if (end && spec.fromBeginning) lag += Math.max(0, Number(end.high) - Number(end.low));
         const meta = decodeMetadata(p.metadata);
         if (meta.stalled) stalledPartitions++;
         if (meta.stalled && !stalled) stalled = { topic: t.topic, partition: p.partition, offset: meta.stalled.offset, reason: meta.stalled.reason, cause: meta.stalled.cause ?? 'retries', partitions: 0 };
@@ -71,7 +74,9 @@ async function observeGroup(connections: Connections, spec: ConsumerSpec): Promi
  * Ready; RecordsSkipped (records retention deleted before delivery, with a Warning Event; not part
  * of Ready: the trigger flows again); plus the target functions and the total lag. A trigger refused by a
  * tenancy rule is never connected to Kafka, not even for status.
- * Re-reads Kafka every `intervalMs` so lag and outages show.
+ * Re-reads Kafka every `intervalMs` so lag and outages show. With `spec.autoscaling`, also scales
+ * each function on its group's lag (condition Autoscaling, not part of Ready; status.autoscaling),
+ * re-reading every `autoscaling.pollingInterval` when that is shorter.
  */
 export function statusReconciler(o: {
   functions: () => KubelessFunction[];
@@ -80,6 +85,8 @@ export function statusReconciler(o: {
   intervalMs: number;
   /** Why this replica's consumer for a key is not running, if it failed. */
   consumerError?: (key: string) => string | undefined;
+  /** Scales the functions of triggers with `spec.autoscaling` on their group's lag. */
+  scaler?: FunctionScaler | undefined;
 }) {
   return async (t: KafkaTriggerObject, ctx: ReconcileContext): Promise<ReconcileResult> => {
     const status: KafkaTriggerStatus = t.status ?? {};
@@ -183,8 +190,20 @@ export function statusReconciler(o: {
     const after = conditions.find((c) => c.type === 'RecordsSkipped');
     if (skipped.length > 0 && after && before !== after.message) ctx.record('Warning', 'RecordsSkipped', after.message ?? '');
     status.lag = observations.reduce((n, x) => n + x.lag, 0);
-    summarise(conditions, READY_DEPS);
-    if (stalled) setCondition(conditions, { type: 'Ready', status: 'False', reason: stalled.cause === 'deadLetter' ? 'DeadLetterFailed' : 'Stalled', message: stalledMessage });
-    return { requeueAfterMs: o.intervalMs };
+    let requeueAfterMs = o.intervalMs;
+    if (t.spec.autoscaling && o.scaler) {
+      const policy = resolveAutoscaling(t.spec.autoscaling, AUTOSCALING_DEFAULTS.kafkaTarget);
+      const loads = plan.consumers.map((c, i) => ({ fn: c.function, metric: observations[i]?.lag ?? 0 }));
+      const scaled = await o.scaler.scaleAll({ namespace: t.metadata.namespace ?? '', trigger: t.metadata.name ?? '', policy, loads, previous: status.autoscaling });
+      status.autoscaling = scaled.status;
+      setCondition(conditions, scaled.condition);
+      requeueAfterMs = Math.min(requeueAfterMs, policy.pollingIntervalMs);
+    } else {
+      delete status.autoscaling;
+      status.conditions = conditions.filter((c) => c.type !== 'Autoscaling');
+    }
+    summarise(status.conditions, READY_DEPS);
+    if (stalled) setCondition(status.conditions, { type: 'Ready', status: 'False', reason: stalled.cause === 'deadLetter' ? 'DeadLetterFailed' : 'Stalled', message: stalledMessage });
+    return { requeueAfterMs };
   };
 }

@@ -4,8 +4,8 @@
  * (competing consumers), and the leader-only status controller. Used by main.ts and the tests.
  */
 import type { Function as KubelessFunction, IdentityGrants } from '@kubeless/api';
-import { Controller, EventRecorder, Informer, SecretVersions, Supervisor, SupervisorSync, namespaceWatches, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
-import { Deliverer, DeliveryClient, MemoryBudget, deliveryMetrics, functionEndpoints, memoryBudgetMetrics, type TlsFiles } from '@kubeless/delivery';
+import { Controller, EventRecorder, FunctionScaler, Informer, SecretVersions, Supervisor, SupervisorSync, namespaceWatches, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { DEFAULT_ACTIVATION_TIMEOUT_MS, Deliverer, DeliveryClient, MemoryBudget, deliveryMetrics, functionEndpoints, functionReady, memoryBudgetMetrics, type TlsFiles } from '@kubeless/delivery';
 import type { Logger, Registry } from '@kubeless/observability';
 import { Connections, type AwsCredentials } from './connections.js';
 import { planTrigger, type ReceiverSpec } from './plan.js';
@@ -112,6 +112,7 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
             maxEventBytes: o.maxEventBytes,
             metrics,
             labels: { kind: 'sqs', namespace: spec.namespace, trigger: spec.trigger },
+            activation: t.activates ? { ready: functionReady(functions, resolver, { namespace: spec.namespace, name: t.function }), timeoutMs: DEFAULT_ACTIVATION_TIMEOUT_MS } : undefined,
           }),
         logger: o.logger,
         drainTimeoutMs: o.drainTimeoutMs,
@@ -156,7 +157,7 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
       // every trigger of its namespace (selectors are evaluated in the plan).
       ...namespaceWatches(triggers, [functions, ...endpoints.sources]),
     ],
-    reconcile: statusReconciler({ functions: () => functions.list(), connections, defaults, intervalMs: o.statusIntervalMs, stalled: (key) => supervisor.states().get(key)?.stalled }),
+    reconcile: statusReconciler({ functions: () => functions.list(), connections, defaults, intervalMs: o.statusIntervalMs, stalled: (key) => supervisor.states().get(key)?.stalled, scaler: new FunctionScaler({ client: o.client, kind: 'sqstrigger' }) }),
     recorder: recorder.record,
     logger: o.logger.child({ controller: 'sqstrigger' }),
     registry: o.registry,

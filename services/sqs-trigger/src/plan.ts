@@ -37,6 +37,8 @@ export interface QueueRef {
 export interface TargetSpec {
   function: string;
   delivery: ResolvedDelivery;
+  /** The function may be scaled to zero (`autoscaling.minReplicas: 0`): deliveries wait for its activation. */
+  activates?: true;
 }
 
 /**
@@ -216,7 +218,7 @@ export function planTrigger(trigger: SQSTrigger, functions: readonly KubelessFun
       continue;
     }
     try {
-      resolved.push({ function: nameOf(fn), delivery: resolveDelivery(spec.delivery, functionTimeoutMs(fn)) });
+      resolved.push({ function: nameOf(fn), delivery: resolveDelivery(spec.delivery, functionTimeoutMs(fn)), ...(spec.autoscaling?.minReplicas === 0 ? { activates: true as const } : {}) });
     } catch (err) {
       return invalid('InvalidDelivery', (err as Error).message);
     }

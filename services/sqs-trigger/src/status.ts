@@ -1,6 +1,6 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Condition, Function as KubelessFunction, SQSTrigger, SQSTriggerStatus } from '@kubeless/api';
-import { setCondition, summarise, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
+import { AUTOSCALING_DEFAULTS, resolveAutoscaling, type Condition, type Function as KubelessFunction, type SQSTrigger, type SQSTriggerStatus } from '@kubeless/api';
+import { setCondition, summarise, type FunctionScaler, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
 import type { Connections } from './connections.js';
 import { NOT_GRANTED_CODES, classifySqsError, redactAws, type SqsTriggerError } from './errors.js';
 import { planTrigger, queueOf, type PlanDefaults, type QueueRef } from './plan.js';
@@ -64,7 +64,9 @@ export async function observeQueue(connections: Connections, namespace: string, 
  * the leader's own receivers saw: with several replicas (competing consumers) a blocked message
  * shows once it came back to the leader's replica. Condition messages never carry AWS ARNs or
  * account ids, nor the text of an answer that was not SQS's (classifySqsError).
- * Re-reads SQS every `intervalMs` so depth and outages show.
+ * Re-reads SQS every `intervalMs` so depth and outages show. With `spec.autoscaling`, also scales
+ * each target function on the queue's messages, visible and in flight (condition Autoscaling, not
+ * part of Ready; status.autoscaling), re-reading every `autoscaling.pollingInterval` when shorter.
  */
 export function statusReconciler(o: {
   functions: () => KubelessFunction[];
@@ -73,6 +75,8 @@ export function statusReconciler(o: {
   intervalMs: number;
   /** The message this replica's receiver for a key keeps failing on, if any. */
   stalled?: (key: string) => StalledMessage | undefined;
+  /** Scales the functions of triggers with `spec.autoscaling` on the queue's depth. */
+  scaler?: FunctionScaler | undefined;
 }) {
   return async (t: SQSTriggerObject, _ctx: ReconcileContext): Promise<ReconcileResult> => {
     const status: SQSTriggerStatus = t.status ?? {};
@@ -82,7 +86,7 @@ export function statusReconciler(o: {
     const plan = planTrigger(t, o.functions(), o.defaults);
     status.functions = plan.functions;
     const problem = plan.problem;
-    const done = (): ReconcileResult => {
+    const done = (requeueAfterMs = o.intervalMs): ReconcileResult => {
       const receiver = plan.receiver;
       const s = receiver ? o.stalled?.(receiver.key) : undefined;
       const stalled = s && s.until > Date.now() ? s : undefined;
@@ -98,7 +102,7 @@ export function statusReconciler(o: {
       );
       summarise(conditions, READY_DEPS);
       if (stalled) setCondition(conditions, { type: 'Ready', status: 'False', reason: 'Stalled', message: what });
-      return { requeueAfterMs: o.intervalMs };
+      return { requeueAfterMs };
     };
     setCondition(conditions, problem?.condition === 'Valid' ? { type: 'Valid', status: 'False', reason: problem.reason, message: problem.message } : { type: 'Valid', status: 'True', reason: 'Valid' });
     const authorized = (refusal?: { reason: string; message: string }): void => {
@@ -174,6 +178,18 @@ export function statusReconciler(o: {
           : { type: 'DeadLetterReady', status: 'False', reason: obs.deadLetter.code === 'QueueNotFound' ? 'DeadLetterQueueMissing' : obs.deadLetter.code, message: obs.deadLetter.message },
     );
     status.approximateQueueDepth = obs.visible;
-    return done();
+    if (!spec.autoscaling || !o.scaler) {
+      delete status.autoscaling;
+      const i = conditions.findIndex((c) => c.type === 'Autoscaling');
+      if (i >= 0) conditions.splice(i, 1);
+      return done();
+    }
+    // Every target takes every message: each scales on the whole queue, visible and in flight (as KEDA counts it).
+    const policy = resolveAutoscaling(spec.autoscaling, AUTOSCALING_DEFAULTS.sqsTarget);
+    const depth = obs.visible + obs.inFlight;
+    const scaled = await o.scaler.scaleAll({ namespace: ns, trigger: t.metadata.name ?? '', policy, loads: plan.functions.map((fn) => ({ fn, metric: depth })), previous: status.autoscaling });
+    status.autoscaling = scaled.status;
+    setCondition(conditions, scaled.condition);
+    return done(Math.min(o.intervalMs, policy.pollingIntervalMs));
   };
 }
