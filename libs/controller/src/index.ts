@@ -13,4 +13,4 @@ export { exponentialBackoff } from './backoff.js';
 export { Supervisor, SupervisorSync, type Runner } from './supervisor.js';
 export { SecretVersions } from './secret-versions.js';
 export { leaderElectionFrom, stopOnSignals, type LeaseConfig } from './process.js';
-export { FunctionScaler, CooldownWindow, desiredReplicas, type ScaleOutcome, type ScaleProblem, type FunctionScalerOptions } from './scaler.js';
+export { FunctionScaler, CooldownWindow, autoscalesIn, desiredReplicas, type ScaleOutcome, type ScaleProblem, type FunctionScalerOptions } from './scaler.js';

@@ -5,12 +5,12 @@
  * writes its scale subresource.
  *
  * One owner of replicas at a time: a function whose Deployment an HorizontalPodAutoscaler targets,
- * or whose replicas another trigger's scaler set within its cool-down, is left alone and the
- * reason is returned for status. Only a Deployment that a Function of that name controls is ever
+ * or whose replicas another trigger's scaler set last, is left alone and the reason is returned for
+ * status (a trigger of the same kind that no longer autoscales the function gives them up). Only a Deployment that a Function of that name controls is ever
  * scaled (a trigger cannot scale any other Deployment of its namespace through the controller).
  */
 import type { AutoscalingStatus, Condition, ResolvedAutoscaling } from '@kubeless/api';
-import { isConflict, isNotFound } from './errors.js';
+import { isConflict, isInvalid, isNotFound } from './errors.js';
 import type { KubeClient, KubeObject } from './kube-client.js';
 
 /**
@@ -69,7 +69,6 @@ interface Deployment extends KubeObject {
 }
 interface ManagedFieldsEntry {
   manager?: string;
-  time?: string;
   subresource?: string;
   fieldsV1?: { 'f:spec'?: Record<string, unknown> };
 }
@@ -84,13 +83,18 @@ export interface FunctionScalerOptions {
   client: KubeClient;
   /** The trigger kind, lower case (`kafkatrigger`, `sqstrigger`): part of the field manager. */
   kind: string;
+  /**
+   * Whether trigger `trigger` of this kind (in `namespace`) still autoscales function `fn`: when it
+   * does not, the replicas it last set are free to take. Without it, another trigger's are never taken.
+   */
+  autoscales?: (namespace: string, trigger: string, fn: string) => boolean;
   now?: () => number;
 }
 
 /**
  * Scales functions for the triggers of one kind. `scale` observes the Deployment, checks who owns
  * its replicas, applies the cool-down and writes the scale subresource when the count changes
- * (with the Deployment's resourceVersion as a precondition, so only the object checked is scaled).
+ * (with the Deployment's uid as a precondition, so only the object checked is scaled).
  */
 export class FunctionScaler {
   readonly #o: FunctionScalerOptions;
@@ -121,8 +125,8 @@ export class FunctionScaler {
       return { status: status(0), scaled: false, problem: { reason: 'DeploymentNotFound', message: `function ${a.fn} has no Deployment yet` } };
     }
     const current = d.spec?.replicas ?? 1;
-    const owner = d.metadata?.ownerReferences?.find((r) => r.controller === true);
-    if (owner?.kind !== 'Function' || owner.name !== a.fn || !owner.apiVersion.startsWith('kubeless.io/')) {
+    const controller = d.metadata?.ownerReferences?.find((r) => r.controller === true);
+    if (controller?.kind !== 'Function' || controller.name !== a.fn || !controller.apiVersion.startsWith('kubeless.io/')) {
       return { status: status(current), scaled: false, problem: { reason: 'NotAFunctionDeployment', message: `Deployment ${a.fn} is not controlled by Function ${a.fn}: not scaled` } };
     }
     const hpas = await client.list<Hpa>(`/apis/autoscaling/v2/namespaces/${a.namespace}/horizontalpodautoscalers`);
@@ -131,29 +135,37 @@ export class FunctionScaler {
       return { status: status(current), scaled: false, problem: { reason: 'HorizontalPodAutoscalerConflict', message: `HorizontalPodAutoscaler ${hpa.metadata?.name ?? ''} scales Deployment ${a.fn}: one owner of replicas at a time, the trigger leaves them to it` } };
     }
     const mine = this.#manager(a.trigger);
+    // The field manager that last wrote the replicas owns them (the API server moves the ownership
+    // on every write; the scale subresource's entries carry no time). Another trigger's scaler keeps
+    // them while it lives; one of this kind that no longer autoscales gives them up.
     const other = (d.metadata?.managedFields as ManagedFieldsEntry[] | undefined)?.find(
-      (m) =>
-        m.manager?.startsWith(MANAGER_PREFIX) === true &&
-        m.manager !== mine &&
-        m.fieldsV1?.['f:spec']?.['f:replicas'] !== undefined &&
-        m.time !== undefined &&
-        now - Date.parse(m.time) < a.policy.cooldownMs,
+      (m) => m.manager?.startsWith(MANAGER_PREFIX) === true && m.manager !== mine && m.fieldsV1?.['f:spec']?.['f:replicas'] !== undefined,
     );
-    if (other?.manager) {
-      return { status: status(current), scaled: false, problem: { reason: 'ScaledByAnotherTrigger', message: `the replicas of ${a.fn} were set by ${other.manager.slice(MANAGER_PREFIX.length)} at ${other.time ?? ''}: one owner of replicas at a time` } };
+    const owner = other?.manager?.slice(MANAGER_PREFIX.length);
+    const [ownerKind, ownerTrigger] = owner?.split('/') ?? [];
+    const gone = ownerKind === this.#o.kind && ownerTrigger !== undefined && this.#o.autoscales !== undefined && !this.#o.autoscales(a.namespace, ownerTrigger, a.fn);
+    if (owner && !gone) {
+      return {
+        status: status(current),
+        scaled: false,
+        problem: { reason: 'ScaledByAnotherTrigger', message: `the replicas of ${a.fn} are scaled by ${owner}: one owner of replicas at a time (remove its autoscaling, or this trigger's)${ownerKind === this.#o.kind ? '' : `; once it stops, scale the Deployment once by hand to hand them over`}` },
+      };
     }
     const target = Math.min(a.policy.maxReplicas, Math.max(a.policy.minReplicas, this.#window.recommend(key, now, desired, current, a.policy.cooldownMs)));
     if (target === current) return { status: status(current), scaled: false };
     try {
+      // Only the object checked above: a Deployment deleted and made again since has another uid.
       await client.request<KubeObject>('PATCH', `${deployPath}/scale`, {
-        body: { metadata: { resourceVersion: d.metadata?.resourceVersion }, spec: { replicas: target } },
-        contentType: 'application/merge-patch+json',
+        body: [
+          { op: 'test', path: '/metadata/uid', value: d.metadata?.uid },
+          { op: 'replace', path: '/spec/replicas', value: target },
+        ],
+        contentType: 'application/json-patch+json',
         query: { fieldManager: mine },
       });
     } catch (err) {
-      // The Deployment changed since it was read (a rollout, another writer): the next poll decides again.
-      if (!isConflict(err)) throw err;
-      return { status: status(current), scaled: false, problem: { reason: 'ScaleFailed', message: `Deployment ${a.fn} changed while it was scaled; retried at the next poll` } };
+      if (!isConflict(err) && !isInvalid(err) && !isNotFound(err)) throw err;
+      return { status: status(current), scaled: false, problem: { reason: 'ScaleFailed', message: `Deployment ${a.fn} changed while it was scaled (${err instanceof Error ? err.message : String(err)}); retried at the next poll` } };
     }
     const at = new Date(now).toISOString();
     this.#lastScale.set(key, at);
@@ -200,4 +212,15 @@ export class FunctionScaler {
     this.#window.retain(live);
     for (const k of this.#lastScale.keys()) if (!live.has(k)) this.#lastScale.delete(k);
   }
+}
+
+/**
+ * `FunctionScalerOptions.autoscales` from the cache of a trigger kind: the trigger exists, has
+ * `spec.autoscaling`, and targets the function (by name, or among the functions its status lists).
+ */
+export function autoscalesIn(triggers: { get(namespace: string | undefined, name: string): (KubeObject & { spec?: { autoscaling?: unknown; functionName?: string }; status?: { functions?: string[] } }) | undefined }): (namespace: string, trigger: string, fn: string) => boolean {
+  return (namespace, trigger, fn) => {
+    const t = triggers.get(namespace, trigger);
+    return t?.spec?.autoscaling !== undefined && (t.spec.functionName === fn || (t.status?.functions ?? []).includes(fn));
+  };
 }

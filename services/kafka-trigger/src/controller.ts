@@ -4,7 +4,7 @@
  * replica, and the leader-only status controller. Used by main.ts and by the integration tests.
  */
 import type { Function as KubelessFunction, IdentityGrants } from '@kubeless/api';
-import { Controller, EventRecorder, FunctionScaler, Informer, SecretVersions, Supervisor, SupervisorSync, namespaceWatches, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { Controller, EventRecorder, FunctionScaler, Informer, autoscalesIn, SecretVersions, Supervisor, SupervisorSync, namespaceWatches, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
 import { DEFAULT_ACTIVATION_TIMEOUT_MS, DEFAULT_MEMORY_BUDGET_BYTES, Deliverer, DeliveryClient, MemoryBudget, deliveryMetrics, functionEndpoints, functionReady, memoryBudgetMetrics, type TlsFiles } from '@kubeless/delivery';
 import { Counter, Gauge, type Logger, type Registry } from '@kubeless/observability';
 import { Connections } from './connections.js';
@@ -180,7 +180,7 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
       // Only a consumer that could not start counts as failed: kafkajs retries transient errors
       // (a coordinator loading, a broker restarting) by itself, and those show as Joining.
       consumerError: (key) => supervisor.states().get(key)?.error,
-      scaler: new FunctionScaler({ client: o.client, kind: 'kafkatrigger' }),
+      scaler: new FunctionScaler({ client: o.client, kind: 'kafkatrigger', autoscales: autoscalesIn(triggers) }),
     }),
     recorder: recorder.record,
     logger: o.logger.child({ controller: 'kafkatrigger' }),

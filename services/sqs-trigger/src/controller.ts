@@ -4,7 +4,7 @@
  * (competing consumers), and the leader-only status controller. Used by main.ts and the tests.
  */
 import type { Function as KubelessFunction, IdentityGrants } from '@kubeless/api';
-import { Controller, EventRecorder, FunctionScaler, Informer, SecretVersions, Supervisor, SupervisorSync, namespaceWatches, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { Controller, EventRecorder, FunctionScaler, Informer, autoscalesIn, SecretVersions, Supervisor, SupervisorSync, namespaceWatches, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
 import { DEFAULT_ACTIVATION_TIMEOUT_MS, Deliverer, DeliveryClient, MemoryBudget, deliveryMetrics, functionEndpoints, functionReady, memoryBudgetMetrics, type TlsFiles } from '@kubeless/delivery';
 import type { Logger, Registry } from '@kubeless/observability';
 import { Connections, type AwsCredentials } from './connections.js';
@@ -157,7 +157,7 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
       // every trigger of its namespace (selectors are evaluated in the plan).
       ...namespaceWatches(triggers, [functions, ...endpoints.sources]),
     ],
-    reconcile: statusReconciler({ functions: () => functions.list(), connections, defaults, intervalMs: o.statusIntervalMs, stalled: (key) => supervisor.states().get(key)?.stalled, scaler: new FunctionScaler({ client: o.client, kind: 'sqstrigger' }) }),
+    reconcile: statusReconciler({ functions: () => functions.list(), connections, defaults, intervalMs: o.statusIntervalMs, stalled: (key) => supervisor.states().get(key)?.stalled, scaler: new FunctionScaler({ client: o.client, kind: 'sqstrigger', autoscales: autoscalesIn(triggers) }) }),
     recorder: recorder.record,
     logger: o.logger.child({ controller: 'sqstrigger' }),
     registry: o.registry,
