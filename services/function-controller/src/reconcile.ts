@@ -8,10 +8,9 @@ import type { Condition, Function as KubelessFunction, FunctionStatus } from '@k
 import {
   ApiError,
   TerminalError,
-  isInvalid,
+  applyOwned,
+  deleteIfOwned,
   isNotFound,
-  isOwnedBy,
-  objectPath,
   resourceFor,
   setCondition,
   summarise,
@@ -208,55 +207,30 @@ export class FunctionReconciler {
     informer: Informer,
     ctx: ReconcileContext,
   ): Promise<'ok' | { reason: string; message: string; terminal: boolean }> {
-    const ns = desired.metadata?.namespace;
-    const name = desired.metadata?.name ?? '';
-    const kind = desired.kind ?? '';
-    const r = resourceFor(desired.apiVersion ?? '', kind);
-    const path = objectPath(r, ns, name);
-    let existing = informer.get(ns, name);
-    if (!existing) {
-      // Not in our (label-filtered) cache: a foreign object of that name may still exist.
-      try {
-        existing = await this.#d.client.get(path, ctx.signal);
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
+    const outcome = await applyOwned(this.#d.client, fn, desired, {
+      fieldManager: FIELD_MANAGER,
+      ownerNoun: 'function',
+      cache: informer,
+      hashAnnotation: SPEC_HASH_ANNOTATION,
+      signal: ctx.signal,
+    });
+    switch (outcome.result) {
+      case 'applied':
+        ctx.logger.debug({ kind: desired.kind ?? '', child: desired.metadata?.name ?? '' }, 'applied child');
+        return 'ok';
+      case 'unchanged':
+        return 'ok';
+      case 'conflict':
+        return { reason: outcome.reason, message: outcome.message, terminal: false };
+      case 'invalid':
+        return { reason: outcome.reason, message: outcome.message, terminal: true };
     }
-    if (existing && !isOwnedBy(existing, fn)) {
-      return {
-        reason: `${kind}Conflict`,
-        message: `a ${kind} named "${name}" already exists and was not created by kubeless for this function; it is left untouched`,
-        terminal: false,
-      };
-    }
-    const want = desired.metadata?.annotations?.[SPEC_HASH_ANNOTATION];
-    if (existing?.metadata?.annotations?.[SPEC_HASH_ANNOTATION] === want && want !== undefined) return 'ok';
-    try {
-      await this.#d.client.apply(path, desired, FIELD_MANAGER, { force: true, signal: ctx.signal });
-      ctx.logger.debug({ kind, child: name }, 'applied child');
-    } catch (err) {
-      // A wrong type in a user's template makes SSA fail with a 500 "failed to create typed patch
-      // object" (upstream behaviour): as deterministic as a 422, so treated the same.
-      if (isInvalid(err) || (err instanceof ApiError && err.status === 500 && err.message.includes('failed to create typed patch object'))) {
-        const msg = err instanceof ApiError ? err.message : String(err);
-        return { reason: `${kind}Invalid`, message: `the API server rejected the ${kind}: ${msg}`, terminal: true };
-      }
-      throw err;
-    }
-    return 'ok';
   }
 
   async #ensureHpa(fn: FunctionObject, desired: KubeObject | undefined, ctx: ReconcileContext): Promise<void> {
-    const ns = fn.metadata.namespace;
-    const name = fn.metadata.name ?? '';
-    const r = resourceFor('autoscaling/v2', 'HorizontalPodAutoscaler');
-    const existing = this.#d.hpas.get(ns, name);
     if (!desired) {
-      if (existing && isOwnedBy(existing, fn)) {
-        await this.#d.client.delete(objectPath(r, ns, name), { signal: ctx.signal }).catch((err: unknown) => {
-          if (!isNotFound(err)) throw err;
-        });
-      }
+      const r = resourceFor('autoscaling/v2', 'HorizontalPodAutoscaler');
+      await deleteIfOwned(this.#d.client, fn, r, this.#d.hpas.get(fn.metadata.namespace, fn.metadata.name ?? ''), { signal: ctx.signal });
       return;
     }
     const outcome = await this.#ensure(fn, desired, this.#d.hpas, ctx);
