@@ -4,7 +4,7 @@
  * -> status (conditions ConfigReady, ServiceReady, DeploymentReady, Ready; replicas; URL).
  * No finalizer: children carry a controller owner reference and go by garbage collection.
  */
-import type { Condition, Function as KubelessFunction, FunctionStatus } from '@kubeless/api';
+import { KUBELESS_CONFIG_NAME, defaultKubelessConfig, parseKubelessConfig, type Condition, type Function as KubelessFunction, type FunctionStatus, type KubelessConfig } from '@kubeless/api';
 import {
   ApiError,
   TerminalError,
@@ -23,7 +23,6 @@ import {
 } from '@kubeless/controller';
 import type { Logger } from '@kubeless/observability';
 import { PlanError, SPEC_HASH_ANNOTATION, planFunction } from './plan.js';
-import { CONFIG_NAME, defaultConfig, parseConfig, type KubelessConfig } from './runtime-config.js';
 
 export const FIELD_MANAGER = 'kubeless-function-controller';
 const DEPENDENTS = ['ConfigReady', 'ServiceReady', 'DeploymentReady'];
@@ -51,17 +50,17 @@ export interface FunctionReconcilerDeps {
 /** Reads kubeless-config from its cache, parsing once per resourceVersion. */
 export class ConfigSource {
   #rv: string | undefined;
-  #cfg: KubelessConfig = defaultConfig();
+  #cfg: KubelessConfig = defaultKubelessConfig();
   constructor(
     private readonly informer: Informer,
     private readonly namespace: string,
   ) {}
   /** The parsed config; its problems are logged once, when a new version is parsed. */
   current(logger?: Logger): KubelessConfig {
-    const cm = this.informer.get(this.namespace, CONFIG_NAME);
+    const cm = this.informer.get(this.namespace, KUBELESS_CONFIG_NAME);
     const rv = cm?.metadata?.resourceVersion ?? 'none';
     if (rv !== this.#rv) {
-      this.#cfg = cm ? parseConfig(cm.data as Record<string, string> | undefined) : defaultConfig();
+      this.#cfg = cm ? parseKubelessConfig(cm.data as Record<string, string> | undefined) : defaultKubelessConfig();
       this.#rv = rv;
       for (const problem of this.#cfg.problems) logger?.warn({ problem }, 'kubeless-config problem');
     }
