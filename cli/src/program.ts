@@ -2,6 +2,7 @@
  * The `kubeless` command tree. `buildProgram` wires every command to `app`; `commandTree` gives
  * the shape the completion scripts are generated from.
  */
+import { KUBELESS_CONFIG_NAME } from '@kubeless/api';
 import { Command, Option } from 'commander';
 import type { App } from './app.js';
 import { autoscaleCommand } from './commands/autoscale.js';
@@ -11,7 +12,7 @@ import { topicCommand } from './commands/topic.js';
 import { triggerCommand } from './commands/trigger.js';
 import { completionScript, SHELLS, type CommandTree } from './completion.js';
 import { CliError } from './errors.js';
-import { CONFIG_MAP, CONFIG_NAMESPACE } from './runtimes.js';
+import { CONFIG_NAMESPACE } from './runtimes.js';
 
 export function buildProgram(app: App): Command {
   const program = new Command('kubeless')
@@ -35,10 +36,10 @@ export function buildProgram(app: App): Command {
   program
     .command('get-server-config')
     .description('print the runtimes the server supports')
-    .option('--config-namespace <namespace>', `namespace of ${CONFIG_MAP} (default: $KUBELESS_NAMESPACE, else ${CONFIG_NAMESPACE})`)
+    .option('--config-namespace <namespace>', `namespace of ${KUBELESS_CONFIG_NAME} (default: $KUBELESS_NAMESPACE, else ${CONFIG_NAMESPACE})`)
     .action(async (o: { configNamespace?: string }, cmd: Command) => {
       const list = await readRuntimes(app, cmd, o.configNamespace ?? app.env.configNamespace ?? CONFIG_NAMESPACE, 'show');
-      if (list.problem) app.err.write(`Warning: ${CONFIG_MAP}: ${list.problem}; showing the built-in runtimes\n`);
+      if (list.problem) app.err.write(`Warning: ${KUBELESS_CONFIG_NAME}: ${list.problem}; showing the built-in runtimes\n`);
       app.out.write(`Supported Runtimes are: ${list.ids.join(', ')}\n`);
     });
 

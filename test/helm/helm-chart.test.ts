@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { defaultConfig, parseConfig, runtimeIds } from '@kubeless/function-controller';
+import { defaultKubelessConfig, parseKubelessConfig, runtimeIds } from '@kubeless/api';
 import { REPO_ROOT, crdEstablished, kubectlOk, uniqueName, withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHART, EXAMPLES_DIR, helm, kubectlIn, parseObjects, render, renderYaml, toYamlStream, type K8sObject } from './chart.js';
@@ -154,13 +154,13 @@ describe('the API server accepts every rendered object', () => {
   it('writes a kubeless-config that the function controller parses without a problem', async () => {
     const objects = await render({ release: 'kubeless', namespace: releaseNs.name, valuesFiles: [path.join(EXAMPLES_DIR, 'production.yaml')] });
     const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'kubeless-config')!;
-    const cfg = parseConfig(cm.data);
+    const cfg = parseKubelessConfig(cm.data);
     expect(cfg.problems).toEqual([]);
     expect(runtimeIds(cfg)).toEqual(['nodejs22', 'nodejs24', 'nodejs26', 'python3.11', 'python3.12', 'python3.13']);
     expect(cfg.provisionImage).toBe('kubeless/runtime-nodejs:24');
     // The chart and the controller's built-in defaults offer the same.
-    expect(runtimeIds(cfg)).toEqual(runtimeIds(defaultConfig()));
-    expect(cfg.provisionImage).toBe(defaultConfig().provisionImage);
+    expect(runtimeIds(cfg)).toEqual(runtimeIds(defaultKubelessConfig()));
+    expect(cfg.provisionImage).toBe(defaultKubelessConfig().provisionImage);
     const podSpec = (cfg.deployment as any).spec.template.spec;
     expect(podSpec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
     // The example's resources and the default container security merge into one container.

@@ -1,4 +1,5 @@
 /** Pieces shared by the command modules: option collectors, namespace and wait flags, reads. */
+import { KUBELESS_CONFIG_NAME } from '@kubeless/api';
 import type { KubeObject } from '@kubeless/controller';
 import type { Command } from 'commander';
 import type { App } from '../app.js';
@@ -7,7 +8,7 @@ import { apiStatus, CliError } from '../errors.js';
 const isNotFound = (err: unknown): boolean => apiStatus(err) === 404;
 const isForbidden = (err: unknown): boolean => apiStatus(err) === 403;
 import { parseWaitTimeout } from '../parse.js';
-import { CONFIG_MAP, CONFIG_NAMESPACE, runtimeList, type RuntimeList } from '../runtimes.js';
+import { CONFIG_NAMESPACE, runtimeList, type RuntimeList } from '../runtimes.js';
 import { corePath } from '../paths.js';
 import { waitReady } from '../wait.js';
 
@@ -68,13 +69,13 @@ export async function replaceWithRetry<T extends KubeObject>(app: App, cmd: Comm
  */
 export async function readRuntimes(app: App, cmd: Command, configNamespace = app.env.configNamespace ?? CONFIG_NAMESPACE, mode: 'check' | 'show' = 'check', lenient = false): Promise<RuntimeList> {
   try {
-    const cm = await (await app.cluster(cmd)).client.get<KubeObject & { data?: Record<string, string> }>(corePath('configmaps', configNamespace, CONFIG_MAP));
+    const cm = await (await app.cluster(cmd)).client.get<KubeObject & { data?: Record<string, string> }>(corePath('configmaps', configNamespace, KUBELESS_CONFIG_NAME));
     return runtimeList(cm.data);
   } catch (err) {
     if (isNotFound(err) || (mode === 'check' && isForbidden(err))) return runtimeList(undefined);
     if (mode === 'show') throw err;
     if (!lenient) throw err;
-    app.err.write(`Warning: cannot read ${configNamespace}/${CONFIG_MAP}, checking the runtime against the built-in list\n`);
+    app.err.write(`Warning: cannot read ${configNamespace}/${KUBELESS_CONFIG_NAME}, checking the runtime against the built-in list\n`);
     return runtimeList(undefined);
   }
 }

@@ -61,6 +61,9 @@ describe('runtimes', () => {
     expect(runtimeList({ 'runtime-images': '- id: nodejs\n  versions: [{version: 22}, {Version: "24"}]\n' })).toEqual({ ids: ['nodejs22', 'nodejs24'], source: 'config' });
     expect(runtimeList(undefined).ids).toContain('python3.11');
     expect(runtimeList({ 'runtime-images': '{' }).problem).toBeDefined();
+    // What the function controller cannot serve is not offered either: its parser decides.
+    expect(runtimeList({ 'runtime-images': '- versions: [{version: 1}]\n' })).toEqual({ ids: [...DEFAULT_RUNTIME_IDS], source: 'default', problem: 'runtime-images: entry 0 has no ID' });
+    expect(runtimeList({ 'runtime-images': 'nodejs: 22' }).problem).toBe('runtime-images: must be a list of runtimes');
     expect(() => {
       checkRuntime('python2.7', ['python3.11']);
     }).toThrow('runtime "python2.7" is not supported (Python 2.7 reached end of life in January 2020); use python3.11; supported runtimes are: python3.11');

@@ -3,6 +3,7 @@
  * Absent fields take the defaults of `resolveDelivery`; the CRD stores only what the user wrote,
  * so a changed default applies to existing triggers.
  */
+import { DEFAULT_FUNCTION_TIMEOUT_SECONDS, type FunctionSpec } from './function.js';
 export const ORDERINGS = ['ordered', 'unordered', 'key-ordered'] as const;
 export const BACKOFF_POLICIES = ['exponential', 'linear'] as const;
 export const ON_EXHAUSTED = ['deadLetter', 'block', 'drop'] as const;
@@ -101,11 +102,21 @@ export const DEFAULT_COMMIT_INTERVAL = '100ms';
 export const DEFAULT_COMMIT_WINDOW = 1000;
 
 /**
+ * A function's timeout in ms: `spec.timeout` (seconds, as the original stores it), or 180 s when
+ * there is no function or its timeout is absent, not a number or not positive. The default of a
+ * delivery attempt's timeout (`resolveDelivery`) for every trigger.
+ */
+export function functionTimeoutMs(fn: { spec: Pick<FunctionSpec, 'timeout'> } | undefined): number {
+  const t = Number(fn?.spec.timeout);
+  return (Number.isFinite(t) && t > 0 ? t : DEFAULT_FUNCTION_TIMEOUT_SECONDS) * 1000;
+}
+
+/**
  * Applies the SPEC §3 defaults: ordered; maxInFlight 1 when ordered, else 100; retry 3;
  * exponential backoff from 1s capped at 60s; timeout = the function's; onExhausted deadLetter when a
  * dead letter is named, else block (never a silent drop); binary events.
  */
-export function resolveDelivery(spec: DeliverySpec | undefined, functionTimeoutMs: number): ResolvedDelivery {
+export function resolveDelivery(spec: DeliverySpec | undefined, fnTimeoutMs: number): ResolvedDelivery {
   const d = spec ?? {};
   for (const field of ['timeout', 'backoffDelay', 'backoffMax', 'commitInterval'] as const) {
     const v = d[field];
@@ -116,7 +127,7 @@ export function resolveDelivery(spec: DeliverySpec | undefined, functionTimeoutM
   return {
     ordering,
     maxInFlight: d.maxInFlight ?? (ordering === 'ordered' ? 1 : 100),
-    timeoutMs: d.timeout === undefined ? functionTimeoutMs : parseDuration(d.timeout),
+    timeoutMs: d.timeout === undefined ? fnTimeoutMs : parseDuration(d.timeout),
     retry: d.retry ?? 3,
     backoffPolicy: d.backoffPolicy ?? 'exponential',
     backoffDelayMs: parseDuration(d.backoffDelay ?? '1s'),

@@ -7,6 +7,7 @@ export * from './cronjob-trigger.js';
 export * from './delivery.js';
 export * from './autoscaling.js';
 export * from './tenancy.js';
+export * from './kubeless-config.js';
 export type { Schema, ValidationRule } from './schema/openapi.js';
 export type { CustomResourceDefinition, KindDefinition, PrinterColumn } from './schema/crd.js';
 export { buildCrds, KINDS, functionKind, httpTriggerKind, kafkaTriggerKind, sqsTriggerKind, cronJobTriggerKind } from './schema/kinds.js';

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { buildCrds, crdDrift, DEFAULT_CRD_DIR, parseDuration, resolveDelivery, triggerTopics } from '../src/index.js';
+import { buildCrds, crdDrift, DEFAULT_CRD_DIR, functionTimeoutMs, parseDuration, resolveDelivery, triggerTopics } from '../src/index.js';
 
 describe('CRD drift check', () => {
   it('finds the committed helm/kubeless/crds identical to the generator output', async () => {
@@ -122,6 +122,23 @@ describe('resolveDelivery', () => {
 
   it('keeps an explicit drop', () => {
     expect(resolveDelivery({ onExhausted: 'drop' }, 1000).onExhausted).toBe('drop');
+  });
+});
+
+describe('functionTimeoutMs', () => {
+  it.each([
+    ['kubeless function deploy --timeout 5', '5', 5000],
+    ['a number', 30, 30_000],
+    ['no --timeout', undefined, 180_000],
+    ['not a number', 'soon', 180_000],
+    ['zero', '0', 180_000],
+    ['negative', '-3', 180_000],
+  ])('%s', (_what, timeout, want) => {
+    expect(functionTimeoutMs({ spec: timeout === undefined ? {} : { timeout } })).toBe(want);
+  });
+
+  it('is the default when there is no function (a cron trigger whose function is gone)', () => {
+    expect(functionTimeoutMs(undefined)).toBe(180_000);
   });
 });
 

@@ -14,3 +14,4 @@ export { Supervisor, SupervisorSync, type Runner } from './supervisor.js';
 export { SecretVersions } from './secret-versions.js';
 export { leaderElectionFrom, stopOnSignals, type LeaseConfig } from './process.js';
 export { FunctionScaler, CooldownWindow, autoscalesIn, desiredReplicas, type ScaleOutcome, type ScaleProblem, type FunctionScalerOptions } from './scaler.js';
+export { applyOwned, deleteIfOwned, isRejected, rejected, type ApplyOwnedOptions, type ApplyOutcome } from './apply.js';

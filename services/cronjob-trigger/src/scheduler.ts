@@ -18,7 +18,7 @@
  * before its renew deadline ends, which is before any successor may take the Lease: two replicas
  * never have an attempt of one slot in flight at once, barring a process paused longer than that.
  */
-import { CRON_EVENT_TYPE, DEFAULT_FUNCTION_TIMEOUT_SECONDS, resolveDelivery, type CronJobTrigger, type TenancyProblem, type CronJobTriggerStatus, type DeliverySpec, type Function as KubelessFunction, type ResolvedDelivery } from '@kubeless/api';
+import { CRON_EVENT_TYPE, functionTimeoutMs, resolveDelivery, type CronJobTrigger, type TenancyProblem, type CronJobTriggerStatus, type DeliverySpec, type Function as KubelessFunction, type ResolvedDelivery } from '@kubeless/api';
 import { canonical, isConflict, isNotFound, objectPath, type Informer, type KubeClient, type KubeObject, type Recorder, type ResourceType } from '@kubeless/controller';
 import { Deliverer, describeFailure, type DeliveryClient, type DeliveryMetrics, type EndpointResolver } from '@kubeless/delivery';
 import type { Logger } from '@kubeless/observability';
@@ -62,12 +62,6 @@ interface TriggerState {
   timer: NodeJS.Timeout | undefined;
   running: Map<string, AbortController>;
   results: AttemptResult[];
-}
-
-/** The function's timeout in ms: the default timeout of a delivery attempt. */
-export function functionTimeoutMs(fn: KubelessFunction | undefined): number {
-  const t = Number(fn?.spec.timeout);
-  return (Number.isFinite(t) && t > 0 ? t : DEFAULT_FUNCTION_TIMEOUT_SECONDS) * 1000;
 }
 
 /** The trigger's delivery settings with the defaults; durations the CRD let through but that do not parse fall back to the defaults. */

@@ -8,11 +8,10 @@
  * namespace), so none of its children is applied and those it already has stay as they were.
  */
 import { createHash } from 'node:crypto';
-import { DEFAULT_FUNCTION_TIMEOUT_SECONDS, endOfLifeHint, serviceSpecProblem, type Function as KubelessFunction } from '@kubeless/api';
+import { DEFAULT_FUNCTION_TIMEOUT_SECONDS, endOfLifeHint, resolveRuntime, runtimeIds, serviceSpecProblem, type Function as KubelessFunction, type KubelessConfig } from '@kubeless/api';
 import { canonical, controllerRef, type KubeObject } from '@kubeless/controller';
 import { mergeUnder } from './merge.js';
 import { podFieldMessage, podFieldProblems, serviceAccountNameProblem } from './pod-policy.js';
-import { resolveRuntime, runtimeIds, type KubelessConfig } from './runtime-config.js';
 
 export const INSTALL_VOLUME = '/kubeless';
 export const SRC_DIR = '/src';

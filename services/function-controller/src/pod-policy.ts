@@ -4,7 +4,7 @@
  * ServiceAccount names a pod may run as. Pure: the planner refuses a Function these return
  * anything for, before any child is applied.
  */
-import { POD_SPEC_FEATURES_KEY, type PodSpecFeature, type PodSpecFeatures } from './runtime-config.js';
+import { POD_SPEC_FEATURES_KEY, type PodSpecFeature, type PodSpecFeatures } from '@kubeless/api';
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);

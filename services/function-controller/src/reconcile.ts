@@ -4,14 +4,13 @@
  * -> status (conditions ConfigReady, ServiceReady, DeploymentReady, Ready; replicas; URL).
  * No finalizer: children carry a controller owner reference and go by garbage collection.
  */
-import type { Condition, Function as KubelessFunction, FunctionStatus } from '@kubeless/api';
+import { KUBELESS_CONFIG_NAME, defaultKubelessConfig, parseKubelessConfig, type Condition, type Function as KubelessFunction, type FunctionStatus, type KubelessConfig } from '@kubeless/api';
 import {
   ApiError,
   TerminalError,
-  isInvalid,
+  applyOwned,
+  deleteIfOwned,
   isNotFound,
-  isOwnedBy,
-  objectPath,
   resourceFor,
   setCondition,
   summarise,
@@ -24,7 +23,6 @@ import {
 } from '@kubeless/controller';
 import type { Logger } from '@kubeless/observability';
 import { PlanError, SPEC_HASH_ANNOTATION, planFunction } from './plan.js';
-import { CONFIG_NAME, defaultConfig, parseConfig, type KubelessConfig } from './runtime-config.js';
 
 export const FIELD_MANAGER = 'kubeless-function-controller';
 const DEPENDENTS = ['ConfigReady', 'ServiceReady', 'DeploymentReady'];
@@ -52,17 +50,17 @@ export interface FunctionReconcilerDeps {
 /** Reads kubeless-config from its cache, parsing once per resourceVersion. */
 export class ConfigSource {
   #rv: string | undefined;
-  #cfg: KubelessConfig = defaultConfig();
+  #cfg: KubelessConfig = defaultKubelessConfig();
   constructor(
     private readonly informer: Informer,
     private readonly namespace: string,
   ) {}
   /** The parsed config; its problems are logged once, when a new version is parsed. */
   current(logger?: Logger): KubelessConfig {
-    const cm = this.informer.get(this.namespace, CONFIG_NAME);
+    const cm = this.informer.get(this.namespace, KUBELESS_CONFIG_NAME);
     const rv = cm?.metadata?.resourceVersion ?? 'none';
     if (rv !== this.#rv) {
-      this.#cfg = cm ? parseConfig(cm.data as Record<string, string> | undefined) : defaultConfig();
+      this.#cfg = cm ? parseKubelessConfig(cm.data as Record<string, string> | undefined) : defaultKubelessConfig();
       this.#rv = rv;
       for (const problem of this.#cfg.problems) logger?.warn({ problem }, 'kubeless-config problem');
     }
@@ -208,55 +206,30 @@ export class FunctionReconciler {
     informer: Informer,
     ctx: ReconcileContext,
   ): Promise<'ok' | { reason: string; message: string; terminal: boolean }> {
-    const ns = desired.metadata?.namespace;
-    const name = desired.metadata?.name ?? '';
-    const kind = desired.kind ?? '';
-    const r = resourceFor(desired.apiVersion ?? '', kind);
-    const path = objectPath(r, ns, name);
-    let existing = informer.get(ns, name);
-    if (!existing) {
-      // Not in our (label-filtered) cache: a foreign object of that name may still exist.
-      try {
-        existing = await this.#d.client.get(path, ctx.signal);
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
+    const outcome = await applyOwned(this.#d.client, fn, desired, {
+      fieldManager: FIELD_MANAGER,
+      ownerNoun: 'function',
+      cache: informer,
+      hashAnnotation: SPEC_HASH_ANNOTATION,
+      signal: ctx.signal,
+    });
+    switch (outcome.result) {
+      case 'applied':
+        ctx.logger.debug({ kind: desired.kind ?? '', child: desired.metadata?.name ?? '' }, 'applied child');
+        return 'ok';
+      case 'unchanged':
+        return 'ok';
+      case 'conflict':
+        return { reason: outcome.reason, message: outcome.message, terminal: false };
+      case 'invalid':
+        return { reason: outcome.reason, message: outcome.message, terminal: true };
     }
-    if (existing && !isOwnedBy(existing, fn)) {
-      return {
-        reason: `${kind}Conflict`,
-        message: `a ${kind} named "${name}" already exists and was not created by kubeless for this function; it is left untouched`,
-        terminal: false,
-      };
-    }
-    const want = desired.metadata?.annotations?.[SPEC_HASH_ANNOTATION];
-    if (existing?.metadata?.annotations?.[SPEC_HASH_ANNOTATION] === want && want !== undefined) return 'ok';
-    try {
-      await this.#d.client.apply(path, desired, FIELD_MANAGER, { force: true, signal: ctx.signal });
-      ctx.logger.debug({ kind, child: name }, 'applied child');
-    } catch (err) {
-      // A wrong type in a user's template makes SSA fail with a 500 "failed to create typed patch
-      // object" (upstream behaviour): as deterministic as a 422, so treated the same.
-      if (isInvalid(err) || (err instanceof ApiError && err.status === 500 && err.message.includes('failed to create typed patch object'))) {
-        const msg = err instanceof ApiError ? err.message : String(err);
-        return { reason: `${kind}Invalid`, message: `the API server rejected the ${kind}: ${msg}`, terminal: true };
-      }
-      throw err;
-    }
-    return 'ok';
   }
 
   async #ensureHpa(fn: FunctionObject, desired: KubeObject | undefined, ctx: ReconcileContext): Promise<void> {
-    const ns = fn.metadata.namespace;
-    const name = fn.metadata.name ?? '';
-    const r = resourceFor('autoscaling/v2', 'HorizontalPodAutoscaler');
-    const existing = this.#d.hpas.get(ns, name);
     if (!desired) {
-      if (existing && isOwnedBy(existing, fn)) {
-        await this.#d.client.delete(objectPath(r, ns, name), { signal: ctx.signal }).catch((err: unknown) => {
-          if (!isNotFound(err)) throw err;
-        });
-      }
+      const r = resourceFor('autoscaling/v2', 'HorizontalPodAutoscaler');
+      await deleteIfOwned(this.#d.client, fn, r, this.#d.hpas.get(fn.metadata.namespace, fn.metadata.name ?? ''), { signal: ctx.signal });
       return;
     }
     const outcome = await this.#ensure(fn, desired, this.#d.hpas, ctx);

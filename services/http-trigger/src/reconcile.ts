@@ -17,8 +17,9 @@
 import type { Condition, EndpointSliceLike, HTTPTrigger, HTTPTriggerStatus } from '@kubeless/api';
 import { ENDPOINTSLICE_CONTROLLER, functionServiceProblem } from '@kubeless/api';
 import {
-  ApiError,
   TerminalError,
+  applyOwned,
+  deleteIfOwned,
   getCondition,
   isConflict,
   isForbidden,
@@ -27,6 +28,7 @@ import {
   isOwnedBy,
   objectPath,
   collectionPath,
+  rejected,
   resourceFor,
   setCondition,
   summarise,
@@ -235,7 +237,7 @@ export class HttpTriggerReconciler {
     } catch (err) {
       if (isConflict(err)) return undefined;
       if (isForbidden(err)) return { reason: 'Forbidden', message: `the http-trigger may not create the ${kind} "${desired.metadata?.name ?? ''}" that kong basic auth needs (its ClusterRole grants secrets: create)` };
-      if (isInvalid(err)) return { reason: `${kind}Invalid`, message: `the API server rejected the ${kind}: ${err instanceof ApiError ? err.message : String(err)}` };
+      if (isInvalid(err)) return rejected(kind, err);
       throw err;
     }
     return undefined;
@@ -243,34 +245,23 @@ export class HttpTriggerReconciler {
 
   /** Applies `desired` unless an object of that name exists that the trigger does not own. */
   async #ensure(t: HttpTriggerObject, desired: KubeObject, ctx: ReconcileContext): Promise<Problem | undefined> {
-    const ns = desired.metadata?.namespace;
-    const name = desired.metadata?.name ?? '';
     const kind = desired.kind ?? '';
     const r = resourceFor(desired.apiVersion ?? '', kind);
-    const path = objectPath(r, ns, name);
-    let existing = kind === 'Ingress' ? this.#d.ingresses.get(ns, name) : undefined;
-    if (!existing) {
-      // Not in the (label-filtered) cache: a foreign object of that name may still exist.
-      try {
-        existing = await this.#d.client.get(path, ctx.signal);
-      } catch (err) {
-        // Absent, or its kind is not served: the apply below tells which (SSA creates a served kind).
-        if (isForbidden(err)) return forbidden(kind, r.plural, r.group);
-        if (!isNotFound(err)) throw err;
-      }
-    }
-    if (existing && !isOwnedBy(existing, t)) {
-      return { reason: `${kind}Conflict`, message: `a ${kind} named "${name}" already exists and was not created by kubeless for this trigger; it is left untouched` };
-    }
+    let outcome;
     try {
-      await this.#d.client.apply(path, desired, FIELD_MANAGER, { force: true, signal: ctx.signal });
+      outcome = await applyOwned(this.#d.client, t, desired, {
+        fieldManager: FIELD_MANAGER,
+        ownerNoun: 'trigger',
+        cache: kind === 'Ingress' ? this.#d.ingresses : undefined,
+        signal: ctx.signal,
+      });
     } catch (err) {
+      // A 404 can only come from the apply (an absent object is what SSA creates): the kind is not served.
       if (isNotFound(err)) return crdMissing(r.group, r.version, r.plural, kind);
       if (isForbidden(err)) return forbidden(kind, r.plural, r.group);
-      if (isInvalid(err)) return { reason: `${kind}Invalid`, message: `the API server rejected the ${kind}: ${err instanceof ApiError ? err.message : String(err)}` };
       throw err;
     }
-    return undefined;
+    return outcome.result === 'conflict' || outcome.result === 'invalid' ? { reason: outcome.reason, message: outcome.message } : undefined;
   }
 
   /** Deletes the trigger's children (by label and owner) that the plan no longer has. Kinds whose CRD is absent are skipped. */
@@ -293,10 +284,7 @@ export class HttpTriggerReconciler {
         }
       }
       for (const o of items) {
-        if (keep.has(`${kind}/${o.metadata?.name ?? ''}`) || !isOwnedBy(o, t)) continue;
-        await this.#d.client.delete(objectPath(r, ns, o.metadata?.name ?? ''), { signal }).catch((err: unknown) => {
-          if (!isNotFound(err)) throw err;
-        });
+        if (!keep.has(`${kind}/${o.metadata?.name ?? ''}`)) await deleteIfOwned(this.#d.client, t, r, o, { signal });
       }
     }
   }

@@ -1,5 +1,5 @@
 import {
-  DEFAULT_FUNCTION_TIMEOUT_SECONDS,
+  functionTimeoutMs,
   kafkaSharedIdentityProblem,
   matchesSelector,
   resolveDelivery,
@@ -70,12 +70,6 @@ export function connectionOf(spec: KafkaTrigger['spec'], defaults: Pick<PlanDefa
   const brokers = own ? [...(spec.brokers ?? [])] : [...defaults.brokers];
   if (spec.authSecret) return { brokers, credentials: 'secret', authSecret: spec.authSecret };
   return { brokers, credentials: own ? 'none' : 'shared' };
-}
-
-/** The function's timeout (seconds, as the original stores it) in ms; the delivery timeout default. */
-export function functionTimeoutMs(fn: KubelessFunction): number {
-  const t = Number(fn.spec.timeout);
-  return (Number.isFinite(t) && t > 0 ? t : DEFAULT_FUNCTION_TIMEOUT_SECONDS) * 1000;
 }
 
 /**

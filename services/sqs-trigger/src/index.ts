@@ -2,7 +2,6 @@ export { buildSqsTrigger, type SqsTriggerOptions, type SqsTriggerParts } from '.
 export {
   planTrigger,
   onlyTargetsChanged,
-  functionTimeoutMs,
   isFifoQueue,
   queueNameOf,
   regionOfQueueUrl,

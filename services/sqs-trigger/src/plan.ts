@@ -1,5 +1,5 @@
 import {
-  DEFAULT_FUNCTION_TIMEOUT_SECONDS,
+  functionTimeoutMs,
   matchesSelector,
   parseDuration,
   queueArn,
@@ -120,12 +120,6 @@ export function sharedQueueProblem(grants: IdentityGrants, namespace: string, qu
   if (queue.credentials !== 'shared' || !queue.queueUrl) return undefined;
   const id = (url: string): { url: string; arn: string | undefined } => ({ url, arn: queueArn(url, queue.region) });
   return sqsSharedIdentityProblem(grants, namespace, id(queue.queueUrl), deadLetter && isUrl(deadLetter) ? id(deadLetter) : undefined);
-}
-
-/** The function's timeout (seconds, as the original stores it) in ms; the delivery timeout default. */
-export function functionTimeoutMs(fn: KubelessFunction): number {
-  const t = Number(fn.spec.timeout);
-  return (Number.isFinite(t) && t > 0 ? t : DEFAULT_FUNCTION_TIMEOUT_SECONDS) * 1000;
 }
 
 /** The region in an AWS queue URL (`https://sqs.<region>.amazonaws.com/...`), if it is one. */

@@ -1,8 +1,7 @@
-import { retiredRuntime, type Function as KubelessFunction } from '@kubeless/api';
+import { POD_SPEC_FEATURES, defaultKubelessConfig, parseKubelessConfig, retiredRuntime, runtimeIds, type Function as KubelessFunction, type PodSpecFeature } from '@kubeless/api';
 import { describe, expect, it } from 'vitest';
 import { mergeUnder } from '../../src/merge.js';
 import { CHECKSUM_ANNOTATION, PlanError, SPEC_HASH_ANNOTATION, planFunction, wantsHpa } from '../../src/plan.js';
-import { POD_SPEC_FEATURES, defaultConfig, parseConfig, runtimeIds, type PodSpecFeature } from '../../src/runtime-config.js';
 
 const fn = (spec: KubelessFunction['spec'], meta: Partial<KubelessFunction['metadata']> = {}): KubelessFunction => ({
   apiVersion: 'kubeless.io/v1beta1',
@@ -29,7 +28,7 @@ describe('planFunction', () => {
   ])('rejects %s', (_name, spec, reason, message) => {
     let err: unknown;
     try {
-      planFunction(fn(spec), defaultConfig());
+      planFunction(fn(spec), defaultKubelessConfig());
     } catch (e) {
       err = e;
     }
@@ -39,12 +38,12 @@ describe('planFunction', () => {
   });
 
   it.each(['nodejs22', 'nodejs24', 'nodejs26'])('runs --runtime %s in its own image', (runtime) => {
-    const c0 = tpl(planFunction(fn({ ...base, runtime }), defaultConfig()).deployment).spec.containers[0];
+    const c0 = tpl(planFunction(fn({ ...base, runtime }), defaultKubelessConfig()).deployment).spec.containers[0];
     expect(c0.image).toBe(`kubeless/runtime-nodejs:${runtime.slice('nodejs'.length)}`);
   });
 
   it('names every child like the function, owned by it, labelled', () => {
-    const p = planFunction(fn(base, { labels: { team: 'a' } }), defaultConfig());
+    const p = planFunction(fn(base, { labels: { team: 'a' } }), defaultKubelessConfig());
     for (const child of [p.configMap, p.service, p.deployment]) {
       expect(child.metadata?.name).toBe('hello');
       expect(child.metadata?.labels).toEqual({ team: 'a', 'created-by': 'kubeless', function: 'hello' });
@@ -56,9 +55,9 @@ describe('planFunction', () => {
   });
 
   it('names the code file <module><suffix>, or <module> for archives, and carries deps', () => {
-    const text = planFunction(fn({ ...base, deps: '{"dependencies":{}}' }), defaultConfig());
+    const text = planFunction(fn({ ...base, deps: '{"dependencies":{}}' }), defaultKubelessConfig());
     expect(text.configMap.data).toEqual({ handler: 'index.hello', 'index.js': base.function, 'package.json': '{"dependencies":{}}' });
-    const zip = planFunction(fn({ ...base, 'function-content-type': 'base64+zip' }), defaultConfig());
+    const zip = planFunction(fn({ ...base, 'function-content-type': 'base64+zip' }), defaultKubelessConfig());
     expect(Object.keys(zip.configMap.data as J)).toEqual(['handler', 'index']);
     const inits = tpl(zip.deployment).spec.initContainers as J[];
     expect(inits.map((c) => c.name)).toEqual(['prepare']);
@@ -66,7 +65,7 @@ describe('planFunction', () => {
   });
 
   it('adds the install step only with deps', () => {
-    const p = planFunction(fn({ ...base, runtime: 'python3.12', handler: 'foo.handler', deps: 'requests' }), defaultConfig());
+    const p = planFunction(fn({ ...base, runtime: 'python3.12', handler: 'foo.handler', deps: 'requests' }), defaultKubelessConfig());
     const inits = tpl(p.deployment).spec.initContainers as J[];
     expect(inits.map((c) => c.name)).toEqual(['prepare', 'install']);
     expect(inits[1]).toMatchObject({ image: 'kubeless/runtime-python:3.12', command: ['/bin/sh', '-c', '/opt/kubeless/install-deps.sh'], workingDir: '/kubeless' });
@@ -75,7 +74,7 @@ describe('planFunction', () => {
 
   it('changes the checksum annotation for code, deps, runtime or timeout, and only then', () => {
     const sum = (spec: KubelessFunction['spec']): string =>
-      tpl(planFunction(fn(spec), defaultConfig()).deployment).metadata.annotations[CHECKSUM_ANNOTATION] as string;
+      tpl(planFunction(fn(spec), defaultKubelessConfig()).deployment).metadata.annotations[CHECKSUM_ANNOTATION] as string;
     const s0 = sum(base);
     expect(sum({ ...base })).toBe(s0);
     expect(sum({ ...base, function: 'other' })).not.toBe(s0);
@@ -90,7 +89,7 @@ describe('planFunction', () => {
         ...base,
         deployment: { spec: { template: { spec: { securityContext: { runAsUser: 2000 }, containers: [{ securityContext: { readOnlyRootFilesystem: false } }] } } } },
       }),
-      defaultConfig(),
+      defaultKubelessConfig(),
     );
     const spec = tpl(p.deployment).spec;
     expect(spec.securityContext).toEqual({ runAsUser: 2000, runAsNonRoot: true, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
@@ -102,7 +101,7 @@ describe('planFunction', () => {
   });
 
   it('merges the kubeless-config deployment template under the function (the function wins)', () => {
-    const cfg = parseConfig({ deployment: 'spec:\n  replicas: 3\n  template:\n    spec:\n      serviceAccountName: falco\n      nodeSelector: {disk: ssd}' });
+    const cfg = parseKubelessConfig({ deployment: 'spec:\n  replicas: 3\n  template:\n    spec:\n      serviceAccountName: falco\n      nodeSelector: {disk: ssd}' });
     const own = planFunction(fn({ ...base, deployment: { spec: { template: { spec: { nodeSelector: { disk: 'hdd' } } } } } }), cfg);
     expect((own.deployment as J).spec.replicas).toBe(3);
     expect(tpl(own.deployment as J).spec.serviceAccountName).toBe('falco');
@@ -111,7 +110,7 @@ describe('planFunction', () => {
   });
 
   it('uses the service port for the URL and the target port for the container', () => {
-    const p = planFunction(fn({ ...base, service: { ports: [{ name: 'http-function-port', port: 80, targetPort: 8081 }] } }), defaultConfig());
+    const p = planFunction(fn({ ...base, service: { ports: [{ name: 'http-function-port', port: 80, targetPort: 8081 }] } }), defaultKubelessConfig());
     expect(p.url).toBe('http://hello.ns1.svc.cluster.local:80');
     const c0 = tpl(p.deployment).spec.containers[0];
     expect(c0.ports).toEqual([{ containerPort: 8081, protocol: 'TCP' }]);
@@ -126,14 +125,14 @@ describe('planFunction', () => {
     ['mTLS from a ConfigMap key', [{ name: 'FUNC_TLS_CERT_FILE', value: '/tls/tls.crt' }, { name: 'FUNC_TLS_CLIENT_CA_FILE', valueFrom: { configMapKeyRef: { name: 'tls', key: 'ca' } } }], { tcpSocket: { port: 8080 } }],
     ['an empty TLS variable', [{ name: 'FUNC_TLS_CERT_FILE', value: '' }], { httpGet: { path: '/healthz', port: 8080 } }],
   ])('probes a runtime serving %s the way it can answer', (_name, env, check) => {
-    const p = planFunction(fn({ ...base, deployment: { spec: { template: { spec: { containers: [{ env }] } } } } }), defaultConfig());
+    const p = planFunction(fn({ ...base, deployment: { spec: { template: { spec: { containers: [{ env }] } } } } }), defaultKubelessConfig());
     const c0 = tpl(p.deployment).spec.containers[0];
     expect(c0.readinessProbe).toEqual({ ...check, periodSeconds: 1 });
     expect(c0.livenessProbe).toEqual({ ...check, initialDelaySeconds: 3, periodSeconds: 30 });
   });
 
   it("uses a runtime family's liveness probe from kubeless-config only for a runtime serving plain HTTP", () => {
-    const cfg = defaultConfig();
+    const cfg = defaultKubelessConfig();
     const family = cfg.runtimes.find((r) => r.ID === 'nodejs');
     if (!family) throw new Error('no nodejs family in the default config');
     family.livenessProbeInfo = { exec: { command: ['curl', '-f', 'http://localhost:8080/healthz'] }, periodSeconds: 10 };
@@ -148,13 +147,13 @@ describe('planFunction', () => {
     const readinessProbe = { exec: { command: ['true'] } };
     const livenessProbe = { httpGet: { path: '/live', port: 9000 } };
     const env = [{ name: 'FUNC_TLS_CERT_FILE', value: '/tls/tls.crt' }, { name: 'FUNC_TLS_CLIENT_CA_FILE', value: '/tls/ca.crt' }];
-    const c0 = tpl(planFunction(fn({ ...base, deployment: { spec: { template: { spec: { containers: [{ env, readinessProbe, livenessProbe }] } } } } }), defaultConfig()).deployment).spec.containers[0];
+    const c0 = tpl(planFunction(fn({ ...base, deployment: { spec: { template: { spec: { containers: [{ env, readinessProbe, livenessProbe }] } } } } }), defaultKubelessConfig()).deployment).spec.containers[0];
     expect(c0.readinessProbe).toEqual(readinessProbe);
     expect(c0.livenessProbe).toEqual(livenessProbe);
   });
 
   it('keeps a custom image without injecting code', () => {
-    const p = planFunction(fn({ handler: 'a.b', function: 'x', deployment: { spec: { template: { spec: { containers: [{ image: 'me/fn:1' }] } } } } }), defaultConfig());
+    const p = planFunction(fn({ handler: 'a.b', function: 'x', deployment: { spec: { template: { spec: { containers: [{ image: 'me/fn:1' }] } } } } }), defaultKubelessConfig());
     const spec = tpl(p.deployment).spec;
     expect(spec.containers[0].image).toBe('me/fn:1');
     expect(spec.initContainers).toBeUndefined();
@@ -170,7 +169,7 @@ describe('planFunction', () => {
           spec: { scaleTargetRef: { apiVersion: 'apps/v1beta1', kind: 'Deployment', name: 'hello' }, minReplicas: 1, maxReplicas: 5, metrics: [{ type: 'Resource', resource: { name: 'cpu', targetAverageUtilization: 70 } }] },
         },
       }),
-      defaultConfig(),
+      defaultKubelessConfig(),
     );
     expect(p.hpa?.apiVersion).toBe('autoscaling/v2');
     expect((p.hpa as J).spec).toEqual({
@@ -184,7 +183,7 @@ describe('planFunction', () => {
 });
 
 /** The PlanError planFunction throws, or a failure when it plans. */
-function refusal(f: KubelessFunction, cfg = defaultConfig()): PlanError {
+function refusal(f: KubelessFunction, cfg = defaultKubelessConfig()): PlanError {
   try {
     planFunction(f, cfg);
   } catch (e) {
@@ -194,7 +193,7 @@ function refusal(f: KubelessFunction, cfg = defaultConfig()): PlanError {
   throw new Error('planFunction planned a Function it should refuse');
 }
 const withPod = (pod: J): KubelessFunction['spec'] => ({ ...base, deployment: { spec: { template: { spec: pod } } } });
-const allow = (...features: PodSpecFeature[]) => parseConfig({ 'pod-spec-features': features.map((f) => `${f}: true`).join('\n') });
+const allow = (...features: PodSpecFeature[]) => parseKubelessConfig({ 'pod-spec-features': features.map((f) => `${f}: true`).join('\n') });
 const P = 'spec.deployment.spec.template.spec';
 
 describe('tenancy: pod fields that escalate are off unless kubeless-config turns them on', () => {
@@ -247,11 +246,11 @@ describe('tenancy: pod fields that escalate are off unless kubeless-config turns
     ['hostNetwork: false', { hostNetwork: false, hostPID: false, hostIPC: false }],
     ['secret, configMap and emptyDir volumes', { volumes: [{ name: 's', secret: { secretName: 's' } }, { name: 'c', configMap: { name: 'c' } }, { name: 'e', emptyDir: {} }] }],
   ])('plans %s', (_name, pod) => {
-    expect(() => planFunction(fn(withPod(pod)), defaultConfig())).not.toThrow();
+    expect(() => planFunction(fn(withPod(pod)), defaultKubelessConfig())).not.toThrow();
   });
 
   it("trusts the operator's kubeless-config deployment template", () => {
-    const cfg = parseConfig({ deployment: 'spec:\n  template:\n    spec:\n      hostNetwork: true\n      containers:\n        - securityContext: {privileged: true}' });
+    const cfg = parseKubelessConfig({ deployment: 'spec:\n  template:\n    spec:\n      hostNetwork: true\n      containers:\n        - securityContext: {privileged: true}' });
     const spec = tpl(planFunction(fn(base), cfg).deployment).spec;
     expect(spec.hostNetwork).toBe(true);
     expect(spec.containers[0].securityContext.privileged).toBe(true);
@@ -265,11 +264,11 @@ describe('tenancy: pod fields that escalate are off unless kubeless-config turns
   });
 
   it('refuses a ServiceAccount name that is not one from the kubeless-config template too', () => {
-    expect(refusal(fn(base), parseConfig({ deployment: 'spec: {template: {spec: {serviceAccountName: "kube-system:builder"}}}' })).reason).toBe('InvalidServiceAccountName');
+    expect(refusal(fn(base), parseKubelessConfig({ deployment: 'spec: {template: {spec: {serviceAccountName: "kube-system:builder"}}}' })).reason).toBe('InvalidServiceAccountName');
   });
 
   it.each(['falco', 'team-a.reader'])('runs as serviceAccountName %s of its namespace', (name) => {
-    expect(tpl(planFunction(fn(withPod({ serviceAccountName: name })), defaultConfig()).deployment).spec.serviceAccountName).toBe(name);
+    expect(tpl(planFunction(fn(withPod({ serviceAccountName: name })), defaultKubelessConfig()).deployment).spec.serviceAccountName).toBe(name);
   });
 });
 
@@ -292,19 +291,19 @@ describe("tenancy: a function's Service stays in its namespace", () => {
     ["another function's pods", { function: 'victim', 'created-by': 'someone' }, { 'created-by': 'kubeless', function: 'hello' }],
     ['only other pods', { app: 'database' }, { app: 'database', 'created-by': 'kubeless', function: 'hello' }],
   ])('selects only the function pods given %s', (_name, selector, want) => {
-    const p = planFunction(fn({ ...base, service: selector === undefined ? {} : { selector } }), defaultConfig());
+    const p = planFunction(fn({ ...base, service: selector === undefined ? {} : { selector } }), defaultKubelessConfig());
     expect((p.service as J).spec.selector).toEqual(want);
   });
 
   it('keeps the type a user picks otherwise', () => {
-    expect((planFunction(fn({ ...base, service: { type: 'NodePort' } }), defaultConfig()).service as J).spec.type).toBe('NodePort');
+    expect((planFunction(fn({ ...base, service: { type: 'NodePort' } }), defaultKubelessConfig()).service as J).spec.type).toBe('NodePort');
   });
 });
 
 describe('kubeless-config', () => {
   it('turns every pod feature off by default and reads pod-spec-features', () => {
-    expect(Object.values(defaultConfig().podSpecFeatures).every((v) => !v)).toBe(true);
-    const cfg = parseConfig({ 'pod-spec-features': 'hostPath: true\nprivileged: false' });
+    expect(Object.values(defaultKubelessConfig().podSpecFeatures).every((v) => !v)).toBe(true);
+    const cfg = parseKubelessConfig({ 'pod-spec-features': 'hostPath: true\nprivileged: false' });
     expect(cfg.podSpecFeatures).toMatchObject({ hostPath: true, privileged: false, hostNetwork: false });
     expect(cfg.problems).toEqual([]);
   });
@@ -315,13 +314,13 @@ describe('kubeless-config', () => {
     ['a list', '[hostPath]', /must be an object/u],
     ['broken YAML', '{hostPath: [', /pod-spec-features/u],
   ])('reports %s in pod-spec-features and keeps the feature off', (_name, text, problem) => {
-    const cfg = parseConfig({ 'pod-spec-features': text });
+    const cfg = parseKubelessConfig({ 'pod-spec-features': text });
     expect(cfg.podSpecFeatures.hostPath).toBe(false);
     expect(cfg.problems.join('\n')).toMatch(problem);
   });
 
   it('reads runtime-images with the original key spellings and lists ids', () => {
-    const cfg = parseConfig({
+    const cfg = parseKubelessConfig({
       'runtime-images': JSON.stringify([{ id: 'python', depname: 'requirements.txt', filenamesuffix: '.py', versions: [{ name: 'python312', version: 3.12, images: [{ phase: 'runtime', image: 'x' }] }] }]),
     });
     expect(runtimeIds(cfg)).toEqual(['python3.12']);
@@ -329,19 +328,19 @@ describe('kubeless-config', () => {
   });
 
   it('keeps the defaults and reports a broken key', () => {
-    const cfg = parseConfig({ 'runtime-images': '{not json', deployment: '[1,2]' });
+    const cfg = parseKubelessConfig({ 'runtime-images': '{not json', deployment: '[1,2]' });
     expect(runtimeIds(cfg)).toContain('nodejs24');
     expect(cfg.problems).toHaveLength(2);
   });
 
   it('ships Node.js 22, 24, 26 and Python 3.11 to 3.13, and provisions code with the Node.js 24 image', () => {
-    const cfg = defaultConfig();
+    const cfg = defaultKubelessConfig();
     expect(runtimeIds(cfg)).toEqual(['nodejs22', 'nodejs24', 'nodejs26', 'python3.11', 'python3.12', 'python3.13']);
     expect(cfg.provisionImage).toBe('kubeless/runtime-nodejs:24');
   });
 
   it('gives every dependency install the install-env (a registry mirror); the runtime\'s own installation env wins', () => {
-    const cfg = parseConfig({
+    const cfg = parseKubelessConfig({
       'install-env': 'NPM_REGISTRY: http://mirror.example:4873/\nPIP_INDEX_URL: http://mirror.example/simple/\nHOME: /elsewhere\nRETRIES: 3',
       'runtime-images': JSON.stringify([
         { ID: 'python', depName: 'requirements.txt', fileNameSuffix: '.py', versions: [{ name: 'python313', version: '3.13', images: [{ phase: 'installation', image: 'i', command: 'install', env: { PIP_INDEX_URL: 'http://runtime.example/simple/' } }, { phase: 'runtime', image: 'r' }] }] },
@@ -362,13 +361,13 @@ describe('kubeless-config', () => {
     ['a value that is not a string', 'A: [1]', /A must be a string/u],
     ['a list', '[A]', /must be an object/u],
   ])('reports %s in install-env and leaves it out', (_name, text, problem) => {
-    const cfg = parseConfig({ 'install-env': text });
+    const cfg = parseKubelessConfig({ 'install-env': text });
     expect(cfg.installEnv).toEqual({});
     expect(cfg.problems.join('\n')).toMatch(problem);
   });
 
   it('ships the ids the end-of-life hint suggests', () => {
-    const ids = runtimeIds(defaultConfig());
+    const ids = runtimeIds(defaultKubelessConfig());
     for (const retired of ['nodejs20', 'python2.7']) expect(ids).toContain(retiredRuntime(retired)?.use);
   });
 });

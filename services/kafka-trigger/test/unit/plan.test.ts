@@ -1,6 +1,6 @@
-import { API_VERSION, parseIdentityGrants, type DeliverySpec, type Function as KubelessFunction, type KafkaTrigger, type KafkaTriggerSpec } from '@kubeless/api';
+import { API_VERSION, functionTimeoutMs, parseIdentityGrants, type DeliverySpec, type Function as KubelessFunction, type KafkaTrigger, type KafkaTriggerSpec } from '@kubeless/api';
 import { describe, expect, it } from 'vitest';
-import { consumerGroupId, functionTimeoutMs, planTrigger } from '../../src/plan.js';
+import { consumerGroupId, planTrigger } from '../../src/plan.js';
 
 // ns1 and other may use the controller's identity on any topic; the tenancy rules have their own tests below.
 const defaults = { brokers: ['kafka-0:9092', 'kafka-1:9092'], grants: parseIdentityGrants('[{"namespace":"ns1","topics":[".*"],"deadLetterTopics":[".*"]},{"namespace":"other","topics":[".*"]}]') };
