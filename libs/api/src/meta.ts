@@ -104,3 +104,32 @@ export function matchesSelector(selector: LabelSelector, labels: Record<string, 
 /** True when a selector has no requirement at all. */
 export const isEmptySelector = (s: LabelSelector | undefined): boolean =>
   !s || (Object.keys(s.matchLabels ?? {}).length === 0 && (s.matchExpressions ?? []).length === 0);
+
+/** A function a trigger may target: its namespace, name, labels and whether it is being deleted. */
+interface Targetable {
+  metadata: { name?: string; namespace?: string; labels?: Record<string, string>; deletionTimestamp?: string };
+}
+
+/**
+ * Pure: the functions an event trigger (Kafka, SQS) delivers to, sorted by name: the one named by
+ * `functionName`, else every one `functionSelector` matches, among the live functions of
+ * `namespace`. None gives the FunctionsResolved problem to report (FunctionNotFound,
+ * NoFunctionsMatched).
+ */
+export function targetFunctions<F extends Targetable>(
+  spec: { functionName?: string; functionSelector?: LabelSelector },
+  functions: readonly F[],
+  namespace: string,
+): { targets: F[]; problem?: { condition: 'FunctionsResolved'; reason: string; message: string } } {
+  const live = functions.filter((f) => !f.metadata.deletionTimestamp && (f.metadata.namespace ?? '') === namespace);
+  const byName = (a: F, b: F): number => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '');
+  if (spec.functionName) {
+    const targets = live.filter((f) => f.metadata.name === spec.functionName);
+    return targets.length > 0 ? { targets } : { targets, problem: { condition: 'FunctionsResolved', reason: 'FunctionNotFound', message: `function ${spec.functionName} does not exist in namespace ${namespace}` } };
+  }
+  const selector = spec.functionSelector ?? {};
+  const targets = live.filter((f) => matchesSelector(selector, f.metadata.labels)).sort(byName);
+  return targets.length > 0
+    ? { targets }
+    : { targets, problem: { condition: 'FunctionsResolved', reason: 'NoFunctionsMatched', message: `no function in namespace ${namespace} matches the selector ${JSON.stringify(selector)}` } };
+}

@@ -1,7 +1,7 @@
 import {
   functionTimeoutMs,
   kafkaSharedIdentityProblem,
-  matchesSelector,
+  targetFunctions,
   resolveDelivery,
   triggerTopics,
   type Function as KubelessFunction,
@@ -97,19 +97,9 @@ export function planTrigger(trigger: KafkaTrigger, functions: readonly KubelessF
   const spec = trigger.spec;
   const topics = triggerTopics(spec);
   if (topics.length === 0) return { consumers: [], functions: [], problem: { condition: 'Valid', reason: 'NoTopic', message: 'spec.topic or spec.topics must name a topic' } };
-  const live = functions.filter((f) => !f.metadata.deletionTimestamp && (f.metadata.namespace ?? '') === ns);
-  let targets: KubelessFunction[];
-  let missing: TriggerPlan['problem'];
-  if (spec.functionName) {
-    targets = live.filter((f) => f.metadata.name === spec.functionName);
-    if (targets.length === 0) missing = { condition: 'FunctionsResolved', reason: 'FunctionNotFound', message: `function ${spec.functionName} does not exist in namespace ${ns}` };
-  } else {
-    const selector = spec.functionSelector ?? {};
-    targets = live.filter((f) => matchesSelector(selector, f.metadata.labels));
-    if (targets.length === 0) missing = { condition: 'FunctionsResolved', reason: 'NoFunctionsMatched', message: `no function in namespace ${ns} matches the selector ${JSON.stringify(selector)}` };
-  }
+  const { targets, problem: noTarget } = targetFunctions(spec, functions, ns);
+  let missing: TriggerPlan['problem'] = noTarget;
   const nameOf = (f: KubelessFunction): string => f.metadata.name ?? '';
-  targets.sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
   const deadLetter = spec.delivery?.deadLetter === '' ? undefined : spec.delivery?.deadLetter;
   if (deadLetter && topics.includes(deadLetter)) {
     return { consumers: [], functions: [], problem: { condition: 'Valid', reason: 'DeadLetterIsSource', message: `delivery.deadLetter ${deadLetter} is a topic the trigger consumes: its dead letters would come back to it` } };

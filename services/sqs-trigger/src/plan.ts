@@ -1,6 +1,6 @@
 import {
   functionTimeoutMs,
-  matchesSelector,
+  targetFunctions,
   parseDuration,
   queueArn,
   resolveDelivery,
@@ -191,19 +191,9 @@ export function planTrigger(trigger: SQSTrigger, functions: readonly KubelessFun
   }
   const denied = refused ?? sharedQueueProblem(defaults.grants, ns, queue, deadLetter);
   if (denied) return { receiver: undefined, functions: [], problem: { condition: 'Authorized', ...denied } };
-  const live = functions.filter((f) => !f.metadata.deletionTimestamp && (f.metadata.namespace ?? '') === ns);
-  let targets: KubelessFunction[];
-  let missing: TriggerPlan['problem'];
-  if (spec.functionName) {
-    targets = live.filter((f) => f.metadata.name === spec.functionName);
-    if (targets.length === 0) missing = { condition: 'FunctionsResolved', reason: 'FunctionNotFound', message: `function ${spec.functionName} does not exist in namespace ${ns}` };
-  } else {
-    const selector = spec.functionSelector ?? {};
-    targets = live.filter((f) => matchesSelector(selector, f.metadata.labels));
-    if (targets.length === 0) missing = { condition: 'FunctionsResolved', reason: 'NoFunctionsMatched', message: `no function in namespace ${ns} matches the selector ${JSON.stringify(selector)}` };
-  }
+  const { targets, problem: noTarget } = targetFunctions(spec, functions, ns);
+  let missing: TriggerPlan['problem'] = noTarget;
   const nameOf = (f: KubelessFunction): string => f.metadata.name ?? '';
-  targets.sort((a, b) => nameOf(a).localeCompare(nameOf(b)));
   const resolved: TargetSpec[] = [];
   for (const fn of targets) {
     const routed = defaults.serviceProblem?.(ns, nameOf(fn));
