@@ -182,7 +182,7 @@ export function toHttpMessage(e: EventInput, mode: EventMode): HttpMessage {
     if (m) return m;
   }
   const headers: Record<string, string> = { 'content-type': STRUCTURED_CONTENT_TYPE };
-  addLegacyHeaders(headers, e, contentType, time, percentEncode(e.id), encodedConstants(e).encTopic);
+  addPlainHeaders(headers, e, contentType, time, percentEncode(e.id), encodedConstants(e).encTopic);
   return { headers, body: structuredBody(e, contentType, time) };
 }
 
@@ -231,21 +231,51 @@ function binaryMessage(e: EventInput, contentType: string, time: string | undefi
       headers[`ce-${k}`] = v;
       bytes += k.length + v.length + 7;
       count++;
+      // Trace context goes twice: also as its own W3C header (addPlainHeaders).
+      if (k === 'traceparent' || k === 'tracestate') {
+        bytes += k.length + v.length + 4;
+        count++;
+      }
     }
   }
-  addLegacyHeaders(headers, e, contentType, time, id, c.encTopic);
+  addPlainHeaders(headers, e, contentType, time, id, c.encTopic);
   if ((bytes > MAX_BINARY_HEADER_BYTES || count > MAX_BINARY_HEADERS) && !headersFit(headers)) return undefined;
   // The payload itself (the SDK path hands valid UTF-8 over as a string: the same bytes).
   return { headers, body: e.data };
 }
 
-/** The original kubeless headers (the same in both modes); `id` and `topic` already percent-encoded. */
-function addLegacyHeaders(headers: Record<string, string>, e: EventInput, contentType: string, time: string | undefined, id: string, topic: string): void {
+/**
+ * The headers outside the CloudEvent (the same in both modes): the original kubeless ones (`id`
+ * and `topic` already percent-encoded), and W3C Trace Context (`traceparent`, `tracestate`) when
+ * the event carries the distributed-tracing extension (`setTraceContext`), so a function's tracing
+ * library continues the producer's trace.
+ */
+function addPlainHeaders(headers: Record<string, string>, e: EventInput, contentType: string, time: string | undefined, id: string, topic: string): void {
   headers['event-id'] = id;
   if (time !== undefined) headers['event-time'] = time;
   headers['event-type'] = contentType;
   headers['event-namespace'] = e.legacy.namespace;
   if (e.legacy.topic !== undefined) headers['event-topic'] = topic;
+  const ext = e.extensions;
+  if (ext?.traceparent !== undefined) headers.traceparent = ext.traceparent;
+  if (ext?.tracestate !== undefined) headers.tracestate = ext.tracestate;
+}
+
+/** W3C Trace Context `traceparent`: version, trace id, parent id, flags (lower-case hex). */
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** W3C Trace Context `tracestate`: printable ASCII list members, at most 512 characters. */
+const TRACESTATE = /^[\x20-\x7e]{0,512}$/;
+
+/**
+ * A message header or attribute (`name`, any case) that is W3C Trace Context becomes the CloudEvents
+ * distributed-tracing extension (`traceparent`, `tracestate`; also sent as those HTTP headers): a
+ * valid `traceparent`, and a `tracestate` of printable ASCII up to 512 characters. Anything else
+ * does nothing (the trigger keeps the header as its own extension either way).
+ */
+export function setTraceContext(extensions: Record<string, string>, name: string, value: string): void {
+  const n = name.toLowerCase();
+  if (n === 'traceparent' && TRACEPARENT.test(value)) extensions.traceparent = value;
+  else if (n === 'tracestate' && TRACESTATE.test(value)) extensions.tracestate = value;
 }
 
 /** True when binary-mode headers (`name: value\r\n`, all ASCII by now) stay within MAX_BINARY_HEADER_BYTES and MAX_BINARY_HEADERS. */
@@ -397,13 +427,13 @@ function sdkMessage(e: EventInput, mode: EventMode, contentType: string, time: s
       headers[name] = name.startsWith('ce-') ? percentEncode(String(v)) : String(v);
     }
     headers['content-type'] = contentType;
-    addLegacyHeaders(headers, e, contentType, time, percentEncode(e.id), percentEncode(e.legacy.topic ?? ''));
+    addPlainHeaders(headers, e, contentType, time, percentEncode(e.id), percentEncode(e.legacy.topic ?? ''));
     if (headersFit(headers)) return { headers, body: bodyOf(message.body) };
   }
   const message = HTTP.structured(new CloudEvent({ ...attrs, data: structuredData(e.data, contentType) }, true));
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(message.headers)) headers[k.toLowerCase()] = String(v);
-  addLegacyHeaders(headers, e, contentType, time, percentEncode(e.id), percentEncode(e.legacy.topic ?? ''));
+  addPlainHeaders(headers, e, contentType, time, percentEncode(e.id), percentEncode(e.legacy.topic ?? ''));
   let body = bodyOf(message.body);
   if (time === undefined && typeof body === 'string') body = body.replace(`,"time":"${PLACEHOLDER_TIME}"`, '');
   return { headers, body };

@@ -12,6 +12,7 @@ export {
   percentEncode,
   setBytesExtension,
   setTextExtension,
+  setTraceContext,
   toHttpMessage,
   type EventInput,
   type HttpMessage,

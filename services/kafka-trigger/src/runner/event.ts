@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { extensionName, isRepresentableTime, isUsableContentType, setBytesExtension, setTextExtension, type EventInput } from '@kubeless/delivery';
+import { extensionName, isRepresentableTime, isUsableContentType, setBytesExtension, setTextExtension, setTraceContext, type EventInput } from '@kubeless/delivery';
 import type { KafkaRecord } from './port.js';
 
 export const EVENT_TYPE = 'io.kubeless.kafka.message';
@@ -25,6 +25,9 @@ export interface PartitionContext {
  * - A `content-type` header (any case) that is valid UTF-8 and a usable header value is the
  *   event's content type; any other value is kept as the extension `kafkaheadercontenttype[b64]`
  *   and the payload's type is detected.
+ * - A valid W3C `traceparent` header, and a `tracestate` one, also as the CloudEvents
+ *   distributed-tracing extension (`traceparent`, `tracestate`) and the W3C HTTP headers of the
+ *   request (`setTraceContext`): a function's tracing continues the producer's trace.
  * - `kafkapartition` and `kafkaoffset`, always.
  * - The time is the record's timestamp; one without an RFC 3339 form (outside years 0000-9999, such
  *   as a producer writing nanoseconds) is left out and the raw timestamp goes as `kafkatimestamp`.
@@ -55,6 +58,8 @@ export function kafkaEvent(p: PartitionContext, m: KafkaRecord): EventInput {
       const ext = extensionName('kafkaheader', name);
       if (typeof v === 'string') setTextExtension(extensions, ext, v);
       else setBytesExtension(extensions, ext, v);
+      // W3C Trace Context (`traceparent`, 11 characters; `tracestate`, 10): also the CloudEvents tracing extension.
+      if (name.length === 11 || name.length === 10) setTraceContext(extensions, name, typeof v === 'string' ? v : v.toString('latin1'));
     }
   }
   if (m.key) setBytesExtension(extensions, 'partitionkey', m.key);

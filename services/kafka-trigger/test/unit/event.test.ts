@@ -95,4 +95,24 @@ describe('kafkaEvent', () => {
     expect(e.extensions).not.toHaveProperty('kafkatimestamp');
     expect(toHttpMessage(e, 'binary').headers['ce-time']).toBe('9999-12-31T23:59:59.999Z');
   });
+
+  it('maps a W3C traceparent and tracestate header to the CloudEvents tracing extension and the W3C headers, in both modes', () => {
+    const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const e = kafkaEvent(partition, record({ headers: { traceparent: Buffer.from(tp), tracestate: 'congo=t61rcWkgMzE', 'x-other': 'v' } }));
+    expect(e.extensions).toMatchObject({ traceparent: tp, tracestate: 'congo=t61rcWkgMzE', kafkaheadertraceparent: tp, kafkaheadertracestate: 'congo=t61rcWkgMzE' });
+    const binary = toHttpMessage(e, 'binary');
+    expect(binary.headers).toMatchObject({ traceparent: tp, tracestate: 'congo=t61rcWkgMzE', 'ce-traceparent': tp });
+    const received = HTTP.toEvent({ headers: binary.headers, body: binary.body });
+    expect(Array.isArray(received) ? undefined : received.traceparent).toBe(tp);
+    const structured = toHttpMessage(e, 'structured');
+    expect(structured.headers.traceparent).toBe(tp);
+    expect(JSON.parse(String(structured.body))).toMatchObject({ traceparent: tp, tracestate: 'congo=t61rcWkgMzE' });
+  });
+
+  it('leaves a malformed traceparent to its kafkaheader extension only', () => {
+    const e = kafkaEvent(partition, record({ headers: { traceparent: 'not-a-trace' } }));
+    expect(e.extensions).not.toHaveProperty('traceparent');
+    expect(toHttpMessage(e, 'binary').headers).not.toHaveProperty('traceparent');
+    expect(e.extensions?.kafkaheadertraceparent).toBe('not-a-trace');
+  });
 });

@@ -1,5 +1,5 @@
 import type { Message, MessageAttributeValue } from '@aws-sdk/client-sqs';
-import { BASE64_SUFFIX, extensionName, isUsableContentType, setTextExtension, type EventInput } from '@kubeless/delivery';
+import { BASE64_SUFFIX, extensionName, isUsableContentType, setTextExtension, setTraceContext, type EventInput } from '@kubeless/delivery';
 
 export const EVENT_TYPE = 'io.kubeless.sqs.message';
 export const LEGACY_NAMESPACE = 'sqstriggers.kubeless.io';
@@ -28,6 +28,8 @@ export function receiveCount(m: Message): number {
  * - A Binary attribute as `sqsattr<name>b64`: base64 of its bytes.
  * - A String `content-type` attribute (any case) that is a usable header value is the event's
  *   content type; any other is kept as the extension `sqsattrcontenttype` and the type is detected.
+ * - A valid W3C `traceparent` attribute, and a `tracestate` one (any case), also as the CloudEvents
+ *   distributed-tracing extension and the W3C HTTP headers of the request (`setTraceContext`).
  */
 
 /**
@@ -45,6 +47,7 @@ export function toEvent(m: Message, ctx: { namespace: string; trigger: string; q
     if (text !== undefined) {
       if (contentType === undefined && name.toLowerCase() === 'content-type' && isUsableContentType(text)) contentType = text;
       else setTextExtension(extensions, extensionName('sqsattr', name), text);
+      setTraceContext(extensions, name, text);
     } else if (v.BinaryValue !== undefined) {
       extensions[extensionName('sqsattr', name) + BASE64_SUFFIX] = Buffer.from(v.BinaryValue).toString('base64');
     }

@@ -13,6 +13,13 @@ const message = (extra: Partial<Message> = {}): Message => ({
 });
 
 describe('toEvent', () => {
+  it('maps W3C traceparent and tracestate attributes (any case) to the CloudEvents tracing extension and the W3C headers', () => {
+    const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const e = toEvent(message({ MessageAttributes: { TraceParent: { DataType: 'String', StringValue: tp }, tracestate: { DataType: 'String', StringValue: 'a=1' } } }), ctx);
+    expect(e.extensions).toMatchObject({ traceparent: tp, tracestate: 'a=1', sqsattrtraceparent: tp });
+    expect(toHttpMessage(e, 'binary').headers).toMatchObject({ traceparent: tp, tracestate: 'a=1' });
+  });
+
   it('uses the MessageId as id, the trigger as source, SentTimestamp as time, the body unchanged', () => {
     const e = toEvent(message(), ctx);
     expect(e.id).toBe('6f6a4c3e-1');
