@@ -66,4 +66,11 @@ describe('createLogger', () => {
     expect(lines[0]).not.toContain('hunter2');
     expect(lines[0]).not.toContain('t0p');
   });
+
+  it('exports the default process and Node.js metrics under their standard names', async () => {
+    const text = await createRegistry().metrics();
+    expect(text).toMatch(/^process_cpu_seconds_total \d/m);
+    expect(text).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
+    expect(text).not.toContain('kubeless_process_');
+  });
 });
