@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
@@ -7,6 +8,7 @@ export type { Logger };
  * found with one query. Children bind these; messages stay constant sentences.
  */
 export const LOG_KEYS = {
+  component: 'component',
   controller: 'controller',
   namespace: 'namespace',
   name: 'name',
@@ -41,7 +43,10 @@ export const REDACT_PATHS = [
 ];
 
 export interface LoggerSettings {
-  /** The process or component name, bound as `name`. */
+  /**
+   * The process or component name, bound as `component` (not pino's `name`: the objects a line is
+   * about bind `namespace` and `name`, and JSON with a key twice loses one of them).
+   */
   name: string;
   level?: string;
   /** A destination stream; default stdout. Tests pass their own to read lines back. */
@@ -53,7 +58,7 @@ export interface LoggerSettings {
  */
 export function createLogger(settings: LoggerSettings): Logger {
   const options: LoggerOptions = {
-    name: settings.name,
+    base: { pid: process.pid, hostname: hostname(), component: settings.name },
     level: settings.level ?? 'info',
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: REDACT_PATHS, censor: '[Redacted]' },

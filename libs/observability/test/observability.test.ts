@@ -67,6 +67,19 @@ describe('createLogger', () => {
     expect(lines[0]).not.toContain('t0p');
   });
 
+  it('binds the component as `component`, so an object\'s namespace and name bound by a child are the only ones', async () => {
+    const out = new PassThrough();
+    const lines: string[] = [];
+    out.on('data', (b: Buffer) => lines.push(...b.toString().trim().split('\n')));
+    createLogger({ name: 'kafka-trigger', destination: out }).child({ namespace: 'team', name: 'orders' }).info('reconciled');
+    await new Promise((r) => setImmediate(r));
+    const text = lines[0] ?? '';
+    expect(JSON.parse(text)).toMatchObject({ component: 'kafka-trigger', namespace: 'team', name: 'orders', msg: 'reconciled' });
+    expect(text.match(/"name":/g)).toHaveLength(1);
+  });
+});
+
+describe('createRegistry', () => {
   it('exports the default process and Node.js metrics under their standard names', async () => {
     const text = await createRegistry().metrics();
     expect(text).toMatch(/^process_cpu_seconds_total \d/m);

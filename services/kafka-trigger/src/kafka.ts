@@ -47,7 +47,8 @@ export function authFromSecret(data: Record<string, string> | undefined): KafkaA
 
 /** A kafkajs client; its log lines go to pino (kafkajs ERRORs during a broker restart are warnings for us). */
 export function createKafka(options: { clientId: string; brokers: string[]; auth: KafkaAuth; logger: Logger; connectionTimeoutMs?: number; requestTimeoutMs?: number; retries?: number }): KafkaClient {
-  const log = options.logger.child({ component: 'kafkajs' });
+  // kafkajs's own module name (`Connection`, `Consumer`...) is not a Kubernetes namespace: its own key.
+  const log = options.logger.child({ library: 'kafkajs' });
   const config: KafkaConfig = {
     clientId: options.clientId,
     brokers: options.brokers,
@@ -57,7 +58,7 @@ export function createKafka(options: { clientId: string; brokers: string[]; auth
     logLevel: KafkaLogLevel.WARN,
     logCreator: () => (entry) => {
       const { message, ...extra } = entry.log;
-      const fields = { namespace: entry.namespace, ...pick(extra, ['groupId', 'broker', 'error', 'retryCount', 'retryTime']) };
+      const fields = { kafkajsModule: entry.namespace, ...pick(extra, ['groupId', 'broker', 'error', 'retryCount', 'retryTime']) };
       if (entry.level <= KafkaLogLevel.WARN) log.warn(fields, message);
       else log.debug(fields, message);
     },
