@@ -7,8 +7,8 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function start(): Promise<{ server: HealthServer; base: string; registry: ReturnType<typeof createRegistry> }> {
-  const registry = createRegistry({ defaultMetrics: false });
+async function start(defaultMetrics = false): Promise<{ server: HealthServer; base: string; registry: ReturnType<typeof createRegistry> }> {
+  const registry = createRegistry({ defaultMetrics });
   const server = new HealthServer({ port: 0, host: '127.0.0.1', registry, gateTimeoutMs: 200 });
   servers.push(server);
   const port = await server.listen();
@@ -80,8 +80,9 @@ describe('createLogger', () => {
 });
 
 describe('createRegistry', () => {
-  it('exports the default process and Node.js metrics under their standard names', async () => {
-    const text = await createRegistry().metrics();
+  it('exports the default process and Node.js metrics under their standard names (scraped from /metrics)', async () => {
+    const { base } = await start(true);
+    const text = await (await fetch(`${base}/metrics`)).text();
     expect(text).toMatch(/^process_cpu_seconds_total \d/m);
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
     expect(text).not.toContain('kubeless_process_');
