@@ -10,8 +10,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+source scripts/node.sh  # the pinned Node.js LTS (.node-version), downloaded once if the machine has another
 source test/stack/netns.sh
-export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 
 keep=0
 for arg in "$@"; do
@@ -58,7 +58,8 @@ cleanup() {
 trap cleanup EXIT
 
 step 1 "install npm packages"
-lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+say "Node.js $(node --version) ($(command -v node))"
+lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1) node-$KUBELESS_NODE_VERSION"
 if [[ "$(cat node_modules/.kubeless-lock-sha256 2>/dev/null)" == "$lock_sum" ]]; then
   say "node_modules matches package-lock.json"
 else

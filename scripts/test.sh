@@ -8,8 +8,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+source scripts/node.sh  # the pinned Node.js LTS (.node-version), downloaded once if the machine has another
 source test/stack/netns.sh
-export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 
 step() { printf '\n==> %s\n' "$*"; }
 t0=$(date +%s)
@@ -29,13 +29,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "installing npm packages"
-lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+step "installing npm packages (Node.js $(node --version), npm $(npm --version))"
+# Keyed by the lockfile and the Node.js version (a native module would be built for one).
+lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1) node-$KUBELESS_NODE_VERSION"
 if [[ "$(cat node_modules/.kubeless-lock-sha256 2>/dev/null)" == "$lock_sum" ]]; then
   echo "node_modules matches package-lock.json"
 else
   npm ci --no-audit --no-fund
   echo "$lock_sum" > node_modules/.kubeless-lock-sha256
+  bash scripts/audit-signatures.sh
 fi
 
 step "building the stack's components (cached under ${KUBELESS_CACHE:-~/.cache/kubeless-stack}; a cold build takes 10-20 minutes, mostly the Go build of Kubernetes)"

