@@ -171,7 +171,7 @@ export function pickTrigger(metric: EventMetric, fn: FunctionRef, namespace: str
   if (named !== undefined) {
     const t = triggers.find((x) => x.metadata.name === named);
     if (!t) throw new CliError(`${cli} trigger "${named}" not found in namespace "${namespace}"`, 'KUBELESS_CLI_NOT_FOUND');
-    if (!deliversTo(t, fn)) throw new CliError(`${cli} trigger "${named}" does not deliver to function "${fn.name}"`);
+    if (!deliversTo(t, fn)) throw new CliError(`${cli} trigger "${named}" does not deliver to function "${fn.name}"`, 'KUBELESS_CLI_CONFLICT');
     return t;
   }
   const mine = triggers.filter((t) => deliversTo(t, fn));
@@ -180,7 +180,7 @@ export function pickTrigger(metric: EventMetric, fn: FunctionRef, namespace: str
   if (mine.length === 0) {
     throw new CliError(`no ${cli} trigger in namespace "${namespace}" delivers to function "${fn.name}"; create one with "kubeless trigger ${cli} create", or name one with --trigger`, 'KUBELESS_CLI_NOT_FOUND');
   }
-  throw new CliError(`function "${fn.name}" has ${String(mine.length)} ${cli} triggers (${mine.map((t) => t.metadata.name ?? '').join(', ')}); name the one to scale on with --trigger`);
+  throw new CliError(`function "${fn.name}" has ${String(mine.length)} ${cli} triggers (${mine.map((t) => t.metadata.name ?? '').join(', ')}); name the one to scale on with --trigger`, 'KUBELESS_CLI_CONFLICT');
 }
 
 /** Who sets the function's replicas now: `hpa` (its HorizontalPodAutoscaler) or a trigger's `triggerRef`. */

@@ -121,7 +121,7 @@ export class Cluster {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
-            reject(new CliError(statusMessage(res.statusCode ?? 0, Buffer.concat(chunks))));
+            reject(new CliError(statusMessage(res.statusCode ?? 0, Buffer.concat(chunks)), res.statusCode === 404 ? 'KUBELESS_CLI_NOT_FOUND' : 'KUBELESS_CLI_API'));
           });
           return;
         }

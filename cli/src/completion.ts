@@ -83,16 +83,42 @@ autoload -U +X bashcompinit && bashcompinit
 ${bashCompletion(root).replace(/^# bash completion.*\n/, '')}`;
 }
 
-/** fish: one `complete` line per subcommand and flag, conditioned on the command path typed so far. */
+/**
+ * The command path (`trigger http create`) of the words typed after the program name: a word
+ * extends the path only when it names a subcommand of the path so far, so arguments and flag
+ * values (`-n ns`, `create x`) never do. The bash and fish scripts walk the words the same way.
+ */
+export function commandPath(root: CommandTree, words: readonly string[]): string {
+  let node = root;
+  const path: string[] = [];
+  for (const w of words) {
+    const next = node.subcommands.find((s) => s.name === w);
+    if (!next) continue;
+    path.push(w);
+    node = next;
+  }
+  return path.join(' ');
+}
+
+/**
+ * fish: one `complete` line per subcommand and flag, conditioned on the command path typed so far
+ * (`__<name>_path`, as `commandPath` computes it, from `__<name>_subcommands <path>`).
+ */
 export function fishCompletion(root: CommandTree): string {
   const name = root.name;
+  const cases = walk(root).flatMap(({ path, tree }) => (tree.subcommands.length === 0 ? [] : [`    case ${quote(path)}`, `      printf '%s\\n' ${tree.subcommands.map((s) => quote(s.name)).join(' ')}`]));
   const lines = [
     `# fish completion for ${name}; load with: ${name} completion fish | source`,
+    `function __${name}_subcommands`,
+    `  switch "$argv[1]"`,
+    ...cases,
+    `  end`,
+    `end`,
     `function __${name}_path`,
     `  set -l tokens (commandline -opc)`,
     `  set -l path`,
     `  for t in $tokens[2..-1]`,
-    `    if not string match -q -- '-*' $t`,
+    `    if contains -- $t (__${name}_subcommands "$path")`,
     `      set path $path $t`,
     `    end`,
     `  end`,

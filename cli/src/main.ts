@@ -1,12 +1,11 @@
 /**
  * The `kubeless` binary: reads the environment once, runs one command, prints any error as one
- * line on stderr and exits non-zero.
+ * line on stderr and exits with the code of `EXIT` (errors.ts) that names what went wrong.
  */
 import { readFileSync } from 'node:fs';
 import { env, loadConfig } from '@kubeless/config';
 import { createApp } from './app.js';
-import { errorMessage } from './errors.js';
-import { buildProgram } from './program.js';
+import { run } from './program.js';
 
 const config = loadConfig({
   KUBECONFIG: env.string().optional(),
@@ -18,10 +17,7 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 const app = createApp({ kubeconfig: config.KUBECONFIG, kafkaBrokers: config.KAFKA_BROKERS, configNamespace: config.KUBELESS_NAMESPACE }, process.stdout, process.stderr, pkg.version);
 
 try {
-  await buildProgram(app).parseAsync(process.argv);
-} catch (err) {
-  process.stderr.write(`Error: ${errorMessage(err)}\n`);
-  process.exitCode = 1;
+  process.exitCode = await run(app, process.argv);
 } finally {
   app.close();
 }

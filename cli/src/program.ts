@@ -11,15 +11,33 @@ import { functionCommand } from './commands/function.js';
 import { topicCommand } from './commands/topic.js';
 import { triggerCommand } from './commands/trigger.js';
 import { completionScript, SHELLS, type CommandTree } from './completion.js';
-import { CliError } from './errors.js';
+import { CliError, errorMessage, EXIT, exitCodeOf, exitCodesHelp, isCommanderError } from './errors.js';
 import { CONFIG_NAMESPACE } from './runtimes.js';
 
+/**
+ * Runs one command line (`argv` as in `process.argv`) and returns its exit code (see `EXIT`). An
+ * error is printed as one `Error: ...` line on `app.err` (commander prints its own usage errors);
+ * never throws.
+ */
+export async function run(app: App, argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram(app).parseAsync(argv);
+    return EXIT.ok;
+  } catch (err) {
+    if (!isCommanderError(err)) app.err.write(`Error: ${errorMessage(err)}\n`);
+    return exitCodeOf(err);
+  }
+}
+
+/** The command tree; usage errors throw a commander error (see `run`) instead of exiting the process. */
 export function buildProgram(app: App): Command {
   const program = new Command('kubeless')
     .description('Kubeless: Kubernetes-native functions, triggered over HTTP, Kafka and SQS')
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context (default: the current context)')
     .showSuggestionAfterError()
+    .exitOverride()
+    .addHelpText('after', exitCodesHelp())
     .configureOutput({
       writeOut: (s) => app.out.write(s),
       writeErr: (s) => app.err.write(s),
@@ -65,6 +83,7 @@ export function buildProgram(app: App): Command {
     for (const c of cmd.commands) {
       c.configureOutput(program.configureOutput());
       c.showSuggestionAfterError();
+      c.exitOverride();
       addOutAlias(c);
       inherit(c);
     }

@@ -27,15 +27,58 @@ export function addWait(cmd: Command): Command {
     .option('--wait-timeout <duration>', 'give up waiting after this long (e.g. 90s, 5m; 0: never)', '5m');
 }
 
+export const DRY_RUN_STRATEGIES = ['client', 'server', 'none'] as const;
+
+/**
+ * `--dryrun` (the original's spelling) and kubectl's `--dry-run[=client|server|none]`, with
+ * `-o, --output` for what a dry run prints. Read them with `isDryRun`.
+ */
 export function addDryRun(cmd: Command): Command {
-  return cmd.option('--dryrun', 'print the object instead of sending it').option('-o, --output <format>', 'dry-run output: yaml or json', 'yaml');
+  return cmd
+    .option('--dryrun', 'print the object instead of sending it (the same as --dry-run=client)')
+    .option('--dry-run [strategy]', 'client: print the object instead of sending it (alone: client; server is not supported; none: send it)')
+    .option('-o, --output <format>', 'dry-run output: yaml or json', 'yaml');
 }
 
-/** Waits for `path` to be Ready when `--wait` was given. */
+export interface DryRunFlags {
+  /** `--dryrun`. */
+  dryrun?: boolean;
+  /** `--dry-run`: `true` when given without a value. */
+  dryRun?: string | boolean;
+  /** `-o`/`--output` (or `--out`) was typed, not defaulted. */
+  outputGiven: boolean;
+}
+
+/**
+ * Whether the command only prints its object. `--dry-run` alone or `=client` is `--dryrun`;
+ * `=none` (or neither flag) sends the object; `=server` and other values are usage errors, and so
+ * is `-o` without a dry run: the command would print its progress lines, not the format asked for,
+ * so it refuses before anything is sent rather than ignore the flag. Pure.
+ */
+export function parseDryRun(f: DryRunFlags): boolean {
+  let dry = f.dryrun === true;
+  if (f.dryRun !== undefined) {
+    const strategy = f.dryRun === true ? 'client' : String(f.dryRun);
+    if (strategy === 'server') throw new CliError('--dry-run=server is not supported; use --dry-run=client to print the object without sending it');
+    if (!(DRY_RUN_STRATEGIES as readonly string[]).includes(strategy)) throw new CliError(`--dry-run: "${strategy}" is not one of ${DRY_RUN_STRATEGIES.join(', ')} (write --dry-run=client)`);
+    if (strategy === 'client') dry = true;
+    else if (f.dryrun === true) throw new CliError('--dryrun and --dry-run=none contradict each other');
+  }
+  if (!dry && f.outputGiven) throw new CliError('-o/--output prints the object of a dry run only: add --dry-run=client (nothing was sent)');
+  return dry;
+}
+
+/** `parseDryRun` on the options of `cmd` (one made with `addDryRun`). */
+export function isDryRun(cmd: Command): boolean {
+  const o = cmd.opts<{ dryrun?: boolean; dryRun?: string | boolean; out?: string }>();
+  return parseDryRun({ dryrun: o.dryrun, dryRun: o.dryRun, outputGiven: cmd.getOptionValueSource('output') === 'cli' || o.out !== undefined });
+}
+
+/** Waits for `path` to be Ready when `--wait` was given; progress goes to stderr. */
 export async function maybeWait(app: App, cmd: Command, what: string, path: string, opts: { wait?: boolean; waitTimeout?: string }): Promise<void> {
   if (!opts.wait) return;
   const client = (await app.cluster(cmd)).client;
-  await waitReady({ what, get: () => client.get(path), out: app.out, timeoutMs: parseWaitTimeout('wait-timeout', opts.waitTimeout ?? '5m') });
+  await waitReady({ what, get: () => client.get(path), progress: app.err, timeoutMs: parseWaitTimeout('wait-timeout', opts.waitTimeout ?? '5m') });
 }
 
 /** GET that turns a 404 into a clear "not found" error naming the namespace. */

@@ -17,7 +17,7 @@ import { parseEnv, parseIntFlag, parseKeyValues, parseList, parseQuantity } from
 import { corePath, kubelessPath, serviceProxyPath } from '../paths.js';
 import { checkRuntime } from '../runtimes.js';
 import { statusMessage } from '../cluster.js';
-import { addDryRun, addNamespace, addWait, collect, getOrExplain, maybeWait, readRuntimes, replaceWithRetry } from './common.js';
+import { addDryRun, addNamespace, addWait, collect, getOrExplain, isDryRun, maybeWait, readRuntimes, replaceWithRetry } from './common.js';
 
 interface SpecOptions {
   runtime?: string;
@@ -76,9 +76,9 @@ async function specFlags(o: SpecOptions): Promise<FunctionFlags> {
   if (o.fromFile !== undefined) {
     if (isUrl(o.fromFile)) {
       const res = await fetch(o.fromFile).catch((err: unknown) => {
-        throw new CliError(`cannot download ${o.fromFile ?? ''}: ${(err as Error).message}`);
+        throw new CliError(`cannot download ${o.fromFile ?? ''}: ${(err as Error).message}`, 'KUBELESS_CLI_DOWNLOAD', { cause: err });
       });
-      if (!res.ok) throw new CliError(`cannot download ${o.fromFile}: HTTP ${String(res.status)}`);
+      if (!res.ok) throw new CliError(`cannot download ${o.fromFile}: HTTP ${String(res.status)}`, 'KUBELESS_CLI_DOWNLOAD');
       code = codeFromUrl(o.fromFile, new Uint8Array(await res.arrayBuffer()));
     } else {
       code = codeFromFile(path.basename(o.fromFile), await readText(o.fromFile, 'code'));
@@ -124,14 +124,15 @@ export function functionCommand(app: App): Command {
   addWait(addDryRun(addNamespace(deploy, 'the function')));
   deploy.action(async (name: string, o: SpecOptions, cmd: Command) => {
     const format = outputFormat(o.output, ['yaml', 'json'] as const) ?? 'yaml';
+    const dry = isDryRun(cmd);
     if (o.schedule !== undefined) parseSchedule(o.schedule);
     const flags = await specFlags(o);
     const cluster = await app.cluster(cmd);
     const ns = cluster.namespace(o.namespace);
     const schedule = o.schedule === undefined ? undefined : parseSchedule(o.schedule);
     const obj = buildFunction(name, ns, flags);
-    if (flags.runtime) checkRuntime(flags.runtime, (await readRuntimes(app, cmd, undefined, 'check', o.dryrun)).ids);
-    if (o.dryrun) {
+    if (flags.runtime) checkRuntime(flags.runtime, (await readRuntimes(app, cmd, undefined, 'check', dry)).ids);
+    if (dry) {
       if (schedule === undefined) printDoc(app, format, obj);
       else printList(app, format, [obj, buildCronJobTrigger(name, ns, { function: name, schedule })]);
       return;
@@ -151,6 +152,7 @@ export function functionCommand(app: App): Command {
   addWait(addDryRun(addNamespace(update, 'the function')));
   update.action(async (name: string, o: SpecOptions, cmd: Command) => {
     const format = outputFormat(o.output, ['yaml', 'json'] as const) ?? 'yaml';
+    const dry = isDryRun(cmd);
     if (o.schedule !== undefined) parseSchedule(o.schedule);
     const flags = await specFlags(o);
     const cluster = await app.cluster(cmd);
@@ -159,8 +161,8 @@ export function functionCommand(app: App): Command {
     const existing = await getOrExplain<Fn>(app, cmd, p, `function "${name}"`, ns);
     updateFunction(existing, flags);
     const schedule = o.schedule === undefined ? undefined : parseSchedule(o.schedule);
-    if (flags.runtime) checkRuntime(flags.runtime, (await readRuntimes(app, cmd, undefined, 'check', o.dryrun)).ids);
-    if (o.dryrun) {
+    if (flags.runtime) checkRuntime(flags.runtime, (await readRuntimes(app, cmd, undefined, 'check', dry)).ids);
+    if (dry) {
       printDoc(app, format, updateFunction(existing, flags));
       return;
     }
@@ -177,7 +179,7 @@ export function functionCommand(app: App): Command {
     try {
       await cluster.client.delete(kubelessPath('Function', ns, name));
     } catch (err) {
-      if ((err as { status?: number }).status === 404) throw new CliError(`function "${name}" not found in namespace "${ns}"`);
+      if (apiStatus(err) === 404) throw new CliError(`function "${name}" not found in namespace "${ns}"`, 'KUBELESS_CLI_NOT_FOUND', { cause: err });
       throw err;
     }
   });
@@ -277,8 +279,8 @@ export function functionCommand(app: App): Command {
       body: o.data,
       timeoutMs: ((Number.isFinite(timeoutS) ? timeoutS : 180) + 10) * 1000,
     });
-    if (res.status === 408) throw new CliError('Request timeout exceeded');
-    if (res.status < 200 || res.status >= 300) throw new CliError(`calling function "${name}" failed (${String(res.status)}): ${statusMessage(res.status, res.body)}`);
+    if (res.status === 408) throw new CliError('Request timeout exceeded', 'KUBELESS_CLI_CALL_TIMEOUT');
+    if (res.status < 200 || res.status >= 300) throw new CliError(`calling function "${name}" failed (${String(res.status)}): ${statusMessage(res.status, res.body)}`, 'KUBELESS_CLI_CALL_FAILED');
     const text = res.body.toString();
     app.out.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
   });
@@ -294,12 +296,12 @@ export function functionCommand(app: App): Command {
       return (st.containerStatuses ?? []).length > 0 && (st.containerStatuses ?? []).every((c) => c.ready === true);
     });
     const pod = ready[0] ?? pods.items[0];
-    if (!pod?.metadata?.name) throw new CliError(`no pod of function "${name}" in namespace "${ns}"`);
+    if (!pod?.metadata?.name) throw new CliError(`no pod of function "${name}" in namespace "${ns}"`, 'KUBELESS_CLI_NOT_FOUND');
     const query = new URLSearchParams({ container: name, ...(o.follow ? { follow: 'true' } : {}) });
     const p = `${corePath('pods', ns, pod.metadata.name)}/log?${query.toString()}`;
     if (!o.follow) {
       const res = await cluster.raw('GET', p);
-      if (res.status >= 300) throw new CliError(statusMessage(res.status, res.body));
+      if (res.status >= 300) throw new CliError(statusMessage(res.status, res.body), res.status === 404 ? 'KUBELESS_CLI_NOT_FOUND' : 'KUBELESS_CLI_API');
       app.out.write(res.body.toString());
       return;
     }

@@ -79,7 +79,7 @@ export function topicCommand(app: App): Command {
     const numPartitions = parseIntFlag('partitions', o.partitions, 1);
     const replicationFactor = parseIntFlag('replication-factor', o.replicationFactor, 1);
     const created = await withAdmin(app, o, (admin) => admin.createTopics({ topics: [{ topic: name, numPartitions, replicationFactor }], waitForLeaders: true }));
-    if (!created) throw new CliError(`topic "${name}" already exists`);
+    if (!created) throw new CliError(`topic "${name}" already exists`, 'KUBELESS_CLI_CONFLICT');
     app.out.write(`Created topic "${name}".\n`);
   });
 
@@ -87,7 +87,7 @@ export function topicCommand(app: App): Command {
   del.action(async (name: string, o: KafkaOpts) => {
     await withAdmin(app, o, async (admin) => {
       const topics = await admin.listTopics();
-      if (!topics.includes(name)) throw new CliError(`topic "${name}" not found`);
+      if (!topics.includes(name)) throw new CliError(`topic "${name}" not found`, 'KUBELESS_CLI_NOT_FOUND');
       await admin.deleteTopics({ topics: [name] });
     });
     app.out.write(`Deleted topic "${name}".\n`);
@@ -118,7 +118,7 @@ export function topicCommand(app: App): Command {
       const admin = kafka.admin();
       await admin.connect();
       try {
-        if (!(await admin.listTopics()).includes(o.topic)) throw new CliError(`topic "${o.topic}" not found; create it with 'kubeless topic create ${o.topic}'`);
+        if (!(await admin.listTopics()).includes(o.topic)) throw new CliError(`topic "${o.topic}" not found; create it with 'kubeless topic create ${o.topic}'`, 'KUBELESS_CLI_NOT_FOUND');
       } finally {
         await admin.disconnect();
       }

@@ -25,7 +25,7 @@ import {
   type KafkaFlags,
   type SqsFlags,
 } from '../trigger-spec.js';
-import { addDryRun, addNamespace, addWait, getOrExplain, maybeWait, replaceWithRetry } from './common.js';
+import { addDryRun, addNamespace, addWait, getOrExplain, isDryRun, maybeWait, replaceWithRetry } from './common.js';
 
 type Obj = KubeObject & { metadata: NonNullable<KubeObject['metadata']>; spec: Record<string, unknown>; status?: { conditions?: { type: string; status: string; reason?: string }[] } };
 
@@ -202,11 +202,12 @@ function kindCommand<F>(app: App, k: Kind<F>): Command {
   const create = addWait(addDryRun(addNamespace(k.options(new Command('create').argument('<name>', 'trigger name').description(`create a ${label}`), true), `the ${label}`)));
   create.action(async (name: string, o: CommonOpts, cmd: Command) => {
     const format = outputFormat(o.output, ['yaml', 'json'] as const) ?? 'yaml';
+    const dry = isDryRun(cmd);
     const cluster = await app.cluster(cmd);
     const ns = cluster.namespace(o.namespace);
     const flags = k.prepare ? await k.prepare(o as F) : (o as F);
     const obj = k.build(name, ns, flags);
-    if (o.dryrun) {
+    if (dry) {
       printDoc(app, format, obj);
       return;
     }
@@ -221,13 +222,14 @@ function kindCommand<F>(app: App, k: Kind<F>): Command {
   const update = addWait(addDryRun(addNamespace(k.options(new Command('update').argument('<name>', 'trigger name').description(`update a ${label}; settings not given keep their values`), false), `the ${label}`)));
   update.action(async (name: string, o: CommonOpts, cmd: Command) => {
     const format = outputFormat(o.output, ['yaml', 'json'] as const) ?? 'yaml';
+    const dry = isDryRun(cmd);
     const cluster = await app.cluster(cmd);
     const ns = cluster.namespace(o.namespace);
     const p = kubelessPath(k.kind, ns, name);
     const existing = await getOrExplain<Obj>(app, cmd, p, `${label} "${name}"`, ns);
     const flags = k.prepare ? await k.prepare(o as F) : (o as F);
     const next = k.update(existing, flags);
-    if (o.dryrun) {
+    if (dry) {
       printDoc(app, format, next);
       return;
     }
@@ -246,7 +248,7 @@ function kindCommand<F>(app: App, k: Kind<F>): Command {
     try {
       await cluster.client.delete(kubelessPath(k.kind, ns, name));
     } catch (err) {
-      if (apiStatus(err) === 404) throw new CliError(`${label} "${name}" not found in namespace "${ns}"`);
+      if (apiStatus(err) === 404) throw new CliError(`${label} "${name}" not found in namespace "${ns}"`, 'KUBELESS_CLI_NOT_FOUND', { cause: err });
       throw err;
     }
   });

@@ -55,11 +55,11 @@ describe('autoscale on kafka-lag', () => {
 
   it('bad input is refused before anything is written; the CRD refuses min > max when sent anyway', async () => {
     const bad = await kubeless(['autoscale', 'create', 'fn', '--metric', 'kafka-lag', '--min', '3', '--max', '2', ...n]);
-    expect(bad).toMatchObject({ code: 1, stdout: '', stderr: 'Error: --max (2) must be at least --min (3)\n' });
+    expect(bad).toMatchObject({ code: 2, stdout: '', stderr: 'Error: --max (2) must be at least --min (3)\n' });
     const zero = await kubeless(['autoscale', 'create', 'fn', '--metric', 'kafka-lag', '--max', '2', '--cooldown', '0s', ...n]);
-    expect(zero).toMatchObject({ code: 1, stderr: 'Error: --cooldown must be longer than 0\n' });
+    expect(zero).toMatchObject({ code: 2, stderr: 'Error: --cooldown must be longer than 0\n' });
     const cpuZero = await kubeless(['autoscale', 'create', 'other', '--metric', 'cpu', '--min', '0', '--max', '2', '--value', '50', ...n]);
-    expect(cpuZero).toMatchObject({ code: 1, stderr: 'Error: --min must be at least 1 with --metric cpu (0 is allowed with kafka-lag and sqs-depth)\n' });
+    expect(cpuZero).toMatchObject({ code: 2, stderr: 'Error: --min must be at least 1 with --metric cpu (0 is allowed with kafka-lag and sqs-depth)\n' });
     const sent = await kubectl(['patch', KT, 'kt', '-n', ns.name, '--type=merge', '-p', JSON.stringify({ spec: { autoscaling: { minReplicas: 3, maxReplicas: 2 } } })]);
     expect(sent.code).not.toBe(0);
     expect(sent.stderr).toContain('minReplicas must not exceed maxReplicas');
@@ -86,7 +86,7 @@ describe('autoscale on kafka-lag', () => {
       stderr: 'Error: function "fn" has 2 kafka triggers (kt, kt2); name the one to scale on with --trigger\n',
     });
     expect(await kubeless(['autoscale', 'create', 'other', '--metric', 'kafka-lag', '--max', '2', ...n])).toMatchObject({
-      code: 1,
+      code: 3,
       stderr: `Error: no kafka trigger in namespace "${ns.name}" delivers to function "other"; create one with "kubeless trigger kafka create", or name one with --trigger\n`,
     });
     expect(await kubeless(['autoscale', 'create', 'other', '--metric', 'kafka-lag', '--max', '2', '--trigger', 'kt', ...n])).toMatchObject({ code: 1, stderr: 'Error: kafka trigger "kt" does not deliver to function "other"\n' });
@@ -96,7 +96,7 @@ describe('autoscale on kafka-lag', () => {
   it('delete clears it; a second delete is a not-found error', async () => {
     expect(await kubelessOk(['autoscale', 'delete', 'fn', ...n])).toBe('Autoscaling of function fn removed from kafkatrigger/kt\n');
     expect((await get(KT, 'kt')).spec).toEqual({ topic: 't', functionName: 'fn' });
-    expect(await kubeless(['autoscale', 'delete', 'fn', ...n])).toMatchObject({ code: 1, stderr: `Error: function "fn" has no autoscaling in namespace "${ns.name}"\n` });
+    expect(await kubeless(['autoscale', 'delete', 'fn', ...n])).toMatchObject({ code: 3, stderr: `Error: function "fn" has no autoscaling in namespace "${ns.name}"\n` });
     expect(await kubelessOk(['autoscale', 'list', ...n])).toBe('NAME   NAMESPACE   TARGET   MIN   MAX   METRIC   VALUE   TRIGGER\n');
   });
 });
@@ -114,7 +114,7 @@ describe('autoscale on sqs-depth and beside an HPA', () => {
   });
 
   it('delete --trigger removes only that trigger\'s autoscaling; then an HPA, which a kafka-lag create may not join', async () => {
-    expect(await kubeless(['autoscale', 'delete', 'fn', '--trigger', 'kt', ...n])).toMatchObject({ code: 1, stderr: `Error: no trigger "kt" in namespace "${ns.name}" autoscales function "fn"\n` });
+    expect(await kubeless(['autoscale', 'delete', 'fn', '--trigger', 'kt', ...n])).toMatchObject({ code: 3, stderr: `Error: no trigger "kt" in namespace "${ns.name}" autoscales function "fn"\n` });
     await kubelessOk(['autoscale', 'delete', 'fn', '--trigger', 'sq', ...n]);
     expect((await get(SQ, 'sq')).spec.autoscaling).toBeUndefined();
     await kubelessOk(['autoscale', 'create', 'fn', '--metric', 'cpu', '--min', '1', '--max', '3', '--value', '70', ...n]);

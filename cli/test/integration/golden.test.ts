@@ -163,7 +163,7 @@ describe('function deploy --dryrun -o yaml', () => {
     ];
     const results = await Promise.all(cases.map(([args]) => kubeless(['function', 'deploy', 'x', '--dryrun', '-n', 'golden', ...args])));
     results.forEach((r, i) => {
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(2);
       expect(r.stderr).toBe(cases[i]?.[1]);
     });
   });

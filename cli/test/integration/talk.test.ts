@@ -34,14 +34,18 @@ const getJson = async (kind: string, name: string): Promise<any> => JSON.parse(a
 describe('the talk, end to end', () => {
   it('rejects the talk\'s python2.7 with the supported ids, and creates nothing', async () => {
     const r = await kubeless(['function', 'deploy', 'foo', '--from-file', fooPy, '--handler', 'foo.handler', '--runtime', 'python2.7', '--label', 'foo=bar,bar=baz', '-n', ns.name]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toBe('Error: runtime "python2.7" is not supported (Python 2.7 reached end of life in January 2020); use python3.13; supported runtimes are: nodejs22, nodejs24, nodejs26, python3.11, python3.12, python3.13\n');
     expect((await kubectlOk(['get', 'functions', '-n', ns.name, '-o', 'name'])).trim()).toBe('');
   });
 
   it('deploys foo with labels, lists, describes, calls it, shows its logs and metrics', async () => {
-    const out = await kubelessOk(['function', 'deploy', 'foo', '--from-file', fooPy, '--handler', 'foo.handler', '--runtime', 'python3.11', '--label', 'foo=bar,bar=baz', '-n', ns.name, '--wait']);
-    expect(out).toContain('function foo is ready');
+    const deployed = await kubeless(['function', 'deploy', 'foo', '--from-file', fooPy, '--handler', 'foo.handler', '--runtime', 'python3.11', '--label', 'foo=bar,bar=baz', '-n', ns.name, '--wait']);
+    // stdout holds the command's result only; the --wait progress and its outcome are on stderr.
+    expect(deployed.code).toBe(0);
+    expect(deployed.stdout).toBe("Deploying function...\nFunction foo submitted for deployment\nCheck the deployment status executing 'kubeless function ls foo'\n");
+    expect(deployed.stderr).toMatch(/^waiting for function foo: /);
+    expect(deployed.stderr).toMatch(/\nfunction foo is ready(: .*)?\n$/);
     const fn = await getJson('functions.kubeless.io', 'foo');
     expect(fn.metadata.labels).toEqual({ 'created-by': 'kubeless', function: 'foo', foo: 'bar', bar: 'baz' });
     expect(fn.spec).toMatchObject({ runtime: 'python3.11', handler: 'foo.handler', 'function-content-type': 'text', timeout: '180' });
@@ -137,7 +141,7 @@ describe('the talk, end to end', () => {
     expect((await getJson('httptriggers.kubeless.io', 'get-python-kong')).spec).toEqual({ 'function-name': 'get-python', gateway: 'kong', 'host-name': 'foo.bar.com' });
 
     const missing = await kubeless(['trigger', 'http', 'create', 'nope', '--function-name', 'does-not-exist', '-n', ns.name]);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(3);
     expect(missing.stderr).toBe(`Error: function "does-not-exist" not found in namespace "${ns.name}"\n`);
 
     const list = await kubelessOk(['trigger', 'http', 'list', '-n', ns.name]);
@@ -184,7 +188,7 @@ describe('the talk, end to end', () => {
     const r = await kubectlOk(['get', 'functions', '-n', ns.name, '-o', 'name']);
     expect(r).not.toContain('function.kubeless.io/foo\n');
     const again = await kubeless(['function', 'delete', 'foo', '-n', ns.name]);
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(3);
     expect(again.stderr).toBe(`Error: function "foo" not found in namespace "${ns.name}"\n`);
   });
 });

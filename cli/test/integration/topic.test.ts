@@ -41,7 +41,7 @@ describe('topics round-trip', () => {
     expect(got).toEqual({ key: 'k1', value: '{"hey":"kubecon"}' });
 
     const missing = await kubeless(['topic', 'publish', '--topic', `${topic}-nope`, '--data', 'x']);
-    expect(missing).toMatchObject({ code: 1, stderr: `Error: topic "${topic}-nope" not found; create it with 'kubeless topic create ${topic}-nope'\n` });
+    expect(missing).toMatchObject({ code: 3, stderr: `Error: topic "${topic}-nope" not found; create it with 'kubeless topic create ${topic}-nope'\n` });
 
     await kubelessOk(['topic', 'delete', topic]);
     expect(JSON.parse(await kubelessOk(['topic', 'ls', '-o', 'json']))).not.toContainEqual(expect.objectContaining({ name: topic }));

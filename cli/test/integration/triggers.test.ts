@@ -27,7 +27,7 @@ describe('trigger update, list and delete', () => {
     await kubelessOk(['trigger', 'http', 'update', 'web', '--path', 'api', '--cors-enable', '-n', ns.name]);
     expect(await getSpec('httptriggers.kubeless.io', 'web')).toEqual({ 'function-name': 'fn', 'host-name': 'a.example.com', gateway: 'traefik', path: 'api', 'cors-enable': true });
     const bad = await kubeless(['trigger', 'http', 'update', 'web', '--gateway', 'apache', '-n', ns.name]);
-    expect(bad).toMatchObject({ code: 1, stderr: 'Error: --gateway: "apache" is not one of nginx, traefik, kong\n' });
+    expect(bad).toMatchObject({ code: 2, stderr: 'Error: --gateway: "apache" is not one of nginx, traefik, kong\n' });
   });
 
   it('kafka update keeps the selector, or swaps it for a function name; list and delete', async () => {
@@ -39,10 +39,10 @@ describe('trigger update, list and delete', () => {
     expect(await kubelessOk(['trigger', 'kafka', 'ls', '-n', ns.name])).toMatch(/^kt\s+\S+\s+b\s+name=fn\s/m);
     // The API server's own validation message comes through.
     const invalid = await kubeless(['trigger', 'kafka', 'update', 'kt', '--on-exhausted', 'deadLetter', '-n', ns.name]);
-    expect(invalid).toMatchObject({ code: 1, stderr: 'Error: --on-exhausted deadLetter needs --dead-letter\n' });
+    expect(invalid).toMatchObject({ code: 2, stderr: 'Error: --on-exhausted deadLetter needs --dead-letter\n' });
     await kubelessOk(['trigger', 'kafka', 'delete', 'kt', '-n', ns.name]);
     expect(await kubectlOk(['get', 'kafkatriggers.kubeless.io', '-n', ns.name, '-o', 'name'])).toBe('');
-    expect(await kubeless(['trigger', 'kafka', 'delete', 'kt', '-n', ns.name])).toMatchObject({ code: 1, stderr: `Error: kafka trigger "kt" not found in namespace "${ns.name}"\n` });
+    expect(await kubeless(['trigger', 'kafka', 'delete', 'kt', '-n', ns.name])).toMatchObject({ code: 3, stderr: `Error: kafka trigger "kt" not found in namespace "${ns.name}"\n` });
   });
 
   it('sqs create, update and list', async () => {
@@ -89,16 +89,23 @@ describe('trigger create --wait', () => {
     await setReady('httptriggers.kubeless.io', 'w-bad', 'False', 'SecretNotFound', 'Secret "basic" not found');
     const [a, b] = await Promise.all([ok, bad]);
     expect(a.code).toBe(0);
-    // Not a terminal: plain progress lines, then the outcome.
-    expect(a.stdout).toContain('waiting for kafka trigger w-ok: NoStatus (waiting for the controller)\n');
-    expect(a.stdout).toContain('kafka trigger w-ok is ready: delivering to fn\n');
+    // Not a terminal: plain progress lines, then the outcome, all on stderr; stdout has the result only.
+    expect(a.stdout).toBe(`KafkaTrigger w-ok created in namespace ${ns.name}\n`);
+    expect(a.stderr).toContain('waiting for kafka trigger w-ok: NoStatus (waiting for the controller)\n');
+    expect(a.stderr).toContain('kafka trigger w-ok is ready: delivering to fn\n');
     expect(b.code).toBe(1);
-    expect(b.stderr).toBe('Error: http trigger w-bad failed: SecretNotFound: Secret "basic" not found\n');
+    expect(b.stdout).toBe(`HTTPTrigger w-bad created in namespace ${ns.name}\n`);
+    expect(b.stderr).toMatch(/^waiting for http trigger w-bad: NoStatus \(waiting for the controller\)\n/);
+    expect(b.stderr).toMatch(/\nError: http trigger w-bad failed: SecretNotFound: Secret "basic" not found\n$/);
   });
 
   it('gives up after --wait-timeout with the last reason', async () => {
     const r = await kubeless(['trigger', 'sqs', 'create', 'w-slow', '--queue-url', 'http://x/q', '--function-name', 'fn', '-n', ns.name, '--wait', '--wait-timeout', '1s']);
-    expect(r).toMatchObject({ code: 1, stderr: 'Error: timed out waiting for sqs trigger w-slow to be ready: NoStatus: waiting for the controller\n' });
+    expect(r).toEqual({
+      code: 4,
+      stdout: `SQSTrigger w-slow created in namespace ${ns.name}\n`,
+      stderr: 'waiting for sqs trigger w-slow: NoStatus (waiting for the controller)\nError: timed out waiting for sqs trigger w-slow to be ready: NoStatus: waiting for the controller\n',
+    });
   });
 });
 
@@ -109,10 +116,10 @@ describe('runtimes from kubeless-config', () => {
     expect(await kubelessOk(['get-server-config', '--config-namespace', ns.name])).toBe('Supported Runtimes are: python3.12, go1.22\n');
     const env = { KUBELESS_NAMESPACE: ns.name };
     const rejected = await kubeless(['function', 'deploy', 'x', '--runtime', 'python3.11', '--handler', 'a.b', '--runtime-image', 'img', '--dryrun', '-n', ns.name], { env });
-    expect(rejected).toMatchObject({ code: 1, stderr: 'Error: runtime "python3.11" is not supported; supported runtimes are: python3.12, go1.22\n' });
+    expect(rejected).toMatchObject({ code: 2, stderr: 'Error: runtime "python3.11" is not supported; supported runtimes are: python3.12, go1.22\n' });
     // An end-of-life id names the newest listed id of its language.
     const retired = await kubeless(['function', 'deploy', 'x', '--runtime', 'python2.7', '--handler', 'a.b', '--runtime-image', 'img', '--dryrun', '-n', ns.name], { env });
-    expect(retired).toMatchObject({ code: 1, stderr: 'Error: runtime "python2.7" is not supported (Python 2.7 reached end of life in January 2020); use python3.12; supported runtimes are: python3.12, go1.22\n' });
+    expect(retired).toMatchObject({ code: 2, stderr: 'Error: runtime "python2.7" is not supported (Python 2.7 reached end of life in January 2020); use python3.12; supported runtimes are: python3.12, go1.22\n' });
     expect(await kubeless(['function', 'deploy', 'x', '--runtime', 'go1.22', '--handler', 'a.b', '--runtime-image', 'img', '--dryrun', '-n', ns.name], { env })).toMatchObject({ code: 0 });
     // Without the ConfigMap, the built-in list.
     expect(await kubelessOk(['get-server-config', '--config-namespace', 'no-such-namespace'])).toBe('Supported Runtimes are: nodejs22, nodejs24, nodejs26, python3.11, python3.12, python3.13\n');

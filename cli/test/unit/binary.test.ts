@@ -41,11 +41,11 @@ describe('help', () => {
     expect(version.stdout).toBe(`Kubeless version: 0.1.0\n`);
   });
 
-  it('usage errors are one line and exit 1', async () => {
+  it('usage errors are one line and exit 2', async () => {
     const r = await run(['function', 'deploy']);
-    expect(r).toMatchObject({ code: 1, stderr: "Error: missing required argument 'name'\n" });
+    expect(r).toMatchObject({ code: 2, stderr: "Error: missing required argument 'name'\n" });
     const shell = await run(['completion', 'tcsh']);
-    expect(shell).toMatchObject({ code: 1, stderr: 'Error: unsupported shell "tcsh"; supported: bash, zsh, fish\n' });
+    expect(shell).toMatchObject({ code: 2, stderr: 'Error: unsupported shell "tcsh"; supported: bash, zsh, fish\n' });
   });
 });
 
