@@ -199,13 +199,32 @@ export function kafka(): InstanceType<typeof Kafka> {
   return new Kafka({ clientId: 'kafka-trigger-test', brokers: brokers(), logLevel: logLevel.NOTHING });
 }
 
-/** Creates `topic`; `config` sets topic configs (e.g. `max.message.bytes`). */
+/**
+ * Creates `topic`; `config` sets topic configs (e.g. `max.message.bytes`). Waits until every
+ * partition has its leader: kafkajs's `waitForLeaders` reads metadata once the broker answered, and
+ * a broker that has not loaded the new partitions yet answers "This server does not host this
+ * topic-partition" (UNKNOWN_TOPIC_OR_PARTITION), which that call does not retry; so it is retried
+ * here for up to 15 s.
+ */
 export async function createTopic(topic: string, partitions: number, config: Record<string, string> = {}): Promise<void> {
   const admin = kafka().admin();
   await admin.connect();
   try {
     const configEntries = Object.entries(config).map(([name, value]) => ({ name, value }));
-    await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries }], waitForLeaders: true });
+    try {
+      await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1, configEntries }], waitForLeaders: true });
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.includes('does not host this topic-partition')) throw err;
+    }
+    await eventually(`topic ${topic} with ${String(partitions)} partition(s) led`, async () => {
+      try {
+        const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+        const parts = meta.topics[0]?.partitions ?? [];
+        return parts.length === partitions && parts.every((p) => p.leader >= 0) ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    }, 15_000);
   } finally {
     await admin.disconnect();
   }
