@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Logger } from '@kubeless/observability';
 import kafkajs, { type KafkaConfig, type SASLOptions } from 'kafkajs';
 
@@ -41,6 +43,54 @@ export function authFromSecret(data: Record<string, string> | undefined): KafkaA
   if (tlsFlag !== undefined && !['true', 'false', ''].includes(tlsFlag)) throw new RangeError('tls must be "true" or "false"');
   if (ca !== undefined || cert !== undefined || tlsFlag === 'true') {
     auth.tls = { rejectUnauthorized: true, ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) };
+  }
+  return auth;
+}
+
+/** The controller's own broker settings (the process's environment, see main.ts). */
+export interface KafkaEnv {
+  KAFKA_ENABLE_TLS: boolean;
+  KAFKA_CACERTS?: string | undefined;
+  KAFKA_CERT?: string | undefined;
+  KAFKA_KEY?: string | undefined;
+  KAFKA_INSECURE: boolean;
+  KAFKA_ENABLE_SASL: boolean;
+  KAFKA_SASL_MECHANISM: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  KAFKA_USERNAME?: string | undefined;
+  KAFKA_PASSWORD?: string | undefined;
+  KAFKA_AUTH_DIR?: string | undefined;
+}
+
+/**
+ * The controller's own Kafka auth, as the original's variables say: TLS from the files
+ * KAFKA_CACERTS, KAFKA_CERT, KAFKA_KEY (KAFKA_ENABLE_TLS), SASL from KAFKA_USERNAME and
+ * KAFKA_PASSWORD (KAFKA_ENABLE_SASL); a mounted Secret in KAFKA_AUTH_DIR (the keys of
+ * `authSecret`) wins for what it holds. Reads the files synchronously, once at start; a bad
+ * directory throws as `authFromSecret` does.
+ */
+export function authFromEnv(config: KafkaEnv): KafkaAuth {
+  const auth: KafkaAuth = {};
+  if (config.KAFKA_ENABLE_TLS) {
+    const read = (p: string | undefined): string | undefined => (p === undefined ? undefined : readFileSync(p, 'utf8'));
+    const ca = read(config.KAFKA_CACERTS);
+    const cert = read(config.KAFKA_CERT);
+    const key = read(config.KAFKA_KEY);
+    auth.tls = { rejectUnauthorized: !config.KAFKA_INSECURE, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+  }
+  if (config.KAFKA_ENABLE_SASL) {
+    auth.sasl = { mechanism: config.KAFKA_SASL_MECHANISM, username: config.KAFKA_USERNAME ?? '', password: config.KAFKA_PASSWORD ?? '' };
+  }
+  if (config.KAFKA_AUTH_DIR !== undefined) {
+    const data: Record<string, string> = {};
+    for (const key of ['sasl.mechanism', 'username', 'password', 'ca.crt', 'tls.crt', 'tls.key', 'tls']) {
+      const file = path.join(config.KAFKA_AUTH_DIR, key);
+      if (existsSync(file)) data[key] = readFileSync(file).toString('base64');
+    }
+    if (config.KAFKA_ENABLE_SASL && data['sasl.mechanism'] === undefined) data['sasl.mechanism'] = Buffer.from(config.KAFKA_SASL_MECHANISM).toString('base64');
+    if (config.KAFKA_ENABLE_TLS) data.tls = Buffer.from('true').toString('base64');
+    const fromDir = authFromSecret(data);
+    if (fromDir.tls) auth.tls = { ...fromDir.tls, rejectUnauthorized: !config.KAFKA_INSECURE };
+    if (fromDir.sasl) auth.sasl = fromDir.sasl;
   }
   return auth;
 }

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { authFromSecret } from '../../src/kafka.js';
+import { authFromEnv, authFromSecret, type KafkaEnv } from '../../src/kafka.js';
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 const secret = (data: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)]));
@@ -100,5 +103,42 @@ describe('authFromSecret', () => {
     ['a key without a certificate', { 'tls.key': KEY, 'sasl.mechanism': 'plain', username: USER, password: PASS }],
   ])('rejects %s', (_name, data) => {
     rejects(data, /tls\.crt and tls\.key must be given together/);
+  });
+});
+
+describe('authFromEnv', () => {
+  const off: KafkaEnv = { KAFKA_ENABLE_TLS: false, KAFKA_INSECURE: false, KAFKA_ENABLE_SASL: false, KAFKA_SASL_MECHANISM: 'plain' };
+  const dir = (files: Record<string, string>): string => {
+    const d = mkdtempSync(path.join(os.tmpdir(), 'kafka-auth-'));
+    for (const [k, v] of Object.entries(files)) writeFileSync(path.join(d, k), v);
+    return d;
+  };
+
+  it('is plaintext without TLS or SASL', () => {
+    expect(authFromEnv(off)).toEqual({});
+  });
+
+  it('KAFKA_ENABLE_SASL with KAFKA_USERNAME and KAFKA_PASSWORD; KAFKA_ENABLE_TLS with KAFKA_CACERTS and KAFKA_INSECURE', () => {
+    const d = dir({ ca: CA });
+    try {
+      expect(authFromEnv({ ...off, KAFKA_ENABLE_SASL: true, KAFKA_SASL_MECHANISM: 'scram-sha-256', KAFKA_USERNAME: USER, KAFKA_PASSWORD: PASS, KAFKA_ENABLE_TLS: true, KAFKA_CACERTS: path.join(d, 'ca'), KAFKA_INSECURE: true })).toEqual({
+        sasl: { mechanism: 'scram-sha-256', username: USER, password: PASS },
+        tls: { rejectUnauthorized: false, ca: CA },
+      });
+    } finally {
+      rmSync(d, { recursive: true });
+    }
+  });
+
+  it('KAFKA_AUTH_DIR: a mounted Secret with the keys of an authSecret, the mechanism from KAFKA_SASL_MECHANISM when it has none', () => {
+    const d = dir({ username: USER, password: PASS, 'ca.crt': CA });
+    try {
+      expect(authFromEnv({ ...off, KAFKA_ENABLE_SASL: true, KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_AUTH_DIR: d })).toEqual({
+        sasl: { mechanism: 'scram-sha-512', username: USER, password: PASS },
+        tls: { rejectUnauthorized: true, ca: CA },
+      });
+    } finally {
+      rmSync(d, { recursive: true });
+    }
   });
 });
