@@ -5,10 +5,9 @@
  * writes status). A replica that loses the Lease aborts its attempts at once and exits (the kubelet
  * restarts it and it campaigns afresh); its successor continues each slot under way (scheduler.ts).
  */
-import { commonShape, env, leaseShape, loadConfig } from '@kubeless/config';
+import { commonShape, deliveryTlsFrom, deliveryTlsShape, env, leaseShape, loadConfig } from '@kubeless/config';
 import { runControllerProcess } from '@kubeless/controller';
-import type { TlsFiles } from '@kubeless/delivery';
-import { buildCronjobTrigger } from './controller.js';
+import { buildCronjobTrigger } from './assemble.js';
 
 const config = loadConfig({
   ...commonShape,
@@ -17,10 +16,7 @@ const config = loadConfig({
   /** `service`: the function Service's DNS name; `endpointslice`: its ready endpoints directly. */
   ENDPOINT_MODE: env.enum(['service', 'endpointslice']).default('service'),
   CLUSTER_DOMAIN: env.string().default('cluster.local'),
-  /** mTLS to functions: CA, client certificate and key files (reloaded when they change). */
-  DELIVERY_TLS_CA: env.string().optional(),
-  DELIVERY_TLS_CERT: env.string().optional(),
-  DELIVERY_TLS_KEY: env.string().optional(),
+  ...deliveryTlsShape,
   /** The largest payload a trigger may send. */
   MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
   /** How long a stop waits for attempts in flight before it leaves them to the next leader. */
@@ -29,10 +25,7 @@ const config = loadConfig({
   RESYNC_INTERVAL: env.duration().prefault('30s'),
   ...leaseShape('kubeless-cronjob-trigger'),
 });
-const deliveryTls: TlsFiles | undefined =
-  config.DELIVERY_TLS_CA ?? config.DELIVERY_TLS_CERT ?? config.DELIVERY_TLS_KEY
-    ? { caFile: config.DELIVERY_TLS_CA, certFile: config.DELIVERY_TLS_CERT, keyFile: config.DELIVERY_TLS_KEY }
-    : undefined;
+const deliveryTls = deliveryTlsFrom(config);
 
 await runControllerProcess({
   name: 'cronjob-trigger',

@@ -4,7 +4,7 @@
  */
 import { commonShape, env, leaseShape, loadConfig } from '@kubeless/config';
 import { runControllerProcess } from '@kubeless/controller';
-import { buildFunctionController } from './controller.js';
+import { buildFunctionController } from './assemble.js';
 
 const config = loadConfig({
   ...commonShape,

@@ -7,7 +7,7 @@ import { GATEWAYS } from '@kubeless/api';
 import { commonShape, env, leaseShape, loadConfig } from '@kubeless/config';
 import { runControllerProcess } from '@kubeless/controller';
 import { DEFAULT_ANNOTATION_DENY, annotationPolicy } from './annotations.js';
-import { buildHttpTriggerController } from './controller.js';
+import { buildHttpTriggerController } from './assemble.js';
 
 const config = loadConfig({
   ...commonShape,

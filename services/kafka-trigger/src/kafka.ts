@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '@kubeless/observability';
 import kafkajs, { type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { KafkaTriggerError } from './errors.js';
 
 const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
 export type KafkaClient = InstanceType<typeof Kafka>;
@@ -18,8 +19,8 @@ const MECHANISMS = new Set(['plain', 'scram-sha-256', 'scram-sha-512']);
  * Reads a per-trigger auth Secret (`KafkaTriggerSpec.authSecret`): keys `sasl.mechanism` (plain,
  * scram-sha-256, scram-sha-512), `username`, `password`, and for TLS `ca.crt`, `tls.crt`,
  * `tls.key`, `tls` ("true", any case, turns TLS on without a client certificate; anything but
- * true/false is refused rather than silently read as plaintext). Throws a RangeError that
- * names the bad key, never a value.
+ * true/false is refused rather than silently read as plaintext). Throws a KafkaTriggerError
+ * (SecretInvalid) that names the bad key, never a value.
  */
 export function authFromSecret(data: Record<string, string> | undefined): KafkaAuth {
   const get = (k: string): string | undefined => {
@@ -29,18 +30,18 @@ export function authFromSecret(data: Record<string, string> | undefined): KafkaA
   const auth: KafkaAuth = {};
   const mechanism = get('sasl.mechanism')?.toLowerCase();
   if (mechanism !== undefined) {
-    if (!MECHANISMS.has(mechanism)) throw new RangeError(`sasl.mechanism must be one of plain, scram-sha-256, scram-sha-512`);
+    if (!MECHANISMS.has(mechanism)) throw new KafkaTriggerError('SecretInvalid', 'sasl.mechanism must be one of plain, scram-sha-256, scram-sha-512');
     const username = get('username');
     const password = get('password');
-    if (username === undefined || password === undefined) throw new RangeError('sasl needs the keys username and password');
+    if (username === undefined || password === undefined) throw new KafkaTriggerError('SecretInvalid', 'sasl needs the keys username and password');
     auth.sasl = { mechanism: mechanism as 'plain', username, password };
   }
   const ca = get('ca.crt');
   const cert = get('tls.crt');
   const key = get('tls.key');
-  if ((cert === undefined) !== (key === undefined)) throw new RangeError('tls.crt and tls.key must be given together');
+  if ((cert === undefined) !== (key === undefined)) throw new KafkaTriggerError('SecretInvalid', 'tls.crt and tls.key must be given together');
   const tlsFlag = get('tls')?.trim().toLowerCase();
-  if (tlsFlag !== undefined && !['true', 'false', ''].includes(tlsFlag)) throw new RangeError('tls must be "true" or "false"');
+  if (tlsFlag !== undefined && !['true', 'false', ''].includes(tlsFlag)) throw new KafkaTriggerError('SecretInvalid', 'tls must be "true" or "false"');
   if (ca !== undefined || cert !== undefined || tlsFlag === 'true') {
     auth.tls = { rejectUnauthorized: true, ...(ca === undefined ? {} : { ca }), ...(cert === undefined ? {} : { cert }), ...(key === undefined ? {} : { key }) };
   }

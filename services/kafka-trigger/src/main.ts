@@ -3,10 +3,10 @@
  * KafkaTriggers -> one consumer group per (trigger, function)
  * on every replica -> CloudEvents to the functions; the Lease holder writes status.
  */
-import { commonShape, env, leaseShape, loadConfig } from '@kubeless/config';
+import { commonShape, deliveryTlsFrom, deliveryTlsShape, env, leaseShape, loadConfig } from '@kubeless/config';
 import { runControllerProcess } from '@kubeless/controller';
-import { memoryBudgetBytes, type TlsFiles } from '@kubeless/delivery';
-import { buildKafkaTrigger } from './controller.js';
+import { memoryBudgetBytes } from '@kubeless/delivery';
+import { buildKafkaTrigger } from './assemble.js';
 import { authFromEnv } from './kafka.js';
 
 const config = loadConfig({
@@ -42,10 +42,7 @@ const config = loadConfig({
   /** `service`: the function Service's DNS name; `endpointslice`: its ready endpoints directly. */
   ENDPOINT_MODE: env.enum(['service', 'endpointslice']).default('service'),
   CLUSTER_DOMAIN: env.string().default('cluster.local'),
-  /** mTLS to functions: CA, client certificate and key files (reloaded when they change). */
-  DELIVERY_TLS_CA: env.string().optional(),
-  DELIVERY_TLS_CERT: env.string().optional(),
-  DELIVERY_TLS_KEY: env.string().optional(),
+  ...deliveryTlsShape,
   MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
   MAX_BYTES_IN_FLIGHT: env.int(1024, 2 ** 31).default(64 * 1024 * 1024),
   /**
@@ -61,10 +58,7 @@ const config = loadConfig({
   STATUS_INTERVAL: env.duration().prefault('10s'),
   ...leaseShape('kubeless-kafka-trigger'),
 });
-const deliveryTls: TlsFiles | undefined =
-  config.DELIVERY_TLS_CA ?? config.DELIVERY_TLS_CERT ?? config.DELIVERY_TLS_KEY
-    ? { caFile: config.DELIVERY_TLS_CA, certFile: config.DELIVERY_TLS_CERT, keyFile: config.DELIVERY_TLS_KEY }
-    : undefined;
+const deliveryTls = deliveryTlsFrom(config);
 
 await runControllerProcess({
   name: 'kafka-trigger',

@@ -3,10 +3,10 @@
  * SQSTriggers -> long-poll receivers on every replica (competing
  * consumers) -> CloudEvents to the functions; the Lease holder writes status.
  */
-import { commonShape, env, leaseShape, loadConfig } from '@kubeless/config';
+import { commonShape, deliveryTlsFrom, deliveryTlsShape, env, leaseShape, loadConfig } from '@kubeless/config';
 import { runControllerProcess } from '@kubeless/controller';
-import { memoryBudgetBytes, type TlsFiles } from '@kubeless/delivery';
-import { buildSqsTrigger } from './controller.js';
+import { memoryBudgetBytes } from '@kubeless/delivery';
+import { buildSqsTrigger } from './assemble.js';
 
 const config = loadConfig({
   ...commonShape,
@@ -31,10 +31,7 @@ const config = loadConfig({
   /** `service`: the function Service's DNS name; `endpointslice`: its ready endpoints directly. */
   ENDPOINT_MODE: env.enum(['service', 'endpointslice']).default('service'),
   CLUSTER_DOMAIN: env.string().default('cluster.local'),
-  /** mTLS to functions: CA, client certificate and key files (reloaded when they change). */
-  DELIVERY_TLS_CA: env.string().optional(),
-  DELIVERY_TLS_CERT: env.string().optional(),
-  DELIVERY_TLS_KEY: env.string().optional(),
+  ...deliveryTlsShape,
   MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
   /**
    * Bytes of messages this process may hold across all its triggers (received, in delivery,
@@ -55,10 +52,7 @@ const config = loadConfig({
   ...leaseShape('kubeless-sqs-trigger'),
 });
 const budgetBytes = memoryBudgetBytes(config.MEMORY_BUDGET_BYTES, config.MEMORY_LIMIT_BYTES);
-const deliveryTls: TlsFiles | undefined =
-  config.DELIVERY_TLS_CA ?? config.DELIVERY_TLS_CERT ?? config.DELIVERY_TLS_KEY
-    ? { caFile: config.DELIVERY_TLS_CA, certFile: config.DELIVERY_TLS_CERT, keyFile: config.DELIVERY_TLS_KEY }
-    : undefined;
+const deliveryTls = deliveryTlsFrom(config);
 
 await runControllerProcess({
   name: 'sqs-trigger',

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { KafkaTriggerError } from '../../src/errors.js';
 import { authFromEnv, authFromSecret, type KafkaEnv } from '../../src/kafka.js';
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
@@ -13,7 +14,7 @@ const CA = '-----BEGIN CERTIFICATE-----\nMIIBca-SECRET-CA\n-----END CERTIFICATE-
 const CERT = '-----BEGIN CERTIFICATE-----\nMIIBcert-SECRET-CERT\n-----END CERTIFICATE-----\n';
 const KEY = '-----BEGIN PRIVATE KEY-----\nMIIEkey-SECRET-KEY\n-----END PRIVATE KEY-----\n';
 
-/** Runs authFromSecret expecting a RangeError, and checks no value of the Secret leaks into it. */
+/** Runs authFromSecret expecting a KafkaTriggerError (SecretInvalid, not a RangeError: bad input is no bug), and checks no value of the Secret leaks into it. */
 function rejects(data: Record<string, string>, message: RegExp): void {
   let err: unknown;
   try {
@@ -21,7 +22,8 @@ function rejects(data: Record<string, string>, message: RegExp): void {
   } catch (e) {
     err = e;
   }
-  expect(err).toBeInstanceOf(RangeError);
+  expect(err).toBeInstanceOf(KafkaTriggerError);
+  expect(err).toMatchObject({ reason: 'SecretInvalid', code: 'KUBELESS_KAFKA_SECRET_INVALID', retriable: true });
   const text = `${(err as Error).message}\n${String((err as Error).stack)}\n${JSON.stringify(err)}`;
   expect((err as Error).message).toMatch(message);
   for (const value of Object.values(data)) {

@@ -12,7 +12,7 @@ import { Connections, type AwsCredentials } from './connections.js';
 import { planTrigger, type ReceiverSpec } from './plan.js';
 import { AttemptLedger } from './runner/attempts.js';
 import { TriggerReceiver, type ReceiverState } from './runner/receiver.js';
-import { statusReconciler, type SQSTriggerObject } from './status.js';
+import { statusReconciler, type SQSTriggerObject } from './reconcile.js';
 
 export interface SqsTriggerOptions {
   client: KubeClient;

@@ -13,7 +13,7 @@ import type { KafkaAuth } from './kafka.js';
 import { planTrigger, type ConsumerSpec } from './plan.js';
 import { TriggerConsumer, type ConsumerState } from './runner/consumer.js';
 import { kafkajsDeadLetterSink, kafkajsPort } from './runner/kafkajs.js';
-import { statusReconciler, type KafkaTriggerObject } from './status.js';
+import { statusReconciler, type KafkaTriggerObject } from './reconcile.js';
 
 export interface KafkaTriggerOptions {
   client: KubeClient;
