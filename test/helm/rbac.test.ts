@@ -327,7 +327,7 @@ describe('the function controller on its own rights', () => {
     const client = new KubeClient(kc, { userAgent: 'kubeless-function-controller/helm-own-rights' });
     const logger = createLogger({ name: 'function-controller-own-rights', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
     // As the chart runs it: kubeless-config from the release namespace, its own Lease there.
-    const { controller, informers } = buildFunctionController({
+    const parts = buildFunctionController({
       client,
       logger,
       registry: createRegistry({ defaultMetrics: false }),
@@ -345,8 +345,7 @@ describe('the function controller on its own rights', () => {
         lostLease = true;
       },
     });
-    for (const i of informers) manager.addInformer(i);
-    manager.addController(controller);
+    manager.addAll(parts);
     await kubectlOk(['create', 'secret', 'generic', 'fn-secret', '-n', work.name, '--from-literal=k=v']);
     const user = `system:serviceaccount:${ns.name}:${sa('function-controller')}`;
     // Requests of this ServiceAccount the API server answered 403, from the audit log.

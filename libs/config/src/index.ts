@@ -105,3 +105,20 @@ export const leaseShape = (defaultName: string) => ({
   LEASE_RENEW_DEADLINE: env.duration().prefault('10s'),
   LEASE_RETRY_PERIOD: env.duration().prefault('2s'),
 });
+
+/** mTLS to functions (the event triggers): CA, client certificate and key files (reloaded when they change). */
+export const deliveryTlsShape = {
+  DELIVERY_TLS_CA: env.string().optional(),
+  DELIVERY_TLS_CERT: env.string().optional(),
+  DELIVERY_TLS_KEY: env.string().optional(),
+};
+
+/**
+ * The delivery client's TLS files from `deliveryTlsShape`, or undefined when none is set (plain
+ * HTTP). Throws a ConfigError when only one of DELIVERY_TLS_CERT and DELIVERY_TLS_KEY is set.
+ */
+export function deliveryTlsFrom(config: Config<typeof deliveryTlsShape>): { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined } | undefined {
+  const { DELIVERY_TLS_CA: caFile, DELIVERY_TLS_CERT: certFile, DELIVERY_TLS_KEY: keyFile } = config;
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError(['DELIVERY_TLS_CERT, DELIVERY_TLS_KEY: TLS client certificate and key must be given together']);
+  return caFile ?? certFile ?? keyFile ? { caFile, certFile, keyFile } : undefined;
+}

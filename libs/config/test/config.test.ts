@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, commonShape, env, loadConfig } from '../src/index.js';
+import { ConfigError, commonShape, deliveryTlsFrom, deliveryTlsShape, env, loadConfig } from '../src/index.js';
 
 describe('loadConfig', () => {
   it('applies defaults and types values', () => {
@@ -36,5 +36,14 @@ describe('loadConfig', () => {
   it('treats empty strings as unset', () => {
     const cfg = loadConfig({ X: env.int().default(5), Y: env.bool().default(true) }, { X: '', Y: '' });
     expect(cfg).toEqual({ X: 5, Y: true });
+  });
+
+  it('deliveryTlsFrom: undefined without files, the files when set, a ConfigError for a certificate without its key', () => {
+    const shape = deliveryTlsShape;
+    expect(deliveryTlsFrom(loadConfig(shape, {}))).toBeUndefined();
+    expect(deliveryTlsFrom(loadConfig(shape, { DELIVERY_TLS_CA: '/ca' }))).toEqual({ caFile: '/ca', certFile: undefined, keyFile: undefined });
+    expect(deliveryTlsFrom(loadConfig(shape, { DELIVERY_TLS_CERT: '/crt', DELIVERY_TLS_KEY: '/key' }))).toEqual({ caFile: undefined, certFile: '/crt', keyFile: '/key' });
+    expect(() => deliveryTlsFrom(loadConfig(shape, { DELIVERY_TLS_CERT: '/crt' }))).toThrow(ConfigError);
+    expect(() => deliveryTlsFrom(loadConfig(shape, { DELIVERY_TLS_KEY: '/key' }))).toThrow('TLS client certificate and key must be given together');
   });
 });

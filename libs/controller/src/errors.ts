@@ -1,7 +1,14 @@
 /**
- * Error classes of the controller kit. Each has a stable `code`, `retriable` and an optional
- * `cause` (STYLE.md convention 4). Reconcile code throws `TerminalError` to stop retrying and
+ * Error classes of the controller kit. Reconcile code throws `TerminalError` to stop retrying and
  * mark the object not ready; anything else is retried with backoff.
+ *
+ * Every error class of the project has the same shape (STYLE.md convention 4, after undici and
+ * fastify): `name`, its class name, which says its area (`ApiError`, `DeliveryError`,
+ * `SqsTriggerError`, `KafkaTriggerError`, `ConfigError`, `CliError`); `code`, stable and greppable,
+ * `KUBELESS_<AREA>_<WHAT>`; `retriable`; `cause` (the standard option) for the error it wraps; and,
+ * when it ends up in a status condition or an Event, `reason`, the CamelCase reason written there.
+ * Bad user input (a spec, a Secret, a flag) is one of these, never a `TypeError` or `RangeError`:
+ * those mean the code is wrong (`isBug`) and are not retried.
  */
 export class TerminalError extends Error {
   override readonly name = 'TerminalError';

@@ -1,5 +1,9 @@
-import type { Logger } from '@kubeless/observability';
+import os from 'node:os';
+import type { Config, commonShape, leaseShape } from '@kubeless/config';
+import { HealthServer, createLogger, createRegistry, type Logger, type Registry } from '@kubeless/observability';
+import { KubeClient } from './kube-client.js';
 import type { LeaderElectionOptions } from './leader.js';
+import { Manager, type Parts } from './manager.js';
 
 /** The leader-election settings every controller process reads (`commonShape` and `leaseShape` of @kubeless/config). */
 export interface LeaseConfig {
@@ -39,4 +43,59 @@ export function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
       void stop().then(() => process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0));
     });
   }
+}
+
+/** What every controller process reads: `commonShape` and `leaseShape` of @kubeless/config. */
+export type ProcessConfig = Config<typeof commonShape> & Config<ReturnType<typeof leaseShape>>;
+
+/** What a service's assembly gets from `runControllerProcess`. */
+export interface ProcessContext {
+  client: KubeClient;
+  logger: Logger;
+  registry: Registry;
+  /** This replica: POD_NAME, else `<hostname>-<pid>`. */
+  identity: string;
+}
+
+export interface ControllerProcessOptions {
+  /** The component (`kafka-trigger`): the logger's name; the API user agent is `kubeless-<name>/<identity>`. */
+  name: string;
+  config: ProcessConfig;
+  /** The Manager's: how long a stop waits for reconciles in flight. Default 20 s. */
+  shutdownTimeoutMs?: number;
+  /** Builds the service's informers, controllers and runnables. */
+  assemble: (ctx: ProcessContext) => Parts | Promise<Parts>;
+  /** More fields for the `health server listening` line. */
+  logFields?: Record<string, unknown>;
+}
+
+/**
+ * The process around a controller: its logger, metrics registry, /healthz /readyz /metrics server
+ * and API client, a Manager with the Lease of `config` (or none with LEADER_ELECT=false) that
+ * runs what `assemble` returns, the health server listening, and on SIGTERM or SIGINT a graceful
+ * stop (the Manager's order, then the health server) and exit; a lost Lease stops the process
+ * the same way with exit code 1. Resolves once the Manager started.
+ */
+export async function runControllerProcess(o: ControllerProcessOptions): Promise<Manager> {
+  const { config } = o;
+  const identity = config.POD_NAME ?? `${os.hostname()}-${String(process.pid)}`;
+  const logger = createLogger({ name: o.name, level: config.LOG_LEVEL });
+  const registry = createRegistry();
+  const health = new HealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry, logger });
+  const client = KubeClient.fromKubeconfig(config.KUBECONFIG, { userAgent: `kubeless-${o.name}/${identity}` });
+  const manager = new Manager({
+    client,
+    logger,
+    health,
+    leaderElection: leaderElectionFrom(config, identity),
+    shutdownTimeoutMs: o.shutdownTimeoutMs,
+  });
+  manager.addAll(await o.assemble({ client, logger, registry, identity }));
+
+  const port = await health.listen();
+  logger.info({ port, identity, ...o.logFields }, 'health server listening');
+  await manager.start();
+
+  stopOnSignals(logger, () => manager.stop().then(() => health.close()));
+  return manager;
 }

@@ -22,7 +22,7 @@ interface Entry {
  * `version()` is undefined until the first read of a Secret (which it schedules at once);
  * `missing` / `forbidden` stand for a Secret that does not exist or may not be read, so its
  * appearance or a new grant changes the version too. A transient error keeps the last version.
- * Listeners of `update` (a SupervisorSync source) hear of every change.
+ * Listeners of `update` (a Supervisor's source) hear of every change.
  */
 export class SecretVersions {
   readonly #client: KubeClient;
@@ -53,7 +53,7 @@ export class SecretVersions {
     return undefined;
   }
 
-  /** Only `update` is ever emitted; the other events exist for the SupervisorSync source shape. */
+  /** Only `update` is ever emitted; the other events exist for the Supervisor's source shape. */
   on(event: 'add' | 'update' | 'delete', handler: Handler): void {
     if (event === 'update') this.#handlers.push(handler);
   }

@@ -28,6 +28,11 @@ interface Entry<S, R> {
   next: { spec: S; hash: string } | undefined;
 }
 
+/** What a Supervisor follows: an Informer (any kind), or SecretVersions. */
+export interface ChangeSource {
+  on(event: 'add' | 'update' | 'delete', handler: () => void): void;
+}
+
 /**
  * Keeps the runners of this replica (a trigger's Kafka consumers, SQS receivers) equal to a
  * desired set of specs, each with a `key`. `sync` is level-based: runners no longer desired stop
@@ -36,6 +41,12 @@ interface Entry<S, R> {
  * `reconfigure` is first offered the new spec in place (logged `runner reconfigured`), and restarted
  * only when it refuses. Operations are serialised per key only, so a trigger whose broker or
  * endpoint hangs never delays another trigger's changes.
+ *
+ * With `desired`, it follows the caches between `start()` and `stop()`: it syncs `desired()` at
+ * once, `debounceMs` (50 ms) after a change of any of `sources` (a burst of changes is one sync),
+ * and every `syncIntervalMs` (5 s) even without one (runners that failed to start are retried). It
+ * listens from construction, so it can be built before the caches start. `stop()` stops following,
+ * then every runner; both are idempotent.
  */
 export class Supervisor<S extends { key: string }, State, R extends Runner<State, S>> {
   readonly #create: (spec: S) => Promise<R>;
@@ -45,6 +56,12 @@ export class Supervisor<S extends { key: string }, State, R extends Runner<State
   readonly #describe: (spec: S) => Record<string, unknown>;
   readonly #entries = new Map<string, Entry<S, R>>();
   readonly #ops = new Map<string, Promise<void>>();
+  readonly #desired: (() => S[]) | undefined;
+  readonly #syncIntervalMs: number;
+  readonly #debounceMs: number;
+  #following = false;
+  #timer: NodeJS.Timeout | undefined;
+  #interval: NodeJS.Timeout | undefined;
 
   constructor(o: {
     create: (spec: S) => Promise<R>;
@@ -54,12 +71,58 @@ export class Supervisor<S extends { key: string }, State, R extends Runner<State
     /** Log fields for a started runner. */
     describe?: (spec: S) => Record<string, unknown>;
     retryAfterMs?: number | undefined;
+    /** What should run, followed between `start()` and `stop()`; without it, only `sync` runs runners. */
+    desired?: () => S[];
+    /** Whose changes trigger a sync of `desired()`. */
+    sources?: readonly ChangeSource[];
+    syncIntervalMs?: number | undefined;
+    debounceMs?: number | undefined;
   }) {
     this.#create = o.create;
     this.#logger = o.logger;
     this.#idle = o.idleState;
     this.#describe = o.describe ?? (() => ({}));
     this.#retryAfterMs = o.retryAfterMs ?? 5000;
+    this.#desired = o.desired;
+    this.#syncIntervalMs = o.syncIntervalMs ?? 5000;
+    this.#debounceMs = o.debounceMs ?? 50;
+    const schedule = (): void => {
+      if (!this.#following || this.#timer) return;
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#follow();
+      }, this.#debounceMs);
+    };
+    for (const s of o.sources ?? []) {
+      s.on('add', schedule);
+      s.on('update', schedule);
+      s.on('delete', schedule);
+    }
+  }
+
+  #follow(): void {
+    if (this.#desired) this.sync(this.#desired());
+  }
+
+  /** Starts following `desired()` (see the class). Idempotent. */
+  start(): void {
+    if (this.#following) return;
+    this.#following = true;
+    this.#follow();
+    this.#interval = setInterval(() => {
+      this.#follow();
+    }, this.#syncIntervalMs);
+    this.#interval.unref();
+  }
+
+  /** Stops following, then every runner gracefully. Idempotent. */
+  async stop(): Promise<void> {
+    this.#following = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    clearInterval(this.#interval);
+    this.#interval = undefined;
+    await this.stopAll();
   }
 
   /** What this replica runs, by key, with the error of a failed start. */
@@ -192,61 +255,5 @@ export class Supervisor<S extends { key: string }, State, R extends Runner<State
       });
     }
     await this.idle();
-  }
-}
-
-/** What SupervisorSync listens to: an Informer (any kind). */
-interface ChangeSource {
-  on(event: 'add' | 'update' | 'delete', handler: () => void): void;
-}
-
-/**
- * Keeps a Supervisor's runners in step with `desired()` while started: at once, `debounceMs` after a
- * change of any source (a burst of changes is one sync), and every `intervalMs` even without one
- * (runners that failed to start are retried). It listens from construction, so it can be built
- * before the caches start, but syncs only between `start()` and `stop()`; both are idempotent.
- */
-export class SupervisorSync<S> {
-  readonly #sync: () => void;
-  readonly #intervalMs: number;
-  readonly #debounceMs: number;
-  #started = false;
-  #timer: NodeJS.Timeout | undefined;
-  #interval: NodeJS.Timeout | undefined;
-
-  constructor(o: { supervisor: { sync(specs: S[]): void }; desired: () => S[]; sources: readonly ChangeSource[]; intervalMs?: number; debounceMs?: number }) {
-    this.#sync = () => {
-      o.supervisor.sync(o.desired());
-    };
-    this.#intervalMs = o.intervalMs ?? 5000;
-    this.#debounceMs = o.debounceMs ?? 50;
-    const schedule = (): void => {
-      if (!this.#started || this.#timer) return;
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.#sync();
-      }, this.#debounceMs);
-    };
-    for (const s of o.sources) {
-      s.on('add', schedule);
-      s.on('update', schedule);
-      s.on('delete', schedule);
-    }
-  }
-
-  start(): void {
-    if (this.#started) return;
-    this.#started = true;
-    this.#sync();
-    this.#interval = setInterval(this.#sync, this.#intervalMs);
-    this.#interval.unref();
-  }
-
-  stop(): void {
-    this.#started = false;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    clearInterval(this.#interval);
-    this.#interval = undefined;
   }
 }

@@ -6,7 +6,7 @@
  * could not be written: an undici `InvalidArgumentError`, the SDK's `ValidationError`, a
  * `TypeError` or `RangeError` raised before the request went out).
  */
-export type DeliveryErrorCode =
+export type DeliveryErrorKind =
   | 'HttpStatus'
   | 'Timeout'
   | 'Connection'
@@ -18,7 +18,9 @@ export type DeliveryErrorCode =
 
 export class DeliveryError extends Error {
   override readonly name = 'DeliveryError';
-  readonly code: DeliveryErrorCode;
+  readonly kind: DeliveryErrorKind;
+  /** `KUBELESS_DELIVERY_` and the kind in upper snake case: `KUBELESS_DELIVERY_HTTP_STATUS`, `KUBELESS_DELIVERY_TIMEOUT`, ... */
+  readonly code: string;
   readonly retriable: boolean;
   /** The function's HTTP status, when it answered. */
   readonly status: number | undefined;
@@ -26,12 +28,13 @@ export class DeliveryError extends Error {
   readonly retryAfterMs: number | undefined;
 
   constructor(
-    code: DeliveryErrorCode,
+    kind: DeliveryErrorKind,
     message: string,
     options: { retriable: boolean; status?: number; retryAfterMs?: number; cause?: unknown },
   ) {
     super(message, { cause: options.cause });
-    this.code = code;
+    this.kind = kind;
+    this.code = `KUBELESS_DELIVERY_${snake(kind).toUpperCase()}`;
     this.retriable = options.retriable;
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
@@ -39,6 +42,8 @@ export class DeliveryError extends Error {
 
   /** A short reason for metrics and dead-letter headers: `http_503`, `timeout`, ... */
   get reason(): string {
-    return this.code === 'HttpStatus' ? `http_${String(this.status)}` : this.code.replace(/[A-Z]/gu, (c, i: number) => (i ? '_' : '') + c.toLowerCase());
+    return this.kind === 'HttpStatus' ? `http_${String(this.status)}` : snake(this.kind);
   }
 }
+
+const snake = (camel: string): string => camel.replace(/[A-Z]/gu, (c, i: number) => (i ? '_' : '') + c.toLowerCase());

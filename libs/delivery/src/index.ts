@@ -1,4 +1,4 @@
-export { DeliveryError, type DeliveryErrorCode } from './errors.js';
+export { DeliveryError, type DeliveryErrorKind } from './errors.js';
 export { isSuccess, isRetriableStatus, parseRetryAfter } from './classify.js';
 export { MIN_RETRY_DELAY_MS, backoffDelay, retryDelay, type BackoffSettings } from './backoff.js';
 export { detectContentType, isJsonType } from './content-type.js';

@@ -62,12 +62,14 @@ describe('parseRetryAfter', () => {
 });
 
 describe('DeliveryError', () => {
-  it('carries code, retriable, status, retryAfterMs and cause', () => {
+  it('carries kind, code, retriable, status, retryAfterMs and cause', () => {
     const cause = new Error('boom');
     const e = new DeliveryError('HttpStatus', 'function answered 503', { retriable: true, status: 503, retryAfterMs: 2000, cause });
     expect(e).toBeInstanceOf(Error);
     expect(e.name).toBe('DeliveryError');
-    expect(e.code).toBe('HttpStatus');
+    expect(e.kind).toBe('HttpStatus');
+    expect(e.code).toBe('KUBELESS_DELIVERY_HTTP_STATUS');
+    expect(new DeliveryError('EventTooLarge', 'x', { retriable: false }).code).toBe('KUBELESS_DELIVERY_EVENT_TOO_LARGE');
     expect(e.retriable).toBe(true);
     expect(e.status).toBe(503);
     expect(e.retryAfterMs).toBe(2000);
@@ -82,8 +84,8 @@ describe('DeliveryError', () => {
     ['EventTooLarge', 'event_too_large'],
     ['InvalidEvent', 'invalid_event'],
     ['Aborted', 'aborted'],
-  ] as const)('%s has the reason %s', (code, reason) => {
-    expect(new DeliveryError(code, 'x', { retriable: false, status: 404 }).reason).toBe(reason);
+  ] as const)('%s has the reason %s', (kind, reason) => {
+    expect(new DeliveryError(kind, 'x', { retriable: false, status: 404 }).reason).toBe(reason);
   });
 
   it('describeFailure calls a TypeError or RangeError (a bug or bad input, the same on every attempt) non-retriable', () => {

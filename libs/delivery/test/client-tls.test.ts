@@ -86,7 +86,7 @@ describe('DeliveryClient with mTLS', () => {
   it('is rejected by the server without a client certificate', async () => {
     const c = newClient({ caFile: files.caFile });
     const e = await failure(c.send(server.url, message, send));
-    expect(e.code).toBe('Connection');
+    expect(e.kind).toBe('Connection');
     expect(e.retriable).toBe(true);
     expect(peers).toEqual([]);
   });
@@ -94,7 +94,7 @@ describe('DeliveryClient with mTLS', () => {
   it('refuses a server whose certificate it cannot verify', async () => {
     const c = newClient({ certFile: files.certFile, keyFile: files.keyFile }); // no CA: the system roots do not know ours
     const e = await failure(c.send(server.url, message, send));
-    expect(e.code).toBe('Connection');
+    expect(e.kind).toBe('Connection');
     expect(e.message).toMatch(/certificate/iu);
     expect(peers).toEqual([]);
   });
@@ -108,7 +108,7 @@ describe('DeliveryClient with mTLS', () => {
     expect(c.reloadIfChanged()).toBe(true);
     expect(c.reloadIfChanged()).toBe(false);
     const e = await failure(c.send(server.url, message, send));
-    expect(e.code).toBe('Connection');
+    expect(e.kind).toBe('Connection');
     expect(e.retriable).toBe(true);
 
     await install(pki.clientA);

@@ -68,7 +68,7 @@ describe('DeliveryClient over real sockets', () => {
   it('throws a retriable HttpStatus error on 503, with the status and the error body', async () => {
     const s = await serve(status(503, { 'content-type': 'text/plain' }, 'overloaded,\n  try later'));
     const e = await sendError(newClient().send(s.url, message, { timeoutMs: 5000 }));
-    expect(e.code).toBe('HttpStatus');
+    expect(e.kind).toBe('HttpStatus');
     expect(e.status).toBe(503);
     expect(e.retriable).toBe(true);
     expect(e.retryAfterMs).toBeUndefined();
@@ -85,7 +85,7 @@ describe('DeliveryClient over real sockets', () => {
   it('throws a non-retriable error on 400', async () => {
     const s = await serve(status(400, {}, 'bad event'));
     const e = await sendError(newClient().send(s.url, message, { timeoutMs: 5000 }));
-    expect(e.code).toBe('HttpStatus');
+    expect(e.kind).toBe('HttpStatus');
     expect(e.status).toBe(400);
     expect(e.retriable).toBe(false);
   });
@@ -133,7 +133,7 @@ describe('DeliveryClient over real sockets', () => {
     const started = performance.now();
     const e = await sendError(c.send(s.url, message, { timeoutMs: 300 }));
     const took = performance.now() - started;
-    expect(e.code).toBe('Timeout');
+    expect(e.kind).toBe('Timeout');
     expect(e.retriable).toBe(true);
     expect(e.reason).toBe('timeout');
     expect(e.message).toMatch(/within 300 ms/u);
@@ -173,7 +173,7 @@ describe('DeliveryClient over real sockets', () => {
   it('throws a retriable Connection error when the connection is refused', async () => {
     const port = await freePort();
     const e = await sendError(newClient().send(new URL(`http://127.0.0.1:${port}/`), message, { timeoutMs: 2000 }));
-    expect(e.code).toBe('Connection');
+    expect(e.kind).toBe('Connection');
     expect(e.retriable).toBe(true);
     expect(e.message).toMatch(/ECONNREFUSED/u);
     expect(e.cause).toBeDefined();
@@ -184,7 +184,7 @@ describe('DeliveryClient over real sockets', () => {
       req.socket.destroy();
     });
     const e = await sendError(newClient().send(s.url, message, { timeoutMs: 2000 }));
-    expect(e.code).toBe('Connection');
+    expect(e.kind).toBe('Connection');
     expect(e.retriable).toBe(true);
   });
 
@@ -198,7 +198,7 @@ describe('DeliveryClient over real sockets', () => {
     }, 100);
     const started = performance.now();
     const e = await sendError(newClient().send(s.url, message, { timeoutMs: 10_000, signal: ac.signal }));
-    expect(e.code).toBe('Aborted');
+    expect(e.kind).toBe('Aborted');
     expect(e.reason).toBe('aborted');
     expect(performance.now() - started).toBeLessThan(2000);
   });
@@ -208,7 +208,7 @@ describe('DeliveryClient over real sockets', () => {
     const ac = new AbortController();
     ac.abort();
     const e = await sendError(newClient().send(s.url, message, { timeoutMs: 5000, signal: ac.signal }));
-    expect(e.code).toBe('Aborted');
+    expect(e.kind).toBe('Aborted');
     expect(s.requests).toHaveLength(0);
   });
 

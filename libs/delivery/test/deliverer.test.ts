@@ -119,7 +119,7 @@ describe('Deliverer.attempt', () => {
   it('refuses an event over maxEventBytes without any request (EventTooLarge, not retriable)', async () => {
     const { server: s, deliverer, registry } = await setup(ok, {}, 16);
     const e = await failure(deliverer.attempt(event(new Uint8Array(17)), 1));
-    expect(e.code).toBe('EventTooLarge');
+    expect(e.kind).toBe('EventTooLarge');
     expect(e.retriable).toBe(false);
     expect(e.message).toMatch(/17 bytes.*16/u);
     expect(s.requests).toHaveLength(0);
@@ -156,7 +156,7 @@ describe('Deliverer.attempt', () => {
     const { server: s, deliverer, registry, slices } = await setup(ok);
     slices.delete('team-a', 'hello-x1');
     const e = await failure(deliverer.attempt(event('x'), 1));
-    expect(e.code).toBe('NoEndpoints');
+    expect(e.kind).toBe('NoEndpoints');
     expect(e.retriable).toBe(true);
     expect(s.requests).toHaveLength(0);
     expect(await value(registry, 'kubeless_delivery_failed_attempts_total', { ...fnLabels, reason: 'no_endpoints' })).toBe(1);
@@ -183,7 +183,7 @@ describe('Deliverer.attempt', () => {
     }, { timeout: '200ms' });
     const started = performance.now();
     const e = await failure(deliverer.attempt(event('x'), 1));
-    expect(e.code).toBe('Timeout');
+    expect(e.kind).toBe('Timeout');
     expect(performance.now() - started).toBeLessThan(1000);
     expect(await value(registry, 'kubeless_delivery_failed_attempts_total', { ...fnLabels, reason: 'timeout' })).toBe(1);
   });
@@ -197,7 +197,7 @@ describe('Deliverer.attempt', () => {
       ac.abort();
     }, 50);
     const e = await failure(deliverer.attempt(event('x'), 1, ac.signal));
-    expect(e.code).toBe('Aborted');
+    expect(e.kind).toBe('Aborted');
     expect(await value(registry, 'kubeless_delivery_in_flight')).toBe(0);
   });
 

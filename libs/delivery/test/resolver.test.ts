@@ -38,7 +38,7 @@ function expectNoEndpoints(fn: () => unknown, why: RegExp): void {
   }
   expect(caught).toBeInstanceOf(DeliveryError);
   const e = caught as DeliveryError;
-  expect(e.code).toBe('NoEndpoints');
+  expect(e.kind).toBe('NoEndpoints');
   expect(e.retriable).toBe(true);
   expect(e.message).toMatch(/team-a\/hello/u);
   expect(e.message).toMatch(why);

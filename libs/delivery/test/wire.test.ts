@@ -158,7 +158,7 @@ describe('deterministic local failures are not retried', () => {
     client = new DeliveryClient({ userAgent: 'kubeless-test' });
     const bad: HttpMessage = { headers: { 'content-type': 'text/plain', 'ce-id': '1', 'ce-partitionkey': 'Москва' }, body: 'x' };
     const e = await failure(client.send(server.url, bad, { timeoutMs: 5000 }));
-    expect(e.code).toBe('InvalidEvent');
+    expect(e.kind).toBe('InvalidEvent');
     expect(e.retriable).toBe(false);
     expect(e.reason).toBe('invalid_event');
     expect(e.message).toMatch(/UND_ERR_INVALID_ARG invalid ce-partitionkey header/u);
@@ -169,7 +169,7 @@ describe('deterministic local failures are not retried', () => {
     server = await startCloudEventsServer();
     const { deliverer, registry } = delivererTo(server.url);
     const e = await failure(deliverer.attempt(event({ extensions: { 'X-Not-A-Name': 'v' } }), 1));
-    expect(e.code).toBe('InvalidEvent');
+    expect(e.kind).toBe('InvalidEvent');
     expect(e.retriable).toBe(false);
     expect(e.message).toMatch(/^event cannot be encoded as a CloudEvent: invalid extension name/u);
     expect(describeFailure(e)).toMatchObject({ reason: 'invalid_event', retriable: false });
@@ -184,7 +184,7 @@ describe('sizes', () => {
     server = await startCloudEventsServer();
     const { deliverer } = delivererTo(server.url, { eventMode: 'structured' }, 1000);
     const e = await failure(deliverer.attempt(event({ data: new Uint8Array(900).fill(0xff) }), 1));
-    expect(e.code).toBe('EventTooLarge');
+    expect(e.kind).toBe('EventTooLarge');
     expect(e.retriable).toBe(false);
     expect(e.message).toMatch(/event of 900 bytes is \d+ bytes as a structured CloudEvent .* over the limit of 1000/u);
     expect(server.received).toHaveLength(0);
@@ -201,7 +201,7 @@ describe('sizes', () => {
     server = await startCloudEventsServer(() => status);
     const { deliverer } = delivererTo(server.url);
     const e = await failure(deliverer.attempt(event(), 1));
-    expect(e.code).toBe('EventTooLarge');
+    expect(e.kind).toBe('EventTooLarge');
     expect(e.status).toBe(status);
     expect(e.retriable).toBe(false);
     expect(e.reason).toBe('event_too_large');
@@ -218,7 +218,7 @@ describe('sizes', () => {
     const url = new URL(`http://127.0.0.1:${String((small.address() as AddressInfo).port)}/`);
     const { deliverer } = delivererTo(url);
     const e = await failure(deliverer.attempt(event({ extensions: { partitionkey: 'k'.repeat(2000) } }), 1));
-    expect(e.code).toBe('EventTooLarge');
+    expect(e.kind).toBe('EventTooLarge');
     expect(e.status).toBe(431);
     expect(e.retriable).toBe(false);
   });

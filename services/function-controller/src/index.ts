@@ -1,3 +1,3 @@
-export { buildFunctionController, type FunctionControllerOptions } from './controller.js';
+export { buildFunctionController, type FunctionControllerOptions } from './assemble.js';
 export { planFunction, PlanError, type FunctionPlan } from './plan.js';
 export { FunctionReconciler, FIELD_MANAGER } from './reconcile.js';

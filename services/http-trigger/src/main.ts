@@ -1,14 +1,13 @@
 /**
- * http-trigger: process wiring only. HTTPTriggers -> Ingress or HTTPRoute, plus the gateway's
+ * http-trigger: its configuration and one runControllerProcess.
+ * HTTPTriggers -> Ingress or HTTPRoute, plus the gateway's
  * Middlewares (traefik) or KongPlugins, KongConsumer and ACL credential Secret (kong).
  */
-import os from 'node:os';
 import { GATEWAYS } from '@kubeless/api';
 import { commonShape, env, leaseShape, loadConfig } from '@kubeless/config';
-import { KubeClient, Manager, leaderElectionFrom, stopOnSignals } from '@kubeless/controller';
-import { HealthServer, createLogger, createRegistry } from '@kubeless/observability';
+import { runControllerProcess } from '@kubeless/controller';
 import { DEFAULT_ANNOTATION_DENY, annotationPolicy } from './annotations.js';
-import { buildHttpTriggerController } from './controller.js';
+import { buildHttpTriggerController } from './assemble.js';
 
 const config = loadConfig({
   ...commonShape,
@@ -33,43 +32,25 @@ const config = loadConfig({
   /** Every trigger is reconciled again this often, changed or not. */
   RESYNC_PERIOD: env.duration().prefault('10m'),
 });
-const identity = config.POD_NAME ?? `${os.hostname()}-${String(process.pid)}`;
-const logger = createLogger({ name: 'http-trigger', level: config.LOG_LEVEL });
-const registry = createRegistry();
-const health = new HealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry, logger });
-const client = KubeClient.fromKubeconfig(config.KUBECONFIG, { userAgent: `kubeless-http-trigger/${identity}` });
 
-const { controller, informers } = buildHttpTriggerController({
-  client,
-  logger,
-  registry,
-  watchNamespace: config.WATCH_NAMESPACE,
-  settings: {
-    defaultGateway: config.DEFAULT_GATEWAY,
-    ...(config.INGRESS_CLASS_NAME ? { ingressClassName: config.INGRESS_CLASS_NAME } : {}),
-    ...(config.ACME_ISSUER ? { acmeIssuer: { name: config.ACME_ISSUER, kind: config.ACME_ISSUER_KIND } } : {}),
-    annotations: annotationPolicy(config.ANNOTATIONS_ALLOW, config.ANNOTATIONS_DENY),
-  },
-  trustedEndpointSliceManagers: config.TRUSTED_ENDPOINTSLICE_MANAGERS,
-  concurrency: config.RECONCILE_CONCURRENCY,
-  instance: identity,
-  resyncPeriodMs: config.RESYNC_PERIOD,
+await runControllerProcess({
+  name: 'http-trigger',
+  config,
+  assemble: ({ client, logger, registry, identity }) =>
+    buildHttpTriggerController({
+      client,
+      logger,
+      registry,
+      watchNamespace: config.WATCH_NAMESPACE,
+      settings: {
+        defaultGateway: config.DEFAULT_GATEWAY,
+        ...(config.INGRESS_CLASS_NAME ? { ingressClassName: config.INGRESS_CLASS_NAME } : {}),
+        ...(config.ACME_ISSUER ? { acmeIssuer: { name: config.ACME_ISSUER, kind: config.ACME_ISSUER_KIND } } : {}),
+        annotations: annotationPolicy(config.ANNOTATIONS_ALLOW, config.ANNOTATIONS_DENY),
+      },
+      trustedEndpointSliceManagers: config.TRUSTED_ENDPOINTSLICE_MANAGERS,
+      concurrency: config.RECONCILE_CONCURRENCY,
+      instance: identity,
+      resyncPeriodMs: config.RESYNC_PERIOD,
+    }),
 });
-const manager = new Manager({
-  client,
-  logger,
-  health,
-  leaderElection: leaderElectionFrom(config, identity),
-});
-for (const i of informers) manager.addInformer(i);
-manager.addController(controller);
-
-const port = await health.listen();
-logger.info({ port, identity }, 'health server listening');
-await manager.start();
-
-stopOnSignals(logger, () =>
-  manager
-    .stop()
-    .then(() => health.close()),
-);

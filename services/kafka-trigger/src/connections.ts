@@ -2,23 +2,9 @@ import { createHash } from 'node:crypto';
 import { isForbidden, isNotFound, objectPath, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
 import type { Logger } from '@kubeless/observability';
 import type { Admin, Producer } from 'kafkajs';
+import { KafkaTriggerError } from './errors.js';
 import { authFromSecret, createKafka, type KafkaAuth, type KafkaClient } from './kafka.js';
 import type { ConnectionSpec } from './plan.js';
-
-/** A trigger's auth Secret cannot be used: its status shows `reason` (SecretNotFound, SecretForbidden, SecretInvalid). */
-export class AuthSecretError extends Error {
-  readonly code: string;
-  readonly retriable = true;
-  constructor(
-    readonly reason: 'SecretNotFound' | 'SecretForbidden' | 'SecretInvalid',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'AuthSecretError';
-    this.code = reason;
-  }
-}
 
 interface Connection {
   kafka: KafkaClient;
@@ -49,7 +35,7 @@ export class Connections {
     this.#clientId = o.clientId;
   }
 
-  /** The auth of a connection: the controller's (`shared`), the trigger's Secret (`secret`) or none. Throws an AuthSecretError when the Secret is missing, forbidden or invalid. */
+  /** The auth of a connection: the controller's (`shared`), the trigger's Secret (`secret`) or none. Throws a KafkaTriggerError when the Secret is missing, forbidden or invalid. */
   async auth(namespace: string, c: ConnectionSpec): Promise<KafkaAuth> {
     if (c.credentials === 'shared') return this.#defaultAuth;
     if (c.credentials === 'none' || !c.authSecret) return {};
@@ -57,9 +43,9 @@ export class Connections {
     try {
       secret = await this.#client.get(objectPath(resourceByKind('Secret'), namespace, c.authSecret));
     } catch (err) {
-      if (isNotFound(err)) throw new AuthSecretError('SecretNotFound', `auth Secret ${c.authSecret} does not exist in namespace ${namespace}`, { cause: err });
+      if (isNotFound(err)) throw new KafkaTriggerError('SecretNotFound', `auth Secret ${c.authSecret} does not exist in namespace ${namespace}`, { cause: err });
       if (isForbidden(err)) {
-        throw new AuthSecretError(
+        throw new KafkaTriggerError(
           'SecretForbidden',
           `the kafka-trigger may not read Secret ${c.authSecret} in namespace ${namespace}: grant it by name in the chart value kafkaTrigger.rbac.secrets`,
           { cause: err },
@@ -70,7 +56,7 @@ export class Connections {
     try {
       return authFromSecret(secret.data);
     } catch (err) {
-      throw new AuthSecretError('SecretInvalid', `auth Secret ${c.authSecret} in namespace ${namespace}: ${(err as Error).message}`, { cause: err });
+      throw new KafkaTriggerError('SecretInvalid', `auth Secret ${c.authSecret} in namespace ${namespace}: ${(err as Error).message}`, { cause: err });
     }
   }
 

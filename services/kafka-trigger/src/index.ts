@@ -1,4 +1,5 @@
-export { buildKafkaTrigger, type KafkaTriggerOptions, type KafkaTriggerParts } from './controller.js';
+export { buildKafkaTrigger, type KafkaTriggerOptions, type KafkaTriggerParts } from './assemble.js';
 export { planTrigger, consumerGroupId, type ConsumerSpec, type TriggerPlan } from './plan.js';
 export { OffsetTracker, encodeMetadata, decodeMetadata } from './runner/offsets.js';
-export { authFromSecret, createKafka, type KafkaAuth } from './kafka.js';
+export { authFromEnv, authFromSecret, createKafka, type KafkaAuth, type KafkaEnv } from './kafka.js';
+export { KafkaTriggerError, type KafkaTriggerReason } from './errors.js';

@@ -1,14 +1,13 @@
 /**
- * kafka-trigger: process wiring only. KafkaTriggers -> one consumer group per (trigger, function)
+ * kafka-trigger: its configuration and one runControllerProcess.
+ * KafkaTriggers -> one consumer group per (trigger, function)
  * on every replica -> CloudEvents to the functions; the Lease holder writes status.
  */
-import os from 'node:os';
-import { commonShape, env, leaseShape, loadConfig } from '@kubeless/config';
-import { KubeClient, Manager, leaderElectionFrom, stopOnSignals } from '@kubeless/controller';
+import { commonShape, deliveryTlsFrom, deliveryTlsShape, env, leaseShape, loadConfig } from '@kubeless/config';
+import { runControllerProcess } from '@kubeless/controller';
 import { memoryBudgetBytes } from '@kubeless/delivery';
-import { HealthServer, createLogger, createRegistry } from '@kubeless/observability';
-import { buildKafkaTrigger } from './controller.js';
-import { authFromSecret, type KafkaAuth } from './kafka.js';
+import { buildKafkaTrigger } from './assemble.js';
+import { authFromEnv } from './kafka.js';
 
 const config = loadConfig({
   ...commonShape,
@@ -43,10 +42,7 @@ const config = loadConfig({
   /** `service`: the function Service's DNS name; `endpointslice`: its ready endpoints directly. */
   ENDPOINT_MODE: env.enum(['service', 'endpointslice']).default('service'),
   CLUSTER_DOMAIN: env.string().default('cluster.local'),
-  /** mTLS to functions: CA, client certificate and key files (reloaded when they change). */
-  DELIVERY_TLS_CA: env.string().optional(),
-  DELIVERY_TLS_CERT: env.string().optional(),
-  DELIVERY_TLS_KEY: env.string().optional(),
+  ...deliveryTlsShape,
   MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
   MAX_BYTES_IN_FLIGHT: env.int(1024, 2 ** 31).default(64 * 1024 * 1024),
   /**
@@ -62,88 +58,39 @@ const config = loadConfig({
   STATUS_INTERVAL: env.duration().prefault('10s'),
   ...leaseShape('kubeless-kafka-trigger'),
 });
-const identity = config.POD_NAME ?? `${os.hostname()}-${String(process.pid)}`;
-const logger = createLogger({ name: 'kafka-trigger', level: config.LOG_LEVEL });
-const registry = createRegistry();
-const health = new HealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry, logger });
-const client = KubeClient.fromKubeconfig(config.KUBECONFIG, { userAgent: `kubeless-kafka-trigger/${identity}` });
+const deliveryTls = deliveryTlsFrom(config);
 
-const auth: KafkaAuth = {};
-if (config.KAFKA_ENABLE_TLS) {
-  const { readFileSync } = await import('node:fs');
-  const read = (p: string | undefined): string | undefined => (p === undefined ? undefined : readFileSync(p, 'utf8'));
-  const ca = read(config.KAFKA_CACERTS);
-  const cert = read(config.KAFKA_CERT);
-  const key = read(config.KAFKA_KEY);
-  auth.tls = { rejectUnauthorized: !config.KAFKA_INSECURE, ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
-}
-if (config.KAFKA_ENABLE_SASL) {
-  auth.sasl = { mechanism: config.KAFKA_SASL_MECHANISM, username: config.KAFKA_USERNAME ?? '', password: config.KAFKA_PASSWORD ?? '' };
-}
-if (config.KAFKA_AUTH_DIR !== undefined) {
-  const { existsSync, readFileSync } = await import('node:fs');
-  const path = await import('node:path');
-  const data: Record<string, string> = {};
-  for (const key of ['sasl.mechanism', 'username', 'password', 'ca.crt', 'tls.crt', 'tls.key', 'tls']) {
-    const file = path.join(config.KAFKA_AUTH_DIR, key);
-    if (existsSync(file)) data[key] = readFileSync(file).toString('base64');
-  }
-  if (config.KAFKA_ENABLE_SASL && data['sasl.mechanism'] === undefined) data['sasl.mechanism'] = Buffer.from(config.KAFKA_SASL_MECHANISM).toString('base64');
-  if (config.KAFKA_ENABLE_TLS) data.tls = Buffer.from('true').toString('base64');
-  const fromDir = authFromSecret(data);
-  if (fromDir.tls) auth.tls = { ...fromDir.tls, rejectUnauthorized: !config.KAFKA_INSECURE };
-  if (fromDir.sasl) auth.sasl = fromDir.sasl;
-}
-const deliveryTls =
-  config.DELIVERY_TLS_CA ?? config.DELIVERY_TLS_CERT ?? config.DELIVERY_TLS_KEY
-    ? { caFile: config.DELIVERY_TLS_CA, certFile: config.DELIVERY_TLS_CERT, keyFile: config.DELIVERY_TLS_KEY }
-    : undefined;
-
-const parts = buildKafkaTrigger({
-  client,
-  logger,
-  registry,
-  watchNamespace: config.WATCH_NAMESPACE,
-  instance: identity,
-  brokers: config.KAFKA_BROKERS,
-  auth,
-  grants: config.SHARED_IDENTITY_GRANTS,
-  trustedEndpointManagers: config.TRUSTED_ENDPOINTSLICE_MANAGERS,
-  secretResyncMs: config.SECRET_RESYNC_INTERVAL,
-  clientId: config.KAFKA_CLIENT_ID,
-  endpointMode: config.ENDPOINT_MODE,
-  clusterDomain: config.CLUSTER_DOMAIN,
-  deliveryTls,
-  maxEventBytes: config.MAX_EVENT_BYTES,
-  maxBytesInFlight: config.MAX_BYTES_IN_FLIGHT,
-  sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT,
-  heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL,
-  rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT,
-  partitionsConcurrency: config.KAFKA_PARTITIONS_CONCURRENCY,
-  maxFetchBytes: config.KAFKA_MAX_FETCH_BYTES,
-  memoryBudgetBytes: memoryBudgetBytes(config.MEMORY_BUDGET_BYTES, config.MEMORY_LIMIT_BYTES),
-  drainTimeoutMs: config.DRAIN_TIMEOUT,
-  statusIntervalMs: config.STATUS_INTERVAL,
-});
-const manager = new Manager({
-  client,
-  logger,
-  health,
-  leaderElection: leaderElectionFrom(config, identity),
+await runControllerProcess({
+  name: 'kafka-trigger',
+  config,
   shutdownTimeoutMs: config.DRAIN_TIMEOUT,
+  // Stopped in the Manager's order: consumers first (drain, commit, leave the groups), then the
+  // status controller and the caches.
+  assemble: ({ client, logger, registry, identity }) =>
+    buildKafkaTrigger({
+      client,
+      logger,
+      registry,
+      watchNamespace: config.WATCH_NAMESPACE,
+      instance: identity,
+      brokers: config.KAFKA_BROKERS,
+      auth: authFromEnv(config),
+      grants: config.SHARED_IDENTITY_GRANTS,
+      trustedEndpointManagers: config.TRUSTED_ENDPOINTSLICE_MANAGERS,
+      secretResyncMs: config.SECRET_RESYNC_INTERVAL,
+      clientId: config.KAFKA_CLIENT_ID,
+      endpointMode: config.ENDPOINT_MODE,
+      clusterDomain: config.CLUSTER_DOMAIN,
+      deliveryTls,
+      maxEventBytes: config.MAX_EVENT_BYTES,
+      maxBytesInFlight: config.MAX_BYTES_IN_FLIGHT,
+      sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT,
+      heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL,
+      rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT,
+      partitionsConcurrency: config.KAFKA_PARTITIONS_CONCURRENCY,
+      maxFetchBytes: config.KAFKA_MAX_FETCH_BYTES,
+      memoryBudgetBytes: memoryBudgetBytes(config.MEMORY_BUDGET_BYTES, config.MEMORY_LIMIT_BYTES),
+      drainTimeoutMs: config.DRAIN_TIMEOUT,
+      statusIntervalMs: config.STATUS_INTERVAL,
+    }),
 });
-for (const i of parts.informers) manager.addInformer(i);
-manager.addController(parts.controller);
-
-const port = await health.listen();
-logger.info({ port, identity }, 'health server listening');
-await manager.start();
-parts.startConsumers();
-
-stopOnSignals(logger, () =>
-  // Consumers first (drain, commit, leave the groups), then the controllers and caches.
-  parts
-    .stop()
-    .then(() => manager.stop())
-    .then(() => health.close()),
-);

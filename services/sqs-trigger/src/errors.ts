@@ -1,9 +1,9 @@
 /**
- * Why an SQS connection or queue could not be used. `code` is stable (status reasons, greps);
- * `retriable` says whether trying again later may help (a missing Secret may be created, a queue
- * may appear, an endpoint may come back: all are).
+ * Why an SQS connection or queue could not be used: the reason of the status condition it shows
+ * in. `retriable` says whether trying again later may help (a missing Secret may be created, a
+ * queue may appear, an endpoint may come back: all are).
  */
-export type SqsTriggerErrorCode =
+export type SqsTriggerReason =
   | 'SecretNotFound'
   | 'SecretForbidden'
   | 'SecretKeyMissing'
@@ -16,8 +16,8 @@ export type SqsTriggerErrorCode =
   | 'QueueNotGranted'
   | 'DeadLetterQueueNotGranted';
 
-/** The codes of a tenancy refusal (status condition Authorized). */
-export const NOT_GRANTED_CODES: ReadonlySet<string> = new Set(['SharedIdentityNotGranted', 'QueueNotGranted', 'DeadLetterQueueNotGranted']);
+/** The reasons of a tenancy refusal (status condition Authorized). */
+export const NOT_GRANTED_REASONS: ReadonlySet<string> = new Set(['SharedIdentityNotGranted', 'QueueNotGranted', 'DeadLetterQueueNotGranted']);
 
 /**
  * An SQS trigger failure. Its `message` (and its `cause`, as far as it comes from SQS) is safe for
@@ -28,13 +28,16 @@ export const NOT_GRANTED_CODES: ReadonlySet<string> = new Set(['SharedIdentityNo
  */
 export class SqsTriggerError extends Error {
   override readonly name = 'SqsTriggerError';
-  readonly code: SqsTriggerErrorCode;
+  readonly reason: SqsTriggerReason;
+  /** `KUBELESS_SQS_` and the reason in upper snake case: `KUBELESS_SQS_QUEUE_NOT_FOUND`, `KUBELESS_SQS_ERROR`, ... */
+  readonly code: string;
   readonly retriable: boolean;
   declare readonly raw: unknown;
 
-  constructor(code: SqsTriggerErrorCode, message: string, options: { retriable?: boolean; cause?: unknown; raw?: unknown } = {}) {
+  constructor(reason: SqsTriggerReason, message: string, options: { retriable?: boolean; cause?: unknown; raw?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    this.reason = reason;
+    this.code = `KUBELESS_SQS_${reason.replace(/^Sqs/u, '').replace(/(?<=.)[A-Z]/gu, (c) => `_${c}`).toUpperCase()}`;
     this.retriable = options.retriable ?? true;
     Object.defineProperty(this, 'raw', { value: options.raw ?? options.cause, enumerable: false });
   }

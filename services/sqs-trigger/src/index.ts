@@ -1,4 +1,4 @@
-export { buildSqsTrigger, type SqsTriggerOptions, type SqsTriggerParts } from './controller.js';
+export { buildSqsTrigger, type SqsTriggerOptions, type SqsTriggerParts } from './assemble.js';
 export {
   planTrigger,
   onlyTargetsChanged,
@@ -14,7 +14,7 @@ export {
   type TriggerPlan,
 } from './plan.js';
 export { Connections, credentialsFromSecret, SECRET_KEYS, type AwsCredentials } from './connections.js';
-export { SqsTriggerError, classifySqsError, type SqsTriggerErrorCode } from './errors.js';
+export { SqsTriggerError, classifySqsError, type SqsTriggerReason } from './errors.js';
 export { toEvent, deadLetterAttributes, eventSource, receiveCount, EVENT_TYPE, LEGACY_NAMESPACE } from './runner/event.js';
 export { DeleteBatcher, VisibilityHeartbeat } from './runner/batching.js';
 export { TriggerReceiver, type ReceiverState, type StalledMessage } from './runner/receiver.js';

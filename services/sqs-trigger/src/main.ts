@@ -1,13 +1,12 @@
 /**
- * sqs-trigger: process wiring only. SQSTriggers -> long-poll receivers on every replica (competing
+ * sqs-trigger: its configuration and one runControllerProcess.
+ * SQSTriggers -> long-poll receivers on every replica (competing
  * consumers) -> CloudEvents to the functions; the Lease holder writes status.
  */
-import os from 'node:os';
-import { commonShape, env, leaseShape, loadConfig } from '@kubeless/config';
-import { KubeClient, Manager, leaderElectionFrom, stopOnSignals } from '@kubeless/controller';
+import { commonShape, deliveryTlsFrom, deliveryTlsShape, env, leaseShape, loadConfig } from '@kubeless/config';
+import { runControllerProcess } from '@kubeless/controller';
 import { memoryBudgetBytes } from '@kubeless/delivery';
-import { HealthServer, createLogger, createRegistry } from '@kubeless/observability';
-import { buildSqsTrigger } from './controller.js';
+import { buildSqsTrigger } from './assemble.js';
 
 const config = loadConfig({
   ...commonShape,
@@ -32,10 +31,7 @@ const config = loadConfig({
   /** `service`: the function Service's DNS name; `endpointslice`: its ready endpoints directly. */
   ENDPOINT_MODE: env.enum(['service', 'endpointslice']).default('service'),
   CLUSTER_DOMAIN: env.string().default('cluster.local'),
-  /** mTLS to functions: CA, client certificate and key files (reloaded when they change). */
-  DELIVERY_TLS_CA: env.string().optional(),
-  DELIVERY_TLS_CERT: env.string().optional(),
-  DELIVERY_TLS_KEY: env.string().optional(),
+  ...deliveryTlsShape,
   MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
   /**
    * Bytes of messages this process may hold across all its triggers (received, in delivery,
@@ -55,62 +51,41 @@ const config = loadConfig({
   STATUS_INTERVAL: env.duration().prefault('10s'),
   ...leaseShape('kubeless-sqs-trigger'),
 });
-const identity = config.POD_NAME ?? `${os.hostname()}-${String(process.pid)}`;
-const logger = createLogger({ name: 'sqs-trigger', level: config.LOG_LEVEL });
-const registry = createRegistry();
-const health = new HealthServer({ port: config.HEALTH_PORT, host: config.HEALTH_HOST, registry, logger });
-const client = KubeClient.fromKubeconfig(config.KUBECONFIG, { userAgent: `kubeless-sqs-trigger/${identity}` });
 const budgetBytes = memoryBudgetBytes(config.MEMORY_BUDGET_BYTES, config.MEMORY_LIMIT_BYTES);
-const deliveryTls =
-  config.DELIVERY_TLS_CA ?? config.DELIVERY_TLS_CERT ?? config.DELIVERY_TLS_KEY
-    ? { caFile: config.DELIVERY_TLS_CA, certFile: config.DELIVERY_TLS_CERT, keyFile: config.DELIVERY_TLS_KEY }
-    : undefined;
+const deliveryTls = deliveryTlsFrom(config);
 
-// Triggers without a credentials Secret use the SDK's default provider chain (env, IRSA, Pod
-// Identity), if their namespace and queue are granted it (SHARED_IDENTITY_GRANTS).
-const parts = buildSqsTrigger({
-  client,
-  logger,
-  registry,
-  watchNamespace: config.WATCH_NAMESPACE,
-  instance: identity,
-  region: config.SQS_REGION,
-  endpoint: config.SQS_ENDPOINT,
-  grants: config.SHARED_IDENTITY_GRANTS,
-  trustedEndpointManagers: config.TRUSTED_ENDPOINTSLICE_MANAGERS,
-  secretResyncMs: config.SECRET_RESYNC_INTERVAL,
-  endpointMode: config.ENDPOINT_MODE,
-  clusterDomain: config.CLUSTER_DOMAIN,
-  deliveryTls,
-  maxEventBytes: config.MAX_EVENT_BYTES,
-  maxSockets: config.SQS_MAX_SOCKETS,
-  drainTimeoutMs: config.DRAIN_TIMEOUT,
-  flushTimeoutMs: 3000,
-  memoryBudgetBytes: budgetBytes,
-  maxTriggerBytes: Math.min(config.MAX_BYTES_IN_FLIGHT, budgetBytes),
-  deleteFlushMs: config.SQS_DELETE_FLUSH_INTERVAL,
-  statusIntervalMs: config.STATUS_INTERVAL,
-});
-const manager = new Manager({
-  client,
-  logger,
-  health,
-  leaderElection: leaderElectionFrom(config, identity),
+await runControllerProcess({
+  name: 'sqs-trigger',
+  config,
   // After the receivers' drain and flush: the status reconciles in flight get what is left of the grace period.
   shutdownTimeoutMs: 4000,
+  logFields: { memoryBudgetBytes: budgetBytes },
+  // Triggers without a credentials Secret use the SDK's default provider chain (env, IRSA, Pod
+  // Identity), if their namespace and queue are granted it (SHARED_IDENTITY_GRANTS). Stopped in
+  // the Manager's order: receivers first (long polls end, deliveries drain, deletes flush), then
+  // the status controller and the caches.
+  assemble: ({ client, logger, registry, identity }) =>
+    buildSqsTrigger({
+      client,
+      logger,
+      registry,
+      watchNamespace: config.WATCH_NAMESPACE,
+      instance: identity,
+      region: config.SQS_REGION,
+      endpoint: config.SQS_ENDPOINT,
+      grants: config.SHARED_IDENTITY_GRANTS,
+      trustedEndpointManagers: config.TRUSTED_ENDPOINTSLICE_MANAGERS,
+      secretResyncMs: config.SECRET_RESYNC_INTERVAL,
+      endpointMode: config.ENDPOINT_MODE,
+      clusterDomain: config.CLUSTER_DOMAIN,
+      deliveryTls,
+      maxEventBytes: config.MAX_EVENT_BYTES,
+      maxSockets: config.SQS_MAX_SOCKETS,
+      drainTimeoutMs: config.DRAIN_TIMEOUT,
+      flushTimeoutMs: 3000,
+      memoryBudgetBytes: budgetBytes,
+      maxTriggerBytes: Math.min(config.MAX_BYTES_IN_FLIGHT, budgetBytes),
+      deleteFlushMs: config.SQS_DELETE_FLUSH_INTERVAL,
+      statusIntervalMs: config.STATUS_INTERVAL,
+    }),
 });
-for (const i of parts.informers) manager.addInformer(i);
-manager.addController(parts.controller);
-
-const port = await health.listen();
-logger.info({ port, identity, memoryBudgetBytes: budgetBytes }, 'health server listening');
-await manager.start();
-parts.startReceivers();
-
-stopOnSignals(logger, () =>
-  // Receivers first (long polls end, deliveries drain, deletes flush), then the controllers and caches.
-  parts
-    .stop()
-    .then(() => manager.stop())
-    .then(() => health.close()),
-);

@@ -118,16 +118,13 @@ export async function startController(namespace: string, overrides: Partial<Cron
   const logger = createLogger({ name: 'cronjob-trigger-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const client = KubeClient.fromKubeconfig(controllerKubeconfig('cronjob-trigger'), { userAgent: 'kubeless-cronjob-trigger/test' });
   const registry = createRegistry({ defaultMetrics: false });
-  const parts = buildCronjobTrigger({ client, logger, registry, watchNamespace: namespace, endpointMode: 'endpointslice', trustedEndpointManagers: [TEST_ENDPOINT_MANAGER], maxEventBytes: 1 << 20, resyncMs: 5000, ...overrides });
+  const parts = buildCronjobTrigger({ client, logger, registry, watchNamespace: namespace, endpointMode: 'endpointslice', trustedEndpointManagers: [TEST_ENDPOINT_MANAGER], maxEventBytes: 1 << 20, resyncMs: 5000, drainTimeoutMs: 2000, ...overrides });
   const manager = new Manager({ client, logger, leaderElection: false });
-  for (const i of parts.informers) manager.addInformer(i);
+  manager.addAll(parts);
   await manager.start();
-  parts.scheduler.start();
   return {
     registry,
     stop: async () => {
-      await parts.scheduler.stop(2000);
-      await parts.close();
       await manager.stop();
       client.close();
     },

@@ -16,10 +16,8 @@ export async function startController(namespace: string): Promise<Running> {
   const logger = createLogger({ name: 'function-controller-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   // On its own ServiceAccount's token (written by `stack up`), as the chart runs it.
   const client = KubeClient.fromKubeconfig(controllerKubeconfig('function-controller'), { userAgent: 'kubeless-function-controller/test' });
-  const { controller, informers } = buildFunctionController({ client, logger, registry: createRegistry({ defaultMetrics: false }), watchNamespace: namespace, configNamespace: namespace });
   const manager = new Manager({ client, logger, leaderElection: false });
-  for (const i of informers) manager.addInformer(i);
-  manager.addController(controller);
+  manager.addAll(buildFunctionController({ client, logger, registry: createRegistry({ defaultMetrics: false }), watchNamespace: namespace, configNamespace: namespace }));
   await manager.start();
   return {
     stop: async () => {

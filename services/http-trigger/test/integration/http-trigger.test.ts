@@ -127,8 +127,7 @@ beforeAll(async () => {
   const hc = buildHttpTriggerController({ client: hcClient, logger, watchNamespace: ns.name });
   for (const [c, parts] of [[fcClient, fc], [hcClient, hc]] as const) {
     const m = new Manager({ client: c, logger, leaderElection: false });
-    for (const i of parts.informers) m.addInformer(i);
-    m.addController(parts.controller);
+    m.addAll(parts);
     await m.start();
     managers.push(m);
   }

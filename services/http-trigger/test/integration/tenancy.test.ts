@@ -80,8 +80,7 @@ beforeAll(async () => {
   for (const ns of [team, teamA]) {
     const parts = buildHttpTriggerController({ client: hcClient, logger, watchNamespace: ns });
     const m = new Manager({ client: hcClient, logger, leaderElection: false });
-    for (const i of parts.informers) m.addInformer(i);
-    m.addController(parts.controller);
+    m.addAll(parts);
     await m.start();
     managers.push(m);
   }

@@ -168,14 +168,11 @@ export async function startController(namespace: string, overrides: Partial<Kafk
   const registry = createRegistry({ defaultMetrics: false });
   const parts = buildKafkaTrigger({ client, logger, registry, ...testOptions(namespace), ...overrides });
   const manager = new Manager({ client, logger, leaderElection: false });
-  for (const i of parts.informers) manager.addInformer(i);
-  manager.addController(parts.controller);
+  manager.addAll(parts);
   await manager.start();
-  parts.startConsumers();
   return {
     registry,
     stop: async () => {
-      await parts.stop();
       await manager.stop();
       client.close();
     },

@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { authFromSecret } from '../../src/kafka.js';
+import { KafkaTriggerError } from '../../src/errors.js';
+import { authFromEnv, authFromSecret, type KafkaEnv } from '../../src/kafka.js';
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 const secret = (data: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)]));
@@ -10,7 +14,7 @@ const CA = '-----BEGIN CERTIFICATE-----\nMIIBca-SECRET-CA\n-----END CERTIFICATE-
 const CERT = '-----BEGIN CERTIFICATE-----\nMIIBcert-SECRET-CERT\n-----END CERTIFICATE-----\n';
 const KEY = '-----BEGIN PRIVATE KEY-----\nMIIEkey-SECRET-KEY\n-----END PRIVATE KEY-----\n';
 
-/** Runs authFromSecret expecting a RangeError, and checks no value of the Secret leaks into it. */
+/** Runs authFromSecret expecting a KafkaTriggerError (SecretInvalid, not a RangeError: bad input is no bug), and checks no value of the Secret leaks into it. */
 function rejects(data: Record<string, string>, message: RegExp): void {
   let err: unknown;
   try {
@@ -18,7 +22,8 @@ function rejects(data: Record<string, string>, message: RegExp): void {
   } catch (e) {
     err = e;
   }
-  expect(err).toBeInstanceOf(RangeError);
+  expect(err).toBeInstanceOf(KafkaTriggerError);
+  expect(err).toMatchObject({ reason: 'SecretInvalid', code: 'KUBELESS_KAFKA_SECRET_INVALID', retriable: true });
   const text = `${(err as Error).message}\n${String((err as Error).stack)}\n${JSON.stringify(err)}`;
   expect((err as Error).message).toMatch(message);
   for (const value of Object.values(data)) {
@@ -100,5 +105,42 @@ describe('authFromSecret', () => {
     ['a key without a certificate', { 'tls.key': KEY, 'sasl.mechanism': 'plain', username: USER, password: PASS }],
   ])('rejects %s', (_name, data) => {
     rejects(data, /tls\.crt and tls\.key must be given together/);
+  });
+});
+
+describe('authFromEnv', () => {
+  const off: KafkaEnv = { KAFKA_ENABLE_TLS: false, KAFKA_INSECURE: false, KAFKA_ENABLE_SASL: false, KAFKA_SASL_MECHANISM: 'plain' };
+  const dir = (files: Record<string, string>): string => {
+    const d = mkdtempSync(path.join(os.tmpdir(), 'kafka-auth-'));
+    for (const [k, v] of Object.entries(files)) writeFileSync(path.join(d, k), v);
+    return d;
+  };
+
+  it('is plaintext without TLS or SASL', () => {
+    expect(authFromEnv(off)).toEqual({});
+  });
+
+  it('KAFKA_ENABLE_SASL with KAFKA_USERNAME and KAFKA_PASSWORD; KAFKA_ENABLE_TLS with KAFKA_CACERTS and KAFKA_INSECURE', () => {
+    const d = dir({ ca: CA });
+    try {
+      expect(authFromEnv({ ...off, KAFKA_ENABLE_SASL: true, KAFKA_SASL_MECHANISM: 'scram-sha-256', KAFKA_USERNAME: USER, KAFKA_PASSWORD: PASS, KAFKA_ENABLE_TLS: true, KAFKA_CACERTS: path.join(d, 'ca'), KAFKA_INSECURE: true })).toEqual({
+        sasl: { mechanism: 'scram-sha-256', username: USER, password: PASS },
+        tls: { rejectUnauthorized: false, ca: CA },
+      });
+    } finally {
+      rmSync(d, { recursive: true });
+    }
+  });
+
+  it('KAFKA_AUTH_DIR: a mounted Secret with the keys of an authSecret, the mechanism from KAFKA_SASL_MECHANISM when it has none', () => {
+    const d = dir({ username: USER, password: PASS, 'ca.crt': CA });
+    try {
+      expect(authFromEnv({ ...off, KAFKA_ENABLE_SASL: true, KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_AUTH_DIR: d })).toEqual({
+        sasl: { mechanism: 'scram-sha-512', username: USER, password: PASS },
+        tls: { rejectUnauthorized: true, ca: CA },
+      });
+    } finally {
+      rmSync(d, { recursive: true });
+    }
   });
 });

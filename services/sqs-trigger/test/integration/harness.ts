@@ -156,15 +156,12 @@ export async function startController(namespace: string, overrides: Partial<SqsT
   const registry = createRegistry({ defaultMetrics: false });
   const parts = buildSqsTrigger({ client, logger, registry, ...testOptions(namespace), ...overrides });
   const manager = new Manager({ client, logger, leaderElection: false });
-  for (const i of parts.informers) manager.addInformer(i);
-  manager.addController(parts.controller);
+  manager.addAll(parts);
   await manager.start();
-  parts.startReceivers();
   return {
     registry,
     budget: parts.budget,
     stop: async () => {
-      await parts.stop();
       await manager.stop();
       client.close();
     },

@@ -95,7 +95,7 @@ describe('what SQS errors leave in messages (real SDK, real sockets)', () => {
     };
     const raw = await call();
     const e = classifySqsError(raw, `queue https://sqs.us-east-1.amazonaws.com/123456789012/orders`);
-    expect(e.code).toBe('AccessDenied');
+    expect(e.reason).toBe('AccessDenied');
     expect(e.message).toContain('not authorized to perform: sqs:getqueueurl');
     expect(e.message).not.toContain('123456789012');
     expect(e.message).not.toContain('assumed-role');
@@ -114,7 +114,8 @@ describe('what SQS errors leave in messages (real SDK, real sockets)', () => {
       res.end('<html>internal admin console token=s3cr3t</html>');
     };
     const e = classifySqsError(await call(), 'queue orders');
-    expect(e.code).toBe('SqsError');
+    expect(e.reason).toBe('SqsError');
+    expect(e.code).toBe('KUBELESS_SQS_ERROR');
     expect(e.message).toContain('HTTP 403');
     expect(e.message).not.toContain('<html');
     expect(e.message).not.toContain('s3cr3t');

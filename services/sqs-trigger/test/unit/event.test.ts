@@ -129,7 +129,8 @@ describe('credentialsFromSecret', () => {
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(SqsTriggerError);
-      expect((err as SqsTriggerError).code).toBe('SecretKeyMissing');
+      expect((err as SqsTriggerError).reason).toBe('SecretKeyMissing');
+      expect((err as SqsTriggerError).code).toBe('KUBELESS_SQS_SECRET_KEY_MISSING');
       expect((err as Error).message).toBe('Secret creds has no key aws_secret_access_key');
     }
   });
@@ -137,10 +138,10 @@ describe('credentialsFromSecret', () => {
 
 describe('classifySqsError', () => {
   it('tells a missing queue, refused credentials, an unreachable endpoint and other answers apart', () => {
-    expect(classifySqsError(Object.assign(new Error('gone'), { name: 'QueueDoesNotExist', $metadata: { httpStatusCode: 400 } }), 'queue q').code).toBe('QueueNotFound');
-    expect(classifySqsError(Object.assign(new Error('no'), { name: 'InvalidClientTokenId', $metadata: { httpStatusCode: 403 } }), 'queue q').code).toBe('AccessDenied');
-    expect(classifySqsError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'queue q').code).toBe('Unreachable');
-    expect(classifySqsError(Object.assign(new Error('slow down'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } }), 'queue q').code).toBe('SqsError');
+    expect(classifySqsError(Object.assign(new Error('gone'), { name: 'QueueDoesNotExist', $metadata: { httpStatusCode: 400 } }), 'queue q').reason).toBe('QueueNotFound');
+    expect(classifySqsError(Object.assign(new Error('no'), { name: 'InvalidClientTokenId', $metadata: { httpStatusCode: 403 } }), 'queue q').reason).toBe('AccessDenied');
+    expect(classifySqsError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'queue q').reason).toBe('Unreachable');
+    expect(classifySqsError(Object.assign(new Error('slow down'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } }), 'queue q').reason).toBe('SqsError');
     const own = new SqsTriggerError('SecretNotFound', 'x');
     expect(classifySqsError(own, 'q')).toBe(own);
   });

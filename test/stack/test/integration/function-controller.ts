@@ -8,10 +8,8 @@ import { stackEnv } from '../../src/index.js';
 export async function startFunctionController(namespace: string, userAgent: string): Promise<{ client: KubeClient; stop: () => Promise<void> }> {
   const client = KubeClient.fromKubeconfig(stackEnv().KUBECONFIG, { userAgent });
   const logger = createLogger({ name: 'fc', level: 'silent' });
-  const { controller, informers } = buildFunctionController({ client, logger, watchNamespace: namespace, configNamespace: namespace });
   const manager = new Manager({ client, logger, leaderElection: false });
-  for (const i of informers) manager.addInformer(i);
-  manager.addController(controller);
+  manager.addAll(buildFunctionController({ client, logger, watchNamespace: namespace, configNamespace: namespace }));
   await manager.start();
   return {
     client,

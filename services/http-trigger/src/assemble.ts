@@ -2,10 +2,11 @@
  * Assembles the HTTP trigger controller from the kit: informers (HTTPTriggers, Functions, the
  * functions' Services, the EndpointSlices the endpointslice controller does not manage, the
  * Ingresses kubeless made), the reconciler, and the mapping of every secondary event back to the
- * trigger keys it concerns. Used by main.ts and the integration tests.
+ * trigger keys it concerns, for a Manager (`manager.addAll`). Used by main.ts and the
+ * integration tests.
  */
 import { ENDPOINTSLICE_CONTROLLER, MANAGED_BY_LABEL } from '@kubeless/api';
-import { Controller, EventRecorder, Informer, controllerOf, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { Controller, EventRecorder, Informer, controllerOf, resourceByKind, type KubeClient, type KubeObject, type Parts } from '@kubeless/controller';
 import type { Logger, Registry } from '@kubeless/observability';
 import type { PlanSettings } from './plan.js';
 import { HttpTriggerReconciler, type HttpTriggerObject } from './reconcile.js';
@@ -24,9 +25,10 @@ export interface HttpTriggerControllerOptions {
   trustedEndpointSliceManagers?: readonly string[];
 }
 
-export interface HttpTriggerControllerParts {
-  controller: Controller<HttpTriggerObject>;
+export interface HttpTriggerControllerParts extends Parts {
   informers: Informer[];
+  /** Run by the leader only. */
+  controllers: [Controller<HttpTriggerObject>];
 }
 
 export function buildHttpTriggerController(o: HttpTriggerControllerOptions): HttpTriggerControllerParts {
@@ -88,5 +90,5 @@ export function buildHttpTriggerController(o: HttpTriggerControllerOptions): Htt
     concurrency: o.concurrency ?? 4,
     resyncPeriodMs: o.resyncPeriodMs,
   });
-  return { controller, informers: [triggers, functions, services, endpointSlices, ingresses] };
+  return { informers: [triggers, functions, services, endpointSlices, ingresses], controllers: [controller] };
 }

@@ -1,6 +1,7 @@
 import { AUTOSCALING_DEFAULTS, resolveAutoscaling, type Condition, type Function as KubelessFunction, type KafkaTrigger, type KafkaTriggerStatus } from '@kubeless/api';
 import { setCondition, summarise, type FunctionScaler, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
-import { AuthSecretError, type Connections } from './connections.js';
+import type { Connections } from './connections.js';
+import { KafkaTriggerError } from './errors.js';
 import { connectionOf, planTrigger, type ConsumerSpec, type PlanDefaults } from './plan.js';
 import { decodeMetadata } from './runner/offsets.js';
 
@@ -133,7 +134,7 @@ export function statusReconciler(o: {
       }
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      setCondition(conditions, { type: 'BrokerReachable', status: 'False', reason: err instanceof AuthSecretError ? err.reason : isAuthFailure(err) ? 'AuthenticationFailed' : 'KafkaUnreachable', message });
+      setCondition(conditions, { type: 'BrokerReachable', status: 'False', reason: err instanceof KafkaTriggerError ? err.reason : isAuthFailure(err) ? 'AuthenticationFailed' : 'KafkaUnreachable', message });
       summarise(conditions, READY_DEPS);
       return { requeueAfterMs: o.intervalMs };
     }

@@ -2,7 +2,7 @@ import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { AUTOSCALING_DEFAULTS, resolveAutoscaling, type Condition, type Function as KubelessFunction, type SQSTrigger, type SQSTriggerStatus } from '@kubeless/api';
 import { setCondition, summarise, type FunctionScaler, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
 import type { Connections } from './connections.js';
-import { NOT_GRANTED_CODES, classifySqsError, redactAws, type SqsTriggerError } from './errors.js';
+import { NOT_GRANTED_REASONS, classifySqsError, redactAws, type SqsTriggerError } from './errors.js';
 import { planTrigger, queueOf, type PlanDefaults, type QueueRef } from './plan.js';
 import type { StalledMessage } from './runner/receiver.js';
 
@@ -45,7 +45,7 @@ export async function observeQueue(connections: Connections, namespace: string, 
       dl = null;
     } catch (err) {
       const e = classifySqsError(err, `dead-letter queue ${deadLetter}`);
-      if (NOT_GRANTED_CODES.has(e.code)) throw e;
+      if (NOT_GRANTED_REASONS.has(e.reason)) throw e;
       dl = e;
     }
   }
@@ -142,26 +142,26 @@ export function statusReconciler(o: {
     } catch (err) {
       const e = classifySqsError(err, 'queue');
       const unknown = (type: string): void => {
-        setCondition(conditions, { type, status: 'Unknown', reason: e.code, message: e.message });
+        setCondition(conditions, { type, status: 'Unknown', reason: e.reason, message: e.message });
       };
-      if (NOT_GRANTED_CODES.has(e.code)) {
-        authorized({ reason: e.code, message: e.message });
+      if (NOT_GRANTED_REASONS.has(e.reason)) {
+        authorized({ reason: e.reason, message: e.message });
         for (const c of SQS_DEPS) unknown(c);
-      } else if (e.code === 'SecretNotFound' || e.code === 'SecretForbidden' || e.code === 'SecretKeyMissing' || e.code === 'AccessDenied') {
-        setCondition(conditions, { type: 'CredentialsReady', status: 'False', reason: e.code, message: e.message });
+      } else if (e.reason === 'SecretNotFound' || e.reason === 'SecretForbidden' || e.reason === 'SecretKeyMissing' || e.reason === 'AccessDenied') {
+        setCondition(conditions, { type: 'CredentialsReady', status: 'False', reason: e.reason, message: e.message });
         for (const c of SQS_DEPS.slice(1)) unknown(c);
-      } else if (e.code === 'Unreachable') {
+      } else if (e.reason === 'Unreachable') {
         setCondition(conditions, { type: 'CredentialsReady', status: 'True', reason: spec.credentialsSecret ? 'SecretRead' : 'DefaultChain' });
         setCondition(conditions, { type: 'QueueReachable', status: 'False', reason: 'Unreachable', message: e.message });
         unknown('QueueExists');
         unknown('DeadLetterReady');
-      } else if (e.code === 'QueueNotFound') {
+      } else if (e.reason === 'QueueNotFound') {
         setCondition(conditions, { type: 'CredentialsReady', status: 'True', reason: spec.credentialsSecret ? 'SecretRead' : 'DefaultChain' });
         setCondition(conditions, { type: 'QueueReachable', status: 'True', reason: 'Reachable' });
         setCondition(conditions, { type: 'QueueExists', status: 'False', reason: 'QueueNotFound', message: e.message });
         unknown('DeadLetterReady');
       } else {
-        setCondition(conditions, { type: 'QueueReachable', status: 'False', reason: e.code, message: e.message });
+        setCondition(conditions, { type: 'QueueReachable', status: 'False', reason: e.reason, message: e.message });
       }
       delete status.approximateQueueDepth;
       return done();
@@ -175,7 +175,7 @@ export function statusReconciler(o: {
         ? { type: 'DeadLetterReady', status: 'True', reason: 'NotConfigured', message: 'no dead-letter queue on the trigger (the queue redrive policy applies)' }
         : obs.deadLetter === null
           ? { type: 'DeadLetterReady', status: 'True', reason: 'QueueExists', message: deadLetter ?? '' }
-          : { type: 'DeadLetterReady', status: 'False', reason: obs.deadLetter.code === 'QueueNotFound' ? 'DeadLetterQueueMissing' : obs.deadLetter.code, message: obs.deadLetter.message },
+          : { type: 'DeadLetterReady', status: 'False', reason: obs.deadLetter.reason === 'QueueNotFound' ? 'DeadLetterQueueMissing' : obs.deadLetter.reason, message: obs.deadLetter.message },
     );
     status.approximateQueueDepth = obs.visible;
     if (!spec.autoscaling || !o.scaler) {

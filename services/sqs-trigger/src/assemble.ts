@@ -1,17 +1,18 @@
 /**
  * Assembles the sqs-trigger from the kit: informers (SQSTriggers, Functions, and the functions'
- * Services and EndpointSlices for delivery), the receiver supervisor that runs on every replica
- * (competing consumers), and the leader-only status controller. Used by main.ts and the tests.
+ * Services and EndpointSlices for delivery), the receivers as a runnable on every replica
+ * (competing consumers), and the leader-only status controller, for a Manager
+ * (`manager.addAll`). Used by main.ts and the tests.
  */
 import type { Function as KubelessFunction, IdentityGrants } from '@kubeless/api';
-import { Controller, EventRecorder, FunctionScaler, Informer, autoscalesIn, SecretVersions, Supervisor, SupervisorSync, namespaceWatches, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { Controller, EventRecorder, FunctionScaler, Informer, autoscalesIn, SecretVersions, Supervisor, namespaceWatches, resourceByKind, type KubeClient, type KubeObject, type Parts, type Runnable } from '@kubeless/controller';
 import { DEFAULT_ACTIVATION_TIMEOUT_MS, Deliverer, DeliveryClient, MemoryBudget, deliveryMetrics, functionEndpoints, functionReady, memoryBudgetMetrics, type TlsFiles } from '@kubeless/delivery';
 import type { Logger, Registry } from '@kubeless/observability';
 import { Connections, type AwsCredentials } from './connections.js';
 import { planTrigger, type ReceiverSpec } from './plan.js';
 import { AttemptLedger } from './runner/attempts.js';
 import { TriggerReceiver, type ReceiverState } from './runner/receiver.js';
-import { statusReconciler, type SQSTriggerObject } from './status.js';
+import { statusReconciler, type SQSTriggerObject } from './reconcile.js';
 
 export interface SqsTriggerOptions {
   client: KubeClient;
@@ -59,17 +60,19 @@ export interface SqsTriggerOptions {
   retryAfterMs?: number;
 }
 
-export interface SqsTriggerParts {
+export interface SqsTriggerParts extends Parts {
   informers: Informer[];
-  /** Status writer: run by the leader only. */
-  controller: Controller<SQSTriggerObject>;
+  /** The status writer, run by the leader only. */
+  controllers: [Controller<SQSTriggerObject>];
+  /**
+   * The receivers, on every replica: once the caches synced they follow them (secrets re-read,
+   * receivers started, changed, stopped); on stop long polls end, deliveries drain and deletes
+   * flush, then the clients close.
+   */
+  runnables: [Runnable];
   supervisor: Supervisor<ReceiverSpec, ReceiverState, TriggerReceiver>;
   /** The process's memory budget, when one is set (its high-water mark says what was held at most). */
   budget: MemoryBudget | undefined;
-  /** Starts keeping receivers in step with the caches (every replica). Call after the caches synced. */
-  startReceivers: () => void;
-  /** Stops the receivers gracefully, then the clients. */
-  stop: () => Promise<void>;
 }
 
 export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
@@ -123,14 +126,6 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
         maxBytes: o.maxTriggerBytes,
       }),
     );
-  const supervisor = new Supervisor<ReceiverSpec, ReceiverState, TriggerReceiver>({
-    create,
-    logger: o.logger,
-    retryAfterMs: o.retryAfterMs,
-    idleState: { running: false },
-    describe: (spec) => ({ queue: spec.queue.queueUrl ?? spec.queue.queueName, functions: spec.targets.map((t) => t.function) }),
-  });
-
   const desired = (): ReceiverSpec[] => {
     const fns = functions.list();
     return triggers.list().flatMap((t) => {
@@ -144,7 +139,16 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
     });
   };
   // Runners follow the caches: at once on a change (bursts coalesce), and every syncIntervalMs.
-  const following = new SupervisorSync({ supervisor, desired, sources: [triggers, functions, secrets, ...endpoints.sources], intervalMs: o.syncIntervalMs ?? 5000 });
+  const supervisor = new Supervisor<ReceiverSpec, ReceiverState, TriggerReceiver>({
+    create,
+    logger: o.logger,
+    retryAfterMs: o.retryAfterMs,
+    idleState: { running: false },
+    describe: (spec) => ({ queue: spec.queue.queueUrl ?? spec.queue.queueName, functions: spec.targets.map((t) => t.function) }),
+    desired,
+    sources: [triggers, functions, secrets, ...endpoints.sources],
+    syncIntervalMs: o.syncIntervalMs ?? 5000,
+  });
 
   const recorder = new EventRecorder(o.client, { component: 'kubeless-sqs-trigger', instance: o.instance, logger: o.logger });
   const controller = new Controller<SQSTriggerObject>({
@@ -163,22 +167,19 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
     registry: o.registry,
   });
 
-  return {
-    informers,
-    controller,
-    supervisor,
-    budget,
-    startReceivers: () => {
-      // Idempotent: a second call leaves no second resync timer behind.
+  const receivers: Runnable = {
+    name: 'sqs-receivers',
+    needLeaderElection: false,
+    start: () => {
       secrets.start();
-      following.start();
+      supervisor.start();
     },
     stop: async () => {
-      following.stop();
       secrets.stop();
-      await supervisor.stopAll();
+      await supervisor.stop();
       connections.close();
       await http.close();
     },
   };
+  return { informers, controllers: [controller], runnables: [receivers], supervisor, budget };
 }

@@ -1,5 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SupervisorSync } from '../src/supervisor.js';
+import { createLogger } from '@kubeless/observability';
+import { Supervisor } from '../src/supervisor.js';
+
+const logger = createLogger({ name: 'supervisor-follow-test', level: 'silent' });
 
 /** A change source like an Informer: handlers per event, fired by hand. */
 class Source {
@@ -12,7 +15,7 @@ class Source {
   }
 }
 
-describe('SupervisorSync', () => {
+describe('Supervisor following the caches', () => {
   beforeEach(() => {
     vi.useFakeTimers();
   });
@@ -24,7 +27,19 @@ describe('SupervisorSync', () => {
     const synced: string[][] = [];
     let want = ['a'];
     const sources = [new Source(), new Source()];
-    const s = new SupervisorSync<string>({ supervisor: { sync: (specs) => synced.push(specs) }, desired: () => want, sources, intervalMs: 1000, debounceMs: 50 });
+    const s = new Supervisor<{ key: string }, object, { state: object; start(): Promise<void>; stop(): Promise<void> }>({
+      create: () => Promise.reject(new Error('not in this test')),
+      logger,
+      idleState: {},
+      desired: () => want.map((key) => ({ key })),
+      sources,
+      syncIntervalMs: 1000,
+      debounceMs: 50,
+    });
+    // What it syncs, instead of runners (their lifecycle is supervisor.test.ts's).
+    vi.spyOn(s, 'sync').mockImplementation((specs) => {
+      synced.push(specs.map((x) => x.key));
+    });
     return { s, synced, sources, setWant: (w: string[]) => (want = w) };
   };
 
@@ -54,7 +69,7 @@ describe('SupervisorSync', () => {
     // At start, then at 1 s, 2 s and 3 s: one interval though start ran twice.
     expect(synced).toHaveLength(4);
     sources[1]?.change();
-    s.stop();
+    void s.stop();
     vi.advanceTimersByTime(5000);
     expect(synced).toHaveLength(4);
   });

@@ -1,7 +1,8 @@
 /**
  * Assembles the function controller from the kit: informers (Functions, the labelled children,
  * kubeless-config), the reconciler, and the mapping of every child and config event back to the
- * Function keys it concerns. Used by main.ts and by the integration tests.
+ * Function keys it concerns, for a Manager (`manager.addAll`). Used by main.ts and by the
+ * integration tests.
  */
 import {
   Controller,
@@ -11,6 +12,7 @@ import {
   resourceByKind,
   type KubeClient,
   type KubeObject,
+  type Parts,
 } from '@kubeless/controller';
 import type { Logger, Registry } from '@kubeless/observability';
 import { FunctionReconciler, type FunctionObject } from './reconcile.js';
@@ -29,9 +31,10 @@ export interface FunctionControllerOptions {
   resyncPeriodMs?: number;
 }
 
-export interface FunctionControllerParts {
-  controller: Controller<FunctionObject>;
+export interface FunctionControllerParts extends Parts {
   informers: Informer[];
+  /** Run by the leader only. */
+  controllers: [Controller<FunctionObject>];
 }
 
 export function buildFunctionController(o: FunctionControllerOptions): FunctionControllerParts {
@@ -77,5 +80,5 @@ export function buildFunctionController(o: FunctionControllerOptions): FunctionC
     concurrency: o.concurrency ?? 8,
     resyncPeriodMs: o.resyncPeriodMs,
   });
-  return { controller, informers: [functions, configMaps, services, deployments, hpas, pods, config] };
+  return { informers: [functions, configMaps, services, deployments, hpas, pods, config], controllers: [controller] };
 }

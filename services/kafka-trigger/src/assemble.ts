@@ -1,10 +1,11 @@
 /**
  * Assembles the kafka-trigger from the kit: informers (KafkaTriggers, Functions, and the
- * functions' Services and EndpointSlices for delivery), the consumer supervisor that runs on every
- * replica, and the leader-only status controller. Used by main.ts and by the integration tests.
+ * functions' Services and EndpointSlices for delivery), the consumers as a runnable on every
+ * replica, and the leader-only status controller, for a Manager (`manager.addAll`). Used by
+ * main.ts and by the integration tests.
  */
 import type { Function as KubelessFunction, IdentityGrants } from '@kubeless/api';
-import { Controller, EventRecorder, FunctionScaler, Informer, autoscalesIn, SecretVersions, Supervisor, SupervisorSync, namespaceWatches, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { Controller, EventRecorder, FunctionScaler, Informer, autoscalesIn, SecretVersions, Supervisor, namespaceWatches, resourceByKind, type KubeClient, type KubeObject, type Parts, type Runnable } from '@kubeless/controller';
 import { DEFAULT_ACTIVATION_TIMEOUT_MS, DEFAULT_MEMORY_BUDGET_BYTES, Deliverer, DeliveryClient, MemoryBudget, deliveryMetrics, functionEndpoints, functionReady, memoryBudgetMetrics, type TlsFiles } from '@kubeless/delivery';
 import { Counter, Gauge, type Logger, type Registry } from '@kubeless/observability';
 import { Connections } from './connections.js';
@@ -12,7 +13,7 @@ import type { KafkaAuth } from './kafka.js';
 import { planTrigger, type ConsumerSpec } from './plan.js';
 import { TriggerConsumer, type ConsumerState } from './runner/consumer.js';
 import { kafkajsDeadLetterSink, kafkajsPort } from './runner/kafkajs.js';
-import { statusReconciler, type KafkaTriggerObject } from './status.js';
+import { statusReconciler, type KafkaTriggerObject } from './reconcile.js';
 
 export interface KafkaTriggerOptions {
   client: KubeClient;
@@ -53,17 +54,19 @@ export interface KafkaTriggerOptions {
   syncIntervalMs?: number;
 }
 
-export interface KafkaTriggerParts {
+export interface KafkaTriggerParts extends Parts {
   informers: Informer[];
-  /** Status writer: run by the leader only. */
-  controller: Controller<KafkaTriggerObject>;
+  /** The status writer, run by the leader only. */
+  controllers: [Controller<KafkaTriggerObject>];
+  /**
+   * The consumers, on every replica: once the caches synced they follow them (secrets re-read,
+   * consumers started, changed, stopped); on stop they drain, commit and leave their groups, then
+   * the clients close.
+   */
+  runnables: [Runnable];
   supervisor: Supervisor<ConsumerSpec, ConsumerState, TriggerConsumer>;
   /** The process's memory budget, shared by its consumers. */
   budget: MemoryBudget;
-  /** Starts keeping consumers in step with the caches (every replica). Call after the caches synced. */
-  startConsumers: () => void;
-  /** Stops the consumers gracefully, then the clients. */
-  stop: () => Promise<void>;
 }
 
 export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
@@ -138,13 +141,6 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
       budget,
     });
   };
-  const supervisor = new Supervisor<ConsumerSpec, ConsumerState, TriggerConsumer>({
-    create,
-    logger: o.logger,
-    idleState: { running: false, joined: false },
-    describe: (spec) => ({ topics: spec.topics, groupId: spec.groupId }),
-  });
-
   const desired = (): ConsumerSpec[] => {
     const fns = functions.list();
     return triggers.list().flatMap((t) =>
@@ -159,7 +155,15 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
     );
   };
   // Runners follow the caches: at once on a change (bursts coalesce), and every syncIntervalMs.
-  const following = new SupervisorSync({ supervisor, desired, sources: [triggers, functions, secrets, ...endpoints.sources], intervalMs: o.syncIntervalMs ?? 5000 });
+  const supervisor = new Supervisor<ConsumerSpec, ConsumerState, TriggerConsumer>({
+    create,
+    logger: o.logger,
+    idleState: { running: false, joined: false },
+    describe: (spec) => ({ topics: spec.topics, groupId: spec.groupId }),
+    desired,
+    sources: [triggers, functions, secrets, ...endpoints.sources],
+    syncIntervalMs: o.syncIntervalMs ?? 5000,
+  });
 
   const recorder = new EventRecorder(o.client, { component: 'kubeless-kafka-trigger', instance: o.instance, logger: o.logger });
   const controller = new Controller<KafkaTriggerObject>({
@@ -189,21 +193,19 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
     ignoreStatusOnlyUpdates: true,
   });
 
-  return {
-    informers,
-    controller,
-    supervisor,
-    budget,
-    startConsumers: () => {
+  const consumers: Runnable = {
+    name: 'kafka-consumers',
+    needLeaderElection: false,
+    start: () => {
       secrets.start();
-      following.start();
+      supervisor.start();
     },
     stop: async () => {
-      following.stop();
       secrets.stop();
-      await supervisor.stopAll();
+      await supervisor.stop();
       await connections.close();
       await http.close();
     },
   };
+  return { informers, controllers: [controller], runnables: [consumers], supervisor, budget };
 }

@@ -1,12 +1,12 @@
 /**
  * Assembles the cronjob-trigger from the kit: informers (CronJobTriggers, Functions, and the
- * functions' Services and EndpointSlices for delivery) and the leader's scheduler. Used by main.ts
- * and the tests. The trigger holds no credential of any kind: it only calls the function its
+ * functions' Services and EndpointSlices for delivery) and the scheduler as a leader-only
+ * runnable, for a Manager (`manager.addAll`). Used by main.ts and the tests. The trigger holds no credential of any kind: it only calls the function its
  * `function-name` names in its own namespace, through the delivery library's resolver, which
  * refuses a Service that routes out of the namespace (tenancy.ts).
  */
 import type { Function as KubelessFunction } from '@kubeless/api';
-import { EventRecorder, Informer, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { EventRecorder, Informer, resourceByKind, type KubeClient, type KubeObject, type Parts, type Runnable } from '@kubeless/controller';
 import { DeliveryClient, deliveryMetrics, functionEndpoints, type TlsFiles } from '@kubeless/delivery';
 import type { Logger, Registry } from '@kubeless/observability';
 import { cronMetrics } from './metrics.js';
@@ -28,15 +28,19 @@ export interface CronjobTriggerOptions {
   maxEventBytes: number;
   /** Plans every trigger at least this often. Default 30 s. */
   resyncMs?: number | undefined;
+  /** How long a stop waits for attempts in flight before it leaves them to the next leader. Default 20 s. */
+  drainTimeoutMs?: number | undefined;
   clock?: () => Date;
 }
 
-export interface CronjobTriggerParts {
+export interface CronjobTriggerParts extends Parts {
   informers: Informer[];
-  /** Run by the leader only: start() on taking the Lease, abortAll() on losing it, stop() on SIGTERM. */
+  /**
+   * The scheduler, run by the leader only: started on taking the Lease, aborted on losing it (no
+   * write after the renew deadline), drained on stop (then the delivery client closes).
+   */
+  runnables: [Runnable];
   scheduler: Scheduler;
-  /** Closes the delivery client (after the scheduler stopped). */
-  close: () => Promise<void>;
 }
 
 export function buildCronjobTrigger(o: CronjobTriggerOptions): CronjobTriggerParts {
@@ -78,5 +82,19 @@ export function buildCronjobTrigger(o: CronjobTriggerOptions): CronjobTriggerPar
       });
     }
   }
-  return { informers: [triggers, functions, ...endpoints.informers], scheduler, close: () => http.close() };
+  const leading: Runnable = {
+    name: 'cronjob-scheduler',
+    needLeaderElection: true,
+    start: () => {
+      scheduler.start();
+    },
+    stop: async () => {
+      await scheduler.stop(o.drainTimeoutMs ?? 20_000);
+      await http.close();
+    },
+    abort: () => {
+      scheduler.abortAll();
+    },
+  };
+  return { informers: [triggers, functions, ...endpoints.informers], runnables: [leading], scheduler };
 }
