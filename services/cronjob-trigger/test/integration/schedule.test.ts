@@ -155,10 +155,12 @@ describe('cronjob-trigger', () => {
     await expect(createTrigger(client, steady.name, 'bad', { 'function-name': 'tick', schedule: '* * * *' })).rejects.toThrow(/schedule must be five cron fields/);
     await expect(createTrigger(client, steady.name, 'bad', { 'function-name': 'tick', schedule: '@hourly', timeZone: 'Mars/Olympus' })).rejects.toThrow(/unknown time zone Mars\/Olympus/);
     const r = await kubeless(['trigger', 'cronjob', 'create', 'bad', '--function', 'tick', '--schedule', '61 * * * *', '-n', steady.name]);
-    expect(r.code).toBe(1);
+    // A bad flag value is a usage error (exit 2); a function that does not exist is not found (3).
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain('--schedule: schedule "61 * * * *": the minute field "61" is not valid');
     const none = await kubeless(['trigger', 'cronjob', 'create', 'bad', '--function', 'no-such-function', '--schedule', '* * * * *', '-n', steady.name]);
     expect(none.stderr).toContain(`function "no-such-function" not found in namespace "${steady.name}"`);
+    expect(none.code).toBe(3);
     expect((await client.list(triggersPath(steady.name))).items.map((t) => t.metadata?.name).sort()).toEqual(['escape', 'every-minute', 'kathmandu', 'utc']);
   });
 
