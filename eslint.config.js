@@ -2,6 +2,12 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** A relative import that climbs out of the importing package and into another folder's `test/`. */
+const TEST_FOLDER_OF_ANOTHER_PACKAGE = {
+  regex: '^(\\.\\./)+([^./][^/]*/)+test(/|$)',
+  message: "no test reaches into another package's test/ folder: shared test support lives in @kubeless/stack (issue 24)",
+};
+
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'helm/**', '.stack/**', 'coverage/**', 'runtimes/python/**'] },
   eslint.configs.recommended,
@@ -45,6 +51,30 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-return': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/non-nullable-type-assertion-style': 'off',
+    },
+  },
+  {
+    // Package boundaries (issue 24): a package's tests never reach into another package's test/
+    // folder (a relative path that climbs out of the package and down into `<dir>/test/`); test
+    // support shared across packages lives in @kubeless/stack. Its own test/ and src/ stay reachable.
+    files: ['libs/*/test/**', 'services/*/test/**', 'runtimes/*/test/**', 'scripts/*/test/**', 'cli/test/**', 'test/stack/test/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [TEST_FOLDER_OF_ANOTHER_PACKAGE] }] },
+  },
+  {
+    // The top-level test area (e2e, chaos, helm, bench) is a package area of its own: it uses
+    // @kubeless/stack and the packages' public exports (the benchmarks load their built
+    // dist/index.js), never their test/ folders or their sources.
+    files: ['test/e2e/**', 'test/chaos/**', 'test/helm/**', 'test/bench/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            TEST_FOLDER_OF_ANOTHER_PACKAGE,
+            { regex: '^(\\.\\./)+((libs|services|runtimes|scripts)/[^/]+|cli)/src(/|$)', message: "import the package's public exports (@kubeless/..., or its built dist/index.js), not its sources" },
+          ],
+        },
+      ],
     },
   },
   {

@@ -13,14 +13,14 @@ import {
   createTopic,
   eventually,
   kafkaTrigger,
-  kubeClient,
+  kafkaTestClient as kubeClient,
   produce,
   registerFunction,
-  spawnController,
-  startController,
-  triggersPath,
-  type RunningController,
-} from '../../services/kafka-trigger/test/integration/harness.js';
+  spawnKafkaTrigger as spawnController,
+  startKafkaTrigger as startController,
+  kafkaTriggersPath as triggersPath,
+  type RunningKafkaTrigger as RunningController,
+} from '@kubeless/stack';
 
 const MAX_IN_FLIGHT = 50;
 /** The commit window of the crash test's triggers: records per partition a crash may repeat. */

@@ -12,8 +12,8 @@ import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { grantLeases, pauseComponent, restartComponent, spawnController, stackEnv, uniqueName, withNamespace, type ControllerName } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Recorder, createTopic, eventually, kafkaTrigger, kubeClient, produce, registerFunction, triggersPath } from '../../services/kafka-trigger/test/integration/harness.js';
-import { createQueue, sendMessages, sqsTrigger, triggersPath as sqsTriggersPath } from '../../services/sqs-trigger/test/integration/harness.js';
+import { Recorder, createTopic, eventually, kafkaTrigger, kafkaTestClient as kubeClient, produce, registerFunction, kafkaTriggersPath as triggersPath } from '@kubeless/stack';
+import { createQueue, sendMessages, sqsTrigger, sqsTriggersPath } from '@kubeless/stack';
 
 // A 4 s margin between the renew deadline and the lease duration (the chart has 5 s): a leader's
 // step-down timer may fire late on a loaded 2-core machine.

@@ -14,15 +14,15 @@ import {
   Recorder,
   createQueue,
   eventually,
-  kubeClient,
+  sqsTestClient as kubeClient,
   queueCounts,
   registerFunction,
   sendMessages,
-  spawnController,
+  spawnSqsTrigger as spawnController,
   sqsTrigger,
-  triggersPath,
+  sqsTriggersPath as triggersPath,
   waitExit,
-} from '../../services/sqs-trigger/test/integration/harness.js';
+} from '@kubeless/stack';
 
 const MAX_IN_FLIGHT = 50;
 /** Leader election as the chart runs it, with short timings (a killed leader's Lease expires in 6 s). */

@@ -17,11 +17,8 @@ import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { CreateQueueCommand, DeleteQueueCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { KubeClient, type KubeObject } from '@kubeless/controller';
-import { STACK_AWS_CREDENTIALS, eventually, kubectl, kubectlOk, stackEnv, uniqueName, withNamespace } from '@kubeless/stack';
+import { STACK_AWS_CREDENTIALS, createTopic, eventually, kubectl, kubectlOk, produce, stackEnv, startFunctionController, startKafkaTrigger, startSqsTrigger, uniqueName, withNamespace, type RunningKafkaTrigger as RunningController } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startController as startKafkaTrigger, createTopic, produce, type RunningController } from '../../services/kafka-trigger/test/integration/harness.js';
-import { startController as startSqsTrigger } from '../../services/sqs-trigger/test/integration/harness.js';
-import { startFunctionController } from '../stack/test/integration/function-controller.js';
 import { kubelessOk, tempFiles } from './helpers.js';
 
 interface Deployment {

@@ -1,5 +1,5 @@
 /**
- * Shared by the e2e files: the real `kubeless` CLI as a child process (cli/test/integration's
+ * Shared by the e2e files: the real `kubeless` CLI as a child process (@kubeless/stack's
  * runner), the controllers installed with the chart (a release of the file's own, as pods on the
  * stack's node), and small readers of the API server's state.
  */
@@ -8,11 +8,9 @@ import http from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { eventually, installRelease, kubectl, kubectlOk, stackEnv, uninstallRelease, withNamespace } from '@kubeless/stack';
+import { eventually, installRelease, kubectl, kubectlOk, kubelessOk, stackEnv, uninstallRelease, withNamespace } from '@kubeless/stack';
 
-import { kubelessOk } from '../../cli/test/integration/helpers.js';
-
-export { kubeless, kubelessOk, type Run } from '../../cli/test/integration/helpers.js';
+export { kubeless, kubelessOk, type Run } from '@kubeless/stack';
 
 type Json = Record<string, any>;
 

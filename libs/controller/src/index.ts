@@ -5,7 +5,7 @@ export { WorkQueue, type WorkQueueOptions } from './workqueue.js';
 export { Controller, canonical, namespaceWatches, type ControllerOptions, type ReconcileContext, type ReconcileResult, type Reconcilable, type Watch } from './controller.js';
 export { EventRecorder, type Recorder, type EventType } from './events.js';
 export { LeaderElector, type LeaderElectionOptions } from './leader.js';
-export { Manager, type ManagerOptions, type Parts, type Runnable } from './manager.js';
+export { Manager, LEADER_ELECTION_GAUGE, type ManagerOptions, type Parts, type Runnable } from './manager.js';
 export { setCondition, getCondition, isTrue, summarise } from './conditions.js';
 export { controllerRef, isOwnedBy, controllerOf, type OwnerReference } from './owner.js';
 export { resourceFor, resourceByKind, collectionPath, objectPath, apiVersionOf, type ResourceType } from './resources.js';

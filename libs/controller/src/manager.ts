@@ -1,4 +1,4 @@
-import type { HealthServer, Logger } from '@kubeless/observability';
+import { Gauge, type HealthServer, type Logger, type Registry } from '@kubeless/observability';
 import type { Controller, Reconcilable } from './controller.js';
 import type { Informer } from './informer.js';
 import { LeaderElector, type LeaderElectionOptions } from './leader.js';
@@ -56,7 +56,15 @@ export interface ManagerOptions {
    * code 1), so the kubelet restarts it and it campaigns afresh, as client-go's controllers do.
    */
   onLostLeadership?: () => void;
+  /**
+   * The process's metrics registry: with leader election, the Manager registers client-go's
+   * `leader_election_master_status{name}` on it (1 while this replica holds the Lease `name`, else 0).
+   */
+  registry?: Registry;
 }
+
+/** client-go's leader-election gauge (k8s.io/client-go/tools/leaderelection/metrics.go). */
+export const LEADER_ELECTION_GAUGE = 'leader_election_master_status';
 
 /**
  * Runs one controller process: starts the informers on every replica (followers keep warm
@@ -81,6 +89,20 @@ export class Manager {
 
   constructor(options: ManagerOptions) {
     this.#o = options;
+    const { registry, leaderElection } = options;
+    // One Manager per process registry: a second one on the same registry leaves the first one's gauge.
+    if (registry && leaderElection !== false && !registry.getSingleMetric(LEADER_ELECTION_GAUGE)) {
+      const isLeader = (): boolean => this.isLeader;
+      new Gauge({
+        name: LEADER_ELECTION_GAUGE,
+        help: 'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master.',
+        labelNames: ['name'] as const,
+        registers: [registry],
+        collect() {
+          this.set({ name: leaderElection.name }, isLeader() ? 1 : 0);
+        },
+      });
+    }
   }
 
   addInformer<I extends Informer>(informer: I): I {

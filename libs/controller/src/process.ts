@@ -88,6 +88,7 @@ export async function runControllerProcess(o: ControllerProcessOptions): Promise
     logger,
     health,
     leaderElection: leaderElectionFrom(config, identity),
+    registry,
     shutdownTimeoutMs: o.shutdownTimeoutMs,
   });
   manager.addAll(await o.assemble({ client, logger, registry, identity }));

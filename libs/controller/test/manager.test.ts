@@ -1,4 +1,4 @@
-import { createLogger } from '@kubeless/observability';
+import { createLogger, createRegistry } from '@kubeless/observability';
 import { describe, expect, it } from 'vitest';
 import type { KubeClient } from '../src/kube-client.js';
 import { Manager, type Runnable } from '../src/manager.js';
@@ -43,5 +43,14 @@ describe('Manager', () => {
       stop: () => Promise.resolve(),
     });
     await expect(manager.start()).rejects.toThrow('no broker');
+  });
+
+  it("registers client-go's leader_election_master_status{name} on the registry with leader election (0 until it leads), not without", async () => {
+    const registry = createRegistry({ defaultMetrics: false });
+    new Manager({ client: {} as KubeClient, logger, registry, leaderElection: { namespace: 'ns', name: 'kafka-trigger', identity: 'a' } });
+    expect(await registry.metrics()).toContain('leader_election_master_status{name="kafka-trigger"} 0');
+    const single = createRegistry({ defaultMetrics: false });
+    new Manager({ client: {} as KubeClient, logger, registry: single, leaderElection: false });
+    expect(await single.metrics()).not.toContain('leader_election_master_status');
   });
 });

@@ -22,7 +22,7 @@ export { readTls, tlsStamp, type TlsFiles, type TlsMaterial } from './tls.js';
 export { DeliveryClient, type DeliveryClientOptions, type SendOptions, type SendResult } from './client.js';
 export { InFlightLimiter, RateLimiter, sleep } from './limits.js';
 export { MemoryBudget, memoryBudgetBytes, MEMORY_BUDGET_SHARE, DEFAULT_MEMORY_BUDGET_BYTES, type BudgetEvent } from './budget.js';
-export { deliveryMetrics, memoryBudgetMetrics, type DeliveryMetrics } from './metrics.js';
+export { deliveryMetrics, memoryBudgetMetrics, type DeliveryMetrics, type TriggerRef as DeliveryTriggerRef } from './metrics.js';
 export { Deliverer, describeFailure, type DelivererOptions } from './deliverer.js';
 export { awaitActivation, functionReady, DEFAULT_ACTIVATION_TIMEOUT_MS, type Activation } from './activation.js';
 export { afterFailure, type AfterFailure, type FailureFacts } from './exhaustion.js';

@@ -95,6 +95,19 @@ export interface DeliveryMetrics {
   inFlight: Gauge<Labels>;
   /** The hot-path numbers of one label set, shared by every Deliverer with those labels. */
   series(labels: LabelSet): HotSeries;
+  /**
+   * Drops every series of a (deleted) trigger, whatever its function and reason, from all the
+   * delivery metrics: a scrape no longer shows them. A Deliverer still draining keeps its own
+   * HotSeries, which is no longer read; a failure counted after this adds its label set again.
+   */
+  forget(trigger: TriggerRef): Promise<void>;
+}
+
+/** One trigger, as the delivery metrics label it. */
+export interface TriggerRef {
+  kind: string;
+  namespace: string;
+  trigger: string;
 }
 
 const byRegistry = new WeakMap<Registry, DeliveryMetrics>();
@@ -115,6 +128,7 @@ export function deliveryMetrics(registry: Registry): DeliveryMetrics {
       }
     };
   registry.registerMetric(latency as unknown as Parameters<Registry['registerMetric']>[0]);
+  const ofTrigger = (labels: Partial<Record<string, string | number>>, t: TriggerRef): boolean => labels.kind === t.kind && labels.namespace === t.namespace && labels.trigger === t.trigger;
   m = {
     delivered: new Counter({
       name: 'kubeless_delivery_delivered_total',
@@ -150,6 +164,16 @@ export function deliveryMetrics(registry: Registry): DeliveryMetrics {
         all.set(key, s);
       }
       return s;
+    },
+    async forget(t: TriggerRef): Promise<void> {
+      for (const [key, s] of all) if (ofTrigger(s.labels, t)) all.delete(key);
+      // The series above are gone, so the counters' and the gauge's collect() add nothing back; every
+      // label set they kept for the trigger (one per function, and reason) is removed.
+      const metrics: (Counter<Labels> | Counter<Labels | 'reason'> | Gauge<Labels>)[] = [this.delivered, this.retried, this.failed, this.deadLettered, this.dropped, this.inFlight];
+      for (const metric of metrics) {
+        const { values } = await metric.get();
+        for (const v of values) if (ofTrigger(v.labels, t)) (metric as Counter).remove(v.labels as Record<string, string>);
+      }
     },
   };
   byRegistry.set(registry, m);

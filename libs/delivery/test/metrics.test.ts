@@ -50,3 +50,35 @@ describe('deliveryMetrics', () => {
     expect(text).not.toMatch(/kubeless_delivery_duration_seconds_count\{[^}]*trigger="other"/u);
   });
 });
+
+describe('deliveryMetrics.forget', () => {
+  it("drops every series of a deleted trigger, whatever its function and reason, and keeps the others'", async () => {
+    const registry = createRegistry({ defaultMetrics: false });
+    const m = deliveryMetrics(registry);
+    const gone = [labels, { ...labels, function: 'other' }];
+    const kept = { ...labels, trigger: 'payments' };
+    for (const set of [...gone, kept]) {
+      const s = m.series(set);
+      s.delivered++;
+      s.retried++;
+      s.inFlight = 1;
+      s.observe(0.01);
+      m.failed.inc({ ...set, reason: 'http_5xx' });
+      m.failed.inc({ ...set, reason: 'timeout' });
+      m.deadLettered.inc({ ...set, reason: 'exhausted' });
+      m.dropped.inc({ ...set, reason: 'too_large' });
+    }
+    expect(await registry.metrics()).toContain('trigger="orders"');
+    await m.forget({ kind: 'kafka', namespace: 'team-a', trigger: 'orders' });
+    const text = await registry.metrics();
+    expect(text).not.toContain('trigger="orders"');
+    for (const name of ['delivered_total', 'retried_total', 'in_flight', 'failed_attempts_total', 'dead_lettered_total', 'dropped_total', 'duration_seconds_count']) {
+      expect(text).toContain(`kubeless_delivery_${name}{`);
+    }
+    expect(text).toContain('kubeless_delivery_delivered_total{kind="kafka",namespace="team-a",trigger="payments",function="hello"} 1');
+    expect(text).toContain('kubeless_delivery_failed_attempts_total{kind="kafka",namespace="team-a",trigger="payments",function="hello",reason="timeout"} 1');
+    // A new series of the same name starts from zero.
+    m.series(labels).delivered++;
+    expect(await registry.metrics()).toContain(`kubeless_delivery_delivered_total{${l}} 1`);
+  });
+});

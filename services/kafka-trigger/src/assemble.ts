@@ -86,6 +86,14 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
   const informers: Informer[] = [triggers, functions, ...endpoints.informers];
   const http = new DeliveryClient({ userAgent: `kubeless-kafka-trigger/${o.clientId}`, tls: o.deliveryTls, logger: o.logger });
   const metrics = o.registry ? deliveryMetrics(o.registry) : undefined;
+  // A deleted trigger's delivery series leave the scrape with it (issue 24, 7g).
+  if (metrics)
+    triggers.on('delete', (t) => {
+      const ref = { kind: 'kafka', namespace: t.metadata.namespace ?? '', trigger: t.metadata.name ?? '' };
+      metrics.forget(ref).catch((err: unknown) => {
+        o.logger.warn({ err, ...ref }, 'could not drop the delivery metrics of a deleted trigger');
+      });
+    });
   // Read at each scrape from the running consumers: a partition that moved to another replica, or
   // a stopped consumer (deleted trigger, changed topic), no longer shows its last value.
   const lagSources = new Set<TriggerConsumer>();

@@ -92,6 +92,14 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
   const informers: Informer[] = [triggers, functions, ...endpoints.informers];
   const http = new DeliveryClient({ userAgent: `kubeless-sqs-trigger/${o.instance ?? 'local'}`, tls: o.deliveryTls, logger: o.logger });
   const metrics = o.registry ? deliveryMetrics(o.registry) : undefined;
+  // A deleted trigger's delivery series leave the scrape with it (issue 24, 7g).
+  if (metrics)
+    triggers.on('delete', (t) => {
+      const ref = { kind: 'sqs', namespace: t.metadata.namespace ?? '', trigger: t.metadata.name ?? '' };
+      metrics.forget(ref).catch((err: unknown) => {
+        o.logger.warn({ err, ...ref }, 'could not drop the delivery metrics of a deleted trigger');
+      });
+    });
   const connections = new Connections({ client: o.client, logger: o.logger, maxSockets: o.maxSockets, defaultCredentials: o.defaultCredentials, grants: o.grants });
   const defaults = { region: o.region, endpoint: o.endpoint, grants: o.grants, serviceProblem: endpoints.serviceProblem };
   const secrets = new SecretVersions({ client: o.client, logger: o.logger, intervalMs: o.secretResyncMs });

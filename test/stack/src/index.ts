@@ -14,3 +14,41 @@ export { installRelease, uninstallRelease, releaseHistory, stackValues, mergeVal
 export { spawnController, controllerEnv, stackIdentityGrants, STACK_AWS_CREDENTIALS, TEST_ENDPOINT_MANAGER, type ControllerProcess, type SpawnControllerOptions } from './controllers.js';
 export { nodeCgroup, remainingCgroups, cgroupPids } from './node/node.js';
 export { NODE, STACK_IMAGES, sleeperPod } from './node/config.js';
+// Test harnesses shared across packages (a package's tests never import another package's test/ folder).
+export { Recorder, registerFunction, type Received, type Behaviour } from './harness/recorder.js';
+export { kubeless, kubelessOk, KUBELESS_BIN, type Run, type RunOptions } from './harness/kubeless-cli.js';
+export { startFunctionController } from './harness/function-controller.js';
+export {
+  kubeClient as kafkaTestClient,
+  brokers as kafkaBrokers,
+  testOptions as kafkaTriggerTestOptions,
+  startController as startKafkaTrigger,
+  spawnController as spawnKafkaTrigger,
+  kafka as kafkaClient,
+  createTopic,
+  produce,
+  readTopic,
+  kafkaTrigger,
+  triggersPath as kafkaTriggersPath,
+  type RunningController as RunningKafkaTrigger,
+  type TestMessage as KafkaTestMessage,
+} from './harness/kafka-trigger.js';
+export {
+  TEST_CREDENTIALS as SQS_TEST_CREDENTIALS,
+  kubeClient as sqsTestClient,
+  sqs as sqsClient,
+  createQueue,
+  sendMessages,
+  readQueue,
+  queueCounts,
+  sqsTrigger,
+  triggersPath as sqsTriggersPath,
+  createCredentialsSecret,
+  testOptions as sqsTriggerTestOptions,
+  startController as startSqsTrigger,
+  spawnController as spawnSqsTrigger,
+  waitExit,
+  header,
+  type RunningController as RunningSqsTrigger,
+  type TestMessage as SqsTestMessage,
+} from './harness/sqs-trigger.js';

@@ -4,7 +4,7 @@
  * held and releases it after; a lost Lease aborts the leader-only runnables at once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '@kubeless/observability';
+import { createLogger, createRegistry, type Registry } from '@kubeless/observability';
 import { withNamespace } from '@kubeless/stack';
 import { Manager, type KubeObject, type Runnable } from '../../src/index.js';
 import { adminClient, until } from './kit.js';
@@ -29,16 +29,18 @@ const holder = async (name: string): Promise<string | undefined> => (await admin
 
 interface Replica {
   manager: Manager;
+  registry: Registry;
   log: string[];
   lost: boolean;
 }
 
 /** A replica with one runnable of each kind; the leader-only one notes the Lease holder when it stops. */
 function replica(lease: string, identity: string): Replica {
-  const r: Replica = { manager: undefined as unknown as Manager, log: [], lost: false };
+  const r: Replica = { manager: undefined as unknown as Manager, registry: createRegistry({ defaultMetrics: false }), log: [], lost: false };
   r.manager = new Manager({
     client: admin,
     logger,
+    registry: r.registry,
     leaderElection: { namespace: ns.name, name: lease, identity, ...TIMING },
     onLostLeadership: () => {
       r.lost = true;
@@ -73,6 +75,9 @@ function replica(lease: string, identity: string): Replica {
   return r;
 }
 
+/** client-go's `leader_election_master_status{name}` as the replica's /metrics prints it. */
+const masterStatus = async (r: Replica, lease: string): Promise<string | undefined> => new RegExp(`^leader_election_master_status\\{name="${lease}"\\} (\\d+)$`, 'm').exec(await r.registry.metrics())?.[1];
+
 describe('Manager with leader election', () => {
   it('runs leader-only runnables on the Lease holder alone, and drains them before it releases the Lease', async () => {
     const a = replica('handover', 'a');
@@ -81,12 +86,16 @@ describe('Manager with leader election', () => {
     const b = replica('handover', 'b');
     await b.manager.start();
     expect(b.log).toEqual(['start consumers']);
+    expect(await masterStatus(a, 'handover')).toBe('1');
+    expect(await masterStatus(b, 'handover')).toBe('0');
 
     await a.manager.stop();
     expect(a.log).toEqual(['start consumers', 'start scheduler', 'stop scheduler (Lease held by a)', 'stop consumers']);
     expect(a.lost).toBe(false);
     // Released: the follower takes over without waiting out the lease duration.
     await until('b leads', () => b.log.includes('start scheduler'), 2500);
+    expect(await masterStatus(a, 'handover')).toBe('0');
+    expect(await masterStatus(b, 'handover')).toBe('1');
     await b.manager.stop();
     expect(await holder('handover')).toBe('');
   });

@@ -21,9 +21,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CronJobTriggerStatus } from '@kubeless/api';
 import type { KubeObject } from '@kubeless/controller';
-import { grantLeases, withNamespace } from '@kubeless/stack';
+import { grantLeases, kubeless, withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubeless } from '../../../../cli/test/integration/helpers.js';
 import { StandIn, createTrigger, eventually, iso, kubeClient, nextMinute, registerFunction, spawnController, startController, triggersPath, until, waitExit, type RunningController } from './harness.js';
 
 type Trigger = KubeObject & { spec: Record<string, unknown>; status?: CronJobTriggerStatus };

@@ -11,8 +11,7 @@ import { lookup } from 'node:dns/promises';
 import { request } from 'node:http';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NODE, clients, eventually, kubectlOk, spawnController, stackEnv, stackInstallEnv, uniqueName, withNamespace, type ControllerProcess } from '../../src/index.js';
-import { startFunctionController } from './function-controller.js';
+import { NODE, clients, eventually, kubectlOk, spawnController, stackEnv, stackInstallEnv, startFunctionController, uniqueName, withNamespace, type ControllerProcess } from '../../src/index.js';
 
 const FN = { group: 'kubeless.io', version: 'v1beta1', plural: 'functions' } as const;
 let ns: { name: string; cleanup: () => Promise<void> };

@@ -8,8 +8,7 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeClient } from '@kubeless/controller';
-import { NODE, clients, eventually, kubectlOk, stackInstallEnv, withNamespace } from '../../src/index.js';
-import { startFunctionController } from './function-controller.js';
+import { NODE, clients, eventually, kubectlOk, stackInstallEnv, startFunctionController, withNamespace } from '../../src/index.js';
 
 let ns: { name: string; cleanup: () => Promise<void> };
 let fc: Awaited<ReturnType<typeof startFunctionController>>;

@@ -2,7 +2,7 @@
 import { KubeClient, Manager } from '@kubeless/controller';
 import { buildFunctionController } from '@kubeless/function-controller';
 import { createLogger } from '@kubeless/observability';
-import { stackEnv } from '../../src/index.js';
+import { stackEnv } from '../testing.js';
 
 /** Starts it on `namespace` (kubeless-config read from there too); `stop` ends it and its client. */
 export async function startFunctionController(namespace: string, userAgent: string): Promise<{ client: KubeClient; stop: () => Promise<void> }> {
