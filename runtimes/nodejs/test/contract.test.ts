@@ -510,6 +510,7 @@ describe.each(LANGUAGES)('%s runtime lifecycle', (language) => {
     } finally {
       await rt.stop();
       rmSync(marker, { force: true });
+      rmSync(`${marker}.tmp`, { force: true });
     }
   });
 
