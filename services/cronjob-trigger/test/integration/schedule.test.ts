@@ -91,6 +91,10 @@ describe('cronjob-trigger', () => {
     spawn(failover.name, 'cron-a', LEASE);
     spawn(failover.name, 'cron-b', LEASE);
     let c = spawn(missed.name, 'cron-c');
+    // The processes just spawned must be serving by the first slot (the too-late trigger misses a
+    // slot 5 s late): with under 20 s to the next minute boundary, the triggers come after it.
+    const toBoundary = 60_000 - (Date.now() % 60_000);
+    if (toBoundary < 20_000) await new Promise((r) => setTimeout(r, toBoundary + 1000));
     const created = await Promise.all([
       createTrigger(client, steady.name, 'every-minute', { 'function-name': 'tick', schedule: '* * * * *', payload: { hello: 'cron' } }),
       createTrigger(client, failover.name, 'failover', { 'function-name': 'slow', schedule: '* * * * *', delivery: { backoffDelay: '1s' } }),
