@@ -28,7 +28,10 @@ import { StandIn, createTrigger, eventually, iso, kubeClient, nextMinute, regist
 type Trigger = KubeObject & { spec: Record<string, unknown>; status?: CronJobTriggerStatus };
 interface Ns { name: string; cleanup: () => Promise<void> }
 
-const LEASE = { LEADER_ELECT: 'true', LEASE_DURATION: '4s', LEASE_RENEW_DEADLINE: '3s', LEASE_RETRY_PERIOD: '1s' };
+// A replica that misses its renew deadline exits (as client-go's controllers do) and nothing here
+// restarts it: on a loaded 2-core CI machine a 3 s deadline was missed once by the successor, which
+// left slot 2 to nobody. 8 s of renew deadline still fails over well within a slot.
+const LEASE = { LEADER_ELECT: 'true', LEASE_DURATION: '10s', LEASE_RENEW_DEADLINE: '8s', LEASE_RETRY_PERIOD: '1s' };
 const WAIT = 200_000;
 
 describe('cronjob-trigger', () => {
@@ -251,7 +254,10 @@ describe('cronjob-trigger', () => {
     const run = await failoverRun;
     const id1 = `${failover.name}/failover/${iso(s1)}`;
     const id2 = `${failover.name}/failover/${iso(s2)}`;
-    await eventually('slot 2 delivered by the new leader', () => Promise.resolve(slow.byId().has(id2)), s2.getTime() - Date.now() + 20_000);
+    const successor = children[run.killed === 'cron-a' ? 1 : 0];
+    await eventually('slot 2 delivered by the new leader', () => Promise.resolve(slow.byId().has(id2)), s2.getTime() - Date.now() + 20_000).catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}; the successor ${successor?.exitCode === null && successor.signalCode === null ? 'runs' : `exited (${String(successor?.exitCode ?? successor?.signalCode)})`}`, { cause: err });
+    });
     const lease = await client.get<KubeObject & { spec?: { holderIdentity?: string } }>(`/apis/coordination.k8s.io/v1/namespaces/${failover.name}/leases/kubeless-cronjob-trigger`);
     expect(lease.spec?.holderIdentity).not.toBe(run.killed);
     const byId = slow.byId();
