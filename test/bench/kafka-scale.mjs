@@ -35,6 +35,14 @@ const { values: args, positionals } = parseArgs({
     'settle-seconds': { type: 'string', default: '20' },
     /** The trigger's STATUS_INTERVAL (its status reads each group's lag from Kafka at this period; the joins are seen through it). */
     'status-interval': { type: 'string', default: '10s' },
+    /** A folder: the kafka-trigger writes a CPU profile there (on exit) and a heap snapshot at the end of the idle window. */
+    profile: { type: 'string' },
+    /**
+     * NODE_OPTIONS of the kafka-trigger process. The default is what the chart's
+     * kafkaTrigger.nodeOptions gives under its 512 Mi limit (half of it for V8's old space); this
+     * process has no memory limit of its own to take a percentage of.
+     */
+    'node-options': { type: 'string', default: '--max-old-space-size=256 --max-semi-space-size=2' },
   },
 });
 const N = Number(positionals[0] ?? '1000');
@@ -120,9 +128,11 @@ try {
   const port = await freePort();
   const logFile = path.join(tmp, 'kafka-trigger.log');
   const fd = openSync(logFile, 'w');
-  child = spawn(process.execPath, [path.join(REPO_ROOT, 'services/kafka-trigger/dist/main.js')], {
+  const profile = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args.profile)}`, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${path.resolve(args.profile)}`] : [];
+  child = spawn(process.execPath, [...profile, path.join(REPO_ROOT, 'services/kafka-trigger/dist/main.js')], {
     env: {
       PATH: process.env.PATH,
+      NODE_OPTIONS: args['node-options'],
       KUBECONFIG: env.KUBECONFIG,
       POD_NAMESPACE: ns,
       WATCH_NAMESPACE: ns,
@@ -189,6 +199,14 @@ try {
   }
   const idleCore = (cpuSeconds(pid) - c0) / ((performance.now() - w0) / 1000);
   const socks = sockets(pid);
+  // Where the memory is, from the process's own metrics: V8's heap (used of total), memory outside it.
+  const metrics = await (await fetch(`http://127.0.0.1:${String(port)}/metrics`)).text();
+  const metric = (name) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'mu').exec(metrics)?.[1] ?? Number.NaN) / 2 ** 20;
+  log(`memory: heap used ${metric('nodejs_heap_size_used_bytes').toFixed(0)} of ${metric('nodejs_heap_size_total_bytes').toFixed(0)} MiB, external ${metric('nodejs_external_memory_bytes').toFixed(0)} MiB, RSS ${metric('process_resident_memory_bytes').toFixed(0)} MiB`);
+  if (args.profile) {
+    child.kill('SIGUSR2');
+    await sleep(5000 + N * 10);
+  }
 
   const producer = kafka.producer();
   await producer.connect();

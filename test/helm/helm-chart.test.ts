@@ -57,7 +57,8 @@ const env = (d: K8sObject): Record<string, string> =>
 /** The config keys a controller reads: its main.ts's and libs/config's common ones (`NAME: env...`). */
 function configKeys(component: string): Set<string> {
   const sources = [path.join(REPO_ROOT, 'services', component, 'src', 'main.ts'), ...readdirSync(path.join(REPO_ROOT, 'libs', 'config', 'src')).map((f) => path.join(REPO_ROOT, 'libs', 'config', 'src', f))];
-  const keys = new Set<string>();
+  // NODE_OPTIONS is Node.js's own (the chart sizes V8's heap with it).
+  const keys = new Set<string>(['NODE_OPTIONS']);
   for (const f of sources) for (const m of readFileSync(f, 'utf8').matchAll(/^\s*([A-Z][A-Z0-9_]+): env\./gm)) keys.add(m[1] ?? '');
   return keys;
 }

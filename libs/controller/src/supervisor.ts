@@ -132,6 +132,12 @@ export class Supervisor<S extends { key: string }, State, R extends Runner<State
     return out;
   }
 
+  /** The state of one key's runner (what `states()` holds for it), without building the whole map. */
+  state(key: string): (State & { error?: string | undefined }) | undefined {
+    const e = this.#entries.get(key);
+    return e ? { ...(e.runner?.state ?? this.#idle), error: e.error } : undefined;
+  }
+
   /** Resolves when every operation queued so far has finished (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.#ops.size > 0) await Promise.all([...this.#ops.values()]);

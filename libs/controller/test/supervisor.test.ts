@@ -111,6 +111,8 @@ describe('Supervisor: a changed spec offered in place', () => {
     expect(h.created).toHaveLength(1);
     expect(h.log).toEqual(['start-begin #1', 'started #1', 'reconfigure #1 [bar,foo]']);
     expect(h.sup.states().get('ns/t')).toEqual({ running: true, targets: ['bar', 'foo'], error: undefined });
+    expect(h.sup.state('ns/t')).toEqual(h.sup.states().get('ns/t'));
+    expect(h.sup.state('ns/none')).toBeUndefined();
     expect(h.messages).toEqual(['runner started', 'runner reconfigured']);
     // The new spec is the one it runs: the same desired set again is nothing to do.
     h.sup.sync([spec(['bar', 'foo'])]);

@@ -12,7 +12,7 @@ import { Connections } from './connections.js';
 import type { KafkaAuth } from './kafka.js';
 import { planTrigger, type ConsumerSpec } from './plan.js';
 import { TriggerConsumer, type ConsumerState } from './runner/consumer.js';
-import { kafkajsDeadLetterSink, kafkajsPort } from './runner/kafkajs.js';
+import { kafkajsDeadLetterSink } from './runner/kafkajs.js';
 import { statusReconciler, type KafkaTriggerObject } from './reconcile.js';
 
 export interface KafkaTriggerOptions {
@@ -42,6 +42,14 @@ export interface KafkaTriggerOptions {
   heartbeatIntervalMs: number;
   rebalanceTimeoutMs: number;
   partitionsConcurrency: number;
+  /**
+   * The most one fetch asks of a partition (default 256 KiB; Kafka still returns a larger first
+   * batch). Each fetch on the wire holds this much of the memory budget per partition, so with
+   * 1,000 idle consumers on one replica, 1 MiB made three quarters of them wait their turn to fetch.
+   */
+  maxFetchBytesPerPartition?: number | undefined;
+  /** How long an idle fetch waits at the broker (see the runner's ConsumerOptions). Default 5 s. */
+  fetchMaxWaitMs?: number | undefined;
   maxFetchBytes: number;
   /**
    * Bytes of messages all consumers of this process may hold at once (fetched batches, deliveries
@@ -114,7 +122,8 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
   const commitCounter = o.registry
     ? new Counter({ name: 'kubeless_kafka_offset_commits_total', help: 'Offset commits this replica made (each frees the commit-window room of the deliveries it covers).', labelNames: ['namespace', 'trigger', 'function'] as const, registers: [o.registry] })
     : undefined;
-  const connections = new Connections({ client: o.client, defaultAuth: o.auth, logger: o.logger, clientId: o.clientId });
+  // The status reads every trigger of a connection shares are kept half a status interval (at most 2 s).
+  const connections = new Connections({ client: o.client, defaultAuth: o.auth, logger: o.logger, clientId: o.clientId, statusCacheMs: Math.min(2000, o.statusIntervalMs / 2) });
   const defaults = { brokers: o.brokers, grants: o.grants, serviceProblem: endpoints.serviceProblem };
   const secrets = new SecretVersions({ client: o.client, logger: o.logger, intervalMs: o.secretResyncMs });
 
@@ -132,7 +141,7 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
     });
     return new TriggerConsumer({
       spec,
-      port: kafkajsPort(conn.kafka),
+      port: conn.port,
       deadLetter: kafkajsDeadLetterSink(conn.producer),
       deliverer,
       logger: o.logger,
@@ -141,8 +150,9 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       rebalanceTimeoutMs: o.rebalanceTimeoutMs,
       partitionsConcurrency: o.partitionsConcurrency,
+      fetchMaxWaitMs: o.fetchMaxWaitMs,
       maxFetchBytes: o.maxFetchBytes,
-      maxFetchBytesPerPartition: Math.min(o.maxFetchBytes, 1024 * 1024),
+      maxFetchBytesPerPartition: Math.min(o.maxFetchBytes, o.maxFetchBytesPerPartition ?? 256 * 1024),
       drainTimeoutMs: o.drainTimeoutMs,
       lagSources,
       commitCounter,
@@ -191,7 +201,7 @@ export function buildKafkaTrigger(o: KafkaTriggerOptions): KafkaTriggerParts {
       intervalMs: o.statusIntervalMs,
       // Only a consumer that could not start counts as failed: kafkajs retries transient errors
       // (a coordinator loading, a broker restarting) by itself, and those show as Joining.
-      consumerError: (key) => supervisor.states().get(key)?.error,
+      consumerError: (key) => supervisor.state(key)?.error,
       scaler: new FunctionScaler({ client: o.client, kind: 'kafkatrigger', autoscales: autoscalesIn(triggers) }),
     }),
     recorder: recorder.record,

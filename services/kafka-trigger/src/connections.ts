@@ -5,9 +5,13 @@ import type { Admin, Producer } from 'kafkajs';
 import { KafkaTriggerError } from './errors.js';
 import { authFromSecret, createKafka, type KafkaAuth, type KafkaClient } from './kafka.js';
 import type { ConnectionSpec } from './plan.js';
+import { kafkajsPort } from './runner/kafkajs.js';
+import type { KafkaPort } from './runner/port.js';
+import { StatusAdmin } from './status-admin.js';
 
 interface Connection {
   kafka: KafkaClient;
+  port: ReturnType<typeof kafkajsPort>;
   producer: Promise<Producer> | undefined;
 }
 
@@ -26,13 +30,16 @@ export class Connections {
   readonly #clientId: string;
   readonly #byKey = new Map<string, Connection>();
   readonly #statusByKey = new Map<string, KafkaClient>();
-  readonly #admins = new Map<string, Promise<Admin>>();
+  readonly #admins = new Map<string, Promise<{ admin: Admin; status: StatusAdmin }>>();
+  readonly #statusCacheMs: number;
 
-  constructor(o: { client: KubeClient; defaultAuth: KafkaAuth; logger: Logger; clientId: string }) {
+  /** `statusCacheMs`: how long the status reads that every trigger of a connection shares are kept (see StatusAdmin). */
+  constructor(o: { client: KubeClient; defaultAuth: KafkaAuth; logger: Logger; clientId: string; statusCacheMs?: number | undefined }) {
     this.#client = o.client;
     this.#defaultAuth = o.defaultAuth;
     this.#logger = o.logger;
     this.#clientId = o.clientId;
+    this.#statusCacheMs = o.statusCacheMs ?? 2000;
   }
 
   /** The auth of a connection: the controller's (`shared`), the trigger's Secret (`secret`) or none. Throws a KafkaTriggerError when the Secret is missing, forbidden or invalid. */
@@ -64,17 +71,19 @@ export class Connections {
     return createHash('sha256').update(JSON.stringify([c.brokers, auth])).digest('hex');
   }
 
-  async get(namespace: string, c: ConnectionSpec): Promise<{ kafka: KafkaClient; producer: () => Promise<Producer> }> {
+  async get(namespace: string, c: ConnectionSpec): Promise<{ kafka: KafkaClient; port: KafkaPort; producer: () => Promise<Producer> }> {
     const auth = await this.auth(namespace, c);
     const key = this.#key(c, auth);
     let conn = this.#byKey.get(key);
     if (!conn) {
-      conn = { kafka: createKafka({ clientId: this.#clientId, brokers: c.brokers, auth, logger: this.#logger }), producer: undefined };
+      const kafka = createKafka({ clientId: this.#clientId, brokers: c.brokers, auth, logger: this.#logger });
+      conn = { kafka, port: kafkajsPort(kafka), producer: undefined };
       this.#byKey.set(key, conn);
     }
     const entry = conn;
     return {
       kafka: entry.kafka,
+      port: entry.port,
       producer: () => {
         if (!entry.producer) {
           // Few retries of its own: the runner retries a dead letter with the trigger's backoff and
@@ -91,7 +100,7 @@ export class Connections {
   }
 
   /** An admin for status queries, connected: a client with one retry and short timeouts, so an outage shows fast. */
-  async admin(namespace: string, c: ConnectionSpec): Promise<Admin> {
+  async admin(namespace: string, c: ConnectionSpec): Promise<StatusAdmin> {
     const auth = await this.auth(namespace, c);
     const key = this.#key(c, auth);
     let kafka = this.#statusByKey.get(key);
@@ -102,18 +111,19 @@ export class Connections {
     let admin = this.#admins.get(key);
     if (!admin) {
       const a = kafka.admin();
-      admin = a.connect().then(() => a);
+      admin = a.connect().then(() => ({ admin: a, status: new StatusAdmin(a, this.#statusCacheMs) }));
       this.#admins.set(key, admin);
       admin.catch(() => this.#admins.delete(key));
     }
-    return admin;
+    return (await admin).status;
   }
 
   async close(): Promise<void> {
     for (const c of this.#byKey.values()) {
       await (await c.producer?.catch(() => undefined))?.disconnect().catch(() => undefined);
+      await c.port.close();
     }
-    for (const a of this.#admins.values()) await (await a.catch(() => undefined))?.disconnect().catch(() => undefined);
+    for (const a of this.#admins.values()) await (await a.catch(() => undefined))?.admin.disconnect().catch(() => undefined);
     this.#byKey.clear();
     this.#admins.clear();
   }

@@ -38,7 +38,11 @@ const config = loadConfig({
   KAFKA_HEARTBEAT_INTERVAL: env.duration().prefault('3s'),
   KAFKA_REBALANCE_TIMEOUT: env.duration().prefault('60s'),
   KAFKA_PARTITIONS_CONCURRENCY: env.int(1, 1024).default(16),
+  /** How long an idle fetch waits at the broker: each consumer's idle cost is one fetch per wait (held under a third of the session timeout). */
+  KAFKA_FETCH_MAX_WAIT: env.duration().prefault('5s'),
   KAFKA_MAX_FETCH_BYTES: env.int(1024, 1 << 30).default(4 * 1024 * 1024),
+  /** The most one fetch asks of one partition: each fetch on the wire holds this much of MEMORY_BUDGET_BYTES per partition. */
+  KAFKA_MAX_FETCH_BYTES_PER_PARTITION: env.int(1024, 1 << 30).default(256 * 1024),
   /** `service`: the function Service's DNS name; `endpointslice`: its ready endpoints directly. */
   ENDPOINT_MODE: env.enum(['service', 'endpointslice']).default('service'),
   CLUSTER_DOMAIN: env.string().default('cluster.local'),
@@ -88,6 +92,8 @@ await runControllerProcess({
       heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL,
       rebalanceTimeoutMs: config.KAFKA_REBALANCE_TIMEOUT,
       partitionsConcurrency: config.KAFKA_PARTITIONS_CONCURRENCY,
+      fetchMaxWaitMs: config.KAFKA_FETCH_MAX_WAIT,
+      maxFetchBytesPerPartition: config.KAFKA_MAX_FETCH_BYTES_PER_PARTITION,
       maxFetchBytes: config.KAFKA_MAX_FETCH_BYTES,
       memoryBudgetBytes: memoryBudgetBytes(config.MEMORY_BUDGET_BYTES, config.MEMORY_LIMIT_BYTES),
       drainTimeoutMs: config.DRAIN_TIMEOUT,

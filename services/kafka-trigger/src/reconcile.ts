@@ -1,5 +1,5 @@
 import { AUTOSCALING_DEFAULTS, resolveAutoscaling, type Condition, type Function as KubelessFunction, type KafkaTrigger, type KafkaTriggerStatus } from '@kubeless/api';
-import { setCondition, summarise, type FunctionScaler, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
+import { canonical, setCondition, summarise, type FunctionScaler, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
 import type { Connections } from './connections.js';
 import { KafkaTriggerError } from './errors.js';
 import { connectionOf, planTrigger, type ConsumerSpec, type PlanDefaults } from './plan.js';
@@ -75,7 +75,9 @@ async function observeGroup(connections: Connections, spec: ConsumerSpec): Promi
  * Ready; RecordsSkipped (records retention deleted before delivery, with a Warning Event; not part
  * of Ready: the trigger flows again); plus the target functions and the total lag. A trigger refused by a
  * tenancy rule is never connected to Kafka, not even for status.
- * Re-reads Kafka every `intervalMs` so lag and outages show. With `spec.autoscaling`, also scales
+ * Re-reads Kafka every `intervalMs` so lag and outages show; a trigger whose status the last reads
+ * left unchanged is re-read less often, up to every `6 x intervalMs` (on 1,000 quiet triggers those
+ * reads were half the requests to the broker), and any change brings it back to `intervalMs`. With `spec.autoscaling`, also scales
  * each function on its group's lag (condition Autoscaling, not part of Ready; status.autoscaling),
  * re-reading every `autoscaling.pollingInterval` when that is shorter.
  */
@@ -89,7 +91,11 @@ export function statusReconciler(o: {
   /** Scales the functions of triggers with `spec.autoscaling` on their group's lag. */
   scaler?: FunctionScaler | undefined;
 }) {
+  /** How many reads in a row left each quiet trigger's status as it was. */
+  const quiet = new Map<string, number>();
   return async (t: KafkaTriggerObject, ctx: ReconcileContext): Promise<ReconcileResult> => {
+    const key = `${t.metadata.namespace ?? ''}/${t.metadata.name ?? ''}`;
+    const seen = canonical(t.status ?? {});
     const status: KafkaTriggerStatus = t.status ?? {};
     t.status = status;
     const conditions: Condition[] = status.conditions ?? [];
@@ -205,6 +211,13 @@ export function statusReconciler(o: {
     }
     summarise(status.conditions, READY_DEPS);
     if (stalled) setCondition(status.conditions, { type: 'Ready', status: 'False', reason: stalled.cause === 'deadLetter' ? 'DeadLetterFailed' : 'Stalled', message: stalledMessage });
+    if (canonical(status) === seen && !t.spec.autoscaling) {
+      const streak = (quiet.get(key) ?? 0) + 1;
+      quiet.set(key, streak);
+      requeueAfterMs = Math.min(requeueAfterMs * (streak + 1), 6 * requeueAfterMs);
+    } else {
+      quiet.delete(key);
+    }
     return { requeueAfterMs };
   };
 }

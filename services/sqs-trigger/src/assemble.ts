@@ -169,7 +169,7 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
       // every trigger of its namespace (selectors are evaluated in the plan).
       ...namespaceWatches(triggers, [functions, ...endpoints.sources]),
     ],
-    reconcile: statusReconciler({ functions: () => functions.list(), connections, defaults, intervalMs: o.statusIntervalMs, stalled: (key) => supervisor.states().get(key)?.stalled, scaler: new FunctionScaler({ client: o.client, kind: 'sqstrigger', autoscales: autoscalesIn(triggers) }) }),
+    reconcile: statusReconciler({ functions: () => functions.list(), connections, defaults, intervalMs: o.statusIntervalMs, stalled: (key) => supervisor.state(key)?.stalled, scaler: new FunctionScaler({ client: o.client, kind: 'sqstrigger', autoscales: autoscalesIn(triggers) }) }),
     recorder: recorder.record,
     logger: o.logger.child({ controller: 'sqstrigger' }),
     registry: o.registry,

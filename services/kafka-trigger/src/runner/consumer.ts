@@ -104,6 +104,7 @@ export class TriggerConsumer {
       maxFetchBytes: o.maxFetchBytes,
       maxFetchBytesPerPartition: o.maxFetchBytesPerPartition,
       partitionsConcurrency: o.partitionsConcurrency,
+      fetchMaxWaitMs: Math.max(100, Math.min(o.fetchMaxWaitMs ?? 5000, Math.floor(o.sessionTimeoutMs / 3))),
       fetchEvents: o.budget !== undefined,
       listener: {
         joining: () => {

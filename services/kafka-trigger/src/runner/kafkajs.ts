@@ -5,11 +5,38 @@ import type { DeadLetterRecord, DeadLetterSink } from './dead-letter.js';
 
 const { CompressionTypes, PartitionAssigners } = kafkajs;
 
-/** The Kafka port over kafkajs (the one adapter; see port.ts). */
-export function kafkajsPort(kafka: KafkaClient): KafkaPort {
+/**
+ * The Kafka port over kafkajs (the one adapter; see port.ts), for one connection. Its consumers'
+ * admin calls share one admin client, connected at the first use and closed by `close()`: a
+ * client per consumer cost every trigger a socket and a cluster of its own for its whole life.
+ */
+export function kafkajsPort(kafka: KafkaClient): KafkaPort & { close(): Promise<void> } {
+  const shared = new KafkajsAdmin(kafka.admin());
+  let connected: Promise<void> | undefined;
+  const handle: GroupAdmin = {
+    connect: () => {
+      if (!connected) {
+        const c = shared.connect();
+        connected = c;
+        c.catch(() => {
+          if (connected === c) connected = undefined;
+        });
+      }
+      return connected;
+    },
+    // The connection's owner closes the shared client.
+    disconnect: () => Promise.resolve(),
+    committed: (groupId, topic) => shared.committed(groupId, topic),
+    watermarks: (topic) => shared.watermarks(topic),
+    listGroups: () => shared.listGroups(),
+  };
   return {
     consumer: (options) => new KafkajsConsumer(kafka, options),
-    admin: () => new KafkajsAdmin(kafka.admin()),
+    admin: () => handle,
+    close: async () => {
+      if (connected) await shared.disconnect().catch(() => undefined);
+      connected = undefined;
+    },
   };
 }
 
@@ -73,8 +100,7 @@ class KafkajsConsumer implements GroupConsumer {
       rebalanceTimeout: o.rebalanceTimeoutMs,
       maxBytes: o.maxFetchBytes,
       maxBytesPerPartition: o.maxFetchBytesPerPartition,
-      // A fetch long-poll also delays stop() (a changed trigger restarts its consumer): keep it short.
-      maxWaitTimeInMs: 1000,
+      maxWaitTimeInMs: o.fetchMaxWaitMs,
       retry: { retries: 8, initialRetryTime: 300, maxRetryTime: 10_000 },
       partitionAssigners: [assigner],
     });

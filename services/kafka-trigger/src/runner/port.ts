@@ -88,6 +88,8 @@ export interface GroupConsumerOptions {
   maxFetchBytes: number;
   maxFetchBytesPerPartition: number;
   partitionsConcurrency: number;
+  /** How long a fetch waits at the broker for records (a long poll; also how long a stop may wait for it). */
+  fetchMaxWaitMs: number;
   listener: GroupListener;
   /** Whether `fetchStart`/`fetchEnd` are wanted (the memory budget). */
   fetchEvents: boolean;

@@ -25,6 +25,12 @@ export interface ConsumerOptions {
   rebalanceTimeoutMs: number;
   /** Partitions handed over at once by the client. */
   partitionsConcurrency: number;
+  /**
+   * How long an idle fetch waits at the broker (default 5 s). Each consumer's idle cost is one
+   * fetch per wait, and kafkajs heartbeats between fetches, so it is held under a third of the
+   * session timeout; a stop waits for the fetch in flight, so this also bounds a restart's delay.
+   */
+  fetchMaxWaitMs?: number | undefined;
   /** Fetch limits (bounded memory). */
   maxFetchBytes: number;
   maxFetchBytesPerPartition: number;

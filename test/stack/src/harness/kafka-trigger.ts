@@ -39,6 +39,8 @@ export function testOptions(namespace: string): Omit<KafkaTriggerOptions, 'clien
     heartbeatIntervalMs: 500,
     rebalanceTimeoutMs: 10_000,
     partitionsConcurrency: 8,
+    // Short long polls: tests restart consumers often and a stop waits for the fetch in flight.
+    fetchMaxWaitMs: 1000,
     maxFetchBytes: 1024 * 1024,
     drainTimeoutMs: 5000,
     statusIntervalMs: 1000,
