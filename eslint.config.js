@@ -30,7 +30,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-restricted-properties': [
         'error',
-        { object: 'process', property: 'env', message: 'read configuration through @kubeless/config (STYLE.md 8)' },
+        { object: 'process', property: 'env', message: 'read configuration through @kubeless/config (docs/architecture.md#conventions)' },
       ],
     },
   },

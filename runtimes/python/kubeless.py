@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Kubeless Python runtime: the kubeless runtime contract (SPEC.md section 5) with the standard library only.
+"""Kubeless Python runtime: the kubeless runtime contract (runtimes/README.md) with the standard library only.
 
 Serves on FUNC_HOST:FUNC_PORT (default 0.0.0.0:8080), one thread per connection:
 

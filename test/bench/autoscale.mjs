@@ -1,24 +1,10 @@
 #!/usr/bin/env node
 /**
  * Autoscaling benchmark (issue 23): how much faster a backlog drains when the trigger scales its
- * function on the load, against the same trigger with the function held at one replica, in the same
- * run; and how long an event published to a function scaled to zero waits for its activation.
+ * function on the load than with the function held at one replica, in the same run, and how long an
+ * event to a function scaled to zero waits for its activation. What it measures and why its
+ * function is CPU-bound: docs/benchmarks.md#autoscale.
  *
- * The function is real (the nodejs24 runtime image, pods on the stack's node) and spends 50 ms of
- * CPU per event: a function that sleeps takes any concurrency in one pod, so only CPU makes a
- * replica a unit of capacity (the machine's cores bound what more replicas can add). Both sides
- * keep `--max-replicas` events in flight (one per replica at the most): a runtime serves its
- * health probe on the thread that runs the function, so a deeper queue of CPU-bound events fails
- * the readiness probe (1 s timeout) and takes the pod out of its endpoints. The function
- * controller and the two trigger controllers run as processes on their ServiceAccounts (the
- * chart's RBAC). Each side of a pair gets a fresh topic (4 partitions) or queue holding the whole
- * backlog before its trigger is created; the drain time runs from the trigger's creation until
- * every record is committed (Kafka: the group's lag is 0) or the queue is empty (SQS: visible and
- * in flight 0); the fixed side goes first and the function is scaled back to 1 between sides.
- * Activation: the function at zero replicas (after its cool-down), one event published, the time
- * until it is committed / deleted, i.e. delivered once the first replica was Ready.
- *
- * Runs inside the stack's network namespace:
  *   npm run stack -- up && npm run build
  *   npm run -s stack -- exec node test/bench/autoscale.mjs [--records 1000] [--max-replicas 4] [--activations 3] [--kinds kafka,sqs]
  * The issue's shape is `--records 20000` (about 17 minutes per fixed side at 20 events/s).

@@ -1,13 +1,11 @@
 #!/usr/bin/env node
 /**
- * Controller benchmark (SPEC §10): N Functions reconciled to their children (ConfigMap, Service,
- * Deployment) against the real API server, no pods running, compared in the same run with a
- * bare client creating the same N x 3 objects directly (same client, same concurrency, each side
- * in its own process). Then a soak: the controller keeps resyncing every object for a while and
- * its RSS is sampled, to show memory stays flat once converged.
+ * Controller benchmark: N Functions reconciled by the function controller against a bare client
+ * creating the same objects, then a soak. What it measures and how to read it:
+ * docs/benchmarks.md#controller.
  *
- *   npm run stack -- up
- *   npm run bench:controller -- [--functions 1000] [--concurrency 8] [--soak 300] [--resync 10s]
+ *   npm run stack -- up && npm run build
+ *   npm run -s stack -- exec node test/bench/controller.mjs [--functions 1000] [--concurrency 8] [--soak 300] [--resync 10s]
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -1,75 +1,20 @@
 #!/usr/bin/env node
 /**
- * Kafka benchmark (SPEC §10, issue 5): Kafka -> kafka-trigger -> a no-op function, in each mode,
- * against two raw baselines measured in the same run, plus the latency the trigger adds at a fixed
- * rate. Every side runs in its own process (kafka-worker.mjs has the worker roles):
+ * Kafka benchmark (issues 5 and 22): Kafka -> kafka-trigger -> a no-op function in each mode,
+ * against baselines and a ceiling measured in the same run, the latency it adds over Kafka alone,
+ * and a slow function with failures; every side in its own process (the roles are in
+ * kafka-worker.mjs). What it measures, how to read its ratios, and what the measurements taught:
+ * docs/benchmarks.md#kafka.
  *
- *   - the function: the real Node.js runtime (runtimes/nodejs/dist/server.js) with a no-op handler,
- *     listening on a pod IP and published as Function + Service + EndpointSlice in a fresh namespace;
- *   - the kafka-trigger: services/kafka-trigger/dist/main.js, ENDPOINT_MODE=endpointslice, one
- *     process per mode, with one KafkaTrigger (initialOffset earliest) on a fresh topic holding N
- *     pre-produced messages over P partitions;
- *   - baseline 1: a bare kafkajs consumer (eachBatch, autoCommit) reading the same N messages (its
- *     own group), doing nothing per message;
- *   - baseline 2: a bare undici client POSTing the same N payloads to the same runtime with the same
- *     number of requests in flight as the trigger's maxInFlight (one connection each, as the trigger's
- *     DeliveryClient: an Agent without a connection cap).
- *
- * Each round also runs two diagnostics, not baselines of the target: the bare undici client sending
- * the trigger's own 14 headers (what the CloudEvents and kubeless headers cost the client and the
- * runtime), and a "ceiling": a bare kafkajs consumer handing each message to undici's dispatch with
- * those headers, maxInFlight requests in flight, autoCommit after batches (kafka-worker.mjs, role
- * `ceiling`). The ceiling is the trigger minus its delivery guarantees: no offset commit per
- * delivered prefix, no window of delivered-but-uncommitted messages (the trigger's maxInFlight bounds
- * requests in flight plus delivered-uncommitted, which is what bounds the duplicates after a crash),
- * no retries, no per-event bookkeeping (event building with content-type detection, endpoint
- * resolution, metrics). Unordered / ceiling is what the guarantees and that bookkeeping cost.
- *
- * Throughput is measured at the function, from its first to its last delivery: the driver polls the
- * runtime's own /metrics (function_calls_total{method="POST"}) every --poll-ms. Why there and not
- * the trigger's kubeless_delivery_delivered_total: it counts what the function actually ran, the
- * same probe serves the HTTP baseline (which has no trigger), and the process under test (the
- * trigger) pays nothing for it; the runtime renders a few counters 50 times a second, equally on
- * both paths. Each end of the window is known within --poll-ms / 2 (its midpoint is used).
- *
- * CPU: each row also gives the CPU microseconds per event of every process over its window (user +
- * system, from /proc). On a machine shared with other work this is the figure that holds still
- * while the rates move with the background load.
- *
- * Latency: a recording function (node:http in its own process, on another pod IP) answers 200 at
- * once and records `receive time - payload.ts` (a second delivery of one event is counted as a
- * duplicate, not recorded). A producer sends R events/s for D s with its produce time in each
- * payload; a direct undici client sends the same payloads at the same rate to the same server
- * (send -> receive). Added latency = Kafka path minus direct path, per percentile (SPEC §10). A
- * third row, the same producer read by a bare kafkajs consumer (no trigger, no HTTP), shows Kafka's
- * own share of it (diagnostic; not part of the target), printed again after the verdict. Latency
- * rows also give the trigger's (or that bare consumer's) and the broker's CPU per event and the
- * broker's stop-the-world GC pauses in the window (from `jstat`, when the JDK has it).
- *
- * Run inside the stack's network namespace:
- *   npm run stack -- up
+ *   npm run stack -- up && npm run build
  *   npm run -s stack -- exec node test/bench/kafka.mjs [--messages 150000] [--partitions 4]
  *     [--max-in-flight 100] [--keys 100] [--rate 1000] [--duration 20] [--modes unordered,key-ordered,ordered]
- *     [--rounds 3] [--warmup-rounds 1] [--latency-modes unordered,key-ordered,ordered] [--quick]
- * --rounds R (default 3): the HTTP baseline and the unordered trigger alternate R times; the ratio
- *   is the median of the rounds' ratios (the machine's background load moves between runs).
- * --warmup-rounds W (default 1, 0 with --quick): W pairs run first and are not counted (JIT warm-up
- *   of a broker or runtime that just started).
- * --quick: 5,000 messages, one round, 5 s latency windows, latency of unordered only (a one-minute
- *   smoke run). `--modes none` (no throughput part, no baselines) or
- * `--latency-modes none` skips that part. `--trigger-node-args=...` passes node flags to the
- * kafka-trigger processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). Whole run with the
- * defaults: about 6 minutes.
- * A slow-function part (`--failure-modes`, default unordered,key-ordered): a 50 ms function, 20,000
- * records, once without failures and once with the first attempt of one record in ten failing
- * (retried after a fixed 1 s backoff): a record waiting for its retry must not hold the others. A
- * failing run costs 10% more attempts and ends with one backoff, so unordered's ratio tends to 91%
- * as the run grows (20,000 records: about 85% at best). key-ordered is information: each failure
- * holds its key for the backoff by definition (about 1/3 of the clean rate when every key fails
- * one record in ten); what matters there is that the other keys go on.
- * Exits 1 when a target is missed (issue 22): unordered >= 90% of the ceiling and trigger + broker
- * CPU per event <= 1.15x the ceiling's (medians of the rounds), added p99 over Kafka alone <= 1 ms,
- * unordered with 10% failing >= 80% of the same run without.
+ *     [--rounds 3] [--warmup-rounds 1] [--latency-modes unordered,key-ordered,ordered]
+ *     [--failure-modes unordered,key-ordered] [--failure-messages 20000] [--warmup 2] [--poll-ms 20] [--quick]
+ * `--quick`: a one-minute smoke run. `--modes none` or `--latency-modes none` or
+ * `--failure-modes none` skips that part. `--trigger-node-args=...` passes node flags to the
+ * kafka-trigger processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ * Exits 1 when a target (TARGET_* below) is missed.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,19 +1,11 @@
-// Runtime benchmark (SPEC.md §10: the Node.js runtime at >= 90% of a bare node:http server's
-// request rate for a hello handler: the `get` shape). Each server runs in its own process under the same load from
-// autocannon in this process: same connections, pipelining 1, same request, a warm-up, then fixed
-// measured windows, taken in turns over several rounds. Two request shapes, each measured on its
-// own: `get` (GET /, no body: the plain hello request) and `json` (POST / with a 17-byte JSON
-// body, which the runtimes parse into event.data and the bare server only reads).
+// Runtime benchmark: a hello handler on the Node.js and Python runtimes against a bare node:http
+// server, each in its own process under the same autocannon load, windows taken in turns over
+// rounds, for two request shapes (`get`, and `json`: a POST with a 17-byte body). What it
+// measures, its target (the Node.js runtime at >= 90% of the bare server for `get`; exit 1 below
+// it) and how to read it: docs/benchmarks.md#runtime.
 //
 //   npm run bench:runtime                   (needs `npx tsc -b runtimes/nodejs` first)
 //   BENCH_SHAPES=get,json BENCH_DURATION=10 BENCH_WARMUP=3 BENCH_CONNECTIONS=50 BENCH_ROUNDS=3 npm run bench:runtime
-//
-// The servers' stdout (one access log line per request for the runtimes) goes to a file, so each
-// pays for its own log writes. Server CPU is the server process' user+system time over the
-// measured window: near 100% means the server, not the load generator, was the limit.
-// Exits 1 when the Node.js runtime is under 90% of the bare server for the `get` shape; the `json`
-// shape (the runtime parses the body, the bare server does not) is printed for information. The
-// machine's load average is printed before and after: on a shared machine it moves every figure.
 import autocannon from 'autocannon';
 import console from 'node:console';
 import { execFileSync, spawn } from 'node:child_process';

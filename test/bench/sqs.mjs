@@ -1,26 +1,9 @@
 #!/usr/bin/env node
 /**
- * SQS benchmark (SPEC §10, issue 6): how fast the sqs-trigger drains a queue into a no-op function,
- * against a bare receive/delete loop on the same ElasticMQ, in the same run. Same message count,
- * payload, batch size and number of concurrent long polls on both sides, each side in its own
- * process:
- *   - bare: `receivers` loops of ReceiveMessage(10, long poll) + DeleteMessageBatch, nothing else;
- *   - trigger: the sqs-trigger controller (services/sqs-trigger/dist/main.js) with an SQSTrigger of
- *     the same `receivers` and batch size, delivering every message as a CloudEvent over HTTP to a
- *     no-op function (an HTTP server on a pod IP, published through a Service + EndpointSlice), and
- *     deleting it after the 2xx.
- * Same load shape on both sides: `receivers` long polls of 10, and as many messages in flight (the
- * trigger's `maxInFlight` defaults to receivers x 10, what the bare loops hold between a receive and
- * its delete). Each queue is filled first. The bare rate is messages / (last delete confirmed -
- * first receive); the trigger's is messages / (queue drained - first delivery), the queue being
- * polled every 25 ms once every message was delivered (so its deletes count, as the bare loop's do).
- * Rounds alternate the sides and which goes first (the machine is shared: ElasticMQ, the API server,
- * Kafka, other work), so drift hits both alike; the ratio is given per round (adjacent in time) and
- * as medians. Beside each figure: CPU per message of the side's own process(es) and of ElasticMQ,
- * and the machine's load while it ran (busy cores out of all, load average), so a noisy round shows.
- * Target: the trigger reaches >= 70% of the bare loop.
+ * SQS benchmark (issue 6): how fast the sqs-trigger drains a queue into a no-op function, against a
+ * bare receive/delete loop on the same ElasticMQ, in the same run, each side in its own process.
+ * What it measures and how to read its ratio: docs/benchmarks.md#sqs.
  *
- * Runs inside the stack's network namespace (pod IPs exist only there):
  *   npm run stack -- up && npm run build
  *   npm run -s stack -- exec node test/bench/sqs.mjs [--messages 10000] [--receivers 8] [--max-in-flight <receivers x 10>] [--payload 256] [--rounds 5] [--warmup 1]
  */

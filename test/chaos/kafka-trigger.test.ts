@@ -1,9 +1,10 @@
 /**
- * Reliability of the Kafka trigger (SPEC §10): kill -9 of the controller, a Kafka broker restart
- * and an API server restart mid-stream lose no event, and duplicates stay within the commit
- * window (`delivery.commitWindow` records per partition). Bounded in count and time; the counts are printed. The spawned controllers run as the
- * chart runs them, leader-elected (a Lease of this file's own, in its namespace): the one that
- * replaces a killed leader takes the Lease over and writes status again.
+ * Reliability of the Kafka trigger (docs/delivery.md#commit-window): kill -9 of the controller, a
+ * Kafka broker restart and an API server restart mid-stream lose no event, and duplicates stay
+ * within the commit window (`delivery.commitWindow` records per partition). Bounded in count and
+ * time; the counts are printed. The spawned controllers run as the chart runs them, leader-elected
+ * (a Lease of this file's own, in its namespace): the one that replaces a killed leader takes the
+ * Lease over and writes status again.
  */
 import type { ChildProcess } from 'node:child_process';
 import { grantLeases, restartComponent, stackEnv, uniqueName, withNamespace } from '@kubeless/stack';

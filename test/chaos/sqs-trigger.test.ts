@@ -1,12 +1,12 @@
 /**
- * Reliability of the SQS trigger (SPEC §10, issue 6): SIGKILL of the controller mid-stream loses no
- * message; what it held (delivered but not yet deleted, or in delivery) comes back after the
- * visibility timeout, so duplicates stay within the in-flight window: per kill, maxInFlight in
- * delivery plus at most maxInFlight delivered and waiting for their (background, batched) delete.
- * Bounded in count and time; the counts are printed. The replicas run as the chart runs them
- * (issue 19): leader-elected, on a Lease of this test's namespace, two of them competing for the
- * queue while one is killed and restarted; afterwards the leader reports the trigger Ready with an
- * empty queue.
+ * Reliability of the SQS trigger (issue 6; docs/delivery.md#sqs): SIGKILL of the controller
+ * mid-stream loses no message; what it held (delivered but not yet deleted, or in delivery) comes
+ * back after the visibility timeout, so duplicates stay within the in-flight window: per kill,
+ * maxInFlight in delivery plus at most maxInFlight delivered and waiting for their (background,
+ * batched) delete. Bounded in count and time; the counts are printed. The replicas run as the chart
+ * runs them (issue 19): leader-elected, on a Lease of this test's namespace, two of them competing
+ * for the queue while one is killed and restarted; afterwards the leader reports the trigger Ready
+ * with an empty queue.
  */
 import { grantLeases, withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

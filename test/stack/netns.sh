@@ -1,6 +1,6 @@
-# Network namespace helpers for the local stack (INFRA.md §F.0). Sourced by stack.sh and
-# scripts/test.sh. The stack, the controllers and the tests run inside the namespace; installs
-# and builds run outside it, since it has no route out.
+# Network namespace helpers for the local stack (docs/local-stack.md#the-network-namespace). Sourced
+# by stack.sh and scripts/test.sh. The stack, the controllers and the tests run inside the
+# namespace; installs and builds run outside it, since it has no route out.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # One namespace per checkout, so two clones never share one.
 KUBELESS_NETNS="${KUBELESS_NETNS:-kubeless-$(printf '%s' "$ROOT" | sha1sum | cut -c1-8)}"

@@ -2,10 +2,11 @@ import type { BackoffPolicy, EventMode } from './delivery.js';
 import type { CommonStatus, KubelessObject } from './meta.js';
 
 /**
- * CronJobTrigger (reference/kubeless.md §1.3, §4.5): calls one function of its namespace on a cron
- * schedule. The original fields keep their JSON names (`function-name`, `schedule`, `payload`);
- * `timeZone`, `concurrencyPolicy` and `startingDeadlineSeconds` mean what they mean on a batch/v1
- * CronJob; `delivery` is the other triggers' block, restricted to what a tick can use.
+ * CronJobTrigger (the original kubeless kind;
+ * docs/architecture.md#compatibility-with-the-original): calls one function of its namespace on a
+ * cron schedule. The original fields keep their JSON names (`function-name`, `schedule`,
+ * `payload`); `timeZone`, `concurrencyPolicy` and `startingDeadlineSeconds` mean what they mean on
+ * a batch/v1 CronJob; `delivery` is the other triggers' block, restricted to what a tick can use.
  */
 export interface CronJobTriggerSpec {
   /** The function (same namespace) to call. */

@@ -1,5 +1,5 @@
 /**
- * Delivery settings shared by KafkaTrigger and SQSTrigger (SPEC §3 "delivery").
+ * Delivery settings shared by KafkaTrigger and SQSTrigger (what they mean: docs/delivery.md).
  * Absent fields take the defaults of `resolveDelivery`; the CRD stores only what the user wrote,
  * so a changed default applies to existing triggers.
  */
@@ -97,7 +97,7 @@ export interface ResolvedDelivery {
   commitWindow: number;
 }
 
-/** The commit window's defaults (KafkaTrigger; see README "Delivery semantics" for how they were chosen). */
+/** The commit window's defaults (KafkaTrigger; how they were chosen: docs/delivery.md#commit-window). */
 export const DEFAULT_COMMIT_INTERVAL = '100ms';
 export const DEFAULT_COMMIT_WINDOW = 1000;
 
@@ -112,7 +112,7 @@ export function functionTimeoutMs(fn: { spec: Pick<FunctionSpec, 'timeout'> } | 
 }
 
 /**
- * Applies the SPEC §3 defaults: ordered; maxInFlight 1 when ordered, else 100; retry 3;
+ * Applies the defaults (docs/delivery.md): ordered; maxInFlight 1 when ordered, else 100; retry 3;
  * exponential backoff from 1s capped at 60s; timeout = the function's; onExhausted deadLetter when a
  * dead letter is named, else block (never a silent drop); binary events.
  */

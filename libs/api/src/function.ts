@@ -2,8 +2,9 @@ import type { CommonStatus, KubelessObject } from './meta.js';
 
 /**
  * Function spec: the original kubeless v1beta1 fields with their exact JSON names
- * (reference/kubeless.md §1.1). Every field is optional at the API level, as in the original;
- * the CRD rejects what cannot work (a runtime without a handler, a malformed checksum).
+ * (docs/architecture.md#compatibility-with-the-original). Every field is optional at the API level,
+ * as in the original; the CRD rejects what cannot work (a runtime without a handler, a malformed
+ * checksum).
  */
 export interface FunctionSpec {
   /** `<module>.<function>`; required when `runtime` is set. */

@@ -4,8 +4,8 @@ export const GATEWAYS = ['nginx', 'traefik', 'kong'] as const;
 export type Gateway = (typeof GATEWAYS)[number];
 
 /**
- * HTTPTrigger spec: the original fields with their exact JSON names (reference/kubeless.md §1.2),
- * plus optional new fields in camelCase.
+ * HTTPTrigger spec: the original fields with their exact JSON names
+ * (docs/architecture.md#compatibility-with-the-original), plus optional new fields in camelCase.
  */
 export interface HTTPTriggerSpec {
   /** The function (same namespace) to expose. */

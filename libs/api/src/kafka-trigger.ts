@@ -6,8 +6,9 @@ export const INITIAL_OFFSETS = ['earliest', 'latest'] as const;
 export type InitialOffset = (typeof INITIAL_OFFSETS)[number];
 
 /**
- * KafkaTrigger spec: the original `topic` and `functionSelector` (reference/kubeless.md §1.4),
- * plus optional new fields. At least one topic and exactly one target are required.
+ * KafkaTrigger spec: the original `topic` and `functionSelector`
+ * (docs/architecture.md#compatibility-with-the-original), plus optional new fields. At least one
+ * topic and exactly one target are required.
  */
 export interface KafkaTriggerSpec {
   /** The original single topic. */

@@ -1,10 +1,11 @@
 /**
- * The kubeless-config ConfigMap (reference/kubeless.md §2.1, §3.6): runtime images per phase, a
- * deployment template merged under every function, the provision image that prepares code, and
- * which pod fields that escalate a Function may ask for (`pod-spec-features`, all off by default).
- * Parsing never throws: a bad key is reported and its default kept, so one typo cannot stop
- * every function (nor turn a pod feature on). API surface: the function controller, the CLI and
- * the chart all read it, and all with these defaults.
+ * The kubeless-config ConfigMap (the original's keys and schema;
+ * docs/architecture.md#compatibility-with-the-original): runtime images per phase, a deployment
+ * template merged under every function, the provision image that prepares code, and which pod
+ * fields that escalate a Function may ask for (`pod-spec-features`, all off by default). Parsing
+ * never throws: a bad key is reported and its default kept, so one typo cannot stop every function
+ * (nor turn a pod feature on). API surface: the function controller, the CLI and the chart all read
+ * it, and all with these defaults.
  */
 import { parse } from 'yaml';
 
@@ -72,16 +73,16 @@ export interface KubelessConfig {
 
 /** The ConfigMap's name (in the controller's namespace). */
 export const KUBELESS_CONFIG_NAME = 'kubeless-config';
-/** The kubeless-config key of the runtimes: a YAML list of runtime families (reference/kubeless.md §3.6). */
+/** The kubeless-config key of the runtimes: a YAML list of runtime families (the original's schema). */
 export const RUNTIME_IMAGES_KEY = 'runtime-images';
 /** The kubeless-config key of the install env: a YAML object of names to string values. */
 export const INSTALL_ENV_KEY = 'install-env';
 
-// Node.js 20 reached end of life in April 2026 (SPEC §5); @kubeless/api's retiredRuntime names the retired ids.
+// Node.js 20 reached end of life in April 2026; @kubeless/api's retiredRuntime names the retired ids.
 const nodeVersions = ['22', '24', '26'];
 const pythonVersions = ['3.11', '3.12', '3.13'];
 
-/** The runtimes kubeless ships (SPEC §5); the chart writes the same into kubeless-config. */
+/** The runtimes kubeless ships (runtimes/README.md); the chart writes the same into kubeless-config. */
 export const DEFAULT_RUNTIMES: RuntimeFamily[] = [
   {
     ID: 'nodejs',

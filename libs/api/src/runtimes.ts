@@ -1,5 +1,5 @@
 /**
- * Runtime ids that name a language version past its end of life (SPEC §5), and the id to move to.
+ * Runtime ids that name a language version past its end of life, and the id to move to.
  * Shared by the CLI (`--runtime`) and the function controller (a Function's status), so both
  * refuse `nodejs20` or `python2.7` with the same hint. Pure. Which ids are supported stays the
  * business of kubeless-config: an id the config lists is served whatever this module says.

@@ -1,5 +1,5 @@
 /**
- * The tenancy model (README "Security model", docs in helm/kubeless/README.md "Tenancy"), as pure
+ * The tenancy model (docs/tenancy.md; the chart's values in helm/kubeless/README.md "Tenancy"), as pure
  * checks every controller shares:
  *  - **Shared identity grants.** A trigger controller's own Kafka or AWS identity (its default
  *    brokers and credentials) serves only the namespaces the operator lists, and only for the

@@ -88,7 +88,7 @@ describe('parseDuration', () => {
 });
 
 describe('resolveDelivery', () => {
-  it('applies the SPEC defaults', () => {
+  it('applies the documented defaults', () => {
     expect(resolveDelivery(undefined, 180_000)).toEqual({
       ordering: 'ordered',
       maxInFlight: 1,

@@ -1,7 +1,7 @@
 /**
- * Typed configuration from the environment, read and validated once at start. No other module
- * reads `process.env` (STYLE.md convention 8). A bad configuration fails fast with every bad key
- * listed in one `ConfigError`, never one key at a time.
+ * Typed configuration from the environment, read and validated once at start. No other module reads
+ * `process.env` (an eslint rule enforces it; docs/architecture.md#conventions). A bad configuration
+ * fails fast with every bad key listed in one `ConfigError`, never one key at a time.
  */
 import { parseDuration, parseIdentityGrants } from '@kubeless/api';
 import { z } from 'zod';

@@ -9,7 +9,8 @@ export interface BackoffSettings {
 /**
  * The shortest wait before any retry: a loop of attempts that fail at once (an event over the
  * limit, no endpoints) then still lets timers and I/O run, whatever `backoffDelay` and
- * `backoffMax` say (`0s` is a valid duration; reliability review F2).
+ * `backoffMax` say (the CRDs refuse `0s` now, but a 0 ms retry loop once froze a trigger process;
+ * docs/delivery.md#retries).
  */
 export const MIN_RETRY_DELAY_MS = 10;
 

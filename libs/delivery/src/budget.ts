@@ -10,7 +10,8 @@ export type BudgetEvent = 'over' | 'under';
 
 
 /**
- * One memory budget per controller process, shared by all its runners (SPEC §4, review F9): the
+ * One memory budget per controller process, shared by all its runners (docs/delivery.md#back-pressure;
+ * without it, many triggers' fetches together could outgrow the container's memory): the
  * bytes of messages they hold (fetched batches, deliveries in flight, messages waiting for a retry)
  * are counted here, and a runner asks for room before it fetches more.
  *

@@ -1,4 +1,4 @@
-/** HTTP statuses retried with backoff (SPEC §4); other 4xx go to the dead letter at once. */
+/** HTTP statuses retried with backoff (docs/delivery.md#retries); other 4xx go to the exhaustion policy at once. */
 const RETRIED_4XX = new Set([404, 408, 409, 429]);
 
 /** True when a response with this status is a success (any 2xx). */

@@ -39,7 +39,7 @@ const UNDICI_TIMER_SLACK_MS = 1000;
 /**
  * HTTP(S) to functions: one undici Agent, which keeps one keep-alive pool per endpoint. `send`
  * makes exactly one attempt and resolves on any 2xx; otherwise it throws a DeliveryError whose
- * `retriable` says whether to try again (SPEC §4). With TLS files, the client presents the
+ * `retriable` says whether to try again (docs/delivery.md#retries). With TLS files, the client presents the
  * certificate and verifies functions against the CA; when the files change the next requests use
  * a new Agent and the old one closes once its requests finish.
  */

@@ -56,5 +56,5 @@ export function detectContentTypeFromText(body: Uint8Array): string {
   return body.length === 0 ? OCTET_STREAM : detectFromText(body);
 }
 
-/** The original kubeless `event-type`: the payload's content type (reference/kubeless.md §4). */
+/** The original kubeless `event-type` header: the payload's content type (docs/delivery.md#the-contract). */
 export const isJsonType = (contentType: string): boolean => /^application\/([\w.+-]+\+)?json\b/iu.test(contentType);

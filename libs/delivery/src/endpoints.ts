@@ -30,7 +30,7 @@ export interface FunctionEndpoints {
 }
 
 /**
- * What a trigger delivers through (SPEC §4): caches of the functions' Services (labelled
+ * What a trigger delivers through (docs/delivery.md#endpoints): caches of the functions' Services (labelled
  * `created-by=kubeless`) and, in `endpointslice` mode, of their EndpointSlices, and the resolver
  * over them. In both modes it also caches the EndpointSlices the endpointslice controller does not
  * manage (hand-made ones: few in a cluster), so a function whose Service routes out of its

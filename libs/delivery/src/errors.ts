@@ -1,10 +1,10 @@
 /**
- * Why one delivery attempt failed. `retriable` follows SPEC §4: connection errors, timeouts, 5xx,
- * 404, 408, 409 and 429 are retried; any other 4xx is not. Neither are the failures that would
- * repeat on every attempt: `EventTooLarge` (over the trigger's `maxEventBytes` as encoded, or the
- * function answered 413 or 431) and `InvalidEvent` (the event could not be encoded or the request
- * could not be written: an undici `InvalidArgumentError`, the SDK's `ValidationError`, a
- * `TypeError` or `RangeError` raised before the request went out).
+ * Why one delivery attempt failed. `retriable` follows docs/delivery.md#retries: connection errors,
+ * timeouts, 5xx, 404, 408, 409 and 429 are retried; any other 4xx is not. Neither are the failures
+ * that would repeat on every attempt: `EventTooLarge` (over the trigger's `maxEventBytes` as
+ * encoded, or the function answered 413 or 431) and `InvalidEvent` (the event could not be encoded
+ * or the request could not be written: an undici `InvalidArgumentError`, the SDK's
+ * `ValidationError`, a `TypeError` or `RangeError` raised before the request went out).
  */
 export type DeliveryErrorKind =
   | 'HttpStatus'

@@ -33,7 +33,7 @@ export interface HttpMessage {
 }
 
 /*
- * Extension values on the wire (SPEC §4): the contract the runtimes decode.
+ * Extension values on the wire (docs/delivery.md#metadata-on-the-wire): the contract the runtimes decode.
  *
  * - An extension value is text. In binary mode its `ce-<name>` header is the value percent-encoded
  *   as the CloudEvents HTTP binding (v1.0.2, §3.1.3.2) requires: every character outside printable

@@ -14,7 +14,7 @@ export interface FailureFacts {
 }
 
 /**
- * Pure: the one exhaustion policy of every trigger (SPEC §3 "delivery"). A retriable failure with
+ * Pure: the one exhaustion policy of every trigger (docs/delivery.md#exhaustion). A retriable failure with
  * retries left is retried after its backoff. Otherwise `onExhausted` decides: `deadLetter` (only
  * with a dead letter named: the CRD refuses `deadLetter` without one, and a missing one never
  * turns into a silent drop), `drop`, or `block` (retry at `backoffMax` and report Stalled, so

@@ -8,9 +8,9 @@ interface Waiter {
 export const abortError = (signal: AbortSignal | undefined): Error => (signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
 
 /**
- * Bounds work in flight by count and by bytes (back-pressure: SPEC §4). Waiters are served in
- * FIFO order so a large message is not starved by small ones. One item larger than `maxBytes` is
- * admitted when nothing else holds bytes, so it cannot block forever.
+ * Bounds work in flight by count and by bytes (back-pressure: docs/delivery.md#back-pressure).
+ * Waiters are served in FIFO order so a large message is not starved by small ones. One item larger
+ * than `maxBytes` is admitted when nothing else holds bytes, so it cannot block forever.
  */
 export class InFlightLimiter {
   readonly maxCount: number;

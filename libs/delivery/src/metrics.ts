@@ -80,7 +80,7 @@ class SeriesHistogram {
 }
 
 /**
- * The delivery metrics both triggers export (SPEC §4, issue 5): delivered, failed attempts (by
+ * The delivery metrics the triggers export (docs/delivery.md#metrics; issue 5): delivered, failed attempts (by
  * reason), retried, dead-lettered and dropped counts, a latency histogram of successful attempts,
  * and the number in flight. One set per registry. The per-delivery ones (delivered, retried, in
  * flight, latency) are kept in a HotSeries per label set and read at each scrape; the rare ones

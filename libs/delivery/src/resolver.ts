@@ -40,7 +40,7 @@ export interface ObjectCache<T extends KubeObject> {
 const noEndpoints = (t: FunctionTarget, why: string): DeliveryError =>
   new DeliveryError('NoEndpoints', `function ${t.namespace}/${t.name}: ${why}`, { retriable: true });
 
-/** The first port of the function's Service (the Service's port, not its targetPort: SPEC §4). */
+/** The first port of the function's Service (the Service's port, not its targetPort: docs/delivery.md#endpoints). */
 function servicePort(services: ObjectCache<Service>, t: FunctionTarget): ServicePort {
   const svc = services.get(t.namespace, t.name);
   if (!svc) throw noEndpoints(t, 'no Service yet');
@@ -84,8 +84,9 @@ export class ServiceDnsResolver implements EndpointResolver {
 
 /**
  * Straight to the ready endpoints of the Service's EndpointSlices, round robin per request (no
- * kube-proxy hop; the only way in the local stack). The slice port is the one named like the
- * Service's port (or the only one). Indexes slices by Service as the cache changes.
+ * kube-proxy hop; the tests' stand-in functions behind hand-made EndpointSlices use it). The slice
+ * port is the one named like the Service's port (or the only one). Indexes slices by Service as the
+ * cache changes.
  */
 export class EndpointSliceResolver implements EndpointResolver {
   readonly #services: ObjectCache<Service>;

@@ -10,7 +10,7 @@ describe('isSuccess', () => {
   });
 });
 
-describe('isRetriableStatus (SPEC §4)', () => {
+describe('isRetriableStatus', () => {
   it.each([500, 502, 503, 504, 599, 404, 408, 409, 429])('%i is retried', (s) => {
     expect(isRetriableStatus(s)).toBe(true);
   });

@@ -104,7 +104,7 @@ export class MemoryCache<T extends KubeObject> implements ObjectCache<T> {
   }
 }
 
-/** A throwaway PKI made with openssl (INFRA.md §A.6 / §E). */
+/** A throwaway PKI made with openssl: a CA, server and client certificates. */
 export interface Pki {
   dir: string;
   ca: string;

@@ -20,7 +20,7 @@ export const DEFAULT_MAX_HEADERS = 1000;
 /** Seconds as a positive number (fractions allowed), capped where a Node timer still works. */
 const seconds = () => z.coerce.number().positive().max(2_000_000);
 
-/** The function container's environment (reference/kubeless.md §2.4 plus the TLS and bind keys). */
+/** The function container's environment (the original kubeless keys plus the TLS and bind keys; runtimes/README.md, "Environment"). */
 export const runtimeShape = {
   /** Name of the exported function (the part after the dot of `handler`). */
   FUNC_HANDLER: env.string(),

@@ -1,5 +1,5 @@
 /**
- * What a function receives and may return (reference/kubeless.md §3.2, SPEC.md §5).
+ * What a function receives and may return (runtimes/README.md, "`event` and `context`").
  */
 import type { CloudEventAttributes } from './cloudevents.js';
 import type { KubelessRequest, KubelessResponse } from './http-compat.js';

@@ -1,7 +1,7 @@
 /**
- * The runtime's Prometheus metrics (reference/kubeless.md §3.4), kept by hand so the request path
- * pays for two additions and a bucket search, and the text has the same shape as the Python
- * runtime's:
+ * The runtime's Prometheus metrics (the original runtimes' names; runtimes/README.md, "Endpoints"),
+ * kept by hand so the request path pays for two additions and a bucket search, and the text has the
+ * same shape as the Python runtime's:
  * - `function_calls_total{method}` counter: invocations of the function;
  * - `function_failures_total{method}` counter: invocations that threw, rejected or timed out;
  * - `function_duration_seconds{method}` histogram with the Prometheus client default buckets.

@@ -1,6 +1,6 @@
 /**
- * Code preparation, the `prepare` init container of every function pod (reference/kubeless.md
- * §2.4, step 1), for all runtimes:
+ * Code preparation, the `prepare` init container of every function pod (runtimes/README.md,
+ * "Code preparation"), for all runtimes:
  * 1. read `<src>/<FUNC_FILE>` and turn it into the raw code bytes: as is (text), base64-decoded
  *    (base64), or downloaded from the URL it holds (url);
  * 2. verify `sha256:<hex>` over those raw bytes BEFORE anything is written to the install volume;

@@ -1,5 +1,5 @@
 /**
- * The request path of the runtime (SPEC.md §5, reference/kubeless.md §3):
+ * The request path of the runtime (runtimes/README.md, "The runtime contract"):
  * - `GET /healthz` answers 200 `OK`; `GET /metrics` answers the Prometheus text;
  * - every other request invokes the function with `(event, context)`;
  * - the return value becomes the response: a string is sent as `text/plain; charset=utf-8`, a

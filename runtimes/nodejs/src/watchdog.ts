@@ -1,6 +1,7 @@
 /**
- * The runaway guard of the Node.js runtime (SPEC.md §5: a function stuck in synchronous code still
- * gets the 408 at its timeout, and the runtime serves the next call within seconds).
+ * The runaway guard of the Node.js runtime (runtimes/README.md, "Runaway functions": a function
+ * stuck in synchronous code still gets the 408 at its timeout, and the runtime serves the next call
+ * within seconds).
  *
  * JavaScript cannot pre-empt a loop on its own thread, so the HTTP server and the function run in a
  * worker thread (runtime-worker.ts) and the main thread supervises it (supervisor.ts). They share

@@ -1,5 +1,5 @@
 /**
- * The runtime contract (SPEC.md §5), run against both runtimes as real child processes on
+ * The runtime contract (runtimes/README.md), run against both runtimes as real child processes on
  * 127.0.0.1. The function is test/fixtures/contract.js or contract.py, copied into a temporary
  * install volume.
  */

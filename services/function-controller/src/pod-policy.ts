@@ -1,6 +1,6 @@
 /**
- * The pod fields a Function may not set unless the operator allows them (README "Security model";
- * SPEC §8 "Pod fields that escalate ... are off unless kubeless-config turns them on"), and the
+ * The pod fields a Function may not set unless the operator allows them (docs/tenancy.md#pod-security:
+ * pod fields that escalate are off unless kubeless-config turns them on), and the
  * ServiceAccount names a pod may run as. Pure: the planner refuses a Function these return
  * anything for, before any child is applied.
  */

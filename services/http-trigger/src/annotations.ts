@@ -1,5 +1,5 @@
 /**
- * Which of a trigger's own annotations may reach its Ingress (README "Security model": ingress
+ * Which of a trigger's own annotations may reach its Ingress (docs/tenancy.md#http-routes: ingress
  * annotations pass an allow-list). The controller's ServiceAccount writes the Ingress, so an
  * annotation copied from the trigger acts with the controller's authority: a snippet runs
  * configuration in the ingress controller, an `auth-secret: other-ns/secret` borrows another

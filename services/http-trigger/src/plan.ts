@@ -1,7 +1,7 @@
 /**
  * The pure half of the HTTP trigger controller: from an HTTPTrigger, the observed backend (the
  * function's Service port) and the controller's settings to the whole objects the chosen gateway
- * expects today (reference/gateways.md):
+ * expects today (each gateway's documented Ingress annotations and CRDs):
  * - nginx: an Ingress with `ingressClassName: nginx` and `nginx.ingress.kubernetes.io/*` annotations;
  * - traefik: an Ingress plus `traefik.io` Middlewares referenced by `router.middlewares`;
  * - kong: an Ingress plus KongPlugins (and for basic auth a KongConsumer, an `acl` KongPlugin and

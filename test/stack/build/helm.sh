@@ -1,8 +1,8 @@
-# Sourced by build.sh: builds helm $HELM_VERSION from the Go module proxy (INFRA.md §D) into
-# $KUBELESS_CACHE/helm-$HELM_VERSION/helm, skipped when that binary exists. The -X flags set helm's
-# own version and the Kubernetes version it assumes offline (.Capabilities.KubeVersion, lint's
-# deprecation checks) to the stack's $K8S_VERSION; without them helm reports v1.20.
-# Needs: log, quietly (build.sh), HELM_VERSION and K8S_VERSION (versions.sh).
+# Sourced by build.sh: builds helm $HELM_VERSION from the Go module proxy (no replace directives, so
+# `go install` works) into $KUBELESS_CACHE/helm-$HELM_VERSION/helm, skipped when that binary exists.
+# The -X flags set helm's own version and the Kubernetes version it assumes offline
+# (.Capabilities.KubeVersion, lint's deprecation checks) to the stack's $K8S_VERSION; without them
+# helm reports v1.20. Needs: log, quietly (build.sh), HELM_VERSION and K8S_VERSION (versions.sh).
 
 build_helm() {
   local out="$KUBELESS_CACHE/helm-$HELM_VERSION"

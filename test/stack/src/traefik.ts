@@ -1,15 +1,14 @@
 /**
- * Traefik v3 as the stack's real ingress controller (INFRA.md §G), run as users run it: a pod on
- * the stack's node (Deployment traefik/traefik, image kubeless.local/traefik:stack from
- * test/stack/images/traefik) on its own ServiceAccount with least-privilege RBAC, reached through
- * the ClusterIP Service traefik/traefik (web 80, websecure 443, the `traefik` entrypoint 9000 with
- * /ping and the read-only /api). Its Ingress, CRD and NGINX-annotation providers read the API
- * server with the pod's token and reach function pods on their pod IPs through the
- * EndpointSlices. The stack also installs the `traefik.io`, Gateway API and (minimal) Kong CRDs
- * and the IngressClasses `traefik` and `nginx`.
- * Tests and tools reach it at the Service's ClusterIP (kube-proxy serves ClusterIPs to the
- * processes of the stack's network namespace too): TRAEFIK_WEB, TRAEFIK_WEBSECURE, TRAEFIK_API.
- * Its log: `kubectl logs -n traefik deploy/traefik`.
+ * Traefik v3 as the stack's real ingress controller (docs/local-stack.md#the-node), run as users
+ * run it: a pod on the stack's node (Deployment traefik/traefik, image kubeless.local/traefik:stack
+ * from test/stack/images/traefik) on its own ServiceAccount with least-privilege RBAC, reached
+ * through the ClusterIP Service traefik/traefik (web 80, websecure 443, the `traefik` entrypoint
+ * 9000 with /ping and the read-only /api). Its Ingress, CRD and NGINX-annotation providers read the
+ * API server with the pod's token and reach function pods on their pod IPs through the
+ * EndpointSlices. The stack also installs the `traefik.io`, Gateway API and (minimal) Kong CRDs and
+ * the IngressClasses `traefik` and `nginx`. Tests and tools reach it at the Service's ClusterIP
+ * (kube-proxy serves ClusterIPs to the processes of the stack's network namespace too):
+ * TRAEFIK_WEB, TRAEFIK_WEBSECURE, TRAEFIK_API. Its log: `kubectl logs -n traefik deploy/traefik`.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -30,7 +29,10 @@ export interface TraefikAddresses {
   TRAEFIK_API: string;
 }
 
-/** IngressClass name -> controller that claims it (§G.2). */
+/**
+ * IngressClass name -> controller that claims it: Traefik's Ingress and NGINX providers process an
+ * Ingress only when its class exists and names their controller.
+ */
 export const INGRESS_CLASSES: Record<string, string> = {
   traefik: 'traefik.io/ingress-controller',
   nginx: 'k8s.io/ingress-nginx',
@@ -57,8 +59,9 @@ export function traefikPaths(cache: string = cacheDir()): { crds: string; kongCr
 }
 
 /**
- * Traefik's ClusterRole: what its three providers read and write, from Traefik's RBAC manifests
- * (docs/content/reference/dynamic-configuration/kubernetes-{crd,ingress-nginx}-rbac.yml and the
+ * Traefik's ClusterRole: what its three providers read and write, from Traefik's RBAC manifests (in
+ * Traefik's own repository:
+ * docs/content/reference/dynamic-configuration/kubernetes-{crd,ingress-nginx}-rbac.yml and the
  * Ingress provider's in routing-configuration/kubernetes/ingress.md, v3.7), cut to what this
  * configuration calls: every read goes through an informer (list and watch, never get), the only
  * write is the Ingress status. Left out: pods get (OpenTelemetry attributes only) and namespaces

@@ -60,7 +60,7 @@ describe('kafka-trigger contract', () => {
     expect(at(3)?.headers['ce-partitionkey']).toBe('the-key');
     expect(at(3)?.headers['ce-kafkaheaderxtrace']).toBe('abc');
     expect(at(4)?.headers['content-type']).toBe('application/xml');
-    // The original runtime contract (reference/kubeless.md §4).
+    // The original kubeless event headers (docs/delivery.md#the-contract).
     const h = at(3)?.headers ?? {};
     expect(h['event-id']).toBe('partition:0/offset:3');
     expect(h['event-type']).toBe('application/json');

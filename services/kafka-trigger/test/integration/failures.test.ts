@@ -1,5 +1,5 @@
 /**
- * Failures are retried as configured (SPEC §4): 503s lose nothing, Retry-After is honoured, a
+ * Failures are retried as configured (docs/delivery.md#retries): 503s lose nothing, Retry-After is honoured, a
  * poison message reaches the dead-letter topic after exactly retry + 1 attempts (also across a
  * rebalance), and an oversized record goes to the dead letter with a reason.
  */

@@ -1,5 +1,5 @@
 /**
- * Partitions are independent (SPEC §4, review F6): a record backing off parks, so the client goes
+ * Partitions are independent (docs/delivery.md#retries): a record backing off parks, so the client goes
  * on fetching the broker's other partitions (and, unordered, the same partition's next records).
  * Before, one batch waiting on a retry held its broker's fetcher: every partition on that broker
  * stopped until the record went through.

@@ -1,5 +1,5 @@
 /**
- * One memory budget per kafka-trigger process (SPEC §4, issue 19, review F9): 20 triggers on slow
+ * One memory budget per kafka-trigger process (docs/delivery.md#back-pressure; issue 19): 20 triggers on slow
  * functions, each topic full of 512 KiB records, all consumed by one controller process whose
  * MEMORY_BUDGET_BYTES is 16 MiB. Each consumer alone would hold 2 MiB (a fetch of one record per
  * partition); together they would hold 40 MiB. The process's own count of the bytes it holds

@@ -1,6 +1,7 @@
 /**
- * mTLS to functions (SPEC §4): with a CA and a client certificate configured, the trigger calls the
- * function over https with its client certificate; a client without one is rejected by the function.
+ * mTLS to functions (docs/delivery.md#mtls): with a CA and a client certificate configured, the
+ * trigger calls the function over https with its client certificate; a client without one is
+ * rejected by the function.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

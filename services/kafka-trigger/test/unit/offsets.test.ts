@@ -251,7 +251,7 @@ describe('lowestStall', () => {
     stalls.set(9, { offset: 9, reason: 'b', since });
     stalls.set(4, { offset: 4, reason: 'a', since });
     expect(lowestStall(stalls)?.offset).toBe(4);
-    // 4 settles: the partition is still stalled on 9 (it used to show Flowing: review F20).
+    // 4 settles: the partition is still stalled on 9 (it used to show Flowing).
     stalls.delete(4);
     expect(lowestStall(stalls)?.offset).toBe(9);
   });

@@ -18,7 +18,7 @@ export interface AttemptCount {
 export const DEFAULT_LEDGER_ENTRIES = 100_000;
 
 /**
- * Counts the delivery attempts of SQS messages by real deliveries, not receives (review F8).
+ * Counts the delivery attempts of SQS messages by real deliveries, not receives (docs/delivery.md#sqs).
  *
  * SQS counts receives (`ApproximateReceiveCount`), and a receive that was given back unprocessed
  * (a message waiting behind a failing FIFO head, one released at a stop) raises it too. This

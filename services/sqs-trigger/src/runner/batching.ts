@@ -153,7 +153,7 @@ interface Tracked {
 }
 
 /**
- * The visibility heartbeat (peers.md "SQS done right"): while a message is held (in delivery, or
+ * The visibility heartbeat (docs/delivery.md#sqs): while a message is held (in delivery, or
  * waiting behind its FIFO group), its visibility is extended back to `visibilitySec` each time half
  * of it has passed, in ChangeMessageVisibilityBatch calls of up to 10. A failed extension is
  * logged: the message may then be delivered twice, never lost.

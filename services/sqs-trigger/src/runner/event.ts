@@ -11,14 +11,18 @@ export function eventSource(namespace: string, trigger: string): string {
   return `/apis/v1/namespaces/${namespace}/sqstriggers/${trigger}`;
 }
 
-/** The receive count of a message (an attempt is a receive, SPEC §3); 1 when SQS did not say. */
+/**
+ * The receive count SQS reports for a message (`ApproximateReceiveCount`; AttemptLedger turns it
+ * into an attempt number); 1 when SQS did not say.
+ */
 export function receiveCount(m: Message): number {
   const n = Number(m.Attributes?.ApproximateReceiveCount);
   return Number.isInteger(n) && n >= 1 ? n : 1;
 }
 
 /*
- * How a message's attributes travel (SPEC §4; the wire rules are in libs/delivery/src/event.ts):
+ * How a message's attributes travel (docs/delivery.md#metadata-on-the-wire; the wire rules are in
+ * libs/delivery/src/event.ts):
  *
  * - A String or Number attribute as extension `sqsattr<name>`: text, any Unicode, CR and LF
  *   included (percent-encoded in a binary-mode header, a JSON string in structured mode). `<name>`
@@ -33,11 +37,11 @@ export function receiveCount(m: Message): number {
  */
 
 /**
- * Pure: one SQS message as a CloudEvent (SPEC §4): id = MessageId, source the trigger, type
- * `io.kubeless.sqs.message`, time = SentTimestamp, body = the message body byte for byte, message
- * attributes as extensions (see the block above). Also `sqsqueue`, `sqsreceivecount` and, on FIFO
- * queues, `sqsmessagegroupid`. The original kubeless headers say `sqstriggers.kubeless.io` with the
- * queue as the topic.
+ * Pure: one SQS message as a CloudEvent (docs/delivery.md#the-contract): id = MessageId, source the
+ * trigger, type `io.kubeless.sqs.message`, time = SentTimestamp, body = the message body byte for
+ * byte, message attributes as extensions (see the block above). Also `sqsqueue`, `sqsreceivecount`
+ * and, on FIFO queues, `sqsmessagegroupid`. The original kubeless headers say
+ * `sqstriggers.kubeless.io` with the queue as the topic.
  */
 export function toEvent(m: Message, ctx: { namespace: string; trigger: string; queueName: string }): EventInput {
   const extensions: Record<string, string> = {};

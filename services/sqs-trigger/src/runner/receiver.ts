@@ -92,7 +92,7 @@ const MAX_SQS_MESSAGE_BYTES = 1024 * 1024;
 const MAX_REMEMBERED = 10_000;
 
 /**
- * The receivers of one trigger (SPEC §4): `receivers` long polls (20 s, up to `batchSize`
+ * The receivers of one trigger (docs/delivery.md#sqs): `receivers` long polls (20 s, up to `batchSize`
  * messages, never more than the free `maxInFlight` slots) on one queue; each message goes to every
  * target function as a CloudEvent whose id is the MessageId. At least once: a message is deleted
  * (in batches) only after every target accepted it, or after it went to the dead-letter queue (or
@@ -436,7 +436,7 @@ export class TriggerReceiver {
       if (this.#stopping || (chain && chain.brokenAt >= epoch)) {
         this.#heartbeat?.untrack(m);
         tracked = false;
-        // Given back unprocessed: this receive is not one of its attempts (F8).
+        // Given back unprocessed: this receive is not one of its attempts (see AttemptLedger).
         this.#ledger.gaveBack(m.MessageId ?? '');
         await this.#changeVisibility(m, 0);
         return;
@@ -566,7 +566,7 @@ export class TriggerReceiver {
       return DELETE;
     }
     // block: nothing is lost; it comes back at the cap, the queue's redrive policy (if any)
-    // applies, and status reports Stalled (SPEC §3).
+    // applies, and status reports Stalled (docs/delivery.md#exhaustion).
     if (count.local === delivery.retry + 1 || !first.retriable) {
       this.#log.warn({ messageId: id, attempts: attempt, reason: first.reason, functions }, 'message exhausted its retries; retrying at backoffMax (onExhausted: block)');
     }

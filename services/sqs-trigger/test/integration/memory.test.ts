@@ -1,7 +1,8 @@
 /**
- * The memory bound (issue 19, review F9): what one controller process holds (messages received,
- * in delivery, waiting for a retry or a delete) stays under its budget across all receivers, and
- * receivers over it stop polling until there is room again; nothing is lost meanwhile.
+ * The memory bound (issue 19; docs/delivery.md#back-pressure): what one controller process holds
+ * (messages received, in delivery, waiting for a retry or a delete) stays under its budget across
+ * all receivers, and receivers over it stop polling until there is room again; nothing is lost
+ * meanwhile.
  */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { withNamespace } from '@kubeless/stack';

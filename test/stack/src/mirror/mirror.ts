@@ -1,9 +1,9 @@
 /**
  * The stack's registry mirror: how function pods install their dependencies, since the stack's
- * network namespace has no route out (INFRA.md §F.0). As a cluster behind a firewall points npm
- * and pip at an in-house mirror (Artifactory, Nexus, Verdaccio, devpi), the stack's runtimes get
- * `NPM_REGISTRY` and `PIP_INDEX_URL` on the node's address (test/stack/src/testing.ts
- * `stackRuntimeImages`), served by two processes:
+ * network namespace has no route out (docs/local-stack.md#the-network-namespace). As a cluster
+ * behind a firewall points npm and pip at an in-house mirror (Artifactory, Nexus, Verdaccio,
+ * devpi), the stack's runtimes get `NPM_REGISTRY` and `PIP_INDEX_URL` on the node's address
+ * (test/stack/src/testing.ts `stackRuntimeImages`), served by two processes:
  *  - `serve`, outside the namespace, on a unix socket: a read-only mirror of three upstreams
  *    and nothing else (no open proxy): the npm registry, PyPI's simple index and PyPI's files.
  *    It fetches with this machine's trust store, so the pods need no CA of the machine.
