@@ -26,20 +26,6 @@ export class TerminalError extends Error {
   }
 }
 
-/** A failure expected to go away on its own (a conflict, a 5xx, a timeout): retried with backoff. */
-export class TransientError extends Error {
-  override readonly name = 'TransientError';
-  readonly retriable = true;
-  constructor(
-    readonly reason: string,
-    message: string,
-    readonly code = 'KUBELESS_TRANSIENT',
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
 /** A non-2xx answer of the API server, with the Status object it returned. */
 export class ApiError extends Error {
   override readonly name = 'ApiError';
