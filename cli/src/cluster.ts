@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { KubeClient } from '@kubeless/controller';
+import type { ApiRequestOptions, KubeClient } from '@kubeless/controller';
 import { CliError } from './errors.js';
 
 type KubeConfigLike = KubeClient['kubeConfig'];
@@ -39,20 +39,15 @@ export class Cluster {
 
   /** Loads the kubeconfig; @kubeless/controller is imported here, so commands without the API server start fast. */
   static async connect(o: ConnectOptions): Promise<Cluster> {
-    const { KubeClient } = await import('@kubeless/controller');
+    const { KubeClient, KubeconfigError } = await import('@kubeless/controller');
     const single = o.kubeconfig !== undefined && o.kubeconfig !== '' && !o.kubeconfig.includes(':');
     let client: KubeClient;
     try {
-      client = KubeClient.fromKubeconfig(single ? o.kubeconfig : undefined, { userAgent: o.userAgent });
-      if (o.context !== undefined) {
-        const kc = client.kubeConfig;
-        if (!kc.getContexts().some((c) => c.name === o.context)) throw new CliError(`context "${o.context}" not found in the kubeconfig`);
-        kc.setCurrentContext(o.context);
-        client.close();
-        client = new KubeClient(kc, { userAgent: o.userAgent });
-      }
+      // The context is chosen before the client is made: the default one may hold a proxy-url
+      // the client refuses.
+      client = KubeClient.fromKubeconfig(single ? o.kubeconfig : undefined, { userAgent: o.userAgent, context: o.context });
     } catch (err) {
-      if (err instanceof CliError) throw err;
+      if (err instanceof KubeconfigError && err.code === 'KUBELESS_KUBECONFIG_NO_CONTEXT') throw new CliError(err.message, 'KUBELESS_CLI_USAGE', { cause: err });
       throw new CliError(`cannot load the kubeconfig: ${(err as Error).message}`, 'KUBELESS_CLI_KUBECONFIG', { cause: err });
     }
     return new Cluster(client);
@@ -66,20 +61,10 @@ export class Cluster {
     return this.#kc.getCurrentCluster()?.server ?? '';
   }
 
-  async #requestOptions(method: string, path: string, headers: Record<string, string>): Promise<https.RequestOptions & { protocol: string }> {
-    const opts: https.RequestOptions = { headers: {} };
-    await this.#kc.applyToHTTPSOptions(opts);
-    const url = new URL(this.server.replace(/\/$/, '') + path);
-    return {
-      ...opts,
-      method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port,
-      path: url.pathname + url.search,
-      headers: { ...(opts.headers as Record<string, string>), ...headers },
-      agent: false,
-    };
+  /** The client's request options (credentials, and its agent: CA, tls-server-name, proxy-url) with `headers` added. */
+  async #requestOptions(method: string, path: string, headers: Record<string, string>): Promise<ApiRequestOptions> {
+    const opts = await this.client.requestOptions(method, path);
+    return { ...opts, headers: { ...opts.headers, ...headers } };
   }
 
   /**

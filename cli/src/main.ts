@@ -13,8 +13,11 @@ const config = loadConfig({
   /** Namespace of kubeless-config, as for the function controller; default `kubeless`. */
   KUBELESS_NAMESPACE: env.string().optional(),
 });
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-const app = createApp({ kubeconfig: config.KUBECONFIG, kafkaBrokers: config.KAFKA_BROKERS, configNamespace: config.KUBELESS_NAMESPACE }, process.stdout, process.stderr, pkg.version);
+/** The package's version, written into the single-file bundle when it is built (bundle.mjs, esbuild `define`). */
+declare const KUBELESS_CLI_VERSION: string | undefined;
+// The tsc build (bin/kubeless.js in a checkout) reads it from package.json beside dist/.
+const version = typeof KUBELESS_CLI_VERSION === 'string' ? KUBELESS_CLI_VERSION : (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const app = createApp({ kubeconfig: config.KUBECONFIG, kafkaBrokers: config.KAFKA_BROKERS, configNamespace: config.KUBELESS_NAMESPACE }, process.stdout, process.stderr, version);
 
 try {
   process.exitCode = await run(app, process.argv);

@@ -1,28 +1,15 @@
 /**
  * Writes helm/kubeless/crds/*.yaml from the kind definitions, or with --check exits 1 when the
- * committed files differ from what would be written (the CRD drift check).
+ * committed files differ from what would be written (the CRD drift check). A command only: it
+ * runs when it is the process's entry script, and the package index does not export it (the
+ * library half is crd-drift.ts).
  *   node libs/api/dist/generate.js [--check] [--out <dir>]
  */
-import { readdir, readFile, writeFile, mkdir, rm } from 'node:fs/promises';
+import { readdir, writeFile, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_CRD_DIR, crdDrift } from './crd-drift.js';
 import { renderCrdFiles } from './render.js';
-
-export const DEFAULT_CRD_DIR = fileURLToPath(new URL('../../../helm/kubeless/crds', import.meta.url));
-
-/** Lists the differences between `dir` and the generated files; empty when in step. */
-export async function crdDrift(dir: string = DEFAULT_CRD_DIR): Promise<string[]> {
-  const want = renderCrdFiles();
-  const problems: string[] = [];
-  const have = new Set((await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.yaml')));
-  for (const [name, text] of want) {
-    if (!have.has(name)) problems.push(`${name}: missing`);
-    else if ((await readFile(path.join(dir, name), 'utf8')) !== text) problems.push(`${name}: differs from the generator`);
-    have.delete(name);
-  }
-  for (const extra of have) problems.push(`${extra}: not produced by the generator`);
-  return problems;
-}
 
 async function main(argv: string[]): Promise<number> {
   const outIdx = argv.indexOf('--out');

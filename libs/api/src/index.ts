@@ -12,5 +12,5 @@ export type { Schema, ValidationRule } from './schema/openapi.js';
 export type { CustomResourceDefinition, KindDefinition, PrinterColumn } from './schema/crd.js';
 export { buildCrds, KINDS, functionKind, httpTriggerKind, kafkaTriggerKind, sqsTriggerKind, cronJobTriggerKind } from './schema/kinds.js';
 export { renderCrdFiles, CRD_HEADER } from './render.js';
-export { crdDrift, DEFAULT_CRD_DIR } from './generate.js';
+export { crdDrift, DEFAULT_CRD_DIR } from './crd-drift.js';
 export { retiredRuntime, endOfLifeHint, type RetiredRuntime } from './runtimes.js';

@@ -3,10 +3,11 @@
  * mark the object not ready; anything else is retried with backoff.
  *
  * Every error class of the project has the same shape (STYLE.md convention 4, after undici and
- * fastify): `name`, its class name, which says its area (`ApiError`, `DeliveryError`,
- * `SqsTriggerError`, `KafkaTriggerError`, `ConfigError`, `CliError`); `code`, stable and greppable,
- * `KUBELESS_<AREA>_<WHAT>`; `retriable`; `cause` (the standard option) for the error it wraps; and,
- * when it ends up in a status condition or an Event, `reason`, the CamelCase reason written there.
+ * fastify): `name`, its class name, which says its area (`ApiError`, `KubeconfigError`,
+ * `DeliveryError`, `SqsTriggerError`, `KafkaTriggerError`, `ConfigError`, `CliError`); `code`,
+ * stable and greppable, `KUBELESS_<AREA>_<WHAT>`; `retriable`; `cause` (the standard option) for the
+ * error it wraps; and, when it ends up in a status condition or an Event, `reason`, the CamelCase
+ * reason written there.
  * Bad user input (a spec, a Secret, a flag) is one of these, never a `TypeError` or `RangeError`:
  * those mean the code is wrong (`isBug`) and are not retried.
  */
@@ -26,14 +27,17 @@ export class TerminalError extends Error {
   }
 }
 
-/** A failure expected to go away on its own (a conflict, a 5xx, a timeout): retried with backoff. */
-export class TransientError extends Error {
-  override readonly name = 'TransientError';
-  readonly retriable = true;
+/**
+ * A kubeconfig the client cannot use: no current cluster (`KUBELESS_KUBECONFIG_NO_CLUSTER`), an
+ * unknown context (`KUBELESS_KUBECONFIG_NO_CONTEXT`), a `proxy-url` it cannot tunnel through
+ * (`KUBELESS_KUBECONFIG_PROXY`). Retrying does not help: the file has to change.
+ */
+export class KubeconfigError extends Error {
+  override readonly name = 'KubeconfigError';
+  readonly retriable = false;
   constructor(
-    readonly reason: string,
+    readonly code: 'KUBELESS_KUBECONFIG_NO_CLUSTER' | 'KUBELESS_KUBECONFIG_NO_CONTEXT' | 'KUBELESS_KUBECONFIG_PROXY',
     message: string,
-    readonly code = 'KUBELESS_TRANSIENT',
     options?: { cause?: unknown },
   ) {
     super(message, options);

@@ -1,5 +1,5 @@
-export { KubeClient, type KubeObject, type KubeList, type WatchEvent, type RequestOptions } from './kube-client.js';
-export { ApiError, TerminalError, TransientError, isNotFound, isConflict, isInvalid, isForbidden, isBug } from './errors.js';
+export { KubeClient, type KubeObject, type KubeList, type WatchEvent, type RequestOptions, type ApiRequestOptions } from './kube-client.js';
+export { ApiError, KubeconfigError, TerminalError, isNotFound, isConflict, isInvalid, isForbidden, isBug } from './errors.js';
 export { Informer, type InformerOptions } from './informer.js';
 export { WorkQueue, type WorkQueueOptions } from './workqueue.js';
 export { Controller, canonical, namespaceWatches, type ControllerOptions, type ReconcileContext, type ReconcileResult, type Reconcilable, type Watch } from './controller.js';

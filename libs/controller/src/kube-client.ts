@@ -2,7 +2,7 @@ import https from 'node:https';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { KubeConfig } from '@kubernetes/client-node';
-import { ApiError } from './errors.js';
+import { ApiError, KubeconfigError } from './errors.js';
 
 /** A Kubernetes object as JSON; kubeless never deserialises into typed models. */
 export interface KubeObject {
@@ -48,33 +48,73 @@ export interface WatchEvent {
   object: KubeObject & { code?: number };
 }
 
+/** One request to the API server as `node:http(s).request` takes it (`KubeClient.requestOptions`). */
+export type ApiRequestOptions = Omit<https.RequestOptions, 'headers'> & { protocol: string; headers: Record<string, string> };
+
+/**
+ * The cluster's `proxy-url`, checked. Node's agents (`proxyEnv`) tunnel through an http:// or
+ * https:// proxy: CONNECT for an https server (TLS then runs end to end, through the tunnel),
+ * absolute-form requests for an http one. A SOCKS proxy, which kubectl also takes, is refused when
+ * the kubeconfig is loaded rather than bypassed. The URL itself is never in the message: it may
+ * hold credentials.
+ */
+function checkedProxy(cluster: string, proxyUrl: string | undefined): string | undefined {
+  if (proxyUrl === undefined || proxyUrl === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(proxyUrl);
+  } catch (err) {
+    throw new KubeconfigError('KUBELESS_KUBECONFIG_PROXY', `cluster "${cluster}": proxy-url is not a URL`, { cause: err });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new KubeconfigError('KUBELESS_KUBECONFIG_PROXY', `cluster "${cluster}": proxy-url scheme "${url.protocol.slice(0, -1)}" is not supported; use an http:// or https:// proxy (SOCKS is not supported)`);
+  }
+  return proxyUrl;
+}
+
 /**
  * A small JSON client of the API server over node:https with a keep-alive agent, built from a
  * kubeconfig (certificates, tokens, in-cluster). It exists beside @kubernetes/client-node's typed
  * APIs because those serialise through generated models, which drop fields they do not know
  * (e.g. `x-kubernetes-*` keys, and any field newer than the models) and so cannot carry a user's
  * embedded Deployment template as written. `userAgent` names the process, so the audit log tells
- * replicas apart.
+ * replicas apart. The cluster's `tls-server-name` is the name sent in SNI and checked against the
+ * server's certificate (instead of the server URL's host), and its `proxy-url` (http:// or
+ * https://) carries every connection, as kubectl does; a SOCKS proxy throws `KubeconfigError`.
  */
 export class KubeClient {
   readonly #kc: KubeConfig;
   readonly #server: URL;
   readonly #userAgent: string;
+  readonly #proxy: string | undefined;
+  readonly #tlsServerName: string | undefined;
   #agent: https.Agent | http.Agent | undefined;
 
+  /** Uses `kc`'s current context; throws `KubeconfigError` when it has no cluster or an unusable `proxy-url`. */
   constructor(kc: KubeConfig, options: { userAgent?: string } = {}) {
     this.#kc = kc;
     const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    if (!cluster) throw new KubeconfigError('KUBELESS_KUBECONFIG_NO_CLUSTER', 'kubeconfig has no current cluster');
     this.#server = new URL(cluster.server);
+    this.#proxy = checkedProxy(cluster.name, cluster.proxyUrl);
+    this.#tlsServerName = cluster.tlsServerName === '' ? undefined : cluster.tlsServerName;
     this.#userAgent = options.userAgent ?? 'kubeless';
   }
 
-  /** Loads a kubeconfig from `path`, or from the default rules (KUBECONFIG, in-cluster, ~/.kube/config). */
-  static fromKubeconfig(path: string | undefined, options: { userAgent?: string } = {}): KubeClient {
+  /**
+   * Loads a kubeconfig from `path`, or from the default rules (KUBECONFIG, in-cluster,
+   * ~/.kube/config), and uses `context` (default: its current context); an unknown context throws
+   * `KubeconfigError` (`KUBELESS_KUBECONFIG_NO_CONTEXT`).
+   */
+  static fromKubeconfig(path: string | undefined, options: { userAgent?: string; context?: string } = {}): KubeClient {
     const kc = new KubeConfig();
     if (path) kc.loadFromFile(path);
     else kc.loadFromDefault();
+    if (options.context !== undefined) {
+      const context = options.context;
+      if (!kc.getContexts().some((c) => c.name === context)) throw new KubeconfigError('KUBELESS_KUBECONFIG_NO_CONTEXT', `context "${context}" not found in the kubeconfig`);
+      kc.setCurrentContext(context);
+    }
     return new KubeClient(kc, options);
   }
 
@@ -82,18 +122,19 @@ export class KubeClient {
     return this.#kc;
   }
 
-  async #options(method: string, path: string, query: RequestOptions['query']): Promise<https.RequestOptions> {
+  /**
+   * The options of one request to the API server, for `node:http(s).request`: the credentials
+   * (tokens refreshed as the kubeconfig says), `user-agent`, and this client's keep-alive agent,
+   * which carries the CA, client certificate, `tls-server-name` and `proxy-url`. For callers that
+   * send requests of their own (the CLI's service-proxy calls and log streams); `request` and
+   * `watch` use it too. The agent is made on first use and lives until `close()`.
+   */
+  async requestOptions(method: string, path: string, query?: RequestOptions['query']): Promise<ApiRequestOptions> {
     const opts: https.RequestOptions = { headers: {} };
     await this.#kc.applyToHTTPSOptions(opts);
     const url = new URL(this.#server.toString().replace(/\/$/, '') + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    if (!this.#agent) {
-      this.#agent =
-        url.protocol === 'https:'
-          ? new https.Agent({ keepAlive: true, maxSockets: 64, ca: opts.ca, cert: opts.cert, key: opts.key, rejectUnauthorized: opts.rejectUnauthorized })
-          : new http.Agent({ keepAlive: true, maxSockets: 64 });
-    }
-    const headers = { ...(opts.headers as Record<string, string> | undefined), 'user-agent': this.#userAgent, accept: 'application/json' };
+    this.#agent ??= this.#newAgent(url.protocol, opts);
     return {
       method,
       protocol: url.protocol,
@@ -101,17 +142,46 @@ export class KubeClient {
       port: url.port,
       path: url.pathname + url.search,
       agent: this.#agent,
-      headers,
+      // A user with a username and password (basic auth).
+      auth: opts.auth,
+      headers: { ...(opts.headers as Record<string, string> | undefined), 'user-agent': this.#userAgent },
     };
+  }
+
+  /**
+   * Node's `proxyEnv` agents tunnel through `proxy-url`; `servername` sets SNI and the name the
+   * certificate is checked against (tls.connect checks `servername` before the host).
+   */
+  #newAgent(protocol: string, tls: https.RequestOptions): https.Agent | http.Agent {
+    const pool = { keepAlive: true, maxSockets: 64 };
+    if (protocol === 'https:') {
+      return new https.Agent({
+        ...pool,
+        ca: tls.ca,
+        cert: tls.cert,
+        key: tls.key,
+        rejectUnauthorized: tls.rejectUnauthorized,
+        servername: this.#tlsServerName,
+        proxyEnv: this.#proxy === undefined ? undefined : { HTTPS_PROXY: this.#proxy },
+      });
+    }
+    return new http.Agent({ ...pool, proxyEnv: this.#proxy === undefined ? undefined : { HTTP_PROXY: this.#proxy } });
+  }
+
+  async #options(method: string, path: string, query: RequestOptions['query']): Promise<ApiRequestOptions> {
+    const opts = await this.requestOptions(method, path, query);
+    opts.headers.accept = 'application/json';
+    return opts;
   }
 
   /** Sends one request; resolves with the parsed JSON body, throws ApiError on a non-2xx status. */
   async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const opts = await this.#options(method, path, options.query);
-    if (options.accept) opts.headers = { ...(opts.headers as Record<string, string>), accept: options.accept };
+    if (options.accept) opts.headers.accept = options.accept;
     const payload = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     if (payload !== undefined) {
-      opts.headers = { ...(opts.headers as Record<string, string>), 'content-type': options.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) };
+      opts.headers['content-type'] = options.contentType ?? 'application/json';
+      opts.headers['content-length'] = String(Buffer.byteLength(payload));
     }
     const mod = opts.protocol === 'https:' ? https : http;
     return new Promise<T>((resolve, reject) => {

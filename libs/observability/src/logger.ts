@@ -3,27 +3,6 @@ import { pino, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
 
-/**
- * Context keys used on log lines across the project, so lines of one trigger or object can be
- * found with one query. Children bind these; messages stay constant sentences.
- */
-export const LOG_KEYS = {
-  component: 'component',
-  controller: 'controller',
-  namespace: 'namespace',
-  name: 'name',
-  kind: 'kind',
-  trigger: 'trigger',
-  function: 'function',
-  topic: 'topic',
-  partition: 'partition',
-  offset: 'offset',
-  queue: 'queue',
-  messageId: 'messageId',
-  attempt: 'attempt',
-  durationMs: 'durationMs',
-} as const;
-
 /** Field paths pino replaces with "[Redacted]"; a secret must never reach a log line. */
 export const REDACT_PATHS = [
   'password',

@@ -24,8 +24,15 @@ export const SPEC_HASH_ANNOTATION = 'kubeless.io/spec-hash';
 
 export type Json = Record<string, unknown>;
 
+/**
+ * A Function this controller refuses to plan (unsupported runtime, bad handler, escalating pod
+ * field...): `reason` is the Ready condition's reason. Not retried: only a new spec or
+ * kubeless-config changes the answer, and either brings a new reconcile.
+ */
 export class PlanError extends Error {
   override readonly name = 'PlanError';
+  readonly code = 'KUBELESS_FUNCTION_PLAN';
+  readonly retriable = false;
   constructor(
     readonly reason: string,
     message: string,

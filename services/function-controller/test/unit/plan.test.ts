@@ -35,6 +35,7 @@ describe('planFunction', () => {
     expect(err).toBeInstanceOf(PlanError);
     expect((err as PlanError).reason).toBe(reason);
     expect((err as PlanError).message).toMatch(message);
+    expect(err).toMatchObject({ name: 'PlanError', code: 'KUBELESS_FUNCTION_PLAN', retriable: false });
   });
 
   it.each(['nodejs22', 'nodejs24', 'nodejs26'])('runs --runtime %s in its own image', (runtime) => {
