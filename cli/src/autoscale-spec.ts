@@ -1,6 +1,6 @@
 /**
  * `kubeless autoscale create|delete|list`, pure parts. cpu and qps as the original built them
- * (reference/kubeless.md §2.6, §5.4), in the autoscaling/v2 shape the function controller applies:
+ * (as the original kubeless CLI's), in the autoscaling/v2 shape the function controller applies:
  * cpu -> average utilisation of the CPU request; qps -> the `function_calls` metric of the
  * function's Service. kafka-lag and sqs-depth (issue 23) set `spec.autoscaling` on the function's
  * KafkaTrigger or SQSTrigger, whose controller scales the function on the trigger's load.

@@ -1,6 +1,6 @@
 /**
  * The translation of `kubeless function deploy|update` flags into a Function object, as the
- * original CLI made it (reference/kubeless.md §5.1). Pure: code and dependency files arrive as
+ * original CLI made it (as the original kubeless CLI did). Pure: code and dependency files arrive as
  * bytes and strings; the command module reads them.
  */
 import { createHash } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * Reads the runtime's Prometheus metrics (SPEC §5: `function_calls_total`,
+ * Reads the runtime's Prometheus metrics (docs/architecture.md#runtimes: `function_calls_total`,
  * `function_failures_total`, `function_duration_seconds` by `method`) into the rows of
  * `kubeless function top`. Pure.
  */

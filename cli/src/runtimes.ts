@@ -1,6 +1,6 @@
 /**
  * Runtime ids the server supports: `ID + version` of every entry of kubeless-config's
- * `runtime-images` (reference/kubeless.md §3.6), or the built-in list (SPEC §5) when the ConfigMap
+ * `runtime-images` (as the original kubeless's), or the built-in list (docs/architecture.md#runtimes) when the ConfigMap
  * or the key is absent, read by the function controller's parser (@kubeless/api). Pure: the caller
  * reads the ConfigMap.
  */

@@ -1,6 +1,6 @@
 /**
- * Trigger objects from `kubeless trigger <kind> create|update` flags (reference/kubeless.md §5.2,
- * SPEC §3). Create builds a whole object; update changes only what was given. Pure.
+ * Trigger objects from `kubeless trigger <kind> create|update` flags (as the original kubeless CLI's;
+ * docs/architecture.md#the-api-libsapi). Create builds a whole object; update changes only what was given. Pure.
  */
 import {
   API_VERSION,

@@ -1,5 +1,5 @@
 /**
- * `kubeless autoscale create|delete|list` (reference/kubeless.md §5.4, issue 23): cpu and qps write
+ * `kubeless autoscale create|delete|list` (the original CLI's commands, plus event autoscaling): cpu and qps write
  * the Function's `spec.horizontalPodAutoscaler` (the function controller makes the HPA);
  * kafka-lag and sqs-depth write `spec.autoscaling` of the function's KafkaTrigger or SQSTrigger
  * (that trigger's controller sets the replicas). A function's replicas have one owner at a time:

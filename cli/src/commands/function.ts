@@ -1,5 +1,5 @@
 /**
- * `kubeless function deploy|update|delete|list|describe|call|logs|top` (reference/kubeless.md §5.1).
+ * `kubeless function deploy|update|delete|list|describe|call|logs|top`, as the original kubeless CLI's.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * `kubeless trigger http|kafka|sqs|cronjob create|update|delete|list` (reference/kubeless.md §5.2).
+ * `kubeless trigger http|kafka|sqs|cronjob create|update|delete|list`, as the original kubeless CLI's.
  * The CLI writes the trigger objects; the trigger controllers act on them.
  */
 import { readFile } from 'node:fs/promises';

@@ -1,7 +1,7 @@
 /**
  * Golden tests of `--dryrun -o yaml`: every row of the flag-to-spec table of the original CLI
- * (reference/kubeless.md §5.1, "Translation of flags into the Function spec") and the trigger
- * flags (§5.2). The expected objects are written by hand from those tables, not captured output.
+ * (the original kubeless CLI's translation of flags into the Function spec) and the trigger
+ * flags. The expected objects are written by hand from those tables, not captured output.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';

@@ -100,7 +100,7 @@ describe('one owner of the replicas at a time', () => {
   it('owners are the HPA and the triggers that deliver to the function with autoscaling', () => {
     expect(replicaOwners(fn, [scalingKafka, idleSqs, scalingOther])).toEqual(['kafkatrigger/kt']);
     expect(replicaOwners(withHpa, [idleSqs])).toEqual(['hpa']);
-    // A Function with an empty horizontalPodAutoscaler makes no HPA (reference §2.6).
+    // A Function with an empty horizontalPodAutoscaler makes no HPA (as in the original kubeless).
     expect(replicaOwners({ ...fn, hpa: {} }, [])).toEqual([]);
   });
 

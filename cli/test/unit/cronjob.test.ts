@@ -1,6 +1,6 @@
 /**
  * `kubeless trigger cronjob create|update` and `function deploy --schedule` as the original took
- * them (reference/kubeless.md §5.1, §5.2): the flags parsed by the real program (dry runs, no
+ * them (as the original kubeless CLI did): the flags parsed by the real program (dry runs, no
  * cluster), the schedule checked with a message naming the field at fault, and the pure builders.
  */
 import { mkdtemp, writeFile } from 'node:fs/promises';

@@ -2,7 +2,7 @@
  * Error classes of the controller kit. Reconcile code throws `TerminalError` to stop retrying and
  * mark the object not ready; anything else is retried with backoff.
  *
- * Every error class of the project has the same shape (STYLE.md convention 4, after undici and
+ * Every error class of the project has the same shape (docs/architecture.md#conventions, after undici and
  * fastify): `name`, its class name, which says its area (`ApiError`, `KubeconfigError`,
  * `DeliveryError`, `SqsTriggerError`, `KafkaTriggerError`, `ConfigError`, `CliError`); `code`,
  * stable and greppable, `KUBELESS_<AREA>_<WHAT>`; `retriable`; `cause` (the standard option) for the

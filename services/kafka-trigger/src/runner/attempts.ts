@@ -5,7 +5,7 @@ import { kafkaEvent } from './event.js';
 import type { PartitionState } from './partition.js';
 import type { KafkaRecord } from './port.js';
 
-/** The shortest wait of the block path (review F2: a 0 ms loop froze the process). */
+/** The shortest wait of the block path (a 0 ms loop once froze the process). */
 const MIN_BLOCK_DELAY_MS = 100;
 /** The shortest wait between two attempts of one record (a full-jitter draw may be 0). */
 const MIN_RETRY_DELAY_MS = 10;

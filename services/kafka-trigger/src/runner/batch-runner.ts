@@ -50,7 +50,7 @@ export function recordBytes(m: KafkaRecord): number {
 }
 
 /**
- * Dispatches the records of fetched batches to the function (SPEC §4), per ordering mode:
+ * Dispatches the records of fetched batches to the function (docs/delivery.md#ordering), per ordering mode:
  * `unordered`, all at once up to `maxInFlight`; `key-ordered`, one at a time per key; `ordered`,
  * one at a time per partition. At least once: a record counts as done only when the function
  * accepted it (or it went to the dead letter, or was dropped by an explicit `drop`), and only the
@@ -58,7 +58,7 @@ export function recordBytes(m: KafkaRecord): number {
  *
  * A batch in hand waits only for its deliveries in flight: a record that backs off (or waits
  * behind one of its key) is parked, so the client fetches the partition's next records, and the
- * other partitions', meanwhile (review F6). What a partition may dispatch past its last commit is
+ * other partitions', meanwhile (a blocked batch once stopped every partition on its broker). What a partition may dispatch past its last commit is
  * bounded by its commit window (`delivery.commitWindow`): a full window pauses the partition
  * until a commit makes room. In ordered mode nothing can pass a record that backs off, so its
  * partition is paused while it does.

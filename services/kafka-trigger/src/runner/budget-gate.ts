@@ -2,7 +2,7 @@ import type { MemoryBudget } from '@kubeless/delivery';
 import type { Logger } from '@kubeless/observability';
 
 /**
- * The process's memory budget at one consumer's fetches (SPEC §4): a fetch goes out only when its
+ * The process's memory budget at one consumer's fetches (docs/delivery.md#back-pressure): a fetch goes out only when its
  * bound fits, and the records it brought count until their deliveries end.
  *
  * A fetch from one broker is about to go out (the client says so synchronously, before it builds

@@ -1,5 +1,5 @@
 /**
- * When offsets are committed (SPEC §4, README "Delivery semantics"): the time side of the commit
+ * When offsets are committed (docs/delivery.md#commit-window): the time side of the commit
  * window. Each OffsetCommit costs the trigger a socket write and the broker a request through its
  * group coordinator, so one commit should cover many deliveries; and every record delivered since
  * the last commit is delivered again after a crash, so none should wait long. The rules:

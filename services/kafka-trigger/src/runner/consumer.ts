@@ -12,7 +12,7 @@ export type { PartitionLag } from './partition.js';
 export type { ConsumerOptions, ConsumerState } from './run.js';
 
 /**
- * One Kafka consumer group member for one (trigger, function) pair (SPEC §4): the lifecycle
+ * One Kafka consumer group member for one (trigger, function) pair (docs/delivery.md): the lifecycle
  * (start, restart after a crash, graceful stop), the group's generations, and the commits. What
  * is delivered when is the BatchRunner's; when commits go out, the CommitScheduler's; where a
  * partition starts, StartPositions'.
@@ -60,7 +60,7 @@ export class TriggerConsumer {
     this.#limiter = new InFlightLimiter(ordered ? Number.MAX_SAFE_INTEGER : Math.max(1, s.delivery.maxInFlight), options.maxBytesInFlight);
     this.#commits = options.commitCounter?.labels({ namespace: s.namespace, trigger: s.trigger, function: s.function });
     this.#owner = createHash('sha256').update(s.key).digest('hex').slice(0, 16);
-    // Deliveries in flight at a rebalance get 0.8 of it to finish (review F20): the function's timeout fits in that.
+    // Deliveries in flight at a rebalance get 0.8 of it to finish: the function's timeout fits in that.
     this.#rebalanceTimeoutMs = Math.max(options.rebalanceTimeoutMs, Math.ceil(s.delivery.timeoutMs / 0.8) + 2000);
     this.#parts = new PartitionTable({ spec: s, owner: this.#owner, lagOf: (topic, partition) => this.#lagOf(topic, partition) });
   }

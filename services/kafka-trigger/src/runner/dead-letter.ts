@@ -23,7 +23,7 @@ export interface DeadLetterSink {
 export const DEAD_LETTER_ATTEMPTS = 5;
 /** Records at least this large go GZIP-compressed (kafkajs does not tell a fetched batch's codec, and writes only GZIP). */
 const DEAD_LETTER_COMPRESS_BYTES = 1024;
-/** The shortest wait between dead-letter attempts (review F2: a 0 ms loop froze the process). */
+/** The shortest wait between dead-letter attempts (a 0 ms loop once froze the process). */
 const MIN_DELAY_MS = 100;
 
 /** Read through a call, so a check after an await is not narrowed away by the compiler. */
@@ -31,7 +31,7 @@ export function isAborted(signal: AbortSignal): boolean {
   return signal.aborted;
 }
 
-/** Settles like `p`, or rejects once `signal` aborts; the listener is removed either way (review F20: it leaked). */
+/** Settles like `p`, or rejects once `signal` aborts; the listener is removed either way (it once leaked). */
 function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('stopped'));
   return new Promise<T>((resolve, reject) => {
@@ -97,7 +97,7 @@ export async function sendToDeadLetter(
   });
   const offset = Number(m.offset);
   // A record of some size goes compressed, so one that arrived compressed fits the broker's limit
-  // again (review F5: 1.5 MiB arriving as gzip came back uncompressed, MESSAGE_TOO_LARGE forever).
+  // again (1.5 MiB arriving as gzip came back uncompressed, MESSAGE_TOO_LARGE forever).
   const compress = (m.value?.length ?? 0) + (m.key?.length ?? 0) >= DEAD_LETTER_COMPRESS_BYTES;
   const record: DeadLetterRecord = { key: m.key, value: m.value, headers, timestamp: m.timestamp, compress };
   const cap = Math.max(MIN_DELAY_MS, c.delivery.backoffMaxMs);

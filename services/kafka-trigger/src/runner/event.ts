@@ -15,7 +15,7 @@ export interface PartitionContext {
 }
 
 /*
- * How a record's metadata travels (SPEC §4; the wire rules are in libs/delivery/src/event.ts):
+ * How a record's metadata travels (docs/delivery.md#metadata-on-the-wire; the wire rules are in libs/delivery/src/event.ts):
  *
  * - The key: valid UTF-8 as extension `partitionkey` (text, percent-encoded in a binary-mode
  *   header), any other bytes as `partitionkeyb64` (base64). No key: neither.
@@ -35,7 +35,7 @@ export interface PartitionContext {
  */
 
 /**
- * Pure: one Kafka record as a CloudEvent (SPEC §4): id `partition:<p>/offset:<o>`, the partition's
+ * Pure: one Kafka record as a CloudEvent (docs/delivery.md#the-contract): id `partition:<p>/offset:<o>`, the partition's
  * source, type `io.kubeless.kafka.message`, time = the record's timestamp, body = the value byte
  * for byte, metadata as extensions (see the block above).
  */

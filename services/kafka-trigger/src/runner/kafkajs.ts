@@ -77,7 +77,7 @@ class KafkajsConsumer implements GroupConsumer {
     this.#o = o;
     const listener = o.listener;
     // kafkajs builds the assigner's protocol right before every JoinGroup it sends: the one hook it
-    // has ahead of a join. Its REBALANCING event misses the rejoin from the fetch path (review F18),
+    // has ahead of a join. Its REBALANCING event misses the rejoin from the fetch path,
     // and GROUP_JOIN comes after the SyncGroup, when another member may already own a partition.
     const assigner: PartitionAssigner = (config) => {
       const roundRobin = PartitionAssigners.roundRobin(config);
@@ -122,7 +122,7 @@ class KafkajsConsumer implements GroupConsumer {
 
   async run(handle: (batch: FetchedBatch, ctx: BatchContext) => Promise<void>): Promise<void> {
     await this.#c.connect();
-    // Always from the beginning for kafkajs: that is its reset on OFFSET_OUT_OF_RANGE (review F7:
+    // Always from the beginning for kafkajs: that is its reset on OFFSET_OUT_OF_RANGE (a
     // latest skipped the whole retained backlog). Where a new group starts is chosen at the join.
     await this.#c.subscribe({ topics: this.#o.topics, fromBeginning: true });
     await this.#c.run({

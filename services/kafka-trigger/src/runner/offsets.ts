@@ -1,7 +1,7 @@
 /**
  * The offsets of one partition dispatched in this generation, oldest first, and which are done
  * (delivered, dead-lettered or dropped): the highest contiguous done offset is the only one that
- * may be committed (SPEC §4). Offsets are pushed as they are dispatched (they only grow within a
+ * may be committed (docs/delivery.md#commit-window). Offsets are pushed as they are dispatched (they only grow within a
  * generation, across batches) and leave once the done prefix passes them. Offsets are bigint-safe
  * strings in Kafka; within a partition's lifetime here they fit a Number.
  */
@@ -187,7 +187,7 @@ const MAX_METADATA = 3000;
 
 /**
  * `{"v":1,"a":{<offset>:<attempts>,...},"s":{...},"l":{...},"k":"..."}`, attempts in offset order,
- * as many as fit. Linear in the number of entries (review F20: it was quadratic).
+ * as many as fit. Linear in the number of entries (it was quadratic once).
  */
 export function encodeMetadata(m: CommitMetadata): string {
   let tail = '';

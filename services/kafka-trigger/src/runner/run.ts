@@ -40,7 +40,7 @@ export interface ConsumerOptions {
   lagSources?: Set<TriggerConsumer> | undefined;
   /** Offset commits this replica made (`kubeless_kafka_offset_commits_total`). */
   commitCounter?: Counter<'namespace' | 'trigger' | 'function'> | undefined;
-  /** The process's memory budget, shared by every consumer (SPEC §4; see budget-gate.ts). None: unbounded. */
+  /** The process's memory budget, shared by every consumer (docs/delivery.md#back-pressure; see budget-gate.ts). None: unbounded. */
   budget?: MemoryBudget | undefined;
 }
 
