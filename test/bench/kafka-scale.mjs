@@ -33,6 +33,8 @@ const { values: args, positionals } = parseArgs({
      * process has no memory limit of its own to take a percentage of.
      */
     'node-options': { type: 'string', default: '--max-old-space-size=256 --max-semi-space-size=2' },
+    /** More environment of the kafka-trigger process, KEY=VALUE (repeatable), e.g. KAFKA_FETCH_MAX_WAIT=8s. */
+    env: { type: 'string', multiple: true, default: [] },
   },
 });
 const N = Number(positionals[0] ?? '1000');
@@ -136,6 +138,7 @@ try {
       SHARED_IDENTITY_GRANTS: stackIdentityGrants(ns),
       TRUSTED_ENDPOINTSLICE_MANAGERS: 'kubeless-bench',
       STATUS_INTERVAL: args['status-interval'],
+      ...Object.fromEntries(args.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
     },
     stdio: ['ignore', fd, fd],
   });
