@@ -6,12 +6,12 @@ export { Controller, canonical, namespaceWatches, type ControllerOptions, type R
 export { EventRecorder, type Recorder, type EventType } from './events.js';
 export { LeaderElector, type LeaderElectionOptions } from './leader.js';
 export { Manager, LEADER_ELECTION_GAUGE, type ManagerOptions, type Parts, type Runnable } from './manager.js';
-export { setCondition, getCondition, isTrue, summarise } from './conditions.js';
+export { setCondition, getCondition, isTrue, summarise, statusFromPlan } from './conditions.js';
 export { controllerRef, isOwnedBy, controllerOf, type OwnerReference } from './owner.js';
 export { resourceFor, resourceByKind, collectionPath, objectPath, apiVersionOf, type ResourceType } from './resources.js';
 export { exponentialBackoff } from './backoff.js';
 export { Supervisor, type ChangeSource, type Runner } from './supervisor.js';
 export { SecretVersions } from './secret-versions.js';
 export { leaderElectionFrom, runControllerProcess, stopOnSignals, type ControllerProcessOptions, type LeaseConfig, type ProcessConfig, type ProcessContext } from './process.js';
-export { FunctionScaler, CooldownWindow, autoscalesIn, desiredReplicas, type ScaleOutcome, type ScaleProblem, type FunctionScalerOptions } from './scaler.js';
+export { FunctionScaler, CooldownWindow, autoscalesIn, autoscaleTrigger, desiredReplicas, type ScaleOutcome, type ScaleProblem, type FunctionScalerOptions } from './scaler.js';
 export { applyOwned, deleteIfOwned, isRejected, rejected, type ApplyOwnedOptions, type ApplyOutcome } from './apply.js';
