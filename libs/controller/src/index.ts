@@ -2,7 +2,7 @@ export { KubeClient, type KubeObject, type KubeList, type WatchEvent, type Reque
 export { ApiError, TerminalError, TransientError, isNotFound, isConflict, isInvalid, isForbidden, isBug } from './errors.js';
 export { Informer, type InformerOptions } from './informer.js';
 export { WorkQueue, type WorkQueueOptions } from './workqueue.js';
-export { Controller, canonical, namespaceWatches, type ControllerOptions, type ReconcileContext, type ReconcileResult, type Reconcilable, type Watch } from './controller.js';
+export { Controller, canonical, namespaceWatches, ownerWatches, type ControllerOptions, type ReconcileContext, type ReconcileResult, type Reconcilable, type Watch } from './controller.js';
 export { EventRecorder, type Recorder, type EventType } from './events.js';
 export { LeaderElector, type LeaderElectionOptions } from './leader.js';
 export { Manager, LEADER_ELECTION_GAUGE, type ManagerOptions, type Parts, type Runnable } from './manager.js';
@@ -12,6 +12,8 @@ export { resourceFor, resourceByKind, collectionPath, objectPath, apiVersionOf, 
 export { exponentialBackoff } from './backoff.js';
 export { Supervisor, type ChangeSource, type Runner } from './supervisor.js';
 export { SecretVersions } from './secret-versions.js';
+export { replicaRunners, type ReplicaRunnersOptions } from './runners.js';
+export { ServiceKit, type ServiceOptions, type ServiceControllerOptions } from './service.js';
 export { leaderElectionFrom, runControllerProcess, stopOnSignals, type ControllerProcessOptions, type LeaseConfig, type ProcessConfig, type ProcessContext } from './process.js';
 export { FunctionScaler, CooldownWindow, autoscalesIn, autoscaleTrigger, desiredReplicas, type ScaleOutcome, type ScaleProblem, type FunctionScalerOptions } from './scaler.js';
 export { applyOwned, deleteIfOwned, isRejected, rejected, type ApplyOwnedOptions, type ApplyOutcome } from './apply.js';
