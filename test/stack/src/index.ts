@@ -17,6 +17,7 @@ export { NODE, STACK_IMAGES, sleeperPod } from './node/config.js';
 // Test harnesses shared across packages (a package's tests never import another package's test/ folder).
 export { Recorder, registerFunction, type Received, type Behaviour } from './harness/recorder.js';
 export { kubeless, kubelessOk, KUBELESS_BIN, type Run, type RunOptions } from './harness/kubeless-cli.js';
+export { startInProcess, type InProcessController } from './harness/in-process.js';
 export { startFunctionController } from './harness/function-controller.js';
 export {
   kubeClient as kafkaTestClient,
