@@ -1,6 +1,6 @@
 /**
- * The images' Dockerfiles (the five controllers, the two runtimes, and the stack node's pause,
- * busybox, CoreDNS and Traefik): hadolint finds nothing (cached by test/stack/build/hadolint.sh),
+ * The images' Dockerfiles (the controllers' one, services/Dockerfile, the two runtimes, and the
+ * stack node's pause, busybox, CoreDNS and Traefik): hadolint finds nothing (cached by test/stack/build/hadolint.sh),
  * and each final stage runs as a non-root user, with no shell needed at run time for the
  * controllers (distroless). The images themselves are built by test/stack/build/images.sh and run on the
  * stack's node (test/helm/install.test.ts). Not here: the NetworkPolicy engine's image, which runs
@@ -12,8 +12,7 @@ import path from 'node:path';
 import { REPO_ROOT, cacheDir } from '@kubeless/stack';
 import { describe, expect, it } from 'vitest';
 
-const CONTROLLERS = ['function-controller', 'http-trigger', 'kafka-trigger', 'sqs-trigger', 'cronjob-trigger'];
-const DOCKERFILES = [...CONTROLLERS.map((c) => `services/${c}/Dockerfile`), 'runtimes/nodejs/Dockerfile', 'runtimes/python/Dockerfile', 'test/stack/images/pause/Dockerfile', 'test/stack/images/busybox/Dockerfile', 'test/stack/images/distroless-nodejs/Dockerfile', 'test/stack/images/coredns/Dockerfile', 'test/stack/images/traefik/Dockerfile'];
+const DOCKERFILES = ['services/Dockerfile', 'runtimes/nodejs/Dockerfile', 'runtimes/python/Dockerfile', 'test/stack/images/pause/Dockerfile', 'test/stack/images/busybox/Dockerfile', 'test/stack/images/distroless-nodejs/Dockerfile', 'test/stack/images/coredns/Dockerfile', 'test/stack/images/traefik/Dockerfile'];
 
 function hadolintBin(): string {
   const version = /^HADOLINT_VERSION=(\S+)$/m.exec(readFileSync(path.join(REPO_ROOT, 'test/stack/build/versions.sh'), 'utf8'))?.[1];
@@ -47,7 +46,7 @@ describe('Dockerfiles', () => {
       expect(user, 'a USER in the final stage').toBeDefined();
       expect(user).not.toMatch(/^USER\s+(root|0)(:|\s|$)/i);
       if (file.startsWith('services/')) {
-        // Controllers: distroless nonroot, no shell at run time, nothing written to disk.
+        // The controllers: distroless nonroot, no shell at run time, nothing written to disk.
         expect(stage[0]).toMatch(/^FROM gcr\.io\/distroless\/nodejs\$\{NODE_VERSION\}-debian12:nonroot$/);
         expect(stage.some((l) => /^RUN\s/i.test(l))).toBe(false);
       }

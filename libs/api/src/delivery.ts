@@ -4,6 +4,7 @@
  * so a changed default applies to existing triggers.
  */
 import { DEFAULT_FUNCTION_TIMEOUT_SECONDS, type FunctionSpec } from './function.js';
+import type { TenancyProblem } from './tenancy.js';
 export const ORDERINGS = ['ordered', 'unordered', 'key-ordered'] as const;
 export const BACKOFF_POLICIES = ['exponential', 'linear'] as const;
 export const ON_EXHAUSTED = ['deadLetter', 'block', 'drop'] as const;
@@ -139,4 +140,46 @@ export function resolveDelivery(spec: DeliverySpec | undefined, fnTimeoutMs: num
     commitIntervalMs: parseDuration(d.commitInterval ?? DEFAULT_COMMIT_INTERVAL),
     commitWindow: d.commitWindow ?? DEFAULT_COMMIT_WINDOW,
   };
+}
+
+/** One function an event trigger delivers to, with its delivery settings. */
+export interface TargetDelivery {
+  function: string;
+  delivery: ResolvedDelivery;
+  /** The function may be scaled to zero (`autoscaling.minReplicas: 0`): deliveries wait for its activation. */
+  activates?: true;
+}
+
+/**
+ * Pure: how an event trigger (Kafka, SQS) delivers to each of its `targets`: the trigger's
+ * delivery settings with the function's timeout as the default attempt timeout, and `activates`
+ * when the trigger may scale its functions to zero. A function whose Service routes out of its
+ * namespace (`serviceProblem`) gets no delivery: the first such is the FunctionsResolved problem
+ * to report, and the others still run. Settings that do not parse are the Valid problem
+ * `InvalidDelivery`, with no target at all.
+ */
+export function targetDeliveries(
+  spec: { delivery?: DeliverySpec | undefined; autoscaling?: { minReplicas?: number | undefined } | undefined },
+  targets: readonly { metadata: { name?: string | undefined }; spec: Pick<FunctionSpec, 'timeout'> }[],
+  namespace: string,
+  serviceProblem: ((namespace: string, fn: string) => TenancyProblem | undefined) | undefined,
+): { targets: TargetDelivery[]; problem?: { condition: 'FunctionsResolved' | 'Valid'; reason: string; message: string } } {
+  const out: TargetDelivery[] = [];
+  let problem: { condition: 'FunctionsResolved'; reason: string; message: string } | undefined;
+  for (const fn of targets) {
+    const name = fn.metadata.name ?? '';
+    const routed = serviceProblem?.(namespace, name);
+    if (routed) {
+      problem ??= { condition: 'FunctionsResolved', ...routed };
+      continue;
+    }
+    let delivery: ResolvedDelivery;
+    try {
+      delivery = resolveDelivery(spec.delivery, functionTimeoutMs(fn));
+    } catch (err) {
+      return { targets: [], problem: { condition: 'Valid', reason: 'InvalidDelivery', message: (err as Error).message } };
+    }
+    out.push({ function: name, delivery, ...(spec.autoscaling?.minReplicas === 0 ? { activates: true as const } : {}) });
+  }
+  return problem ? { targets: out, problem } : { targets: out };
 }

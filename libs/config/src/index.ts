@@ -122,3 +122,35 @@ export function deliveryTlsFrom(config: Config<typeof deliveryTlsShape>): { caFi
   if ((certFile === undefined) !== (keyFile === undefined)) throw new ConfigError(['DELIVERY_TLS_CERT, DELIVERY_TLS_KEY: TLS client certificate and key must be given together']);
   return caFile ?? certFile ?? keyFile ? { caFile, certFile, keyFile } : undefined;
 }
+
+/** How an event trigger (kafka-, sqs-, cronjob-trigger) reaches and calls functions. */
+export const deliveryShape = {
+  /** EndpointSlice managers trusted beside the endpointslice controller (comma-separated; a service mesh's). */
+  TRUSTED_ENDPOINTSLICE_MANAGERS: env.list().default([]),
+  /** `service`: the function Service's DNS name; `endpointslice`: its ready endpoints directly. */
+  ENDPOINT_MODE: env.enum(['service', 'endpointslice']).default('service'),
+  CLUSTER_DOMAIN: env.string().default('cluster.local'),
+  ...deliveryTlsShape,
+  /** The largest event a trigger sends to a function. */
+  MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
+};
+
+/**
+ * A trigger assembly's delivery settings from `deliveryShape` (the fields of @kubeless/delivery's
+ * DeliverySettings). Throws a ConfigError as `deliveryTlsFrom` does.
+ */
+export function deliveryFrom(config: Config<typeof deliveryShape>): {
+  endpointMode: 'service' | 'endpointslice';
+  clusterDomain: string;
+  trustedEndpointManagers: string[];
+  deliveryTls: ReturnType<typeof deliveryTlsFrom>;
+  maxEventBytes: number;
+} {
+  return {
+    endpointMode: config.ENDPOINT_MODE,
+    clusterDomain: config.CLUSTER_DOMAIN,
+    trustedEndpointManagers: config.TRUSTED_ENDPOINTSLICE_MANAGERS,
+    deliveryTls: deliveryTlsFrom(config),
+    maxEventBytes: config.MAX_EVENT_BYTES,
+  };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, commonShape, deliveryTlsFrom, deliveryTlsShape, env, loadConfig } from '../src/index.js';
+import { ConfigError, commonShape, deliveryFrom, deliveryShape, deliveryTlsFrom, deliveryTlsShape, env, loadConfig } from '../src/index.js';
 
 describe('loadConfig', () => {
   it('applies defaults and types values', () => {
@@ -45,5 +45,12 @@ describe('loadConfig', () => {
     expect(deliveryTlsFrom(loadConfig(shape, { DELIVERY_TLS_CERT: '/crt', DELIVERY_TLS_KEY: '/key' }))).toEqual({ caFile: undefined, certFile: '/crt', keyFile: '/key' });
     expect(() => deliveryTlsFrom(loadConfig(shape, { DELIVERY_TLS_CERT: '/crt' }))).toThrow(ConfigError);
     expect(() => deliveryTlsFrom(loadConfig(shape, { DELIVERY_TLS_KEY: '/key' }))).toThrow('TLS client certificate and key must be given together');
+  });
+
+  it('deliveryFrom: the defaults of every event trigger, and the variables when set', () => {
+    expect(deliveryFrom(loadConfig(deliveryShape, {}))).toEqual({ endpointMode: 'service', clusterDomain: 'cluster.local', trustedEndpointManagers: [], deliveryTls: undefined, maxEventBytes: 1024 * 1024 });
+    const vars = { ENDPOINT_MODE: 'endpointslice', CLUSTER_DOMAIN: 'corp.local', TRUSTED_ENDPOINTSLICE_MANAGERS: 'istio, linkerd', DELIVERY_TLS_CA: '/ca', MAX_EVENT_BYTES: '2048' };
+    expect(deliveryFrom(loadConfig(deliveryShape, vars))).toEqual({ endpointMode: 'endpointslice', clusterDomain: 'corp.local', trustedEndpointManagers: ['istio', 'linkerd'], deliveryTls: { caFile: '/ca', certFile: undefined, keyFile: undefined }, maxEventBytes: 2048 });
+    expect(() => loadConfig(deliveryShape, { ENDPOINT_MODE: 'pods' })).toThrow(ConfigError);
   });
 });

@@ -50,3 +50,20 @@ export function summarise(conditions: Condition[], dependents: string[], readyRe
   }
   return setCondition(conditions, { type: 'Ready', status: 'True', reason: readyReason, message: readyMessage });
 }
+
+/**
+ * Starts a trigger's status pass from its plan: `obj.status` (made when missing) with its
+ * `conditions` (likewise), the plan's `functions`, and the Valid condition: False with the plan's
+ * `Valid` problem, else True. Returns both, to be filled in place.
+ */
+export function statusFromPlan<S extends { functions?: string[] | undefined; conditions?: Condition[] | undefined }>(
+  obj: { status?: S | undefined },
+  plan: { functions: string[]; problem?: { condition: string; reason: string; message: string } | undefined },
+): { status: S; conditions: Condition[] } {
+  const status = (obj.status ??= {} as S);
+  const conditions = (status.conditions ??= []);
+  status.functions = plan.functions;
+  const p = plan.problem;
+  setCondition(conditions, p?.condition === 'Valid' ? { type: 'Valid', status: 'False', reason: p.reason, message: p.message } : { type: 'Valid', status: 'True', reason: 'Valid' });
+  return { status, conditions };
+}

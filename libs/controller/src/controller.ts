@@ -6,6 +6,7 @@ import { ApiError, TerminalError, isBug, isNotFound } from './errors.js';
 import type { Recorder } from './events.js';
 import type { Informer } from './informer.js';
 import type { KubeClient, KubeObject } from './kube-client.js';
+import { controllerOf } from './owner.js';
 import { objectPath, type ResourceType } from './resources.js';
 import { WorkQueue, type WorkQueueOptions } from './workqueue.js';
 
@@ -38,6 +39,19 @@ export function namespaceWatches(primary: Pick<Informer, 'list'>, sources: reado
   const map = (obj: KubeObject): string[] => {
     const ns = obj.metadata?.namespace;
     return ns === undefined ? [] : primary.list(ns).map((t) => `${ns}/${t.metadata?.name ?? ''}`);
+  };
+  return sources.map((informer) => ({ informer, map }));
+}
+
+/**
+ * Watches on children that carry a controller owner reference to a `kind` object
+ * (controller-runtime's EnqueueRequestForOwner): a change of one concerns that owner, in the
+ * child's namespace; a child without such a reference concerns nobody.
+ */
+export function ownerWatches(kind: string, sources: readonly Informer[]): Watch[] {
+  const map = (child: KubeObject): string[] => {
+    const ref = controllerOf(child, kind);
+    return ref ? [`${child.metadata?.namespace ?? ''}/${ref.name}`] : [];
   };
   return sources.map((informer) => ({ informer, map }));
 }

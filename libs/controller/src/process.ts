@@ -4,6 +4,7 @@ import { HealthServer, createLogger, createRegistry, type Logger, type Registry 
 import { KubeClient } from './kube-client.js';
 import type { LeaderElectionOptions } from './leader.js';
 import { Manager, type Parts } from './manager.js';
+import type { ServiceOptions } from './service.js';
 
 /** The leader-election settings every controller process reads (`commonShape` and `leaseShape` of @kubeless/config). */
 export interface LeaseConfig {
@@ -48,13 +49,13 @@ export function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
 /** What every controller process reads: `commonShape` and `leaseShape` of @kubeless/config. */
 export type ProcessConfig = Config<typeof commonShape> & Config<ReturnType<typeof leaseShape>>;
 
-/** What a service's assembly gets from `runControllerProcess`. */
-export interface ProcessContext {
-  client: KubeClient;
-  logger: Logger;
+/** What a service's assembly gets from `runControllerProcess`: the ServiceOptions every assembly takes. */
+export interface ProcessContext extends ServiceOptions {
   registry: Registry;
+  /** WATCH_NAMESPACE; undefined watches all. */
+  watchNamespace: string | undefined;
   /** This replica: POD_NAME, else `<hostname>-<pid>`. */
-  identity: string;
+  instance: string;
 }
 
 export interface ControllerProcessOptions {
@@ -91,7 +92,7 @@ export async function runControllerProcess(o: ControllerProcessOptions): Promise
     registry,
     shutdownTimeoutMs: o.shutdownTimeoutMs,
   });
-  manager.addAll(await o.assemble({ client, logger, registry, identity }));
+  manager.addAll(await o.assemble({ client, logger, registry, watchNamespace: config.WATCH_NAMESPACE, instance: identity }));
 
   const port = await health.listen();
   logger.info({ port, identity, ...o.logFields }, 'health server listening');

@@ -9,7 +9,8 @@
  * status (a trigger of the same kind that no longer autoscales the function gives them up). Only a Deployment that a Function of that name controls is ever
  * scaled (a trigger cannot scale any other Deployment of its namespace through the controller).
  */
-import type { AutoscalingStatus, Condition, ResolvedAutoscaling } from '@kubeless/api';
+import { resolveAutoscaling, type AutoscalingSpec, type AutoscalingStatus, type Condition, type ResolvedAutoscaling } from '@kubeless/api';
+import { setCondition } from './conditions.js';
 import { isConflict, isInvalid, isNotFound } from './errors.js';
 import type { KubeClient, KubeObject } from './kube-client.js';
 
@@ -223,4 +224,35 @@ export function autoscalesIn(triggers: { get(namespace: string | undefined, name
     const t = triggers.get(namespace, trigger);
     return t?.spec?.autoscaling !== undefined && (t.spec.functionName === fn || (t.status?.functions ?? []).includes(fn));
   };
+}
+
+/**
+ * The autoscaling part of an event trigger's status pass (KafkaTrigger, SQSTrigger). With
+ * `spec.autoscaling` and a scaler: scales each function on its load (`scaleAll`, the kind's
+ * `defaultTarget` load per replica unless the trigger sets one), sets `status.autoscaling` and
+ * the Autoscaling condition, and returns the sooner of `intervalMs` and the polling interval (when
+ * to look again). Otherwise: removes both and returns `intervalMs`. Throws what `scaleAll` throws
+ * and a RangeError for a duration that does not parse.
+ */
+export async function autoscaleTrigger(o: {
+  scaler: FunctionScaler | undefined;
+  trigger: KubeObject & { spec: { autoscaling?: AutoscalingSpec | undefined } };
+  /** The status being written; its `conditions` are changed in place. */
+  status: { autoscaling?: AutoscalingStatus[] | undefined; conditions?: Condition[] | undefined };
+  defaultTarget: number;
+  loads: { fn: string; metric: number }[];
+  intervalMs: number;
+}): Promise<number> {
+  const conditions = (o.status.conditions ??= []);
+  const spec = o.trigger.spec.autoscaling;
+  if (!spec || !o.scaler) {
+    delete o.status.autoscaling;
+    for (let i = conditions.length - 1; i >= 0; i--) if (conditions[i]?.type === 'Autoscaling') conditions.splice(i, 1);
+    return o.intervalMs;
+  }
+  const policy = resolveAutoscaling(spec, o.defaultTarget);
+  const scaled = await o.scaler.scaleAll({ namespace: o.trigger.metadata?.namespace ?? '', trigger: o.trigger.metadata?.name ?? '', policy, loads: o.loads, previous: o.status.autoscaling });
+  o.status.autoscaling = scaled.status;
+  setCondition(conditions, scaled.condition);
+  return Math.min(o.intervalMs, policy.pollingIntervalMs);
 }

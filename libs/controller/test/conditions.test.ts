@@ -1,7 +1,7 @@
 import type { Condition } from '@kubeless/api';
 import { describe, expect, it } from 'vitest';
 import { canonical } from '../src/controller.js';
-import { getCondition, setCondition, summarise } from '../src/conditions.js';
+import { getCondition, setCondition, statusFromPlan, summarise } from '../src/conditions.js';
 
 let t = 0;
 const clock = (): string => `2026-01-01T00:00:${String(t).padStart(2, '0')}Z`;
@@ -44,5 +44,28 @@ describe('canonical', () => {
   it('ignores key order, so a status re-built in another order is not a change', () => {
     expect(canonical({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } })).toBe(canonical({ a: { c: null, d: [1, { x: 1, y: 2 }] }, b: 1 }));
     expect(canonical({ a: [1, 2] })).not.toBe(canonical({ a: [2, 1] }));
+  });
+});
+
+describe('statusFromPlan', () => {
+  it('makes the status and its conditions when missing, with the functions and Valid True', () => {
+    const t: { status?: { functions?: string[]; conditions?: Condition[] } } = {};
+    const { status, conditions } = statusFromPlan(t, { functions: ['a', 'b'] });
+    expect(t.status).toBe(status);
+    expect(status.conditions).toBe(conditions);
+    expect(status.functions).toEqual(['a', 'b']);
+    expect(conditions).toMatchObject([{ type: 'Valid', status: 'True', reason: 'Valid', message: '' }]);
+  });
+
+  it("fills the existing status in place; Valid is False with the plan's Valid problem, and True again with any other", () => {
+    const t = { status: { functions: ['old'], conditions: [] as Condition[], lag: 3 } };
+    const before = t.status;
+    statusFromPlan(t, { functions: [], problem: { condition: 'Valid', reason: 'NoTopic', message: 'spec.topic or spec.topics must name a topic' } });
+    expect(t.status).toBe(before);
+    expect(t.status).toMatchObject({ functions: [], lag: 3 });
+    expect(getCondition(t.status.conditions, 'Valid')).toMatchObject({ status: 'False', reason: 'NoTopic', message: 'spec.topic or spec.topics must name a topic' });
+    statusFromPlan(t, { functions: ['a'], problem: { condition: 'FunctionsResolved', reason: 'FunctionNotFound', message: 'm' } });
+    expect(getCondition(t.status.conditions, 'Valid')).toMatchObject({ status: 'True', reason: 'Valid' });
+    expect(t.status.conditions).toHaveLength(1);
   });
 });

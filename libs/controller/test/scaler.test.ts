@@ -1,5 +1,6 @@
+import type { AutoscalingStatus, Condition } from '@kubeless/api';
 import { describe, expect, it } from 'vitest';
-import { CooldownWindow, desiredReplicas } from '../src/scaler.js';
+import { CooldownWindow, autoscaleTrigger, desiredReplicas, type FunctionScaler } from '../src/scaler.js';
 
 const policy = { minReplicas: 1, maxReplicas: 4, targetPerReplica: 10 };
 
@@ -64,5 +65,58 @@ describe('CooldownWindow', () => {
     w.recommend('a', 0, 4, 1, COOL);
     w.retain(new Set(['b']));
     expect(w.recommend('a', 1000, 0, 2, COOL)).toBe(2);
+  });
+});
+
+describe('autoscaleTrigger', () => {
+  const scaled: AutoscalingStatus[] = [{ function: 'f', replicas: 2, desiredReplicas: 2, metric: 15 }];
+  /** A scaler that records what it was asked and answers `scaled` (FunctionScaler's own logic is tested against the stack). */
+  const recording = () => {
+    const calls: unknown[] = [];
+    const scaler = {
+      scaleAll: (a: unknown) => {
+        calls.push(a);
+        return Promise.resolve({ status: scaled, condition: { type: 'Autoscaling', status: 'True' as const, reason: 'Scaling', message: 'f: 2 replica(s)' } });
+      },
+    } as unknown as FunctionScaler;
+    return { scaler, calls };
+  };
+  const trigger = (autoscaling?: { maxReplicas: number; pollingInterval?: string }) => ({ metadata: { namespace: 'team', name: 't' }, spec: { autoscaling } });
+  const stale = (): { autoscaling?: AutoscalingStatus[]; conditions: Condition[] } => ({
+    autoscaling: scaled,
+    conditions: [
+      { type: 'Valid', status: 'True', reason: 'Valid' },
+      { type: 'Autoscaling', status: 'True', reason: 'Scaling' },
+    ],
+  });
+
+  it('without spec.autoscaling: drops status.autoscaling and the Autoscaling condition (in place), scales nothing, and looks again after intervalMs', async () => {
+    const { scaler, calls } = recording();
+    const status = stale();
+    const conditions = status.conditions;
+    expect(await autoscaleTrigger({ scaler, trigger: trigger(), status, defaultTarget: 10, loads: [{ fn: 'f', metric: 15 }], intervalMs: 10_000 })).toBe(10_000);
+    expect(calls).toEqual([]);
+    expect(status.autoscaling).toBeUndefined();
+    expect(status.conditions).toBe(conditions);
+    expect(status.conditions.map((c) => c.type)).toEqual(['Valid']);
+  });
+
+  it('without a scaler: the same, even when the trigger asks for autoscaling', async () => {
+    const status = stale();
+    expect(await autoscaleTrigger({ scaler: undefined, trigger: trigger({ maxReplicas: 3 }), status, defaultTarget: 10, loads: [], intervalMs: 10_000 })).toBe(10_000);
+    expect(status.autoscaling).toBeUndefined();
+    expect(status.conditions.map((c) => c.type)).toEqual(['Valid']);
+  });
+
+  it("with both: scales on the loads with the kind's default target, writes status and condition, and looks again at the sooner of intervalMs and the polling interval", async () => {
+    const { scaler, calls } = recording();
+    const status: { autoscaling?: AutoscalingStatus[]; conditions?: Condition[] } = {};
+    const loads = [{ fn: 'f', metric: 15 }];
+    expect(await autoscaleTrigger({ scaler, trigger: trigger({ maxReplicas: 3 }), status, defaultTarget: 5, loads, intervalMs: 10_000 })).toBe(5000);
+    expect(calls).toEqual([{ namespace: 'team', trigger: 't', policy: { minReplicas: 1, maxReplicas: 3, targetPerReplica: 5, cooldownMs: 300_000, pollingIntervalMs: 5000 }, loads, previous: undefined }]);
+    expect(status.autoscaling).toEqual(scaled);
+    expect(status.conditions).toMatchObject([{ type: 'Autoscaling', status: 'True', reason: 'Scaling', message: 'f: 2 replica(s)' }]);
+    expect(await autoscaleTrigger({ scaler, trigger: trigger({ maxReplicas: 3, pollingInterval: '30s' }), status, defaultTarget: 5, loads, intervalMs: 10_000 })).toBe(10_000);
+    expect(calls[1]).toMatchObject({ previous: scaled });
   });
 });

@@ -27,3 +27,5 @@ export { Deliverer, describeFailure, type DelivererOptions } from './deliverer.j
 export { awaitActivation, functionReady, DEFAULT_ACTIVATION_TIMEOUT_MS, type Activation } from './activation.js';
 export { afterFailure, type AfterFailure, type FailureFacts } from './exhaustion.js';
 export { functionEndpoints, type FunctionEndpoints, type FunctionEndpointsOptions } from './endpoints.js';
+export { TriggerDelivery, type DeliverySettings, type TriggerDeliveryOptions } from './trigger-delivery.js';
+export { EventTrigger, type EventTriggerOptions, type EventTriggerRunners } from './event-trigger.js';

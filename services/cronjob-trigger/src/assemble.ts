@@ -5,27 +5,12 @@
  * `function-name` names in its own namespace, through the delivery library's resolver, which
  * refuses a Service that routes out of the namespace (tenancy.ts).
  */
-import type { Function as KubelessFunction } from '@kubeless/api';
-import { EventRecorder, Informer, resourceByKind, type KubeClient, type KubeObject, type Parts, type Runnable } from '@kubeless/controller';
-import { DeliveryClient, deliveryMetrics, functionEndpoints, type TlsFiles } from '@kubeless/delivery';
-import type { Logger, Registry } from '@kubeless/observability';
+import { ServiceKit, type Informer, type Parts, type Runnable, type ServiceOptions } from '@kubeless/controller';
+import { TriggerDelivery, type DeliverySettings } from '@kubeless/delivery';
 import { cronMetrics } from './metrics.js';
 import { CRONJOB_TRIGGER_RESOURCE, Scheduler, type CronJobTriggerObject } from './scheduler.js';
 
-export interface CronjobTriggerOptions {
-  client: KubeClient;
-  logger: Logger;
-  registry?: Registry | undefined;
-  watchNamespace?: string | undefined;
-  instance?: string | undefined;
-  /** `service` (DNS name and port, the default) or `endpointslice` (ready endpoints directly). */
-  endpointMode: 'service' | 'endpointslice';
-  clusterDomain?: string | undefined;
-  /** EndpointSlice managers trusted beside the endpointslice controller (a mesh's). */
-  trustedEndpointManagers?: readonly string[] | undefined;
-  /** mTLS to functions: https with these files. */
-  deliveryTls?: TlsFiles | undefined;
-  maxEventBytes: number;
+export interface CronjobTriggerOptions extends ServiceOptions, DeliverySettings {
   /** Plans every trigger at least this often. Default 30 s. */
   resyncMs?: number | undefined;
   /** How long a stop waits for attempts in flight before it leaves them to the next leader. Default 20 s. */
@@ -44,37 +29,26 @@ export interface CronjobTriggerParts extends Parts {
 }
 
 export function buildCronjobTrigger(o: CronjobTriggerOptions): CronjobTriggerParts {
-  const opts = { namespace: o.watchNamespace, logger: o.logger };
-  const triggers = new Informer<CronJobTriggerObject>(o.client, CRONJOB_TRIGGER_RESOURCE, opts);
-  const functions = new Informer<KubelessFunction & KubeObject>(o.client, resourceByKind('Function', 'kubeless.io'), opts);
-  const endpoints = functionEndpoints({
-    client: o.client,
-    logger: o.logger,
-    watchNamespace: o.watchNamespace,
-    endpointMode: o.endpointMode,
-    tls: o.deliveryTls !== undefined,
-    clusterDomain: o.clusterDomain,
-    trustedEndpointManagers: o.trustedEndpointManagers,
-  });
-  const http = new DeliveryClient({ userAgent: `kubeless-cronjob-trigger/${o.instance ?? 'local'}`, tls: o.deliveryTls, logger: o.logger });
-  const recorder = new EventRecorder(o.client, { component: 'kubeless-cronjob-trigger', instance: o.instance, logger: o.logger });
+  const kit = new ServiceKit(o, 'kubeless-cronjob-trigger');
+  const triggers = kit.informer<CronJobTriggerObject>(CRONJOB_TRIGGER_RESOURCE);
+  const delivery = new TriggerDelivery({ ...o, kind: 'cronjob', userAgent: `kubeless-cronjob-trigger/${o.instance ?? 'local'}` });
   const scheduler = new Scheduler({
     client: o.client,
     triggers,
-    functions,
-    resolver: endpoints.resolver,
-    serviceProblem: endpoints.serviceProblem,
-    http,
-    deliveryMetrics: o.registry ? deliveryMetrics(o.registry) : undefined,
+    functions: delivery.functions,
+    resolver: delivery.endpoints.resolver,
+    serviceProblem: delivery.endpoints.serviceProblem,
+    http: delivery.http,
+    deliveryMetrics: delivery.metrics,
     metrics: o.registry ? cronMetrics(o.registry) : undefined,
-    recorder: recorder.record,
+    recorder: kit.recorder.record,
     logger: o.logger.child({ controller: 'cronjobtrigger' }),
     maxEventBytes: o.maxEventBytes,
     resyncMs: o.resyncMs,
     clock: o.clock,
   });
   // A change of a function's Service or of a hand-made EndpointSlice concerns the triggers of its namespace.
-  for (const source of endpoints.sources) {
+  for (const source of delivery.endpoints.sources) {
     for (const e of ['add', 'update', 'delete'] as const) {
       source.on(e, (obj) => {
         const ns = obj.metadata?.namespace ?? '';
@@ -90,11 +64,11 @@ export function buildCronjobTrigger(o: CronjobTriggerOptions): CronjobTriggerPar
     },
     stop: async () => {
       await scheduler.stop(o.drainTimeoutMs ?? 20_000);
-      await http.close();
+      await delivery.close();
     },
     abort: () => {
       scheduler.abortAll();
     },
   };
-  return { informers: [triggers, functions, ...endpoints.informers], runnables: [leading], scheduler };
+  return { informers: [triggers, ...delivery.informers], runnables: [leading], scheduler };
 }

@@ -5,45 +5,30 @@
  * writes status). A replica that loses the Lease aborts its attempts at once and exits (the kubelet
  * restarts it and it campaigns afresh); its successor continues each slot under way (scheduler.ts).
  */
-import { commonShape, deliveryTlsFrom, deliveryTlsShape, env, leaseShape, loadConfig } from '@kubeless/config';
+import { commonShape, deliveryFrom, deliveryShape, env, leaseShape, loadConfig } from '@kubeless/config';
 import { runControllerProcess } from '@kubeless/controller';
 import { buildCronjobTrigger } from './assemble.js';
 
 const config = loadConfig({
   ...commonShape,
-  /** EndpointSlice managers trusted beside the endpointslice controller (comma-separated; a service mesh's). */
-  TRUSTED_ENDPOINTSLICE_MANAGERS: env.list().default([]),
-  /** `service`: the function Service's DNS name; `endpointslice`: its ready endpoints directly. */
-  ENDPOINT_MODE: env.enum(['service', 'endpointslice']).default('service'),
-  CLUSTER_DOMAIN: env.string().default('cluster.local'),
-  ...deliveryTlsShape,
-  /** The largest payload a trigger may send. */
-  MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
+  ...deliveryShape,
   /** How long a stop waits for attempts in flight before it leaves them to the next leader. */
   DRAIN_TIMEOUT: env.duration().prefault('20s'),
   /** Every trigger is planned at least this often (conditions follow the caches). */
   RESYNC_INTERVAL: env.duration().prefault('30s'),
   ...leaseShape('kubeless-cronjob-trigger'),
 });
-const deliveryTls = deliveryTlsFrom(config);
+const delivery = deliveryFrom(config);
 
 await runControllerProcess({
   name: 'cronjob-trigger',
   config,
   // The scheduler is a leader-only runnable: its attempts in flight end and their results are
   // written on SIGTERM while this replica still holds the Lease, which is released after it.
-  assemble: ({ client, logger, registry, identity }) =>
+  assemble: (service) =>
     buildCronjobTrigger({
-      client,
-      logger,
-      registry,
-      watchNamespace: config.WATCH_NAMESPACE,
-      instance: identity,
-      endpointMode: config.ENDPOINT_MODE,
-      clusterDomain: config.CLUSTER_DOMAIN,
-      trustedEndpointManagers: config.TRUSTED_ENDPOINTSLICE_MANAGERS,
-      deliveryTls,
-      maxEventBytes: config.MAX_EVENT_BYTES,
+      ...service,
+      ...delivery,
       resyncMs: config.RESYNC_INTERVAL,
       drainTimeoutMs: config.DRAIN_TIMEOUT,
     }),

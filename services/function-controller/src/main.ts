@@ -19,15 +19,11 @@ const config = loadConfig({
 await runControllerProcess({
   name: 'function-controller',
   config,
-  assemble: ({ client, logger, registry, identity }) =>
+  assemble: (service) =>
     buildFunctionController({
-      client,
-      logger,
-      registry,
-      watchNamespace: config.WATCH_NAMESPACE,
+      ...service,
       configNamespace: config.KUBELESS_NAMESPACE ?? config.POD_NAMESPACE,
       concurrency: config.RECONCILE_CONCURRENCY,
-      instance: identity,
       resyncPeriodMs: config.RESYNC_PERIOD,
     }),
 });

@@ -6,20 +6,13 @@
  * integration tests.
  */
 import { ENDPOINTSLICE_CONTROLLER, MANAGED_BY_LABEL } from '@kubeless/api';
-import { Controller, EventRecorder, Informer, controllerOf, resourceByKind, type KubeClient, type KubeObject, type Parts } from '@kubeless/controller';
-import type { Logger, Registry } from '@kubeless/observability';
+import { ServiceKit, ownerWatches, resourceByKind, type Controller, type Informer, type KubeObject, type Parts, type ServiceOptions } from '@kubeless/controller';
 import type { PlanSettings } from './plan.js';
 import { HttpTriggerReconciler, type HttpTriggerObject } from './reconcile.js';
 
-export interface HttpTriggerControllerOptions {
-  client: KubeClient;
-  logger: Logger;
-  registry?: Registry;
-  /** Watch one namespace; undefined watches all. */
-  watchNamespace?: string;
+export interface HttpTriggerControllerOptions extends ServiceOptions {
   settings?: PlanSettings;
   concurrency?: number;
-  instance?: string;
   resyncPeriodMs?: number;
   /** EndpointSlice managers trusted beside the endpointslice controller (a mesh's); default none. */
   trustedEndpointSliceManagers?: readonly string[];
@@ -32,18 +25,15 @@ export interface HttpTriggerControllerParts extends Parts {
 }
 
 export function buildHttpTriggerController(o: HttpTriggerControllerOptions): HttpTriggerControllerParts {
-  const opts = { namespace: o.watchNamespace, logger: o.logger };
-  const owned = { ...opts, labelSelector: 'created-by=kubeless' };
-  const triggers = new Informer<HttpTriggerObject>(o.client, resourceByKind('HTTPTrigger', 'kubeless.io'), opts);
-  const functions = new Informer(o.client, resourceByKind('Function', 'kubeless.io'), opts);
-  const services = new Informer(o.client, resourceByKind('Service'), owned);
-  const ingresses = new Informer(o.client, resourceByKind('Ingress', 'networking.k8s.io'), owned);
+  const kit = new ServiceKit(o, 'kubeless-http-trigger');
+  const owned = { labelSelector: 'created-by=kubeless' };
+  const triggers = kit.informer<HttpTriggerObject>(resourceByKind('HTTPTrigger', 'kubeless.io'));
+  const functions = kit.informer(resourceByKind('Function', 'kubeless.io'));
+  const services = kit.informer(resourceByKind('Service'), owned);
+  const ingresses = kit.informer(resourceByKind('Ingress', 'networking.k8s.io'), owned);
   // Only the slices that can be foreign: `!=` also selects slices without the label. The
   // controller's own slices list the Service's selected pods, which the Service check covers.
-  const endpointSlices = new Informer(o.client, resourceByKind('EndpointSlice', 'discovery.k8s.io'), {
-    ...opts,
-    labelSelector: `${MANAGED_BY_LABEL}!=${ENDPOINTSLICE_CONTROLLER}`,
-  });
+  const endpointSlices = kit.informer(resourceByKind('EndpointSlice', 'discovery.k8s.io'), { labelSelector: `${MANAGED_BY_LABEL}!=${ENDPOINTSLICE_CONTROLLER}` });
   const reconciler = new HttpTriggerReconciler({
     client: o.client,
     functions,
@@ -66,27 +56,17 @@ export function buildHttpTriggerController(o: HttpTriggerControllerOptions): Htt
     const service = obj.metadata?.labels?.['kubernetes.io/service-name'];
     return service ? naming(obj.metadata?.namespace, service) : [];
   };
-  const toOwner = (child: KubeObject): string[] => {
-    const ref = controllerOf(child, 'HTTPTrigger');
-    return ref ? [`${child.metadata?.namespace ?? ''}/${ref.name}`] : [];
-  };
-  const recorder = new EventRecorder(o.client, { component: 'kubeless-http-trigger', instance: o.instance, logger: o.logger });
-  const controller = new Controller<HttpTriggerObject>({
+  const controller = kit.controller<HttpTriggerObject>({
     name: 'http-trigger',
-    resource: resourceByKind('HTTPTrigger', 'kubeless.io'),
-    client: o.client,
     informer: triggers,
     watches: [
       { informer: functions, map: byFunction },
       { informer: services, map: byFunction },
       { informer: endpointSlices, map: bySlice },
       // Status (the load-balancer address) and drift of the Ingress itself.
-      { informer: ingresses, map: toOwner },
+      ...ownerWatches('HTTPTrigger', [ingresses]),
     ],
     reconcile: reconciler.reconcile,
-    recorder: recorder.record,
-    logger: o.logger.child({ controller: 'http-trigger' }),
-    registry: o.registry,
     concurrency: o.concurrency ?? 4,
     resyncPeriodMs: o.resyncPeriodMs,
   });

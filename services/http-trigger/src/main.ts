@@ -36,12 +36,9 @@ const config = loadConfig({
 await runControllerProcess({
   name: 'http-trigger',
   config,
-  assemble: ({ client, logger, registry, identity }) =>
+  assemble: (service) =>
     buildHttpTriggerController({
-      client,
-      logger,
-      registry,
-      watchNamespace: config.WATCH_NAMESPACE,
+      ...service,
       settings: {
         defaultGateway: config.DEFAULT_GATEWAY,
         ...(config.INGRESS_CLASS_NAME ? { ingressClassName: config.INGRESS_CLASS_NAME } : {}),
@@ -50,7 +47,6 @@ await runControllerProcess({
       },
       trustedEndpointSliceManagers: config.TRUSTED_ENDPOINTSLICE_MANAGERS,
       concurrency: config.RECONCILE_CONCURRENCY,
-      instance: identity,
       resyncPeriodMs: config.RESYNC_PERIOD,
     }),
 });

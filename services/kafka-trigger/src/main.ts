@@ -3,7 +3,7 @@
  * KafkaTriggers -> one consumer group per (trigger, function)
  * on every replica -> CloudEvents to the functions; the Lease holder writes status.
  */
-import { commonShape, deliveryTlsFrom, deliveryTlsShape, env, leaseShape, loadConfig } from '@kubeless/config';
+import { commonShape, deliveryFrom, deliveryShape, env, leaseShape, loadConfig } from '@kubeless/config';
 import { runControllerProcess } from '@kubeless/controller';
 import { memoryBudgetBytes } from '@kubeless/delivery';
 import { buildKafkaTrigger } from './assemble.js';
@@ -28,8 +28,6 @@ const config = loadConfig({
    * chart's `tenancy.sharedIdentity`). Empty: none; every trigger then brings its own authSecret.
    */
   SHARED_IDENTITY_GRANTS: env.identityGrants().prefault(''),
-  /** EndpointSlice managers trusted beside the endpointslice controller (comma-separated; a service mesh's). */
-  TRUSTED_ENDPOINTSLICE_MANAGERS: env.list().default([]),
   /** How often the auth Secrets in use are re-read, so a rotated Secret reconnects its consumers. */
   SECRET_RESYNC_INTERVAL: env.duration().prefault('10s'),
   /** A mounted Secret with the broker credentials, same keys as a trigger's authSecret (sasl.mechanism, username, password, ca.crt, tls.crt, tls.key, tls). */
@@ -48,11 +46,7 @@ const config = loadConfig({
   KAFKA_MAX_FETCH_BYTES: env.int(1024, 1 << 30).default(4 * 1024 * 1024),
   /** The most one fetch asks of one partition: each fetch on the wire holds this much of MEMORY_BUDGET_BYTES per partition. */
   KAFKA_MAX_FETCH_BYTES_PER_PARTITION: env.int(1024, 1 << 30).default(256 * 1024),
-  /** `service`: the function Service's DNS name; `endpointslice`: its ready endpoints directly. */
-  ENDPOINT_MODE: env.enum(['service', 'endpointslice']).default('service'),
-  CLUSTER_DOMAIN: env.string().default('cluster.local'),
-  ...deliveryTlsShape,
-  MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
+  ...deliveryShape,
   MAX_BYTES_IN_FLIGHT: env.int(1024, 2 ** 31).default(64 * 1024 * 1024),
   /**
    * Bytes of messages all consumers of this process may hold at once (fetches on the wire, batches
@@ -67,7 +61,7 @@ const config = loadConfig({
   STATUS_INTERVAL: env.duration().prefault('10s'),
   ...leaseShape('kubeless-kafka-trigger'),
 });
-const deliveryTls = deliveryTlsFrom(config);
+const delivery = deliveryFrom(config);
 
 await runControllerProcess({
   name: 'kafka-trigger',
@@ -75,23 +69,15 @@ await runControllerProcess({
   shutdownTimeoutMs: config.DRAIN_TIMEOUT,
   // Stopped in the Manager's order: consumers first (drain, commit, leave the groups), then the
   // status controller and the caches.
-  assemble: ({ client, logger, registry, identity }) =>
+  assemble: (service) =>
     buildKafkaTrigger({
-      client,
-      logger,
-      registry,
-      watchNamespace: config.WATCH_NAMESPACE,
-      instance: identity,
+      ...service,
+      ...delivery,
       brokers: config.KAFKA_BROKERS,
       auth: authFromEnv(config),
       grants: config.SHARED_IDENTITY_GRANTS,
-      trustedEndpointManagers: config.TRUSTED_ENDPOINTSLICE_MANAGERS,
       secretResyncMs: config.SECRET_RESYNC_INTERVAL,
       clientId: config.KAFKA_CLIENT_ID,
-      endpointMode: config.ENDPOINT_MODE,
-      clusterDomain: config.CLUSTER_DOMAIN,
-      deliveryTls,
-      maxEventBytes: config.MAX_EVENT_BYTES,
       maxBytesInFlight: config.MAX_BYTES_IN_FLIGHT,
       sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT,
       heartbeatIntervalMs: config.KAFKA_HEARTBEAT_INTERVAL,

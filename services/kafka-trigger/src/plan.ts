@@ -1,8 +1,7 @@
 import {
-  functionTimeoutMs,
   kafkaSharedIdentityProblem,
+  targetDeliveries,
   targetFunctions,
-  resolveDelivery,
   triggerTopics,
   type Function as KubelessFunction,
   type KafkaTrigger,
@@ -98,7 +97,6 @@ export function planTrigger(trigger: KafkaTrigger, functions: readonly KubelessF
   const topics = triggerTopics(spec);
   if (topics.length === 0) return { consumers: [], functions: [], problem: { condition: 'Valid', reason: 'NoTopic', message: 'spec.topic or spec.topics must name a topic' } };
   const { targets, problem: noTarget } = targetFunctions(spec, functions, ns);
-  let missing: TriggerPlan['problem'] = noTarget;
   const nameOf = (f: KubelessFunction): string => f.metadata.name ?? '';
   const deadLetter = spec.delivery?.deadLetter === '' ? undefined : spec.delivery?.deadLetter;
   if (deadLetter && topics.includes(deadLetter)) {
@@ -109,35 +107,24 @@ export function planTrigger(trigger: KafkaTrigger, functions: readonly KubelessF
     const refused = kafkaSharedIdentityProblem(defaults.grants, ns, topics, deadLetter);
     if (refused) return { consumers: [], functions: targets.map(nameOf), problem: { condition: 'Authorized', ...refused } };
   }
-  const consumers: ConsumerSpec[] = [];
-  const served: string[] = [];
-  for (const fn of targets) {
-    const routed = defaults.serviceProblem?.(ns, nameOf(fn));
-    if (routed) {
-      missing ??= { condition: 'FunctionsResolved', ...routed };
-      continue;
-    }
-    served.push(nameOf(fn));
-    let delivery: ResolvedDelivery;
-    try {
-      delivery = resolveDelivery(spec.delivery, functionTimeoutMs(fn));
-    } catch (err) {
-      return { consumers: [], functions: [], problem: { condition: 'Valid', reason: 'InvalidDelivery', message: (err as Error).message } };
-    }
-    consumers.push({
-      key: `${ns}/${name}/${nameOf(fn)}`,
+  const served = targetDeliveries(spec, targets, ns, defaults.serviceProblem);
+  if (served.problem?.condition === 'Valid') return { consumers: [], functions: [], problem: served.problem };
+  const consumers = served.targets.map(
+    (t): ConsumerSpec => ({
+      key: `${ns}/${name}/${t.function}`,
       namespace: ns,
       trigger: name,
-      function: nameOf(fn),
-      groupId: consumerGroupId(spec.consumerGroup, ns, name, nameOf(fn)),
+      function: t.function,
+      groupId: consumerGroupId(spec.consumerGroup, ns, name, t.function),
       topics,
       fromBeginning: spec.initialOffset === 'earliest',
-      delivery,
+      delivery: t.delivery,
       connection,
-      ...(spec.autoscaling?.minReplicas === 0 ? { activates: true as const } : {}),
-    });
-  }
-  const plan: TriggerPlan = { consumers, functions: served };
+      ...(t.activates ? { activates: t.activates } : {}),
+    }),
+  );
+  const plan: TriggerPlan = { consumers, functions: served.targets.map((t) => t.function) };
+  const missing = noTarget ?? served.problem;
   if (missing) plan.problem = missing;
   return plan;
 }

@@ -1,5 +1,5 @@
-import { AUTOSCALING_DEFAULTS, resolveAutoscaling, type Condition, type Function as KubelessFunction, type KafkaTrigger, type KafkaTriggerStatus } from '@kubeless/api';
-import { canonical, setCondition, summarise, type FunctionScaler, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
+import { AUTOSCALING_DEFAULTS, type Function as KubelessFunction, type KafkaTrigger, type KafkaTriggerStatus } from '@kubeless/api';
+import { autoscaleTrigger, canonical, setCondition, statusFromPlan, summarise, type FunctionScaler, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
 import type { Connections } from './connections.js';
 import { KafkaTriggerError } from './errors.js';
 import { connectionOf, planTrigger, type ConsumerSpec, type PlanDefaults } from './plan.js';
@@ -96,14 +96,9 @@ export function statusReconciler(o: {
   return async (t: KafkaTriggerObject, ctx: ReconcileContext): Promise<ReconcileResult> => {
     const key = `${t.metadata.namespace ?? ''}/${t.metadata.name ?? ''}`;
     const seen = canonical(t.status ?? {});
-    const status: KafkaTriggerStatus = t.status ?? {};
-    t.status = status;
-    const conditions: Condition[] = status.conditions ?? [];
-    status.conditions = conditions;
     const plan = planTrigger(t, o.functions(), o.defaults);
-    status.functions = plan.functions;
+    const { status, conditions } = statusFromPlan(t, plan);
     const problem = plan.problem;
-    setCondition(conditions, problem?.condition === 'Valid' ? { type: 'Valid', status: 'False', reason: problem.reason, message: problem.message } : { type: 'Valid', status: 'True', reason: 'Valid' });
     const connection = connectionOf(t.spec, o.defaults);
     setCondition(
       conditions,
@@ -197,20 +192,10 @@ export function statusReconciler(o: {
     const after = conditions.find((c) => c.type === 'RecordsSkipped');
     if (skipped.length > 0 && after && before !== after.message) ctx.record('Warning', 'RecordsSkipped', after.message ?? '');
     status.lag = observations.reduce((n, x) => n + x.lag, 0);
-    let requeueAfterMs = o.intervalMs;
-    if (t.spec.autoscaling && o.scaler) {
-      const policy = resolveAutoscaling(t.spec.autoscaling, AUTOSCALING_DEFAULTS.kafkaTarget);
-      const loads = plan.consumers.map((c, i) => ({ fn: c.function, metric: observations[i]?.lag ?? 0 }));
-      const scaled = await o.scaler.scaleAll({ namespace: t.metadata.namespace ?? '', trigger: t.metadata.name ?? '', policy, loads, previous: status.autoscaling });
-      status.autoscaling = scaled.status;
-      setCondition(conditions, scaled.condition);
-      requeueAfterMs = Math.min(requeueAfterMs, policy.pollingIntervalMs);
-    } else {
-      delete status.autoscaling;
-      status.conditions = conditions.filter((c) => c.type !== 'Autoscaling');
-    }
-    summarise(status.conditions, READY_DEPS);
-    if (stalled) setCondition(status.conditions, { type: 'Ready', status: 'False', reason: stalled.cause === 'deadLetter' ? 'DeadLetterFailed' : 'Stalled', message: stalledMessage });
+    const loads = plan.consumers.map((c, i) => ({ fn: c.function, metric: observations[i]?.lag ?? 0 }));
+    let requeueAfterMs = await autoscaleTrigger({ scaler: o.scaler, trigger: t, status, defaultTarget: AUTOSCALING_DEFAULTS.kafkaTarget, loads, intervalMs: o.intervalMs });
+    summarise(conditions, READY_DEPS);
+    if (stalled) setCondition(conditions, { type: 'Ready', status: 'False', reason: stalled.cause === 'deadLetter' ? 'DeadLetterFailed' : 'Stalled', message: stalledMessage });
     if (canonical(status) === seen && !t.spec.autoscaling) {
       const streak = (quiet.get(key) ?? 0) + 1;
       quiet.set(key, streak);

@@ -4,22 +4,16 @@
  * (competing consumers), and the leader-only status controller, for a Manager
  * (`manager.addAll`). Used by main.ts and the tests.
  */
-import type { Function as KubelessFunction, IdentityGrants } from '@kubeless/api';
-import { Controller, EventRecorder, FunctionScaler, Informer, autoscalesIn, SecretVersions, Supervisor, namespaceWatches, resourceByKind, type KubeClient, type KubeObject, type Parts, type Runnable } from '@kubeless/controller';
-import { DEFAULT_ACTIVATION_TIMEOUT_MS, Deliverer, DeliveryClient, MemoryBudget, deliveryMetrics, functionEndpoints, functionReady, memoryBudgetMetrics, type TlsFiles } from '@kubeless/delivery';
-import type { Logger, Registry } from '@kubeless/observability';
+import type { IdentityGrants } from '@kubeless/api';
+import { resourceByKind, type Controller, type Informer, type Parts, type Runnable, type ServiceOptions, type Supervisor } from '@kubeless/controller';
+import { EventTrigger, MemoryBudget, memoryBudgetMetrics, type DeliverySettings } from '@kubeless/delivery';
 import { Connections, type AwsCredentials } from './connections.js';
 import { planTrigger, type ReceiverSpec } from './plan.js';
 import { AttemptLedger } from './runner/attempts.js';
 import { TriggerReceiver, type ReceiverState } from './runner/receiver.js';
 import { statusReconciler, type SQSTriggerObject } from './reconcile.js';
 
-export interface SqsTriggerOptions {
-  client: KubeClient;
-  logger: Logger;
-  registry?: Registry | undefined;
-  watchNamespace?: string | undefined;
-  instance?: string | undefined;
+export interface SqsTriggerOptions extends ServiceOptions, DeliverySettings {
   /** The default region (a trigger or its queue URL may say otherwise). */
   region: string;
   /** The default endpoint override (`SQS_ENDPOINT`); a trigger's `endpoint` wins. */
@@ -28,16 +22,8 @@ export interface SqsTriggerOptions {
   defaultCredentials?: AwsCredentials | undefined;
   /** The namespaces (and their queues) that may use the controller's AWS identity; every other one brings its own credentialsSecret. */
   grants: IdentityGrants;
-  /** EndpointSlice managers trusted beside the endpointslice controller (a mesh's). */
-  trustedEndpointManagers?: readonly string[] | undefined;
   /** How often the credentials Secrets in use are re-read, so a rotated one reconnects its receivers (10 s). */
   secretResyncMs?: number | undefined;
-  /** `service` (DNS name and port, the default) or `endpointslice` (ready endpoints directly). */
-  endpointMode: 'service' | 'endpointslice';
-  clusterDomain?: string | undefined;
-  /** mTLS to functions: https with these files. */
-  deliveryTls?: TlsFiles | undefined;
-  maxEventBytes: number;
   /** Sockets per SQS client (long polls hold one each). */
   maxSockets?: number | undefined;
   /** How long a stop waits for deliveries in flight (then the last deletes get `flushTimeoutMs`). */
@@ -76,33 +62,9 @@ export interface SqsTriggerParts extends Parts {
 }
 
 export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
-  const opts = { namespace: o.watchNamespace, logger: o.logger };
-  const triggers = new Informer<SQSTriggerObject>(o.client, resourceByKind('SQSTrigger', 'kubeless.io'), opts);
-  const functions = new Informer<KubelessFunction & KubeObject>(o.client, resourceByKind('Function', 'kubeless.io'), opts);
-  const endpoints = functionEndpoints({
-    client: o.client,
-    logger: o.logger,
-    watchNamespace: o.watchNamespace,
-    endpointMode: o.endpointMode,
-    tls: o.deliveryTls !== undefined,
-    clusterDomain: o.clusterDomain,
-    trustedEndpointManagers: o.trustedEndpointManagers,
-  });
-  const resolver = endpoints.resolver;
-  const informers: Informer[] = [triggers, functions, ...endpoints.informers];
-  const http = new DeliveryClient({ userAgent: `kubeless-sqs-trigger/${o.instance ?? 'local'}`, tls: o.deliveryTls, logger: o.logger });
-  const metrics = o.registry ? deliveryMetrics(o.registry) : undefined;
-  // A deleted trigger's delivery series leave the scrape with it (issue 24, 7g).
-  if (metrics)
-    triggers.on('delete', (t) => {
-      const ref = { kind: 'sqs', namespace: t.metadata.namespace ?? '', trigger: t.metadata.name ?? '' };
-      metrics.forget(ref).catch((err: unknown) => {
-        o.logger.warn({ err, ...ref }, 'could not drop the delivery metrics of a deleted trigger');
-      });
-    });
+  const sqs = new EventTrigger<SQSTriggerObject>({ ...o, kind: 'sqs', resource: resourceByKind('SQSTrigger', 'kubeless.io'), userAgent: `kubeless-sqs-trigger/${o.instance ?? 'local'}` });
   const connections = new Connections({ client: o.client, logger: o.logger, maxSockets: o.maxSockets, defaultCredentials: o.defaultCredentials, grants: o.grants });
-  const defaults = { region: o.region, endpoint: o.endpoint, grants: o.grants, serviceProblem: endpoints.serviceProblem };
-  const secrets = new SecretVersions({ client: o.client, logger: o.logger, intervalMs: o.secretResyncMs });
+  const defaults = { region: o.region, endpoint: o.endpoint, grants: o.grants, serviceProblem: sqs.delivery.endpoints.serviceProblem };
   // Shared by every receiver: one memory budget per process, and attempt counts that outlive a receiver's restart.
   const budget = o.memoryBudgetBytes === undefined ? undefined : new MemoryBudget(o.memoryBudgetBytes);
   const ledger = new AttemptLedger();
@@ -114,17 +76,7 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
         spec,
         connections,
         // Also for the targets a reconfigure adds: the trigger (namespace, name) never changes in place.
-        deliverer: (t) =>
-          new Deliverer({
-            client: http,
-            resolver,
-            target: { namespace: spec.namespace, name: t.function },
-            delivery: t.delivery,
-            maxEventBytes: o.maxEventBytes,
-            metrics,
-            labels: { kind: 'sqs', namespace: spec.namespace, trigger: spec.trigger },
-            activation: t.activates ? { ready: functionReady(functions, resolver, { namespace: spec.namespace, name: t.function }), timeoutMs: DEFAULT_ACTIVATION_TIMEOUT_MS } : undefined,
-          }),
+        deliverer: (t) => sqs.delivery.deliverer(spec.namespace, spec.trigger, t),
         logger: o.logger,
         drainTimeoutMs: o.drainTimeoutMs,
         flushTimeoutMs: o.flushTimeoutMs,
@@ -134,60 +86,31 @@ export function buildSqsTrigger(o: SqsTriggerOptions): SqsTriggerParts {
         maxBytes: o.maxTriggerBytes,
       }),
     );
-  const desired = (): ReceiverSpec[] => {
-    const fns = functions.list();
-    return triggers.list().flatMap((t) => {
+  const receivers = sqs.runners<ReceiverSpec, ReceiverState, TriggerReceiver>({
+    name: 'sqs-receivers',
+    plan: (t, fns) => {
       const r = planTrigger(t, fns, defaults).receiver;
-      if (!r) return [];
-      if (r.queue.credentials !== 'secret' || !r.queue.credentialsSecret) return [r];
-      // A receiver on a Secret carries its version: a rotated Secret restarts it with the new
-      // data. It starts once the first read told the version, so that read does not restart it.
-      const secretVersion = secrets.version(r.namespace, r.queue.credentialsSecret);
-      return secretVersion === undefined ? [] : [{ ...r, queue: { ...r.queue, secretVersion } }];
-    });
-  };
-  // Runners follow the caches: at once on a change (bursts coalesce), and every syncIntervalMs.
-  const supervisor = new Supervisor<ReceiverSpec, ReceiverState, TriggerReceiver>({
+      return r ? [r] : [];
+    },
+    secretOf: (r) => (r.queue.credentials === 'secret' ? r.queue.credentialsSecret : undefined),
+    withSecretVersion: (r, secretVersion) => ({ ...r, queue: { ...r.queue, secretVersion } }),
     create,
-    logger: o.logger,
     retryAfterMs: o.retryAfterMs,
     idleState: { running: false },
     describe: (spec) => ({ queue: spec.queue.queueUrl ?? spec.queue.queueName, functions: spec.targets.map((t) => t.function) }),
-    desired,
-    sources: [triggers, functions, secrets, ...endpoints.sources],
-    syncIntervalMs: o.syncIntervalMs ?? 5000,
-  });
-
-  const recorder = new EventRecorder(o.client, { component: 'kubeless-sqs-trigger', instance: o.instance, logger: o.logger });
-  const controller = new Controller<SQSTriggerObject>({
-    name: 'sqstrigger',
-    resource: resourceByKind('SQSTrigger', 'kubeless.io'),
-    client: o.client,
-    informer: triggers,
-    watches: [
-      // A function change, or a change of a function's Service or hand-made EndpointSlices, concerns
-      // every trigger of its namespace (selectors are evaluated in the plan).
-      ...namespaceWatches(triggers, [functions, ...endpoints.sources]),
-    ],
-    reconcile: statusReconciler({ functions: () => functions.list(), connections, defaults, intervalMs: o.statusIntervalMs, stalled: (key) => supervisor.state(key)?.stalled, scaler: new FunctionScaler({ client: o.client, kind: 'sqstrigger', autoscales: autoscalesIn(triggers) }) }),
-    recorder: recorder.record,
-    logger: o.logger.child({ controller: 'sqstrigger' }),
-    registry: o.registry,
-  });
-
-  const receivers: Runnable = {
-    name: 'sqs-receivers',
-    needLeaderElection: false,
-    start: () => {
-      secrets.start();
-      supervisor.start();
-    },
-    stop: async () => {
-      secrets.stop();
-      await supervisor.stop();
+    close: () => {
       connections.close();
-      await http.close();
     },
-  };
-  return { informers, controllers: [controller], runnables: [receivers], supervisor, budget };
+  });
+  const controller = sqs.statusController({
+    reconcile: statusReconciler({
+      functions: sqs.functions,
+      connections,
+      defaults,
+      intervalMs: o.statusIntervalMs,
+      stalled: (key) => receivers.supervisor.state(key)?.stalled,
+      scaler: sqs.scaler,
+    }),
+  });
+  return { informers: sqs.informers, controllers: [controller], runnables: [receivers.runnable], supervisor: receivers.supervisor, budget };
 }

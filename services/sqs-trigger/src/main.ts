@@ -3,7 +3,7 @@
  * SQSTriggers -> long-poll receivers on every replica (competing
  * consumers) -> CloudEvents to the functions; the Lease holder writes status.
  */
-import { commonShape, deliveryTlsFrom, deliveryTlsShape, env, leaseShape, loadConfig } from '@kubeless/config';
+import { commonShape, deliveryFrom, deliveryShape, env, leaseShape, loadConfig } from '@kubeless/config';
 import { runControllerProcess } from '@kubeless/controller';
 import { memoryBudgetBytes } from '@kubeless/delivery';
 import { buildSqsTrigger } from './assemble.js';
@@ -20,19 +20,13 @@ const config = loadConfig({
    * brings its own credentialsSecret.
    */
   SHARED_IDENTITY_GRANTS: env.identityGrants().prefault(''),
-  /** EndpointSlice managers trusted beside the endpointslice controller (comma-separated; a service mesh's). */
-  TRUSTED_ENDPOINTSLICE_MANAGERS: env.list().default([]),
   /** How often the credentials Secrets in use are re-read, so a rotated Secret reconnects its receivers. */
   SECRET_RESYNC_INTERVAL: env.duration().prefault('10s'),
   /** Sockets per SQS client: long polls hold one each. */
   SQS_MAX_SOCKETS: env.int(4, 4096).default(256),
   /** The longest a confirmed delivery waits for its DeleteMessageBatch to fill (10 entries). */
   SQS_DELETE_FLUSH_INTERVAL: env.duration().prefault('100ms'),
-  /** `service`: the function Service's DNS name; `endpointslice`: its ready endpoints directly. */
-  ENDPOINT_MODE: env.enum(['service', 'endpointslice']).default('service'),
-  CLUSTER_DOMAIN: env.string().default('cluster.local'),
-  ...deliveryTlsShape,
-  MAX_EVENT_BYTES: env.int(1, 1 << 30).default(1024 * 1024),
+  ...deliveryShape,
   /**
    * Bytes of messages this process may hold across all its triggers (received, in delivery,
    * waiting for a retry or a delete); receivers stop polling while it is full. Default: 40% (MEMORY_BUDGET_SHARE) of
@@ -52,7 +46,7 @@ const config = loadConfig({
   ...leaseShape('kubeless-sqs-trigger'),
 });
 const budgetBytes = memoryBudgetBytes(config.MEMORY_BUDGET_BYTES, config.MEMORY_LIMIT_BYTES);
-const deliveryTls = deliveryTlsFrom(config);
+const delivery = deliveryFrom(config);
 
 await runControllerProcess({
   name: 'sqs-trigger',
@@ -64,22 +58,14 @@ await runControllerProcess({
   // Identity), if their namespace and queue are granted it (SHARED_IDENTITY_GRANTS). Stopped in
   // the Manager's order: receivers first (long polls end, deliveries drain, deletes flush), then
   // the status controller and the caches.
-  assemble: ({ client, logger, registry, identity }) =>
+  assemble: (service) =>
     buildSqsTrigger({
-      client,
-      logger,
-      registry,
-      watchNamespace: config.WATCH_NAMESPACE,
-      instance: identity,
+      ...service,
+      ...delivery,
       region: config.SQS_REGION,
       endpoint: config.SQS_ENDPOINT,
       grants: config.SHARED_IDENTITY_GRANTS,
-      trustedEndpointManagers: config.TRUSTED_ENDPOINTSLICE_MANAGERS,
       secretResyncMs: config.SECRET_RESYNC_INTERVAL,
-      endpointMode: config.ENDPOINT_MODE,
-      clusterDomain: config.CLUSTER_DOMAIN,
-      deliveryTls,
-      maxEventBytes: config.MAX_EVENT_BYTES,
       maxSockets: config.SQS_MAX_SOCKETS,
       drainTimeoutMs: config.DRAIN_TIMEOUT,
       flushTimeoutMs: 3000,

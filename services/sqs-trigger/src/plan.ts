@@ -1,11 +1,11 @@
 import {
-  functionTimeoutMs,
+  targetDeliveries,
   targetFunctions,
   parseDuration,
   queueArn,
-  resolveDelivery,
   sqsSharedIdentityProblem,
   type IdentityGrants,
+  type TargetDelivery,
   type TenancyProblem,
   type Function as KubelessFunction,
   type ResolvedDelivery,
@@ -34,12 +34,7 @@ export interface QueueRef {
 }
 
 /** One target of a trigger: every message goes to every target. */
-export interface TargetSpec {
-  function: string;
-  delivery: ResolvedDelivery;
-  /** The function may be scaled to zero (`autoscaling.minReplicas: 0`): deliveries wait for its activation. */
-  activates?: true;
-}
+export type TargetSpec = TargetDelivery;
 
 /**
  * The receivers of one trigger: `receivers` long-poll loops on one queue, each message delivered to
@@ -192,21 +187,10 @@ export function planTrigger(trigger: SQSTrigger, functions: readonly KubelessFun
   const denied = refused ?? sharedQueueProblem(defaults.grants, ns, queue, deadLetter);
   if (denied) return { receiver: undefined, functions: [], problem: { condition: 'Authorized', ...denied } };
   const { targets, problem: noTarget } = targetFunctions(spec, functions, ns);
-  let missing: TriggerPlan['problem'] = noTarget;
-  const nameOf = (f: KubelessFunction): string => f.metadata.name ?? '';
-  const resolved: TargetSpec[] = [];
-  for (const fn of targets) {
-    const routed = defaults.serviceProblem?.(ns, nameOf(fn));
-    if (routed) {
-      missing ??= { condition: 'FunctionsResolved', ...routed };
-      continue;
-    }
-    try {
-      resolved.push({ function: nameOf(fn), delivery: resolveDelivery(spec.delivery, functionTimeoutMs(fn)), ...(spec.autoscaling?.minReplicas === 0 ? { activates: true as const } : {}) });
-    } catch (err) {
-      return invalid('InvalidDelivery', (err as Error).message);
-    }
-  }
+  const served = targetDeliveries(spec, targets, ns, defaults.serviceProblem);
+  if (served.problem?.condition === 'Valid') return { receiver: undefined, functions: [], problem: served.problem };
+  const missing = noTarget ?? served.problem;
+  const resolved = served.targets;
   const functionsOut = resolved.map((t) => t.function);
   const first = resolved[0];
   if (!first) return { receiver: undefined, functions: [], ...(missing ? { problem: missing } : {}) };

@@ -1,6 +1,6 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { AUTOSCALING_DEFAULTS, resolveAutoscaling, type Condition, type Function as KubelessFunction, type SQSTrigger, type SQSTriggerStatus } from '@kubeless/api';
-import { setCondition, summarise, type FunctionScaler, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
+import { AUTOSCALING_DEFAULTS, type Function as KubelessFunction, type SQSTrigger, type SQSTriggerStatus } from '@kubeless/api';
+import { autoscaleTrigger, setCondition, statusFromPlan, summarise, type FunctionScaler, type KubeObject, type ReconcileContext, type ReconcileResult } from '@kubeless/controller';
 import type { Connections } from './connections.js';
 import { NOT_GRANTED_REASONS, classifySqsError, redactAws, type SqsTriggerError } from './errors.js';
 import { planTrigger, queueOf, type PlanDefaults, type QueueRef } from './plan.js';
@@ -79,12 +79,8 @@ export function statusReconciler(o: {
   scaler?: FunctionScaler | undefined;
 }) {
   return async (t: SQSTriggerObject, _ctx: ReconcileContext): Promise<ReconcileResult> => {
-    const status: SQSTriggerStatus = t.status ?? {};
-    t.status = status;
-    const conditions: Condition[] = status.conditions ?? [];
-    status.conditions = conditions;
     const plan = planTrigger(t, o.functions(), o.defaults);
-    status.functions = plan.functions;
+    const { status, conditions } = statusFromPlan(t, plan);
     const problem = plan.problem;
     const done = (requeueAfterMs = o.intervalMs): ReconcileResult => {
       const receiver = plan.receiver;
@@ -104,7 +100,6 @@ export function statusReconciler(o: {
       if (stalled) setCondition(conditions, { type: 'Ready', status: 'False', reason: 'Stalled', message: what });
       return { requeueAfterMs };
     };
-    setCondition(conditions, problem?.condition === 'Valid' ? { type: 'Valid', status: 'False', reason: problem.reason, message: problem.message } : { type: 'Valid', status: 'True', reason: 'Valid' });
     const authorized = (refusal?: { reason: string; message: string }): void => {
       setCondition(
         conditions,
@@ -178,18 +173,9 @@ export function statusReconciler(o: {
           : { type: 'DeadLetterReady', status: 'False', reason: obs.deadLetter.reason === 'QueueNotFound' ? 'DeadLetterQueueMissing' : obs.deadLetter.reason, message: obs.deadLetter.message },
     );
     status.approximateQueueDepth = obs.visible;
-    if (!spec.autoscaling || !o.scaler) {
-      delete status.autoscaling;
-      const i = conditions.findIndex((c) => c.type === 'Autoscaling');
-      if (i >= 0) conditions.splice(i, 1);
-      return done();
-    }
     // Every target takes every message: each scales on the whole queue, visible and in flight (as KEDA counts it).
-    const policy = resolveAutoscaling(spec.autoscaling, AUTOSCALING_DEFAULTS.sqsTarget);
     const depth = obs.visible + obs.inFlight;
-    const scaled = await o.scaler.scaleAll({ namespace: ns, trigger: t.metadata.name ?? '', policy, loads: plan.functions.map((fn) => ({ fn, metric: depth })), previous: status.autoscaling });
-    status.autoscaling = scaled.status;
-    setCondition(conditions, scaled.condition);
-    return done(Math.min(o.intervalMs, policy.pollingIntervalMs));
+    const loads = plan.functions.map((fn) => ({ fn, metric: depth }));
+    return done(await autoscaleTrigger({ scaler: o.scaler, trigger: t, status, defaultTarget: AUTOSCALING_DEFAULTS.sqsTarget, loads, intervalMs: o.intervalMs }));
   };
 }

@@ -18,9 +18,10 @@
 #                                         the project's own Dockerfiles, with their base build
 #                                         arguments pointed at the bases above
 #   kubeless/{function-controller,http-trigger,kafka-trigger,sqs-trigger,cronjob-trigger}:<chart appVersion>
-#                                         the controllers' Dockerfiles on Node.js 24, at the tag the
-#                                         chart (helm/kubeless) uses by default, which runs them on
-#                                         the node (build_controller_images)
+#                                         the controllers' Dockerfile (services/Dockerfile, build
+#                                         argument SERVICE) on Node.js 24, at the tag the chart
+#                                         (helm/kubeless) uses by default, which runs them on the
+#                                         node (build_controller_images)
 # Each is rebuilt only when its recipe, build context or base changes (a digest in images/<file>.key;
 # every archive's manifest digest is in images/<file>.digest, and an image's key holds its bases'
 # digests). Bases no pod runs (debian, node, distroless-nodejs, python:3.13) are kept in
@@ -35,7 +36,7 @@ context_dir() {
 }
 
 BUILDAH=(buildah --root "$KUBELESS_CACHE/buildah/root" --runroot "$KUBELESS_CACHE/buildah/run" --storage-driver vfs)
-# The controllers' storage, with a layer cache (`bud --layers`): their Dockerfiles install the
+# The controllers' storage, with a layer cache (`bud --layers`): their Dockerfile installs the
 # dependencies from the package files first, so a change to sources alone reruns only `tsc -b`
 # and the last COPY. overlay, not vfs: vfs keeps each layer as a full copy of the image's tree,
 # which made a cached function-controller cost 144 s cold, 65 s and 1.3 GB per rebuild after a
@@ -200,7 +201,7 @@ node_base() {
 
 # distroless_base <major>: kubeless.local/distroless-nodejs:<major> from kubeless.local/node:<major>-slim.
 # The controllers' storage names it gcr.io/distroless/nodejs<major>-debian12:nonroot (layers_base),
-# the name their Dockerfiles start the final stage from (--pull=never finds it there).
+# the name their Dockerfile (services/Dockerfile) starts the final stage from (--pull=never finds it there).
 distroless_base() {
   local major="$1" ctx
   ctx=$(context_dir "image-distroless-nodejs-$major")
@@ -214,13 +215,15 @@ distroless_base() {
 # and kubeless/runtime-python:<version> (python<version>; Debian has no Python 3.12).
 RUNTIME_NODE_MAJORS=(22 24 26)
 RUNTIME_PYTHON_VERSIONS=(3.11 3.13)
-# The controllers, each with the workspaces its Dockerfile builds: its build context is their
-# package.json, tsconfig.json and src/ (tests and other files change no image).
+# The controllers, each with the workspaces it builds: its build context is their package.json,
+# tsconfig.json and src/ (tests and other files change no image), plus the package.json of a
+# library it does not build (services/Dockerfile copies every library's; npm ci of the service's
+# workspace installs nothing for it).
 CONTROLLERS=(function-controller http-trigger kafka-trigger sqs-trigger cronjob-trigger)
 CONTROLLER_NODE_MAJOR=24
 controller_paths() {
   local w ws=(libs/api libs/config libs/observability libs/controller)
-  case "$1" in kafka-trigger|sqs-trigger|cronjob-trigger) ws+=(libs/delivery) ;; esac
+  case "$1" in kafka-trigger|sqs-trigger|cronjob-trigger) ws+=(libs/delivery) ;; *) echo libs/delivery/package.json ;; esac
   for w in "${ws[@]}" "services/$1"; do echo "$w/package.json $w/tsconfig.json $w/src"; done
 }
 
@@ -309,7 +312,7 @@ sweep_layers() {
   log "layer cache: dropped ${#gone[@]} images of earlier builds"
 }
 
-# build_controller_images (target controller-images; part of images and all): the four
+# build_controller_images (target controller-images; part of images and all): the five
 # controllers at the chart's default tag (its appVersion), the tag the chart runs on the node.
 # Built in the layer-cache storage (BUILDAH_LAYERS), each with its own build log and cache key,
 # so a change to sources alone reruns each one's `tsc -b` and last COPY only.
@@ -335,8 +338,8 @@ build_controller_images() {
   # after a change to libs/api, against 60-95 s one at a time).
   for c in "${CONTROLLERS[@]}"; do
     # shellcheck disable=SC2046
-    project_image "kubeless/$c:$tag" "$c" "services/$c/Dockerfile" \
-      "NODE_VERSION=$major NODE_IMAGE=kubeless.local/node:$major-slim" \
+    project_image "kubeless/$c:$tag" "$c" services/Dockerfile \
+      "SERVICE=$c NODE_VERSION=$major NODE_IMAGE=kubeless.local/node:$major-slim" \
       "kubeless.local/node:$major-slim kubeless.local/distroless-nodejs:$major" $(controller_paths "$c")
   done
   # Swept after builds that recorded new steps only.

@@ -18,6 +18,7 @@ export { NODE, STACK_IMAGES, sleeperPod } from './node/config.js';
 export { Recorder, registerFunction, type Received, type Behaviour } from './harness/recorder.js';
 export { kubeless, kubelessOk, KUBELESS_BIN, type Run, type RunOptions } from './harness/kubeless-cli.js';
 export { namedServerCert, startNamedServer, startConnectProxy, type NamedCert, type NamedServer, type NamedRequest, type ConnectProxy } from './harness/tls-proxy.js';
+export { startInProcess, type InProcessController } from './harness/in-process.js';
 export { startFunctionController } from './harness/function-controller.js';
 export {
   kubeClient as kafkaTestClient,

@@ -7,9 +7,9 @@
 import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeClient, Manager } from '@kubeless/controller';
-import { createLogger, createRegistry, type Registry } from '@kubeless/observability';
-import { TEST_ENDPOINT_MANAGER, controllerKubeconfig, eventually, spawnController as spawnStackController, stackEnv } from '@kubeless/stack';
+import { KubeClient } from '@kubeless/controller';
+import type { Registry } from '@kubeless/observability';
+import { TEST_ENDPOINT_MANAGER, eventually, spawnController as spawnStackController, stackEnv, startInProcess } from '@kubeless/stack';
 import { buildCronjobTrigger, type CronJobTriggerObject, type CronjobTriggerOptions } from '../../src/index.js';
 
 export { eventually };
@@ -113,22 +113,11 @@ export interface RunningController {
   stop: () => Promise<void>;
 }
 
-/** An in-process cronjob-trigger watching `namespace`, leading at once (no Lease), on its own ServiceAccount. */
-export async function startController(namespace: string, overrides: Partial<CronjobTriggerOptions> = {}): Promise<RunningController> {
-  const logger = createLogger({ name: 'cronjob-trigger-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const client = KubeClient.fromKubeconfig(controllerKubeconfig('cronjob-trigger'), { userAgent: 'kubeless-cronjob-trigger/test' });
-  const registry = createRegistry({ defaultMetrics: false });
-  const parts = buildCronjobTrigger({ client, logger, registry, watchNamespace: namespace, endpointMode: 'endpointslice', trustedEndpointManagers: [TEST_ENDPOINT_MANAGER], maxEventBytes: 1 << 20, resyncMs: 5000, drainTimeoutMs: 2000, ...overrides });
-  const manager = new Manager({ client, logger, leaderElection: false });
-  manager.addAll(parts);
-  await manager.start();
-  return {
-    registry,
-    stop: async () => {
-      await manager.stop();
-      client.close();
-    },
-  };
+/** An in-process cronjob-trigger watching `namespace`, leading at once (no Lease), on its own ServiceAccount (startInProcess). */
+export function startController(namespace: string, overrides: Partial<CronjobTriggerOptions> = {}): Promise<RunningController> {
+  return startInProcess('cronjob-trigger', (ctx) =>
+    buildCronjobTrigger({ ...ctx, watchNamespace: namespace, endpointMode: 'endpointslice', trustedEndpointManagers: [TEST_ENDPOINT_MANAGER], maxEventBytes: 1 << 20, resyncMs: 5000, drainTimeoutMs: 2000, ...overrides }),
+  );
 }
 
 /** The controller as its own process on its ServiceAccount (for SIGKILL), sending to EndpointSlice endpoints (the stand-ins). */

@@ -1,8 +1,7 @@
 /** Runs the function controller against the stack, in-process or as a child process. */
 import type { ChildProcess } from 'node:child_process';
-import { KubeClient, Manager, type KubeObject } from '@kubeless/controller';
-import { createLogger, createRegistry } from '@kubeless/observability';
-import { clients, controllerKubeconfig, eventually, spawnController as spawnStackController, stackEnv } from '@kubeless/stack';
+import { KubeClient, type KubeObject } from '@kubeless/controller';
+import { clients, eventually, spawnController as spawnStackController, stackEnv, startInProcess } from '@kubeless/stack';
 
 export { eventually };
 import { buildFunctionController } from '../../src/index.js';
@@ -11,20 +10,9 @@ export interface Running {
   stop: () => Promise<void>;
 }
 
-/** An in-process controller watching `namespace`, with kubeless-config read from `namespace` too. */
-export async function startController(namespace: string): Promise<Running> {
-  const logger = createLogger({ name: 'function-controller-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  // On its own ServiceAccount's token (written by `stack up`), as the chart runs it.
-  const client = KubeClient.fromKubeconfig(controllerKubeconfig('function-controller'), { userAgent: 'kubeless-function-controller/test' });
-  const manager = new Manager({ client, logger, leaderElection: false });
-  manager.addAll(buildFunctionController({ client, logger, registry: createRegistry({ defaultMetrics: false }), watchNamespace: namespace, configNamespace: namespace }));
-  await manager.start();
-  return {
-    stop: async () => {
-      await manager.stop();
-      client.close();
-    },
-  };
+/** An in-process controller watching `namespace`, with kubeless-config read from `namespace` too (startInProcess). */
+export function startController(namespace: string): Promise<Running> {
+  return startInProcess('function-controller', (ctx) => buildFunctionController({ ...ctx, watchNamespace: namespace, configNamespace: namespace }));
 }
 
 /** The controller as its own process on its ServiceAccount (for crash and failover tests); elects a leader (main.ts's default). */

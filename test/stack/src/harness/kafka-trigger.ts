@@ -5,10 +5,11 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { parseIdentityGrants } from '@kubeless/api';
-import { KubeClient, Manager } from '@kubeless/controller';
-import { createLogger, createRegistry, type Registry } from '@kubeless/observability';
+import { KubeClient } from '@kubeless/controller';
+import type { Registry } from '@kubeless/observability';
 import { TEST_ENDPOINT_MANAGER, spawnController as spawnStackController, stackIdentityGrants } from '../controllers.js';
-import { controllerKubeconfig, eventually, stackEnv } from '../testing.js';
+import { eventually, stackEnv } from '../testing.js';
+import { startInProcess } from './in-process.js';
 import kafkajs from 'kafkajs';
 import { buildKafkaTrigger, type KafkaTriggerOptions } from '@kubeless/kafka-trigger';
 
@@ -53,23 +54,9 @@ export interface RunningController {
   stop: () => Promise<void>;
 }
 
-/** An in-process kafka-trigger watching `namespace`. */
-export async function startController(namespace: string, overrides: Partial<KafkaTriggerOptions> = {}): Promise<RunningController> {
-  const logger = createLogger({ name: 'kafka-trigger-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  // On its own ServiceAccount's token (written by `stack up`), as the chart runs it.
-  const client = KubeClient.fromKubeconfig(controllerKubeconfig('kafka-trigger'), { userAgent: 'kubeless-kafka-trigger/test' });
-  const registry = createRegistry({ defaultMetrics: false });
-  const parts = buildKafkaTrigger({ client, logger, registry, ...testOptions(namespace), ...overrides });
-  const manager = new Manager({ client, logger, leaderElection: false });
-  manager.addAll(parts);
-  await manager.start();
-  return {
-    registry,
-    stop: async () => {
-      await manager.stop();
-      client.close();
-    },
-  };
+/** An in-process kafka-trigger watching `namespace` (startInProcess). */
+export function startController(namespace: string, overrides: Partial<KafkaTriggerOptions> = {}): Promise<RunningController> {
+  return startInProcess('kafka-trigger', (ctx) => buildKafkaTrigger({ ...ctx, ...testOptions(namespace), ...overrides }));
 }
 
 /**

@@ -15,10 +15,11 @@ import {
   type MessageAttributeValue,
 } from '@aws-sdk/client-sqs';
 import { parseIdentityGrants } from '@kubeless/api';
-import { KubeClient, Manager } from '@kubeless/controller';
-import { createLogger, createRegistry, type Registry } from '@kubeless/observability';
+import { KubeClient } from '@kubeless/controller';
+import type { Registry } from '@kubeless/observability';
 import { STACK_AWS_CREDENTIALS, TEST_ENDPOINT_MANAGER, spawnController as spawnStackController, stackIdentityGrants } from '../controllers.js';
-import { controllerKubeconfig, stackEnv, uniqueName } from '../testing.js';
+import { stackEnv, uniqueName } from '../testing.js';
+import { startInProcess } from './in-process.js';
 import { buildSqsTrigger, type SqsTriggerOptions, type SqsTriggerParts } from '@kubeless/sqs-trigger';
 
 /** ElasticMQ accepts any credentials: the ones the stack's spawned controllers use. */
@@ -146,24 +147,10 @@ export interface RunningController {
   stop: () => Promise<void>;
 }
 
-/** An in-process sqs-trigger watching `namespace`. */
+/** An in-process sqs-trigger watching `namespace` (startInProcess). */
 export async function startController(namespace: string, overrides: Partial<SqsTriggerOptions> = {}): Promise<RunningController> {
-  const logger = createLogger({ name: 'sqs-trigger-test', level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  // On its own ServiceAccount's token (written by `stack up`), as the chart runs it.
-  const client = KubeClient.fromKubeconfig(controllerKubeconfig('sqs-trigger'), { userAgent: 'kubeless-sqs-trigger/test' });
-  const registry = createRegistry({ defaultMetrics: false });
-  const parts = buildSqsTrigger({ client, logger, registry, ...testOptions(namespace), ...overrides });
-  const manager = new Manager({ client, logger, leaderElection: false });
-  manager.addAll(parts);
-  await manager.start();
-  return {
-    registry,
-    budget: parts.budget,
-    stop: async () => {
-      await manager.stop();
-      client.close();
-    },
-  };
+  const c = await startInProcess('sqs-trigger', (ctx) => buildSqsTrigger({ ...ctx, ...testOptions(namespace), ...overrides }));
+  return { registry: c.registry, budget: c.parts.budget, stop: c.stop };
 }
 
 /** The controller as its own process on its ServiceAccount (for SIGKILL tests); credentials through the default provider chain (env); in EndpointSlice mode, to reach the test's recording functions. */
