@@ -6,7 +6,7 @@
  */
 import { ServiceKit, ownerWatches, resourceByKind, type Controller, type Informer, type Parts, type ServiceOptions } from '@kubeless/controller';
 import { FunctionReconciler, type FunctionObject } from './reconcile.js';
-import { CONFIG_NAME } from './runtime-config.js';
+import { KUBELESS_CONFIG_NAME } from '@kubeless/api';
 
 export interface FunctionControllerOptions extends ServiceOptions {
   /** Where kubeless-config lives. */
@@ -31,7 +31,7 @@ export function buildFunctionController(o: FunctionControllerOptions): FunctionC
   const hpas = kit.informer(resourceByKind('HorizontalPodAutoscaler', 'autoscaling'), owned);
   // Pods only to explain why replicas are not ready (a failing init container, a crash loop).
   const pods = kit.informer(resourceByKind('Pod'), owned);
-  const config = kit.informer(resourceByKind('ConfigMap'), { namespace: o.configNamespace, fieldSelector: `metadata.name=${CONFIG_NAME}` });
+  const config = kit.informer(resourceByKind('ConfigMap'), { namespace: o.configNamespace, fieldSelector: `metadata.name=${KUBELESS_CONFIG_NAME}` });
   const reconciler = new FunctionReconciler({ client: o.client, configMaps, services, deployments, hpas, pods, config, configNamespace: o.configNamespace });
   const allFunctions = (): string[] => functions.list().map((f) => `${f.metadata.namespace ?? ''}/${f.metadata.name ?? ''}`);
   const controller = kit.controller<FunctionObject>({
