@@ -11,7 +11,7 @@ export { controllerRef, isOwnedBy, controllerOf, type OwnerReference } from './o
 export { resourceFor, resourceByKind, collectionPath, objectPath, apiVersionOf, type ResourceType } from './resources.js';
 export { exponentialBackoff } from './backoff.js';
 export { Supervisor, type ChangeSource, type Runner } from './supervisor.js';
-export { SecretVersions } from './secret-versions.js';
+export { SecretVersions, readTriggerSecret, type TriggerSecretProblem } from './secret-versions.js';
 export { replicaRunners, type ReplicaRunnersOptions } from './runners.js';
 export { ServiceKit, type ServiceOptions, type ServiceControllerOptions } from './service.js';
 export { leaderElectionFrom, runControllerProcess, stopOnSignals, type ControllerProcessOptions, type LeaseConfig, type ProcessConfig, type ProcessContext } from './process.js';

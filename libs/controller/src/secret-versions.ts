@@ -122,3 +122,26 @@ export class SecretVersions {
     }
   }
 }
+
+/** Why a trigger's Secret could not be read: it does not exist, or the controller was not granted it. */
+export type TriggerSecretProblem = 'SecretNotFound' | 'SecretForbidden';
+
+/**
+ * Reads the data of a Secret a trigger names in its own namespace, the only way trigger
+ * controllers read Secrets (a `get` by name the operator granted: no list, no watch). A missing or
+ * ungranted Secret becomes the caller's error (`fail`), with a message that says which chart value
+ * grants it; any other failure is thrown as it came.
+ */
+export async function readTriggerSecret(
+  client: KubeClient,
+  o: { namespace: string; name: string; controller: string; grantValue: string },
+  fail: (reason: TriggerSecretProblem, message: string, cause: unknown) => Error,
+): Promise<Record<string, string> | undefined> {
+  try {
+    return (await client.get<KubeObject & { data?: Record<string, string> }>(objectPath(resourceByKind('Secret'), o.namespace, o.name))).data;
+  } catch (err) {
+    if (isNotFound(err)) throw fail('SecretNotFound', `Secret ${o.name} does not exist in namespace ${o.namespace}`, err);
+    if (isForbidden(err)) throw fail('SecretForbidden', `the ${o.controller} may not read Secret ${o.name} in namespace ${o.namespace}: grant it by name in the chart value ${o.grantValue}`, err);
+    throw err;
+  }
+}

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isForbidden, isNotFound, objectPath, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { readTriggerSecret, type KubeClient } from '@kubeless/controller';
 import type { Logger } from '@kubeless/observability';
 import type { Admin, Producer } from 'kafkajs';
 import { KafkaTriggerError } from './errors.js';
@@ -46,22 +46,13 @@ export class Connections {
   async auth(namespace: string, c: ConnectionSpec): Promise<KafkaAuth> {
     if (c.credentials === 'shared') return this.#defaultAuth;
     if (c.credentials === 'none' || !c.authSecret) return {};
-    let secret: KubeObject & { data?: Record<string, string> };
+    const data = await readTriggerSecret(
+      this.#client,
+      { namespace, name: c.authSecret, controller: 'kafka-trigger', grantValue: 'kafkaTrigger.rbac.secrets' },
+      (reason, message, cause) => new KafkaTriggerError(reason, reason === 'SecretNotFound' ? `auth ${message}` : message, { cause }),
+    );
     try {
-      secret = await this.#client.get(objectPath(resourceByKind('Secret'), namespace, c.authSecret));
-    } catch (err) {
-      if (isNotFound(err)) throw new KafkaTriggerError('SecretNotFound', `auth Secret ${c.authSecret} does not exist in namespace ${namespace}`, { cause: err });
-      if (isForbidden(err)) {
-        throw new KafkaTriggerError(
-          'SecretForbidden',
-          `the kafka-trigger may not read Secret ${c.authSecret} in namespace ${namespace}: grant it by name in the chart value kafkaTrigger.rbac.secrets`,
-          { cause: err },
-        );
-      }
-      throw err;
-    }
-    try {
-      return authFromSecret(secret.data);
+      return authFromSecret(data);
     } catch (err) {
       throw new KafkaTriggerError('SecretInvalid', `auth Secret ${c.authSecret} in namespace ${namespace}: ${(err as Error).message}`, { cause: err });
     }

@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { queueArn, sqsSharedIdentityProblem, type IdentityGrants } from '@kubeless/api';
-import { isForbidden, isNotFound, objectPath, resourceByKind, type KubeClient, type KubeObject } from '@kubeless/controller';
+import { readTriggerSecret, type KubeClient } from '@kubeless/controller';
 import type { Logger } from '@kubeless/observability';
 import { SqsTriggerError, classifySqsError, safeEndpoint } from './errors.js';
 import { queueNameOf, type QueueRef } from './plan.js';
@@ -73,21 +73,12 @@ export class Connections {
   /** The credentials of a queue: its Secret's, or the controller's (undefined: the default chain). Throws SecretNotFound / SecretKeyMissing. */
   async credentials(namespace: string, q: QueueRef): Promise<AwsCredentials | undefined> {
     if (q.credentials === 'shared' || !q.credentialsSecret) return this.#defaultCredentials;
-    let secret: KubeObject & { data?: Record<string, string> };
-    try {
-      secret = await this.#client.get(objectPath(resourceByKind('Secret'), namespace, q.credentialsSecret));
-    } catch (err) {
-      if (isNotFound(err)) throw new SqsTriggerError('SecretNotFound', `Secret ${q.credentialsSecret} does not exist in namespace ${namespace}`, { cause: err });
-      if (isForbidden(err)) {
-        throw new SqsTriggerError(
-          'SecretForbidden',
-          `the sqs-trigger may not read Secret ${q.credentialsSecret} in namespace ${namespace}: grant it by name in the chart value sqsTrigger.rbac.secrets`,
-          { cause: err },
-        );
-      }
-      throw err;
-    }
-    return credentialsFromSecret(q.credentialsSecret, secret.data);
+    const data = await readTriggerSecret(
+      this.#client,
+      { namespace, name: q.credentialsSecret, controller: 'sqs-trigger', grantValue: 'sqsTrigger.rbac.secrets' },
+      (reason, message, cause) => new SqsTriggerError(reason, message, { cause }),
+    );
+    return credentialsFromSecret(q.credentialsSecret, data);
   }
 
   /** A client for the queue (`status`: one attempt, short timeouts). */
