@@ -47,6 +47,8 @@ export function buildCronjobTrigger(o: CronjobTriggerOptions): CronjobTriggerPar
     resyncMs: o.resyncMs,
     clock: o.clock,
   });
+  // A deleted trigger's delivery series leave the scrape, as the kafka- and sqs-trigger's do.
+  delivery.forgetDeleted(triggers);
   // A change of a function's Service or of a hand-made EndpointSlice concerns the triggers of its namespace.
   for (const source of delivery.endpoints.sources) {
     for (const e of ['add', 'update', 'delete'] as const) {
