@@ -4,6 +4,7 @@
  * first); controller pods pass Pod Security `restricted` (asked of the API server as warnings)
  * and kubeless-config parses with the function controller's own parser.
  */
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultKubelessConfig, parseKubelessConfig, runtimeIds } from '@kubeless/api';
@@ -140,7 +141,15 @@ describe('the API server accepts every rendered object', () => {
       expect(env(d)).toMatchObject({ HEALTH_PORT: '8081', LEADER_ELECT: 'true', POD_NAMESPACE: '<from>', POD_NAME: '<from>' });
       expect(env(d)).not.toHaveProperty('WATCH_NAMESPACE');
       expect(pod.serviceAccountName).toBe(d.metadata.name);
+      // Node.js refuses to start on an option it does not take (a '50%' once kept every pod down).
+      const nodeOptions = env(d).NODE_OPTIONS;
+      if (nodeOptions !== undefined) {
+        const r = spawnSync(process.execPath, ['-e', ''], { env: { ...process.env, NODE_OPTIONS: nodeOptions }, encoding: 'utf8' });
+        expect(r.stderr, `${d.metadata.name}: NODE_OPTIONS=${nodeOptions}`).toBe('');
+        expect(r.status).toBe(0);
+      }
     }
+    expect(env(deployments.find((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'kafka-trigger') ?? deployments[0]!).NODE_OPTIONS).toContain('--max-old-space-size-percentage=');
     const kinds = (kind: string): string[] => objects.filter((o) => o.kind === kind).map((o) => o.metadata.name).sort();
     expect(kinds('PodDisruptionBudget')).toHaveLength(5);
     expect(kinds('ServiceAccount')).toHaveLength(5);
