@@ -12,7 +12,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeClient } from '../../libs/controller/dist/index.js';
-import { defaultConfig, planFunction } from '../../services/function-controller/dist/index.js';
+import { defaultKubelessConfig } from '../../libs/api/dist/index.js';
+import { planFunction } from '../../services/function-controller/dist/index.js';
 import { REPO_ROOT, freePort, readStackEnv, uniqueName } from '../stack/dist/index.js';
 
 const { values: args } = parseArgs({
@@ -33,7 +34,7 @@ function functionBody(i) {
     apiVersion: 'kubeless.io/v1beta1',
     kind: 'Function',
     metadata: { name: `bench-${String(i)}`, labels: { bench: 'controller' } },
-    spec: { runtime: 'nodejs20', handler: 'index.hello', function: `module.exports = { hello: () => 'hello ${String(i)}' }` },
+    spec: { runtime: 'nodejs24', handler: 'index.hello', function: `module.exports = { hello: () => 'hello ${String(i)}' }` },
   };
 }
 
@@ -51,7 +52,7 @@ async function pool(n, c, task) {
 if (args['bare-worker']) {
   const ns = args['bare-worker'];
   const client = KubeClient.fromKubeconfig(env.KUBECONFIG, { userAgent: 'kubeless-bench/bare' });
-  const cfg = defaultConfig();
+  const cfg = defaultKubelessConfig();
   const started = Date.now();
   await pool(N, C, async (i) => {
     const fn = functionBody(i);

@@ -185,7 +185,7 @@ async function publishFunction(name, ip, port) {
     apiVersion: 'kubeless.io/v1beta1',
     kind: 'Function',
     metadata: { name, namespace: ns },
-    spec: { runtime: 'nodejs20', handler: 'noop.noop', function: "module.exports = { noop: () => '' };", timeout: '10' },
+    spec: { runtime: 'nodejs24', handler: 'noop.noop', function: "module.exports = { noop: () => '' };", timeout: '10' },
   });
   await kube.create(`/api/v1/namespaces/${ns}/services`, {
     apiVersion: 'v1',
@@ -381,7 +381,7 @@ try {
   const fd = openSync(runtimeLog, 'w');
   runtime = track(
     spawn(process.execPath, [path.join(REPO_ROOT, 'runtimes/nodejs/dist/server.js')], {
-      env: { PATH: process.env.PATH, KUBELESS_INSTALL_VOLUME: tmp, MOD_NAME: 'noop', FUNC_HANDLER: 'noop', FUNC_HOST: FUNCTION_IP, FUNC_PORT: String(FUNCTION_PORT), FUNC_TIMEOUT: '10', FUNC_RUNTIME: 'nodejs20' },
+      env: { PATH: process.env.PATH, KUBELESS_INSTALL_VOLUME: tmp, MOD_NAME: 'noop', FUNC_HANDLER: 'noop', FUNC_HOST: FUNCTION_IP, FUNC_PORT: String(FUNCTION_PORT), FUNC_TIMEOUT: '10', FUNC_RUNTIME: 'nodejs24' },
       stdio: ['ignore', fd, 'inherit'],
     }),
   );

@@ -206,7 +206,7 @@ try {
     apiVersion: 'kubeless.io/v1beta1',
     kind: 'Function',
     metadata: { name: 'noop', namespace: ns },
-    spec: { runtime: 'nodejs20', handler: 'h.f', function: 'module.exports = { f: () => "" }', timeout: '10' },
+    spec: { runtime: 'nodejs24', handler: 'h.f', function: 'module.exports = { f: () => "" }', timeout: '10' },
   });
   await admin.create(`/api/v1/namespaces/${ns}/services`, {
     apiVersion: 'v1',
