@@ -134,13 +134,13 @@ export type TriggerSecretProblem = 'SecretNotFound' | 'SecretForbidden';
  */
 export async function readTriggerSecret(
   client: KubeClient,
-  o: { namespace: string; name: string; controller: string; grantValue: string },
+  o: { namespace: string; name: string; controller: string; grantValue: string; /** What the Secret is to the trigger, in the not-found message. Default `Secret`. */ label?: string },
   fail: (reason: TriggerSecretProblem, message: string, cause: unknown) => Error,
 ): Promise<Record<string, string> | undefined> {
   try {
     return (await client.get<KubeObject & { data?: Record<string, string> }>(objectPath(resourceByKind('Secret'), o.namespace, o.name))).data;
   } catch (err) {
-    if (isNotFound(err)) throw fail('SecretNotFound', `Secret ${o.name} does not exist in namespace ${o.namespace}`, err);
+    if (isNotFound(err)) throw fail('SecretNotFound', `${o.label ?? 'Secret'} ${o.name} does not exist in namespace ${o.namespace}`, err);
     if (isForbidden(err)) throw fail('SecretForbidden', `the ${o.controller} may not read Secret ${o.name} in namespace ${o.namespace}: grant it by name in the chart value ${o.grantValue}`, err);
     throw err;
   }

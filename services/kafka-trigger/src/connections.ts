@@ -48,8 +48,8 @@ export class Connections {
     if (c.credentials === 'none' || !c.authSecret) return {};
     const data = await readTriggerSecret(
       this.#client,
-      { namespace, name: c.authSecret, controller: 'kafka-trigger', grantValue: 'kafkaTrigger.rbac.secrets' },
-      (reason, message, cause) => new KafkaTriggerError(reason, reason === 'SecretNotFound' ? `auth ${message}` : message, { cause }),
+      { namespace, name: c.authSecret, controller: 'kafka-trigger', grantValue: 'kafkaTrigger.rbac.secrets', label: 'auth Secret' },
+      (reason, message, cause) => new KafkaTriggerError(reason, message, { cause }),
     );
     try {
       return authFromSecret(data);
