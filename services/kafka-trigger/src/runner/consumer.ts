@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { InFlightLimiter, sleep } from '@kubeless/delivery';
 import type { Logger } from '@kubeless/observability';
 import type { ConsumerSpec } from '../plan.js';
-import { recordBytes } from './batch-runner.js';
-import { Countdown, commitOffsetOf, type PartitionLag, type PartitionState } from './partition.js';
+import { intake } from './intake.js';
+import { Countdown, commitOffsetOf, type PartitionLag } from './partition.js';
 import { PartitionTable } from './partitions.js';
 import type { BatchContext, FetchedBatch } from './port.js';
 import { createRun, type ConsumerOptions, type ConsumerState, type Run } from './run.js';
@@ -30,8 +30,6 @@ export class TriggerConsumer {
   readonly #log: Logger;
   readonly #limiter: InFlightLimiter;
   readonly #parts: PartitionTable;
-  /** Lag of the partitions assigned to this member, by `topic/partition`. */
-  readonly #lag = new Map<string, PartitionLag>();
   readonly #jobs = new Countdown();
   readonly #commits: { inc: () => void } | undefined;
   /** Tags this consumer's commits, so the group that replaces a renamed one finds its offsets. */
@@ -62,7 +60,7 @@ export class TriggerConsumer {
     this.#owner = createHash('sha256').update(s.key).digest('hex').slice(0, 16);
     // Deliveries in flight at a rebalance get 0.8 of it to finish: the function's timeout fits in that.
     this.#rebalanceTimeoutMs = Math.max(options.rebalanceTimeoutMs, Math.ceil(s.delivery.timeoutMs / 0.8) + 2000);
-    this.#parts = new PartitionTable({ spec: s, owner: this.#owner, lagOf: (topic, partition) => this.#lagOf(topic, partition) });
+    this.#parts = new PartitionTable({ spec: s, owner: this.#owner });
   }
 
   /** Connects, joins the group and starts consuming. Rejects when Kafka cannot be reached. */
@@ -74,38 +72,28 @@ export class TriggerConsumer {
 
   /** The lag of each partition assigned to this member, after its last batch (read at a scrape). */
   lag(): IterableIterator<PartitionLag> {
-    return this.#lag.values();
-  }
-
-  #lagOf(topic: string, partition: number): PartitionLag {
-    const k = `${topic}/${String(partition)}`;
-    let l = this.#lag.get(k);
-    if (!l) {
-      const s = this.spec;
-      l = { labels: { namespace: s.namespace, trigger: s.trigger, function: s.function, topic, partition: String(partition) }, value: 0 };
-      this.#lag.set(k, l);
-    }
-    return l;
+    return this.#parts.lag();
   }
 
   async #start(): Promise<void> {
     const o = this.#o;
     this.#calm = new AbortController();
-    this.#revokeAll('restart');
+    this.#parts.revokeAll('restart');
     // This start's parts, once made: events of a client that was replaced are ignored.
     const ref: { run?: Run } = {};
     const current = (): boolean => this.#run !== undefined && this.#run === ref.run;
-    const consumer = o.port.consumer({
-      groupId: this.spec.groupId,
-      topics: this.spec.topics,
-      sessionTimeoutMs: o.sessionTimeoutMs,
-      heartbeatIntervalMs: o.heartbeatIntervalMs,
+    const run = createRun({
+      options: o,
+      limiter: this.#limiter,
+      log: this.#log,
+      owner: this.#owner,
       rebalanceTimeoutMs: this.#rebalanceTimeoutMs,
-      maxFetchBytes: o.maxFetchBytes,
-      maxFetchBytesPerPartition: o.maxFetchBytesPerPartition,
-      partitionsConcurrency: o.partitionsConcurrency,
-      fetchMaxWaitMs: Math.max(100, Math.min(o.fetchMaxWaitMs ?? 5000, Math.floor(o.sessionTimeoutMs / 3))),
-      fetchEvents: o.budget !== undefined,
+      commit: () => this.#commitDirty(),
+      calm: () => this.#calm.signal,
+      jobs: this.#jobs,
+      startEnds: this.#startEnds,
+      assignment: () => this.#assignment,
+      fetchBound: () => this.#fetchBound,
       listener: {
         joining: () => {
           if (current()) this.#joining();
@@ -134,20 +122,6 @@ export class TriggerConsumer {
         },
       },
     });
-    const run = createRun({
-      options: o,
-      consumer,
-      limiter: this.#limiter,
-      log: this.#log,
-      owner: this.#owner,
-      rebalanceTimeoutMs: this.#rebalanceTimeoutMs,
-      commit: () => this.#commitDirty(),
-      calm: () => this.#calm.signal,
-      jobs: this.#jobs,
-      startEnds: this.#startEnds,
-      assignment: () => this.#assignment,
-      fetchBound: () => this.#fetchBound,
-    });
     ref.run = run;
     this.#run = run;
     this.#ctx = undefined;
@@ -163,7 +137,7 @@ export class TriggerConsumer {
       }
       // stop() may have run while we connected: it found nothing to stop, so tear down here.
       if (this.#isStopping()) throw new Error('stopped while starting');
-      await consumer.run((batch, ctx) => this.#handle(run, batch, ctx));
+      await run.consumer.run((batch, ctx) => this.#handle(run, batch, ctx, current));
     } catch (err) {
       this.state.lastError = err instanceof Error ? err.message : String(err);
       await this.#disconnect();
@@ -175,26 +149,18 @@ export class TriggerConsumer {
   /** A join is about to go out: the ending generation's deliveries stop, and its partitions are forgotten. */
   #joining(): void {
     this.state.joined = false;
-    this.#revokeAll('rebalance');
-  }
-
-  #revokeAll(why: string): void {
-    this.#parts.revokeAll(why);
+    this.#parts.revokeAll('rebalance');
   }
 
   #joined(assignment: Record<string, number[]>): void {
     const run = this.#run;
     if (!run) return;
-    this.#revokeAll('rebalance');
+    this.#parts.revokeAll('rebalance');
     if (!this.#stopping) this.#calm = new AbortController();
     this.#assignment = assignment;
     run.pauses.assign(assignment);
     run.positions.reset();
-    this.#parts.keepCarried(assignment);
-    // Partitions that moved to another member no longer show this member's last lag for them.
-    for (const [k, l] of this.#lag) {
-      if (!assignment[l.labels.topic]?.includes(Number(l.labels.partition))) this.#lag.delete(k);
-    }
+    this.#parts.assigned(assignment);
     const o = this.#o;
     const count = Object.values(assignment).reduce((n, ps) => n + ps.length, 0);
     this.#fetchBound = Math.min(o.maxFetchBytes, o.maxFetchBytesPerPartition * Math.max(1, count), o.budget?.limit ?? Number.MAX_SAFE_INTEGER);
@@ -258,7 +224,7 @@ export class TriggerConsumer {
     this.state.running = false;
     this.state.joined = false;
     this.#o.lagSources?.delete(this);
-    this.#lag.clear();
+    this.#parts.forgetLag();
   }
 
   /** Waits for every job to end, up to `ms`; then aborts the rest (they stay uncommitted). */
@@ -275,7 +241,7 @@ export class TriggerConsumer {
   async #disconnect(): Promise<void> {
     const run = this.#run;
     this.#run = undefined;
-    this.#revokeAll('stopped');
+    this.#parts.revokeAll('stopped');
     if (!run) return;
     await run.scheduler.close();
     await run.consumer.disconnect().catch(() => undefined);
@@ -283,45 +249,13 @@ export class TriggerConsumer {
     run.gate?.reset();
   }
 
-  /** One fetched batch: the partition's state, a retention gap, then the runner. */
-  async #handle(run: Run, batch: FetchedBatch, ctx: BatchContext): Promise<void> {
+  /** One fetched batch: accepted (see intake), then delivered; a failed heartbeat winds the generation down. */
+  async #handle(run: Run, batch: FetchedBatch, ctx: BatchContext, current: () => boolean): Promise<void> {
     this.#ctx = ctx;
-    const messages = batch.messages;
-    if (messages.length === 0) return;
-    const gate = run.gate;
-    let held = 0;
-    if (gate) {
-      for (const m of messages) held += recordBytes(m);
-      gate.hold(held);
-    }
-    let ps: PartitionState | undefined;
+    const taken = await intake(run, this.#parts, current, batch, ctx);
+    if (!taken) return;
     try {
-      ps = this.#parts.get(batch.topic, batch.partition) ?? (await this.#partition(run, batch.topic, batch.partition));
-      // Fetched before the join chose this partition's start (it was sought elsewhere), or in an older generation: not ours.
-      if (!ps || !ctx.isCurrent()) ps = undefined;
-    } finally {
-      if (gate && !ps) gate.release(held);
-    }
-    if (!ps) return;
-    const first = Number(messages[0]?.offset ?? 0);
-    const expected = ps.next;
-    const from = batch.fetchedOffset === undefined ? undefined : Number(batch.fetchedOffset);
-    if (expected !== undefined && first > expected) {
-      if (await run.positions.checkRetention(ps, expected)) {
-        ps.dirty = true;
-        run.scheduler.request();
-      } else if (from !== undefined && from > expected) {
-        // Fetched for a position past where this partition is (a batch of a generation that
-        // ended, handed over after the join): delivering it would skip what lies between.
-        if (run.gate) run.gate.release(held);
-        run.consumer.seek(ps.topic, ps.partition, expected);
-        return;
-      }
-    }
-    // Stalls below where the generation starts were settled by an earlier owner.
-    if (ps.firstOffset === undefined) for (const o of ps.stalls.keys()) if (o < first) ps.stalls.delete(o);
-    try {
-      await run.runner.run(batch, ctx, ps, held);
+      await run.runner.run(batch, ctx, taken.ps, taken.held);
     } catch (err) {
       // The batch's heartbeat failed (the group rebalances, or the coordinator moved).
       await this.#quiesce(run);
@@ -353,19 +287,11 @@ export class TriggerConsumer {
           this.#log.debug({ err, topic: ps.topic, partition: ps.partition }, 'seek after a failed heartbeat failed');
         }
       }
-      this.#revokeAll('heartbeat failed');
+      this.#parts.revokeAll('heartbeat failed');
     } finally {
       // Dispatching resumes (unless a join or a stop already replaced or ended the calm it aborted).
       if (this.#calm === calm && !this.#stopping) this.#calm = new AbortController();
     }
-  }
-
-  async #partition(run: Run, topic: string, partition: number): Promise<PartitionState | undefined> {
-    const generation = this.#parts.generation;
-    const prepared = (await run.positions.load(topic)).get(partition);
-    // A join while the start was read: this batch belongs to the generation that ended.
-    if (generation !== this.#parts.generation || this.#run !== run) return undefined;
-    return this.#parts.open(topic, partition, prepared);
   }
 
   /** Commits every partition marked since the last commit (the CommitScheduler says when). */

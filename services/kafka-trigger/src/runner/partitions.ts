@@ -31,15 +31,30 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 export class PartitionTable {
   readonly #spec: ConsumerSpec;
   readonly #owner: string;
-  readonly #lagOf: (topic: string, partition: number) => PartitionLag;
   readonly #parts = new Map<string, PartitionState>();
   readonly #carried = new Map<string, Carried>();
+  /** Lag of the partitions assigned to this member, by `topic/partition` (kept across generations while assigned). */
+  readonly #lag = new Map<string, PartitionLag>();
   #generation = 0;
 
-  constructor(o: { spec: ConsumerSpec; owner: string; lagOf: (topic: string, partition: number) => PartitionLag }) {
+  constructor(o: { spec: ConsumerSpec; owner: string }) {
     this.#spec = o.spec;
     this.#owner = o.owner;
-    this.#lagOf = o.lagOf;
+  }
+
+  /** The lag of each partition assigned to this member, after its last batch (read at a scrape). */
+  lag(): IterableIterator<PartitionLag> {
+    return this.#lag.values();
+  }
+
+  #lagOf(k: string, topic: string, partition: number): PartitionLag {
+    let l = this.#lag.get(k);
+    if (!l) {
+      const s = this.#spec;
+      l = { labels: { namespace: s.namespace, trigger: s.trigger, function: s.function, topic, partition: String(partition) }, value: 0 };
+      this.#lag.set(k, l);
+    }
+    return l;
   }
 
   /** Changes whenever a generation ends (a batch that awaited across it belongs to the old one). */
@@ -64,7 +79,7 @@ export class PartitionTable {
         topic,
         partition,
         source: `/apis/v1/namespaces/${this.#spec.namespace}/kafkatriggers/${this.#spec.trigger}#${topic}`,
-        lag: this.#lagOf(topic, partition),
+        lag: this.#lagOf(k, topic, partition),
         meta: prepared?.meta ?? { attempts: new Map() },
         committed: prepared?.committed,
         // Only over a commit of the group: a partition without one (its topic deleted and created
@@ -95,12 +110,22 @@ export class PartitionTable {
     for (const ps of this.#parts.values()) ps.revoked.abort(new Error(why));
   }
 
-  /** A new assignment: what was carried for partitions that went elsewhere is of no use. */
-  keepCarried(assignment: Record<string, number[]>): void {
-    for (const k of this.#carried.keys()) {
+  /**
+   * A new assignment: what was carried for partitions that went elsewhere is of no use, and they
+   * no longer show this member's last lag for them.
+   */
+  assigned(assignment: Record<string, number[]>): void {
+    const kept = (k: string): boolean => {
       const at = k.lastIndexOf('/');
-      if (!assignment[k.slice(0, at)]?.includes(Number(k.slice(at + 1)))) this.#carried.delete(k);
-    }
+      return assignment[k.slice(0, at)]?.includes(Number(k.slice(at + 1))) ?? false;
+    };
+    for (const k of this.#carried.keys()) if (!kept(k)) this.#carried.delete(k);
+    for (const k of this.#lag.keys()) if (!kept(k)) this.#lag.delete(k);
+  }
+
+  /** The member left its group: it shows no lag. */
+  forgetLag(): void {
+    this.#lag.clear();
   }
 
   /**

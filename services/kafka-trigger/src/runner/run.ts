@@ -7,7 +7,7 @@ import { CommitScheduler } from './commit-scheduler.js';
 import type { TriggerConsumer } from './consumer.js';
 import type { DeadLetterSink } from './dead-letter.js';
 import { Pauses, type Countdown } from './partition.js';
-import type { GroupAdmin, GroupConsumer, KafkaPort } from './port.js';
+import type { GroupListener, GroupAdmin, GroupConsumer, KafkaPort } from './port.js';
 import { StartPositions } from './start-position.js';
 
 export interface ConsumerOptions {
@@ -65,7 +65,8 @@ export interface Run {
 /** What `createRun` wires together for one start of the client. */
 export interface RunWiring {
   options: ConsumerOptions;
-  consumer: GroupConsumer;
+  /** What the client tells the consumer (joins, rebalances, crashes, fetches). */
+  listener: GroupListener;
   limiter: InFlightLimiter;
   log: Logger;
   owner: string;
@@ -80,11 +81,23 @@ export interface RunWiring {
   fetchBound: () => number;
 }
 
-/** The parts of one start of the client: pauses, commits, the runner, start positions and the memory gate. */
+/** The parts of one start of the client: the group client, pauses, commits, the runner, start positions and the memory gate. */
 export function createRun(w: RunWiring): Run {
   const o = w.options;
   const spec = o.spec;
-  const consumer = w.consumer;
+  const consumer = o.port.consumer({
+    groupId: spec.groupId,
+    topics: spec.topics,
+    sessionTimeoutMs: o.sessionTimeoutMs,
+    heartbeatIntervalMs: o.heartbeatIntervalMs,
+    rebalanceTimeoutMs: w.rebalanceTimeoutMs,
+    maxFetchBytes: o.maxFetchBytes,
+    maxFetchBytesPerPartition: o.maxFetchBytesPerPartition,
+    partitionsConcurrency: o.partitionsConcurrency,
+    fetchMaxWaitMs: Math.max(100, Math.min(o.fetchMaxWaitMs ?? 5000, Math.floor(o.sessionTimeoutMs / 3))),
+    fetchEvents: o.budget !== undefined,
+    listener: w.listener,
+  });
   const admin = o.port.admin();
   const pauses = new Pauses((pause, resume) => {
     try {
