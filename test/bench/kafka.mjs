@@ -13,7 +13,8 @@
  *     [--failure-modes unordered,key-ordered] [--failure-messages 20000] [--warmup 2] [--poll-ms 20] [--quick]
  * `--quick`: a one-minute smoke run. `--modes none` or `--latency-modes none` or
  * `--failure-modes none` skips that part. `--trigger-node-args=...` passes node flags to the
- * kafka-trigger processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ * kafka-trigger processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), `--worker-node-args=...` to
+ * the other roles' processes (the baselines and the ceiling).
  * Exits 1 when a target (TARGET_* below) is missed.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -48,6 +49,8 @@ const { values: args } = parseArgs({
     'failure-messages': { type: 'string' },
     /** Extra node arguments for the kafka-trigger processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
     'trigger-node-args': { type: 'string', default: '' },
+    /** Extra node arguments for the worker processes (baselines, ceiling, producers, recorder), e.g. to profile the ceiling. */
+    'worker-node-args': { type: 'string', default: '' },
   },
 });
 const N = Number(args.messages ?? (args.quick ? '5000' : '150000'));
@@ -115,7 +118,7 @@ async function stopChild(child, graceMs = 10_000) {
 
 /** Runs one worker role to its end; resolves with the JSON line it printed. */
 function runWorker(role, options) {
-  const argv = [WORKER, '--role', role, '--brokers', brokers];
+  const argv = [...args['worker-node-args'].split(' ').filter(Boolean), WORKER, '--role', role, '--brokers', brokers];
   for (const [k, v] of Object.entries(options)) argv.push(`--${k}`, String(v));
   const child = track(spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] }));
   let outText = '';

@@ -109,16 +109,30 @@ describe('kafka-trigger chaos', () => {
   }, 420_000);
 
   describe('component restarts', () => {
-    let controller: RunningController;
+    // Two replicas: every trigger's group has two members, as with the chart's two replicas.
+    let controllers: RunningController[] = [];
     beforeAll(async () => {
-      controller = await startController(ns.name);
+      controllers = await Promise.all([startController(ns.name), startController(ns.name)]);
     });
     afterAll(async () => {
-      await controller.stop();
+      await Promise.all(controllers.map((c) => c.stop()));
     });
 
-    it('loses nothing in any mode when the Kafka broker restarts mid-stream, repeats at most the commit window, and shows the outage in status', async () => {
+    it('loses nothing in any mode when the Kafka broker restarts mid-stream, repeats at most the commit window, never delivers one partition twice at once in ordered mode, and shows the outage in status', async () => {
       const N = 2000;
+      // Review F18: a broker restart while an ordered partition's long deliveries are in flight
+      // (a rejoin from kafkajs's fetch path, failed heartbeats, a moved coordinator) must never
+      // let the two members deliver one partition at the same time. 1.5 s per record, in flight
+      // at the function from the request's start until its reply ends or the trigger drops it.
+      const LONG = 12;
+      const longTopic = uniqueName('broker-long');
+      await createTopic(longTopic, 2);
+      const long = new Recorder();
+      long.behaviour = () => ({ status: 200, delayMs: 1500 });
+      long.inFlightKey = (h) => String(h['ce-kafkapartition']);
+      await registerFunction(client, ns.name, 'broker-long', long);
+      await client.create(triggersPath(ns.name), kafkaTrigger(ns.name, 'broker-long', { topic: longTopic, functionName: 'broker-long', initialOffset: 'earliest', delivery: { ordering: 'ordered', commitWindow: COMMIT_WINDOW } }));
+      await produce(longTopic, Array.from({ length: LONG }, (_, i) => ({ key: `k${String(i % 4)}`, value: String(i) })));
       const modes = ['ordered', 'key-ordered', 'unordered'] as const;
       const runs = await Promise.all(
         modes.map(async (mode) => {
@@ -133,7 +147,8 @@ describe('kafka-trigger chaos', () => {
           return { mode, name, fn };
         }),
       );
-      await eventually('400 delivered in each mode', () => Promise.resolve(runs.every((r) => r.fn.ids.size >= 400) ? true : undefined), 60_000);
+      await eventually('400 delivered in each mode, and the long deliveries under way', () => Promise.resolve(runs.every((r) => r.fn.ids.size >= 400) && long.received.length >= 2 ? true : undefined), 60_000);
+      const longBefore = long.ids.size;
       let sawOutage = false;
       const restart = restartComponent(stackEnv().KUBELESS_STACK_DIR, 'kafka', { downMs: 8000 });
       const watch = (async () => {
@@ -153,11 +168,21 @@ describe('kafka-trigger chaos', () => {
         expect(new Set(r.fn.received.map((x) => x.body.toString())).size).toBe(N);
         expect(duplicates).toBeLessThanOrEqual(COMMIT_WINDOW * 2);
       }
+      await eventually(`broker-long: ${String(LONG)} delivered after the restart`, () => Promise.resolve(long.ids.size >= LONG ? true : undefined), 120_000);
+      console.info(`broker restart, ordered with 1.5 s deliveries on two members: ${String(longBefore)} of ${String(LONG)} delivered before the restart, ${String(long.received.length - long.ids.size)} duplicates, most in flight per partition ${JSON.stringify(Object.fromEntries(long.maxInFlightByKey))}`);
+      expect(new Set(long.received.map((x) => x.body.toString())).size).toBe(LONG);
+      expect(long.maxInFlightByKey.size).toBe(2);
+      for (const [partition, most] of long.maxInFlightByKey) expect(most, `partition ${partition}`).toBe(1);
+      // In order within each partition: every record's first delivery comes after its predecessor's.
+      for (const p of long.maxInFlightByKey.keys()) {
+        const firsts = [...new Map(long.received.filter((x) => String(x.headers['ce-kafkapartition']) === p).map((x) => [Number(x.headers['ce-kafkaoffset']), x.at] as const).reverse()).entries()].sort((a, b) => a[0] - b[0]);
+        for (let i = 1; i < firsts.length; i++) expect(firsts[i]![1], `partition ${p} offset ${String(firsts[i]![0])}`).toBeGreaterThanOrEqual(firsts[i - 1]![1]);
+      }
       await eventually('status recovers', async () => {
         const t = await client.get<any>(`${triggersPath(ns.name)}/broker-ordered`);
         return t.status?.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True' ? true : undefined;
       }, 60_000);
-      await Promise.all(runs.map((r) => r.fn.close()));
+      await Promise.all([...runs.map((r) => r.fn.close()), long.close()]);
     }, 240_000);
 
     it('loses nothing when the API server restarts mid-stream', async () => {

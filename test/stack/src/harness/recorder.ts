@@ -31,6 +31,14 @@ export class Recorder {
   inFlight = 0;
   maxInFlight = 0;
   behaviour: Behaviour = () => ({ status: 200 });
+  /**
+   * Requests may also be counted in flight per key (e.g. the Kafka partition, from the headers):
+   * a request is in flight from its start until its response ends or its connection closes (the
+   * caller gave up on it), and `maxInFlightByKey` keeps the most seen at once per key.
+   */
+  inFlightKey: ((headers: http.IncomingHttpHeaders) => string | undefined) | undefined;
+  readonly maxInFlightByKey = new Map<string, number>();
+  readonly #inFlightByKey = new Map<string, number>();
   readonly ip = podIp();
   /** `ip:port` once listening. */
   lastAddress: string | undefined;
@@ -42,6 +50,15 @@ export class Recorder {
       const chunks: Buffer[] = [];
       this.inFlight++;
       this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+      const key = this.inFlightKey?.(req.headers);
+      if (key !== undefined) {
+        const n = (this.#inFlightByKey.get(key) ?? 0) + 1;
+        this.#inFlightByKey.set(key, n);
+        this.maxInFlightByKey.set(key, Math.max(n, this.maxInFlightByKey.get(key) ?? 0));
+        res.once('close', () => {
+          this.#inFlightByKey.set(key, (this.#inFlightByKey.get(key) ?? 1) - 1);
+        });
+      }
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const r: Received = { headers: req.headers, body: Buffer.concat(chunks), at: Date.now() };
