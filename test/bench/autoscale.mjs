@@ -16,6 +16,11 @@ import kafkajs from 'kafkajs';
 import { KubeClient } from '../../libs/controller/dist/index.js';
 import { STACK_AWS_CREDENTIALS, readStackEnv, spawnController, uniqueName, withNamespace } from '../stack/dist/index.js';
 import { median } from './stats.mjs';
+import { mendKafkajsIdleLoop } from '../../services/kafka-trigger/dist/kafkajs-idle-fix.js';
+
+// The driver's own Kafka clients (topics, producers, admin) on the same mended kafkajs as the trigger:
+// unmended, each connection polls its queue every millisecond beside the measurement.
+mendKafkajsIdleLoop();
 
 const { values: args } = parseArgs({
   options: {

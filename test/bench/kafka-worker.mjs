@@ -44,6 +44,9 @@ const { values: a } = parseArgs({
     messages: { type: 'string', default: '0' },
     concurrency: { type: 'string', default: '100' },
     partitionsConcurrency: { type: 'string', default: '16' },
+    /** The kafka-trigger's fetch settings (its KAFKA_MAX_FETCH_BYTES_PER_PARTITION and KAFKA_FETCH_MAX_WAIT defaults). */
+    fetchBytesPerPartition: { type: 'string', default: String(256 * 1024) },
+    fetchMaxWaitMs: { type: 'string', default: '5000' },
     url: { type: 'string', default: '' },
     ip: { type: 'string', default: '127.0.0.1' },
     rate: { type: 'string', default: '1000' },
@@ -68,7 +71,8 @@ const fnv1a = (text) => {
 const RUN = `${String(process.pid)}-${String(Date.now())}`;
 const kafka = () => new kafkajs.Kafka({ clientId: 'kubeless-bench', brokers: a.brokers.split(','), logLevel: kafkajs.logLevel.NOTHING });
 /** A consumer of group `a.group` with the kafka-trigger's fetch settings. */
-const triggerLikeConsumer = () => kafka().consumer({ groupId: a.group, maxBytes: 4 * 1024 * 1024, maxBytesPerPartition: 1024 * 1024, maxWaitTimeInMs: 1000 });
+const triggerLikeConsumer = () =>
+  kafka().consumer({ groupId: a.group, maxBytes: 4 * 1024 * 1024, maxBytesPerPartition: Number(a.fetchBytesPerPartition), maxWaitTimeInMs: Number(a.fetchMaxWaitMs) });
 /** As the kafka-trigger's DeliveryClient: one Agent, no connection cap (the in-flight bound caps them). */
 const triggerLikeAgent = () => new Agent({ keepAliveTimeout: 30_000, connections: null });
 

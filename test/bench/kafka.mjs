@@ -14,7 +14,8 @@
  * `--quick`: a one-minute smoke run. `--modes none` or `--latency-modes none` or
  * `--failure-modes none` skips that part. `--trigger-node-args=...` passes node flags to the
  * kafka-trigger processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), `--worker-node-args=...` to
- * the other roles' processes (the baselines and the ceiling).
+ * the other roles' processes (the baselines and the ceiling). `--fetch-bytes-per-partition` (default
+ * the trigger's 262144) is the trigger's and the kafkajs consumers' fetch size per partition.
  * Exits 1 when a target (TARGET_* below) is missed.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -28,6 +29,11 @@ import { KubeClient } from '../../libs/controller/dist/index.js';
 import { REPO_ROOT, freePort, stackIdentityGrants, readState, readStackEnv, uniqueName } from '../stack/dist/index.js';
 import { now, payload } from './kafka-common.mjs';
 import { median } from './stats.mjs';
+import { mendKafkajsIdleLoop } from '../../services/kafka-trigger/dist/kafkajs-idle-fix.js';
+
+// The driver's own Kafka clients (topics, producers, admin) on the same mended kafkajs as the trigger:
+// unmended, each connection polls its queue every millisecond beside the measurement.
+mendKafkajsIdleLoop();
 
 const { values: args } = parseArgs({
   options: {
@@ -49,6 +55,8 @@ const { values: args } = parseArgs({
     'failure-messages': { type: 'string' },
     /** Extra node arguments for the kafka-trigger processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
     'trigger-node-args': { type: 'string', default: '' },
+    /** Fetch bytes per partition of the trigger and of the kafkajs baselines and ceiling (the trigger's default). */
+    'fetch-bytes-per-partition': { type: 'string', default: String(256 * 1024) },
     /** Extra node arguments for the worker processes (baselines, ceiling, producers, recorder), e.g. to profile the ceiling. */
     'worker-node-args': { type: 'string', default: '' },
   },
@@ -118,7 +126,7 @@ async function stopChild(child, graceMs = 10_000) {
 
 /** Runs one worker role to its end; resolves with the JSON line it printed. */
 function runWorker(role, options) {
-  const argv = [...args['worker-node-args'].split(' ').filter(Boolean), WORKER, '--role', role, '--brokers', brokers];
+  const argv = [...args['worker-node-args'].split(' ').filter(Boolean), WORKER, '--role', role, '--brokers', brokers, '--fetchBytesPerPartition', args['fetch-bytes-per-partition']];
   for (const [k, v] of Object.entries(options)) argv.push(`--${k}`, String(v));
   const child = track(spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'inherit'] }));
   let outText = '';
@@ -223,6 +231,7 @@ async function startTrigger(label) {
         HEALTH_HOST: '127.0.0.1',
         LOG_LEVEL: 'warn',
         KAFKA_BROKERS: brokers,
+        KAFKA_MAX_FETCH_BYTES_PER_PARTITION: args['fetch-bytes-per-partition'],
         ENDPOINT_MODE: 'endpointslice',
         LEADER_ELECT: 'false',
         // The chart's tenancy grant for this namespace (the shared identity is refused otherwise).

@@ -31,6 +31,9 @@ export interface SendResult {
   status: number;
 }
 
+/** How `dispatch` reports one attempt: no error on a 2xx, else the DeliveryError; `status` is 0 when none came. */
+export type SendCallback = (err: DeliveryError | undefined, status: number) => void;
+
 /** How much of an error response is kept for the reason (dead-letter header, log). */
 const ERROR_BODY_BYTES = 512;
 /** undici's timers may fire this much before their delay; its backstop timeouts are set past ours by it. */
@@ -106,37 +109,44 @@ export class DeliveryClient {
    * body is drained, and up to 512 bytes of an error body are kept for the reason.
    */
   send(url: URL, message: HttpMessage, options: SendOptions): Promise<SendResult> {
-    const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(new DeliveryError('Aborted', 'delivery aborted', { retriable: true, cause: signal.reason }));
-    const target = this.#target(url);
     return new Promise<SendResult>((resolve, reject) => {
-      const attempt = new Attempt(url, message, options, this.#o.retryAfterCapMs ?? 60_000, resolve, reject, this.#watchers);
-      try {
-        this.#agent.dispatch(
-          {
-            origin: target.origin,
-            path: target.path,
-            method: 'POST',
-            headers: this.#headers(message.headers),
-            body: message.body,
-            headersTimeout: options.timeoutMs + UNDICI_TIMER_SLACK_MS,
-            bodyTimeout: options.timeoutMs + UNDICI_TIMER_SLACK_MS,
-          },
-          attempt,
-        );
-      } catch (err) {
-        // Thrown before anything was written (a header undici refuses, say): classified as such.
-        attempt.onResponseError(undefined, err as Error);
-      }
+      this.dispatch(url, message, options.timeoutMs, options.signal, (err, status) => {
+        if (err) reject(err);
+        else resolve({ status });
+      });
     });
   }
 
-  /** The headers as sent: the message's plus `User-Agent`. */
-  #headers(h: Record<string, string>): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const k in h) out[k] = h[k] ?? '';
-    out['user-agent'] = this.#o.userAgent;
-    return out;
+  /**
+   * `send` without a promise, for the hot path: `done` is called once, possibly before this
+   * returns (a signal already aborted, a request undici refuses at once). The message's headers
+   * get `User-Agent` (a message is made for one attempt).
+   */
+  dispatch(url: URL, message: HttpMessage, timeoutMs: number, signal: AbortSignal | undefined, done: SendCallback): void {
+    if (signal?.aborted) {
+      done(new DeliveryError('Aborted', 'delivery aborted', { retriable: true, cause: signal.reason }), 0);
+      return;
+    }
+    const target = this.#target(url);
+    const attempt = new Attempt(url, message, timeoutMs, signal, this.#o.retryAfterCapMs ?? 60_000, done, this.#watchers);
+    message.headers['user-agent'] = this.#o.userAgent;
+    try {
+      this.#agent.dispatch(
+        {
+          origin: target.origin,
+          path: target.path,
+          method: 'POST',
+          headers: message.headers,
+          body: message.body,
+          headersTimeout: timeoutMs + UNDICI_TIMER_SLACK_MS,
+          bodyTimeout: timeoutMs + UNDICI_TIMER_SLACK_MS,
+        },
+        attempt,
+      );
+    } catch (err) {
+      // Thrown before anything was written (a header undici refuses, say): classified as such.
+      attempt.onResponseError(undefined, err as Error);
+    }
   }
 
   /** `origin` and `pathname` of a URL (resolvers hand out the same URL objects; the getters are not free). */
@@ -200,10 +210,10 @@ const DRAIN_LIMIT_BYTES = 128 * 1024;
 class Attempt implements Dispatcher.DispatchHandler {
   readonly #url: URL;
   readonly #message: HttpMessage;
-  readonly #options: SendOptions;
+  readonly #timeoutMs: number;
+  readonly #signal: AbortSignal | undefined;
   readonly #retryAfterCapMs: number;
-  readonly #resolve: (r: SendResult) => void;
-  readonly #reject: (e: DeliveryError) => void;
+  readonly #callback: SendCallback;
   readonly #watchers: SignalWatchers;
   readonly #timer: NodeJS.Timeout;
   #controller: Dispatcher.DispatchController | undefined;
@@ -215,21 +225,21 @@ class Attempt implements Dispatcher.DispatchHandler {
   #errorBody: Buffer[] | undefined;
   #bodyBytes = 0;
 
-  constructor(url: URL, message: HttpMessage, options: SendOptions, retryAfterCapMs: number, resolve: (r: SendResult) => void, reject: (e: DeliveryError) => void, watchers: SignalWatchers) {
+  constructor(url: URL, message: HttpMessage, timeoutMs: number, signal: AbortSignal | undefined, retryAfterCapMs: number, callback: SendCallback, watchers: SignalWatchers) {
     this.#url = url;
     this.#message = message;
-    this.#options = options;
+    this.#timeoutMs = timeoutMs;
+    this.#signal = signal;
     this.#retryAfterCapMs = retryAfterCapMs;
-    this.#resolve = resolve;
-    this.#reject = reject;
+    this.#callback = callback;
     this.#watchers = watchers;
     // undici's headers/body timeouts tick on a coarse clock (about 0.5 s) and fire up to half a
     // second early or a second late: a 300 ms timeout fired after a second, a 900 ms one after 600.
     // An own timer keeps `timeoutMs`; undici's stay as a backstop, set past it.
     this.#timer = setTimeout(() => {
       this.#onTimeout();
-    }, options.timeoutMs);
-    if (options.signal) watchers.add(options.signal, this);
+    }, timeoutMs);
+    if (signal) watchers.add(signal, this);
   }
 
   // undici's handler API (v8: the only one; its core calls it directly). The reply's headers
@@ -285,7 +295,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   #onTimeout(): void {
-    const err = new DeliveryError('Timeout', `no answer from ${this.#url.host} within ${String(this.#options.timeoutMs)} ms`, { retriable: true });
+    const err = new DeliveryError('Timeout', `no answer from ${this.#url.host} within ${String(this.#timeoutMs)} ms`, { retriable: true });
     if (this.#status === 0) this.#fail(err);
     else this.#finishCut();
     this.#stop(err);
@@ -307,7 +317,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     const status = this.#status;
     if (isSuccess(status)) {
       this.#done();
-      this.#resolve({ status });
+      this.#callback(undefined, status);
       return;
     }
     const detail = Buffer.concat(this.#errorBody ?? [])
@@ -345,21 +355,21 @@ class Attempt implements Dispatcher.DispatchHandler {
   #fail(err: DeliveryError): void {
     if (this.#settled) return;
     this.#done();
-    this.#reject(err);
+    this.#callback(err, this.#status);
   }
 
   #done(): void {
     this.#settled = true;
     clearTimeout(this.#timer);
-    if (this.#options.signal) this.#watchers.delete(this.#options.signal, this);
+    if (this.#signal) this.#watchers.delete(this.#signal, this);
   }
 
   #classify(err: unknown): DeliveryError {
     const { host } = this.#url;
-    if (this.#options.signal?.aborted) return new DeliveryError('Aborted', 'delivery aborted', { retriable: true, cause: err });
+    if (this.#signal?.aborted) return new DeliveryError('Aborted', 'delivery aborted', { retriable: true, cause: err });
     if (err instanceof DeliveryError) return err;
     if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
-      return new DeliveryError('Timeout', `no answer from ${host} within ${String(this.#options.timeoutMs)} ms`, { retriable: true, cause: err });
+      return new DeliveryError('Timeout', `no answer from ${host} within ${String(this.#timeoutMs)} ms`, { retriable: true, cause: err });
     }
     if (err instanceof undiciErrors.ConnectTimeoutError) {
       return new DeliveryError('Connection', `connect to ${host} timed out`, { retriable: true, cause: err });

@@ -54,33 +54,89 @@ export class Deliverer {
    * DeliveryError otherwise (see its `retriable`), or the signal's reason when aborted.
    */
   async attempt(event: EventInput, attempt: number, signal?: AbortSignal): Promise<void> {
-    const m = this.#o.metrics;
-    let message: HttpMessage;
-    try {
-      message = this.#encode(event);
-    } catch (err) {
-      if (err instanceof DeliveryError) m?.failed.inc({ ...this.#labels, reason: err.reason });
-      throw err;
-    }
+    const message = this.#encodeCounted(event);
     if (this.#rate) await this.#rate.take(signal);
     const activation = this.#o.activation;
     if (activation && !activation.ready()) await awaitActivation(activation, signal);
+    await new Promise<void>((resolve, reject) => {
+      this.#send(message, attempt, signal, (failure) => {
+        if (failure === undefined) resolve();
+        else reject(failure);
+      });
+    });
+  }
+
+  /**
+   * `attempt` without promises when nothing has to be waited for first (no rate limit, the
+   * function active): `done` gets no argument on success, else the failure, as `attempt` throws
+   * it. It may be called before this returns (an event that cannot be encoded, say).
+   */
+  begin(event: EventInput, attempt: number, signal: AbortSignal | undefined, done: (failure?: Error) => void): void {
+    const activation = this.#o.activation;
+    if (this.#rate || (activation && !activation.ready())) {
+      this.attempt(event, attempt, signal).then(
+        () => {
+          done();
+        },
+        (err: unknown) => {
+          done(asError(err));
+        },
+      );
+      return;
+    }
+    let message: HttpMessage;
+    try {
+      message = this.#encodeCounted(event);
+    } catch (err) {
+      done(asError(err));
+      return;
+    }
+    this.#send(message, attempt, signal, done);
+  }
+
+  /** The request of one attempt, with its metrics. */
+  #send(message: HttpMessage, attempt: number, signal: AbortSignal | undefined, done: (failure?: Error) => void): void {
     const hot = this.#hot;
     if (hot && attempt > 1) hot.retried++;
-    const start = performance.now();
+    const start = hot ? performance.now() : 0;
     if (hot) hot.inFlight++;
+    let url: URL;
     try {
-      const url = this.#o.resolver.resolve(this.target);
-      await this.#o.client.send(url, message, { timeoutMs: this.delivery.timeoutMs, signal });
-      if (hot) {
-        hot.observe((performance.now() - start) / 1000);
-        hot.delivered++;
-      }
+      url = this.#o.resolver.resolve(this.target);
     } catch (err) {
-      if (err instanceof DeliveryError) m?.failed.inc({ ...this.#labels, reason: err.reason });
-      throw err;
-    } finally {
       if (hot) hot.inFlight--;
+      this.#countFailure(err);
+      done(asError(err));
+      return;
+    }
+    this.#o.client.dispatch(url, message, this.delivery.timeoutMs, signal, (err) => {
+      if (hot) {
+        hot.inFlight--;
+        if (!err) {
+          hot.observe((performance.now() - start) / 1000);
+          hot.delivered++;
+        }
+      }
+      if (err) {
+        this.#countFailure(err);
+        done(err);
+      } else {
+        done();
+      }
+    });
+  }
+
+  #countFailure(err: unknown): void {
+    if (err instanceof DeliveryError) this.#o.metrics?.failed.inc({ ...this.#labels, reason: err.reason });
+  }
+
+  /** `#encode`, counting a refusal in the failure metrics. */
+  #encodeCounted(event: EventInput): HttpMessage {
+    try {
+      return this.#encode(event);
+    } catch (err) {
+      this.#countFailure(err);
+      throw err;
     }
   }
 
@@ -142,6 +198,11 @@ export class Deliverer {
   recordDrop(reason: string): void {
     this.#o.metrics?.dropped.inc({ ...this.#labels, reason });
   }
+}
+
+/** What was thrown, as an Error (anything else is wrapped, as its cause). */
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error('delivery attempt failed', { cause: err });
 }
 
 /**

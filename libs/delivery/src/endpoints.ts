@@ -49,8 +49,12 @@ export function functionEndpoints(o: FunctionEndpointsOptions): FunctionEndpoint
   const trusted = [ENDPOINTSLICE_CONTROLLER, ...(o.trustedEndpointManagers ?? [])];
   // Computed on demand, per function, and forgotten when its Service or a foreign slice changes.
   const problems = new Map<string, TenancyProblem | undefined>();
+  /** Bumped by every change forgotten: the guard's answer per target (no key string per request) is kept until then. */
+  let generation = 0;
   const forget = (namespace: string | undefined, name: string | undefined): void => {
-    if (name) problems.delete(`${namespace ?? ''}/${name}`);
+    if (!name) return;
+    problems.delete(`${namespace ?? ''}/${name}`);
+    generation++;
   };
   for (const event of ['add', 'update', 'delete'] as const) {
     services.on(event, (s) => {
@@ -68,7 +72,14 @@ export function functionEndpoints(o: FunctionEndpointsOptions): FunctionEndpoint
     problems.set(key, problem);
     return problem;
   };
-  const guard = (t: FunctionTarget): TenancyProblem | undefined => serviceProblem(t.namespace, t.name);
+  const checked = new WeakMap<FunctionTarget, { generation: number; problem: TenancyProblem | undefined }>();
+  const guard = (t: FunctionTarget): TenancyProblem | undefined => {
+    const c = checked.get(t);
+    if (c?.generation === generation) return c.problem;
+    const problem = serviceProblem(t.namespace, t.name);
+    checked.set(t, { generation, problem });
+    return problem;
+  };
   const scheme = o.tls ? 'https' : 'http';
   if (o.endpointMode === 'endpointslice') {
     const slices = new Informer(o.client, resourceByKind('EndpointSlice', 'discovery.k8s.io'), owned);

@@ -67,6 +67,8 @@ export class ServiceDnsResolver implements EndpointResolver {
   readonly #scheme: 'http' | 'https';
   readonly #domain: string;
   readonly #guard: TargetGuard | undefined;
+  /** The URL made for a target, kept while its Service is the same object (a URL per request cost microseconds). */
+  readonly #urls = new WeakMap<FunctionTarget, { svc: Service; url: URL }>();
 
   constructor(services: ObjectCache<Service>, options: { scheme?: 'http' | 'https'; clusterDomain?: string; guard?: TargetGuard | undefined } = {}) {
     this.#services = services;
@@ -77,8 +79,13 @@ export class ServiceDnsResolver implements EndpointResolver {
 
   resolve(t: FunctionTarget): URL {
     guarded(this.#guard, t);
+    const svc = this.#services.get(t.namespace, t.name);
+    const cached = this.#urls.get(t);
+    if (svc && cached?.svc === svc) return cached.url;
     const port = servicePort(this.#services, t);
-    return new URL(`${this.#scheme}://${t.name}.${t.namespace}.svc.${this.#domain}:${String(port.port)}/`);
+    const url = new URL(`${this.#scheme}://${t.name}.${t.namespace}.svc.${this.#domain}:${String(port.port)}/`);
+    if (svc) this.#urls.set(t, { svc, url });
+    return url;
   }
 }
 
@@ -92,8 +99,9 @@ export class EndpointSliceResolver implements EndpointResolver {
   readonly #services: ObjectCache<Service>;
   readonly #scheme: 'http' | 'https';
   readonly #slices = new Map<string, Map<string, EndpointSlice>>();
-  readonly #ready = new Map<string, URL[] | undefined>();
-  readonly #next = new Map<string, number>();
+  /** Bumped by every change of the slices or Services: a target's ready URLs are made again after one. */
+  #generation = 0;
+  readonly #ready = new WeakMap<FunctionTarget, { generation: number; urls: URL[]; next: number }>();
   readonly #guard: TargetGuard | undefined;
 
   constructor(services: ObjectCache<Service>, slices: ObjectCache<EndpointSlice>, options: { scheme?: 'http' | 'https'; guard?: TargetGuard | undefined } = {}) {
@@ -109,21 +117,21 @@ export class EndpointSliceResolver implements EndpointResolver {
         this.#slices.set(key, m);
       }
       m.set(s.metadata?.name ?? '', s);
-      this.#ready.delete(key);
+      this.#generation++;
     };
     const drop = (s: EndpointSlice): void => {
       const key = sliceKey(s);
       if (!key) return;
       this.#slices.get(key)?.delete(s.metadata?.name ?? '');
-      this.#ready.delete(key);
+      this.#generation++;
     };
     for (const s of slices.list()) put(s);
     slices.on('add', put);
     slices.on('update', put);
     slices.on('delete', drop);
     // A changed Service port changes which slice port is picked; a deleted Service has no endpoints.
-    const invalidate = (svc: Service): void => {
-      this.#ready.delete(`${svc.metadata?.namespace ?? ''}/${svc.metadata?.name ?? ''}`);
+    const invalidate = (): void => {
+      this.#generation++;
     };
     services.on('update', invalidate);
     services.on('add', invalidate);
@@ -132,15 +140,16 @@ export class EndpointSliceResolver implements EndpointResolver {
 
   resolve(t: FunctionTarget): URL {
     guarded(this.#guard, t);
-    const key = `${t.namespace}/${t.name}`;
-    let urls = this.#ready.get(key);
-    if (urls === undefined) {
-      urls = this.#compute(t);
-      this.#ready.set(key, urls);
+    let ready = this.#ready.get(t);
+    if (ready?.generation !== this.#generation) {
+      // The round robin goes on where it was.
+      ready = { generation: this.#generation, urls: this.#compute(t), next: ready?.next ?? 0 };
+      this.#ready.set(t, ready);
     }
+    const urls = ready.urls;
     if (urls.length === 0) throw noEndpoints(t, 'no ready endpoint');
-    const i = (this.#next.get(key) ?? 0) % urls.length;
-    this.#next.set(key, (i + 1) % urls.length);
+    const i = ready.next % urls.length;
+    ready.next = (i + 1) % urls.length;
     const url = urls[i];
     if (!url) throw noEndpoints(t, 'no ready endpoint');
     return url;

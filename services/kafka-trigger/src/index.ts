@@ -3,3 +3,4 @@ export { planTrigger, consumerGroupId, type ConsumerSpec, type TriggerPlan } fro
 export { OffsetTracker, encodeMetadata, decodeMetadata } from './runner/offsets.js';
 export { authFromEnv, authFromSecret, createKafka, type KafkaAuth, type KafkaEnv } from './kafka.js';
 export { KafkaTriggerError, type KafkaTriggerReason } from './errors.js';
+export { mendKafkajsIdleLoop } from './kafkajs-idle-fix.js';

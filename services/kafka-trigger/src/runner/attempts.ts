@@ -1,4 +1,4 @@
-import { afterFailure, describeFailure, sleep, type Deliverer, type InFlightLimiter } from '@kubeless/delivery';
+import { afterFailure, describeFailure, sleep, type Deliverer, type EventInput, type InFlightLimiter } from '@kubeless/delivery';
 import type { Logger } from '@kubeless/observability';
 import { isAborted, sendToDeadLetter, type DeadLetterContext } from './dead-letter.js';
 import { kafkaEvent } from './event.js';
@@ -33,36 +33,77 @@ export interface AttemptContext {
  * Delivers one record until it is done, or left for a later owner (stop, revoke): attempts as the
  * trigger's retry and backoff say, then the exhaustion policy (`afterFailure`): the dead letter, a
  * drop, or blocking at `backoffMax` with the partition reported Stalled. `park` is called when the
- * record stops being something its batch waits for (a backoff, the dead letter).
+ * record stops being something its batch waits for (a backoff, the dead letter). Without `slot`
+ * (a request slot already held) one is taken first.
  */
 export async function deliverRecord(o: AttemptContext, ps: PartitionState, m: KafkaRecord, offset: number, bytes: number, slot: boolean, park: () => void): Promise<void> {
+  if (!slot) {
+    if (ps.revoked.signal.aborted || o.calm().aborted) return;
+    if (!o.limiter.tryAcquire(bytes)) await o.limiter.acquire(bytes, ps.revoked.signal);
+  }
+  await new Promise<void>((resolve, reject) => {
+    startRecord(o, ps, m, offset, bytes, park, (err) => {
+      if (err === undefined) resolve();
+      else reject(err);
+    });
+  });
+}
+
+/**
+ * `deliverRecord` with a request slot held, without promises for the usual case (the first
+ * attempt succeeds: one callback, no promise per record); a failure goes on in `retry`. `end`
+ * is called once, when the record is done or left, with an error only for a bug; possibly before
+ * this returns.
+ */
+export function startRecord(o: AttemptContext, ps: PartitionState, m: KafkaRecord, offset: number, bytes: number, park: () => void, end: (err?: Error) => void): void {
+  if (ps.revoked.signal.aborted) {
+    o.limiter.release(bytes);
+    end();
+    return;
+  }
+  let event: EventInput;
+  try {
+    event = kafkaEvent(ps, m);
+  } catch (err) {
+    o.limiter.release(bytes);
+    end(bug(err));
+    return;
+  }
+  const attempts = ps.attempts.get(offset) ?? 0;
+  o.deliverer.begin(event, attempts + 1, ps.revoked.signal, (failure) => {
+    o.limiter.release(bytes);
+    if (failure === undefined) {
+      o.done(ps, offset);
+      end();
+      return;
+    }
+    retry(o, ps, m, offset, bytes, park, event, attempts, failure).then(
+      () => {
+        end();
+      },
+      (err: unknown) => {
+        end(bug(err));
+      },
+    );
+  });
+}
+
+/** An unexpected throw, as an Error. */
+function bug(err: unknown): Error {
+  return err instanceof Error ? err : new Error('delivery job failed', { cause: err });
+}
+
+/**
+ * After attempt `attempts + 1` of a record failed with `failure` (no slot held): the exhaustion
+ * policy, backoffs and further attempts until it is done or left.
+ */
+async function retry(o: AttemptContext, ps: PartitionState, m: KafkaRecord, offset: number, bytes: number, park: () => void, event: EventInput, attempts: number, failure: unknown): Promise<void> {
   const d = o.deliverer;
   const delivery = d.delivery;
   const revoked = ps.revoked.signal;
-  let held = slot;
+  let held = false;
   try {
-    const event = kafkaEvent(ps, m);
-    let attempts = ps.attempts.get(offset) ?? 0;
     for (;;) {
-      if (revoked.aborted || (!held && o.calm().aborted)) return;
-      if (!held) {
-        if (!o.limiter.tryAcquire(bytes)) await o.limiter.acquire(bytes, revoked);
-        held = true;
-      }
-      let failure: unknown;
-      let failed = false;
-      try {
-        await d.attempt(event, attempts + 1, revoked);
-      } catch (err) {
-        failed = true;
-        failure = err;
-      }
-      o.limiter.release(bytes);
-      held = false;
-      if (!failed) {
-        o.done(ps, offset);
-        return;
-      }
       if (isAborted(revoked)) return;
       attempts++;
       ps.attempts.set(offset, attempts);
@@ -105,6 +146,22 @@ export async function deliverRecord(o: AttemptContext, ps: PartitionState, m: Ka
       } finally {
         ps.backingOff--;
         if (ps.backingOff === 0 && o.ordered) o.backingOff(ps, false);
+      }
+      // The next attempt, in a request slot of its own.
+      if (revoked.aborted || o.calm().aborted) return;
+      if (!o.limiter.tryAcquire(bytes)) await o.limiter.acquire(bytes, revoked);
+      held = true;
+      try {
+        await d.attempt(event, attempts + 1, revoked);
+        failure = undefined;
+      } catch (err) {
+        failure = err ?? new Error('delivery attempt failed');
+      }
+      o.limiter.release(bytes);
+      held = false;
+      if (failure === undefined) {
+        o.done(ps, offset);
+        return;
       }
     }
   } finally {

@@ -1,7 +1,7 @@
 import type { Deliverer, InFlightLimiter } from '@kubeless/delivery';
 import type { Logger } from '@kubeless/observability';
 import type { ConsumerSpec } from '../plan.js';
-import { deliverRecord, type AttemptContext } from './attempts.js';
+import { deliverRecord, startRecord, type AttemptContext } from './attempts.js';
 import type { CommitScheduler } from './commit-scheduler.js';
 import type { DeadLetterSink } from './dead-letter.js';
 import { Countdown, type Job, type PartitionState, type Pauses } from './partition.js';
@@ -240,14 +240,12 @@ export class BatchRunner {
     };
     o.jobs.add();
     if (key === undefined) {
-      const end = (): void => {
+      // Unordered: the slot is held (there is no earlier record to wait for); no promise per record.
+      startRecord(this.#attempts, ps, m, offset, bytes, release, (err) => {
+        if (err !== undefined) failed(err);
         release();
         o.jobs.done();
         endOne();
-      };
-      deliverRecord(this.#attempts, ps, m, offset, bytes, slot, release).then(end, (err: unknown) => {
-        failed(err);
-        end();
       });
       return;
     }

@@ -72,6 +72,8 @@ function byTopic(offsets: OffsetCommit[]): { topic: string; partitions: { partit
 class KafkajsConsumer implements GroupConsumer {
   readonly #c: Consumer;
   readonly #o: GroupConsumerOptions;
+  /** Seeks asked of the client so far: a batch can only go stale through one made after it began. */
+  #seeks = 0;
 
   constructor(kafka: KafkaClient, o: GroupConsumerOptions) {
     this.#o = o;
@@ -129,7 +131,7 @@ class KafkajsConsumer implements GroupConsumer {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.#o.partitionsConcurrency,
-      eachBatch: (p) => handle(p.batch, batchContext(p)),
+      eachBatch: (p) => handle(p.batch, this.#batchContext(p)),
     });
   }
 
@@ -142,6 +144,7 @@ class KafkajsConsumer implements GroupConsumer {
   }
 
   seek(topic: string, partition: number, offset: number): void {
+    this.#seeks++;
     this.#c.seek({ topic, partition, offset: String(offset) });
   }
 
@@ -156,23 +159,25 @@ class KafkajsConsumer implements GroupConsumer {
   resume(parts: TopicPartitions[]): void {
     this.#c.resume(parts);
   }
-}
 
-/**
- * A batch's context. Commits go through the group directly (`commitOffsetsIfNecessary` with
- * offsets): kafkajs's `consumer.commitOffsets` does nothing once the consumer is stopping, and
- * the runner commits while it stops.
- */
-function batchContext(p: EachBatchPayload): BatchContext {
-  return {
-    heartbeat: () => p.heartbeat(),
-    // kafkajs's staleness is a seek of the partition (the runner seeks at a join).
-    isCurrent: () => p.isRunning() && !p.isStale(),
-    resolveOffset: (offset) => {
-      p.resolveOffset(String(offset));
-    },
-    commit: (offsets) => p.commitOffsetsIfNecessary({ topics: byTopic(offsets) }),
-  };
+  /**
+   * A batch's context. Commits go through the group directly (`commitOffsetsIfNecessary` with
+   * offsets): kafkajs's `consumer.commitOffsets` does nothing once the consumer is stopping, and
+   * the runner commits while it stops. kafkajs's staleness is a seek of the partition (the
+   * runner seeks at a join); it is asked only after a seek since the batch began (it costs a
+   * JSON.stringify per call, and the runner asks per record when the window is full).
+   */
+  #batchContext(p: EachBatchPayload): BatchContext {
+    const seeks = this.#seeks;
+    return {
+      heartbeat: () => p.heartbeat(),
+      isCurrent: () => p.isRunning() && (this.#seeks === seeks || !p.isStale()),
+      resolveOffset: (offset) => {
+        p.resolveOffset(String(offset));
+      },
+      commit: (offsets) => p.commitOffsetsIfNecessary({ topics: byTopic(offsets) }),
+    };
+  }
 }
 
 class KafkajsAdmin implements GroupAdmin {
