@@ -2,6 +2,7 @@ interface Waiter {
   bytes: number;
   resolve: () => void;
   reject: (err: Error) => void;
+  signal: AbortSignal | undefined;
 }
 
 /** The error a wait rejects with when its signal aborts: the signal's reason, if it is an Error. */
@@ -18,6 +19,11 @@ export class InFlightLimiter {
   #count = 0;
   #bytes = 0;
   readonly #waiters: Waiter[] = [];
+  /**
+   * Signals this limiter listens to: one listener per signal for its life, not one added and
+   * removed per wait (a full limiter waits once per record; EventTarget calls are not cheap).
+   */
+  readonly #watched = new WeakSet<AbortSignal>();
 
   constructor(maxCount: number, maxBytes: number) {
     if (!(maxCount >= 1) || !(maxBytes >= 1)) throw new RangeError('InFlightLimiter needs maxCount >= 1 and maxBytes >= 1');
@@ -55,26 +61,30 @@ export class InFlightLimiter {
     if (this.tryAcquire(bytes)) return Promise.resolve();
     if (signal?.aborted) return Promise.reject(abortError(signal));
     return new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => {
-        const i = this.#waiters.indexOf(w);
-        if (i >= 0) {
-          this.#waiters.splice(i, 1);
-          reject(abortError(signal));
-          this.#wake();
-        }
-      };
-      // The signal usually outlives this wait (a runner's): drop the listener once admitted.
-      const w: Waiter = {
-        bytes,
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        reject,
-      };
-      this.#waiters.push(w);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push({ bytes, resolve, reject, signal });
+      if (signal && !this.#watched.has(signal)) {
+        this.#watched.add(signal);
+        signal.addEventListener(
+          'abort',
+          () => {
+            this.#abortWaiters(signal);
+          },
+          { once: true },
+        );
+      }
     });
+  }
+
+  /** `signal` aborted: its waiters leave the queue (in order) and reject; the rest may fit now. */
+  #abortWaiters(signal: AbortSignal): void {
+    const dropped = this.#waiters.filter((w) => w.signal === signal);
+    if (dropped.length === 0) return;
+    const kept = this.#waiters.filter((w) => w.signal !== signal);
+    this.#waiters.length = 0;
+    this.#waiters.push(...kept);
+    const err = abortError(signal);
+    for (const w of dropped) w.reject(err);
+    this.#wake();
   }
 
   release(bytes: number): void {

@@ -131,7 +131,7 @@ describe('InFlightLimiter', () => {
     await expect(l.acquire(1, ac.signal)).resolves.toBeUndefined();
   });
 
-  it('removes its abort listener once a waiter is admitted (a runner signal outlives many waits)', async () => {
+  it('listens to a signal once, however many waits use it (a runner signal outlives many waits), and still aborts its waiters', async () => {
     const l = new InFlightLimiter(1, 100);
     const ac = new AbortController();
     for (let i = 0; i < 30; i++) {
@@ -141,8 +141,22 @@ describe('InFlightLimiter', () => {
       await p;
       l.release(1);
     }
-    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(1);
     expect(l.count).toBe(0);
+    // Two waiters on the signal, one on another: the abort takes out only its own, in order.
+    l.tryAcquire(1);
+    const other = new AbortController();
+    const order: string[] = [];
+    const a = l.acquire(1, ac.signal).catch(() => order.push('a'));
+    const b = l.acquire(1, other.signal).then(() => order.push('b admitted'));
+    const c = l.acquire(1, ac.signal).catch(() => order.push('c'));
+    ac.abort(new Error('revoked'));
+    await Promise.all([a, c]);
+    expect(l.waiting).toBe(1);
+    l.release(1);
+    await b;
+    expect(order).toEqual(['a', 'c', 'b admitted']);
+    expect(l.count).toBe(1);
   });
 
   it('never goes below zero on an extra release', () => {
