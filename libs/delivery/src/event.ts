@@ -300,17 +300,23 @@ function eventTime(date: Date | undefined): string | undefined {
   return isRepresentableTime(ms) ? isoTime(ms) : undefined;
 }
 
-/** The last time formatted (events of one batch mostly share their timestamp to the millisecond). */
-let lastTimeMs = Number.NaN;
-let lastTimeText = '';
+/**
+ * The times last formatted, in a few slots by the millisecond's low bits: the records of one
+ * partition mostly share their timestamp with their neighbours, and a trigger interleaves several
+ * partitions (one remembered time missed at every switch).
+ */
+const TIME_SLOTS = 16;
+const slotMs = new Float64Array(TIME_SLOTS).fill(Number.NaN);
+const slotText: string[] = new Array<string>(TIME_SLOTS).fill('');
 
-/** `toISOString()` of a representable time, remembered for the last value. */
+/** `toISOString()` of a representable time, remembered per slot. */
 function isoTime(ms: number): string {
-  if (ms !== lastTimeMs) {
-    lastTimeText = new Date(ms).toISOString();
-    lastTimeMs = ms;
+  const k = ms & (TIME_SLOTS - 1);
+  if (slotMs[k] !== ms) {
+    slotText[k] = new Date(ms).toISOString();
+    slotMs[k] = ms;
   }
-  return lastTimeText;
+  return slotText[k] ?? new Date(ms).toISOString();
 }
 
 /** The SDK's `application/cloudevents+json; charset=utf-8`. */
