@@ -66,6 +66,23 @@ async function deliveredIds(fn: string): Promise<Map<string, number>> {
   return counts;
 }
 
+/**
+ * A probe for `want` distinct deliveries to `fn`; while short of them it throws what it saw (the
+ * count, the replicas, the trigger's conditions), which the timeout's error then carries.
+ */
+function delivered(fn: string, want: number, plural: string, name: string): () => Promise<true> {
+  return async () => {
+    const n = (await deliveredIds(fn)).size;
+    if (n >= want) return true;
+    const d = await deployment(fn);
+    const st = (await trigger(plural, name)).status;
+    const conditions = st?.conditions?.map((c) => `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}`);
+    throw new Error(
+      `${String(n)} of ${String(want)} delivered; ${String(d.spec?.replicas ?? 0)} replica(s) wanted; autoscaling ${JSON.stringify(st?.autoscaling ?? [])}; trigger ${conditions?.join(', ') ?? 'without conditions'}`,
+    );
+  };
+}
+
 /** Waits for the Deployment to stand at `replicas`, and the trigger's status to say so. */
 async function scaledTo(fn: string, plural: string, name: string, replicas: number, timeoutMs: number): Promise<void> {
   await eventually(`${fn} at ${String(replicas)} replica(s)`, async () => ((await deployment(fn)).spec?.replicas === replicas ? true : undefined), timeoutMs);
@@ -137,7 +154,7 @@ describe('autoscaling on events, with scale to zero', () => {
     await produce(topic, Array.from({ length: KAFKA_RECORDS }, (_, i) => ({ key: String(i), value: `r${String(i)}` })));
     const { most } = await watchReplicas(
       'lagged',
-      eventually('the backlog delivered', async () => ((await deliveredIds('lagged')).size >= KAFKA_RECORDS ? true : undefined), 120_000),
+      eventually('the backlog delivered', delivered('lagged', KAFKA_RECORDS, 'kafkatriggers', 'lagged'), 120_000),
     );
     expect(most).toBeGreaterThan(1);
     expect(most).toBeLessThanOrEqual(4);
@@ -158,7 +175,7 @@ describe('autoscaling on events, with scale to zero', () => {
     }
     const { most } = await watchReplicas(
       'queued',
-      eventually('the queue delivered', async () => ((await deliveredIds('queued')).size >= SQS_MESSAGES ? true : undefined), 120_000),
+      eventually('the queue delivered', delivered('queued', SQS_MESSAGES, 'sqstriggers', 'queued'), 120_000),
     );
     expect(most).toBeGreaterThan(1);
     expect(most).toBeLessThanOrEqual(4);
