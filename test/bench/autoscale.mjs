@@ -12,15 +12,10 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, SQSClient, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import kafkajs from 'kafkajs';
+import kafkajs from './kafkajs.mjs';
 import { KubeClient } from '../../libs/controller/dist/index.js';
 import { STACK_AWS_CREDENTIALS, readStackEnv, spawnController, uniqueName, withNamespace } from '../stack/dist/index.js';
 import { median } from './stats.mjs';
-import { mendKafkajsIdleLoop } from '../../services/kafka-trigger/dist/kafkajs-idle-fix.js';
-
-// The driver's own Kafka clients (topics, producers, admin) on the same mended kafkajs as the trigger:
-// unmended, each connection polls its queue every millisecond beside the measurement.
-mendKafkajsIdleLoop();
 
 const { values: args } = parseArgs({
   options: {

@@ -14,14 +14,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import kafkajs from 'kafkajs';
+import kafkajs from './kafkajs.mjs';
 import { KubeClient } from '../../libs/controller/dist/index.js';
 import { REPO_ROOT, freePort, readStackEnv, stackIdentityGrants, uniqueName } from '../stack/dist/index.js';
-import { mendKafkajsIdleLoop } from '../../services/kafka-trigger/dist/kafkajs-idle-fix.js';
-
-// The driver's own Kafka clients (topics, producers, admin) on the same mended kafkajs as the trigger:
-// unmended, each connection polls its queue every millisecond beside the measurement.
-mendKafkajsIdleLoop();
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,

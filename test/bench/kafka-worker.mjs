@@ -27,13 +27,9 @@
 import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import kafkajs from 'kafkajs';
+import kafkajs from './kafkajs.mjs';
 import { Agent } from 'undici';
-import { mendKafkajsIdleLoop } from '../../services/kafka-trigger/dist/kafkajs-idle-fix.js';
 import { now, payload } from './kafka-common.mjs';
-
-// The baselines run on the same kafkajs as the trigger: with its 1 ms idle loop mended too.
-mendKafkajsIdleLoop();
 
 const { values: a } = parseArgs({
   options: {

@@ -24,16 +24,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import kafkajs from 'kafkajs';
+import kafkajs from './kafkajs.mjs';
 import { KubeClient } from '../../libs/controller/dist/index.js';
 import { REPO_ROOT, freePort, stackIdentityGrants, readState, readStackEnv, uniqueName } from '../stack/dist/index.js';
 import { now, payload } from './kafka-common.mjs';
 import { median } from './stats.mjs';
-import { mendKafkajsIdleLoop } from '../../services/kafka-trigger/dist/kafkajs-idle-fix.js';
-
-// The driver's own Kafka clients (topics, producers, admin) on the same mended kafkajs as the trigger:
-// unmended, each connection polls its queue every millisecond beside the measurement.
-mendKafkajsIdleLoop();
 
 const { values: args } = parseArgs({
   options: {

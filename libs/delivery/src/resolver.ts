@@ -40,9 +40,8 @@ export interface ObjectCache<T extends KubeObject> {
 const noEndpoints = (t: FunctionTarget, why: string): DeliveryError =>
   new DeliveryError('NoEndpoints', `function ${t.namespace}/${t.name}: ${why}`, { retriable: true });
 
-/** The first port of the function's Service (the Service's port, not its targetPort: docs/delivery.md#endpoints). */
-function servicePort(services: ObjectCache<Service>, t: FunctionTarget): ServicePort {
-  const svc = services.get(t.namespace, t.name);
+/** The first port of the function's Service `svc` (the Service's port, not its targetPort: docs/delivery.md#endpoints). */
+function servicePort(svc: Service | undefined, t: FunctionTarget): ServicePort {
   if (!svc) throw noEndpoints(t, 'no Service yet');
   const port = svc.spec?.ports?.[0];
   if (!port) throw noEndpoints(t, 'Service has no port');
@@ -82,7 +81,7 @@ export class ServiceDnsResolver implements EndpointResolver {
     const svc = this.#services.get(t.namespace, t.name);
     const cached = this.#urls.get(t);
     if (svc && cached?.svc === svc) return cached.url;
-    const port = servicePort(this.#services, t);
+    const port = servicePort(svc, t);
     const url = new URL(`${this.#scheme}://${t.name}.${t.namespace}.svc.${this.#domain}:${String(port.port)}/`);
     if (svc) this.#urls.set(t, { svc, url });
     return url;
@@ -156,7 +155,7 @@ export class EndpointSliceResolver implements EndpointResolver {
   }
 
   #compute(t: FunctionTarget): URL[] {
-    const port = servicePort(this.#services, t);
+    const port = servicePort(this.#services.get(t.namespace, t.name), t);
     const urls: URL[] = [];
     for (const s of this.#slices.get(`${t.namespace}/${t.name}`)?.values() ?? []) {
       const ports = s.ports ?? [];
