@@ -114,7 +114,8 @@ beforeAll(async () => {
   [kafkaTrigger, sqsTrigger] = await Promise.all([startKafkaTrigger(ns.name, { endpointMode: 'endpointslice' }), startSqsTrigger(ns.name, { endpointMode: 'endpointslice' })]);
   const n = ['-n', ns.name];
   await Promise.all(
-    ['lagged', 'queued'].map((fn) => kubelessOk(['function', 'deploy', fn, '--from-file', path.join(dir, 'slow.js'), '--handler', 'slow.handler', '--runtime', 'nodejs24', ...n, '--wait'])),
+    // Two pods start at once on the suite's busy node: the CLI's 60 s default ran out once in CI (ci47).
+    ['lagged', 'queued'].map((fn) => kubelessOk(['function', 'deploy', fn, '--from-file', path.join(dir, 'slow.js'), '--handler', 'slow.handler', '--runtime', 'nodejs24', ...n, '--wait'], { timeoutMs: 120_000 })),
   );
   await createTopic(topic, 4);
   queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: topic }))).QueueUrl ?? '';
