@@ -4,3 +4,4 @@ export { OffsetTracker, encodeMetadata, decodeMetadata } from './runner/offsets.
 export { authFromEnv, authFromSecret, createKafka, type KafkaAuth, type KafkaEnv } from './kafka.js';
 export { KafkaTriggerError, type KafkaTriggerReason } from './errors.js';
 export { mendKafkajsIdleLoop } from './kafkajs-idle-fix.js';
+export { mendKafkajsOffsetReset } from './kafkajs-offset-reset.js';

@@ -4,6 +4,7 @@ import type { Logger } from '@kubeless/observability';
 import kafkajs, { type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { KafkaTriggerError } from './errors.js';
 import { mendKafkajsIdleLoop } from './kafkajs-idle-fix.js';
+import { mendKafkajsOffsetReset } from './kafkajs-offset-reset.js';
 
 const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
 export type KafkaClient = InstanceType<typeof Kafka>;
@@ -100,6 +101,7 @@ export function authFromEnv(config: KafkaEnv): KafkaAuth {
 /** A kafkajs client; its log lines go to pino (kafkajs ERRORs during a broker restart are warnings for us). */
 export function createKafka(options: { clientId: string; brokers: string[]; auth: KafkaAuth; logger: Logger; connectionTimeoutMs?: number; requestTimeoutMs?: number; retries?: number }): KafkaClient {
   mendKafkajsIdleLoop();
+  mendKafkajsOffsetReset();
   // kafkajs's own module name (`Connection`, `Consumer`...) is not a Kubernetes namespace: its own key.
   const log = options.logger.child({ library: 'kafkajs' });
   const config: KafkaConfig = {

@@ -8,10 +8,14 @@
  *  - a partition blocked while retention deletes what it has not consumed resumes at the earliest
  *    retained offset (never the log end), with a RecordsSkipped condition and a Warning Event that
  *    count the deleted records; so does a group whose committed offset was deleted while no
- *    consumer ran (found at the join).
+ *    consumer ran (found at the join);
+ *  - the trigger's kafkajs, meeting a position retention deleted, resumes at the log start without
+ *    committing over the group's commit (kafkajs 2.2.4 committed "earliest" there, which raced the
+ *    join's read of the commit and lost RecordsSkipped).
  */
 import { randomBytes } from 'node:crypto';
 import kafkajs from 'kafkajs';
+import { mendKafkajsOffsetReset } from '@kubeless/kafka-trigger';
 import { uniqueName, withNamespace } from '@kubeless/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Recorder, createTopic, eventually, kafka, kafkaTrigger, kubeClient, produce, readTopic, registerFunction, startController, triggersPath, type RunningController } from './harness.js';
@@ -262,4 +266,36 @@ describe('kafka-trigger robustness', () => {
     expect(skipped.message).toContain(`5 record(s) of ${topic}[0] (last gap: offsets 5-9`);
     await fn.close();
   }, 120_000);
+
+  it("resumes at the log start when its group's position was deleted, leaving the group's commit to the runner (kafkajs committed over it)", async () => {
+    expect(mendKafkajsOffsetReset()).toBe(true);
+    const topic = uniqueName('reset');
+    const group = uniqueName('reset-group');
+    await createTopic(topic, 1);
+    await produce(topic, Array.from({ length: 15 }, (_, i) => ({ value: `r${String(i)}` })));
+    const admin = kafka().admin();
+    await admin.connect();
+    const consumer = kafka().consumer({ groupId: group, sessionTimeout: 6000, heartbeatInterval: 500, maxWaitTimeInMs: 200 });
+    try {
+      await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '5' }] });
+      await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '10' }] });
+      const offsets: number[] = [];
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachMessage: ({ message }) => {
+          offsets.push(Number(message.offset));
+          return Promise.resolve();
+        },
+      });
+      await eventually('offsets 10-14 consumed', () => Promise.resolve(offsets.length >= 5 ? true : undefined), 30_000);
+      expect(offsets).toEqual([10, 11, 12, 13, 14]);
+      const [c] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      expect(c?.partitions[0]?.offset).toBe('5');
+    } finally {
+      await consumer.disconnect();
+      await admin.disconnect();
+    }
+  }, 60_000);
 });
