@@ -16,6 +16,8 @@
  * kafka-trigger processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), `--worker-node-args=...` to
  * the other roles' processes (the baselines and the ceiling). `--fetch-bytes-per-partition` (default
  * the trigger's 262144) is the trigger's and the kafkajs consumers' fetch size per partition.
+ * `--commit-window N` sets the triggers' `delivery.commitWindow`; `--trigger-env K=V[,K=V]` adds
+ * environment to the kafka-trigger processes (e.g. `KAFKA_FETCH_MAX_WAIT=500ms`).
  * Exits 1 when a target (TARGET_* below) is missed.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -54,6 +56,10 @@ const { values: args } = parseArgs({
     'fetch-bytes-per-partition': { type: 'string', default: String(256 * 1024) },
     /** Extra node arguments for the worker processes (baselines, ceiling, producers, recorder), e.g. to profile the ceiling. */
     'worker-node-args': { type: 'string', default: '' },
+    /** The triggers' `delivery.commitWindow` (default: the trigger's own default). */
+    'commit-window': { type: 'string' },
+    /** Extra environment of the kafka-trigger processes, `KEY=VALUE[,KEY=VALUE]` (e.g. KAFKA_FETCH_MAX_WAIT=500ms). */
+    'trigger-env': { type: 'string', default: '' },
   },
 });
 const N = Number(args.messages ?? (args.quick ? '5000' : '150000'));
@@ -233,6 +239,7 @@ async function startTrigger(label) {
         SHARED_IDENTITY_GRANTS: stackIdentityGrants(ns),
         // The benchmark's functions are published by hand (an EndpointSlice of this manager), as the tests' are.
         TRUSTED_ENDPOINTSLICE_MANAGERS: 'kubeless-bench',
+        ...Object.fromEntries(args['trigger-env'].split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
       },
       stdio: ['ignore', fd, fd],
     }),
@@ -267,6 +274,7 @@ function kafkaTrigger(name, topic, fn, mode) {
   groups.push(`kubeless.${ns}.${name}.${fn}`);
   const delivery = { ordering: mode, timeout: '10s' };
   if (mode !== 'ordered') delivery.maxInFlight = MAX_IN_FLIGHT;
+  if (args['commit-window']) delivery.commitWindow = Number(args['commit-window']);
   return { apiVersion: 'kubeless.io/v1beta1', kind: 'KafkaTrigger', metadata: { name, namespace: ns }, spec: { topic, functionName: fn, initialOffset: 'earliest', delivery } };
 }
 

@@ -5,6 +5,7 @@ import kafkajs, { type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { KafkaTriggerError } from './errors.js';
 import { mendKafkajsIdleLoop } from './kafkajs-idle-fix.js';
 import { mendKafkajsOffsetReset } from './kafkajs-offset-reset.js';
+import { mendKafkajsPausedFetch } from './kafkajs-paused-fetch.js';
 
 const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
 export type KafkaClient = InstanceType<typeof Kafka>;
@@ -102,6 +103,7 @@ export function authFromEnv(config: KafkaEnv): KafkaAuth {
 export function createKafka(options: { clientId: string; brokers: string[]; auth: KafkaAuth; logger: Logger; connectionTimeoutMs?: number; requestTimeoutMs?: number; retries?: number }): KafkaClient {
   mendKafkajsIdleLoop();
   mendKafkajsOffsetReset();
+  mendKafkajsPausedFetch();
   // kafkajs's own module name (`Connection`, `Consumer`...) is not a Kubernetes namespace: its own key.
   const log = options.logger.child({ library: 'kafkajs' });
   const config: KafkaConfig = {

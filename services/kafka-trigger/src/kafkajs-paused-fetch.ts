@@ -1,0 +1,70 @@
+import { createRequire } from 'node:module';
+
+/** kafkajs's consumer group: the two methods this module wraps and the state it reads. */
+interface ConsumerGroupProto {
+  fetch: (this: ConsumerGroupState, nodeId: number) => Promise<unknown[]>;
+  resume: (this: ConsumerGroupState, topicPartitions: { topic: string; partitions?: number[] }[]) => void;
+}
+interface ConsumerGroupState {
+  maxWaitTime: number;
+  subscriptionState: { active(): { topic: string; partitions: number[] }[] };
+  cluster: { refreshMetadataIfNecessary(): Promise<void> };
+  checkForStaleAssignment(): void;
+  recoverFromFetch(e: unknown): Promise<void>;
+}
+
+let applied: boolean | undefined;
+/** The fetches of each consumer group waiting for a resume. */
+const waiting = new WeakMap<ConsumerGroupState, Set<() => void>>();
+
+/**
+ * Mends how kafkajs 2.2.4 fetches while every partition of a consumer is paused: it sleeps
+ * `maxWaitTime` (the trigger's long poll, 5 s by default) and a resume meanwhile is not heard, so
+ * a partition the runner resumed (a commit made room in its window, an ordered record's backoff
+ * ended, the memory budget has room again) fetched again up to 5 s later: in ordered mode a 1 s
+ * backoff held its partition for up to 5 s. Now such a fetch waits for a resume of that consumer,
+ * or the same `maxWaitTime` at most, and returns nothing either way; the client's loop then
+ * fetches at once what was resumed (it still refreshes metadata and checks the assignment first,
+ * as kafkajs does). A fetch with any partition to ask for is kafkajs's own.
+ * Applied once; left alone when the kafkajs in use no longer has the sleep as it reads here.
+ * Returns whether it applied.
+ */
+export function mendKafkajsPausedFetch(): boolean {
+  if (applied !== undefined) return applied;
+  const require = createRequire(import.meta.url);
+  const proto = (require('kafkajs/src/consumer/consumerGroup.js') as { prototype: ConsumerGroupProto }).prototype;
+  const fetch = proto.fetch;
+  const resume = proto.resume;
+  applied = fetch.toString().includes('await sleep(this.maxWaitTime)') && typeof resume === 'function';
+  if (!applied) return false;
+  proto.fetch = async function pausedAwareFetch(this: ConsumerGroupState, nodeId: number): Promise<unknown[]> {
+    if (this.subscriptionState.active().some((t) => t.partitions.length > 0)) return fetch.call(this, nodeId);
+    // What kafkajs's fetch does first, so a topic that grew still triggers a rejoin here.
+    try {
+      await this.cluster.refreshMetadataIfNecessary();
+      this.checkForStaleAssignment();
+    } catch (e) {
+      await this.recoverFromFetch(e);
+      return [];
+    }
+    let set = waiting.get(this);
+    if (!set) waiting.set(this, (set = new Set()));
+    const waiters = set;
+    await new Promise<void>((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, this.maxWaitTime);
+      waiters.add(wake);
+    });
+    return [];
+  };
+  proto.resume = function wakingResume(this: ConsumerGroupState, topicPartitions): void {
+    resume.call(this, topicPartitions);
+    const set = waiting.get(this);
+    if (set) for (const wake of [...set]) wake();
+  };
+  return true;
+}
