@@ -7,7 +7,9 @@ interface ConsumerGroupProto {
 }
 interface ConsumerGroupState {
   maxWaitTime: number;
-  subscriptionState: { active(): { topic: string; partitions: number[] }[] };
+  subscriptionState: { active(): { topic: string; partitions: number[] }[]; assigned(): { topic: string; partitions: number[] }[] };
+  seekOffset: { size: number };
+  seekOffsets(topicPartitions: { topic: string; partitions: number[] }[]): Promise<void>;
   cluster: { refreshMetadataIfNecessary(): Promise<void> };
   checkForStaleAssignment(): void;
   recoverFromFetch(e: unknown): Promise<void>;
@@ -24,8 +26,8 @@ const waiting = new WeakMap<ConsumerGroupState, Set<() => void>>();
  * ended, the memory budget has room again) fetched again up to 5 s later: in ordered mode a 1 s
  * backoff held its partition for up to 5 s. Now such a fetch waits for a resume of that consumer,
  * or the same `maxWaitTime` at most, and returns nothing either way; the client's loop then
- * fetches at once what was resumed (it still refreshes metadata and checks the assignment first,
- * as kafkajs does). A fetch with any partition to ask for is kafkajs's own.
+ * fetches at once what was resumed (it still refreshes metadata, checks the assignment and applies
+ * pending seeks first, as kafkajs does). A fetch with any partition to ask for is kafkajs's own.
  * Applied once; left alone when the kafkajs in use no longer has the sleep as it reads here.
  * Returns whether it applied.
  */
@@ -39,10 +41,13 @@ export function mendKafkajsPausedFetch(): boolean {
   if (!applied) return false;
   proto.fetch = async function pausedAwareFetch(this: ConsumerGroupState, nodeId: number): Promise<unknown[]> {
     if (this.subscriptionState.active().some((t) => t.partitions.length > 0)) return fetch.call(this, nodeId);
-    // What kafkajs's fetch does first, so a topic that grew still triggers a rejoin here.
+    // What kafkajs's fetch does before it asks for records, so a topic that grew still triggers a
+    // rejoin here and a seek of a paused partition still lands (kafkajs's admin.setOffsets pauses
+    // the topic, seeks, and counts on its first fetch to commit the seek).
     try {
       await this.cluster.refreshMetadataIfNecessary();
       this.checkForStaleAssignment();
+      if (this.seekOffset.size > 0) await this.seekOffsets(this.subscriptionState.assigned());
     } catch (e) {
       await this.recoverFromFetch(e);
       return [];

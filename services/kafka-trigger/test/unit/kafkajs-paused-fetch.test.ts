@@ -4,6 +4,7 @@ import { mendKafkajsPausedFetch } from '../../src/kafkajs-paused-fetch.js';
 
 interface Group {
   fetch(nodeId: number): Promise<unknown[]>;
+  seek(s: { topic: string; partition: number; offset: string }): void;
   pause(tp: { topic: string; partitions: number[] }[]): void;
   resume(tp: { topic: string; partitions: number[] }[]): void;
 }
@@ -12,12 +13,14 @@ const require = createRequire(import.meta.url);
 const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** kafkajs's own consumer group and subscription state, holding t[0] and t[1], every partition paused; metadata calls are counted. */
-function group(): { g: Group; refreshed: () => number } {
+function group(): { g: Group; refreshed: () => number; seeks: unknown[] } {
   const ConsumerGroup = require('kafkajs/src/consumer/consumerGroup.js') as { prototype: Group };
   const SubscriptionState = require('kafkajs/src/consumer/subscriptionState.js') as new () => { assign(a: { topic: string; partitions: number[] }[]): void };
   const subscriptionState = new SubscriptionState();
   subscriptionState.assign([{ topic: 't', partitions: [0, 1] }]);
   let refreshes = 0;
+  const seeks: unknown[] = [];
+  const SeekOffsets = require('kafkajs/src/consumer/seekOffsets.js') as new () => unknown;
   const g = Object.assign(Object.create(ConsumerGroup.prototype) as Group, {
     maxWaitTime: 5000,
     logger: silent,
@@ -29,9 +32,17 @@ function group(): { g: Group; refreshed: () => number } {
       },
     },
     checkForStaleAssignment: () => undefined,
+    seekOffset: new SeekOffsets(),
+    offsetManager: {
+      seek: (s: unknown) => {
+        seeks.push(s);
+        return Promise.resolve();
+      },
+      resolveOffsets: () => Promise.resolve(),
+    },
   });
   g.pause([{ topic: 't', partitions: [0, 1] }]);
-  return { g, refreshed: () => refreshes };
+  return { g, refreshed: () => refreshes, seeks };
 }
 
 describe('the kafkajs paused-fetch fix', () => {
@@ -71,5 +82,14 @@ describe('the kafkajs paused-fetch fix', () => {
     await vi.advanceTimersByTimeAsync(200);
     expect(settled).toBe(true);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('applies a seek of a paused partition during the wait, as kafkajs did (admin.setOffsets commits its seek that way)', async () => {
+    const { g, seeks } = group();
+    g.seek({ topic: 't', partition: 1, offset: '42' });
+    void g.fetch(0);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seeks).toEqual([{ topic: 't', partition: 1, offset: '42' }]);
+    await vi.advanceTimersByTimeAsync(5000);
   });
 });
