@@ -1,7 +1,8 @@
 /**
  * Runaway code ends in the timeout answer (issue 19), as a user sees it: a function stuck in
  * synchronous code, deployed with `--timeout 4`, makes `kubeless function call` print a timeout
- * error within 6 s, and the next normal call succeeds within 5 s after that: Node.js `while (true)
+ * error within 7 s (the 4 s timeout, the CLI's own start and the API server's proxy: 6.3 s once on a
+ * busy CI node), and the next normal call succeeds within 5 s after that: Node.js `while (true)
  * {}`, and Python code that swallows the runtime's timeout exception (a bare `except`).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -42,7 +43,7 @@ const cases = [
 
 describe('runaway code with --timeout 4', () => {
   for (const c of cases) {
-    it(`${c.runtime}: the call gets a timeout error within 6 s, and the next call is served within 5 s`, async () => {
+    it(`${c.runtime}: the call gets a timeout error within 7 s, and the next call is served within 5 s`, async () => {
       const file = path.join(dir, c.file);
       writeFileSync(file, c.code);
       const name = `spin-${c.runtime.replace(/[^a-z0-9]/gu, '')}`;
@@ -54,7 +55,7 @@ describe('runaway code with --timeout 4', () => {
       const took = Date.now() - started;
       expect(stuck.code).not.toBe(0);
       expect(`${stuck.stdout}${stuck.stderr}`).toMatch(/time ?out|timed out|408/iu);
-      expect(took).toBeLessThan(6000);
+      expect(took).toBeLessThan(7000);
 
       const next = Date.now();
       let served = '';
