@@ -2,6 +2,7 @@
  * Recording functions for the trigger tests: real HTTP servers on pod IPs inside the stack's
  * network namespace, published through a Service and an EndpointSlice like a function pod's.
  */
+import { threadId } from 'node:worker_threads';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -17,9 +18,16 @@ export interface Received {
 /** What the function answers for one request (default 200). */
 export type Behaviour = (r: Received, attempt: number) => { status: number; headers?: Record<string, string>; delayMs?: number };
 
-let nextIp = 1;
-/** A fresh address of the stand-ins' part of the pod range (AnyIP, test/stack/netns.sh), outside the node's bridge. */
-const podIp = (): string => `10.244.250.${String(nextIp++)}`;
+let nextIp = 0;
+/**
+ * A fresh address of the stand-ins' part of the pod range (AnyIP 10.244.0.0/17, test/stack/netns.sh),
+ * outside the node's bridge: 254 per test worker, in a /24 of its own (from the process id and the
+ * thread's, for a pool of threads). Every
+ * worker counted from 10.244.250.1 before, so two workers' recorders shared addresses, and a port
+ * one closed (its trigger still retrying) could be given to the other's next recorder, which then
+ * received the first one's events (seen once in CI: an offset-0 request too many).
+ */
+const podIp = (): string => `10.244.${String((process.pid * 31 + threadId * 7) % 128)}.${String((nextIp++ % 254) + 1)}`;
 
 /**
  * A function that records every request. `inFlight`/`maxInFlight` count concurrent requests at the
