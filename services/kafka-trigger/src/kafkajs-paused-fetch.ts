@@ -52,6 +52,8 @@ export function mendKafkajsPausedFetch(): boolean {
       await this.recoverFromFetch(e);
       return [];
     }
+    // Resumed while the above awaited: the client's loop fetches at once.
+    if (this.subscriptionState.active().some((t) => t.partitions.length > 0)) return [];
     let set = waiting.get(this);
     if (!set) waiting.set(this, (set = new Set()));
     const waiters = set;
