@@ -5,4 +5,3 @@ export { authFromEnv, authFromSecret, createKafka, type KafkaAuth, type KafkaEnv
 export { KafkaTriggerError, type KafkaTriggerReason } from './errors.js';
 export { mendKafkajsIdleLoop } from './kafkajs-idle-fix.js';
 export { mendKafkajsOffsetReset } from './kafkajs-offset-reset.js';
-export { mendKafkajsPausedFetch } from './kafkajs-paused-fetch.js';

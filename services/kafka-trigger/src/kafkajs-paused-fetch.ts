@@ -16,6 +16,8 @@ interface ConsumerGroupState {
 }
 
 let applied: boolean | undefined;
+/** Whether the consumer may ask for any partition (one is assigned and not paused). */
+const anyActive = (g: ConsumerGroupState): boolean => g.subscriptionState.active().some((t) => t.partitions.length > 0);
 /** The fetches of each consumer group waiting for a resume. */
 const waiting = new WeakMap<ConsumerGroupState, Set<() => void>>();
 
@@ -40,7 +42,7 @@ export function mendKafkajsPausedFetch(): boolean {
   applied = fetch.toString().includes('await sleep(this.maxWaitTime)') && typeof resume === 'function';
   if (!applied) return false;
   proto.fetch = async function pausedAwareFetch(this: ConsumerGroupState, nodeId: number): Promise<unknown[]> {
-    if (this.subscriptionState.active().some((t) => t.partitions.length > 0)) return fetch.call(this, nodeId);
+    if (anyActive(this)) return fetch.call(this, nodeId);
     // What kafkajs's fetch does before it asks for records, so a topic that grew still triggers a
     // rejoin here and a seek of a paused partition still lands (kafkajs's admin.setOffsets pauses
     // the topic, seeks, and counts on its first fetch to commit the seek).
@@ -53,7 +55,7 @@ export function mendKafkajsPausedFetch(): boolean {
       return [];
     }
     // Resumed while the above awaited: the client's loop fetches at once.
-    if (this.subscriptionState.active().some((t) => t.partitions.length > 0)) return [];
+    if (anyActive(this)) return [];
     let set = waiting.get(this);
     if (!set) waiting.set(this, (set = new Set()));
     const waiters = set;

@@ -22,10 +22,9 @@ let nextIp = 0;
 /**
  * A fresh address of the stand-ins' part of the pod range (AnyIP 10.244.0.0/17, test/stack/netns.sh),
  * outside the node's bridge: 254 per test worker, in a /24 of its own (from the process id and the
- * thread's, for a pool of threads). Every
- * worker counted from 10.244.250.1 before, so two workers' recorders shared addresses, and a port
- * one closed (its trigger still retrying) could be given to the other's next recorder, which then
- * received the first one's events (seen once in CI: an offset-0 request too many).
+ * thread's, for a pool of threads). Every worker counted from 10.244.250.1 before, so two workers'
+ * recorders shared addresses, and a port one closed (its trigger still retrying) could be given to
+ * the other's next recorder, which then received the first one's events.
  */
 const podIp = (): string => `10.244.${String((process.pid * 31 + threadId * 7) % 128)}.${String((nextIp++ % 254) + 1)}`;
 
