@@ -11,7 +11,8 @@ cd "$ROOT"
 source scripts/node.sh  # the pinned Node.js LTS (.node-version), downloaded once if the machine has another
 source test/stack/netns.sh
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says when it began (seconds since the start), so a slow step shows in CI's log.
+step() { printf '\n==> [%s s] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
 t0=$(date +%s)
 created_netns=0
 stack_pid=""
