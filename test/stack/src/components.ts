@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Kafka, logLevel } from 'kafkajs';
+import { mendKafkajsIdleLoop } from '@kubeless/kafka-trigger';
 import { readCmdline, startDaemon, stopDaemon, type DaemonRecord } from './procs.js';
 import { STACK_ROOT, type Binaries } from './paths.js';
 import { waitFor } from './wait.js';
@@ -316,6 +317,8 @@ export async function startKafka(ctx: ComponentContext): Promise<DaemonRecord> {
   });
   const javaOpts = process.env.KUBELESS_KAFKA_JAVA_OPTS?.split(' ').filter(Boolean) ?? KAFKA_JAVA_OPTS;
   const rec = startDaemon('kafka', 'java', [...heap, ...javaOpts, '-cp', cp, 'kafka.Kafka', props], { log: path.join(ctx.logDir, 'kafka.log') });
+  // The trigger's mended kafkajs: no 1 ms idle loop, no TimeoutNegativeWarning in the stack's output.
+  mendKafkajsIdleLoop();
   const client = new Kafka({ clientId: 'kubeless-stack', brokers: [`127.0.0.1:${String(kafka)}`], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
   await waitFor(
     'kafka',
