@@ -3,10 +3,11 @@
  * (`tsc -b` first; `npm run bundle` does both, and `npm pack` runs it as prepack) with everything it
  * imports (commander, yaml, kafkajs, @kubernetes/client-node, the @kubeless/* libraries), so the
  * packed package has no dependencies and needs only Node.js (package.json `engines`). The
- * version is written in (`KUBELESS_CLI_VERSION`), so the file runs on its own, from anywhere.
+ * version is written in (`KUBELESS_CLI_VERSION`), so the file runs on its own, from anywhere. The
+ * repository's LICENSE is copied beside it for the package.
  *   node bundle.mjs
  */
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -37,3 +38,5 @@ await build({
   logLevel: 'warning',
 });
 chmodSync(outfile, 0o755);
+// The project's licence travels with the packed CLI (npm packs a package's LICENSE whatever `files` says).
+copyFileSync(new URL('../LICENSE', import.meta.url), new URL('./LICENSE', import.meta.url));

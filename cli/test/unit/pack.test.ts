@@ -61,9 +61,9 @@ afterAll(() => {
 });
 
 describe('npm run cli:pack', () => {
-  it('packs the bundle, package.json and README.md, and nothing else', () => {
+  it('packs the bundle, package.json, README.md and the LICENSE, and nothing else', () => {
     expect(packed.filename).toBe(`kubeless-cli-${VERSION}.tgz`);
-    expect(packed.files.map((f) => f.path).sort()).toEqual(['README.md', 'dist/kubeless.mjs', 'package.json']);
+    expect(packed.files.map((f) => f.path).sort()).toEqual(['LICENSE', 'README.md', 'dist/kubeless.mjs', 'package.json']);
   });
 
   it('the installed package has no dependencies and its bin is the bundle', () => {
@@ -71,7 +71,7 @@ describe('npm run cli:pack', () => {
     expect(pkg).toMatchObject({ name: '@kubeless/cli', version: VERSION, bin: { kubeless: './dist/kubeless.mjs' } });
     expect(pkg.dependencies).toBeUndefined();
     expect(readdirSync(path.join(prefix, 'lib/node_modules'))).toEqual(['@kubeless']);
-    expect(readdirSync(path.join(prefix, 'lib/node_modules/@kubeless/cli')).sort()).toEqual(['README.md', 'dist', 'package.json']);
+    expect(readdirSync(path.join(prefix, 'lib/node_modules/@kubeless/cli')).sort()).toEqual(['LICENSE', 'README.md', 'dist', 'package.json']);
   });
 });
 
