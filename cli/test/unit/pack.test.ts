@@ -61,9 +61,16 @@ afterAll(() => {
 });
 
 describe('npm run cli:pack', () => {
-  it('packs the bundle, package.json, README.md and the LICENSE, and nothing else', () => {
+  it('packs the bundle, the licences of what it bundles, package.json, README.md and the LICENSE, and nothing else', () => {
     expect(packed.filename).toBe(`kubeless-cli-${VERSION}.tgz`);
-    expect(packed.files.map((f) => f.path).sort()).toEqual(['LICENSE', 'README.md', 'dist/kubeless.mjs', 'package.json']);
+    expect(packed.files.map((f) => f.path).sort()).toEqual(['LICENSE', 'README.md', 'dist/THIRD-PARTY-LICENSES.txt', 'dist/kubeless.mjs', 'package.json']);
+  });
+
+  it('names every bundled npm package with its licence text', () => {
+    const notices = readFileSync(path.join(prefix, 'lib/node_modules/@kubeless/cli/dist/THIRD-PARTY-LICENSES.txt'), 'utf8');
+    for (const p of ['commander', 'kafkajs', 'yaml', '@kubernetes/client-node', 'pino']) expect(notices, p).toMatch(new RegExp(`^={78}\\n${p.replace('/', '\\/')}@\\d+\\.\\d+\\.\\d+ \\(`, 'mu'));
+    // kafkajs's own MIT text, not just its name.
+    expect(notices).toMatch(/kafkajs@2\.\d+\.\d+ \(MIT\)\n={78}\n\n[^=]*Permission is hereby granted/u);
   });
 
   it('the installed package has no dependencies and its bin is the bundle', () => {
