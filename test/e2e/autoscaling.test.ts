@@ -71,14 +71,22 @@ async function deliveredIds(fn: string): Promise<Map<string, number>> {
  * count, the replicas, the trigger's conditions), which the timeout's error then carries.
  */
 function delivered(fn: string, want: number, plural: string, name: string, controller: () => RunningController): () => Promise<true> {
+  // The pods and the controller's counters are read at most every 5 s: the probe runs every 250 ms
+  // on a busy machine, and they only explain a timeout.
+  let detail = '';
+  let detailAt = 0;
   return async () => {
     const n = (await deliveredIds(fn)).size;
     if (n >= want) return true;
     const d = await deployment(fn);
     const st = (await trigger(plural, name)).status;
     const conditions = st?.conditions?.map((c) => `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}`);
+    if (Date.now() - detailAt >= 5000) {
+      detail = `pods ${await podsOf(fn)}; controller ${await controllerFigures(controller())}`;
+      detailAt = Date.now();
+    }
     throw new Error(
-      `${String(n)} of ${String(want)} delivered; ${String(d.spec?.replicas ?? 0)} replica(s) wanted; lag ${String(st?.lag ?? '-')}; autoscaling ${JSON.stringify(st?.autoscaling ?? [])}; trigger ${conditions?.join(', ') ?? 'without conditions'}; pods ${await podsOf(fn)}; controller ${await controllerFigures(controller())}`,
+      `${String(n)} of ${String(want)} delivered; ${String(d.spec?.replicas ?? 0)} replica(s) wanted; lag ${String(st?.lag ?? '-')}; autoscaling ${JSON.stringify(st?.autoscaling ?? [])}; trigger ${conditions?.join(', ') ?? 'without conditions'}; ${detail} (${String(Math.round((Date.now() - detailAt) / 1000))} s ago)`,
     );
   };
 }
