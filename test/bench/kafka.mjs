@@ -101,10 +101,14 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), 'kubeless-bench-kafka-'));
 /** Every child still running, killed on the way out. */
 const children = new Set();
 let interrupted = false;
-process.once('SIGINT', () => {
-  interrupted = true;
-  for (const c of children) c.kill('SIGKILL');
-});
+// SIGTERM too: a bench stopped by `kill` left its runtime listening on the recorder's address, and
+// the next run could not start one there.
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    interrupted = true;
+    for (const c of children) c.kill('SIGKILL');
+  });
+}
 const checkInterrupted = () => {
   if (interrupted) throw new Error('interrupted');
 };
@@ -138,6 +142,9 @@ function runWorker(role, options) {
       else reject(new Error(`worker ${role} exited ${String(code)}`));
     });
   });
+  // Handled where it is awaited; a worker killed by an interrupt before then must not end the
+  // process as an unhandled rejection, which would skip the clean-up of the namespace and topics.
+  done.catch(() => undefined);
   return { child, done };
 }
 
