@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
+const here = fileURLToPath(new URL('.', import.meta.url));
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 const outfile = fileURLToPath(new URL('./dist/kubeless.mjs', import.meta.url));
 const noticesFile = fileURLToPath(new URL('./dist/THIRD-PARTY-LICENSES.txt', import.meta.url));
@@ -41,7 +42,7 @@ const { metafile } = await build({
   logLevel: 'warning',
   // Its inputs, relative to this folder: the bundled packages' licences are collected from them.
   metafile: true,
-  absWorkingDir: fileURLToPath(new URL('.', import.meta.url)),
+  absWorkingDir: here,
 });
 chmodSync(outfile, 0o755);
 // The project's licence travels with the packed CLI (npm packs a package's LICENSE whatever `files` says).
@@ -61,7 +62,7 @@ function thirdPartyLicenses(inputs) {
   }
   const sections = [...roots]
     .map((root) => {
-      const dir = path.resolve(fileURLToPath(new URL('.', import.meta.url)), root);
+      const dir = path.resolve(here, root);
       const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
       const file = readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.(md|txt))?$/iu.test(f));
       const text = file ? readFileSync(path.join(dir, file), 'utf8').trim() : `(the package has no licence file; its package.json declares ${String(pkg.license ?? 'no licence')})`;

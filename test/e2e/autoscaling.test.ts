@@ -70,7 +70,7 @@ async function deliveredIds(fn: string): Promise<Map<string, number>> {
  * A probe for `want` distinct deliveries to `fn`; while short of them it throws what it saw (the
  * count, the replicas, the trigger's conditions), which the timeout's error then carries.
  */
-function delivered(fn: string, want: number, plural: string, name: string, controller: () => RunningController): () => Promise<true> {
+function delivered(fn: string, want: number, plural: string, name: string, controller: RunningController): () => Promise<true> {
   // The pods and the controller's counters are read at most every 5 s: the probe runs every 250 ms
   // on a busy machine, and they only explain a timeout.
   let detail = '';
@@ -82,7 +82,7 @@ function delivered(fn: string, want: number, plural: string, name: string, contr
     const st = (await trigger(plural, name)).status;
     const conditions = st?.conditions?.map((c) => `${c.type}=${c.status}${c.reason ? ` (${c.reason})` : ''}`);
     if (Date.now() - detailAt >= 5000) {
-      detail = `pods ${await podsOf(fn)}; controller ${await controllerFigures(controller())}`;
+      detail = `pods ${await podsOf(fn)}; controller ${await controllerFigures(controller)}`;
       detailAt = Date.now();
     }
     throw new Error(
@@ -184,7 +184,7 @@ describe('autoscaling on events, with scale to zero', () => {
     await produce(topic, Array.from({ length: KAFKA_RECORDS }, (_, i) => ({ key: String(i), value: `r${String(i)}` })));
     const { most } = await watchReplicas(
       'lagged',
-      eventually('the backlog delivered', delivered('lagged', KAFKA_RECORDS, 'kafkatriggers', 'lagged', () => kafkaTrigger), 120_000),
+      eventually('the backlog delivered', delivered('lagged', KAFKA_RECORDS, 'kafkatriggers', 'lagged', kafkaTrigger), 120_000),
     );
     expect(most).toBeGreaterThan(1);
     expect(most).toBeLessThanOrEqual(4);
@@ -205,7 +205,7 @@ describe('autoscaling on events, with scale to zero', () => {
     }
     const { most } = await watchReplicas(
       'queued',
-      eventually('the queue delivered', delivered('queued', SQS_MESSAGES, 'sqstriggers', 'queued', () => sqsTrigger), 120_000),
+      eventually('the queue delivered', delivered('queued', SQS_MESSAGES, 'sqstriggers', 'queued', sqsTrigger), 120_000),
     );
     expect(most).toBeGreaterThan(1);
     expect(most).toBeLessThanOrEqual(4);
