@@ -138,7 +138,8 @@ function runWorker(role, options) {
   child.stdout.on('data', (d) => (outText += d));
   const done = new Promise((resolve, reject) => {
     child.once('exit', (code) => {
-      if (code === 0) resolve(JSON.parse(outText.trim().split('\n').pop() ?? '{}'));
+      // Its last JSON line: node flags such as `--trace-gc` print on stdout too.
+      if (code === 0) resolve(JSON.parse(outText.split('\n').filter((l) => l.startsWith('{')).pop() ?? '{}'));
       else reject(new Error(`worker ${role} exited ${String(code)}`));
     });
   });
@@ -150,16 +151,24 @@ function runWorker(role, options) {
 
 let clockTicks = 100;
 /** User + system CPU seconds of a process, from /proc. */
-function cpuSeconds(pid) {
+function cpuSeconds(pid, tid) {
   try {
-    const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+    const stat = readFileSync(tid === undefined ? `/proc/${String(pid)}/stat` : `/proc/${String(pid)}/task/${String(tid)}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) / clockTicks;
   } catch {
     return undefined;
   }
 }
-const sampleCpu = (pids) => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+/**
+ * CPU seconds of each process so far; the trigger's and the ceiling's main thread also apart
+ * (`<name> main`): the rest of a Node process is mostly V8's worker threads (parallel scavenges,
+ * concurrent marking), which grow with the young objects that survive a collection.
+ */
+const sampleCpu = (pids) =>
+  Object.fromEntries(
+    Object.entries(pids).flatMap(([name, pid]) => [[name, cpuSeconds(pid)], ...(name === 'trigger' || name === 'ceiling' ? [[`${name} main`, cpuSeconds(pid, pid)]] : [])]),
+  );
 function cpuShares(before, after, seconds) {
   const parts = [];
   for (const [name, b] of Object.entries(before)) {

@@ -4,6 +4,7 @@ import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
 import { isRetriableStatus, isSuccess, parseRetryAfter } from './classify.js';
 import { DeliveryError } from './errors.js';
 import type { HttpMessage } from './event.js';
+import { Deadlines, InFlightEntry, SignalWatchers } from './inflight.js';
 import { readTls, tlsStamp, type TlsFiles } from './tls.js';
 
 export interface DeliveryClientOptions {
@@ -52,7 +53,7 @@ export class DeliveryClient {
   #stamp: string;
   readonly #timer: NodeJS.Timeout | undefined;
   readonly #targets = new WeakMap<URL, { origin: string; path: string }>();
-  readonly #watchers = new SignalWatchers();
+  readonly #inFlight = { deadlines: new Deadlines(), watchers: new SignalWatchers() };
 
   constructor(options: DeliveryClientOptions) {
     this.#o = options;
@@ -128,7 +129,7 @@ export class DeliveryClient {
       return;
     }
     const target = this.#target(url);
-    const attempt = new Attempt(url, message, timeoutMs, signal, this.#o.retryAfterCapMs ?? 60_000, done, this.#watchers);
+    const attempt = new Attempt(url, message, timeoutMs, signal, this.#o.retryAfterCapMs ?? 60_000, done, this.#inFlight);
     message.headers['user-agent'] = this.#o.userAgent;
     try {
       this.#agent.dispatch(
@@ -166,36 +167,10 @@ export class DeliveryClient {
   }
 }
 
-/** The caller's signals, each watched by one listener while attempts under it are in flight. */
-class SignalWatchers {
-  readonly #sets = new WeakMap<AbortSignal, Set<Attempt>>();
-  readonly #listeners = new WeakMap<AbortSignal, () => void>();
-
-  add(signal: AbortSignal, a: Attempt): void {
-    let set = this.#sets.get(signal);
-    if (!set) {
-      set = new Set();
-      this.#sets.set(signal, set);
-    }
-    if (set.size === 0) {
-      const attempts = set;
-      const onAbort = (): void => {
-        for (const x of [...attempts]) x.abortBySignal(signal.reason);
-      };
-      this.#listeners.set(signal, onAbort);
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
-    set.add(a);
-  }
-
-  /** Drops the listener with the last attempt, so a long-lived signal does not collect them. */
-  delete(signal: AbortSignal, a: Attempt): void {
-    const set = this.#sets.get(signal);
-    if (!set?.delete(a) || set.size > 0) return;
-    const onAbort = this.#listeners.get(signal);
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-    this.#listeners.delete(signal);
-  }
+/** Where a client keeps its attempts in flight (inflight.ts). */
+interface InFlightLists {
+  deadlines: Deadlines;
+  watchers: SignalWatchers;
 }
 
 /** How much of a 2xx reply is drained before the connection is dropped instead (undici's `dump()` default). */
@@ -207,15 +182,14 @@ const DRAIN_LIMIT_BYTES = 128 * 1024;
  * `timeoutMs` (a Timeout), or when the caller's signal aborts (Aborted). Once the status is known
  * it alone decides: a body cut short by the timeout or the signal does not change it.
  */
-class Attempt implements Dispatcher.DispatchHandler {
+class Attempt extends InFlightEntry implements Dispatcher.DispatchHandler {
   readonly #url: URL;
   readonly #message: HttpMessage;
   readonly #timeoutMs: number;
   readonly #signal: AbortSignal | undefined;
   readonly #retryAfterCapMs: number;
   readonly #callback: SendCallback;
-  readonly #watchers: SignalWatchers;
-  readonly #timer: NodeJS.Timeout;
+  readonly #lists: InFlightLists;
   #controller: Dispatcher.DispatchController | undefined;
   /** Set when the request must stop before undici handed us its controller. */
   #abortWith: Error | undefined;
@@ -225,21 +199,20 @@ class Attempt implements Dispatcher.DispatchHandler {
   #errorBody: Buffer[] | undefined;
   #bodyBytes = 0;
 
-  constructor(url: URL, message: HttpMessage, timeoutMs: number, signal: AbortSignal | undefined, retryAfterCapMs: number, callback: SendCallback, watchers: SignalWatchers) {
+  constructor(url: URL, message: HttpMessage, timeoutMs: number, signal: AbortSignal | undefined, retryAfterCapMs: number, callback: SendCallback, lists: InFlightLists) {
+    super();
     this.#url = url;
     this.#message = message;
     this.#timeoutMs = timeoutMs;
     this.#signal = signal;
     this.#retryAfterCapMs = retryAfterCapMs;
     this.#callback = callback;
-    this.#watchers = watchers;
+    this.#lists = lists;
     // undici's headers/body timeouts tick on a coarse clock (about 0.5 s) and fire up to half a
     // second early or a second late: a 300 ms timeout fired after a second, a 900 ms one after 600.
-    // An own timer keeps `timeoutMs`; undici's stay as a backstop, set past it.
-    this.#timer = setTimeout(() => {
-      this.#onTimeout();
-    }, timeoutMs);
-    if (signal) watchers.add(signal, this);
+    // The client's deadline lists keep `timeoutMs` (inflight.ts); undici's stay as a backstop, set past it.
+    lists.deadlines.add(this, timeoutMs);
+    if (signal) lists.watchers.add(signal, this);
   }
 
   // undici's handler API (v8: the only one; its core calls it directly). The reply's headers
@@ -294,7 +267,7 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.#stop(err);
   }
 
-  #onTimeout(): void {
+  expire(): void {
     const err = new DeliveryError('Timeout', `no answer from ${this.#url.host} within ${String(this.#timeoutMs)} ms`, { retriable: true });
     if (this.#status === 0) this.#fail(err);
     else this.#finishCut();
@@ -360,8 +333,8 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   #done(): void {
     this.#settled = true;
-    clearTimeout(this.#timer);
-    if (this.#signal) this.#watchers.delete(this.#signal, this);
+    this.#lists.deadlines.delete(this);
+    this.#lists.watchers.delete(this);
   }
 
   #classify(err: unknown): DeliveryError {

@@ -228,7 +228,7 @@ function binaryMessage(e: EventInput, contentType: string, time: string | undefi
   if (ext) {
     for (const k in ext) {
       const v = percentEncode(ext[k] ?? '');
-      headers[`ce-${k}`] = v;
+      headers[ceHeaderName(k)] = v;
       bytes += k.length + v.length + 7;
       count++;
       // Trace context goes twice: also as its own W3C header (addPlainHeaders).
@@ -242,6 +242,20 @@ function binaryMessage(e: EventInput, contentType: string, time: string | undefi
   if ((bytes > MAX_BINARY_HEADER_BYTES || count > MAX_BINARY_HEADERS) && !headersFit(headers)) return undefined;
   // The payload itself (the SDK path hands valid UTF-8 over as a string: the same bytes).
   return { headers, body: e.data };
+}
+
+/**
+ * `ce-<name>` of an extension, made once per name: a header name built per event is a new string
+ * that each property store must look up in V8's string table first. Bounded like the other memos.
+ */
+const ceHeaderNames = new Map<string, string>();
+function ceHeaderName(extension: string): string {
+  let name = ceHeaderNames.get(extension);
+  if (name === undefined) {
+    name = `ce-${extension}`;
+    if (ceHeaderNames.size < MEMO_LIMIT) ceHeaderNames.set(extension, name);
+  }
+  return name;
 }
 
 /**

@@ -77,7 +77,8 @@ export function startRecord(o: AttemptContext, ps: PartitionState, m: KafkaRecor
       end();
       return;
     }
-    retry(o, ps, m, offset, bytes, park, event, attempts, failure).then(
+    // The event is made again for a retry: kept here, it would outlive the request for nothing on the usual path.
+    retry(o, ps, m, offset, bytes, park, attempts, failure).then(
       () => {
         end();
       },
@@ -97,8 +98,9 @@ function bug(err: unknown): Error {
  * After attempt `attempts + 1` of a record failed with `failure` (no slot held): the exhaustion
  * policy, backoffs and further attempts until it is done or left.
  */
-async function retry(o: AttemptContext, ps: PartitionState, m: KafkaRecord, offset: number, bytes: number, park: () => void, event: EventInput, attempts: number, failure: unknown): Promise<void> {
+async function retry(o: AttemptContext, ps: PartitionState, m: KafkaRecord, offset: number, bytes: number, park: () => void, attempts: number, failure: unknown): Promise<void> {
   const d = o.deliverer;
+  let event: EventInput | undefined;
   const delivery = d.delivery;
   const revoked = ps.revoked.signal;
   let held = false;
@@ -152,6 +154,7 @@ async function retry(o: AttemptContext, ps: PartitionState, m: KafkaRecord, offs
       if (!o.limiter.tryAcquire(bytes)) await o.limiter.acquire(bytes, revoked);
       held = true;
       try {
+        event ??= kafkaEvent(ps, m);
         await d.attempt(event, attempts + 1, revoked);
         failure = undefined;
       } catch (err) {

@@ -235,14 +235,11 @@ export class BatchRunner {
       released = true;
       unreleased.done();
     };
-    const failed = (err: unknown): void => {
-      o.log.error({ err, topic: ps.topic, partition: ps.partition, offset }, 'delivery job failed unexpectedly; the record stays uncommitted');
-    };
     o.jobs.add();
     if (key === undefined) {
       // Unordered: the slot is held (there is no earlier record to wait for); no promise per record.
       startRecord(this.#attempts, ps, m, offset, bytes, release, (err) => {
-        if (err !== undefined) failed(err);
+        if (err !== undefined) this.#failed(ps, offset, err);
         release();
         o.jobs.done();
         endOne();
@@ -267,7 +264,9 @@ export class BatchRunner {
       if (prev) await prev.ended;
       await deliverRecord(this.#attempts, ps, m, offset, bytes, slot, park);
     })()
-      .catch(failed)
+      .catch((err: unknown) => {
+        this.#failed(ps, offset, err);
+      })
       .finally(() => {
         releaseJob();
         release();
@@ -276,6 +275,10 @@ export class BatchRunner {
         endOne();
       });
     ps.tails.set(key, job);
+  }
+
+  #failed(ps: PartitionState, offset: number, err: unknown): void {
+    this.#o.log.error({ err, topic: ps.topic, partition: ps.partition, offset }, 'delivery job failed unexpectedly; the record stays uncommitted');
   }
 
   /** The record is done: its attempts and stall are forgotten, and the done prefix may have grown. */
@@ -292,5 +295,4 @@ export class BatchRunner {
       this.#o.scheduler.request();
     }
   }
-
 }
