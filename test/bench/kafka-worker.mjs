@@ -25,6 +25,7 @@
  * Times are `now()` of kafka-common.mjs: wall-clock ms with sub-ms resolution.
  */
 import { createServer } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import kafkajs from './kafkajs.mjs';
@@ -286,6 +287,10 @@ switch (a.role) {
     const latencies = [];
     let probes = 0;
     let lastAt = 0;
+    // Its event loop's delay, as prom-client measures the trigger's (10 ms resolution), to tell
+    // stalls of the machine (both see them) from the trigger's own.
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     // This process's CPU from the first measured event to the last (what Kafka alone costs a
     // consumer per event at this rate, beside the trigger's figure).
     let cpuFirst;
@@ -315,7 +320,7 @@ switch (a.role) {
     const deadline = now() + (120 + Number(a.warmup) + Number(a.duration)) * 1000;
     while (latencies.length < n && now() < deadline && !(lastAt > 0 && now() - lastAt > 3000)) await sleep(100);
     const cpuUs = cpuFirst && cpuLast ? cpuLast.user + cpuLast.system - cpuFirst.user - cpuFirst.system : undefined;
-    out({ latencies, cpuUsPerEvent: cpuUs !== undefined && latencies.length > 1 ? cpuUs / (latencies.length - 1) : undefined });
+    out({ latencies, cpuUsPerEvent: cpuUs !== undefined && latencies.length > 1 ? cpuUs / (latencies.length - 1) : undefined, loopP99Ms: loop.percentile(99) / 1e6, loopMaxMs: loop.max / 1e6 });
     await consumer.disconnect();
     process.exit(0);
     break;
