@@ -367,6 +367,10 @@ switch (a.role) {
     const consumer = triggerLikeConsumer();
     await consumer.connect();
     await consumer.subscribe({ topics: [a.topic], fromBeginning: true });
+    // Stopped from outside (beside a trigger at a fixed rate): leave the group, so it can be deleted.
+    process.once('SIGTERM', () => {
+      void consumer.disconnect().finally(() => process.exit(0));
+    });
     let count = 0;
     let failed = 0;
     let inFlight = 0;

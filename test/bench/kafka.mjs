@@ -16,6 +16,8 @@
  * kafka-trigger processes (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), `--worker-node-args=...` to
  * the other roles' processes (the baselines and the ceiling). `--fetch-bytes-per-partition` (default
  * the trigger's 262144) is the trigger's and the kafkajs consumers' fetch size per partition.
+ * `--latency-ceiling` also runs the ceiling's path (kafkajs -> undici) at the fixed rate beside
+ * the unordered trigger, to a recorder of its own (a diagnostic: it loads the verdict's window).
  * `--commit-window N` sets the triggers' `delivery.commitWindow`; `--trigger-env K=V[,K=V]` adds
  * environment to the kafka-trigger processes (e.g. `KAFKA_FETCH_MAX_WAIT=500ms`).
  * Exits 1 when a target (TARGET_* below) is missed.
@@ -47,6 +49,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string' },
     'warmup-rounds': { type: 'string' },
     quick: { type: 'boolean', default: false },
+    /** Also run the ceiling's path at the fixed rate beside the unordered trigger (a diagnostic: it adds load to the verdict's window). */
+    'latency-ceiling': { type: 'boolean', default: false },
     /** Modes of the failure rows (a 50 ms function, 10% of first attempts failing); `none` skips them. */
     'failure-modes': { type: 'string' },
     'failure-messages': { type: 'string' },
@@ -434,18 +438,25 @@ try {
   await publishFunction('noop', FUNCTION_IP, FUNCTION_PORT);
 
   // The recording function of the latency part.
-  recorder = track(spawn(process.execPath, [WORKER, '--role', 'recorder', '--ip', RECORDER_IP], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  const recorderUrl = await new Promise((resolve, reject) => {
-    let text = '';
-    recorder.stdout.on('data', (d) => {
-      text += d;
-      const m = /listening on (http:\/\/\S+)/.exec(text);
-      if (m) resolve(m[1]);
+  /** A recording function on RECORDER_IP (another port each); resolves with its URL. */
+  const startRecorder = (child) =>
+    new Promise((resolve, reject) => {
+      let text = '';
+      child.stdout.on('data', (d) => {
+        text += d;
+        const m = /listening on (http:\/\/\S+)/.exec(text);
+        if (m) resolve(m[1]);
+      });
+      child.once('exit', () => reject(new Error('recorder exited')));
     });
-    recorder.once('exit', () => reject(new Error('recorder exited')));
-  });
+  recorder = track(spawn(process.execPath, [WORKER, '--role', 'recorder', '--ip', RECORDER_IP], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const recorderUrl = await startRecorder(recorder);
   await publishFunction('recorder', RECORDER_IP, Number(new URL(recorderUrl).port));
   const take = async () => (await fetch(`${recorderUrl}/take`)).json();
+  // A second one, for the ceiling's path at a fixed rate beside the unordered trigger (information).
+  const recorder2 = args['latency-ceiling'] && LATENCY_MODES.includes('unordered') ? track(spawn(process.execPath, [WORKER, '--role', 'recorder', '--ip', RECORDER_IP], { stdio: ['ignore', 'pipe', 'inherit'] })) : undefined;
+  const recorder2Url = recorder2 ? await startRecorder(recorder2) : '';
+  const take2 = async () => (await fetch(`${recorder2Url}/take`)).json();
 
   const shape = `${String(N)} messages of ${String(payload(N - 1).length)} B JSON over ${String(P)} partitions`;
   log(`load shape: ${shape}; function = Node.js runtime, no-op handler, on ${FUNCTION_IP}:${String(FUNCTION_PORT)}; each side in its own process; window = first to last call seen at the function (its /metrics polled every ${String(POLL_MS)} ms)`);
@@ -603,12 +614,12 @@ try {
   if (LATENCY_MODES.length > 0) log(`latency: ${loadText()}`);
   const latShape = `${String(RATE)} events/s for ${String(DURATION)} s after a ${String(WARMUP)} s warm-up, about 100 B JSON with the send time`;
   /** Latencies of `expected` events (distinct ones; second deliveries are counted in `duplicates`). */
-  const collect = async (expected) => {
+  const collect = async (expected, from = take) => {
     const all = [];
     let duplicates = 0;
     const deadline = Date.now() + 15_000;
     for (;;) {
-      const t = await take();
+      const t = await from();
       all.push(...t.latencies);
       duplicates += t.duplicates ?? 0;
       if (all.length >= expected || Date.now() > deadline) {
@@ -665,6 +676,21 @@ try {
       await sleep(100);
     }
     const alone = mode === 'unordered' ? await startKafkaAlone(topic) : undefined;
+    // The ceiling's path (kafkajs -> undici, no guarantees, no bookkeeping) on the same records to
+    // a recorder of its own: the trigger's path minus the trigger's own work, hop for hop.
+    let ceilingBeside;
+    if (alone && recorder2) {
+      const group = uniqueName('bench-ceiling-lat');
+      groups.push(group);
+      await take2();
+      ceilingBeside = runWorker('ceiling', { topic, group, url: recorder2Url, messages: 1e9, concurrency: MAX_IN_FLIGHT, partitionsConcurrency: 16 });
+      for (let i = 0; (await take2()).kafka === 0; i++) {
+        if (i > 600) throw new Error('the ceiling beside the trigger delivered nothing within 60 s');
+        await producer.send({ topic, messages: [{ value: JSON.stringify({ p: 'probe' }) }] });
+        await sleep(100);
+      }
+      await take2();
+    }
     const keyed = mode === 'key-ordered' ? { keys: KEYS } : {};
     const gc0 = brokerGc();
     const cpu0 = sampleCpu({ trigger: trigger.child.pid, ...(brokerPid ? { broker: brokerPid } : {}) });
@@ -675,6 +701,12 @@ try {
     const gc = gcText(gc0, brokerGc());
     const s = summary(got);
     const us = cpuPerEvent(cpu0, cpu1, r.sent);
+    if (ceilingBeside) {
+      const c = summary(await collect(r.measured, take2));
+      await stopChild(ceilingBeside.child, 5000);
+      latencyRows.push({ name: 'kafka -> ceiling -> recorder', s: c, shape: `${latShape}, ${String(P)} partitions; the ceiling (a bare kafkajs consumer handing each record to undici, no guarantees, no bookkeeping) in its own group on the unordered trigger's topic at the same time, to a recorder of its own: the trigger's path without the trigger's own work (information)` });
+      log(`ceiling path (beside unordered): n=${String(c.n)} p50 ${ms(c.p50)} ms, p99 ${ms(c.p99)} ms, max ${ms(c.max)} ms`);
+    }
     if (alone) {
       const a = await alone.done;
       kafkaOnly = summary(a.latencies);
