@@ -27,6 +27,20 @@ export abstract class InFlightEntry {
   abstract abortBySignal(reason: unknown): void;
 }
 
+/**
+ * Runs one request's expiry or abort; a throw (a caller's callback) is rethrown on its own, so
+ * the other requests of the list still settle and its timer is still re-armed.
+ */
+function settle(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
+}
+
 /** Requests with one timeout, oldest first, and the timer of the oldest. */
 class DeadlineList {
   readonly timeoutMs: number;
@@ -76,7 +90,9 @@ class DeadlineList {
     // An expiry may settle other requests (a callback that stops a consumer): take them one at a time.
     for (let e = this.head; e && e.deadlineAt <= now; e = this.head) {
       this.remove(e);
-      e.expire();
+      settle(() => {
+        e.expire();
+      });
     }
     // (An expiry may have started a request, which armed the timer already.)
     if (this.head) this.#timer ??= this.#arm(this.head.deadlineAt - now);
@@ -115,7 +131,11 @@ class SignalGroup {
     const entries: InFlightEntry[] = [];
     for (let e = this.head; e; e = e.nextBySignal) entries.push(e);
     for (const e of entries) this.remove(e);
-    for (const e of entries) e.abortBySignal(this.signal.reason);
+    for (const e of entries) {
+      settle(() => {
+        e.abortBySignal(this.signal.reason);
+      });
+    }
   };
 
   constructor(signal: AbortSignal) {

@@ -135,3 +135,64 @@ describe('SignalWatchers', () => {
     expect(b.events).toEqual(['aborted:later']);
   });
 });
+
+describe('a callback that throws', () => {
+  it('does not keep the other requests of its list from expiring, nor the timer from re-arming; the error is rethrown on its own', () => {
+    // The rethrow is queued as a microtask: captured here, so it does not end the test run.
+    const queued: (() => void)[] = [];
+    const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((cb) => {
+      queued.push(cb);
+    });
+    try {
+      const d = new Deadlines();
+      const bad = new (class extends Entry {
+        override expire(): void {
+          throw new Error('callback bug');
+        }
+      })('bad');
+      const good = new Entry('good');
+      const later = new Entry('later');
+      d.add(bad, 100);
+      d.add(good, 100);
+      vi.advanceTimersByTime(50);
+      d.add(later, 100);
+      vi.advanceTimersByTime(50);
+      expect(good.events).toHaveLength(1);
+      vi.advanceTimersByTime(50);
+      expect(later.events).toHaveLength(1);
+      expect(queued).toHaveLength(1);
+      expect(() => {
+        queued[0]?.();
+      }).toThrow('callback bug');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('does not keep the other requests under an aborted signal from aborting', () => {
+    const queued: (() => void)[] = [];
+    const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((cb) => {
+      queued.push(cb);
+    });
+    try {
+      const w = new SignalWatchers();
+      const ac = new AbortController();
+      const bad = new (class extends Entry {
+        override abortBySignal(): void {
+          throw new Error('abort bug');
+        }
+      })('bad');
+      const good = new Entry('good');
+      w.add(ac.signal, good);
+      w.add(ac.signal, bad);
+      ac.abort('stop');
+      expect(good.events).toEqual(['aborted:stop']);
+      expect(queued).toHaveLength(1);
+      expect(() => {
+        queued[0]?.();
+      }).toThrow('abort bug');
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
