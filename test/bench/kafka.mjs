@@ -133,6 +133,19 @@ async function stopChild(child, graceMs = 10_000) {
   }
 }
 
+/** The URL a server role (recorder, slow function) prints once it listens; rejects if it exits first. */
+function listeningUrl(child, what) {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (d) => {
+      text += d;
+      const m = /listening on (http:\/\/\S+)/.exec(text);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', () => reject(new Error(`${what} exited`)));
+  });
+}
+
 /** Runs one worker role to its end; resolves with the JSON line it printed. */
 function runWorker(role, options) {
   const argv = [...args['worker-node-args'].split(' ').filter(Boolean), WORKER, '--role', role, '--brokers', brokers, '--fetchBytesPerPartition', args['fetch-bytes-per-partition']];
@@ -438,17 +451,7 @@ try {
   await publishFunction('noop', FUNCTION_IP, FUNCTION_PORT);
 
   // The recording function of the latency part.
-  /** A recording function on RECORDER_IP (another port each); resolves with its URL. */
-  const startRecorder = (child) =>
-    new Promise((resolve, reject) => {
-      let text = '';
-      child.stdout.on('data', (d) => {
-        text += d;
-        const m = /listening on (http:\/\/\S+)/.exec(text);
-        if (m) resolve(m[1]);
-      });
-      child.once('exit', () => reject(new Error('recorder exited')));
-    });
+  const startRecorder = (child) => listeningUrl(child, 'recorder');
   recorder = track(spawn(process.execPath, [WORKER, '--role', 'recorder', '--ip', RECORDER_IP], { stdio: ['ignore', 'pipe', 'inherit'] }));
   const recorderUrl = await startRecorder(recorder);
   await publishFunction('recorder', RECORDER_IP, Number(new URL(recorderUrl).port));
@@ -566,15 +569,7 @@ try {
     const slow = {};
     for (const [kind, ip] of Object.entries(SLOW_IPS)) {
       const child = track(spawn(process.execPath, [WORKER, '--role', 'slow', '--ip', ip, '--delay-ms', '50', '--fail-every', kind === 'tenth' ? '10' : '0'], { stdio: ['ignore', 'pipe', 'inherit'] }));
-      const url = await new Promise((resolve, reject) => {
-        let text = '';
-        child.stdout.on('data', (d) => {
-          text += d;
-          const m = /listening on (http:\/\/\S+)/.exec(text);
-          if (m) resolve(m[1]);
-        });
-        child.once('exit', () => reject(new Error('slow function exited')));
-      });
+      const url = await listeningUrl(child, 'slow function');
       await publishFunction(`slow-${kind}`, ip, Number(new URL(url).port));
       slow[kind] = url;
     }

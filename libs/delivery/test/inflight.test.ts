@@ -136,14 +136,26 @@ describe('SignalWatchers', () => {
   });
 });
 
+/**
+ * Runs `fn` with `queueMicrotask` captured (a callback's error is rethrown in one: run, it would
+ * end the test run); returns what was queued.
+ */
+function capturingMicrotasks(fn: () => void): (() => void)[] {
+  const queued: (() => void)[] = [];
+  const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((cb) => {
+    queued.push(cb);
+  });
+  try {
+    fn();
+  } finally {
+    spy.mockRestore();
+  }
+  return queued;
+}
+
 describe('a callback that throws', () => {
   it('does not keep the other requests of its list from expiring, nor the timer from re-arming; the error is rethrown on its own', () => {
-    // The rethrow is queued as a microtask: captured here, so it does not end the test run.
-    const queued: (() => void)[] = [];
-    const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((cb) => {
-      queued.push(cb);
-    });
-    try {
+    const queued = capturingMicrotasks(() => {
       const d = new Deadlines();
       const bad = new (class extends Entry {
         override expire(): void {
@@ -160,21 +172,15 @@ describe('a callback that throws', () => {
       expect(good.events).toHaveLength(1);
       vi.advanceTimersByTime(50);
       expect(later.events).toHaveLength(1);
-      expect(queued).toHaveLength(1);
-      expect(() => {
-        queued[0]?.();
-      }).toThrow('callback bug');
-    } finally {
-      spy.mockRestore();
-    }
+    });
+    expect(queued).toHaveLength(1);
+    expect(() => {
+      queued[0]?.();
+    }).toThrow('callback bug');
   });
 
   it('does not keep the other requests under an aborted signal from aborting', () => {
-    const queued: (() => void)[] = [];
-    const spy = vi.spyOn(globalThis, 'queueMicrotask').mockImplementation((cb) => {
-      queued.push(cb);
-    });
-    try {
+    const queued = capturingMicrotasks(() => {
       const w = new SignalWatchers();
       const ac = new AbortController();
       const bad = new (class extends Entry {
@@ -187,12 +193,10 @@ describe('a callback that throws', () => {
       w.add(ac.signal, bad);
       ac.abort('stop');
       expect(good.events).toEqual(['aborted:stop']);
-      expect(queued).toHaveLength(1);
-      expect(() => {
-        queued[0]?.();
-      }).toThrow('abort bug');
-    } finally {
-      spy.mockRestore();
-    }
+    });
+    expect(queued).toHaveLength(1);
+    expect(() => {
+      queued[0]?.();
+    }).toThrow('abort bug');
   });
 });
